@@ -1,0 +1,1 @@
+//! The mmm command-line tool: one subcommand per pipeline stage

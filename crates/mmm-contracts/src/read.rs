@@ -1,0 +1,86 @@
+//! Readers for raw input files. They never panic: a corrupt or truncated file gives an error
+//! naming the file (and the line, for CSV).
+
+use std::path::Path;
+
+use arrow::util::display::{ArrayFormatter, FormatOptions};
+
+use crate::ContractError;
+
+/// A raw table: column names and every cell as text, column-major.
+#[derive(Debug, Clone, Default)]
+pub struct RawTable {
+    /// Column names in file order.
+    pub names: Vec<String>,
+    /// Cells, one vector per column.
+    pub cells: Vec<Vec<String>>,
+    /// Number of data rows.
+    pub rows: usize,
+}
+
+impl RawTable {
+    /// The cells of a column by name.
+    pub fn column(&self, name: &str) -> Option<&[String]> {
+        self.names.iter().position(|n| n == name).map(|i| self.cells[i].as_slice())
+    }
+}
+
+fn unreadable(path: &Path, message: impl Into<String>) -> ContractError {
+    ContractError::Unreadable { path: path.to_path_buf(), message: message.into() }
+}
+
+/// Read a CSV (`.csv`) or Parquet (`.parquet`, `.pq`) file by extension.
+pub fn read_table(path: &Path) -> Result<RawTable, ContractError> {
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    match ext.as_str() {
+        "csv" | "txt" => read_csv(path),
+        "parquet" | "pq" => read_parquet(path),
+        other => Err(unreadable(
+            path,
+            format!("unsupported file extension '{other}': use .csv or .parquet"),
+        )),
+    }
+}
+
+fn read_csv(path: &Path) -> Result<RawTable, ContractError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(false)
+        .from_path(path)
+        .map_err(|e| unreadable(path, e.to_string()))?;
+    let headers = reader.headers().map_err(|e| unreadable(path, format!("header: {e}")))?.clone();
+    let names: Vec<String> = headers.iter().map(|h| h.trim().trim_start_matches('\u{feff}').to_string()).collect();
+    for (i, n) in names.iter().enumerate() {
+        if names[..i].contains(n) {
+            return Err(unreadable(path, format!("column '{n}' appears twice in the header")));
+        }
+    }
+    let mut cells: Vec<Vec<String>> = vec![Vec::new(); names.len()];
+    let mut rows = 0;
+    for record in reader.records() {
+        let record = record.map_err(|e| {
+            let line = e.position().map(|p| format!(" at line {}", p.line())).unwrap_or_default();
+            unreadable(path, format!("malformed CSV{line}: {e}"))
+        })?;
+        for (i, cell) in record.iter().enumerate() {
+            cells[i].push(cell.to_string());
+        }
+        rows += 1;
+    }
+    Ok(RawTable { names, cells, rows })
+}
+
+fn read_parquet(path: &Path) -> Result<RawTable, ContractError> {
+    let bytes = std::fs::read(path).map_err(|e| unreadable(path, e.to_string()))?;
+    let batch = mmm_core::read_parquet_bytes(bytes, path)?;
+    let opts = FormatOptions::default().with_null("");
+    let mut names = Vec::new();
+    let mut cells = Vec::new();
+    for (field, arr) in batch.schema().fields().iter().zip(batch.columns()) {
+        let fmt = ArrayFormatter::try_new(arr.as_ref(), &opts)
+            .map_err(|e| unreadable(path, format!("column '{}': {e}", field.name())))?;
+        names.push(field.name().clone());
+        cells.push((0..arr.len()).map(|i| fmt.value(i).to_string()).collect());
+    }
+    Ok(RawTable { names, cells, rows: batch.num_rows() })
+}

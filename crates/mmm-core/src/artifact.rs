@@ -1,0 +1,312 @@
+//! Artifact IO: atomic writes, byte-reproducible Parquet, verify-before-read, skip-when-fresh.
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::Schema;
+use bytes::Bytes;
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::basic::Compression;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+
+use crate::error::CoreError;
+use crate::hash::sha256_hex;
+use crate::manifest::{FileRecord, MANIFEST_SCHEMA_VERSION, Manifest, OutputRecord, RunStatus};
+use crate::schemas::ArtifactSchema;
+
+/// File name of every stage's manifest.
+pub const MANIFEST_FILE: &str = "manifest.json";
+
+/// Write `bytes` to `path` atomically: temp file in the same directory, fsync, rename.
+///
+/// A crash at any point leaves either the old file or the new one under `path`, never a part.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CoreError> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    fs::create_dir_all(dir).map_err(|e| CoreError::io(dir, e))?;
+    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut f = File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)?;
+        // Persist the rename itself.
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    result.map_err(|e| {
+        let _ = fs::remove_file(&tmp);
+        CoreError::io(path, e)
+    })
+}
+
+/// Encode a batch as Parquet bytes with fixed writer metadata (no timestamps, fixed `created_by`).
+pub fn parquet_bytes(batch: &RecordBatch, path_for_errors: &Path) -> Result<Vec<u8>, CoreError> {
+    let props = WriterProperties::builder()
+        .set_created_by("mmm".to_string())
+        .set_compression(Compression::SNAPPY)
+        .set_statistics_enabled(EnabledStatistics::Chunk)
+        .set_max_row_group_row_count(Some(1 << 20))
+        .build();
+    let perr = |e: parquet::errors::ParquetError| CoreError::Parquet {
+        path: path_for_errors.to_path_buf(),
+        message: e.to_string(),
+    };
+    let mut buf = Vec::new();
+    let mut writer = ArrowWriter::try_new(&mut buf, batch.schema(), Some(props)).map_err(perr)?;
+    writer.write(batch).map_err(perr)?;
+    writer.close().map_err(perr)?;
+    Ok(buf)
+}
+
+/// Decode Parquet bytes into one batch. Corrupt input gives an error naming `path`, never a panic.
+pub fn read_parquet_bytes(bytes: Vec<u8>, path: &Path) -> Result<RecordBatch, CoreError> {
+    let perr = |message: String| CoreError::Parquet { path: path.to_path_buf(), message };
+    let builder = ParquetRecordBatchReaderBuilder::try_new(Bytes::from(bytes))
+        .map_err(|e| perr(e.to_string()))?;
+    let schema: Arc<Schema> = builder.schema().clone();
+    let reader = builder.build().map_err(|e| perr(e.to_string()))?;
+    let mut batches = Vec::new();
+    for b in reader {
+        batches.push(b.map_err(|e| perr(e.to_string()))?);
+    }
+    arrow::compute::concat_batches(&schema, &batches).map_err(|e| perr(e.to_string()))
+}
+
+/// A finished upstream stage whose files are checked against its manifest before use.
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    dir: PathBuf,
+    manifest: Manifest,
+}
+
+impl Upstream {
+    /// Open a stage directory and read its manifest; `stage` must match.
+    pub fn open(dir: &Path, stage: &str) -> Result<Self, CoreError> {
+        let path = dir.join(MANIFEST_FILE);
+        let bytes = fs::read(&path).map_err(|e| CoreError::Manifest {
+            path: path.clone(),
+            message: format!(
+                "cannot read the manifest of stage '{stage}' ({e}); run `mmm {stage}` first"
+            ),
+        })?;
+        let manifest: Manifest = serde_json::from_slice(&bytes)
+            .map_err(|e| CoreError::Manifest { path: path.clone(), message: e.to_string() })?;
+        if manifest.stage != stage {
+            return Err(CoreError::Manifest {
+                path,
+                message: format!("expected a '{stage}' stage, found '{}'", manifest.stage),
+            });
+        }
+        if manifest.status != RunStatus::Complete {
+            return Err(CoreError::Manifest {
+                path,
+                message: format!("stage '{stage}' did not complete; rerun it"),
+            });
+        }
+        Ok(Self { dir: dir.to_path_buf(), manifest })
+    }
+
+    /// The upstream manifest.
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// Directory of the stage.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Read a file of the stage after checking its sha256 against the manifest.
+    pub fn read_verified(&self, name: &str) -> Result<(Vec<u8>, FileRecord), CoreError> {
+        let path = self.dir.join(name);
+        let record = self.manifest.output(name).ok_or_else(|| CoreError::Manifest {
+            path: self.dir.join(MANIFEST_FILE),
+            message: format!("stage '{}' did not record an output named '{name}'", self.manifest.stage),
+        })?;
+        let bytes = fs::read(&path).map_err(|e| CoreError::io(&path, e))?;
+        let actual = sha256_hex(&bytes);
+        if actual != record.sha256 {
+            return Err(CoreError::HashMismatch { path, expected: record.sha256.clone(), actual });
+        }
+        Ok((bytes, FileRecord { path: path.display().to_string(), sha256: actual }))
+    }
+
+    /// Read and decode a verified Parquet output.
+    pub fn parquet(&self, name: &str) -> Result<(RecordBatch, FileRecord), CoreError> {
+        let (bytes, rec) = self.read_verified(name)?;
+        Ok((read_parquet_bytes(bytes, &self.dir.join(name))?, rec))
+    }
+
+    /// Read and decode a verified JSON output.
+    pub fn json<T: serde::de::DeserializeOwned>(&self, name: &str) -> Result<(T, FileRecord), CoreError> {
+        let (bytes, rec) = self.read_verified(name)?;
+        let value = serde_json::from_slice(&bytes)
+            .map_err(|source| CoreError::Json { path: self.dir.join(name), source })?;
+        Ok((value, rec))
+    }
+}
+
+/// Writes one stage's outputs and, last, its manifest.
+#[derive(Debug)]
+pub struct StageWriter {
+    dir: PathBuf,
+    stage: String,
+    crate_name: String,
+    crate_version: String,
+    spec_sha256: String,
+    inputs: Vec<FileRecord>,
+    outputs: Vec<OutputRecord>,
+    started: Instant,
+}
+
+impl StageWriter {
+    /// Prepare `dir` for a stage. Returns `Ok(None)` when a complete manifest with the same
+    /// stage, spec hash and input hashes exists and every output still matches it (fresh: skip),
+    /// unless `force` is set. Otherwise the old manifest is removed first, so a failure midway
+    /// never leaves outputs that a manifest vouches for.
+    pub fn begin(
+        dir: &Path,
+        stage: &str,
+        crate_name: &str,
+        crate_version: &str,
+        spec_sha256: &str,
+        inputs: Vec<FileRecord>,
+        force: bool,
+    ) -> Result<Option<Self>, CoreError> {
+        let manifest_path = dir.join(MANIFEST_FILE);
+        if !force && is_fresh(dir, stage, spec_sha256, &inputs) {
+            tracing::info!(stage, dir = %dir.display(), "outputs are fresh; skipping (use --force to redo)");
+            return Ok(None);
+        }
+        fs::create_dir_all(dir).map_err(|e| CoreError::io(dir, e))?;
+        match fs::remove_file(&manifest_path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(CoreError::io(&manifest_path, e)),
+        }
+        Ok(Some(Self {
+            dir: dir.to_path_buf(),
+            stage: stage.to_string(),
+            crate_name: crate_name.to_string(),
+            crate_version: crate_version.to_string(),
+            spec_sha256: spec_sha256.to_string(),
+            inputs,
+            outputs: Vec::new(),
+            started: Instant::now(),
+        }))
+    }
+
+    /// Directory the stage writes to.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Add an input read after `begin` (it is recorded in the manifest).
+    pub fn add_input(&mut self, record: FileRecord) {
+        self.inputs.push(record);
+    }
+
+    /// Write raw bytes atomically and record them.
+    pub fn write_bytes(
+        &mut self,
+        name: &str,
+        bytes: &[u8],
+        rows: Option<u64>,
+        schema: Option<&ArtifactSchema>,
+    ) -> Result<(), CoreError> {
+        let path = self.dir.join(name);
+        write_atomic(&path, bytes)?;
+        self.outputs.retain(|o| o.path != name);
+        self.outputs.push(OutputRecord {
+            path: name.to_string(),
+            sha256: sha256_hex(bytes),
+            rows,
+            schema: schema.map(|s| s.name.to_string()),
+            schema_version: schema.map(|s| s.schema_version),
+        });
+        Ok(())
+    }
+
+    /// Check a batch against its documented schema, then write it as Parquet.
+    pub fn write_parquet(
+        &mut self,
+        name: &str,
+        batch: &RecordBatch,
+        schema: &ArtifactSchema,
+    ) -> Result<(), CoreError> {
+        let path = self.dir.join(name);
+        schema.check(batch, &path)?;
+        let bytes = parquet_bytes(batch, &path)?;
+        self.write_bytes(name, &bytes, Some(batch.num_rows() as u64), Some(schema))
+    }
+
+    /// Write a value as pretty JSON (keys in struct order, so output is deterministic).
+    pub fn write_json<T: serde::Serialize>(
+        &mut self,
+        name: &str,
+        value: &T,
+        schema: Option<&ArtifactSchema>,
+    ) -> Result<(), CoreError> {
+        let path = self.dir.join(name);
+        let mut bytes = serde_json::to_vec_pretty(value).map_err(|source| CoreError::Json { path, source })?;
+        bytes.push(b'\n');
+        self.write_bytes(name, &bytes, None, schema)
+    }
+
+    /// Write the manifest (the commit marker) and return it.
+    pub fn finish(
+        self,
+        seed: Option<u64>,
+        settings: serde_json::Value,
+        status: RunStatus,
+    ) -> Result<Manifest, CoreError> {
+        let manifest = Manifest {
+            manifest_version: MANIFEST_SCHEMA_VERSION,
+            stage: self.stage,
+            crate_name: self.crate_name,
+            crate_version: self.crate_version,
+            spec_sha256: self.spec_sha256,
+            inputs: self.inputs,
+            outputs: self.outputs,
+            seed,
+            settings,
+            status,
+            finished_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            wall_seconds: self.started.elapsed().as_secs_f64(),
+        };
+        let path = self.dir.join(MANIFEST_FILE);
+        let mut bytes = serde_json::to_vec_pretty(&manifest)
+            .map_err(|source| CoreError::Json { path: path.clone(), source })?;
+        bytes.push(b'\n');
+        write_atomic(&path, &bytes)?;
+        Ok(manifest)
+    }
+}
+
+/// A stage is fresh when its manifest is complete, was made from the same spec and inputs,
+/// and every output it lists is still there with the recorded hash.
+fn is_fresh(dir: &Path, stage: &str, spec_sha256: &str, inputs: &[FileRecord]) -> bool {
+    let Ok(up) = Upstream::open(dir, stage) else { return false };
+    let m = up.manifest();
+    if m.spec_sha256 != spec_sha256 {
+        return false;
+    }
+    // Inputs given up front must match exactly (inputs added later are re-derived from these).
+    if !inputs.iter().all(|i| m.inputs.contains(i)) {
+        return false;
+    }
+    m.outputs.iter().all(|o| up.read_verified(&o.path).is_ok())
+}
+
+/// A record of an input file: its path and current sha256.
+pub fn file_record(path: &Path) -> Result<FileRecord, CoreError> {
+    Ok(FileRecord { path: path.display().to_string(), sha256: crate::hash::sha256_file(path)? })
+}

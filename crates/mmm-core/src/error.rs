@@ -1,0 +1,76 @@
+//! Typed errors of the core crate.
+
+use std::path::PathBuf;
+
+use crate::spec::SpecProblem;
+
+/// Everything that can go wrong reading or writing artifacts and specs.
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    /// A filesystem operation failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file or directory involved.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A spec file has problems; all are listed.
+    #[error("{}: invalid spec:\n{}", path.display(), problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+    SpecInvalid {
+        /// The spec file.
+        path: PathBuf,
+        /// Every problem found.
+        problems: Vec<SpecProblem>,
+    },
+    /// A file's content no longer matches the sha256 its producer recorded.
+    #[error("{}: sha256 mismatch: the manifest recorded {expected}, the file has {actual}; the file changed after its stage wrote it (rerun that stage)", path.display())]
+    HashMismatch {
+        /// The file.
+        path: PathBuf,
+        /// Recorded sha256.
+        expected: String,
+        /// Actual sha256.
+        actual: String,
+    },
+    /// An upstream stage directory is missing its manifest or the manifest is not usable.
+    #[error("{}: {message}", path.display())]
+    Manifest {
+        /// The manifest file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A Parquet file could not be read or written.
+    #[error("{}: parquet: {message}", path.display())]
+    Parquet {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// A JSON file could not be read or written.
+    #[error("{}: json: {source}", path.display())]
+    Json {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: serde_json::Error,
+    },
+    /// An artifact does not have the columns or types its schema documents.
+    #[error("{}: does not match schema {schema}: {message}", path.display())]
+    Schema {
+        /// The file.
+        path: PathBuf,
+        /// Schema name.
+        schema: String,
+        /// The mismatch.
+        message: String,
+    },
+}
+
+impl CoreError {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Self::Io { path: path.into(), source }
+    }
+}

@@ -1,0 +1,275 @@
+//! Documented layouts of every tabular artifact (written to `schemas/`), and checks against them.
+
+use std::path::Path;
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::DataType;
+use serde::Serialize;
+
+use crate::error::CoreError;
+
+/// One documented column.
+#[derive(Debug, Clone, Serialize)]
+pub struct ColumnSchema {
+    /// Column name.
+    pub name: &'static str,
+    /// Arrow type name: `float64`, `int64`, `utf8`, `date32`, `boolean`.
+    #[serde(rename = "type")]
+    pub data_type: &'static str,
+    /// Unit of the values.
+    pub unit: &'static str,
+    /// Meaning.
+    pub description: &'static str,
+}
+
+/// Columns whose names come from the spec (one per channel, parameter, ...).
+#[derive(Debug, Clone, Serialize)]
+pub struct DynamicColumns {
+    /// How the names are formed.
+    pub pattern: &'static str,
+    /// Arrow type name of every such column.
+    #[serde(rename = "type")]
+    pub data_type: &'static str,
+    /// Unit of the values.
+    pub unit: &'static str,
+    /// Meaning.
+    pub description: &'static str,
+}
+
+/// The documented layout of one Parquet artifact.
+#[derive(Debug, Clone, Serialize)]
+pub struct ArtifactSchema {
+    /// `stage/file`, e.g. `fit/draws.parquet`.
+    pub name: &'static str,
+    /// Bumped on any incompatible change.
+    pub schema_version: u32,
+    /// What one row is.
+    pub row: &'static str,
+    /// Fixed leading columns, in order.
+    pub columns: Vec<ColumnSchema>,
+    /// Spec-dependent columns after the fixed ones, if any.
+    pub dynamic_columns: Option<DynamicColumns>,
+}
+
+fn type_name(dt: &DataType) -> &'static str {
+    match dt {
+        DataType::Float64 => "float64",
+        DataType::Int64 => "int64",
+        DataType::Utf8 => "utf8",
+        DataType::Date32 => "date32",
+        DataType::Boolean => "boolean",
+        _ => "other",
+    }
+}
+
+impl ArtifactSchema {
+    /// Check that `batch` has exactly the documented columns, in order, with their types.
+    pub fn check(&self, batch: &RecordBatch, path: &Path) -> Result<(), CoreError> {
+        let err = |message: String| CoreError::Schema {
+            path: path.to_path_buf(),
+            schema: self.name.to_string(),
+            message,
+        };
+        let schema = batch.schema();
+        let fields = schema.fields();
+        if fields.len() < self.columns.len() {
+            return Err(err(format!(
+                "{} columns, expected at least {}",
+                fields.len(),
+                self.columns.len()
+            )));
+        }
+        for (field, col) in fields.iter().zip(&self.columns) {
+            if field.name() != col.name || type_name(field.data_type()) != col.data_type {
+                return Err(err(format!(
+                    "column '{}' ({}) where '{}' ({}) is documented",
+                    field.name(),
+                    field.data_type(),
+                    col.name,
+                    col.data_type
+                )));
+            }
+        }
+        let extra = &fields[self.columns.len()..];
+        match &self.dynamic_columns {
+            None if !extra.is_empty() => {
+                Err(err(format!("undocumented column '{}'", extra[0].name())))
+            }
+            None => Ok(()),
+            Some(d) => match extra.iter().find(|f| type_name(f.data_type()) != d.data_type) {
+                Some(f) => Err(err(format!(
+                    "column '{}' has type {}, documented {}",
+                    f.name(),
+                    f.data_type(),
+                    d.data_type
+                ))),
+                None => Ok(()),
+            },
+        }
+    }
+}
+
+const fn col(
+    name: &'static str,
+    data_type: &'static str,
+    unit: &'static str,
+    description: &'static str,
+) -> ColumnSchema {
+    ColumnSchema { name, data_type, unit, description }
+}
+
+/// `validate/table.parquet`.
+pub fn table() -> ArtifactSchema {
+    ArtifactSchema {
+        name: "validate/table.parquet",
+        schema_version: 1,
+        row: "one period (week), sorted by date, no gaps or duplicates",
+        columns: vec![col("date", "date32", "day", "first day of the period")],
+        dynamic_columns: Some(DynamicColumns {
+            pattern: "the source column name of the target, each channel's spend and each control",
+            data_type: "float64",
+            unit: "as in the source data (currency for spend, the outcome's unit for the target)",
+            description: "validated values, unchanged",
+        }),
+    }
+}
+
+/// `features/design.parquet`.
+pub fn design() -> ArtifactSchema {
+    ArtifactSchema {
+        name: "features/design.parquet",
+        schema_version: 1,
+        row: "one period, in date order",
+        columns: vec![
+            col("date", "date32", "day", "first day of the period"),
+            col("is_train", "boolean", "", "true in the training window, false in the holdout"),
+            col("target_scaled", "float64", "target / scales.target", "target divided by its training-window max-abs"),
+        ],
+        dynamic_columns: Some(DynamicColumns {
+            pattern: "`channel[NAME]` (spend / its training max-abs), `control[NAME]` (raw, or / its training max-abs when the spec says scale), `fourier[sin_K]` and `fourier[cos_K]` (sin/cos(2 pi K day_of_year / period_days))",
+            data_type: "float64",
+            unit: "dimensionless; multiply by the factor in scales.json for original units",
+            description: "model inputs",
+        }),
+    }
+}
+
+/// `fit/draws.parquet`.
+pub fn draws() -> ArtifactSchema {
+    ArtifactSchema {
+        name: "fit/draws.parquet",
+        schema_version: 1,
+        row: "one posterior draw of one chain (warm-up draws are not stored)",
+        columns: vec![
+            col("chain", "int64", "", "chain index, 0-based"),
+            col("draw", "int64", "", "draw index within the chain after warm-up, 0-based"),
+        ],
+        dynamic_columns: Some(DynamicColumns {
+            pattern: "one column per scalar parameter on its constrained scale: `intercept`, `beta[CH]`, `adstock_alpha[CH]`, `saturation_lam[CH]`, `gamma_control[NAME]`, `gamma_fourier[sin_K|cos_K]`, `sigma`",
+            data_type: "float64",
+            unit: "model scale: target / scales.target, channel spend / scales.channels[CH]",
+            description: "posterior draws",
+        }),
+    }
+}
+
+/// `fit/sample_stats.parquet`.
+pub fn sample_stats() -> ArtifactSchema {
+    ArtifactSchema {
+        name: "fit/sample_stats.parquet",
+        schema_version: 1,
+        row: "one NUTS transition of one chain, warm-up included",
+        columns: vec![
+            col("chain", "int64", "", "chain index, 0-based"),
+            col("draw", "int64", "", "iteration index within the chain, warm-up first, 0-based"),
+            col("warmup", "boolean", "", "true during tuning"),
+            col("step_size", "float64", "", "leapfrog step size used"),
+            col("tree_depth", "int64", "", "depth of the NUTS tree"),
+            col("n_steps", "int64", "", "leapfrog steps (gradient evaluations) of the transition"),
+            col("energy", "float64", "", "Hamiltonian at the accepted point"),
+            col("diverging", "boolean", "", "the trajectory diverged"),
+            col("logp", "float64", "", "unnormalized log density (with Jacobian) of the draw"),
+            col("mean_tree_accept", "float64", "", "mean acceptance probability over the tree"),
+        ],
+        dynamic_columns: None,
+    }
+}
+
+/// `diagnose/ppc.parquet`.
+pub fn ppc() -> ArtifactSchema {
+    ArtifactSchema {
+        name: "diagnose/ppc.parquet",
+        schema_version: 1,
+        row: "one period: observed target and the posterior predictive distribution",
+        columns: vec![
+            col("date", "date32", "day", "first day of the period"),
+            col("is_train", "boolean", "", "training window or holdout"),
+            col("observed", "float64", "target unit", "observed target"),
+            col("mu_mean", "float64", "target unit", "posterior mean of the expected target"),
+            col("pred_mean", "float64", "target unit", "mean of the posterior predictive draws"),
+            col("pred_lower", "float64", "target unit", "lower end of the central posterior predictive interval (decisions.interval)"),
+            col("pred_upper", "float64", "target unit", "upper end of that interval"),
+        ],
+        dynamic_columns: None,
+    }
+}
+
+/// `decide/contributions.parquet`.
+pub fn contributions() -> ArtifactSchema {
+    ArtifactSchema {
+        name: "decide/contributions.parquet",
+        schema_version: 1,
+        row: "one posterior draw x one channel, totals over the training window",
+        columns: vec![
+            col("chain", "int64", "", "chain index"),
+            col("draw", "int64", "", "draw index"),
+            col("channel", "utf8", "", "channel name"),
+            col("contribution", "float64", "target unit", "sum over weeks of prediction minus prediction with this channel's spend set to zero (adstock recomputed)"),
+            col("spend", "float64", "currency", "channel spend over the same weeks"),
+            col("share", "float64", "fraction", "contribution / sum of all channels' contributions of the same draw"),
+            col("roas", "float64", "target unit per currency unit", "contribution / spend"),
+        ],
+        dynamic_columns: None,
+    }
+}
+
+/// `decide/decomposition.parquet`.
+pub fn decomposition() -> ArtifactSchema {
+    ArtifactSchema {
+        name: "decide/decomposition.parquet",
+        schema_version: 1,
+        row: "one period x one component, summarized over posterior draws",
+        columns: vec![
+            col("date", "date32", "day", "first day of the period"),
+            col("component", "utf8", "", "`baseline` (intercept, controls, seasonality) or a channel name"),
+            col("mean", "float64", "target unit", "posterior mean of the component"),
+            col("lower", "float64", "target unit", "lower end of the highest-density interval (decisions.interval)"),
+            col("upper", "float64", "target unit", "upper end of that interval"),
+        ],
+        dynamic_columns: None,
+    }
+}
+
+/// `decide/roi.parquet`.
+pub fn roi() -> ArtifactSchema {
+    ArtifactSchema {
+        name: "decide/roi.parquet",
+        schema_version: 1,
+        row: "one channel x one metric, summarized over posterior draws",
+        columns: vec![
+            col("channel", "utf8", "", "channel name"),
+            col("metric", "utf8", "", "`contribution` (target unit), `share` (fraction), `roas` (target unit per currency unit), `spend` (currency)"),
+            col("mean", "float64", "metric unit", "posterior mean"),
+            col("median", "float64", "metric unit", "posterior median"),
+            col("lower", "float64", "metric unit", "lower end of the highest-density interval"),
+            col("upper", "float64", "metric unit", "upper end of that interval"),
+            col("interval", "float64", "probability", "mass of the interval (decisions.interval)"),
+        ],
+        dynamic_columns: None,
+    }
+}
+
+/// Every tabular artifact schema, in pipeline order.
+pub fn all() -> Vec<ArtifactSchema> {
+    vec![table(), design(), draws(), sample_stats(), ppc(), contributions(), decomposition(), roi()]
+}

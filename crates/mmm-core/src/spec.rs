@@ -1,0 +1,688 @@
+//! The model spec: the pre-registration of one marketing-mix model.
+//!
+//! A spec is one TOML file. Everything that shapes the fit (data roles, channels and their
+//! expected signs, transforms, priors, likelihood, holdout, gates, sampler settings and seed) is
+//! fixed here before any data is fitted, and its sha256 is written into every manifest.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::error::CoreError;
+
+/// A whole model spec.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    /// Name and free-text description of the model.
+    pub model: ModelInfo,
+    /// Which columns of the input table play which role.
+    pub data: DataRoles,
+    /// Media channels, each with its transforms and priors.
+    pub channels: Vec<ChannelSpec>,
+    /// Control variables (events, trend, prices, ...) that enter linearly.
+    #[serde(default)]
+    pub controls: Vec<ControlSpec>,
+    /// The intercept (baseline level on the scaled target).
+    #[serde(default)]
+    pub intercept: InterceptSpec,
+    /// Fourier seasonality.
+    #[serde(default)]
+    pub seasonality: SeasonalitySpec,
+    /// Observation model.
+    #[serde(default)]
+    pub likelihood: LikelihoodSpec,
+    /// Chronological holdout at the end of the data.
+    #[serde(default)]
+    pub holdout: HoldoutSpec,
+    /// Diagnostic gates that decide whether results may be used for decisions.
+    #[serde(default)]
+    pub gates: GateSpec,
+    /// NUTS settings and the seed.
+    #[serde(default)]
+    pub sampler: SamplerSpec,
+    /// Settings for the decision outputs.
+    #[serde(default)]
+    pub decisions: DecisionSpec,
+}
+
+/// Model name and description.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ModelInfo {
+    /// Short identifier, used in report titles.
+    pub name: String,
+    /// What this model is for and where its data come from.
+    #[serde(default)]
+    pub description: String,
+}
+
+/// Column roles in the input table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DataRoles {
+    /// Column holding the period start date (ISO `YYYY-MM-DD`).
+    pub date_column: String,
+    /// Column holding the outcome being explained (sales, conversions, ...).
+    pub target: String,
+    /// Length of one period in days (7 for weekly data).
+    #[serde(default = "default_period_days")]
+    pub period_days: u32,
+}
+
+fn default_period_days() -> u32 {
+    7
+}
+
+/// Expected sign of an effect; the sampler only explores that sign.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ExpectedSign {
+    /// The effect is constrained to be >= 0.
+    #[default]
+    Positive,
+    /// The effect is constrained to be <= 0.
+    Negative,
+    /// No constraint.
+    Unconstrained,
+}
+
+/// One media channel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelSpec {
+    /// Channel name, used in parameter names such as `beta[NAME]`.
+    pub name: String,
+    /// Spend column in the data; defaults to the channel name.
+    #[serde(default)]
+    pub spend_column: Option<String>,
+    /// Expected sign of the channel's effect. Media is positive unless said otherwise.
+    #[serde(default)]
+    pub expected_sign: ExpectedSign,
+    /// Carry-over transform.
+    pub adstock: AdstockSpec,
+    /// Diminishing-returns transform and the channel coefficient.
+    pub saturation: SaturationSpec,
+}
+
+impl ChannelSpec {
+    /// The data column holding this channel's spend.
+    pub fn spend_column(&self) -> &str {
+        self.spend_column.as_deref().unwrap_or(&self.name)
+    }
+}
+
+/// Carry-over (adstock) transform.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum AdstockSpec {
+    /// Geometric decay: weight alpha^l for lag l = 0..l_max-1.
+    Geometric {
+        /// Number of weeks an impulse lasts (lags 0..l_max-1).
+        l_max: usize,
+        /// Divide the weights by their sum so total carry-over is 1.
+        #[serde(default = "default_true")]
+        normalize: bool,
+        /// Prior of the decay rate alpha in (0, 1).
+        alpha_prior: Prior,
+    },
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// Saturation transform plus channel coefficient.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum SaturationSpec {
+    /// Logistic saturation (1 - e^(-lam x)) / (1 + e^(-lam x)) times beta.
+    Logistic {
+        /// Prior of the steepness lam > 0.
+        lam_prior: Prior,
+        /// Prior of the channel coefficient beta (scaled target units).
+        beta_prior: Prior,
+    },
+}
+
+/// A control variable.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ControlSpec {
+    /// Column name in the data.
+    pub name: String,
+    /// Expected sign of the effect.
+    #[serde(default = "unconstrained")]
+    pub expected_sign: ExpectedSign,
+    /// Prior of the coefficient.
+    pub prior: Prior,
+    /// Scale the column by its training-window max-abs. PyMC-Marketing leaves controls unscaled.
+    #[serde(default)]
+    pub scale: bool,
+}
+
+fn unconstrained() -> ExpectedSign {
+    ExpectedSign::Unconstrained
+}
+
+/// The intercept.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InterceptSpec {
+    /// Prior of the intercept on the scaled target.
+    pub prior: Prior,
+}
+
+impl Default for InterceptSpec {
+    fn default() -> Self {
+        Self { prior: Prior::Normal { mu: 0.0, sigma: 2.0 } }
+    }
+}
+
+/// Fourier seasonality.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SeasonalitySpec {
+    /// Number of sine/cosine pairs; 0 turns seasonality off.
+    pub fourier_order: usize,
+    /// Period in days (365.25 for yearly seasonality).
+    #[serde(default = "default_year_days")]
+    pub period_days: f64,
+    /// Prior of every Fourier coefficient.
+    pub prior: Prior,
+}
+
+fn default_year_days() -> f64 {
+    365.25
+}
+
+impl Default for SeasonalitySpec {
+    fn default() -> Self {
+        Self { fourier_order: 0, period_days: 365.25, prior: Prior::Laplace { mu: 0.0, b: 1.0 } }
+    }
+}
+
+/// Observation model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "family", rename_all = "snake_case", deny_unknown_fields)]
+pub enum LikelihoodSpec {
+    /// y ~ Normal(mu, sigma) on the scaled target.
+    Normal {
+        /// Prior of the noise scale sigma > 0.
+        sigma_prior: Prior,
+    },
+}
+
+impl Default for LikelihoodSpec {
+    fn default() -> Self {
+        Self::Normal { sigma_prior: Prior::HalfNormal { sigma: 2.0 } }
+    }
+}
+
+/// Chronological holdout.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HoldoutSpec {
+    /// Number of final periods kept out of fitting and out of every data-derived choice.
+    #[serde(default)]
+    pub weeks: usize,
+}
+
+/// Diagnostic gates.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GateSpec {
+    /// Largest rank-normalized split R-hat allowed over all parameters.
+    #[serde(default = "default_max_rhat")]
+    pub max_rhat: f64,
+    /// Smallest bulk effective sample size allowed over all parameters.
+    #[serde(default = "default_min_ess")]
+    pub min_bulk_ess: f64,
+    /// Largest number of post-warmup divergent transitions allowed.
+    #[serde(default)]
+    pub max_divergences: u64,
+}
+
+fn default_max_rhat() -> f64 {
+    1.01
+}
+fn default_min_ess() -> f64 {
+    400.0
+}
+
+impl Default for GateSpec {
+    fn default() -> Self {
+        Self { max_rhat: 1.01, min_bulk_ess: 400.0, max_divergences: 0 }
+    }
+}
+
+/// Mass-matrix adaptation of NUTS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum MassMatrix {
+    /// Diagonal mass matrix (nuts-rs default, as nutpie).
+    #[default]
+    Diag,
+    /// Diagonal plus low-rank correction from draws and gradients (nutpie's `low_rank_modified_mass_matrix`).
+    LowRank,
+}
+
+/// NUTS settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SamplerSpec {
+    /// Number of independent chains.
+    #[serde(default = "default_chains")]
+    pub chains: usize,
+    /// Warm-up (tuning) iterations per chain; discarded.
+    #[serde(default = "default_thousand")]
+    pub tune: u64,
+    /// Kept draws per chain.
+    #[serde(default = "default_thousand")]
+    pub draws: u64,
+    /// Master seed; chain c uses the ChaCha stream c+1 of this seed.
+    #[serde(default)]
+    pub seed: u64,
+    /// Target acceptance rate of step-size adaptation.
+    #[serde(default = "default_target_accept")]
+    pub target_accept: f64,
+    /// Largest tree depth (at most 2^depth leapfrog steps per draw).
+    #[serde(default = "default_depth")]
+    pub max_tree_depth: u64,
+    /// Mass-matrix adaptation.
+    #[serde(default)]
+    pub mass_matrix: MassMatrix,
+}
+
+fn default_chains() -> usize {
+    4
+}
+fn default_thousand() -> u64 {
+    1000
+}
+fn default_target_accept() -> f64 {
+    0.8
+}
+fn default_depth() -> u64 {
+    10
+}
+
+impl Default for SamplerSpec {
+    fn default() -> Self {
+        Self {
+            chains: 4,
+            tune: 1000,
+            draws: 1000,
+            seed: 0,
+            target_accept: 0.8,
+            max_tree_depth: 10,
+            mass_matrix: MassMatrix::Diag,
+        }
+    }
+}
+
+/// Decision-output settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionSpec {
+    /// Probability mass of the reported highest-density intervals.
+    #[serde(default = "default_interval")]
+    pub interval: f64,
+}
+
+fn default_interval() -> f64 {
+    0.94
+}
+
+impl Default for DecisionSpec {
+    fn default() -> Self {
+        Self { interval: 0.94 }
+    }
+}
+
+/// A prior distribution. Every family is written with its natural parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "family", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Prior {
+    /// Normal(mu, sigma).
+    Normal { mu: f64, sigma: f64 },
+    /// |Normal(0, sigma)|, support x >= 0.
+    HalfNormal { sigma: f64 },
+    /// exp(Normal(mu, sigma)), support x > 0.
+    LogNormal { mu: f64, sigma: f64 },
+    /// Gamma with shape k and rate r, density ∝ x^(k-1) e^(-r x), x > 0.
+    Gamma { shape: f64, rate: f64 },
+    /// Beta(alpha, beta), support (0, 1).
+    Beta { alpha: f64, beta: f64 },
+    /// Exponential with rate r, support x >= 0.
+    Exponential { rate: f64 },
+    /// Student-t with nu degrees of freedom, location mu, scale sigma.
+    StudentT { nu: f64, mu: f64, sigma: f64 },
+    /// Laplace(mu, b), density ∝ e^(-|x - mu| / b).
+    Laplace { mu: f64, b: f64 },
+    /// Normal(mu, sigma) truncated to [lower, upper].
+    TruncatedNormal { mu: f64, sigma: f64, lower: f64, upper: f64 },
+}
+
+/// Where a parameter lives; decides which prior families make sense for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Support {
+    /// The whole real line.
+    Real,
+    /// x > 0.
+    Positive,
+    /// 0 < x < 1.
+    UnitInterval,
+}
+
+impl Prior {
+    /// Support of the distribution, or `None` for a bounded truncated normal.
+    pub fn support(&self) -> Support {
+        match self {
+            Prior::Normal { .. } | Prior::StudentT { .. } | Prior::Laplace { .. } => Support::Real,
+            Prior::HalfNormal { .. }
+            | Prior::LogNormal { .. }
+            | Prior::Gamma { .. }
+            | Prior::Exponential { .. } => Support::Positive,
+            Prior::Beta { .. } => Support::UnitInterval,
+            Prior::TruncatedNormal { lower, upper, .. } => {
+                if *lower == 0.0 && upper.is_infinite() {
+                    Support::Positive
+                } else if *lower == 0.0 && *upper == 1.0 {
+                    Support::UnitInterval
+                } else {
+                    Support::Real
+                }
+            }
+        }
+    }
+
+    /// Every problem with the prior's own parameters, as (sub-key, message).
+    fn problems(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        let mut positive = |key: &'static str, v: f64| {
+            if !(v.is_finite() && v > 0.0) {
+                out.push((key, format!("must be a finite number > 0, got {v}")));
+            }
+        };
+        match *self {
+            Prior::Normal { sigma, .. } | Prior::LogNormal { sigma, .. } => positive("sigma", sigma),
+            Prior::HalfNormal { sigma } => positive("sigma", sigma),
+            Prior::Gamma { shape, rate } => {
+                positive("shape", shape);
+                positive("rate", rate);
+            }
+            Prior::Beta { alpha, beta } => {
+                positive("alpha", alpha);
+                positive("beta", beta);
+            }
+            Prior::Exponential { rate } => positive("rate", rate),
+            Prior::StudentT { nu, sigma, .. } => {
+                positive("nu", nu);
+                positive("sigma", sigma);
+            }
+            Prior::Laplace { b, .. } => positive("b", b),
+            Prior::TruncatedNormal { sigma, lower, upper, .. } => {
+                positive("sigma", sigma);
+                if lower.is_nan() || upper.is_nan() || lower >= upper {
+                    out.push(("lower", format!("lower ({lower}) must be below upper ({upper})")));
+                }
+            }
+        }
+        let mut finite = |key: &'static str, v: f64| {
+            if !v.is_finite() {
+                out.push((key, format!("must be finite, got {v}")));
+            }
+        };
+        match *self {
+            Prior::Normal { mu, .. }
+            | Prior::LogNormal { mu, .. }
+            | Prior::StudentT { mu, .. }
+            | Prior::Laplace { mu, .. }
+            | Prior::TruncatedNormal { mu, .. } => finite("mu", mu),
+            _ => {}
+        }
+        out
+    }
+}
+
+/// One problem found in a spec, located by its key path (`channels[0].adstock.l_max`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SpecProblem {
+    /// Dotted key path inside the TOML file.
+    pub path: String,
+    /// What is wrong and what is allowed.
+    pub message: String,
+}
+
+impl std::fmt::Display for SpecProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+impl Spec {
+    /// Parse a spec from TOML text without semantic checks.
+    pub fn from_toml_str(text: &str) -> Result<Self, toml::de::Error> {
+        toml::from_str(text)
+    }
+
+    /// Read, parse and validate a spec file; every problem is reported at once.
+    pub fn load(path: &Path) -> Result<Self, CoreError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| CoreError::Io { path: path.to_path_buf(), source })?;
+        let spec = Self::from_toml_str(&text).map_err(|e| CoreError::SpecInvalid {
+            path: path.to_path_buf(),
+            problems: vec![toml_problem(&text, &e)],
+        })?;
+        let problems = spec.problems();
+        if problems.is_empty() {
+            Ok(spec)
+        } else {
+            Err(CoreError::SpecInvalid { path: path.to_path_buf(), problems })
+        }
+    }
+
+    /// Every semantic problem, each with its key path. Empty means the spec is usable.
+    pub fn problems(&self) -> Vec<SpecProblem> {
+        let mut problems = Problems::default();
+        if self.channels.is_empty() {
+            problems.push("channels".into(), "at least one channel is required".into());
+        }
+        let mut names = BTreeSet::new();
+        let mut columns = BTreeSet::new();
+        for (i, ch) in self.channels.iter().enumerate() {
+            let p = format!("channels[{i}]");
+            if ch.name.trim().is_empty() {
+                problems.push(format!("{p}.name"), "must not be empty".into());
+            }
+            if !names.insert(ch.name.clone()) {
+                problems.push(format!("{p}.name"), format!("duplicate name '{}'", ch.name));
+            }
+            columns.insert(ch.spend_column().to_string());
+            if ch.expected_sign != ExpectedSign::Positive {
+                problems.push(
+                    format!("{p}.expected_sign"),
+                    "media channels with saturation are modelled as positive effects; \
+                     only 'positive' is supported"
+                        .into(),
+                );
+            }
+            match &ch.adstock {
+                AdstockSpec::Geometric { l_max, alpha_prior, .. } => {
+                    if *l_max == 0 || *l_max > 104 {
+                        problems.push(format!("{p}.adstock.l_max"), format!("must be 1..=104, got {l_max}"));
+                    }
+                    problems.prior(
+                        format!("{p}.adstock.alpha_prior"),
+                        alpha_prior,
+                        Support::UnitInterval,
+                        "adstock alpha",
+                    );
+                }
+            }
+            match &ch.saturation {
+                SaturationSpec::Logistic { lam_prior, beta_prior } => {
+                    problems.prior(
+                        format!("{p}.saturation.lam_prior"),
+                        lam_prior,
+                        Support::Positive,
+                        "saturation lam",
+                    );
+                    problems.prior(
+                        format!("{p}.saturation.beta_prior"),
+                        beta_prior,
+                        Support::Positive,
+                        "a positive channel coefficient",
+                    );
+                }
+            }
+        }
+        for (i, c) in self.controls.iter().enumerate() {
+            let p = format!("controls[{i}]");
+            if !names.insert(c.name.clone()) {
+                problems.push(format!("{p}.name"), format!("duplicate name '{}'", c.name));
+            }
+            if columns.contains(&c.name) {
+                problems.push(format!("{p}.name"), format!("column '{}' is already a channel's spend", c.name));
+            }
+            let support = match c.expected_sign {
+                ExpectedSign::Unconstrained => Support::Real,
+                ExpectedSign::Positive | ExpectedSign::Negative => Support::Positive,
+            };
+            let what = match c.expected_sign {
+                ExpectedSign::Unconstrained => "an unconstrained control coefficient",
+                _ => "a sign-constrained coefficient (its magnitude)",
+            };
+            problems.prior(format!("{p}.prior"), &c.prior, support, what);
+        }
+        if [&self.data.target, &self.data.date_column].iter().any(|c| columns.contains(*c)) {
+            problems.push("data".into(), "the target or date column is also used as a channel".into());
+        }
+        if self.data.period_days == 0 {
+            problems.push("data.period_days".into(), "must be >= 1".into());
+        }
+        problems.prior("intercept.prior".into(), &self.intercept.prior, Support::Real, "the intercept");
+        if self.seasonality.fourier_order > 0 {
+            problems.prior(
+                "seasonality.prior".into(),
+                &self.seasonality.prior,
+                Support::Real,
+                "a Fourier coefficient",
+            );
+            if !(self.seasonality.period_days.is_finite() && self.seasonality.period_days > 1.0) {
+                problems.push("seasonality.period_days".into(), "must be a finite number > 1".into());
+            }
+        }
+        match &self.likelihood {
+            LikelihoodSpec::Normal { sigma_prior } => {
+                problems.prior(
+                    "likelihood.sigma_prior".into(),
+                    sigma_prior,
+                    Support::Positive,
+                    "the noise scale",
+                );
+            }
+        }
+        let s = &self.sampler;
+        if s.chains == 0 || s.chains > 256 {
+            problems.push("sampler.chains".into(), format!("must be 1..=256, got {}", s.chains));
+        }
+        if s.draws == 0 {
+            problems.push("sampler.draws".into(), "must be >= 1".into());
+        }
+        if !(s.target_accept > 0.0 && s.target_accept < 1.0) {
+            problems.push("sampler.target_accept".into(), format!("must be in (0, 1), got {}", s.target_accept));
+        }
+        if s.max_tree_depth == 0 || s.max_tree_depth > 20 {
+            problems.push("sampler.max_tree_depth".into(), format!("must be 1..=20, got {}", s.max_tree_depth));
+        }
+        let g = &self.gates;
+        if !(g.max_rhat.is_finite() && g.max_rhat >= 1.0) {
+            problems.push("gates.max_rhat".into(), format!("must be >= 1, got {}", g.max_rhat));
+        }
+        if !(g.min_bulk_ess.is_finite() && g.min_bulk_ess >= 0.0) {
+            problems.push("gates.min_bulk_ess".into(), format!("must be >= 0, got {}", g.min_bulk_ess));
+        }
+        let iv = self.decisions.interval;
+        if !(iv > 0.0 && iv < 1.0) {
+            problems.push("decisions.interval".into(), format!("must be in (0, 1), got {iv}"));
+        }
+        problems.0
+    }
+
+    /// Number of free model parameters the spec implies.
+    pub fn parameter_count(&self) -> usize {
+        // intercept + sigma + per channel (alpha, lam, beta) + controls + 2 per Fourier order
+        2 + 3 * self.channels.len() + self.controls.len() + 2 * self.seasonality.fourier_order
+    }
+}
+
+fn support_name(s: Support) -> &'static str {
+    match s {
+        Support::Real => "the real line",
+        Support::Positive => "x > 0",
+        Support::UnitInterval => "(0, 1)",
+    }
+}
+
+/// Turn a TOML/serde error into a located problem.
+fn toml_problem(text: &str, e: &toml::de::Error) -> SpecProblem {
+    let path = match e.span() {
+        Some(span) => {
+            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            format!("line {line}")
+        }
+        None => "(file)".to_string(),
+    };
+    SpecProblem { path, message: e.message().to_string() }
+}
+
+/// Collects spec problems with their key paths.
+#[derive(Default)]
+struct Problems(Vec<SpecProblem>);
+
+impl Problems {
+    fn push(&mut self, path: String, message: String) {
+        self.0.push(SpecProblem { path, message });
+    }
+
+    /// Check a prior's parameters and that its support fits the parameter.
+    fn prior(&mut self, path: String, prior: &Prior, support: Support, what: &str) {
+        for (key, msg) in prior.problems() {
+            self.push(format!("{path}.{key}"), msg);
+        }
+        if prior.support() != support {
+            self.push(
+                format!("{path}.family"),
+                format!(
+                    "{what} lives on {}, but this prior's support is {}",
+                    support_name(support),
+                    support_name(prior.support())
+                ),
+            );
+        }
+    }
+}
+
+/// A loaded, validated spec with the sha256 of its file's bytes.
+#[derive(Debug, Clone)]
+pub struct LoadedSpec {
+    /// The spec.
+    pub spec: Spec,
+    /// Where it was read from.
+    pub path: std::path::PathBuf,
+    /// sha256 of the file's bytes; recorded in every manifest.
+    pub sha256: String,
+}
+
+impl LoadedSpec {
+    /// Read, hash, parse and validate a spec file.
+    pub fn load(path: &Path) -> Result<Self, CoreError> {
+        let bytes = std::fs::read(path).map_err(|source| CoreError::Io { path: path.to_path_buf(), source })?;
+        let spec = Spec::load(path)?;
+        Ok(Self { spec, path: path.to_path_buf(), sha256: crate::hash::sha256_hex(&bytes) })
+    }
+}

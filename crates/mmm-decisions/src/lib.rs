@@ -1,0 +1,1 @@
+//! Counterfactual contributions, ROI/ROAS with intervals (the decide stage)

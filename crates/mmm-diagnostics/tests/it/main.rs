@@ -1,0 +1,3 @@
+//! Integration tests of mmm-diagnostics (one test binary per crate).
+
+mod convergence;

@@ -1,0 +1,227 @@
+//! Feature engineering: transforms with derivatives and the design matrix (the features stage).
+//!
+//! Every data-derived choice (the max-abs scaling factors) is computed on the training window
+//! only, so the holdout cannot leak into the fit.
+
+pub mod transforms;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use chrono::Datelike;
+use mmm_core::columns::{bool_column, date_column, f64_column};
+use mmm_core::spec::LoadedSpec;
+use mmm_core::{BatchBuilder, CoreError, Manifest, RunStatus, Spec, StageWriter, Upstream, schemas};
+use serde::{Deserialize, Serialize};
+
+/// Name of the stage.
+pub const STAGE: &str = "features";
+
+/// scales.json: the factors that take model-scale numbers back to original units.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Scales {
+    /// Max-abs of the target over the training window.
+    pub target: f64,
+    /// Max-abs of each channel's spend over the training window.
+    pub channels: BTreeMap<String, f64>,
+    /// Divisor of each control (1 when the spec leaves it unscaled).
+    pub controls: BTreeMap<String, f64>,
+    /// Periods in the training window (the first ones).
+    pub train_rows: usize,
+    /// Periods in the holdout (the last ones).
+    pub holdout_rows: usize,
+    /// How the factors were computed.
+    pub method: String,
+}
+
+/// Errors of the features stage.
+#[derive(Debug, thiserror::Error)]
+pub enum FeatureError {
+    /// Artifact IO failed.
+    #[error(transparent)]
+    Core(#[from] CoreError),
+    /// The data cannot be scaled as the spec asks.
+    #[error("{column}: {message}")]
+    Invalid {
+        /// Column concerned.
+        column: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// The model inputs, as the fit, diagnose and decide stages read them.
+#[derive(Debug, Clone)]
+pub struct Design {
+    /// Period start, days since 1970-01-01.
+    pub dates: Vec<i32>,
+    /// Number of training periods (the first `n_train`).
+    pub n_train: usize,
+    /// Target divided by `scales.target`.
+    pub target_scaled: Vec<f64>,
+    /// Channel names in spec order.
+    pub channel_names: Vec<String>,
+    /// Scaled spend per channel.
+    pub channels: Vec<Vec<f64>>,
+    /// Control and Fourier regressor names (`control[..]`, `fourier[..]`), in column order.
+    pub regressor_names: Vec<String>,
+    /// Control and Fourier regressors, one vector per regressor.
+    pub regressors: Vec<Vec<f64>>,
+    /// Scaling factors.
+    pub scales: Scales,
+}
+
+impl Design {
+    /// Number of periods.
+    pub fn len(&self) -> usize {
+        self.dates.len()
+    }
+
+    /// True when there are no periods.
+    pub fn is_empty(&self) -> bool {
+        self.dates.is_empty()
+    }
+
+    /// Read design.parquet and scales.json from a verified features stage.
+    pub fn load(features: &Upstream, spec: &Spec) -> Result<(Self, Vec<mmm_core::FileRecord>), CoreError> {
+        let (batch, rec_d) = features.parquet("design.parquet")?;
+        let (scales, rec_s): (Scales, _) = features.json("scales.json")?;
+        let path = features.dir().join("design.parquet");
+        let dates = date_column(&batch, "date", &path)?;
+        let is_train = bool_column(&batch, "is_train", &path)?;
+        let n_train = is_train.iter().take_while(|b| **b).count();
+        let target_scaled = f64_column(&batch, "target_scaled", &path)?;
+        let channel_names: Vec<String> = spec.channels.iter().map(|c| c.name.clone()).collect();
+        let channels = channel_names
+            .iter()
+            .map(|n| f64_column(&batch, &format!("channel[{n}]"), &path))
+            .collect::<Result<Vec<_>, _>>()?;
+        let regressor_names = regressor_names(spec);
+        let regressors = regressor_names
+            .iter()
+            .map(|n| f64_column(&batch, n, &path))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((
+            Self { dates, n_train, target_scaled, channel_names, channels, regressor_names, regressors, scales },
+            vec![rec_d, rec_s],
+        ))
+    }
+
+    /// Target in original units.
+    pub fn target(&self) -> Vec<f64> {
+        self.target_scaled.iter().map(|v| v * self.scales.target).collect()
+    }
+
+    /// Spend of channel `c` in original units.
+    pub fn spend(&self, c: usize) -> Vec<f64> {
+        let s = self.scales.channels.get(&self.channel_names[c]).copied().unwrap_or(1.0);
+        self.channels[c].iter().map(|v| v * s).collect()
+    }
+}
+
+/// Column names of the control and Fourier regressors the spec implies, in design order.
+pub fn regressor_names(spec: &Spec) -> Vec<String> {
+    spec.controls
+        .iter()
+        .map(|c| format!("control[{}]", c.name))
+        .chain(transforms::fourier_names(spec.seasonality.fourier_order).into_iter().map(|n| format!("fourier[{n}]")))
+        .collect()
+}
+
+fn max_abs(values: &[f64]) -> f64 {
+    values.iter().fold(0.0_f64, |m, v| m.max(v.abs()))
+}
+
+/// The features stage: read the validated table, scale on the training window, add Fourier
+/// terms, write design.parquet and scales.json.
+pub fn run(spec: &LoadedSpec, validate_dir: &Path, out_dir: &Path, force: bool) -> Result<Option<Manifest>, FeatureError> {
+    let upstream = Upstream::open(validate_dir, "validate")?;
+    let (table_bytes, table_rec) = upstream.read_verified("table.parquet")?;
+    let Some(mut writer) = StageWriter::begin(
+        out_dir,
+        STAGE,
+        env!("CARGO_PKG_NAME"),
+        env!("CARGO_PKG_VERSION"),
+        &spec.sha256,
+        vec![table_rec],
+        force,
+    )?
+    else {
+        return Ok(None);
+    };
+    let spec = &spec.spec;
+    let table_path = validate_dir.join("table.parquet");
+    let table = mmm_core::read_parquet_bytes(table_bytes, &table_path)?;
+    let dates = date_column(&table, "date", &table_path)?;
+    let n = dates.len();
+    let holdout = spec.holdout.weeks.min(n);
+    let n_train = n - holdout;
+    let train = |v: &[f64]| max_abs(&v[..n_train]);
+
+    let target = f64_column(&table, &spec.data.target, &table_path)?;
+    let target_scale = train(&target);
+    if !(target_scale > 0.0) {
+        return Err(FeatureError::Invalid {
+            column: spec.data.target.clone(),
+            message: "target is zero throughout the training window; cannot scale".into(),
+        });
+    }
+    let mut batch = BatchBuilder::new()
+        .date("date", dates.clone())
+        .bool("is_train", (0..n).map(|i| i < n_train).collect())
+        .f64("target_scaled", target.iter().map(|v| v / target_scale).collect());
+
+    let mut channel_scales = BTreeMap::new();
+    for ch in &spec.channels {
+        let spend = f64_column(&table, ch.spend_column(), &table_path)?;
+        let s = train(&spend);
+        if !(s > 0.0) {
+            return Err(FeatureError::Invalid {
+                column: ch.spend_column().to_string(),
+                message: "no spend in the training window; the channel cannot be fitted".into(),
+            });
+        }
+        channel_scales.insert(ch.name.clone(), s);
+        batch = batch.f64(&format!("channel[{}]", ch.name), spend.iter().map(|v| v / s).collect());
+    }
+    let mut control_scales = BTreeMap::new();
+    for c in &spec.controls {
+        let values = f64_column(&table, &c.name, &table_path)?;
+        let s = if c.scale { train(&values) } else { 1.0 };
+        let s = if s > 0.0 { s } else { 1.0 };
+        control_scales.insert(c.name.clone(), s);
+        batch = batch.f64(&format!("control[{}]", c.name), values.iter().map(|v| v / s).collect());
+    }
+    let order = spec.seasonality.fourier_order;
+    if order > 0 {
+        let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
+        let terms: Vec<Vec<f64>> = dates
+            .iter()
+            .map(|d| {
+                let date = epoch + chrono::Duration::days(*d as i64);
+                transforms::fourier_terms(date.ordinal() as f64, spec.seasonality.period_days, order)
+            })
+            .collect();
+        for (k, name) in transforms::fourier_names(order).iter().enumerate() {
+            batch = batch.f64(&format!("fourier[{name}]"), terms.iter().map(|t| t[k]).collect());
+        }
+    }
+    let batch = batch.build().map_err(|e| FeatureError::Invalid { column: "(design)".into(), message: e.to_string() })?;
+    writer.write_parquet("design.parquet", &batch, &schemas::design())?;
+    let scales = Scales {
+        target: target_scale,
+        channels: channel_scales,
+        controls: control_scales,
+        train_rows: n_train,
+        holdout_rows: holdout,
+        method: "max-abs over the training window (first train_rows periods)".into(),
+    };
+    writer.write_json("scales.json", &scales, None)?;
+    let settings = serde_json::json!({
+        "scaling": "max_abs_train_window",
+        "fourier_order": order,
+        "fourier_period_days": spec.seasonality.period_days,
+        "holdout_periods": holdout,
+    });
+    Ok(Some(writer.finish(None, settings, RunStatus::Complete)?))
+}

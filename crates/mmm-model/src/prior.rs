@@ -1,0 +1,199 @@
+//! Log densities of prior families with their derivatives, and bijections to the real line.
+
+use mmm_core::spec::Prior;
+
+/// Log density of `prior` at x up to an additive constant, and its derivative d/dx.
+/// Outside the support the log density is -inf.
+pub fn log_prior(prior: &Prior, x: f64) -> (f64, f64) {
+    match *prior {
+        // -(x - mu)^2 / (2 sigma^2)
+        Prior::Normal { mu, sigma } => {
+            let z = (x - mu) / sigma;
+            (-0.5 * z * z, -z / sigma)
+        }
+        // -x^2 / (2 sigma^2), x >= 0
+        Prior::HalfNormal { sigma } => {
+            if x < 0.0 {
+                return (f64::NEG_INFINITY, 0.0);
+            }
+            let z = x / sigma;
+            (-0.5 * z * z, -z / sigma)
+        }
+        // -ln x - (ln x - mu)^2 / (2 sigma^2), x > 0
+        Prior::LogNormal { mu, sigma } => {
+            if x <= 0.0 {
+                return (f64::NEG_INFINITY, 0.0);
+            }
+            let lx = x.ln();
+            let z = (lx - mu) / sigma;
+            (-lx - 0.5 * z * z, (-1.0 - z / sigma) / x)
+        }
+        // (k - 1) ln x - r x, x > 0
+        Prior::Gamma { shape, rate } => {
+            if x <= 0.0 {
+                return (f64::NEG_INFINITY, 0.0);
+            }
+            ((shape - 1.0) * x.ln() - rate * x, (shape - 1.0) / x - rate)
+        }
+        // (a - 1) ln x + (b - 1) ln(1 - x), 0 < x < 1
+        Prior::Beta { alpha, beta } => {
+            if x <= 0.0 || x >= 1.0 {
+                return (f64::NEG_INFINITY, 0.0);
+            }
+            (
+                (alpha - 1.0) * x.ln() + (beta - 1.0) * (-x).ln_1p(),
+                (alpha - 1.0) / x - (beta - 1.0) / (1.0 - x),
+            )
+        }
+        // -r x, x >= 0
+        Prior::Exponential { rate } => {
+            if x < 0.0 {
+                return (f64::NEG_INFINITY, 0.0);
+            }
+            (-rate * x, -rate)
+        }
+        // -(nu + 1)/2 ln(1 + z^2 / nu), z = (x - mu) / sigma
+        Prior::StudentT { nu, mu, sigma } => {
+            let z = (x - mu) / sigma;
+            (-0.5 * (nu + 1.0) * (z * z / nu).ln_1p(), -(nu + 1.0) * z / (sigma * (nu + z * z)))
+        }
+        // -|x - mu| / b
+        Prior::Laplace { mu, b } => {
+            let d = x - mu;
+            (-d.abs() / b, -d.signum() / b * if d == 0.0 { 0.0 } else { 1.0 })
+        }
+        // Normal(mu, sigma) on [lower, upper]; the normalizing constant does not depend on x.
+        Prior::TruncatedNormal { mu, sigma, lower, upper } => {
+            if x < lower || x > upper {
+                return (f64::NEG_INFINITY, 0.0);
+            }
+            let z = (x - mu) / sigma;
+            (-0.5 * z * z, -z / sigma)
+        }
+    }
+}
+
+/// A smooth bijection from the real line onto a parameter's support.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Bijection {
+    /// x = u.
+    Identity,
+    /// x = lower + e^u.
+    Lower(f64),
+    /// x = upper - e^u.
+    Upper(f64),
+    /// x = lower + (upper - lower) / (1 + e^-u).
+    Interval(f64, f64),
+}
+
+/// softplus(u) = ln(1 + e^u), computed without overflow.
+fn softplus(u: f64) -> f64 {
+    if u > 0.0 { u + (-u).exp().ln_1p() } else { u.exp().ln_1p() }
+}
+
+impl Bijection {
+    /// The bijection onto the support of `prior`, or onto (0, inf) / (0, 1) for `positive` /
+    /// `unit` parameters whose prior does not bound them further.
+    pub fn for_prior(prior: &Prior) -> Self {
+        match *prior {
+            Prior::Normal { .. } | Prior::StudentT { .. } | Prior::Laplace { .. } => Bijection::Identity,
+            Prior::HalfNormal { .. } | Prior::LogNormal { .. } | Prior::Gamma { .. } | Prior::Exponential { .. } => {
+                Bijection::Lower(0.0)
+            }
+            Prior::Beta { .. } => Bijection::Interval(0.0, 1.0),
+            Prior::TruncatedNormal { lower, upper, .. } => match (lower.is_finite(), upper.is_finite()) {
+                (true, true) => Bijection::Interval(lower, upper),
+                (true, false) => Bijection::Lower(lower),
+                (false, true) => Bijection::Upper(upper),
+                (false, false) => Bijection::Identity,
+            },
+        }
+    }
+
+    /// Constrained value x(u), dx/du, log |dx/du| and d log|dx/du| / du.
+    pub fn forward(&self, u: f64) -> (f64, f64, f64, f64) {
+        match *self {
+            Bijection::Identity => (u, 1.0, 0.0, 0.0),
+            Bijection::Lower(a) => {
+                let e = u.exp();
+                (a + e, e, u, 1.0)
+            }
+            Bijection::Upper(b) => {
+                let e = u.exp();
+                (b - e, -e, u, 1.0)
+            }
+            Bijection::Interval(a, b) => {
+                let p = 1.0 / (1.0 + (-u).exp());
+                let w = b - a;
+                // log(w p (1 - p)) = ln w - softplus(-u) - softplus(u)
+                (a + w * p, w * p * (1.0 - p), w.ln() - softplus(-u) - softplus(u), 1.0 - 2.0 * p)
+            }
+        }
+    }
+
+    /// Unconstrained u for a constrained value x (inverse of `forward`).
+    pub fn inverse(&self, x: f64) -> f64 {
+        match *self {
+            Bijection::Identity => x,
+            Bijection::Lower(a) => (x - a).ln(),
+            Bijection::Upper(b) => (b - x).ln(),
+            Bijection::Interval(a, b) => {
+                let p = (x - a) / (b - a);
+                (p / (1.0 - p)).ln()
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all_priors() -> Vec<(Prior, f64)> {
+        vec![
+            (Prior::Normal { mu: 0.5, sigma: 2.0 }, -0.7),
+            (Prior::HalfNormal { sigma: 2.0 }, 0.9),
+            (Prior::LogNormal { mu: 0.1, sigma: 0.8 }, 1.7),
+            (Prior::Gamma { shape: 3.0, rate: 1.5 }, 0.6),
+            (Prior::Beta { alpha: 2.0, beta: 3.0 }, 0.3),
+            (Prior::Exponential { rate: 2.0 }, 0.4),
+            (Prior::StudentT { nu: 3.0, mu: 1.0, sigma: 0.5 }, 2.2),
+            (Prior::Laplace { mu: 0.0, b: 1.0 }, -0.4),
+            (Prior::TruncatedNormal { mu: 0.0, sigma: 1.0, lower: -1.0, upper: 2.0 }, 0.8),
+        ]
+    }
+
+    #[test]
+    fn prior_derivatives_match_finite_differences() {
+        for (prior, x) in all_priors() {
+            let (_, d) = log_prior(&prior, x);
+            let h = 1e-6;
+            let fd = (log_prior(&prior, x + h).0 - log_prior(&prior, x - h).0) / (2.0 * h);
+            assert!((fd - d).abs() < 1e-6 * (1.0 + d.abs()), "{prior:?}: {fd} vs {d}");
+        }
+    }
+
+    #[test]
+    fn bijections_invert_and_carry_their_jacobian() {
+        let cases = [
+            Bijection::Identity,
+            Bijection::Lower(0.0),
+            Bijection::Lower(-2.0),
+            Bijection::Upper(3.0),
+            Bijection::Interval(0.0, 1.0),
+            Bijection::Interval(-1.0, 2.0),
+        ];
+        for b in cases {
+            for &u in &[-3.0, -0.2, 0.0, 1.1, 4.0] {
+                let (x, dx, logj, dlogj) = b.forward(u);
+                assert!((b.inverse(x) - u).abs() < 1e-9, "{b:?} u={u}");
+                let h = 1e-6;
+                let fd = (b.forward(u + h).0 - b.forward(u - h).0) / (2.0 * h);
+                assert!((fd - dx).abs() < 1e-6 * (1.0 + dx.abs()));
+                assert!((logj - dx.abs().ln()).abs() < 1e-9);
+                let fdl = (b.forward(u + h).2 - b.forward(u - h).2) / (2.0 * h);
+                assert!((fdl - dlogj).abs() < 1e-6);
+            }
+        }
+    }
+}

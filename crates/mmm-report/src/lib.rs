@@ -1,0 +1,3 @@
+//! The HTML report and model card, rendered from a run directory alone.
+
+pub mod charts;

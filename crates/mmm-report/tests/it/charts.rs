@@ -1,0 +1,1 @@
+use mmm_report::charts::*;

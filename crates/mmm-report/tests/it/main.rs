@@ -1,0 +1,3 @@
+//! Integration tests for `mmm-report`, one module per source module.
+
+mod charts;

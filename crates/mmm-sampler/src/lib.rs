@@ -1,0 +1,1 @@
+//! nuts-rs adapter: parallel seeded chains, progress, draws to Arrow/Parquet (the fit stage)
