@@ -1,1 +1,196 @@
-fn main() {}
+//! Developer tasks. `cargo xtask <task>`:
+//!
+//! - `pipeline`  build `mmm` in release and run every stage on the bundled fixture into runs/
+//! - `test`      run the whole test suite (release profile, nextest when installed) and the schema check
+//! - `schemas`   regenerate schemas/ (`--check` fails when they drift)
+//! - `bench`     run the fixture pipeline N times (`--runs N`, default 5) and write target/bench/pipeline.json
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+
+const FIXTURE_SPEC: &str = "fixtures/pymc_example/spec.toml";
+const FIXTURE_DATA: &str = "fixtures/pymc_example/data.csv";
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."))
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"))
+}
+
+fn cargo() -> Command {
+    let mut c = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    c.current_dir(root());
+    c
+}
+
+fn run(mut cmd: Command) -> Result<()> {
+    let status = cmd.status().with_context(|| format!("starting {cmd:?}"))?;
+    if !status.success() {
+        bail!("{cmd:?} failed with {status}");
+    }
+    Ok(())
+}
+
+fn build_mmm() -> Result<PathBuf> {
+    let mut c = cargo();
+    c.args(["build", "--release", "--quiet", "-p", "mmm-cli", "--bin", "mmm"]);
+    run(c)?;
+    Ok(target_dir().join("release").join("mmm"))
+}
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let task = args.first().map(String::as_str).unwrap_or("help");
+    let rest = &args[1.min(args.len())..];
+    match task {
+        "pipeline" => pipeline(rest),
+        "test" => test(),
+        "schemas" => schemas(rest.iter().any(|a| a == "--check")),
+        "bench" => bench(rest),
+        _ => {
+            eprintln!("usage: cargo xtask <pipeline|test|schemas [--check]|bench [--runs N]>");
+            Ok(())
+        }
+    }
+}
+
+fn pipeline(rest: &[String]) -> Result<()> {
+    let mmm = build_mmm()?;
+    let out = root().join("runs").join("pymc_example");
+    let mut c = Command::new(&mmm);
+    c.current_dir(root()).args(["run", "--spec", FIXTURE_SPEC, "--data", FIXTURE_DATA, "--out"]).arg(&out).args(rest);
+    let status = c.status().context("starting mmm")?;
+    match status.code() {
+        Some(0) => {}
+        Some(3) => eprintln!("note: a diagnostic gate failed; the report is marked \"not for decisions\""),
+        _ => bail!("mmm run failed with {status}"),
+    }
+    println!("report: {}", out.join("report").join("report.html").display());
+    Ok(())
+}
+
+fn test() -> Result<()> {
+    let has_nextest = Command::new("cargo-nextest").arg("--version").output().map(|o| o.status.success()).unwrap_or(false);
+    let mut c = cargo();
+    if has_nextest {
+        c.args(["nextest", "run", "--release", "--workspace", "--no-fail-fast"]);
+    } else {
+        c.args(["test", "--release", "--workspace", "--no-fail-fast"]);
+    }
+    run(c)?;
+    schemas(true)
+}
+
+fn schemas(check: bool) -> Result<()> {
+    let mmm = build_mmm()?;
+    let mut c = Command::new(mmm);
+    c.current_dir(root()).args(["schemas", "--dir", "schemas"]);
+    if check {
+        c.arg("--check");
+    }
+    run(c)
+}
+
+fn read_json(path: &Path) -> Result<serde_json::Value> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(serde_json::from_str(&text)?)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    let m = v.len() / 2;
+    if v.len() % 2 == 1 { v[m] } else { 0.5 * (v[m - 1] + v[m]) }
+}
+
+fn bench(rest: &[String]) -> Result<()> {
+    let runs: usize = rest
+        .windows(2)
+        .find(|w| w[0] == "--runs")
+        .map(|w| w[1].parse())
+        .transpose()
+        .context("--runs N")?
+        .unwrap_or(5);
+    let mmm = build_mmm()?;
+    let bench_dir = target_dir().join("bench");
+    std::fs::create_dir_all(&bench_dir)?;
+    let run_dir = bench_dir.join("run");
+    let mut records = Vec::new();
+    for i in 0..runs {
+        let _ = std::fs::remove_dir_all(&run_dir);
+        let start = Instant::now();
+        let output = Command::new(&mmm)
+            .current_dir(root())
+            .args(["run", "--quiet", "--spec", FIXTURE_SPEC, "--data", FIXTURE_DATA, "--out"])
+            .arg(&run_dir)
+            .env("MMM_REPORT_PEAK_MEMORY", "1")
+            .output()
+            .context("starting mmm")?;
+        let wall = start.elapsed().as_secs_f64();
+        if !matches!(output.status.code(), Some(0) | Some(3)) {
+            bail!("mmm run failed: {}", String::from_utf8_lossy(&output.stderr));
+        }
+        let peak_mb = String::from_utf8_lossy(&output.stderr)
+            .lines()
+            .find_map(|l| l.strip_prefix("peak_rss_mb="))
+            .and_then(|v| v.trim().parse::<f64>().ok());
+        let mut stages = serde_json::Map::new();
+        for s in ["validate", "features", "fit", "diagnose", "decide", "report"] {
+            let m = read_json(&run_dir.join(s).join("manifest.json"))?;
+            stages.insert(s.into(), m["wall_seconds"].clone());
+        }
+        let fit = read_json(&run_dir.join("fit/manifest.json"))?;
+        let diag = read_json(&run_dir.join("diagnose/diagnostics.json"))?;
+        let sampling = fit["settings"]["sampling_seconds"].as_f64().unwrap_or(f64::NAN);
+        let grads = fit["settings"]["gradient_evaluations"].as_f64().unwrap_or(f64::NAN);
+        let min_ess = diag["min_ess_bulk"].as_f64().unwrap_or(f64::NAN);
+        let rec = serde_json::json!({
+            "run": i,
+            "process_wall_seconds": wall,
+            "stage_wall_seconds": stages,
+            "sampling_seconds": sampling,
+            "gradient_evaluations": grads,
+            "min_bulk_ess": min_ess,
+            "max_rhat": diag["max_rhat"],
+            "divergences": diag["sampler"]["divergences"],
+            "ess_per_second_sampling": min_ess / sampling,
+            "ess_per_second_wall": min_ess / wall,
+            "peak_rss_mb": peak_mb,
+        });
+        eprintln!("run {i}: {wall:.3}s wall, {sampling:.3}s sampling, min ESS {min_ess:.0}");
+        records.push(rec);
+    }
+    let col = |k: &str| records.iter().filter_map(|r| r[k].as_f64()).collect::<Vec<f64>>();
+    let summary = serde_json::json!({
+        "command": format!("cargo xtask bench --runs {runs}"),
+        "fixture": FIXTURE_DATA,
+        "machine": machine(),
+        "median_process_wall_seconds": median(col("process_wall_seconds")),
+        "median_sampling_seconds": median(col("sampling_seconds")),
+        "median_min_bulk_ess": median(col("min_bulk_ess")),
+        "median_ess_per_second_sampling": median(col("ess_per_second_sampling")),
+        "median_peak_rss_mb": median(col("peak_rss_mb")),
+        "runs": records,
+    });
+    let path = bench_dir.join("pipeline.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&summary)? + "\n")?;
+    println!("{}", serde_json::to_string_pretty(&summary["median_process_wall_seconds"])?);
+    println!("wrote {}", path.display());
+    Ok(())
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+        .unwrap_or_default();
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    format!("{cpu}, {cores} cores")
+}

@@ -20,7 +20,7 @@ pub use read::RawTable;
 pub const STAGE: &str = "validate";
 
 /// How serious a finding is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     /// The input is rejected.
@@ -30,7 +30,7 @@ pub enum Severity {
 }
 
 /// One contract finding.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Finding {
     /// Stable rule id, e.g. `negative_spend`.
     pub rule: &'static str,
@@ -67,7 +67,7 @@ impl std::fmt::Display for Finding {
 }
 
 /// Summary statistics of one validated column.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ColumnSummary {
     /// Column name.
     pub name: String,
@@ -86,7 +86,7 @@ pub struct ColumnSummary {
 }
 
 /// contract.json: what was checked and found.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ContractReport {
     /// The data file.
     pub source: String,

@@ -11,6 +11,7 @@ pub mod hash;
 pub mod manifest;
 pub mod schemas;
 pub mod spec;
+pub mod summary;
 
 pub use artifact::{StageWriter, Upstream, file_record, read_parquet_bytes, write_atomic};
 pub use error::CoreError;

@@ -146,9 +146,19 @@ pub fn mcse_quantile(chains: &[&[f64]], prob: f64) -> f64 {
     let high = ppf_high * size - 1.0;
     // np.nanmax((low, 0)) / np.nanmin((high, size - 1)): NaN entries are ignored.
     let low = if low.is_nan() { 0.0 } else { low.max(0.0) };
-    let high = if high.is_nan() { size - 1.0 } else { high.min(size - 1.0) };
-    let th1 = sorted.get(low.floor() as usize).copied().unwrap_or(f64::NAN);
-    let th2 = sorted.get(high.ceil() as usize).copied().unwrap_or(f64::NAN);
+    let high = if high.is_nan() {
+        size - 1.0
+    } else {
+        high.min(size - 1.0)
+    };
+    let th1 = sorted
+        .get(low.floor() as usize)
+        .copied()
+        .unwrap_or(f64::NAN);
+    let th2 = sorted
+        .get(high.ceil() as usize)
+        .copied()
+        .unwrap_or(f64::NAN);
     (th2 - th1) / 2.0
 }
 
@@ -248,7 +258,10 @@ fn ess_core(m: &Draws) -> f64 {
     }
     let acov: Vec<Vec<f64>> = (0..n_chain).map(|i| autocov(m.row(i))).collect();
     let mean_acov = |lag: usize| -> f64 {
-        let total: f64 = acov.iter().map(|a| a.get(lag).copied().unwrap_or(f64::NAN)).sum();
+        let total: f64 = acov
+            .iter()
+            .map(|a| a.get(lag).copied().unwrap_or(f64::NAN))
+            .sum();
         total / n_chain as f64
     };
     let chain_means: Vec<f64> = (0..n_chain).map(|i| mean(m.row(i))).collect();
@@ -323,7 +336,8 @@ fn quantile_type7(sorted: &[f64], p: f64) -> f64 {
         0 => f64::NAN,
         1 => sorted[0],
         _ => {
-            let m = 1.0 + p * (1.0 - 1.0 - 1.0);
+            // scipy: m = alphap + p * (1 - alphap - betap) = 1 + p * (-1), bit-identical to 1 - p.
+            let m = 1.0 - p;
             let aleph = n as f64 * p + m;
             let k = aleph.clamp(1.0, (n - 1) as f64).floor();
             let gamma = (aleph - k).clamp(0.0, 1.0);
@@ -502,72 +516,91 @@ fn fft(re: &mut [f64], im: &mut [f64], tw: &Twiddles, inverse: bool) {
     }
 }
 
-/// AS241 coefficients (Wichura 1988), ascending powers: central region numerator.
-const AS241_A: [f64; 8] = [
-    3.387_132_872_796_366_608_0e0,
-    1.331_416_678_917_843_774_5e2,
-    1.971_590_950_306_551_442_7e3,
-    1.373_169_376_550_946_112_5e4,
-    4.592_195_393_154_987_145_7e4,
-    6.726_577_092_700_870_085_3e4,
-    3.343_057_558_358_812_810_5e4,
-    2.509_080_928_730_122_672_7e3,
-];
-/// AS241 central region denominator.
-const AS241_B: [f64; 8] = [
-    1.0,
-    4.231_333_070_160_091_125_2e1,
-    6.871_870_074_920_579_083_0e2,
-    5.394_196_021_424_751_107_7e3,
-    2.121_379_430_158_659_586_7e4,
-    3.930_789_580_009_271_061_0e4,
-    2.872_908_573_572_194_267_4e4,
-    5.226_495_278_852_854_561_0e3,
-];
-/// AS241 intermediate tail numerator.
-const AS241_C: [f64; 8] = [
-    1.423_437_110_749_683_577_34e0,
-    4.630_337_846_156_545_295_90e0,
-    5.769_497_221_460_691_405_50e0,
-    3.647_848_324_763_204_605_04e0,
-    1.270_458_252_452_368_382_58e0,
-    2.417_807_251_774_506_117_70e-1,
-    2.272_384_498_926_918_458_33e-2,
-    7.745_450_142_783_414_076_40e-4,
-];
-/// AS241 intermediate tail denominator.
-const AS241_D: [f64; 8] = [
-    1.0,
-    2.053_191_626_637_758_821_87e0,
-    1.676_384_830_183_803_849_40e0,
-    6.897_673_349_851_000_045_50e-1,
-    1.481_039_764_274_800_745_90e-1,
-    1.519_866_656_361_645_719_66e-2,
-    5.475_938_084_995_344_946_00e-4,
-    1.050_750_071_644_416_843_24e-9,
-];
-/// AS241 far tail numerator.
-const AS241_E: [f64; 8] = [
-    6.657_904_643_501_103_777_20e0,
-    5.463_784_911_164_114_369_90e0,
-    1.784_826_539_917_291_335_80e0,
-    2.965_605_718_285_048_912_30e-1,
-    2.653_218_952_657_612_309_30e-2,
-    1.242_660_947_388_078_438_60e-3,
-    2.711_555_568_743_487_578_15e-5,
-    2.010_334_399_292_288_132_65e-7,
-];
-/// AS241 far tail denominator.
-const AS241_F: [f64; 8] = [
-    1.0,
-    5.998_322_065_558_879_376_90e-1,
-    1.369_298_809_227_358_053_10e-1,
-    1.487_536_129_085_061_485_25e-2,
-    7.868_691_311_456_132_591_00e-4,
-    1.846_318_317_510_054_681_80e-5,
-    1.421_511_758_316_445_888_70e-7,
-    2.044_263_103_389_939_785_64e-15,
-];
+/// Published coefficients, kept verbatim (more digits than an f64 holds).
+#[allow(clippy::excessive_precision)]
+mod coef {
+    /// AS241 coefficients (Wichura 1988), ascending powers: central region numerator.
+    pub(super) const AS241_A: [f64; 8] = [
+        3.387_132_872_796_366_608_0e0,
+        1.331_416_678_917_843_774_5e2,
+        1.971_590_950_306_551_442_7e3,
+        1.373_169_376_550_946_112_5e4,
+        4.592_195_393_154_987_145_7e4,
+        6.726_577_092_700_870_085_3e4,
+        3.343_057_558_358_812_810_5e4,
+        2.509_080_928_730_122_672_7e3,
+    ];
+    /// AS241 central region denominator.
+    pub(super) const AS241_B: [f64; 8] = [
+        1.0,
+        4.231_333_070_160_091_125_2e1,
+        6.871_870_074_920_579_083_0e2,
+        5.394_196_021_424_751_107_7e3,
+        2.121_379_430_158_659_586_7e4,
+        3.930_789_580_009_271_061_0e4,
+        2.872_908_573_572_194_267_4e4,
+        5.226_495_278_852_854_561_0e3,
+    ];
+    /// AS241 intermediate tail numerator.
+    pub(super) const AS241_C: [f64; 8] = [
+        1.423_437_110_749_683_577_34e0,
+        4.630_337_846_156_545_295_90e0,
+        5.769_497_221_460_691_405_50e0,
+        3.647_848_324_763_204_605_04e0,
+        1.270_458_252_452_368_382_58e0,
+        2.417_807_251_774_506_117_70e-1,
+        2.272_384_498_926_918_458_33e-2,
+        7.745_450_142_783_414_076_40e-4,
+    ];
+    /// AS241 intermediate tail denominator.
+    pub(super) const AS241_D: [f64; 8] = [
+        1.0,
+        2.053_191_626_637_758_821_87e0,
+        1.676_384_830_183_803_849_40e0,
+        6.897_673_349_851_000_045_50e-1,
+        1.481_039_764_274_800_745_90e-1,
+        1.519_866_656_361_645_719_66e-2,
+        5.475_938_084_995_344_946_00e-4,
+        1.050_750_071_644_416_843_24e-9,
+    ];
+    /// AS241 far tail numerator.
+    pub(super) const AS241_E: [f64; 8] = [
+        6.657_904_643_501_103_777_20e0,
+        5.463_784_911_164_114_369_90e0,
+        1.784_826_539_917_291_335_80e0,
+        2.965_605_718_285_048_912_30e-1,
+        2.653_218_952_657_612_309_30e-2,
+        1.242_660_947_388_078_438_60e-3,
+        2.711_555_568_743_487_578_15e-5,
+        2.010_334_399_292_288_132_65e-7,
+    ];
+    /// AS241 far tail denominator.
+    pub(super) const AS241_F: [f64; 8] = [
+        1.0,
+        5.998_322_065_558_879_376_90e-1,
+        1.369_298_809_227_358_053_10e-1,
+        1.487_536_129_085_061_485_25e-2,
+        7.868_691_311_456_132_591_00e-4,
+        1.846_318_317_510_054_681_80e-5,
+        1.421_511_758_316_445_888_70e-7,
+        2.044_263_103_389_939_785_64e-15,
+    ];
+
+    /// Lanczos coefficients (g = 7, n = 9).
+    pub(super) const LANCZOS: [f64; 9] = [
+        0.999_999_999_999_809_93,
+        676.520_368_121_885_1,
+        -1_259.139_216_722_402_8,
+        771.323_428_777_653_13,
+        -176.615_029_162_140_59,
+        12.507_343_278_686_905,
+        -0.138_571_095_265_720_12,
+        9.984_369_578_019_571_6e-6,
+        1.505_632_735_149_311_6e-7,
+    ];
+}
+
+use coef::{AS241_A, AS241_B, AS241_C, AS241_D, AS241_E, AS241_F, LANCZOS};
 
 /// Polynomial `Σ c_k x^k` by Horner's rule.
 fn horner(c: &[f64; 8], x: f64) -> f64 {
@@ -601,19 +634,6 @@ fn norm_ppf(p: f64) -> f64 {
     };
     if q < 0.0 { -z } else { z }
 }
-
-/// Lanczos coefficients (g = 7, n = 9).
-const LANCZOS: [f64; 9] = [
-    0.999_999_999_999_809_93,
-    676.520_368_121_885_1,
-    -1_259.139_216_722_402_8,
-    771.323_428_777_653_13,
-    -176.615_029_162_140_59,
-    12.507_343_278_686_905,
-    -0.138_571_095_265_720_12,
-    9.984_369_578_019_571_6e-6,
-    1.505_632_735_149_311_6e-7,
-];
 
 /// `ln Γ(x)` for `x > 0` by the Lanczos approximation `Γ(x+1) = √(2π) t^{x+½} e^{−t} A_g(x)`, `t = x + g + ½` (Lanczos 1964), with reflection below ½.
 fn ln_gamma(x: f64) -> f64 {
@@ -680,8 +700,7 @@ fn beta_cdf(x: f64, a: f64, b: f64) -> f64 {
 
 /// Beta quantile `F⁻¹(q; a, b)` by bisection of the monotone `I_x(a, b)` on `[0, 1]` down to adjacent floats (as `scipy.stats.beta.ppf`).
 fn beta_ppf(q: f64, a: f64, b: f64) -> f64 {
-    if q.is_nan() || a.is_nan() || b.is_nan() || a <= 0.0 || b <= 0.0 || !(0.0..=1.0).contains(&q)
-    {
+    if q.is_nan() || a.is_nan() || b.is_nan() || a <= 0.0 || b <= 0.0 || !(0.0..=1.0).contains(&q) {
         return f64::NAN;
     }
     if q == 0.0 {
@@ -782,19 +801,27 @@ mod tests {
 
     #[test]
     fn autocov_matches_direct_sum() {
-        let x: Vec<f64> = (0..37).map(|i| ((i * 7919) % 101) as f64 / 17.0 - 2.0).collect();
+        let x: Vec<f64> = (0..37)
+            .map(|i| ((i * 7919) % 101) as f64 / 17.0 - 2.0)
+            .collect();
         let n = x.len();
         let mu = x.iter().sum::<f64>() / n as f64;
         let fast = autocov(&x);
         for (k, &got) in fast.iter().enumerate() {
-            let direct: f64 = (0..n - k).map(|i| (x[i] - mu) * (x[i + k] - mu)).sum::<f64>() / n as f64;
+            let direct: f64 = (0..n - k)
+                .map(|i| (x[i] - mu) * (x[i + k] - mu))
+                .sum::<f64>()
+                / n as f64;
             assert!((got - direct).abs() < 1e-13, "lag {k}: {got} vs {direct}");
         }
     }
 
     #[test]
     fn ranks_average_ties() {
-        assert_eq!(average_ranks(&[3.0, 1.0, 3.0, 2.0, -0.0, 0.0]), vec![5.5, 3.0, 5.5, 4.0, 1.5, 1.5]);
+        assert_eq!(
+            average_ranks(&[3.0, 1.0, 3.0, 2.0, -0.0, 0.0]),
+            vec![5.5, 3.0, 5.5, 4.0, 1.5, 1.5]
+        );
     }
 
     #[test]

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 pub const STAGE: &str = "features";
 
 /// scales.json: the factors that take model-scale numbers back to original units.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Scales {
     /// Max-abs of the target over the training window.
     pub target: f64,

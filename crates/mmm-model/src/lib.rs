@@ -303,9 +303,9 @@ impl MmmModel {
         Ok(logp)
     }
 
-    /// Expected target (model scale) for every period at constrained `theta`; with
-    /// `zero_channel = Some(c)` the channel's spend is set to zero before adstock (counterfactual).
-    pub fn predict_mean(&self, theta: &[f64], zero_channel: Option<usize>, out: &mut [f64]) {
+    /// Expected target (model scale) for every period at constrained `theta`; the channels in
+    /// `zeroed` have their spend set to zero before adstock (a counterfactual).
+    pub fn predict_mean(&self, theta: &[f64], zeroed: &[usize], out: &mut [f64]) {
         let n = self.n;
         out[..n].fill(theta[INTERCEPT]);
         for (k, z) in self.regressors.iter().enumerate() {
@@ -315,7 +315,7 @@ impl MmmModel {
             }
         }
         for (c, ch) in self.channels.iter().enumerate() {
-            if zero_channel == Some(c) {
+            if zeroed.contains(&c) {
                 continue;
             }
             let base = Self::channel_index(c);
@@ -339,4 +339,73 @@ impl MmmModel {
 
 fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+pub use nuts_rs::rand;
+pub use rand_distr;
+
+/// Posterior draws read back from draws.parquet, in the model's parameter order.
+#[derive(Debug, Clone)]
+pub struct Posterior {
+    /// Chain of each draw.
+    pub chain: Vec<i64>,
+    /// Index of each draw within its chain.
+    pub draw: Vec<i64>,
+    /// Constrained parameter values of each draw.
+    pub theta: Vec<Vec<f64>>,
+}
+
+impl Posterior {
+    /// Read a draws table; every parameter of `model` must be a column.
+    pub fn from_batch(
+        batch: &arrow::array::RecordBatch,
+        model: &MmmModel,
+        path: &std::path::Path,
+    ) -> Result<Self, mmm_core::CoreError> {
+        use mmm_core::columns::{f64_column, i64_column};
+        let chain = i64_column(batch, "chain", path)?;
+        let draw = i64_column(batch, "draw", path)?;
+        let cols = model
+            .param_names()
+            .iter()
+            .map(|n| f64_column(batch, n, path))
+            .collect::<Result<Vec<_>, _>>()?;
+        let theta = (0..chain.len()).map(|i| cols.iter().map(|c| c[i]).collect()).collect();
+        Ok(Self { chain, draw, theta })
+    }
+
+    /// Number of draws over all chains.
+    pub fn len(&self) -> usize {
+        self.theta.len()
+    }
+
+    /// True when there are no draws.
+    pub fn is_empty(&self) -> bool {
+        self.theta.is_empty()
+    }
+
+    /// Values of parameter `j` split by chain (chains in order of first appearance).
+    pub fn param_chains(&self, j: usize) -> Vec<Vec<f64>> {
+        let mut chains: Vec<(i64, Vec<f64>)> = Vec::new();
+        for (c, th) in self.chain.iter().zip(&self.theta) {
+            match chains.iter_mut().find(|(k, _)| k == c) {
+                Some((_, v)) => v.push(th[j]),
+                None => chains.push((*c, vec![th[j]])),
+            }
+        }
+        chains.into_iter().map(|(_, v)| v).collect()
+    }
+}
+
+impl MmmModel {
+    /// One posterior predictive draw per period (model scale): mean plus Normal(0, sigma) noise.
+    pub fn predictive_draw<R: rand::Rng + ?Sized>(&self, theta: &[f64], rng: &mut R, out: &mut [f64]) {
+        use rand_distr::Distribution;
+        self.predict_mean(theta, &[], out);
+        let sigma = self.sigma(theta);
+        for o in out.iter_mut() {
+            let z: f64 = rand_distr::StandardNormal.sample(rng);
+            *o += sigma * z;
+        }
+    }
 }

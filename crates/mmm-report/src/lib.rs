@@ -1,3 +1,6 @@
 //! The HTML report and model card, rendered from a run directory alone.
 
 pub mod charts;
+pub mod stage;
+
+pub use stage::{STAGE, run};

@@ -3,16 +3,11 @@
 //! The golden file is produced by `scripts/arviz_reference.py` (see its header);
 //! the draws it contains are the inputs, the values are ArviZ's outputs.
 
-use mmm_diagnostics::convergence::{
-    ess_bulk, ess_tail, mcse_mean, mcse_quantile, rhat, summarize,
-};
+use mmm_diagnostics::convergence::{ess_bulk, ess_tail, mcse_mean, mcse_quantile, rhat, summarize};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
-const GOLDEN: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/data/arviz_golden.json"
-);
+const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/arviz_golden.json");
 
 /// Relative tolerance against ArviZ.
 const REL_TOL: f64 = 1e-6;
@@ -35,8 +30,8 @@ struct Case {
 }
 
 fn load() -> Golden {
-    let text = std::fs::read_to_string(GOLDEN)
-        .unwrap_or_else(|e| panic!("cannot read {GOLDEN}: {e}"));
+    let text =
+        std::fs::read_to_string(GOLDEN).unwrap_or_else(|e| panic!("cannot read {GOLDEN}: {e}"));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("cannot parse {GOLDEN}: {e}"))
 }
 
@@ -45,7 +40,7 @@ fn rel_err(got: f64, want: Option<f64>) -> Option<f64> {
     match want {
         None => got.is_nan().then_some(0.0),
         Some(_) if got.is_nan() => None,
-        Some(w) if w == 0.0 => (got.abs() <= ZERO_TOL).then_some(0.0),
+        Some(0.0) => (got.abs() <= ZERO_TOL).then_some(0.0),
         Some(w) => Some((got - w).abs() / w.abs()),
     }
 }
@@ -118,7 +113,11 @@ fn matches_arviz_golden_values() {
     println!(
         "checked {checked} values from {} cases against ArviZ {}: max relative error {max_rel:e}",
         golden.cases.len(),
-        golden.versions.get("arviz").map(String::as_str).unwrap_or("?")
+        golden
+            .versions
+            .get("arviz")
+            .map(String::as_str)
+            .unwrap_or("?")
     );
     assert!(failures.is_empty(), "mismatches:\n{}", failures.join("\n"));
 }
@@ -168,14 +167,26 @@ fn iid_normal_draws_look_converged() {
         let r = rhat(&chains);
         assert!((r - 1.0).abs() < 0.01, "seed {seed}: rhat {r}");
         let bulk = ess_bulk(&chains);
-        assert!(bulk > 0.8 * n && bulk < 1.2 * n, "seed {seed}: ess_bulk {bulk}");
+        assert!(
+            bulk > 0.8 * n && bulk < 1.2 * n,
+            "seed {seed}: ess_bulk {bulk}"
+        );
         let tail = ess_tail(&chains);
-        assert!(tail > 0.7 * n && tail < 1.3 * n, "seed {seed}: ess_tail {tail}");
+        assert!(
+            tail > 0.7 * n && tail < 1.3 * n,
+            "seed {seed}: ess_tail {tail}"
+        );
         // MCSE of the mean of iid N(0, 1) draws is about 1 / sqrt(n).
         let se = mcse_mean(&chains);
-        assert!((se * n.sqrt() - 1.0).abs() < 0.15, "seed {seed}: mcse_mean {se}");
+        assert!(
+            (se * n.sqrt() - 1.0).abs() < 0.15,
+            "seed {seed}: mcse_mean {se}"
+        );
         let s = summarize(&chains);
-        assert!(s.mean.abs() < 0.1 && (s.sd - 1.0).abs() < 0.05, "seed {seed}: {s:?}");
+        assert!(
+            s.mean.abs() < 0.1 && (s.sd - 1.0).abs() < 0.05,
+            "seed {seed}: {s:?}"
+        );
     }
 }
 
@@ -207,17 +218,25 @@ fn trending_chain_is_flagged_by_split() {
 
 #[test]
 fn invariant_to_monotone_transforms() {
-    // Rank-based diagnostics depend on the draws only through their ranks.
+    // Bulk ESS depends on the draws only through their ranks and tail ESS only through
+    // quantile indicators, so any increasing transform leaves them unchanged; the folded
+    // half of R-hat (|x - median|) is invariant only under increasing affine maps.
     let owned = iid_chains(11, 4, 300);
-    let transformed: Vec<Vec<f64>> = owned
-        .iter()
-        .map(|c| c.iter().map(|x| (2.0 * x).exp() + 5.0).collect())
-        .collect();
+    let map = |f: &dyn Fn(f64) -> f64| -> Vec<Vec<f64>> {
+        owned
+            .iter()
+            .map(|c| c.iter().map(|&x| f(x)).collect())
+            .collect()
+    };
+    let exp = map(&|x| (2.0 * x).exp() + 5.0);
+    let affine = map(&|x| 3.0 * x + 7.0);
     let a = as_slices(&owned);
-    let b = as_slices(&transformed);
-    assert!((rhat(&a) - rhat(&b)).abs() < 1e-12);
+    let b = as_slices(&exp);
+    let c = as_slices(&affine);
     assert!((ess_bulk(&a) - ess_bulk(&b)).abs() < 1e-9);
     assert!((ess_tail(&a) - ess_tail(&b)).abs() < 1e-9);
+    assert!((rhat(&a) - rhat(&c)).abs() < 1e-12);
+    assert!((mcse_mean(&c) - 3.0 * mcse_mean(&a)).abs() < 1e-12);
 }
 
 #[test]

@@ -95,8 +95,8 @@ fn counterfactual_difference_equals_the_channel_term_for_the_additive_model() {
     let theta = model.constrain(&u);
     let mut full = vec![0.0; 50];
     let mut without = vec![0.0; 50];
-    model.predict_mean(&theta, None, &mut full);
-    model.predict_mean(&theta, Some(0), &mut without);
+    model.predict_mean(&theta, &[], &mut full);
+    model.predict_mean(&theta, &[0], &mut without);
     // Channel 0: beta * tanh(lam/2 * adstock(x))
     let (alpha, lam, beta) = (theta[1], theta[2], theta[3]);
     let ad = mmm_features::transforms::geometric_adstock(&design.channels[0], alpha, 8, true);

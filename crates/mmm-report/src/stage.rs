@@ -1,0 +1,268 @@
+//! The report stage: report.html (self-contained, inline SVG) and model_card.md, built from the
+//! artifacts of a run directory alone — nothing is refitted or recomputed from the model.
+
+use std::path::Path;
+
+use minijinja::Environment;
+use mmm_core::columns::{bool_column, date_column, f64_column, string_column};
+use mmm_core::{CoreError, Manifest, RunStatus, StageWriter, Upstream, sha256_hex};
+use serde::Serialize;
+
+use crate::charts::{self, Band};
+
+/// Name of the stage.
+pub const STAGE: &str = "report";
+
+/// Errors of the report stage.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// Artifact IO failed.
+    #[error(transparent)]
+    Core(#[from] CoreError),
+    /// A chart could not be drawn.
+    #[error("chart: {0}")]
+    Chart(#[from] charts::ChartError),
+    /// The template failed.
+    #[error("template: {0}")]
+    Template(#[from] minijinja::Error),
+    /// An artifact lacks a value the report needs.
+    #[error("{0}")]
+    Missing(String),
+}
+
+#[derive(Debug, Serialize)]
+struct ChannelRow {
+    channel: String,
+    spend: f64,
+    contribution: [f64; 3],
+    share: [f64; 3],
+    roas: [f64; 3],
+}
+
+#[derive(Debug, Serialize)]
+struct StageRow {
+    stage: String,
+    status: String,
+    outputs: Vec<(String, String)>,
+}
+
+const TEMPLATE: &str = include_str!("report.html.j2");
+const CARD_TEMPLATE: &str = include_str!("model_card.md.j2");
+
+/// Compact number formatting for tables: 3 significant digits with thousands separators.
+fn fmt_num(v: f64) -> String {
+    if !v.is_finite() {
+        return "n/a".into();
+    }
+    let a = v.abs();
+    let s = if a >= 1000.0 {
+        let digits = format!("{:.0}", a);
+        let mut out = String::new();
+        for (i, ch) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i) % 3 == 0 {
+                out.push(',');
+            }
+            out.push(ch);
+        }
+        out
+    } else if a >= 10.0 {
+        format!("{a:.1}")
+    } else if a >= 1.0 {
+        format!("{a:.2}")
+    } else {
+        format!("{a:.3}")
+    };
+    if v < 0.0 { format!("-{s}") } else { s }
+}
+
+fn fmt_pct(v: f64) -> String {
+    if v.is_finite() { format!("{:.1}%", 100.0 * v) } else { "n/a".into() }
+}
+
+fn value<'a>(v: &'a serde_json::Value, key: &str) -> &'a serde_json::Value {
+    v.get(key).unwrap_or(&serde_json::Value::Null)
+}
+
+/// The report stage: render `run`'s artifacts into `out_dir`.
+pub fn run(run: &Path, out_dir: &Path, force: bool) -> Result<Option<Manifest>, ReportError> {
+    let spec_path = run.join("spec.toml");
+    let spec_bytes = std::fs::read(&spec_path).map_err(|e| CoreError::Io { path: spec_path.clone(), source: e })?;
+    let spec_sha = sha256_hex(&spec_bytes);
+    let spec: toml::Table = String::from_utf8_lossy(&spec_bytes)
+        .parse()
+        .map_err(|e: toml::de::Error| ReportError::Missing(format!("{}: {e}", spec_path.display())))?;
+
+    let validate = Upstream::open(&run.join("validate"), "validate")?;
+    let features = Upstream::open(&run.join("features"), "features")?;
+    let fit = Upstream::open(&run.join("fit"), "fit")?;
+    let diagnose = Upstream::open(&run.join("diagnose"), "diagnose")?;
+    let decide = Upstream::open(&run.join("decide"), "decide")?;
+    for up in [&validate, &features, &fit, &diagnose, &decide] {
+        if up.manifest().spec_sha256 != spec_sha {
+            return Err(ReportError::Missing(format!(
+                "{}: stage '{}' was produced from a different spec than {} (rerun it)",
+                up.dir().display(),
+                up.manifest().stage,
+                spec_path.display()
+            )));
+        }
+    }
+    let (contract, r1): (serde_json::Value, _) = validate.json("contract.json")?;
+    let (scales, r2): (serde_json::Value, _) = features.json("scales.json")?;
+    let (diag, r3): (serde_json::Value, _) = diagnose.json("diagnostics.json")?;
+    let (ppc, r4) = diagnose.parquet("ppc.parquet")?;
+    let (decomp, r5) = decide.parquet("decomposition.parquet")?;
+    let (roi, r6) = decide.parquet("roi.parquet")?;
+    let Some(mut writer) = StageWriter::begin(
+        out_dir,
+        STAGE,
+        env!("CARGO_PKG_NAME"),
+        env!("CARGO_PKG_VERSION"),
+        &spec_sha,
+        vec![r1, r2, r3, r4, r5, r6],
+        force,
+    )?
+    else {
+        return Ok(None);
+    };
+
+    let target_name = spec.get("data").and_then(|d| d.get("target")).and_then(|t| t.as_str()).unwrap_or("target").to_string();
+    let model_name = spec.get("model").and_then(|d| d.get("name")).and_then(|t| t.as_str()).unwrap_or("model").to_string();
+
+    // Fit vs actual.
+    let ppc_path = run.join("diagnose/ppc.parquet");
+    let days = date_column(&ppc, "date", &ppc_path)?;
+    let is_train = bool_column(&ppc, "is_train", &ppc_path)?;
+    let observed = f64_column(&ppc, "observed", &ppc_path)?;
+    let pred_mean = f64_column(&ppc, "pred_mean", &ppc_path)?;
+    let pred_lower = f64_column(&ppc, "pred_lower", &ppc_path)?;
+    let pred_upper = f64_column(&ppc, "pred_upper", &ppc_path)?;
+    let holdout_start = is_train.iter().position(|t| !*t).map(|i| days[i]);
+    let interval = value(&value(&diag, "train"), "interval").as_f64().unwrap_or(0.94);
+    let fit_svg = charts::fit_chart(
+        &format!("Fit vs actual: posterior predictive mean and {:.0}% interval", 100.0 * interval),
+        &days,
+        &observed,
+        &Band { name: "posterior predictive", mean: &pred_mean, lower: &pred_lower, upper: &pred_upper },
+        holdout_start,
+        &target_name,
+    )?;
+
+    // Contributions over time.
+    let dpath = run.join("decide/decomposition.parquet");
+    let d_dates = date_column(&decomp, "date", &dpath)?;
+    let d_comp = string_column(&decomp, "component", &dpath)?;
+    let d_mean = f64_column(&decomp, "mean", &dpath)?;
+    let d_lo = f64_column(&decomp, "lower", &dpath)?;
+    let d_hi = f64_column(&decomp, "upper", &dpath)?;
+    let mut names: Vec<String> = Vec::new();
+    for c in &d_comp {
+        if !names.contains(c) {
+            names.push(c.clone());
+        }
+    }
+    let series: Vec<(Vec<f64>, Vec<f64>, Vec<f64>)> = names
+        .iter()
+        .map(|n| {
+            let idx: Vec<usize> = (0..d_comp.len()).filter(|&i| &d_comp[i] == n).collect();
+            (
+                idx.iter().map(|&i| d_mean[i]).collect(),
+                idx.iter().map(|&i| d_lo[i]).collect(),
+                idx.iter().map(|&i| d_hi[i]).collect(),
+            )
+        })
+        .collect();
+    let comp_days: Vec<i32> = (0..d_comp.len()).filter(|&i| d_comp[i] == names[0]).map(|i| d_dates[i]).collect();
+    let bands: Vec<Band> = names
+        .iter()
+        .zip(&series)
+        .map(|(n, s)| Band { name: n.as_str(), mean: &s.0, lower: &s.1, upper: &s.2 })
+        .collect();
+    let contrib_svg = charts::components_chart(
+        &format!("Contributions over time (counterfactual, mean and {:.0}% HDI)", 100.0 * interval),
+        &comp_days,
+        &bands,
+        &target_name,
+    )?;
+
+    // ROAS table and chart.
+    let rpath = run.join("decide/roi.parquet");
+    let r_ch = string_column(&roi, "channel", &rpath)?;
+    let r_metric = string_column(&roi, "metric", &rpath)?;
+    let r_mean = f64_column(&roi, "mean", &rpath)?;
+    let r_lo = f64_column(&roi, "lower", &rpath)?;
+    let r_hi = f64_column(&roi, "upper", &rpath)?;
+    let mut channel_names: Vec<String> = Vec::new();
+    for c in &r_ch {
+        if !channel_names.contains(c) {
+            channel_names.push(c.clone());
+        }
+    }
+    let get = |ch: &str, m: &str| -> [f64; 3] {
+        (0..r_ch.len())
+            .find(|&i| r_ch[i] == ch && r_metric[i] == m)
+            .map(|i| [r_mean[i], r_lo[i], r_hi[i]])
+            .unwrap_or([f64::NAN; 3])
+    };
+    let rows: Vec<ChannelRow> = channel_names
+        .iter()
+        .map(|c| ChannelRow {
+            channel: c.clone(),
+            spend: get(c, "spend")[0],
+            contribution: get(c, "contribution"),
+            share: get(c, "share"),
+            roas: get(c, "roas"),
+        })
+        .collect();
+    let roas_items: Vec<(&str, f64, f64, f64)> = rows.iter().map(|r| (r.channel.as_str(), r.roas[0], r.roas[1], r.roas[2])).collect();
+    let roas_svg = charts::interval_chart(
+        &format!("ROAS per channel ({} per unit of spend), mean and {:.0}% HDI", target_name, 100.0 * interval),
+        &roas_items,
+        "ROAS",
+    )?;
+
+    let stages: Vec<StageRow> = [&validate, &features, &fit, &diagnose, &decide]
+        .iter()
+        .map(|u| StageRow {
+            stage: u.manifest().stage.clone(),
+            status: format!("{:?}", u.manifest().status).to_lowercase(),
+            outputs: u.manifest().outputs.iter().map(|o| (o.path.clone(), o.sha256.clone())).collect(),
+        })
+        .collect();
+
+    let mut env = Environment::new();
+    env.add_filter("num", |v: f64| fmt_num(v));
+    env.add_filter("pct", |v: f64| fmt_pct(v));
+    env.add_template("report.html", TEMPLATE)?;
+    env.add_template("model_card.md", CARD_TEMPLATE)?;
+    let fit_settings = &fit.manifest().settings;
+    let ctx = serde_json::json!({
+        "model_name": model_name,
+        "description": spec.get("model").and_then(|d| d.get("description")).and_then(|t| t.as_str()).unwrap_or(""),
+        "target": target_name,
+        "spec_sha": spec_sha,
+        "data_source": value(&contract, "source"),
+        "data_sha": value(&contract, "source_sha256"),
+        "first_period": value(&contract, "first_period"),
+        "last_period": value(&contract, "last_period"),
+        "rows": value(&contract, "rows"),
+        "findings": value(&contract, "findings"),
+        "scales": scales,
+        "diag": diag,
+        "interval_pct": format!("{:.0}", 100.0 * interval),
+        "channels": rows,
+        "fit_svg": fit_svg,
+        "contrib_svg": contrib_svg,
+        "roas_svg": roas_svg,
+        "sampler": value(fit_settings, "options"),
+        "sampling_seconds": value(fit_settings, "sampling_seconds"),
+        "seed": fit.manifest().seed,
+        "stages": stages,
+        "version": env!("CARGO_PKG_VERSION"),
+    });
+    let html = env.get_template("report.html")?.render(minijinja::value::Serde(&ctx))?;
+    let card = env.get_template("model_card.md")?.render(minijinja::value::Serde(&ctx))?;
+    writer.write_bytes("report.html", html.as_bytes(), None, None)?;
+    writer.write_bytes("model_card.md", card.as_bytes(), None, None)?;
+    Ok(Some(writer.finish(None, serde_json::json!({ "run": run.display().to_string() }), RunStatus::Complete)?))
+}

@@ -1,0 +1,394 @@
+//! The nuts-rs adapter: any [`LogDensity`] sampled with NUTS on parallel, seeded chains.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arrow::array::{Array, ArrayRef, BooleanArray, Float64Array, RecordBatch, UInt64Array};
+use arrow::compute::cast;
+use arrow::datatypes::DataType;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use mmm_core::spec::MassMatrix;
+use nuts_rs::rand::{Rng, RngExt};
+use nuts_rs::{
+    ArrowConfig, ArrowTrace, ChainProgress, CpuLogpFunc, CpuMath, CpuMathError, DiagNutsSettings,
+    HasDims, InitPositionError, ItemType, LogpError, LowRankNutsSettings, Model, ProgressCallback,
+    Sampler, SamplerWaitResult, Settings, Storable, Value,
+};
+
+/// A log density on R^d with its gradient, the only thing the sampler needs from a model.
+pub trait LogDensity: Send + Sync + 'static {
+    /// Per-chain reusable buffers.
+    type Scratch: Send + Sync + Clone + 'static;
+    /// Number of unconstrained coordinates.
+    fn dim(&self) -> usize;
+    /// Names of the stored (constrained) values, one per coordinate.
+    fn param_names(&self) -> Vec<String>;
+    /// Fresh buffers.
+    fn scratch(&self) -> Self::Scratch;
+    /// Log density at `u` with the gradient written to `grad`; `None` when not finite.
+    fn logp(&self, u: &[f64], grad: &mut [f64], scratch: &mut Self::Scratch) -> Option<f64>;
+    /// Constrained values stored for a draw at `u`.
+    fn constrain(&self, u: &[f64]) -> Vec<f64>;
+}
+
+impl LogDensity for mmm_model::MmmModel {
+    type Scratch = mmm_model::Scratch;
+    fn dim(&self) -> usize {
+        mmm_model::MmmModel::dim(self)
+    }
+    fn param_names(&self) -> Vec<String> {
+        mmm_model::MmmModel::param_names(self)
+    }
+    fn scratch(&self) -> Self::Scratch {
+        mmm_model::MmmModel::scratch(self)
+    }
+    fn logp(&self, u: &[f64], grad: &mut [f64], scratch: &mut Self::Scratch) -> Option<f64> {
+        mmm_model::MmmModel::logp(self, u, grad, scratch).ok()
+    }
+    fn constrain(&self, u: &[f64]) -> Vec<f64> {
+        mmm_model::MmmModel::constrain(self, u)
+    }
+}
+
+/// NUTS settings, from the spec's `[sampler]` table.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct NutsOptions {
+    /// Number of chains.
+    pub chains: usize,
+    /// Warm-up iterations per chain.
+    pub tune: u64,
+    /// Kept draws per chain.
+    pub draws: u64,
+    /// Master seed; chain c uses ChaCha8 stream c + 1 of it (nuts-rs), so draws do not depend on
+    /// how many threads run the chains.
+    pub seed: u64,
+    /// Target acceptance of step-size adaptation.
+    pub target_accept: f64,
+    /// Maximum tree depth.
+    pub max_tree_depth: u64,
+    /// Mass-matrix adaptation.
+    pub mass_matrix: MassMatrix,
+    /// Worker threads (0 = one per available core).
+    pub threads: usize,
+    /// Show a progress bar on stderr when it is a terminal.
+    pub progress: bool,
+}
+
+impl NutsOptions {
+    /// Options from a spec's sampler table.
+    pub fn from_spec(s: &mmm_core::spec::SamplerSpec) -> Self {
+        Self {
+            chains: s.chains,
+            tune: s.tune,
+            draws: s.draws,
+            seed: s.seed,
+            target_accept: s.target_accept,
+            max_tree_depth: s.max_tree_depth,
+            mass_matrix: s.mass_matrix,
+            threads: 0,
+            progress: true,
+        }
+    }
+}
+
+/// Errors of the sampler.
+#[derive(Debug, thiserror::Error)]
+pub enum SampleError {
+    /// nuts-rs reported an error.
+    #[error("sampler: {0:#}")]
+    Nuts(anyhow::Error),
+    /// The trace did not have the expected layout.
+    #[error("sampler trace: {0}")]
+    Trace(String),
+}
+
+/// Draws and sampler statistics of all chains.
+#[derive(Debug, Clone)]
+pub struct Trace {
+    /// Names of the stored values.
+    pub names: Vec<String>,
+    /// Per chain, per kept draw, the constrained values (draw-major: `values[chain][draw * d + j]`).
+    pub values: Vec<Vec<f64>>,
+    /// Per chain statistics of every iteration (warm-up first).
+    pub stats: Vec<ChainStats>,
+    /// Seconds spent sampling (threads started to last draw).
+    pub sampling_seconds: f64,
+}
+
+/// Statistics of one chain, one entry per iteration.
+#[derive(Debug, Clone, Default)]
+pub struct ChainStats {
+    /// True during warm-up.
+    pub warmup: Vec<bool>,
+    /// Step size.
+    pub step_size: Vec<f64>,
+    /// Tree depth.
+    pub tree_depth: Vec<i64>,
+    /// Leapfrog steps.
+    pub n_steps: Vec<i64>,
+    /// Hamiltonian energy.
+    pub energy: Vec<f64>,
+    /// Divergent transition.
+    pub diverging: Vec<bool>,
+    /// Log density.
+    pub logp: Vec<f64>,
+    /// Mean acceptance probability of the tree.
+    pub mean_tree_accept: Vec<f64>,
+}
+
+impl Trace {
+    /// Number of kept draws per chain.
+    pub fn draws_per_chain(&self) -> usize {
+        self.values.first().map(|v| v.len() / self.names.len().max(1)).unwrap_or(0)
+    }
+
+    /// Values of parameter `j` split by chain.
+    pub fn param_chains(&self, j: usize) -> Vec<Vec<f64>> {
+        let d = self.names.len();
+        self.values.iter().map(|v| v.iter().skip(j).step_by(d).copied().collect()).collect()
+    }
+
+    /// Post-warm-up divergent transitions over all chains.
+    pub fn divergences(&self) -> usize {
+        self.stats
+            .iter()
+            .map(|s| s.diverging.iter().zip(&s.warmup).filter(|(d, w)| **d && !**w).count())
+            .sum()
+    }
+
+    /// Total leapfrog steps (gradient evaluations) over all chains, warm-up included.
+    pub fn gradient_evaluations(&self) -> u64 {
+        self.stats.iter().map(|s| s.n_steps.iter().sum::<i64>() as u64).sum()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("log density not finite")]
+struct NotFinite;
+
+impl LogpError for NotFinite {
+    fn is_recoverable(&self) -> bool {
+        true
+    }
+}
+
+struct Density<D: LogDensity> {
+    inner: Arc<D>,
+    scratch: D::Scratch,
+    names: Vec<String>,
+}
+
+impl<D: LogDensity> Clone for Density<D> {
+    fn clone(&self) -> Self {
+        Self { inner: Arc::clone(&self.inner), scratch: self.scratch.clone(), names: self.names.clone() }
+    }
+}
+
+impl<D: LogDensity> HasDims for Density<D> {
+    fn dim_sizes(&self) -> HashMap<String, u64> {
+        HashMap::from([("unconstrained_parameter".to_string(), self.inner.dim() as u64)])
+    }
+}
+
+/// The constrained values of one draw, stored as one scalar column per parameter.
+struct Draw(Vec<f64>);
+
+impl<D: LogDensity> Storable<Density<D>> for Draw {
+    fn names(parent: &Density<D>) -> Vec<&str> {
+        parent.names.iter().map(String::as_str).collect()
+    }
+    fn item_type(_parent: &Density<D>, _item: &str) -> ItemType {
+        ItemType::F64
+    }
+    fn dims<'a>(_parent: &'a Density<D>, _item: &str) -> Vec<&'a str> {
+        Vec::new()
+    }
+    fn get_all<'a>(&'a mut self, parent: &'a Density<D>) -> Vec<(&'a str, Option<Value>)> {
+        parent.names.iter().zip(&self.0).map(|(n, v)| (n.as_str(), Some(Value::ScalarF64(*v)))).collect()
+    }
+}
+
+impl<D: LogDensity> CpuLogpFunc for Density<D> {
+    type LogpError = NotFinite;
+    type FlowParameters = ();
+    type ExpandedVector = Draw;
+
+    fn dim(&self) -> usize {
+        self.inner.dim()
+    }
+
+    fn logp(&mut self, position: &[f64], gradient: &mut [f64]) -> Result<f64, NotFinite> {
+        self.inner.logp(position, gradient, &mut self.scratch).ok_or(NotFinite)
+    }
+
+    fn expand_vector<R: Rng + ?Sized>(&mut self, _rng: &mut R, array: &[f64]) -> Result<Draw, CpuMathError> {
+        Ok(Draw(self.inner.constrain(array)))
+    }
+}
+
+struct NutsModel<D: LogDensity> {
+    density: Density<D>,
+}
+
+impl<D: LogDensity> Model for NutsModel<D> {
+    type Math = CpuMath<Density<D>>;
+
+    fn math<R: Rng + ?Sized>(self: Arc<Self>, _rng: &mut R) -> anyhow::Result<Self::Math> {
+        Ok(CpuMath::new(self.density.clone()))
+    }
+
+    /// Uniform(-2, 2) in unconstrained space (as Stan); the chain retries non-finite points.
+    fn init_position<R: Rng + ?Sized>(
+        &self,
+        rng: &mut R,
+        _chain_id: u64,
+        position: &mut [f64],
+    ) -> Result<(), InitPositionError> {
+        for p in position.iter_mut() {
+            *p = rng.random_range(-2.0..2.0);
+        }
+        let mut grad = vec![0.0; position.len()];
+        let mut scratch = self.density.scratch.clone();
+        match self.density.inner.logp(position, &mut grad, &mut scratch) {
+            Some(_) => Ok(()),
+            None => Err(InitPositionError::Retry(anyhow::anyhow!("non-finite log density at the initial point"))),
+        }
+    }
+}
+
+/// Sample `density` with NUTS.
+pub fn sample<D: LogDensity>(density: Arc<D>, opts: &NutsOptions) -> Result<Trace, SampleError> {
+    let names = density.param_names();
+    let model = NutsModel { density: Density { scratch: density.scratch(), inner: density, names: names.clone() } };
+    match opts.mass_matrix {
+        MassMatrix::Diag => {
+            let mut s = DiagNutsSettings::default();
+            s.num_chains = opts.chains;
+            s.num_tune = opts.tune;
+            s.num_draws = opts.draws;
+            s.seed = opts.seed;
+            s.maxdepth = opts.max_tree_depth;
+            s.adapt_options.step_size_settings.target_accept = opts.target_accept;
+            run(model, s, opts, names)
+        }
+        MassMatrix::LowRank => {
+            let mut s = LowRankNutsSettings::default();
+            s.num_chains = opts.chains;
+            s.num_tune = opts.tune;
+            s.num_draws = opts.draws;
+            s.seed = opts.seed;
+            s.maxdepth = opts.max_tree_depth;
+            s.adapt_options.step_size_settings.target_accept = opts.target_accept;
+            run(model, s, opts, names)
+        }
+    }
+}
+
+fn progress_bar(opts: &NutsOptions) -> ProgressBar {
+    let total = opts.chains as u64 * (opts.tune + opts.draws);
+    let target = if opts.progress { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() };
+    let bar = ProgressBar::with_draw_target(Some(total), target);
+    if let Ok(style) = ProgressStyle::with_template("sampling {bar:30} {pos}/{len} draws, {msg}") {
+        bar.set_style(style);
+    }
+    bar
+}
+
+fn run<D: LogDensity, S: Settings>(
+    model: NutsModel<D>,
+    settings: S,
+    opts: &NutsOptions,
+    names: Vec<String>,
+) -> Result<Trace, SampleError> {
+    let threads = if opts.threads == 0 {
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    } else {
+        opts.threads
+    };
+    let bar = progress_bar(opts);
+    let cb_bar = bar.clone();
+    let callback = ProgressCallback {
+        callback: Box::new(move |_elapsed: Duration, chains: Box<[ChainProgress]>| {
+            let done: usize = chains.iter().map(|c| c.finished_draws).sum();
+            let div: usize = chains.iter().map(|c| c.divergences).sum();
+            let steps: Vec<String> = chains.iter().map(|c| format!("{:.3}", c.step_size)).collect();
+            cb_bar.set_position(done as u64);
+            cb_bar.set_message(format!("{div} divergences, step sizes [{}]", steps.join(", ")));
+        }),
+        rate: Duration::from_millis(100),
+    };
+    let start = Instant::now();
+    let mut sampler = Sampler::new(Arc::new(model), settings, ArrowConfig::new().store_warmup(true), threads, Some(callback))
+        .map_err(SampleError::Nuts)?;
+    let traces: Vec<ArrowTrace> = loop {
+        match sampler.wait_timeout(Duration::from_millis(20)) {
+            SamplerWaitResult::Trace(t) => break t,
+            SamplerWaitResult::Timeout(s) => sampler = s,
+            SamplerWaitResult::Err(e, _) => return Err(SampleError::Nuts(e)),
+        }
+    };
+    let sampling_seconds = start.elapsed().as_secs_f64();
+    bar.finish_and_clear();
+    convert(traces, names, opts, sampling_seconds)
+}
+
+fn f64_col(batch: &RecordBatch, name: &str) -> Result<Vec<f64>, SampleError> {
+    let arr = batch.column_by_name(name).ok_or_else(|| SampleError::Trace(format!("no column '{name}'")))?;
+    let arr = cast(arr, &DataType::Float64).map_err(|e| SampleError::Trace(e.to_string()))?;
+    let a = arr
+        .as_any()
+        .downcast_ref::<Float64Array>()
+        .ok_or_else(|| SampleError::Trace(format!("column '{name}' is not numeric")))?;
+    Ok((0..a.len()).map(|i| if a.is_null(i) { f64::NAN } else { a.value(i) }).collect())
+}
+
+fn bool_col(batch: &RecordBatch, name: &str) -> Result<Vec<bool>, SampleError> {
+    let arr: &ArrayRef = batch.column_by_name(name).ok_or_else(|| SampleError::Trace(format!("no column '{name}'")))?;
+    let a = arr
+        .as_any()
+        .downcast_ref::<BooleanArray>()
+        .ok_or_else(|| SampleError::Trace(format!("column '{name}' is not boolean")))?;
+    Ok((0..a.len()).map(|i| !a.is_null(i) && a.value(i)).collect())
+}
+
+fn int_col(batch: &RecordBatch, name: &str) -> Result<Vec<i64>, SampleError> {
+    let arr = batch.column_by_name(name).ok_or_else(|| SampleError::Trace(format!("no column '{name}'")))?;
+    let arr = cast(arr, &DataType::UInt64).map_err(|e| SampleError::Trace(e.to_string()))?;
+    let a = arr
+        .as_any()
+        .downcast_ref::<UInt64Array>()
+        .ok_or_else(|| SampleError::Trace(format!("column '{name}' is not an integer")))?;
+    Ok((0..a.len()).map(|i| if a.is_null(i) { 0 } else { a.value(i) as i64 }).collect())
+}
+
+fn convert(traces: Vec<ArrowTrace>, names: Vec<String>, opts: &NutsOptions, sampling_seconds: f64) -> Result<Trace, SampleError> {
+    let tune = opts.tune as usize;
+    let mut values = Vec::with_capacity(traces.len());
+    let mut stats = Vec::with_capacity(traces.len());
+    for t in &traces {
+        let rows = t.posterior.num_rows();
+        if rows < tune {
+            return Err(SampleError::Trace(format!("chain has {rows} iterations, fewer than {tune} warm-up")));
+        }
+        let cols: Vec<Vec<f64>> = names.iter().map(|n| f64_col(&t.posterior, n)).collect::<Result<_, _>>()?;
+        let mut v = Vec::with_capacity((rows - tune) * names.len());
+        for i in tune..rows {
+            v.extend(cols.iter().map(|c| c[i]));
+        }
+        values.push(v);
+        let ss = &t.sample_stats;
+        let n = ss.num_rows();
+        stats.push(ChainStats {
+            warmup: (0..n).map(|i| i < tune).collect(),
+            step_size: f64_col(ss, "step_size")?,
+            tree_depth: int_col(ss, "depth")?,
+            n_steps: int_col(ss, "n_steps")?,
+            energy: f64_col(ss, "energy")?,
+            diverging: bool_col(ss, "diverging")?,
+            logp: f64_col(ss, "logp")?,
+            mean_tree_accept: f64_col(ss, "mean_tree_accept")?,
+        });
+    }
+    Ok(Trace { names, values, stats, sampling_seconds })
+}
