@@ -22,8 +22,8 @@
 use std::ops::Range;
 
 use plotters::coord::Shift;
-use plotters::element::DashedPathElement;
 use plotters::coord::ranged1d::{KeyPointHint, NoDefaultFormatting, Ranged, ValueFormatter};
+use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -124,6 +124,10 @@ const LEGEND_ROW_H: i32 = 20;
 const SWATCH_W: i32 = 24;
 /// Observed values are drawn as dots as well as a line up to this many points.
 const MAX_DOTS: usize = 400;
+/// Right margin of time charts: room for half a `YYYY-MM-DD` label centred on the last tick.
+const TIME_MARGIN_RIGHT: i32 = 42;
+/// Longest title drawn in full (the SVG `<title>` always holds the full text).
+const MAX_TITLE_CHARS: usize = 84;
 /// Longest name drawn in full; longer names are cut with an ellipsis.
 const MAX_NAME_CHARS: usize = 40;
 
@@ -222,28 +226,16 @@ fn day_label(days: i32) -> String {
 // Number formatting
 // ---------------------------------------------------------------------------------------------
 
-fn unit_for(abs: f64) -> (f64, &'static str) {
-    if abs >= 1e12 {
-        (1e12, "T")
-    } else if abs >= 1e9 {
-        (1e9, "B")
-    } else if abs >= 1e6 {
-        (1e6, "M")
-    } else if abs >= 1e3 {
-        (1e3, "k")
-    } else {
-        (1.0, "")
-    }
+/// Suffixes for compact numbers, smallest first.
+const UNITS: [(f64, &str); 5] = [(1.0, ""), (1e3, "k"), (1e6, "M"), (1e9, "B"), (1e12, "T")];
+
+/// Index into [`UNITS`] of the largest unit not exceeding `abs`.
+fn unit_index(abs: f64) -> usize {
+    UNITS.iter().rposition(|&(u, _)| abs >= u).unwrap_or(0)
 }
 
-fn next_unit(unit: f64) -> Option<(f64, &'static str)> {
-    match unit {
-        u if u == 1.0 => Some((1e3, "k")),
-        u if u == 1e3 => Some((1e6, "M")),
-        u if u == 1e6 => Some((1e9, "B")),
-        u if u == 1e9 => Some((1e12, "T")),
-        _ => None,
-    }
+fn unit_for(abs: f64) -> (f64, &'static str) {
+    UNITS[unit_index(abs)]
 }
 
 fn trim_zeros(mut s: String) -> String {
@@ -280,24 +272,47 @@ pub fn format_compact(v: f64) -> String {
         return format!("{v:.2e}");
     }
     let sign = if v < 0.0 { "-" } else { "" };
-    let (mut unit, mut suffix) = unit_for(a);
+    let mut idx = unit_index(a);
     loop {
+        let (unit, suffix) = UNITS[idx];
         let x = a / unit;
         let decimals = (2 - x.log10().floor() as i32).clamp(0, 6) as usize;
         let s = format!("{x:.decimals$}");
         // Rounding may carry into the next unit (999.95 → "1000" → "1k").
-        if s.parse::<f64>().is_ok_and(|r| r >= 1000.0) {
-            if let Some((u, sf)) = next_unit(unit) {
-                unit = u;
-                suffix = sf;
-                continue;
-            }
+        if s.parse::<f64>().is_ok_and(|r| r >= 1000.0) && idx + 1 < UNITS.len() {
+            idx += 1;
+            continue;
         }
         let s = trim_zeros(s);
         if s == "0" {
             return "0".to_owned();
         }
         return format!("{sign}{s}{suffix}");
+    }
+}
+
+/// Formats the numbers of one table-like column with a shared precision: when every magnitude is
+/// below 1000 they get the same number of decimals (2 below 10, 1 below 100, else 0), so that
+/// `1.00`, `0.60` and `1.50` line up; larger magnitudes fall back to [`format_compact`].
+fn column_formatter(max_abs: f64) -> impl Fn(f64) -> String {
+    move |v: f64| {
+        if max_abs >= 1000.0 || !v.is_finite() {
+            return format_compact(v);
+        }
+        let decimals = if max_abs >= 100.0 {
+            0
+        } else if max_abs >= 10.0 {
+            1
+        } else {
+            2
+        };
+        let s = format!("{v:.decimals$}");
+        // No "-0.00" for tiny negatives.
+        if s.starts_with('-') && s[1..].chars().all(|c| c == '0' || c == '.') {
+            s[1..].to_owned()
+        } else {
+            s
+        }
     }
 }
 
@@ -432,7 +447,12 @@ struct ValueAxis {
 impl ValueAxis {
     fn new(lo: f64, hi: f64, target: usize) -> Self {
         let (ticks, step) = nice_ticks(lo, hi, target);
-        Self { lo, hi, ticks, step }
+        Self {
+            lo,
+            hi,
+            ticks,
+            step,
+        }
     }
 
     fn labels(&self) -> impl Iterator<Item = String> + '_ {
@@ -504,7 +524,11 @@ impl DayAxis {
         }
         let count = |step: i64| {
             let start = first + (step - first.rem_euclid(step)) % step;
-            if start > last { (start, 0) } else { (start, (last - start) / step + 1) }
+            if start > last {
+                (start, 0)
+            } else {
+                (start, (last - start) / step + 1)
+            }
         };
         let mut steps = vec![1i64, 2, 3, 6, 12, 24, 60];
         let mut step = 120i64;
@@ -518,7 +542,8 @@ impl DayAxis {
                 return (0..n)
                     .map(|i| {
                         let mi = start + i * step;
-                        let days = days_from_civil(mi.div_euclid(12), (mi.rem_euclid(12) + 1) as u32, 1);
+                        let days =
+                            days_from_civil(mi.div_euclid(12), (mi.rem_euclid(12) + 1) as u32, 1);
                         days.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
                     })
                     .collect();
@@ -533,7 +558,11 @@ impl DayAxis {
             // Weekly steps start on Mondays (1970-01-05 is day 4).
             let offset = if step % 7 == 0 { 4 } else { 0 };
             let start = lo + (step - (lo - offset).rem_euclid(step)) % step;
-            let n = if start > hi { 0 } else { (hi - start) / step + 1 };
+            let n = if start > hi {
+                0
+            } else {
+                (hi - start) / step + 1
+            };
             if n as usize <= max {
                 return (0..n).map(|i| (start + i * step) as i32).collect();
             }
@@ -547,7 +576,12 @@ impl Ranged for DayAxis {
     type ValueType = i32;
 
     fn map(&self, value: &i32, limit: (i32, i32)) -> i32 {
-        lerp_px(f64::from(*value), f64::from(self.lo), f64::from(self.hi), limit)
+        lerp_px(
+            f64::from(*value),
+            f64::from(self.lo),
+            f64::from(self.hi),
+            limit,
+        )
     }
 
     fn key_points<H: KeyPointHint>(&self, hint: H) -> Vec<i32> {
@@ -555,7 +589,11 @@ impl Ranged for DayAxis {
         if max == 0 {
             return Vec::new();
         }
-        if self.monthly { self.month_ticks(max) } else { self.day_ticks(max) }
+        if self.monthly {
+            self.month_ticks(max)
+        } else {
+            self.day_ticks(max)
+        }
     }
 
     fn range(&self) -> Range<i32> {
@@ -569,7 +607,11 @@ impl ValueFormatter<i32> for DayAxis {
     }
 
     fn format_ext(&self, value: &i32) -> String {
-        if self.monthly { month_label(*value) } else { day_label(*value) }
+        if self.monthly {
+            month_label(*value)
+        } else {
+            day_label(*value)
+        }
     }
 }
 
@@ -624,7 +666,9 @@ impl ValueFormatter<f64> for CategoryAxis {
 
 fn check_days(days: &[i32]) -> Result<(), ChartError> {
     if days.is_empty() {
-        return Err(ChartError::Empty { what: "days".to_owned() });
+        return Err(ChartError::Empty {
+            what: "days".to_owned(),
+        });
     }
     if let Some(i) = days.windows(2).position(|w| w[1] <= w[0]) {
         return Err(ChartError::UnsortedDays { index: i + 1 });
@@ -641,7 +685,10 @@ fn check_series(what: &str, values: &[f64], expected: usize) -> Result<(), Chart
         });
     }
     if let Some(index) = values.iter().position(|v| !v.is_finite()) {
-        return Err(ChartError::NonFinite { what: what.to_owned(), index });
+        return Err(ChartError::NonFinite {
+            what: what.to_owned(),
+            index,
+        });
     }
     Ok(())
 }
@@ -689,7 +736,9 @@ fn legend_layout(items: &[LegendItem], width: i32) -> Vec<(i32, i32)> {
 }
 
 fn legend_rows(items: &[LegendItem], width: i32) -> i32 {
-    legend_layout(items, width).last().map_or(0, |&(row, _)| row + 1)
+    legend_layout(items, width)
+        .last()
+        .map_or(0, |&(row, _)| row + 1)
 }
 
 /// Height of the title and legend block above the plot.
@@ -704,7 +753,7 @@ fn draw_header(
     width: i32,
 ) -> Result<(), ChartError> {
     root.draw(&Text::new(
-        title.to_owned(),
+        truncate_name(title, MAX_TITLE_CHARS),
         (PAD, 10),
         title_font().pos(Pos::new(HPos::Left, VPos::Top)),
     ))
@@ -713,21 +762,34 @@ fn draw_header(
         let ym = TITLE_H + row * LEGEND_ROW_H + LEGEND_ROW_H / 2;
         match item.swatch {
             Swatch::Points(c) => {
-                root.draw(&PathElement::new(vec![(x, ym), (x + SWATCH_W, ym)], MUTED.stroke_width(1)))
+                root.draw(&PathElement::new(
+                    vec![(x, ym), (x + SWATCH_W, ym)],
+                    MUTED.stroke_width(1),
+                ))
+                .map_err(render_err)?;
+                root.draw(&Circle::new((x + SWATCH_W / 2, ym), 3, c.filled()))
                     .map_err(render_err)?;
-                root.draw(&Circle::new((x + SWATCH_W / 2, ym), 3, c.filled())).map_err(render_err)?;
             }
             Swatch::LineBand(c, dashed) => {
-                root.draw(&Rectangle::new([(x, ym - 6), (x + SWATCH_W, ym + 6)], c.mix(0.25).filled()))
-                    .map_err(render_err)?;
+                root.draw(&Rectangle::new(
+                    [(x, ym - 6), (x + SWATCH_W, ym + 6)],
+                    c.mix(0.25).filled(),
+                ))
+                .map_err(render_err)?;
                 if dashed {
                     for (a, b) in [(0, 8), (12, 20)] {
-                        root.draw(&PathElement::new(vec![(x + a, ym), (x + b, ym)], c.stroke_width(2)))
-                            .map_err(render_err)?;
+                        root.draw(&PathElement::new(
+                            vec![(x + a, ym), (x + b, ym)],
+                            c.stroke_width(2),
+                        ))
+                        .map_err(render_err)?;
                     }
                 } else {
-                    root.draw(&PathElement::new(vec![(x, ym), (x + SWATCH_W, ym)], c.stroke_width(2)))
-                        .map_err(render_err)?;
+                    root.draw(&PathElement::new(
+                        vec![(x, ym), (x + SWATCH_W, ym)],
+                        c.stroke_width(2),
+                    ))
+                    .map_err(render_err)?;
                 }
             }
             Swatch::Marker(c) => {
@@ -801,7 +863,11 @@ fn render_svg(
 
 /// Width of the y label area: the widest tick label plus room for the axis description.
 fn y_label_area(axis: &ValueAxis, y_label: &str) -> i32 {
-    let widest = axis.labels().map(|l| text_width(LABEL_SIZE, &l)).max().unwrap_or(0);
+    let widest = axis
+        .labels()
+        .map(|l| text_width(LABEL_SIZE, &l))
+        .max()
+        .unwrap_or(0);
     widest + 14 + if y_label.is_empty() { 0 } else { 24 }
 }
 
@@ -842,7 +908,10 @@ pub fn fit_chart(
     let holdout = holdout_start.filter(|&h| h >= x_axis.lo && h <= x_axis.hi);
 
     let mut legend = vec![
-        LegendItem { label: "observed".to_owned(), swatch: Swatch::Points(INK) },
+        LegendItem {
+            label: "observed".to_owned(),
+            swatch: Swatch::Points(INK),
+        },
         LegendItem {
             label: truncate_name(fit.name, MAX_NAME_CHARS),
             swatch: Swatch::LineBand(BLUE_OI, false),
@@ -864,7 +933,7 @@ pub fn fit_chart(
         let (_, body) = root.split_vertically(header);
         let mut chart = ChartBuilder::on(&body)
             .margin_top(6)
-            .margin_right(24)
+            .margin_right(TIME_MARGIN_RIGHT)
             .margin_bottom(6)
             .margin_left(6)
             .x_label_area_size(34)
@@ -900,7 +969,10 @@ pub fn fit_chart(
             .chain(days.iter().zip(fit.lower).rev().map(|(&d, &l)| (d, l)))
             .collect();
         chart
-            .draw_series(std::iter::once(Polygon::new(band, SKY_OI.mix(0.35).filled())))
+            .draw_series(std::iter::once(Polygon::new(
+                band,
+                SKY_OI.mix(0.35).filled(),
+            )))
             .map_err(render_err)?;
         chart
             .draw_series(LineSeries::new(
@@ -944,7 +1016,9 @@ pub fn fit_chart(
             root.draw(&Text::new(
                 label.to_owned(),
                 (tx, py + 4),
-                font(NOTE_SIZE).color(&VERMILLION_OI).pos(Pos::new(anchor, VPos::Top)),
+                font(NOTE_SIZE)
+                    .color(&VERMILLION_OI)
+                    .pos(Pos::new(anchor, VPos::Top)),
             ))
             .map_err(render_err)?;
         }
@@ -966,7 +1040,9 @@ pub fn components_chart(
 ) -> Result<String, ChartError> {
     check_days(days)?;
     if components.is_empty() {
-        return Err(ChartError::Empty { what: "components".to_owned() });
+        return Err(ChartError::Empty {
+            what: "components".to_owned(),
+        });
     }
     let n = days.len();
     for c in components {
@@ -1000,7 +1076,7 @@ pub fn components_chart(
         let (_, body) = root.split_vertically(header);
         let mut chart = ChartBuilder::on(&body)
             .margin_top(6)
-            .margin_right(24)
+            .margin_right(TIME_MARGIN_RIGHT)
             .margin_bottom(6)
             .margin_left(6)
             .x_label_area_size(34)
@@ -1038,7 +1114,10 @@ pub fn components_chart(
                 .chain(days.iter().zip(c.lower).rev().map(|(&d, &l)| (d, l)))
                 .collect();
             chart
-                .draw_series(std::iter::once(Polygon::new(band, colour.mix(0.15).filled())))
+                .draw_series(std::iter::once(Polygon::new(
+                    band,
+                    colour.mix(0.15).filled(),
+                )))
                 .map_err(render_err)?;
         }
         for (i, c) in components.iter().enumerate() {
@@ -1069,19 +1148,25 @@ pub fn components_chart(
 /// `items` are `(name, mean, lower, upper)`, drawn top to bottom in the given order; there must be
 /// at least one and all numbers must be finite (bounds given in either order are accepted). The
 /// value axis always includes zero. Each row is labelled on the right with
-/// `mean [lower, upper]` in compact form. The chart height grows with the number of items.
+/// `mean [lower, upper]`: with a shared number of decimals when all magnitudes are below 1000
+/// (`1.37 [0.80, 2.10]`), in compact form otherwise (`12k [9k, 15k]`). The chart height grows with the number of items.
 pub fn interval_chart(
     title: &str,
     items: &[(&str, f64, f64, f64)],
     x_label: &str,
 ) -> Result<String, ChartError> {
     if items.is_empty() {
-        return Err(ChartError::Empty { what: "items".to_owned() });
+        return Err(ChartError::Empty {
+            what: "items".to_owned(),
+        });
     }
     for (i, &(name, mean, lower, upper)) in items.iter().enumerate() {
         for (part, v) in [("mean", mean), ("lower", lower), ("upper", upper)] {
             if !v.is_finite() {
-                return Err(ChartError::NonFinite { what: format!("{name}.{part}"), index: i });
+                return Err(ChartError::NonFinite {
+                    what: format!("{name}.{part}"),
+                    index: i,
+                });
             }
         }
     }
@@ -1089,16 +1174,29 @@ pub fn interval_chart(
     let (lo, hi) = min_max([values.as_slice()]).ok_or(ChartError::Range)?;
     let (lo, hi) = padded_range(lo, hi, true)?;
     let x_axis = ValueAxis::new(lo, hi, 8);
-    let names: Vec<String> = items.iter().map(|&(name, ..)| truncate_name(name, 32)).collect();
+    let names: Vec<String> = items
+        .iter()
+        .map(|&(name, ..)| truncate_name(name, 32))
+        .collect();
+    let max_abs = values.iter().fold(0.0f64, |acc, v| acc.max(v.abs()));
+    let fmt = column_formatter(max_abs);
     let value_labels: Vec<String> = items
         .iter()
-        .map(|&(_, m, l, u)| {
-            format!("{} [{}, {}]", format_compact(m), format_compact(l.min(u)), format_compact(l.max(u)))
-        })
+        .map(|&(_, m, l, u)| format!("{} [{}, {}]", fmt(m), fmt(l.min(u)), fmt(l.max(u))))
         .collect();
-    let name_w = names.iter().map(|s| text_width(LABEL_SIZE, s)).max().unwrap_or(0) + 16;
-    let value_w = value_labels.iter().map(|s| text_width(LABEL_SIZE, s)).max().unwrap_or(0) + 24;
-    let x_area = if x_label.is_empty() { 34 } else { 56 };
+    let name_w = names
+        .iter()
+        .map(|s| text_width(LABEL_SIZE, s))
+        .max()
+        .unwrap_or(0)
+        + 16;
+    let value_w = value_labels
+        .iter()
+        .map(|s| text_width(LABEL_SIZE, s))
+        .max()
+        .unwrap_or(0)
+        + 24;
+    let x_area = if x_label.is_empty() { 34 } else { 52 };
     let row_h = 34;
     let n = items.len();
     let height = (TITLE_H + 10 + x_area + row_h * n as i32).max(180);
@@ -1141,7 +1239,10 @@ pub fn interval_chart(
         chart
             .draw_series(items.iter().enumerate().map(|(i, &(_, _, l, u))| {
                 let y = i as f64;
-                Rectangle::new([(l.min(u), y - half), (l.max(u), y + half)], BLUE_OI.mix(0.45).filled())
+                Rectangle::new(
+                    [(l.min(u), y - half), (l.max(u), y + half)],
+                    BLUE_OI.mix(0.45).filled(),
+                )
             }))
             .map_err(render_err)?;
         chart

@@ -38,7 +38,12 @@ impl Owned {
     }
 
     fn band(&self) -> Band<'_> {
-        Band { name: &self.name, mean: &self.mean, lower: &self.lower, upper: &self.upper }
+        Band {
+            name: &self.name,
+            mean: &self.mean,
+            lower: &self.lower,
+            upper: &self.upper,
+        }
     }
 }
 
@@ -58,9 +63,20 @@ fn example_fit() -> String {
     let n = 104;
     let days = weekly_days(n);
     let observed = wave(n, 150_000.0, 40_000.0, 0.3);
-    let fit = Owned::new("posterior predictive", wave(n, 150_000.0, 36_000.0, 0.25), 12_000.0);
-    fit_chart("Revenue: fit & holdout", &days, &observed, &fit.band(), Some(days[90]), "revenue")
-        .expect("fit chart renders")
+    let fit = Owned::new(
+        "posterior predictive",
+        wave(n, 150_000.0, 36_000.0, 0.25),
+        12_000.0,
+    );
+    fit_chart(
+        "Revenue: fit & holdout",
+        &days,
+        &observed,
+        &fit.band(),
+        Some(days[90]),
+        "revenue",
+    )
+    .expect("fit chart renders")
 }
 
 fn example_components(k: usize) -> String {
@@ -73,10 +89,19 @@ fn example_components(k: usize) -> String {
 
 fn example_interval(k: usize) -> String {
     let items: Vec<(String, f64, f64, f64)> = (0..k)
-        .map(|j| (format!("channel_{j}"), 1.0 + 0.37 * j as f64, 0.6 + 0.2 * j as f64, 1.5 + 0.6 * j as f64))
+        .map(|j| {
+            (
+                format!("channel_{j}"),
+                1.0 + 0.37 * j as f64,
+                0.6 + 0.2 * j as f64,
+                1.5 + 0.6 * j as f64,
+            )
+        })
         .collect();
-    let refs: Vec<(&str, f64, f64, f64)> =
-        items.iter().map(|(n, m, l, u)| (n.as_str(), *m, *l, *u)).collect();
+    let refs: Vec<(&str, f64, f64, f64)> = items
+        .iter()
+        .map(|(n, m, l, u)| (n.as_str(), *m, *l, *u))
+        .collect();
     interval_chart("ROAS by channel", &refs, "ROAS").expect("interval chart renders")
 }
 
@@ -86,8 +111,12 @@ fn texts(svg: &str) -> Vec<String> {
     let mut rest = svg;
     while let Some(start) = rest.find("<text") {
         rest = &rest[start..];
-        let Some(open_end) = rest.find('>') else { break };
-        let Some(close) = rest.find("</text>") else { break };
+        let Some(open_end) = rest.find('>') else {
+            break;
+        };
+        let Some(close) = rest.find("</text>") else {
+            break;
+        };
         out.push(rest[open_end + 1..close].trim().to_owned());
         rest = &rest[close + 7..];
     }
@@ -111,7 +140,11 @@ fn svg_height(svg: &str) -> u32 {
 }
 
 fn assert_inline_svg(svg: &str) {
-    assert!(svg.starts_with("<svg"), "must start with <svg: {:?}", &svg[..svg.len().min(60)]);
+    assert!(
+        svg.starts_with("<svg"),
+        "must start with <svg: {:?}",
+        &svg[..svg.len().min(60)]
+    );
     assert!(svg.ends_with("</svg>"), "must end with </svg>");
     assert!(!svg.contains("<?xml"), "no XML prolog when inlined");
     assert_eq!(count(svg, "<svg"), 1);
@@ -130,15 +163,31 @@ fn fit_chart_is_inline_svg_with_title_legend_and_axes() {
     assert!(svg.contains("<title>Revenue: fit &amp; holdout</title>"));
     let t = texts(&svg);
     assert!(t.iter().any(|s| s == "Revenue: fit &amp; holdout"), "{t:?}");
-    for legend in ["observed", "posterior predictive", "holdout start", "holdout", "revenue"] {
-        assert!(t.iter().any(|s| s == legend), "missing text {legend:?} in {t:?}");
+    for legend in [
+        "observed",
+        "posterior predictive",
+        "holdout start",
+        "holdout",
+        "revenue",
+    ] {
+        assert!(
+            t.iter().any(|s| s == legend),
+            "missing text {legend:?} in {t:?}"
+        );
     }
     // Month-start date labels over two years of weekly data.
     assert!(t.iter().any(|s| s == "2023-07"), "{t:?}");
     assert!(t.iter().any(|s| s == "2024-01"), "{t:?}");
     // Compact y ticks: around 150k, never raw digits.
-    assert!(t.iter().any(|s| s.ends_with('k') && s[..s.len() - 1].parse::<f64>().is_ok()), "{t:?}");
-    assert!(!t.iter().any(|s| s.len() >= 5 && s.parse::<f64>().is_ok()), "{t:?}");
+    assert!(
+        t.iter()
+            .any(|s| s.ends_with('k') && s[..s.len() - 1].parse::<f64>().is_ok()),
+        "{t:?}"
+    );
+    assert!(
+        !t.iter().any(|s| s.len() >= 5 && s.parse::<f64>().is_ok()),
+        "{t:?}"
+    );
     // The band is a polygon, the mean and observed series are polylines, dots are circles.
     assert!(count(&svg, "<polygon") >= 1);
     assert!(count(&svg, "<polyline") >= 2);
@@ -150,7 +199,10 @@ fn fit_chart_colours_are_okabe_ito() {
     let svg = example_fit();
     assert!(svg.contains("#0072B2"), "mean line in Okabe-Ito blue");
     assert!(svg.contains("#56B4E9"), "band in Okabe-Ito sky blue");
-    assert!(svg.contains("#D55E00"), "holdout marker in Okabe-Ito vermillion");
+    assert!(
+        svg.contains("#D55E00"),
+        "holdout marker in Okabe-Ito vermillion"
+    );
 }
 
 #[test]
@@ -184,9 +236,15 @@ fn components_chart_has_legend_and_distinct_colours() {
 
 #[test]
 fn components_chart_element_count_grows_with_components() {
-    let counts: Vec<usize> = [1, 2, 4, 8].iter().map(|&k| shapes(&example_components(k))).collect();
+    let counts: Vec<usize> = [1, 2, 4, 8]
+        .iter()
+        .map(|&k| shapes(&example_components(k)))
+        .collect();
     assert!(counts.windows(2).all(|w| w[1] > w[0]), "{counts:?}");
-    let polygons: Vec<usize> = [1, 2, 4].iter().map(|&k| count(&example_components(k), "<polygon")).collect();
+    let polygons: Vec<usize> = [1, 2, 4]
+        .iter()
+        .map(|&k| count(&example_components(k), "<polygon"))
+        .collect();
     assert_eq!(polygons, vec![1, 2, 4], "one band per component");
 }
 
@@ -195,7 +253,10 @@ fn many_components_wrap_the_legend_and_grow_the_chart() {
     let few = example_components(2);
     let many = example_components(12);
     assert_inline_svg(&many);
-    assert!(svg_height(&many) > svg_height(&few), "legend rows add height");
+    assert!(
+        svg_height(&many) > svg_height(&few),
+        "legend rows add height"
+    );
     let t = texts(&many);
     for j in 0..12 {
         assert!(t.iter().any(|s| *s == format!("channel_{j}")));
@@ -208,17 +269,31 @@ fn interval_chart_labels_items_and_values() {
     assert_inline_svg(&svg);
     assert!(svg.contains("<title>ROAS by channel</title>"));
     let t = texts(&svg);
-    for s in ["channel_0", "channel_1", "channel_2", "ROAS", "1 [0.6, 1.5]", "1.37 [0.8, 2.1]"] {
+    for s in [
+        "channel_0",
+        "channel_1",
+        "channel_2",
+        "ROAS",
+        "1.00 [0.60, 1.50]",
+        "1.37 [0.80, 2.10]",
+    ] {
         assert!(t.iter().any(|x| x == s), "missing {s:?} in {t:?}");
     }
-    assert_eq!(count(&svg, "<circle"), 6, "filled and outlined mean marker per item");
+    assert_eq!(
+        count(&svg, "<circle"),
+        6,
+        "filled and outlined mean marker per item"
+    );
     // Bars: one rect per item plus the page background.
     assert!(count(&svg, "<rect") >= 4);
 }
 
 #[test]
 fn interval_chart_height_scales_with_items() {
-    let heights: Vec<u32> = [1, 4, 10, 20].iter().map(|&k| svg_height(&example_interval(k))).collect();
+    let heights: Vec<u32> = [1, 4, 10, 20]
+        .iter()
+        .map(|&k| svg_height(&example_interval(k)))
+        .collect();
     assert!(heights.windows(2).all(|w| w[1] >= w[0]), "{heights:?}");
     assert!(heights[3] > heights[1], "{heights:?}");
     assert!(heights[3] > 600, "{heights:?}");
@@ -230,8 +305,18 @@ fn interval_chart_accepts_negative_and_swapped_bounds() {
         .expect("renders");
     assert_inline_svg(&svg);
     let t = texts(&svg);
-    assert!(t.iter().any(|s| s == "-0.5 [-1, 0.2]"), "{t:?}");
-    assert!(t.iter().any(|s| s == "2 [1, 3]"), "{t:?}");
+    assert!(t.iter().any(|s| s == "-0.50 [-1.00, 0.20]"), "{t:?}");
+    assert!(t.iter().any(|s| s == "2.00 [1.00, 3.00]"), "{t:?}");
+    // Large magnitudes switch the whole column to compact numbers.
+    let svg = interval_chart(
+        "spend",
+        &[("a", 12_000.0, 9_000.0, 15_000.0), ("b", 0.5, 0.0, 1.0)],
+        "",
+    )
+    .expect("renders");
+    let t = texts(&svg);
+    assert!(t.iter().any(|s| s == "12k [9k, 15k]"), "{t:?}");
+    assert!(t.iter().any(|s| s == "0.5 [0, 1]"), "{t:?}");
 }
 
 // --- determinism -----------------------------------------------------------------------------
@@ -253,7 +338,11 @@ fn mismatched_lengths_are_errors() {
     let short = Owned::new("fit", wave(9, 1.0, 0.5, 0.0), 0.1);
     assert!(matches!(
         fit_chart("t", &days, &obs[..9], &good.band(), None, "y"),
-        Err(ChartError::LengthMismatch { expected: 10, found: 9, .. })
+        Err(ChartError::LengthMismatch {
+            expected: 10,
+            found: 9,
+            ..
+        })
     ));
     assert!(matches!(
         fit_chart("t", &days, &obs, &short.band(), None, "y"),
@@ -278,12 +367,18 @@ fn empty_inputs_are_errors() {
         fit_chart("t", &[], &[], &empty.band(), None, "y"),
         Err(ChartError::Empty { .. })
     ));
-    assert!(matches!(components_chart("t", &[], &[], "y"), Err(ChartError::Empty { .. })));
+    assert!(matches!(
+        components_chart("t", &[], &[], "y"),
+        Err(ChartError::Empty { .. })
+    ));
     assert!(matches!(
         components_chart("t", &weekly_days(3), &[], "y"),
         Err(ChartError::Empty { .. })
     ));
-    assert!(matches!(interval_chart("t", &[], "x"), Err(ChartError::Empty { .. })));
+    assert!(matches!(
+        interval_chart("t", &[], "x"),
+        Err(ChartError::Empty { .. })
+    ));
 }
 
 #[test]
@@ -339,7 +434,8 @@ fn constant_series_render() {
     let days = weekly_days(n);
     for level in [0.0, 7.0, -3.0, 1e9] {
         let fit = Owned::new("fit", vec![level; n], 0.0);
-        let svg = fit_chart("flat", &days, &vec![level; n], &fit.band(), None, "y").expect("renders");
+        let svg =
+            fit_chart("flat", &days, &vec![level; n], &fit.band(), None, "y").expect("renders");
         assert_inline_svg(&svg);
         let svg = components_chart("flat", &days, &[fit.band()], "y").expect("renders");
         assert_inline_svg(&svg);
@@ -356,10 +452,23 @@ fn single_point_and_short_spans_render() {
     // Two weeks of daily data: day-level labels.
     let days: Vec<i32> = (0..14).map(|i| START + i).collect();
     let fit = Owned::new("fit", wave(14, 100.0, 10.0, 0.0), 5.0);
-    let svg = fit_chart("daily", &days, &wave(14, 100.0, 12.0, 0.0), &fit.band(), None, "")
-        .expect("renders");
+    let svg = fit_chart(
+        "daily",
+        &days,
+        &wave(14, 100.0, 12.0, 0.0),
+        &fit.band(),
+        None,
+        "",
+    )
+    .expect("renders");
     let t = texts(&svg);
-    assert!(t.iter().filter(|s| s.len() == 10 && s.starts_with("2023-01-")).count() >= 3, "{t:?}");
+    assert!(
+        t.iter()
+            .filter(|s| s.len() == 10 && s.starts_with("2023-01-"))
+            .count()
+            >= 3,
+        "{t:?}"
+    );
 }
 
 #[test]
@@ -367,8 +476,15 @@ fn long_daily_series_omit_dots_but_keep_lines() {
     let n = 3 * 365;
     let days: Vec<i32> = (0..n as i32).map(|i| START + i).collect();
     let fit = Owned::new("fit", wave(n, 100.0, 10.0, 0.0), 5.0);
-    let svg = fit_chart("daily", &days, &wave(n, 100.0, 12.0, 0.0), &fit.band(), None, "y")
-        .expect("renders");
+    let svg = fit_chart(
+        "daily",
+        &days,
+        &wave(n, 100.0, 12.0, 0.0),
+        &fit.band(),
+        None,
+        "y",
+    )
+    .expect("renders");
     assert_eq!(count(&svg, "<circle"), 1, "only the legend swatch's dot");
     assert!(count(&svg, "<polyline") >= 2);
 }
@@ -425,17 +541,42 @@ fn example_svgs_can_be_saved_and_read_back() {
         let path = dir.path().join(name);
         std::fs::write(&path, svg).expect("write");
         assert_eq!(&std::fs::read_to_string(&path).expect("read"), svg);
-        if let Ok(d) = std::env::var("TMP_DUMP") { std::fs::write(std::path::Path::new(&d).join(name), svg).unwrap();
-            let days: Vec<i32> = (0..14).map(|i| START + i).collect();
-            let fit = Owned::new("fit", vec![7.0; 14], 0.0);
-            std::fs::write(std::path::Path::new(&d).join("flat.svg"), fit_chart("flat", &days, &vec![7.0;14], &fit.band(), Some(START+10), "y").unwrap()).unwrap();
-            let n=60; let days = weekly_days(n);
-            let a = Owned::new("price effect with a rather long descriptive name", wave(n, -2000.0, 1500.0, 0.0), 800.0);
-            let b = Owned::new("trend", wave(n, 500.0, 300.0, 1.0), 200.0);
-            let mut comps = components(n, 9); comps.push(a); comps.push(b);
-            let bands: Vec<Band> = comps.iter().map(Owned::band).collect();
-            std::fs::write(std::path::Path::new(&d).join("neg.svg"), components_chart("Neg & many", &days, &bands, "").unwrap()).unwrap();
-            std::fs::write(std::path::Path::new(&d).join("lift.svg"), interval_chart("lift", &[("a", -0.5, -1.0, 0.2), ("b", 2.0, 3.0, 1.0), ("big", 12000.0, 9000.0, 15000.0)], "").unwrap()).unwrap();
-        }
     }
+}
+
+#[test]
+fn long_titles_and_names_are_cut_visibly_but_kept_in_svg_title() {
+    let title = "T".repeat(200);
+    let long_name = "n".repeat(100);
+    let svg = interval_chart(&title, &[(&long_name, 1.0, 0.5, 1.5)], "x").expect("renders");
+    assert!(svg.contains(&format!("<title>{title}</title>")));
+    let t = texts(&svg);
+    assert!(t.iter().all(|s| s.chars().count() <= 84), "{t:?}");
+    assert!(t.iter().any(|s| s.ends_with('…')), "{t:?}");
+}
+
+#[test]
+fn extreme_day_numbers_do_not_panic() {
+    let days = [i32::MIN, -1, 0, i32::MAX];
+    let fit = Owned::new("fit", vec![1.0, 2.0, 3.0, 4.0], 0.5);
+    let svg = fit_chart(
+        "far",
+        &days,
+        &[1.0, 2.0, 3.0, 4.0],
+        &fit.band(),
+        Some(0),
+        "y",
+    )
+    .expect("renders");
+    assert_inline_svg(&svg);
+    let svg = fit_chart(
+        "far",
+        &[i32::MAX],
+        &[1.0],
+        &Owned::new("f", vec![1.0], 0.0).band(),
+        None,
+        "y",
+    )
+    .expect("renders");
+    assert_inline_svg(&svg);
 }

@@ -1,0 +1,45 @@
+//! End-to-end tests of the `mmm` binary (one test binary for the crate).
+
+mod contracts;
+mod pipeline;
+mod spec;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// Repository root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Path of a fixture file.
+pub fn fixture(rel: &str) -> PathBuf {
+    repo().join("fixtures").join(rel)
+}
+
+/// Run `mmm` with arguments.
+pub fn mmm(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mmm")).args(args).output().expect("mmm starts")
+}
+
+/// Run `mmm` with path arguments.
+pub fn mmm_os<I: IntoIterator<Item = S>, S: AsRef<std::ffi::OsStr>>(args: I) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mmm")).args(args).output().expect("mmm starts")
+}
+
+/// Stderr as text.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The fixture spec with sampler settings replaced (smaller runs for fast tests).
+pub fn spec_with(dir: &Path, tune: u64, draws: u64, seed: u64) -> PathBuf {
+    let text = std::fs::read_to_string(fixture("pymc_example/spec.toml")).expect("spec");
+    let text = text
+        .replace("tune = 1000", &format!("tune = {tune}"))
+        .replace("draws = 1000", &format!("draws = {draws}"))
+        .replace("seed = 42", &format!("seed = {seed}"));
+    let path = dir.join("spec.toml");
+    std::fs::write(&path, text).expect("write spec");
+    path
+}
