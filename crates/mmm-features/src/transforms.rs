@@ -113,7 +113,7 @@ mod tests {
 
     #[test]
     fn logistic_matches_its_definition_and_derivatives() {
-        for &(x, lam) in &[(0.3, 4.0), (1.0, 0.5), (0.0, 2.0), (2.5, 3.0)] {
+        for &(x, lam) in &[(0.3_f64, 4.0_f64), (1.0, 0.5), (0.0, 2.0), (2.5, 3.0)] {
             let def = (1.0 - (-lam * x).exp()) / (1.0 + (-lam * x).exp());
             let (s, dl, dx) = logistic_saturation_grad(x, lam);
             assert!((s - def).abs() < 1e-14);
