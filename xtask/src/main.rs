@@ -15,11 +15,16 @@ const FIXTURE_SPEC: &str = "fixtures/pymc_example/spec.toml";
 const FIXTURE_DATA: &str = "fixtures/pymc_example/data.csv";
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."))
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
 }
 
 fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"))
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"))
 }
 
 fn cargo() -> Command {
@@ -38,7 +43,15 @@ fn run(mut cmd: Command) -> Result<()> {
 
 fn build_mmm() -> Result<PathBuf> {
     let mut c = cargo();
-    c.args(["build", "--release", "--quiet", "-p", "mmm-cli", "--bin", "mmm"]);
+    c.args([
+        "build",
+        "--release",
+        "--quiet",
+        "-p",
+        "mmm-cli",
+        "--bin",
+        "mmm",
+    ]);
     run(c)?;
     Ok(target_dir().join("release").join("mmm"))
 }
@@ -63,22 +76,47 @@ fn pipeline(rest: &[String]) -> Result<()> {
     let mmm = build_mmm()?;
     let out = root().join("runs").join("pymc_example");
     let mut c = Command::new(&mmm);
-    c.current_dir(root()).args(["run", "--spec", FIXTURE_SPEC, "--data", FIXTURE_DATA, "--out"]).arg(&out).args(rest);
+    c.current_dir(root())
+        .args([
+            "run",
+            "--spec",
+            FIXTURE_SPEC,
+            "--data",
+            FIXTURE_DATA,
+            "--out",
+        ])
+        .arg(&out)
+        .args(rest);
     let status = c.status().context("starting mmm")?;
     match status.code() {
         Some(0) => {}
-        Some(3) => eprintln!("note: a diagnostic gate failed; the report is marked \"not for decisions\""),
+        Some(3) => {
+            eprintln!("note: a diagnostic gate failed; the report is marked \"not for decisions\"")
+        }
         _ => bail!("mmm run failed with {status}"),
     }
-    println!("report: {}", out.join("report").join("report.html").display());
+    println!(
+        "report: {}",
+        out.join("report").join("report.html").display()
+    );
     Ok(())
 }
 
 fn test() -> Result<()> {
-    let has_nextest = Command::new("cargo-nextest").arg("--version").output().map(|o| o.status.success()).unwrap_or(false);
+    let has_nextest = Command::new("cargo-nextest")
+        .arg("--version")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
     let mut c = cargo();
     if has_nextest {
-        c.args(["nextest", "run", "--release", "--workspace", "--no-fail-fast"]);
+        c.args([
+            "nextest",
+            "run",
+            "--release",
+            "--workspace",
+            "--no-fail-fast",
+        ]);
     } else {
         c.args(["test", "--release", "--workspace", "--no-fail-fast"]);
     }
@@ -97,7 +135,8 @@ fn schemas(check: bool) -> Result<()> {
 }
 
 fn read_json(path: &Path) -> Result<serde_json::Value> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     Ok(serde_json::from_str(&text)?)
 }
 
@@ -107,7 +146,11 @@ fn median(mut v: Vec<f64>) -> f64 {
         return f64::NAN;
     }
     let m = v.len() / 2;
-    if v.len() % 2 == 1 { v[m] } else { 0.5 * (v[m - 1] + v[m]) }
+    if v.len() % 2 == 1 {
+        v[m]
+    } else {
+        0.5 * (v[m - 1] + v[m])
+    }
 }
 
 fn bench(rest: &[String]) -> Result<()> {
@@ -128,28 +171,45 @@ fn bench(rest: &[String]) -> Result<()> {
         let start = Instant::now();
         let output = Command::new(&mmm)
             .current_dir(root())
-            .args(["run", "--quiet", "--spec", FIXTURE_SPEC, "--data", FIXTURE_DATA, "--out"])
+            .args([
+                "run",
+                "--quiet",
+                "--spec",
+                FIXTURE_SPEC,
+                "--data",
+                FIXTURE_DATA,
+                "--out",
+            ])
             .arg(&run_dir)
             .env("MMM_REPORT_PEAK_MEMORY", "1")
             .output()
             .context("starting mmm")?;
         let wall = start.elapsed().as_secs_f64();
         if !matches!(output.status.code(), Some(0) | Some(3)) {
-            bail!("mmm run failed: {}", String::from_utf8_lossy(&output.stderr));
+            bail!(
+                "mmm run failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
         }
         let peak_mb = String::from_utf8_lossy(&output.stderr)
             .lines()
             .find_map(|l| l.strip_prefix("peak_rss_mb="))
             .and_then(|v| v.trim().parse::<f64>().ok());
         let mut stages = serde_json::Map::new();
-        for s in ["validate", "features", "fit", "diagnose", "decide", "report"] {
+        for s in [
+            "validate", "features", "fit", "diagnose", "decide", "report",
+        ] {
             let m = read_json(&run_dir.join(s).join("manifest.json"))?;
             stages.insert(s.into(), m["wall_seconds"].clone());
         }
         let fit = read_json(&run_dir.join("fit/manifest.json"))?;
         let diag = read_json(&run_dir.join("diagnose/diagnostics.json"))?;
-        let sampling = fit["settings"]["sampling_seconds"].as_f64().unwrap_or(f64::NAN);
-        let grads = fit["settings"]["gradient_evaluations"].as_f64().unwrap_or(f64::NAN);
+        let sampling = fit["settings"]["sampling_seconds"]
+            .as_f64()
+            .unwrap_or(f64::NAN);
+        let grads = fit["settings"]["gradient_evaluations"]
+            .as_f64()
+            .unwrap_or(f64::NAN);
         let min_ess = diag["min_ess_bulk"].as_f64().unwrap_or(f64::NAN);
         let rec = serde_json::json!({
             "run": i,
@@ -167,7 +227,12 @@ fn bench(rest: &[String]) -> Result<()> {
         eprintln!("run {i}: {wall:.3}s wall, {sampling:.3}s sampling, min ESS {min_ess:.0}");
         records.push(rec);
     }
-    let col = |k: &str| records.iter().filter_map(|r| r[k].as_f64()).collect::<Vec<f64>>();
+    let col = |k: &str| {
+        records
+            .iter()
+            .filter_map(|r| r[k].as_f64())
+            .collect::<Vec<f64>>()
+    };
     let summary = serde_json::json!({
         "command": format!("cargo xtask bench --runs {runs}"),
         "fixture": FIXTURE_DATA,
@@ -181,7 +246,10 @@ fn bench(rest: &[String]) -> Result<()> {
     });
     let path = bench_dir.join("pipeline.json");
     std::fs::write(&path, serde_json::to_string_pretty(&summary)? + "\n")?;
-    println!("{}", serde_json::to_string_pretty(&summary["median_process_wall_seconds"])?);
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&summary["median_process_wall_seconds"])?
+    );
     println!("wrote {}", path.display());
     Ok(())
 }
@@ -189,8 +257,14 @@ fn bench(rest: &[String]) -> Result<()> {
 fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
         .unwrap_or_default();
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
     format!("{cpu}, {cores} cores")
 }

@@ -170,11 +170,18 @@ fn main() -> ExitCode {
             _ => tracing::Level::DEBUG,
         }
     };
-    tracing_subscriber::fmt().with_writer(std::io::stderr).with_max_level(level).with_target(false).init();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(level)
+        .with_target(false)
+        .init();
     match dispatch(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            let code = e.downcast_ref::<Exit>().map(|x| x.0).unwrap_or_else(|| exit_code_of(&e));
+            let code = e
+                .downcast_ref::<Exit>()
+                .map(|x| x.0)
+                .unwrap_or_else(|| exit_code_of(&e));
             eprintln!("error: {e:#}");
             ExitCode::from(code)
         }
@@ -182,7 +189,9 @@ fn main() -> ExitCode {
 }
 
 fn exit_code_of(e: &anyhow::Error) -> u8 {
-    if let Some(mmm_contracts::ContractError::Rejected { .. }) = e.downcast_ref::<mmm_contracts::ContractError>() {
+    if let Some(mmm_contracts::ContractError::Rejected { .. }) =
+        e.downcast_ref::<mmm_contracts::ContractError>()
+    {
         2
     } else {
         1
@@ -216,21 +225,40 @@ fn dispatch(cli: Cli) -> Result<u8> {
             report_stage(quiet, "features", &common.out, m.is_some());
             Ok(0)
         }
-        Command::Fit { common, features, sampling } => {
+        Command::Fit {
+            common,
+            features,
+            sampling,
+        } => {
             let spec = load_spec(&common.spec)?;
-            let m = mmm_sampler::run(&spec, &features, &common.out, &fit_options(common.force, &sampling, quiet))?;
+            let m = mmm_sampler::run(
+                &spec,
+                &features,
+                &common.out,
+                &fit_options(common.force, &sampling, quiet),
+            )?;
             report_stage(quiet, "fit", &common.out, m.is_some());
             Ok(0)
         }
-        Command::Diagnose { common, features, fit } => {
+        Command::Diagnose {
+            common,
+            features,
+            fit,
+        } => {
             let spec = load_spec(&common.spec)?;
             let (m, d) = mmm_diagnostics::run(&spec, &features, &fit, &common.out, common.force)?;
             report_stage(quiet, "diagnose", &common.out, m.is_some());
             Ok(gate_code(quiet, &d))
         }
-        Command::Decide { common, features, fit, diagnose } => {
+        Command::Decide {
+            common,
+            features,
+            fit,
+            diagnose,
+        } => {
             let spec = load_spec(&common.spec)?;
-            let m = mmm_decisions::run(&spec, &features, &fit, &diagnose, &common.out, common.force)?;
+            let m =
+                mmm_decisions::run(&spec, &features, &fit, &diagnose, &common.out, common.force)?;
             report_stage(quiet, "decide", &common.out, m.is_some());
             Ok(0)
         }
@@ -241,12 +269,23 @@ fn dispatch(cli: Cli) -> Result<u8> {
             println!("{}", out.join("report.html").display());
             Ok(0)
         }
-        Command::Run { spec, data, out, force, sampling } => run_all(&spec, &data, &out, force, &sampling, quiet),
+        Command::Run {
+            spec,
+            data,
+            out,
+            force,
+            sampling,
+        } => run_all(&spec, &data, &out, force, &sampling, quiet),
     }
 }
 
 fn fit_options(force: bool, s: &SamplingArgs, quiet: bool) -> mmm_sampler::FitOptions {
-    mmm_sampler::FitOptions { force, threads: s.threads, seed: s.seed, progress: !quiet }
+    mmm_sampler::FitOptions {
+        force,
+        threads: s.threads,
+        seed: s.seed,
+        progress: !quiet,
+    }
 }
 
 fn report_stage(quiet: bool, stage: &str, dir: &Path, ran: bool) {
@@ -257,7 +296,13 @@ fn report_stage(quiet: bool, stage: &str, dir: &Path, ran: bool) {
 fn gate_code(quiet: bool, d: &mmm_diagnostics::Diagnostics) -> u8 {
     for g in &d.gates {
         let mark = if g.passed { "pass" } else { "FAIL" };
-        say(quiet, format!("     gate: {mark} {} = {:.4} (threshold {})", g.name, g.value, g.threshold));
+        say(
+            quiet,
+            format!(
+                "     gate: {mark} {} = {:.4} (threshold {})",
+                g.name, g.value, g.threshold
+            ),
+        );
     }
     if d.passed {
         0
@@ -283,7 +328,11 @@ fn spec_check(file: &Path) -> Result<u8> {
             for p in &problems {
                 println!("{}: {p}", file.display());
             }
-            Err(Exit(1, format!("{}: {} problem(s)", file.display(), problems.len())).into())
+            Err(Exit(
+                1,
+                format!("{}: {} problem(s)", file.display(), problems.len()),
+            )
+            .into())
         }
         Err(e) => Err(e.into()),
     }
@@ -312,7 +361,14 @@ fn freeze_spec(spec: &Path, run: &Path, force: bool) -> Result<PathBuf> {
     Ok(frozen)
 }
 
-fn run_all(spec: &Path, data: &Path, run: &Path, force: bool, sampling: &SamplingArgs, quiet: bool) -> Result<u8> {
+fn run_all(
+    spec: &Path,
+    data: &Path,
+    run: &Path,
+    force: bool,
+    sampling: &SamplingArgs,
+    quiet: bool,
+) -> Result<u8> {
     // Validate the spec before anything is written.
     load_spec(spec)?;
     std::fs::create_dir_all(run).with_context(|| format!("creating {}", run.display()))?;
@@ -320,7 +376,8 @@ fn run_all(spec: &Path, data: &Path, run: &Path, force: bool, sampling: &Samplin
     let spec = load_spec(&frozen)?;
     let dir = |s: &str| run.join(s);
     let mut timings = Vec::new();
-    let mut time = |name: &'static str, start: Instant| timings.push((name, start.elapsed().as_secs_f64()));
+    let mut time =
+        |name: &'static str, start: Instant| timings.push((name, start.elapsed().as_secs_f64()));
     let total = Instant::now();
 
     let t = Instant::now();
@@ -334,18 +391,36 @@ fn run_all(spec: &Path, data: &Path, run: &Path, force: bool, sampling: &Samplin
     time("features", t);
 
     let t = Instant::now();
-    let m = mmm_sampler::run(&spec, &dir("features"), &dir("fit"), &fit_options(force, sampling, quiet))?;
+    let m = mmm_sampler::run(
+        &spec,
+        &dir("features"),
+        &dir("fit"),
+        &fit_options(force, sampling, quiet),
+    )?;
     report_stage(quiet, "fit", &dir("fit"), m.is_some());
     time("fit", t);
 
     let t = Instant::now();
-    let (m, diagnostics) = mmm_diagnostics::run(&spec, &dir("features"), &dir("fit"), &dir("diagnose"), force)?;
+    let (m, diagnostics) = mmm_diagnostics::run(
+        &spec,
+        &dir("features"),
+        &dir("fit"),
+        &dir("diagnose"),
+        force,
+    )?;
     report_stage(quiet, "diagnose", &dir("diagnose"), m.is_some());
     time("diagnose", t);
     let code = gate_code(quiet, &diagnostics);
 
     let t = Instant::now();
-    let m = mmm_decisions::run(&spec, &dir("features"), &dir("fit"), &dir("diagnose"), &dir("decide"), force)?;
+    let m = mmm_decisions::run(
+        &spec,
+        &dir("features"),
+        &dir("fit"),
+        &dir("diagnose"),
+        &dir("decide"),
+        force,
+    )?;
     report_stage(quiet, "decide", &dir("decide"), m.is_some());
     time("decide", t);
 
@@ -354,12 +429,20 @@ fn run_all(spec: &Path, data: &Path, run: &Path, force: bool, sampling: &Samplin
     report_stage(quiet, "report", &dir("report"), m.is_some());
     time("report", t);
 
-    let per_stage: Vec<String> = timings.iter().map(|(n, s)| format!("{n} {s:.3}s")).collect();
-    say(quiet, format!("     time: {} (total {:.3}s)", per_stage.join(", "), total.elapsed().as_secs_f64()));
-    if std::env::var_os("MMM_REPORT_PEAK_MEMORY").is_some() {
-        if let Some(mb) = peak_rss_mb() {
-            eprintln!("peak_rss_mb={mb:.1}");
-        }
+    let per_stage: Vec<String> = timings
+        .iter()
+        .map(|(n, s)| format!("{n} {s:.3}s"))
+        .collect();
+    say(
+        quiet,
+        format!(
+            "     time: {} (total {:.3}s)",
+            per_stage.join(", "),
+            total.elapsed().as_secs_f64()
+        ),
+    );
+    if let (Some(_), Some(mb)) = (std::env::var_os("MMM_REPORT_PEAK_MEMORY"), peak_rss_mb()) {
+        eprintln!("peak_rss_mb={mb:.1}");
     }
     println!("{}", dir("report").join("report.html").display());
     Ok(code)

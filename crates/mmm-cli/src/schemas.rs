@@ -15,19 +15,31 @@ pub fn all_schemas() -> Result<Vec<(String, String)>> {
         out.push((name.to_string(), text));
         Ok(())
     };
-    push_json("spec.schema.json", serde_json::to_value(schemars::schema_for!(mmm_core::Spec))?)?;
-    push_json("manifest.schema.json", serde_json::to_value(schemars::schema_for!(mmm_core::Manifest))?)?;
+    push_json(
+        "spec.schema.json",
+        serde_json::to_value(schemars::schema_for!(mmm_core::Spec))?,
+    )?;
+    push_json(
+        "manifest.schema.json",
+        serde_json::to_value(schemars::schema_for!(mmm_core::Manifest))?,
+    )?;
     push_json(
         "validate.contract.schema.json",
         serde_json::to_value(schemars::schema_for!(mmm_contracts::ContractReport))?,
     )?;
-    push_json("features.scales.schema.json", serde_json::to_value(schemars::schema_for!(mmm_features::Scales))?)?;
+    push_json(
+        "features.scales.schema.json",
+        serde_json::to_value(schemars::schema_for!(mmm_features::Scales))?,
+    )?;
     push_json(
         "diagnose.diagnostics.schema.json",
         serde_json::to_value(schemars::schema_for!(mmm_diagnostics::Diagnostics))?,
     )?;
     for a in mmm_core::schemas::all() {
-        let file = format!("{}.schema.json", a.name.replace('/', ".").trim_end_matches(".parquet"));
+        let file = format!(
+            "{}.schema.json",
+            a.name.replace('/', ".").trim_end_matches(".parquet")
+        );
         push_json(&file, serde_json::to_value(&a)?)?;
     }
     Ok(out)
@@ -46,14 +58,19 @@ pub fn write_or_check(dir: &Path, check: bool) -> Result<u8> {
         if check {
             stale.push(name.clone());
         } else {
-            mmm_core::write_atomic(&path, text.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
+            mmm_core::write_atomic(&path, text.as_bytes())
+                .with_context(|| format!("writing {}", path.display()))?;
             eprintln!("wrote {}", path.display());
         }
     }
     if !stale.is_empty() {
         return Err(Exit(
             1,
-            format!("schemas in {} are stale: {} (run `cargo xtask schemas`)", dir.display(), stale.join(", ")),
+            format!(
+                "schemas in {} are stale: {} (run `cargo xtask schemas`)",
+                dir.display(),
+                stale.join(", ")
+            ),
         )
         .into());
     }

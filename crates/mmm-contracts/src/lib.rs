@@ -165,13 +165,22 @@ pub fn days_from_date(d: NaiveDate) -> i32 {
 /// ISO string of days since 1970-01-01.
 pub fn date_from_days(days: i32) -> String {
     let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
-    (epoch + chrono::Duration::days(days as i64)).format("%Y-%m-%d").to_string()
+    (epoch + chrono::Duration::days(days as i64))
+        .format("%Y-%m-%d")
+        .to_string()
 }
 
 /// Run every contract rule on a raw table; returns the valid table (if no errors) and all findings.
-fn check(raw: &RawTable, spec: &mmm_core::Spec) -> (Option<ValidTable>, Vec<Finding>, Vec<ColumnSummary>) {
+fn check(
+    raw: &RawTable,
+    spec: &mmm_core::Spec,
+) -> (Option<ValidTable>, Vec<Finding>, Vec<ColumnSummary>) {
     let mut findings = Vec::new();
-    let mut err = |rule: &'static str, column: Option<&str>, row: Option<usize>, period: Option<String>, message: String| {
+    let mut err = |rule: &'static str,
+                   column: Option<&str>,
+                   row: Option<usize>,
+                   period: Option<String>,
+                   message: String| {
         findings.push(Finding {
             rule,
             severity: Severity::Error,
@@ -192,12 +201,21 @@ fn check(raw: &RawTable, spec: &mmm_core::Spec) -> (Option<ValidTable>, Vec<Find
                 Some(name),
                 None,
                 None,
-                format!("required column is absent (columns present: {})", raw.names.join(", ")),
+                format!(
+                    "required column is absent (columns present: {})",
+                    raw.names.join(", ")
+                ),
             );
         }
     }
     if raw.rows == 0 {
-        err("empty_table", None, None, None, "the file has no data rows".into());
+        err(
+            "empty_table",
+            None,
+            None,
+            None,
+            "the file has no data rows".into(),
+        );
     }
     if missing || raw.rows == 0 {
         return (None, findings, Vec::new());
@@ -233,21 +251,49 @@ fn check(raw: &RawTable, spec: &mmm_core::Spec) -> (Option<ValidTable>, Vec<Find
             let trimmed = cell.trim();
             match trimmed.parse::<f64>() {
                 Ok(v) if !v.is_finite() => {
-                    err("non_finite", Some(name), Some(i + 1), period, format!("value '{trimmed}' is NaN or infinite"));
+                    err(
+                        "non_finite",
+                        Some(name),
+                        Some(i + 1),
+                        period,
+                        format!("value '{trimmed}' is NaN or infinite"),
+                    );
                     col.push(f64::NAN);
                 }
                 Ok(v) => {
                     if *role == "channel" && v < 0.0 {
-                        err("negative_spend", Some(name), Some(i + 1), period, format!("spend {v} is negative"));
+                        err(
+                            "negative_spend",
+                            Some(name),
+                            Some(i + 1),
+                            period,
+                            format!("spend {v} is negative"),
+                        );
                     }
                     col.push(v);
                 }
-                Err(_) if trimmed.is_empty() || trimmed.eq_ignore_ascii_case("null") || trimmed.eq_ignore_ascii_case("na") => {
-                    err("missing_value", Some(name), Some(i + 1), period, "value is empty".into());
+                Err(_)
+                    if trimmed.is_empty()
+                        || trimmed.eq_ignore_ascii_case("null")
+                        || trimmed.eq_ignore_ascii_case("na") =>
+                {
+                    err(
+                        "missing_value",
+                        Some(name),
+                        Some(i + 1),
+                        period,
+                        "value is empty".into(),
+                    );
                     col.push(f64::NAN);
                 }
                 Err(_) => {
-                    err("wrong_type", Some(name), Some(i + 1), period, format!("'{trimmed}' is not a number"));
+                    err(
+                        "wrong_type",
+                        Some(name),
+                        Some(i + 1),
+                        period,
+                        format!("'{trimmed}' is not a number"),
+                    );
                     col.push(f64::NAN);
                 }
             }
@@ -279,13 +325,19 @@ fn check(raw: &RawTable, spec: &mmm_core::Spec) -> (Option<ValidTable>, Vec<Find
                 format!("{gap} days after the previous period; periods must be {step} days apart"),
             );
         } else if gap > step {
-            let missing: Vec<String> = (1..gap / step).map(|k| date_from_days(a + k * step)).collect();
+            let missing: Vec<String> = (1..gap / step)
+                .map(|k| date_from_days(a + k * step))
+                .collect();
             err(
                 "missing_period",
                 Some(date_col),
                 Some(w[1] + 1),
                 Some(missing[0].clone()),
-                format!("{} period(s) missing before this row: {}", missing.len(), missing.join(", ")),
+                format!(
+                    "{} period(s) missing before this row: {}",
+                    missing.len(),
+                    missing.join(", ")
+                ),
             );
         }
     }
@@ -310,12 +362,32 @@ fn check(raw: &RawTable, spec: &mmm_core::Spec) -> (Option<ValidTable>, Vec<Find
             zeros: finite.iter().filter(|v| **v == 0.0).count(),
         });
         if *role == "channel" && max == 0.0 {
-            err("channel_all_zero", Some(name), None, None, "the channel has no spend at all; its effect cannot be estimated".into());
+            err(
+                "channel_all_zero",
+                Some(name),
+                None,
+                None,
+                "the channel has no spend at all; its effect cannot be estimated".into(),
+            );
         } else if *role == "channel" && min == max {
-            err("channel_constant", Some(name), None, None, format!("spend is constant ({min}); its effect cannot be separated from the intercept"));
+            err(
+                "channel_constant",
+                Some(name),
+                None,
+                None,
+                format!(
+                    "spend is constant ({min}); its effect cannot be separated from the intercept"
+                ),
+            );
         }
         if *role == "target" && min == max {
-            err("target_constant", Some(name), None, None, format!("the target is constant ({min})"));
+            err(
+                "target_constant",
+                Some(name),
+                None,
+                None,
+                format!("the target is constant ({min})"),
+            );
         }
     }
 
@@ -345,7 +417,10 @@ fn check(raw: &RawTable, spec: &mmm_core::Spec) -> (Option<ValidTable>, Vec<Find
             column: None,
             row: None,
             period: None,
-            message: format!("holdout of {} periods leaves too few training rows", spec.holdout.weeks),
+            message: format!(
+                "holdout of {} periods leaves too few training rows",
+                spec.holdout.weeks
+            ),
         });
     }
 
@@ -357,7 +432,14 @@ fn check(raw: &RawTable, spec: &mmm_core::Spec) -> (Option<ValidTable>, Vec<Find
         .into_iter()
         .map(|(n, r, c)| (n, r, order.iter().map(|&i| c[i]).collect()))
         .collect();
-    (Some(ValidTable { dates: sorted_dates, columns }), findings, summaries)
+    (
+        Some(ValidTable {
+            dates: sorted_dates,
+            columns,
+        }),
+        findings,
+        summaries,
+    )
 }
 
 fn parse_date(cell: &str) -> Option<NaiveDate> {
@@ -370,13 +452,16 @@ fn parse_date(cell: &str) -> Option<NaiveDate> {
 /// The validate stage: read `data`, check the contract, write table.parquet and contract.json.
 ///
 /// Returns `Ok(None)` when the outputs are fresh and `force` is false.
-pub fn run(spec: &LoadedSpec, data: &Path, out_dir: &Path, force: bool) -> Result<Option<Manifest>, ContractError> {
+pub fn run(
+    spec: &LoadedSpec,
+    data: &Path,
+    out_dir: &Path,
+    force: bool,
+) -> Result<Option<Manifest>, ContractError> {
     let input = file_record(data)?;
     let Some(mut writer) = StageWriter::begin(
         out_dir,
-        STAGE,
-        env!("CARGO_PKG_NAME"),
-        env!("CARGO_PKG_VERSION"),
+        &mmm_core::stage_id!(STAGE),
         &spec.sha256,
         vec![input.clone()],
         force,
@@ -396,8 +481,14 @@ pub fn run(spec: &LoadedSpec, data: &Path, out_dir: &Path, force: bool) -> Resul
         source: data.display().to_string(),
         source_sha256: input.sha256.clone(),
         rows: raw.rows,
-        first_period: table.as_ref().and_then(|t| t.dates.first()).map(|d| date_from_days(*d)),
-        last_period: table.as_ref().and_then(|t| t.dates.last()).map(|d| date_from_days(*d)),
+        first_period: table
+            .as_ref()
+            .and_then(|t| t.dates.first())
+            .map(|d| date_from_days(*d)),
+        last_period: table
+            .as_ref()
+            .and_then(|t| t.dates.last())
+            .map(|d| date_from_days(*d)),
         period_days: spec.spec.data.period_days,
         columns: summaries,
         findings: findings.clone(),
@@ -406,13 +497,19 @@ pub fn run(spec: &LoadedSpec, data: &Path, out_dir: &Path, force: bool) -> Resul
     // contract.json is written even on rejection so the findings can be read; no manifest then.
     writer.write_json("contract.json", &report, None)?;
     let Some(table) = table else {
-        return Err(ContractError::Rejected { path: data.to_path_buf(), findings });
+        return Err(ContractError::Rejected {
+            path: data.to_path_buf(),
+            findings,
+        });
     };
     let mut b = BatchBuilder::new().date("date", table.dates.clone());
     for (name, _, col) in table.columns {
         b = b.f64(&name, col);
     }
-    let batch = b.build().map_err(|e| ContractError::Unreadable { path: data.to_path_buf(), message: e.to_string() })?;
+    let batch = b.build().map_err(|e| ContractError::Unreadable {
+        path: data.to_path_buf(),
+        message: e.to_string(),
+    })?;
     writer.write_parquet("table.parquet", &batch, &schemas::table())?;
     let settings = serde_json::json!({
         "date_column": spec.spec.data.date_column,

@@ -21,17 +21,27 @@ pub struct RawTable {
 impl RawTable {
     /// The cells of a column by name.
     pub fn column(&self, name: &str) -> Option<&[String]> {
-        self.names.iter().position(|n| n == name).map(|i| self.cells[i].as_slice())
+        self.names
+            .iter()
+            .position(|n| n == name)
+            .map(|i| self.cells[i].as_slice())
     }
 }
 
 fn unreadable(path: &Path, message: impl Into<String>) -> ContractError {
-    ContractError::Unreadable { path: path.to_path_buf(), message: message.into() }
+    ContractError::Unreadable {
+        path: path.to_path_buf(),
+        message: message.into(),
+    }
 }
 
 /// Read a CSV (`.csv`) or Parquet (`.parquet`, `.pq`) file by extension.
 pub fn read_table(path: &Path) -> Result<RawTable, ContractError> {
-    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
     match ext.as_str() {
         "csv" | "txt" => read_csv(path),
         "parquet" | "pq" => read_parquet(path),
@@ -48,18 +58,30 @@ fn read_csv(path: &Path) -> Result<RawTable, ContractError> {
         .flexible(false)
         .from_path(path)
         .map_err(|e| unreadable(path, e.to_string()))?;
-    let headers = reader.headers().map_err(|e| unreadable(path, format!("header: {e}")))?.clone();
-    let names: Vec<String> = headers.iter().map(|h| h.trim().trim_start_matches('\u{feff}').to_string()).collect();
+    let headers = reader
+        .headers()
+        .map_err(|e| unreadable(path, format!("header: {e}")))?
+        .clone();
+    let names: Vec<String> = headers
+        .iter()
+        .map(|h| h.trim().trim_start_matches('\u{feff}').to_string())
+        .collect();
     for (i, n) in names.iter().enumerate() {
         if names[..i].contains(n) {
-            return Err(unreadable(path, format!("column '{n}' appears twice in the header")));
+            return Err(unreadable(
+                path,
+                format!("column '{n}' appears twice in the header"),
+            ));
         }
     }
     let mut cells: Vec<Vec<String>> = vec![Vec::new(); names.len()];
     let mut rows = 0;
     for record in reader.records() {
         let record = record.map_err(|e| {
-            let line = e.position().map(|p| format!(" at line {}", p.line())).unwrap_or_default();
+            let line = e
+                .position()
+                .map(|p| format!(" at line {}", p.line()))
+                .unwrap_or_default();
             unreadable(path, format!("malformed CSV{line}: {e}"))
         })?;
         for (i, cell) in record.iter().enumerate() {
@@ -82,5 +104,9 @@ fn read_parquet(path: &Path) -> Result<RawTable, ContractError> {
         names.push(field.name().clone());
         cells.push((0..arr.len()).map(|i| fmt.value(i).to_string()).collect());
     }
-    Ok(RawTable { names, cells, rows: batch.num_rows() })
+    Ok(RawTable {
+        names,
+        cells,
+        rows: batch.num_rows(),
+    })
 }

@@ -26,9 +26,15 @@ pub const MANIFEST_FILE: &str = "manifest.json";
 ///
 /// A crash at any point leaves either the old file or the new one under `path`, never a part.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CoreError> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     fs::create_dir_all(dir).map_err(|e| CoreError::io(dir, e))?;
-    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
     let result = (|| {
         let mut f = File::create(&tmp)?;
@@ -68,7 +74,10 @@ pub fn parquet_bytes(batch: &RecordBatch, path_for_errors: &Path) -> Result<Vec<
 
 /// Decode Parquet bytes into one batch. Corrupt input gives an error naming `path`, never a panic.
 pub fn read_parquet_bytes(bytes: Vec<u8>, path: &Path) -> Result<RecordBatch, CoreError> {
-    let perr = |message: String| CoreError::Parquet { path: path.to_path_buf(), message };
+    let perr = |message: String| CoreError::Parquet {
+        path: path.to_path_buf(),
+        message,
+    };
     let builder = ParquetRecordBatchReaderBuilder::try_new(Bytes::from(bytes))
         .map_err(|e| perr(e.to_string()))?;
     let schema: Arc<Schema> = builder.schema().clone();
@@ -97,8 +106,11 @@ impl Upstream {
                 "cannot read the manifest of stage '{stage}' ({e}); run `mmm {stage}` first"
             ),
         })?;
-        let manifest: Manifest = serde_json::from_slice(&bytes)
-            .map_err(|e| CoreError::Manifest { path: path.clone(), message: e.to_string() })?;
+        let manifest: Manifest =
+            serde_json::from_slice(&bytes).map_err(|e| CoreError::Manifest {
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
         if manifest.stage != stage {
             return Err(CoreError::Manifest {
                 path,
@@ -111,7 +123,10 @@ impl Upstream {
                 message: format!("stage '{stage}' did not complete; rerun it"),
             });
         }
-        Ok(Self { dir: dir.to_path_buf(), manifest })
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            manifest,
+        })
     }
 
     /// The upstream manifest.
@@ -127,16 +142,32 @@ impl Upstream {
     /// Read a file of the stage after checking its sha256 against the manifest.
     pub fn read_verified(&self, name: &str) -> Result<(Vec<u8>, FileRecord), CoreError> {
         let path = self.dir.join(name);
-        let record = self.manifest.output(name).ok_or_else(|| CoreError::Manifest {
-            path: self.dir.join(MANIFEST_FILE),
-            message: format!("stage '{}' did not record an output named '{name}'", self.manifest.stage),
-        })?;
+        let record = self
+            .manifest
+            .output(name)
+            .ok_or_else(|| CoreError::Manifest {
+                path: self.dir.join(MANIFEST_FILE),
+                message: format!(
+                    "stage '{}' did not record an output named '{name}'",
+                    self.manifest.stage
+                ),
+            })?;
         let bytes = fs::read(&path).map_err(|e| CoreError::io(&path, e))?;
         let actual = sha256_hex(&bytes);
         if actual != record.sha256 {
-            return Err(CoreError::HashMismatch { path, expected: record.sha256.clone(), actual });
+            return Err(CoreError::HashMismatch {
+                path,
+                expected: record.sha256.clone(),
+                actual,
+            });
         }
-        Ok((bytes, FileRecord { path: path.display().to_string(), sha256: actual }))
+        Ok((
+            bytes,
+            FileRecord {
+                path: path.display().to_string(),
+                sha256: actual,
+            },
+        ))
     }
 
     /// Read and decode a verified Parquet output.
@@ -146,12 +177,40 @@ impl Upstream {
     }
 
     /// Read and decode a verified JSON output.
-    pub fn json<T: serde::de::DeserializeOwned>(&self, name: &str) -> Result<(T, FileRecord), CoreError> {
+    pub fn json<T: serde::de::DeserializeOwned>(
+        &self,
+        name: &str,
+    ) -> Result<(T, FileRecord), CoreError> {
         let (bytes, rec) = self.read_verified(name)?;
-        let value = serde_json::from_slice(&bytes)
-            .map_err(|source| CoreError::Json { path: self.dir.join(name), source })?;
+        let value = serde_json::from_slice(&bytes).map_err(|source| CoreError::Json {
+            path: self.dir.join(name),
+            source,
+        })?;
         Ok((value, rec))
     }
+}
+
+/// Which stage, and which crate (name and version) implements it; see [`crate::stage_id!`].
+#[derive(Debug, Clone, Copy)]
+pub struct StageId {
+    /// Stage name, e.g. `fit`.
+    pub stage: &'static str,
+    /// Crate that runs the stage.
+    pub crate_name: &'static str,
+    /// Its version.
+    pub crate_version: &'static str,
+}
+
+/// The [`StageId`] of a stage implemented by the calling crate.
+#[macro_export]
+macro_rules! stage_id {
+    ($stage:expr) => {
+        $crate::artifact::StageId {
+            stage: $stage,
+            crate_name: env!("CARGO_PKG_NAME"),
+            crate_version: env!("CARGO_PKG_VERSION"),
+        }
+    };
 }
 
 /// Writes one stage's outputs and, last, its manifest.
@@ -174,13 +233,12 @@ impl StageWriter {
     /// never leaves outputs that a manifest vouches for.
     pub fn begin(
         dir: &Path,
-        stage: &str,
-        crate_name: &str,
-        crate_version: &str,
+        id: &StageId,
         spec_sha256: &str,
         inputs: Vec<FileRecord>,
         force: bool,
     ) -> Result<Option<Self>, CoreError> {
+        let stage = id.stage;
         let manifest_path = dir.join(MANIFEST_FILE);
         if !force && is_fresh(dir, stage, spec_sha256, &inputs) {
             tracing::info!(stage, dir = %dir.display(), "outputs are fresh; skipping (use --force to redo)");
@@ -195,8 +253,8 @@ impl StageWriter {
         Ok(Some(Self {
             dir: dir.to_path_buf(),
             stage: stage.to_string(),
-            crate_name: crate_name.to_string(),
-            crate_version: crate_version.to_string(),
+            crate_name: id.crate_name.to_string(),
+            crate_version: id.crate_version.to_string(),
             spec_sha256: spec_sha256.to_string(),
             inputs,
             outputs: Vec::new(),
@@ -256,7 +314,8 @@ impl StageWriter {
         schema: Option<&ArtifactSchema>,
     ) -> Result<(), CoreError> {
         let path = self.dir.join(name);
-        let mut bytes = serde_json::to_vec_pretty(value).map_err(|source| CoreError::Json { path, source })?;
+        let mut bytes =
+            serde_json::to_vec_pretty(value).map_err(|source| CoreError::Json { path, source })?;
         bytes.push(b'\n');
         self.write_bytes(name, &bytes, None, schema)
     }
@@ -283,8 +342,10 @@ impl StageWriter {
             wall_seconds: self.started.elapsed().as_secs_f64(),
         };
         let path = self.dir.join(MANIFEST_FILE);
-        let mut bytes = serde_json::to_vec_pretty(&manifest)
-            .map_err(|source| CoreError::Json { path: path.clone(), source })?;
+        let mut bytes = serde_json::to_vec_pretty(&manifest).map_err(|source| CoreError::Json {
+            path: path.clone(),
+            source,
+        })?;
         bytes.push(b'\n');
         write_atomic(&path, &bytes)?;
         Ok(manifest)
@@ -294,7 +355,9 @@ impl StageWriter {
 /// A stage is fresh when its manifest is complete, was made from the same spec and inputs,
 /// and every output it lists is still there with the recorded hash.
 fn is_fresh(dir: &Path, stage: &str, spec_sha256: &str, inputs: &[FileRecord]) -> bool {
-    let Ok(up) = Upstream::open(dir, stage) else { return false };
+    let Ok(up) = Upstream::open(dir, stage) else {
+        return false;
+    };
     let m = up.manifest();
     if m.spec_sha256 != spec_sha256 {
         return false;
@@ -308,5 +371,8 @@ fn is_fresh(dir: &Path, stage: &str, spec_sha256: &str, inputs: &[FileRecord]) -
 
 /// A record of an input file: its path and current sha256.
 pub fn file_record(path: &Path) -> Result<FileRecord, CoreError> {
-    Ok(FileRecord { path: path.display().to_string(), sha256: crate::hash::sha256_file(path)? })
+    Ok(FileRecord {
+        path: path.display().to_string(),
+        sha256: crate::hash::sha256_file(path)?,
+    })
 }

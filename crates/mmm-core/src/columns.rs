@@ -3,7 +3,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, BooleanArray, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow::array::{
+    Array, ArrayRef, BooleanArray, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray,
+};
 use arrow::datatypes::{DataType, Field, Schema};
 
 use crate::error::CoreError;
@@ -80,14 +82,20 @@ pub fn bool_column(batch: &RecordBatch, name: &str, path: &Path) -> Result<Vec<b
 }
 
 /// A utf8 column.
-pub fn string_column(batch: &RecordBatch, name: &str, path: &Path) -> Result<Vec<String>, CoreError> {
+pub fn string_column(
+    batch: &RecordBatch,
+    name: &str,
+    path: &Path,
+) -> Result<Vec<String>, CoreError> {
     let arr = column(batch, name, path)?;
     let a = arr
         .as_any()
         .downcast_ref::<StringArray>()
         .ok_or_else(|| wrong_type(path, name, "utf8", arr.data_type()))?;
     no_nulls(a, path, name)?;
-    Ok(a.iter().map(|v| v.unwrap_or_default().to_string()).collect())
+    Ok(a.iter()
+        .map(|v| v.unwrap_or_default().to_string())
+        .collect())
 }
 
 /// Builds a record batch column by column, in a fixed order.
@@ -104,7 +112,8 @@ impl BatchBuilder {
     }
 
     fn push(mut self, name: &str, arr: ArrayRef) -> Self {
-        self.fields.push(Field::new(name, arr.data_type().clone(), false));
+        self.fields
+            .push(Field::new(name, arr.data_type().clone(), false));
         self.arrays.push(arr);
         self
     }

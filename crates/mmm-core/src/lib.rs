@@ -13,9 +13,9 @@ pub mod schemas;
 pub mod spec;
 pub mod summary;
 
-pub use artifact::{StageWriter, Upstream, file_record, read_parquet_bytes, write_atomic};
+pub use artifact::{StageId, StageWriter, Upstream, file_record, read_parquet_bytes, write_atomic};
+pub use columns::BatchBuilder;
 pub use error::CoreError;
 pub use hash::{sha256_file, sha256_hex};
 pub use manifest::{FileRecord, Manifest, OutputRecord, RunStatus};
 pub use spec::{LoadedSpec, Spec};
-pub use columns::BatchBuilder;

@@ -96,7 +96,10 @@ impl ArtifactSchema {
                 Err(err(format!("undocumented column '{}'", extra[0].name())))
             }
             None => Ok(()),
-            Some(d) => match extra.iter().find(|f| type_name(f.data_type()) != d.data_type) {
+            Some(d) => match extra
+                .iter()
+                .find(|f| type_name(f.data_type()) != d.data_type)
+            {
                 Some(f) => Err(err(format!(
                     "column '{}' has type {}, documented {}",
                     f.name(),
@@ -115,7 +118,12 @@ const fn col(
     unit: &'static str,
     description: &'static str,
 ) -> ColumnSchema {
-    ColumnSchema { name, data_type, unit, description }
+    ColumnSchema {
+        name,
+        data_type,
+        unit,
+        description,
+    }
 }
 
 /// `validate/table.parquet`.
@@ -142,8 +150,18 @@ pub fn design() -> ArtifactSchema {
         row: "one period, in date order",
         columns: vec![
             col("date", "date32", "day", "first day of the period"),
-            col("is_train", "boolean", "", "true in the training window, false in the holdout"),
-            col("target_scaled", "float64", "target / scales.target", "target divided by its training-window max-abs"),
+            col(
+                "is_train",
+                "boolean",
+                "",
+                "true in the training window, false in the holdout",
+            ),
+            col(
+                "target_scaled",
+                "float64",
+                "target / scales.target",
+                "target divided by its training-window max-abs",
+            ),
         ],
         dynamic_columns: Some(DynamicColumns {
             pattern: "`channel[NAME]` (spend / its training max-abs), `control[NAME]` (raw, or / its training max-abs when the spec says scale), `fourier[sin_K]` and `fourier[cos_K]` (sin/cos(2 pi K day_of_year / period_days))",
@@ -162,7 +180,12 @@ pub fn draws() -> ArtifactSchema {
         row: "one posterior draw of one chain (warm-up draws are not stored)",
         columns: vec![
             col("chain", "int64", "", "chain index, 0-based"),
-            col("draw", "int64", "", "draw index within the chain after warm-up, 0-based"),
+            col(
+                "draw",
+                "int64",
+                "",
+                "draw index within the chain after warm-up, 0-based",
+            ),
         ],
         dynamic_columns: Some(DynamicColumns {
             pattern: "one column per scalar parameter on its constrained scale: `intercept`, `beta[CH]`, `adstock_alpha[CH]`, `saturation_lam[CH]`, `gamma_control[NAME]`, `gamma_fourier[sin_K|cos_K]`, `sigma`",
@@ -181,15 +204,35 @@ pub fn sample_stats() -> ArtifactSchema {
         row: "one NUTS transition of one chain, warm-up included",
         columns: vec![
             col("chain", "int64", "", "chain index, 0-based"),
-            col("draw", "int64", "", "iteration index within the chain, warm-up first, 0-based"),
+            col(
+                "draw",
+                "int64",
+                "",
+                "iteration index within the chain, warm-up first, 0-based",
+            ),
             col("warmup", "boolean", "", "true during tuning"),
             col("step_size", "float64", "", "leapfrog step size used"),
             col("tree_depth", "int64", "", "depth of the NUTS tree"),
-            col("n_steps", "int64", "", "leapfrog steps (gradient evaluations) of the transition"),
+            col(
+                "n_steps",
+                "int64",
+                "",
+                "leapfrog steps (gradient evaluations) of the transition",
+            ),
             col("energy", "float64", "", "Hamiltonian at the accepted point"),
             col("diverging", "boolean", "", "the trajectory diverged"),
-            col("logp", "float64", "", "unnormalized log density (with Jacobian) of the draw"),
-            col("mean_tree_accept", "float64", "", "mean acceptance probability over the tree"),
+            col(
+                "logp",
+                "float64",
+                "",
+                "unnormalized log density (with Jacobian) of the draw",
+            ),
+            col(
+                "mean_tree_accept",
+                "float64",
+                "",
+                "mean acceptance probability over the tree",
+            ),
         ],
         dynamic_columns: None,
     }
@@ -205,10 +248,30 @@ pub fn ppc() -> ArtifactSchema {
             col("date", "date32", "day", "first day of the period"),
             col("is_train", "boolean", "", "training window or holdout"),
             col("observed", "float64", "target unit", "observed target"),
-            col("mu_mean", "float64", "target unit", "posterior mean of the expected target"),
-            col("pred_mean", "float64", "target unit", "mean of the posterior predictive draws"),
-            col("pred_lower", "float64", "target unit", "lower end of the central posterior predictive interval (decisions.interval)"),
-            col("pred_upper", "float64", "target unit", "upper end of that interval"),
+            col(
+                "mu_mean",
+                "float64",
+                "target unit",
+                "posterior mean of the expected target",
+            ),
+            col(
+                "pred_mean",
+                "float64",
+                "target unit",
+                "mean of the posterior predictive draws",
+            ),
+            col(
+                "pred_lower",
+                "float64",
+                "target unit",
+                "lower end of the central posterior predictive interval (decisions.interval)",
+            ),
+            col(
+                "pred_upper",
+                "float64",
+                "target unit",
+                "upper end of that interval",
+            ),
         ],
         dynamic_columns: None,
     }
@@ -224,10 +287,30 @@ pub fn contributions() -> ArtifactSchema {
             col("chain", "int64", "", "chain index"),
             col("draw", "int64", "", "draw index"),
             col("channel", "utf8", "", "channel name"),
-            col("contribution", "float64", "target unit", "sum over weeks of prediction minus prediction with this channel's spend set to zero (adstock recomputed)"),
-            col("spend", "float64", "currency", "channel spend over the same weeks"),
-            col("share", "float64", "fraction", "contribution / sum of all channels' contributions of the same draw"),
-            col("roas", "float64", "target unit per currency unit", "contribution / spend"),
+            col(
+                "contribution",
+                "float64",
+                "target unit",
+                "sum over weeks of prediction minus prediction with this channel's spend set to zero (adstock recomputed)",
+            ),
+            col(
+                "spend",
+                "float64",
+                "currency",
+                "channel spend over the same weeks",
+            ),
+            col(
+                "share",
+                "float64",
+                "fraction",
+                "contribution / sum of all channels' contributions of the same draw",
+            ),
+            col(
+                "roas",
+                "float64",
+                "target unit per currency unit",
+                "contribution / spend",
+            ),
         ],
         dynamic_columns: None,
     }
@@ -241,10 +324,30 @@ pub fn decomposition() -> ArtifactSchema {
         row: "one period x one component, summarized over posterior draws",
         columns: vec![
             col("date", "date32", "day", "first day of the period"),
-            col("component", "utf8", "", "`baseline` (intercept, controls, seasonality) or a channel name"),
-            col("mean", "float64", "target unit", "posterior mean of the component"),
-            col("lower", "float64", "target unit", "lower end of the highest-density interval (decisions.interval)"),
-            col("upper", "float64", "target unit", "upper end of that interval"),
+            col(
+                "component",
+                "utf8",
+                "",
+                "`baseline` (intercept, controls, seasonality) or a channel name",
+            ),
+            col(
+                "mean",
+                "float64",
+                "target unit",
+                "posterior mean of the component",
+            ),
+            col(
+                "lower",
+                "float64",
+                "target unit",
+                "lower end of the highest-density interval (decisions.interval)",
+            ),
+            col(
+                "upper",
+                "float64",
+                "target unit",
+                "upper end of that interval",
+            ),
         ],
         dynamic_columns: None,
     }
@@ -258,12 +361,32 @@ pub fn roi() -> ArtifactSchema {
         row: "one channel x one metric, summarized over posterior draws",
         columns: vec![
             col("channel", "utf8", "", "channel name"),
-            col("metric", "utf8", "", "`contribution` (target unit), `share` (fraction), `roas` (target unit per currency unit), `spend` (currency)"),
+            col(
+                "metric",
+                "utf8",
+                "",
+                "`contribution` (target unit), `share` (fraction), `roas` (target unit per currency unit), `spend` (currency)",
+            ),
             col("mean", "float64", "metric unit", "posterior mean"),
             col("median", "float64", "metric unit", "posterior median"),
-            col("lower", "float64", "metric unit", "lower end of the highest-density interval"),
-            col("upper", "float64", "metric unit", "upper end of that interval"),
-            col("interval", "float64", "probability", "mass of the interval (decisions.interval)"),
+            col(
+                "lower",
+                "float64",
+                "metric unit",
+                "lower end of the highest-density interval",
+            ),
+            col(
+                "upper",
+                "float64",
+                "metric unit",
+                "upper end of that interval",
+            ),
+            col(
+                "interval",
+                "float64",
+                "probability",
+                "mass of the interval (decisions.interval)",
+            ),
         ],
         dynamic_columns: None,
     }
@@ -271,5 +394,14 @@ pub fn roi() -> ArtifactSchema {
 
 /// Every tabular artifact schema, in pipeline order.
 pub fn all() -> Vec<ArtifactSchema> {
-    vec![table(), design(), draws(), sample_stats(), ppc(), contributions(), decomposition(), roi()]
+    vec![
+        table(),
+        design(),
+        draws(),
+        sample_stats(),
+        ppc(),
+        contributions(),
+        decomposition(),
+        roi(),
+    ]
 }

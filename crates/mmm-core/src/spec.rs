@@ -177,7 +177,12 @@ pub struct InterceptSpec {
 
 impl Default for InterceptSpec {
     fn default() -> Self {
-        Self { prior: Prior::Normal { mu: 0.0, sigma: 2.0 } }
+        Self {
+            prior: Prior::Normal {
+                mu: 0.0,
+                sigma: 2.0,
+            },
+        }
     }
 }
 
@@ -200,7 +205,11 @@ fn default_year_days() -> f64 {
 
 impl Default for SeasonalitySpec {
     fn default() -> Self {
-        Self { fourier_order: 0, period_days: 365.25, prior: Prior::Laplace { mu: 0.0, b: 1.0 } }
+        Self {
+            fourier_order: 0,
+            period_days: 365.25,
+            prior: Prior::Laplace { mu: 0.0, b: 1.0 },
+        }
     }
 }
 
@@ -217,7 +226,9 @@ pub enum LikelihoodSpec {
 
 impl Default for LikelihoodSpec {
     fn default() -> Self {
-        Self::Normal { sigma_prior: Prior::HalfNormal { sigma: 2.0 } }
+        Self::Normal {
+            sigma_prior: Prior::HalfNormal { sigma: 2.0 },
+        }
     }
 }
 
@@ -254,7 +265,11 @@ fn default_min_ess() -> f64 {
 
 impl Default for GateSpec {
     fn default() -> Self {
-        Self { max_rhat: 1.01, min_bulk_ess: 400.0, max_divergences: 0 }
+        Self {
+            max_rhat: 1.01,
+            min_bulk_ess: 400.0,
+            max_divergences: 0,
+        }
     }
 }
 
@@ -363,7 +378,12 @@ pub enum Prior {
     /// Laplace(mu, b), density ∝ e^(-|x - mu| / b).
     Laplace { mu: f64, b: f64 },
     /// Normal(mu, sigma) truncated to [lower, upper].
-    TruncatedNormal { mu: f64, sigma: f64, lower: f64, upper: f64 },
+    TruncatedNormal {
+        mu: f64,
+        sigma: f64,
+        lower: f64,
+        upper: f64,
+    },
 }
 
 /// Where a parameter lives; decides which prior families make sense for it.
@@ -408,7 +428,9 @@ impl Prior {
             }
         };
         match *self {
-            Prior::Normal { sigma, .. } | Prior::LogNormal { sigma, .. } => positive("sigma", sigma),
+            Prior::Normal { sigma, .. } | Prior::LogNormal { sigma, .. } => {
+                positive("sigma", sigma)
+            }
             Prior::HalfNormal { sigma } => positive("sigma", sigma),
             Prior::Gamma { shape, rate } => {
                 positive("shape", shape);
@@ -424,10 +446,18 @@ impl Prior {
                 positive("sigma", sigma);
             }
             Prior::Laplace { b, .. } => positive("b", b),
-            Prior::TruncatedNormal { sigma, lower, upper, .. } => {
+            Prior::TruncatedNormal {
+                sigma,
+                lower,
+                upper,
+                ..
+            } => {
                 positive("sigma", sigma);
                 if lower.is_nan() || upper.is_nan() || lower >= upper {
-                    out.push(("lower", format!("lower ({lower}) must be below upper ({upper})")));
+                    out.push((
+                        "lower",
+                        format!("lower ({lower}) must be below upper ({upper})"),
+                    ));
                 }
             }
         }
@@ -471,8 +501,10 @@ impl Spec {
 
     /// Read, parse and validate a spec file; every problem is reported at once.
     pub fn load(path: &Path) -> Result<Self, CoreError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| CoreError::Io { path: path.to_path_buf(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| CoreError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let spec = Self::from_toml_str(&text).map_err(|e| CoreError::SpecInvalid {
             path: path.to_path_buf(),
             problems: vec![toml_problem(&text, &e)],
@@ -481,7 +513,10 @@ impl Spec {
         if problems.is_empty() {
             Ok(spec)
         } else {
-            Err(CoreError::SpecInvalid { path: path.to_path_buf(), problems })
+            Err(CoreError::SpecInvalid {
+                path: path.to_path_buf(),
+                problems,
+            })
         }
     }
 
@@ -511,9 +546,14 @@ impl Spec {
                 );
             }
             match &ch.adstock {
-                AdstockSpec::Geometric { l_max, alpha_prior, .. } => {
+                AdstockSpec::Geometric {
+                    l_max, alpha_prior, ..
+                } => {
                     if *l_max == 0 || *l_max > 104 {
-                        problems.push(format!("{p}.adstock.l_max"), format!("must be 1..=104, got {l_max}"));
+                        problems.push(
+                            format!("{p}.adstock.l_max"),
+                            format!("must be 1..=104, got {l_max}"),
+                        );
                     }
                     problems.prior(
                         format!("{p}.adstock.alpha_prior"),
@@ -524,7 +564,10 @@ impl Spec {
                 }
             }
             match &ch.saturation {
-                SaturationSpec::Logistic { lam_prior, beta_prior } => {
+                SaturationSpec::Logistic {
+                    lam_prior,
+                    beta_prior,
+                } => {
                     problems.prior(
                         format!("{p}.saturation.lam_prior"),
                         lam_prior,
@@ -546,7 +589,10 @@ impl Spec {
                 problems.push(format!("{p}.name"), format!("duplicate name '{}'", c.name));
             }
             if columns.contains(&c.name) {
-                problems.push(format!("{p}.name"), format!("column '{}' is already a channel's spend", c.name));
+                problems.push(
+                    format!("{p}.name"),
+                    format!("column '{}' is already a channel's spend", c.name),
+                );
             }
             let support = match c.expected_sign {
                 ExpectedSign::Unconstrained => Support::Real,
@@ -558,13 +604,24 @@ impl Spec {
             };
             problems.prior(format!("{p}.prior"), &c.prior, support, what);
         }
-        if [&self.data.target, &self.data.date_column].iter().any(|c| columns.contains(*c)) {
-            problems.push("data".into(), "the target or date column is also used as a channel".into());
+        if [&self.data.target, &self.data.date_column]
+            .iter()
+            .any(|c| columns.contains(*c))
+        {
+            problems.push(
+                "data".into(),
+                "the target or date column is also used as a channel".into(),
+            );
         }
         if self.data.period_days == 0 {
             problems.push("data.period_days".into(), "must be >= 1".into());
         }
-        problems.prior("intercept.prior".into(), &self.intercept.prior, Support::Real, "the intercept");
+        problems.prior(
+            "intercept.prior".into(),
+            &self.intercept.prior,
+            Support::Real,
+            "the intercept",
+        );
         if self.seasonality.fourier_order > 0 {
             problems.prior(
                 "seasonality.prior".into(),
@@ -573,7 +630,10 @@ impl Spec {
                 "a Fourier coefficient",
             );
             if !(self.seasonality.period_days.is_finite() && self.seasonality.period_days > 1.0) {
-                problems.push("seasonality.period_days".into(), "must be a finite number > 1".into());
+                problems.push(
+                    "seasonality.period_days".into(),
+                    "must be a finite number > 1".into(),
+                );
             }
         }
         match &self.likelihood {
@@ -588,27 +648,45 @@ impl Spec {
         }
         let s = &self.sampler;
         if s.chains == 0 || s.chains > 256 {
-            problems.push("sampler.chains".into(), format!("must be 1..=256, got {}", s.chains));
+            problems.push(
+                "sampler.chains".into(),
+                format!("must be 1..=256, got {}", s.chains),
+            );
         }
         if s.draws == 0 {
             problems.push("sampler.draws".into(), "must be >= 1".into());
         }
         if !(s.target_accept > 0.0 && s.target_accept < 1.0) {
-            problems.push("sampler.target_accept".into(), format!("must be in (0, 1), got {}", s.target_accept));
+            problems.push(
+                "sampler.target_accept".into(),
+                format!("must be in (0, 1), got {}", s.target_accept),
+            );
         }
         if s.max_tree_depth == 0 || s.max_tree_depth > 20 {
-            problems.push("sampler.max_tree_depth".into(), format!("must be 1..=20, got {}", s.max_tree_depth));
+            problems.push(
+                "sampler.max_tree_depth".into(),
+                format!("must be 1..=20, got {}", s.max_tree_depth),
+            );
         }
         let g = &self.gates;
         if !(g.max_rhat.is_finite() && g.max_rhat >= 1.0) {
-            problems.push("gates.max_rhat".into(), format!("must be >= 1, got {}", g.max_rhat));
+            problems.push(
+                "gates.max_rhat".into(),
+                format!("must be >= 1, got {}", g.max_rhat),
+            );
         }
         if !(g.min_bulk_ess.is_finite() && g.min_bulk_ess >= 0.0) {
-            problems.push("gates.min_bulk_ess".into(), format!("must be >= 0, got {}", g.min_bulk_ess));
+            problems.push(
+                "gates.min_bulk_ess".into(),
+                format!("must be >= 0, got {}", g.min_bulk_ess),
+            );
         }
         let iv = self.decisions.interval;
         if !(iv > 0.0 && iv < 1.0) {
-            problems.push("decisions.interval".into(), format!("must be in (0, 1), got {iv}"));
+            problems.push(
+                "decisions.interval".into(),
+                format!("must be in (0, 1), got {iv}"),
+            );
         }
         problems.0
     }
@@ -637,7 +715,10 @@ fn toml_problem(text: &str, e: &toml::de::Error) -> SpecProblem {
         }
         None => "(file)".to_string(),
     };
-    SpecProblem { path, message: e.message().to_string() }
+    SpecProblem {
+        path,
+        message: e.message().to_string(),
+    }
 }
 
 /// Collects spec problems with their key paths.
@@ -681,8 +762,15 @@ pub struct LoadedSpec {
 impl LoadedSpec {
     /// Read, hash, parse and validate a spec file.
     pub fn load(path: &Path) -> Result<Self, CoreError> {
-        let bytes = std::fs::read(path).map_err(|source| CoreError::Io { path: path.to_path_buf(), source })?;
+        let bytes = std::fs::read(path).map_err(|source| CoreError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let spec = Spec::load(path)?;
-        Ok(Self { spec, path: path.to_path_buf(), sha256: crate::hash::sha256_hex(&bytes) })
+        Ok(Self {
+            spec,
+            path: path.to_path_buf(),
+            sha256: crate::hash::sha256_hex(&bytes),
+        })
     }
 }

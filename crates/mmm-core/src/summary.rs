@@ -59,7 +59,9 @@ mod tests {
         let (lo, hi) = hdi(&v, 0.9);
         assert_eq!(hi - lo, 90.0);
         // Skewed: the HDI hugs the dense end.
-        let skew: Vec<f64> = (0..1000).map(|i| ((i as f64 + 0.5) / 1000.0).powi(3)).collect();
+        let skew: Vec<f64> = (0..1000)
+            .map(|i| ((i as f64 + 0.5) / 1000.0).powi(3))
+            .collect();
         let (lo, hi) = hdi(&skew, 0.5);
         assert!(lo < 1e-6 && hi < 0.2, "{lo} {hi}");
     }

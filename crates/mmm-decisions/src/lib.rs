@@ -83,9 +83,15 @@ fn channel_totals(design: &Design, dec: &Decomposition, draws: usize) -> Vec<Cha
     let contributions: Vec<Vec<f64>> = dec
         .weekly
         .iter()
-        .map(|wc| (0..draws).map(|k| wc[..nt].iter().map(|w| w[k]).sum()).collect())
+        .map(|wc| {
+            (0..draws)
+                .map(|k| wc[..nt].iter().map(|w| w[k]).sum())
+                .collect()
+        })
         .collect();
-    let totals: Vec<f64> = (0..draws).map(|k| contributions.iter().map(|c| c[k]).sum()).collect();
+    let totals: Vec<f64> = (0..draws)
+        .map(|k| contributions.iter().map(|c| c[k]).sum())
+        .collect();
     design
         .channel_names
         .iter()
@@ -95,7 +101,11 @@ fn channel_totals(design: &Design, dec: &Decomposition, draws: usize) -> Vec<Cha
             let contribution = contributions[c].clone();
             ChannelDraws {
                 channel: name.clone(),
-                share: contribution.iter().zip(&totals).map(|(x, t)| x / t).collect(),
+                share: contribution
+                    .iter()
+                    .zip(&totals)
+                    .map(|(x, t)| x / t)
+                    .collect(),
                 roas: contribution.iter().map(|x| x / spend).collect(),
                 contribution,
                 spend,
@@ -122,9 +132,7 @@ pub fn run(
     inputs.extend([rec_d, rec_g]);
     let Some(mut writer) = StageWriter::begin(
         out_dir,
-        STAGE,
-        env!("CARGO_PKG_NAME"),
-        env!("CARGO_PKG_VERSION"),
+        &mmm_core::stage_id!(STAGE),
         &spec.sha256,
         inputs,
         force,
@@ -132,7 +140,10 @@ pub fn run(
     else {
         return Ok(None);
     };
-    let not_for_decisions = diag.get("not_for_decisions").and_then(|v| v.as_bool()).unwrap_or(true);
+    let not_for_decisions = diag
+        .get("not_for_decisions")
+        .and_then(|v| v.as_bool())
+        .unwrap_or(true);
     let model = MmmModel::new(&spec.spec, &design)?;
     let posterior = Posterior::from_batch(&draws, &model, &fit_dir.join("draws.parquet"))?;
     let dec = decompose(&model, &posterior, design.scales.target);
@@ -143,13 +154,55 @@ pub fn run(
     // contributions.parquet: draw x channel.
     let nd = posterior.len();
     let contributions = BatchBuilder::new()
-        .i64("chain", channels.iter().flat_map(|_| posterior.chain.iter().copied()).collect())
-        .i64("draw", channels.iter().flat_map(|_| posterior.draw.iter().copied()).collect())
-        .string("channel", channels.iter().flat_map(|c| std::iter::repeat_n(c.channel.clone(), nd)).collect())
-        .f64("contribution", channels.iter().flat_map(|c| c.contribution.iter().copied()).collect())
-        .f64("spend", channels.iter().flat_map(|c| std::iter::repeat_n(c.spend, nd)).collect())
-        .f64("share", channels.iter().flat_map(|c| c.share.iter().copied()).collect())
-        .f64("roas", channels.iter().flat_map(|c| c.roas.iter().copied()).collect())
+        .i64(
+            "chain",
+            channels
+                .iter()
+                .flat_map(|_| posterior.chain.iter().copied())
+                .collect(),
+        )
+        .i64(
+            "draw",
+            channels
+                .iter()
+                .flat_map(|_| posterior.draw.iter().copied())
+                .collect(),
+        )
+        .string(
+            "channel",
+            channels
+                .iter()
+                .flat_map(|c| std::iter::repeat_n(c.channel.clone(), nd))
+                .collect(),
+        )
+        .f64(
+            "contribution",
+            channels
+                .iter()
+                .flat_map(|c| c.contribution.iter().copied())
+                .collect(),
+        )
+        .f64(
+            "spend",
+            channels
+                .iter()
+                .flat_map(|c| std::iter::repeat_n(c.spend, nd))
+                .collect(),
+        )
+        .f64(
+            "share",
+            channels
+                .iter()
+                .flat_map(|c| c.share.iter().copied())
+                .collect(),
+        )
+        .f64(
+            "roas",
+            channels
+                .iter()
+                .flat_map(|c| c.roas.iter().copied())
+                .collect(),
+        )
         .build()
         .map_err(out)?;
 
@@ -157,8 +210,11 @@ pub fn run(
     let n = design.len();
     let mut comp_names = vec!["baseline".to_string()];
     comp_names.extend(design.channel_names.iter().cloned());
-    let series: Vec<&Vec<Vec<f64>>> = std::iter::once(&dec.baseline).chain(dec.weekly.iter()).collect();
-    let (mut d_date, mut d_comp, mut d_mean, mut d_lo, mut d_hi) = (vec![], vec![], vec![], vec![], vec![]);
+    let series: Vec<&Vec<Vec<f64>>> = std::iter::once(&dec.baseline)
+        .chain(dec.weekly.iter())
+        .collect();
+    let (mut d_date, mut d_comp, mut d_mean, mut d_lo, mut d_hi) =
+        (vec![], vec![], vec![], vec![], vec![]);
     for t in 0..n {
         for (name, s) in comp_names.iter().zip(&series) {
             let (lo, hi) = hdi(&s[t], interval);
@@ -179,10 +235,16 @@ pub fn run(
         .map_err(out)?;
 
     // roi.parquet: channel x metric.
-    let (mut r_ch, mut r_metric, mut r_mean, mut r_med, mut r_lo, mut r_hi) = (vec![], vec![], vec![], vec![], vec![], vec![]);
+    let (mut r_ch, mut r_metric, mut r_mean, mut r_med, mut r_lo, mut r_hi) =
+        (vec![], vec![], vec![], vec![], vec![], vec![]);
     for c in &channels {
         let spend = vec![c.spend];
-        for (metric, values) in [("contribution", &c.contribution), ("share", &c.share), ("roas", &c.roas), ("spend", &spend)] {
+        for (metric, values) in [
+            ("contribution", &c.contribution),
+            ("share", &c.share),
+            ("roas", &c.roas),
+            ("spend", &spend),
+        ] {
             let (lo, hi) = hdi(values, interval);
             r_ch.push(c.channel.clone());
             r_metric.push(metric.to_string());
@@ -204,8 +266,16 @@ pub fn run(
         .build()
         .map_err(out)?;
 
-    writer.write_parquet("contributions.parquet", &contributions, &schemas::contributions())?;
-    writer.write_parquet("decomposition.parquet", &decomposition, &schemas::decomposition())?;
+    writer.write_parquet(
+        "contributions.parquet",
+        &contributions,
+        &schemas::contributions(),
+    )?;
+    writer.write_parquet(
+        "decomposition.parquet",
+        &decomposition,
+        &schemas::decomposition(),
+    )?;
     writer.write_parquet("roi.parquet", &roi, &schemas::roi())?;
     let settings = serde_json::json!({
         "interval": interval,

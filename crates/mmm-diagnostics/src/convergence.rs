@@ -37,7 +37,7 @@ const FLOAT_RESOLUTION: f64 = 1e-15;
 const BLOM_OFFSET: f64 = 3.0 / 8.0;
 
 /// Posterior summary of one scalar parameter (a subset of `arviz.summary`).
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct ParamSummary {
     /// Mean over all draws of all chains.
     pub mean: f64,

@@ -3,4 +3,4 @@
 pub mod convergence;
 pub mod stage;
 
-pub use stage::{Diagnostics, run, STAGE};
+pub use stage::{Diagnostics, STAGE, run};

@@ -37,18 +37,9 @@ pub struct Gate {
 pub struct ParamDiagnostics {
     /// Parameter name (draws.parquet column).
     pub name: String,
-    /// Posterior mean (model scale).
-    pub mean: f64,
-    /// Posterior standard deviation.
-    pub sd: f64,
-    /// Rank-normalized split R-hat.
-    pub rhat: f64,
-    /// Bulk effective sample size.
-    pub ess_bulk: f64,
-    /// Tail effective sample size.
-    pub ess_tail: f64,
-    /// Monte Carlo standard error of the mean.
-    pub mcse_mean: f64,
+    /// Mean, sd (model scale), R-hat, bulk/tail ESS, MCSE of the mean.
+    #[serde(flatten)]
+    pub summary: ParamSummary,
 }
 
 /// Sampler health.
@@ -133,14 +124,32 @@ pub fn ebfmi(energy: &[f64]) -> f64 {
     num / den
 }
 
-fn metrics(obs: &[f64], pred_mean: &[f64], lower: &[f64], upper: &[f64], interval: f64) -> FitMetrics {
+fn metrics(
+    obs: &[f64],
+    pred_mean: &[f64],
+    lower: &[f64],
+    upper: &[f64],
+    interval: f64,
+) -> FitMetrics {
     let n = obs.len();
     let m = mean(obs);
-    let sse: f64 = obs.iter().zip(pred_mean).map(|(o, p)| (o - p).powi(2)).sum();
+    let sse: f64 = obs
+        .iter()
+        .zip(pred_mean)
+        .map(|(o, p)| (o - p).powi(2))
+        .sum();
     let sst: f64 = obs.iter().map(|o| (o - m).powi(2)).sum();
-    let mape = 100.0 * obs.iter().zip(pred_mean).filter(|(o, _)| **o != 0.0).map(|(o, p)| ((o - p) / o).abs()).sum::<f64>()
+    let mape = 100.0
+        * obs
+            .iter()
+            .zip(pred_mean)
+            .filter(|(o, _)| **o != 0.0)
+            .map(|(o, p)| ((o - p) / o).abs())
+            .sum::<f64>()
         / obs.iter().filter(|o| **o != 0.0).count().max(1) as f64;
-    let inside = (0..n).filter(|&i| obs[i] >= lower[i] && obs[i] <= upper[i]).count();
+    let inside = (0..n)
+        .filter(|&i| obs[i] >= lower[i] && obs[i] <= upper[i])
+        .count();
     FitMetrics {
         periods: n,
         rmse: (sse / n as f64).sqrt(),
@@ -167,9 +176,7 @@ pub fn run(
     inputs.extend([rec_d, rec_s]);
     let Some(mut writer) = StageWriter::begin(
         out_dir,
-        STAGE,
-        env!("CARGO_PKG_NAME"),
-        env!("CARGO_PKG_VERSION"),
+        &mmm_core::stage_id!(STAGE),
         &spec.sha256,
         inputs,
         force,
@@ -188,20 +195,32 @@ pub fn run(
     for (j, name) in model.param_names().iter().enumerate() {
         let chains = posterior.param_chains(j);
         let refs: Vec<&[f64]> = chains.iter().map(Vec::as_slice).collect();
-        let s: ParamSummary = summarize(&refs);
         parameters.push(ParamDiagnostics {
             name: name.clone(),
-            mean: s.mean,
-            sd: s.sd,
-            rhat: s.rhat,
-            ess_bulk: s.ess_bulk,
-            ess_tail: s.ess_tail,
-            mcse_mean: s.mcse_mean,
+            summary: summarize(&refs),
         });
     }
     // NaN (e.g. a stuck chain) must fail the gates, so NaN wins over any number here.
-    let max_rhat = parameters.iter().map(|p| p.rhat).fold(f64::NEG_INFINITY, |a, b| if a.is_nan() || b.is_nan() { f64::NAN } else { a.max(b) });
-    let min_ess = parameters.iter().map(|p| p.ess_bulk).fold(f64::INFINITY, |a, b| if a.is_nan() || b.is_nan() { f64::NAN } else { a.min(b) });
+    let max_rhat = parameters
+        .iter()
+        .map(|p| p.summary.rhat)
+        .fold(f64::NEG_INFINITY, |a, b| {
+            if a.is_nan() || b.is_nan() {
+                f64::NAN
+            } else {
+                a.max(b)
+            }
+        });
+    let min_ess = parameters
+        .iter()
+        .map(|p| p.summary.ess_bulk)
+        .fold(f64::INFINITY, |a, b| {
+            if a.is_nan() || b.is_nan() {
+                f64::NAN
+            } else {
+                a.min(b)
+            }
+        });
 
     // Sampler health from sample_stats (post-warm-up rows).
     let stats_path = fit_dir.join("sample_stats.parquet");
@@ -216,7 +235,15 @@ pub fn run(
     let divergences = kept.iter().filter(|&&i| diverging[i]).count();
     let max_depth_hits = kept.iter().filter(|&&i| depth[i] >= max_depth).count();
     let ebfmi: Vec<f64> = (0..n_chains as i64)
-        .map(|c| ebfmi(&kept.iter().filter(|&&i| chain[i] == c).map(|&i| energy[i]).collect::<Vec<_>>()))
+        .map(|c| {
+            ebfmi(
+                &kept
+                    .iter()
+                    .filter(|&&i| chain[i] == c)
+                    .map(|&i| energy[i])
+                    .collect::<Vec<_>>(),
+            )
+        })
         .collect();
     let sampler = SamplerHealth {
         chains: n_chains,
@@ -246,12 +273,29 @@ pub fn run(
     }
     let observed = design.target();
     let pred_mean: Vec<f64> = preds.iter().map(|p| mean(p)).collect();
-    let bounds: Vec<(f64, f64)> = preds.iter().map(|p| central_interval(p, interval)).collect();
+    let bounds: Vec<(f64, f64)> = preds
+        .iter()
+        .map(|p| central_interval(p, interval))
+        .collect();
     let lower: Vec<f64> = bounds.iter().map(|b| b.0).collect();
     let upper: Vec<f64> = bounds.iter().map(|b| b.1).collect();
     let nt = design.n_train;
-    let train = metrics(&observed[..nt], &pred_mean[..nt], &lower[..nt], &upper[..nt], interval);
-    let holdout = (nt < n).then(|| metrics(&observed[nt..], &pred_mean[nt..], &lower[nt..], &upper[nt..], interval));
+    let train = metrics(
+        &observed[..nt],
+        &pred_mean[..nt],
+        &lower[..nt],
+        &upper[..nt],
+        interval,
+    );
+    let holdout = (nt < n).then(|| {
+        metrics(
+            &observed[nt..],
+            &pred_mean[nt..],
+            &lower[nt..],
+            &upper[nt..],
+            interval,
+        )
+    });
     let ppc = BatchBuilder::new()
         .date("date", design.dates.clone())
         .bool("is_train", (0..n).map(|t| t < nt).collect())

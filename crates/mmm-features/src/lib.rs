@@ -11,7 +11,9 @@ use std::path::Path;
 use chrono::Datelike;
 use mmm_core::columns::{bool_column, date_column, f64_column};
 use mmm_core::spec::LoadedSpec;
-use mmm_core::{BatchBuilder, CoreError, Manifest, RunStatus, Spec, StageWriter, Upstream, schemas};
+use mmm_core::{
+    BatchBuilder, CoreError, Manifest, RunStatus, Spec, StageWriter, Upstream, schemas,
+};
 use serde::{Deserialize, Serialize};
 
 /// Name of the stage.
@@ -83,7 +85,10 @@ impl Design {
     }
 
     /// Read design.parquet and scales.json from a verified features stage.
-    pub fn load(features: &Upstream, spec: &Spec) -> Result<(Self, Vec<mmm_core::FileRecord>), CoreError> {
+    pub fn load(
+        features: &Upstream,
+        spec: &Spec,
+    ) -> Result<(Self, Vec<mmm_core::FileRecord>), CoreError> {
         let (batch, rec_d) = features.parquet("design.parquet")?;
         let (scales, rec_s): (Scales, _) = features.json("scales.json")?;
         let path = features.dir().join("design.parquet");
@@ -102,19 +107,36 @@ impl Design {
             .map(|n| f64_column(&batch, n, &path))
             .collect::<Result<Vec<_>, _>>()?;
         Ok((
-            Self { dates, n_train, target_scaled, channel_names, channels, regressor_names, regressors, scales },
+            Self {
+                dates,
+                n_train,
+                target_scaled,
+                channel_names,
+                channels,
+                regressor_names,
+                regressors,
+                scales,
+            },
             vec![rec_d, rec_s],
         ))
     }
 
     /// Target in original units.
     pub fn target(&self) -> Vec<f64> {
-        self.target_scaled.iter().map(|v| v * self.scales.target).collect()
+        self.target_scaled
+            .iter()
+            .map(|v| v * self.scales.target)
+            .collect()
     }
 
     /// Spend of channel `c` in original units.
     pub fn spend(&self, c: usize) -> Vec<f64> {
-        let s = self.scales.channels.get(&self.channel_names[c]).copied().unwrap_or(1.0);
+        let s = self
+            .scales
+            .channels
+            .get(&self.channel_names[c])
+            .copied()
+            .unwrap_or(1.0);
         self.channels[c].iter().map(|v| v * s).collect()
     }
 }
@@ -124,7 +146,11 @@ pub fn regressor_names(spec: &Spec) -> Vec<String> {
     spec.controls
         .iter()
         .map(|c| format!("control[{}]", c.name))
-        .chain(transforms::fourier_names(spec.seasonality.fourier_order).into_iter().map(|n| format!("fourier[{n}]")))
+        .chain(
+            transforms::fourier_names(spec.seasonality.fourier_order)
+                .into_iter()
+                .map(|n| format!("fourier[{n}]")),
+        )
         .collect()
 }
 
@@ -134,14 +160,17 @@ fn max_abs(values: &[f64]) -> f64 {
 
 /// The features stage: read the validated table, scale on the training window, add Fourier
 /// terms, write design.parquet and scales.json.
-pub fn run(spec: &LoadedSpec, validate_dir: &Path, out_dir: &Path, force: bool) -> Result<Option<Manifest>, FeatureError> {
+pub fn run(
+    spec: &LoadedSpec,
+    validate_dir: &Path,
+    out_dir: &Path,
+    force: bool,
+) -> Result<Option<Manifest>, FeatureError> {
     let upstream = Upstream::open(validate_dir, "validate")?;
     let (table_bytes, table_rec) = upstream.read_verified("table.parquet")?;
     let Some(mut writer) = StageWriter::begin(
         out_dir,
-        STAGE,
-        env!("CARGO_PKG_NAME"),
-        env!("CARGO_PKG_VERSION"),
+        &mmm_core::stage_id!(STAGE),
         &spec.sha256,
         vec![table_rec],
         force,
@@ -160,7 +189,7 @@ pub fn run(spec: &LoadedSpec, validate_dir: &Path, out_dir: &Path, force: bool) 
 
     let target = f64_column(&table, &spec.data.target, &table_path)?;
     let target_scale = train(&target);
-    if !(target_scale > 0.0) {
+    if target_scale.is_nan() || target_scale <= 0.0 {
         return Err(FeatureError::Invalid {
             column: spec.data.target.clone(),
             message: "target is zero throughout the training window; cannot scale".into(),
@@ -169,20 +198,26 @@ pub fn run(spec: &LoadedSpec, validate_dir: &Path, out_dir: &Path, force: bool) 
     let mut batch = BatchBuilder::new()
         .date("date", dates.clone())
         .bool("is_train", (0..n).map(|i| i < n_train).collect())
-        .f64("target_scaled", target.iter().map(|v| v / target_scale).collect());
+        .f64(
+            "target_scaled",
+            target.iter().map(|v| v / target_scale).collect(),
+        );
 
     let mut channel_scales = BTreeMap::new();
     for ch in &spec.channels {
         let spend = f64_column(&table, ch.spend_column(), &table_path)?;
         let s = train(&spend);
-        if !(s > 0.0) {
+        if s.is_nan() || s <= 0.0 {
             return Err(FeatureError::Invalid {
                 column: ch.spend_column().to_string(),
                 message: "no spend in the training window; the channel cannot be fitted".into(),
             });
         }
         channel_scales.insert(ch.name.clone(), s);
-        batch = batch.f64(&format!("channel[{}]", ch.name), spend.iter().map(|v| v / s).collect());
+        batch = batch.f64(
+            &format!("channel[{}]", ch.name),
+            spend.iter().map(|v| v / s).collect(),
+        );
     }
     let mut control_scales = BTreeMap::new();
     for c in &spec.controls {
@@ -190,7 +225,10 @@ pub fn run(spec: &LoadedSpec, validate_dir: &Path, out_dir: &Path, force: bool) 
         let s = if c.scale { train(&values) } else { 1.0 };
         let s = if s > 0.0 { s } else { 1.0 };
         control_scales.insert(c.name.clone(), s);
-        batch = batch.f64(&format!("control[{}]", c.name), values.iter().map(|v| v / s).collect());
+        batch = batch.f64(
+            &format!("control[{}]", c.name),
+            values.iter().map(|v| v / s).collect(),
+        );
     }
     let order = spec.seasonality.fourier_order;
     if order > 0 {
@@ -199,14 +237,24 @@ pub fn run(spec: &LoadedSpec, validate_dir: &Path, out_dir: &Path, force: bool) 
             .iter()
             .map(|d| {
                 let date = epoch + chrono::Duration::days(*d as i64);
-                transforms::fourier_terms(date.ordinal() as f64, spec.seasonality.period_days, order)
+                transforms::fourier_terms(
+                    date.ordinal() as f64,
+                    spec.seasonality.period_days,
+                    order,
+                )
             })
             .collect();
         for (k, name) in transforms::fourier_names(order).iter().enumerate() {
-            batch = batch.f64(&format!("fourier[{name}]"), terms.iter().map(|t| t[k]).collect());
+            batch = batch.f64(
+                &format!("fourier[{name}]"),
+                terms.iter().map(|t| t[k]).collect(),
+            );
         }
     }
-    let batch = batch.build().map_err(|e| FeatureError::Invalid { column: "(design)".into(), message: e.to_string() })?;
+    let batch = batch.build().map_err(|e| FeatureError::Invalid {
+        column: "(design)".into(),
+        message: e.to_string(),
+    })?;
     writer.write_parquet("design.parquet", &batch, &schemas::design())?;
     let scales = Scales {
         target: target_scale,

@@ -10,7 +10,11 @@ pub fn geometric_weights(alpha: f64, normalize: bool, w: &mut [f64], dw: &mut [f
     let mut sum = 0.0;
     let mut dsum = 0.0;
     for l in 0..l_max {
-        let dpow = if l == 0 { 0.0 } else { l as f64 * alpha.powi(l as i32 - 1) };
+        let dpow = if l == 0 {
+            0.0
+        } else {
+            l as f64 * alpha.powi(l as i32 - 1)
+        };
         w[l] = pow;
         dw[l] = dpow;
         sum += pow;
@@ -74,7 +78,10 @@ pub fn fourier_terms(day_of_year: f64, period_days: f64, order: usize) -> Vec<f6
 
 /// Names of the Fourier terms in the order [`fourier_terms`] returns them.
 pub fn fourier_names(order: usize) -> Vec<String> {
-    (1..=order).map(|k| format!("sin_{k}")).chain((1..=order).map(|k| format!("cos_{k}"))).collect()
+    (1..=order)
+        .map(|k| format!("sin_{k}"))
+        .chain((1..=order).map(|k| format!("cos_{k}")))
+        .collect()
 }
 
 #[cfg(test)]
@@ -97,7 +104,11 @@ mod tests {
                 geometric_weights(alpha - h, normalize, &mut wm, &mut scratch);
                 for l in 0..8 {
                     let fd = (wp[l] - wm[l]) / (2.0 * h);
-                    assert!((fd - dw[l]).abs() < 1e-7, "alpha {alpha} l {l}: {fd} vs {}", dw[l]);
+                    assert!(
+                        (fd - dw[l]).abs() < 1e-7,
+                        "alpha {alpha} l {l}: {fd} vs {}",
+                        dw[l]
+                    );
                 }
             }
         }
@@ -108,7 +119,12 @@ mod tests {
         let mut x = vec![0.0; 12];
         x[2] = 1.0;
         let y = geometric_adstock(&x, 0.5, 4, false);
-        assert_eq!(y, vec![0.0, 0.0, 1.0, 0.5, 0.25, 0.125, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
+        assert_eq!(
+            y,
+            vec![
+                0.0, 0.0, 1.0, 0.5, 0.25, 0.125, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0
+            ]
+        );
     }
 
     #[test]
@@ -118,8 +134,10 @@ mod tests {
             let (s, dl, dx) = logistic_saturation_grad(x, lam);
             assert!((s - def).abs() < 1e-14);
             let h = 1e-6;
-            let fdl = (logistic_saturation(x, lam + h) - logistic_saturation(x, lam - h)) / (2.0 * h);
-            let fdx = (logistic_saturation(x + h, lam) - logistic_saturation(x - h, lam)) / (2.0 * h);
+            let fdl =
+                (logistic_saturation(x, lam + h) - logistic_saturation(x, lam - h)) / (2.0 * h);
+            let fdx =
+                (logistic_saturation(x + h, lam) - logistic_saturation(x - h, lam)) / (2.0 * h);
             assert!((fdl - dl).abs() < 1e-8 && (fdx - dx).abs() < 1e-8);
         }
     }

@@ -25,11 +25,18 @@ fn bench_logp(c: &mut Criterion) {
     let model = fixture_model();
     let mut scratch = model.scratch();
     // A point near the posterior mode (constrained values from a fixture fit).
-    let theta = [0.35, 0.40, 4.1, 0.36, 0.19, 3.2, 0.27, 0.25, 0.33, 0.0006, 0.003, -0.057, 0.063, 0.002, 0.03];
+    let theta = [
+        0.35, 0.40, 4.1, 0.36, 0.19, 3.2, 0.27, 0.25, 0.33, 0.0006, 0.003, -0.057, 0.063, 0.002,
+        0.03,
+    ];
     let u = model.unconstrain(&theta);
     let mut grad = vec![0.0; model.dim()];
     c.bench_function("fixture logp+gradient", |b| {
-        b.iter(|| model.logp(std::hint::black_box(&u), &mut grad, &mut scratch).expect("finite"))
+        b.iter(|| {
+            model
+                .logp(std::hint::black_box(&u), &mut grad, &mut scratch)
+                .expect("finite")
+        })
     });
 }
 

@@ -85,7 +85,10 @@ impl MmmModel {
         }
         let n = design.len();
         if design.n_train == 0 || design.n_train > n {
-            return Err(ModelError::Mismatch(format!("training window of {} periods", design.n_train)));
+            return Err(ModelError::Mismatch(format!(
+                "training window of {} periods",
+                design.n_train
+            )));
         }
         let mut params = vec![ParamInfo {
             name: "intercept".into(),
@@ -95,12 +98,27 @@ impl MmmModel {
         }];
         let mut channels = Vec::new();
         for (ch, x) in spec.channels.iter().zip(&design.channels) {
-            let AdstockSpec::Geometric { l_max, normalize, alpha_prior } = &ch.adstock;
-            let SaturationSpec::Logistic { lam_prior, beta_prior } = &ch.saturation;
+            let AdstockSpec::Geometric {
+                l_max,
+                normalize,
+                alpha_prior,
+            } = &ch.adstock;
+            let SaturationSpec::Logistic {
+                lam_prior,
+                beta_prior,
+            } = &ch.saturation;
             let mut padded = vec![0.0; l_max - 1];
             padded.extend_from_slice(x);
-            channels.push(ChannelInput { padded, l_max: *l_max, normalize: *normalize });
-            for (kind, prior) in [("adstock_alpha", alpha_prior), ("saturation_lam", lam_prior), ("beta", beta_prior)] {
+            channels.push(ChannelInput {
+                padded,
+                l_max: *l_max,
+                normalize: *normalize,
+            });
+            for (kind, prior) in [
+                ("adstock_alpha", alpha_prior),
+                ("saturation_lam", lam_prior),
+                ("beta", beta_prior),
+            ] {
                 params.push(ParamInfo {
                     name: format!("{kind}[{}]", ch.name),
                     prior: *prior,
@@ -114,12 +132,20 @@ impl MmmModel {
             (spec.seasonality.prior, ExpectedSign::Unconstrained),
             2 * spec.seasonality.fourier_order,
         );
-        for (name, (prior, sign)) in design.regressor_names.iter().zip(control_priors.chain(fourier)) {
+        for (name, (prior, sign)) in design
+            .regressor_names
+            .iter()
+            .zip(control_priors.chain(fourier))
+        {
             params.push(ParamInfo {
                 name: format!("gamma_{}", name),
                 prior,
                 bijection: Bijection::for_prior(&prior),
-                sign: if sign == ExpectedSign::Negative { -1.0 } else { 1.0 },
+                sign: if sign == ExpectedSign::Negative {
+                    -1.0
+                } else {
+                    1.0
+                },
             });
         }
         let LikelihoodSpec::Normal { sigma_prior } = &spec.likelihood;
@@ -130,7 +156,9 @@ impl MmmModel {
             sign: 1.0,
         });
         if design.regressors.len() != design.regressor_names.len() {
-            return Err(ModelError::Mismatch("regressor names and columns differ".into()));
+            return Err(ModelError::Mismatch(
+                "regressor names and columns differ".into(),
+            ));
         }
         Ok(Self {
             n,
@@ -203,12 +231,20 @@ impl MmmModel {
 
     /// Constrained parameter values for an unconstrained vector.
     pub fn constrain(&self, u: &[f64]) -> Vec<f64> {
-        self.params.iter().zip(u).map(|(p, &u)| p.sign * p.bijection.forward(u).0).collect()
+        self.params
+            .iter()
+            .zip(u)
+            .map(|(p, &u)| p.sign * p.bijection.forward(u).0)
+            .collect()
     }
 
     /// Unconstrained vector for constrained parameter values.
     pub fn unconstrain(&self, theta: &[f64]) -> Vec<f64> {
-        self.params.iter().zip(theta).map(|(p, &t)| p.bijection.inverse(t * p.sign)).collect()
+        self.params
+            .iter()
+            .zip(theta)
+            .map(|(p, &t)| p.bijection.inverse(t * p.sign))
+            .collect()
     }
 
     /// Log posterior density (up to a constant, Jacobians included) at unconstrained `u`,
@@ -373,7 +409,9 @@ impl Posterior {
             .iter()
             .map(|n| f64_column(batch, n, path))
             .collect::<Result<Vec<_>, _>>()?;
-        let theta = (0..chain.len()).map(|i| cols.iter().map(|c| c[i]).collect()).collect();
+        let theta = (0..chain.len())
+            .map(|i| cols.iter().map(|c| c[i]).collect())
+            .collect();
         Ok(Self { chain, draw, theta })
     }
 
@@ -402,7 +440,12 @@ impl Posterior {
 
 impl MmmModel {
     /// One posterior predictive draw per period (model scale): mean plus Normal(0, sigma) noise.
-    pub fn predictive_draw<R: rand::Rng + ?Sized>(&self, theta: &[f64], rng: &mut R, out: &mut [f64]) {
+    pub fn predictive_draw<R: rand::Rng + ?Sized>(
+        &self,
+        theta: &[f64],
+        rng: &mut R,
+        out: &mut [f64],
+    ) {
         use rand_distr::Distribution;
         self.predict_mean(theta, &[], out);
         let sigma = self.sigma(theta);

@@ -55,15 +55,26 @@ pub fn log_prior(prior: &Prior, x: f64) -> (f64, f64) {
         // -(nu + 1)/2 ln(1 + z^2 / nu), z = (x - mu) / sigma
         Prior::StudentT { nu, mu, sigma } => {
             let z = (x - mu) / sigma;
-            (-0.5 * (nu + 1.0) * (z * z / nu).ln_1p(), -(nu + 1.0) * z / (sigma * (nu + z * z)))
+            (
+                -0.5 * (nu + 1.0) * (z * z / nu).ln_1p(),
+                -(nu + 1.0) * z / (sigma * (nu + z * z)),
+            )
         }
         // -|x - mu| / b
         Prior::Laplace { mu, b } => {
             let d = x - mu;
-            (-d.abs() / b, -d.signum() / b * if d == 0.0 { 0.0 } else { 1.0 })
+            (
+                -d.abs() / b,
+                -d.signum() / b * if d == 0.0 { 0.0 } else { 1.0 },
+            )
         }
         // Normal(mu, sigma) on [lower, upper]; the normalizing constant does not depend on x.
-        Prior::TruncatedNormal { mu, sigma, lower, upper } => {
+        Prior::TruncatedNormal {
+            mu,
+            sigma,
+            lower,
+            upper,
+        } => {
             if x < lower || x > upper {
                 return (f64::NEG_INFINITY, 0.0);
             }
@@ -88,7 +99,11 @@ pub enum Bijection {
 
 /// softplus(u) = ln(1 + e^u), computed without overflow.
 fn softplus(u: f64) -> f64 {
-    if u > 0.0 { u + (-u).exp().ln_1p() } else { u.exp().ln_1p() }
+    if u > 0.0 {
+        u + (-u).exp().ln_1p()
+    } else {
+        u.exp().ln_1p()
+    }
 }
 
 impl Bijection {
@@ -96,17 +111,22 @@ impl Bijection {
     /// `unit` parameters whose prior does not bound them further.
     pub fn for_prior(prior: &Prior) -> Self {
         match *prior {
-            Prior::Normal { .. } | Prior::StudentT { .. } | Prior::Laplace { .. } => Bijection::Identity,
-            Prior::HalfNormal { .. } | Prior::LogNormal { .. } | Prior::Gamma { .. } | Prior::Exponential { .. } => {
-                Bijection::Lower(0.0)
+            Prior::Normal { .. } | Prior::StudentT { .. } | Prior::Laplace { .. } => {
+                Bijection::Identity
             }
+            Prior::HalfNormal { .. }
+            | Prior::LogNormal { .. }
+            | Prior::Gamma { .. }
+            | Prior::Exponential { .. } => Bijection::Lower(0.0),
             Prior::Beta { .. } => Bijection::Interval(0.0, 1.0),
-            Prior::TruncatedNormal { lower, upper, .. } => match (lower.is_finite(), upper.is_finite()) {
-                (true, true) => Bijection::Interval(lower, upper),
-                (true, false) => Bijection::Lower(lower),
-                (false, true) => Bijection::Upper(upper),
-                (false, false) => Bijection::Identity,
-            },
+            Prior::TruncatedNormal { lower, upper, .. } => {
+                match (lower.is_finite(), upper.is_finite()) {
+                    (true, true) => Bijection::Interval(lower, upper),
+                    (true, false) => Bijection::Lower(lower),
+                    (false, true) => Bijection::Upper(upper),
+                    (false, false) => Bijection::Identity,
+                }
+            }
         }
     }
 
@@ -126,7 +146,12 @@ impl Bijection {
                 let p = 1.0 / (1.0 + (-u).exp());
                 let w = b - a;
                 // log(w p (1 - p)) = ln w - softplus(-u) - softplus(u)
-                (a + w * p, w * p * (1.0 - p), w.ln() - softplus(-u) - softplus(u), 1.0 - 2.0 * p)
+                (
+                    a + w * p,
+                    w * p * (1.0 - p),
+                    w.ln() - softplus(-u) - softplus(u),
+                    1.0 - 2.0 * p,
+                )
             }
         }
     }
@@ -151,15 +176,54 @@ mod tests {
 
     fn all_priors() -> Vec<(Prior, f64)> {
         vec![
-            (Prior::Normal { mu: 0.5, sigma: 2.0 }, -0.7),
+            (
+                Prior::Normal {
+                    mu: 0.5,
+                    sigma: 2.0,
+                },
+                -0.7,
+            ),
             (Prior::HalfNormal { sigma: 2.0 }, 0.9),
-            (Prior::LogNormal { mu: 0.1, sigma: 0.8 }, 1.7),
-            (Prior::Gamma { shape: 3.0, rate: 1.5 }, 0.6),
-            (Prior::Beta { alpha: 2.0, beta: 3.0 }, 0.3),
+            (
+                Prior::LogNormal {
+                    mu: 0.1,
+                    sigma: 0.8,
+                },
+                1.7,
+            ),
+            (
+                Prior::Gamma {
+                    shape: 3.0,
+                    rate: 1.5,
+                },
+                0.6,
+            ),
+            (
+                Prior::Beta {
+                    alpha: 2.0,
+                    beta: 3.0,
+                },
+                0.3,
+            ),
             (Prior::Exponential { rate: 2.0 }, 0.4),
-            (Prior::StudentT { nu: 3.0, mu: 1.0, sigma: 0.5 }, 2.2),
+            (
+                Prior::StudentT {
+                    nu: 3.0,
+                    mu: 1.0,
+                    sigma: 0.5,
+                },
+                2.2,
+            ),
             (Prior::Laplace { mu: 0.0, b: 1.0 }, -0.4),
-            (Prior::TruncatedNormal { mu: 0.0, sigma: 1.0, lower: -1.0, upper: 2.0 }, 0.8),
+            (
+                Prior::TruncatedNormal {
+                    mu: 0.0,
+                    sigma: 1.0,
+                    lower: -1.0,
+                    upper: 2.0,
+                },
+                0.8,
+            ),
         ]
     }
 
@@ -169,7 +233,10 @@ mod tests {
             let (_, d) = log_prior(&prior, x);
             let h = 1e-6;
             let fd = (log_prior(&prior, x + h).0 - log_prior(&prior, x - h).0) / (2.0 * h);
-            assert!((fd - d).abs() < 1e-6 * (1.0 + d.abs()), "{prior:?}: {fd} vs {d}");
+            assert!(
+                (fd - d).abs() < 1e-6 * (1.0 + d.abs()),
+                "{prior:?}: {fd} vs {d}"
+            );
         }
     }
 

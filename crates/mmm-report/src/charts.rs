@@ -827,6 +827,40 @@ fn xml_escape(s: &str) -> String {
     out
 }
 
+/// The dated chart frame shared by the fit and components charts: margins, axes, grid and the
+/// y-axis title, drawn on `body`.
+fn time_chart<'a, 'b>(
+    body: &'a DrawingArea<SVGBackend<'b>, Shift>,
+    x_axis: &DayAxis,
+    y_axis: &ValueAxis,
+    y_area: i32,
+    y_label: &str,
+) -> Result<ChartContext<'a, SVGBackend<'b>, Cartesian2d<DayAxis, ValueAxis>>, ChartError> {
+    let mut chart = ChartBuilder::on(body)
+        .margin_top(6)
+        .margin_right(TIME_MARGIN_RIGHT)
+        .margin_bottom(6)
+        .margin_left(6)
+        .x_label_area_size(34)
+        .y_label_area_size(y_area)
+        .build_cartesian_2d(x_axis.clone(), y_axis.clone())
+        .map_err(render_err)?;
+    let plot_w = chart.plotting_area().get_pixel_range().0.len() as i32;
+    let mut mesh = chart.configure_mesh();
+    mesh.max_light_lines(0)
+        .x_labels(x_label_budget(plot_w))
+        .y_labels(12)
+        .bold_line_style(GRID.stroke_width(1))
+        .axis_style(AXIS.stroke_width(1))
+        .label_style(font(LABEL_SIZE))
+        .axis_desc_style(font(LABEL_SIZE));
+    if !y_label.is_empty() {
+        mesh.y_desc(y_label);
+    }
+    mesh.draw().map_err(render_err)?;
+    Ok(chart)
+}
+
 /// Renders with `draw` into a `width × height` SVG and tidies the result for inlining: no XML
 /// prolog, a `<title>` first child, no trailing whitespace.
 fn render_svg(
@@ -931,28 +965,7 @@ pub fn fit_chart(
     render_svg(title, WIDTH, height.max(1) as u32, |root| {
         draw_header(root, title, &legend, width)?;
         let (_, body) = root.split_vertically(header);
-        let mut chart = ChartBuilder::on(&body)
-            .margin_top(6)
-            .margin_right(TIME_MARGIN_RIGHT)
-            .margin_bottom(6)
-            .margin_left(6)
-            .x_label_area_size(34)
-            .y_label_area_size(y_area)
-            .build_cartesian_2d(x_axis.clone(), y_axis.clone())
-            .map_err(render_err)?;
-        let plot_w = chart.plotting_area().get_pixel_range().0.len() as i32;
-        let mut mesh = chart.configure_mesh();
-        mesh.max_light_lines(0)
-            .x_labels(x_label_budget(plot_w))
-            .y_labels(12)
-            .bold_line_style(GRID.stroke_width(1))
-            .axis_style(AXIS.stroke_width(1))
-            .label_style(font(LABEL_SIZE))
-            .axis_desc_style(font(LABEL_SIZE));
-        if !y_label.is_empty() {
-            mesh.y_desc(y_label);
-        }
-        mesh.draw().map_err(render_err)?;
+        let mut chart = time_chart(&body, &x_axis, &y_axis, y_area, y_label)?;
 
         if let Some(h) = holdout {
             chart
@@ -1074,28 +1087,7 @@ pub fn components_chart(
     render_svg(title, WIDTH, height.max(1) as u32, |root| {
         draw_header(root, title, &legend, width)?;
         let (_, body) = root.split_vertically(header);
-        let mut chart = ChartBuilder::on(&body)
-            .margin_top(6)
-            .margin_right(TIME_MARGIN_RIGHT)
-            .margin_bottom(6)
-            .margin_left(6)
-            .x_label_area_size(34)
-            .y_label_area_size(y_area)
-            .build_cartesian_2d(x_axis.clone(), y_axis.clone())
-            .map_err(render_err)?;
-        let plot_w = chart.plotting_area().get_pixel_range().0.len() as i32;
-        let mut mesh = chart.configure_mesh();
-        mesh.max_light_lines(0)
-            .x_labels(x_label_budget(plot_w))
-            .y_labels(12)
-            .bold_line_style(GRID.stroke_width(1))
-            .axis_style(AXIS.stroke_width(1))
-            .label_style(font(LABEL_SIZE))
-            .axis_desc_style(font(LABEL_SIZE));
-        if !y_label.is_empty() {
-            mesh.y_desc(y_label);
-        }
-        mesh.draw().map_err(render_err)?;
+        let mut chart = time_chart(&body, &x_axis, &y_axis, y_area, y_label)?;
 
         if lo < 0.0 {
             chart

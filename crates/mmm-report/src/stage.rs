@@ -76,7 +76,11 @@ fn fmt_num(v: f64) -> String {
 }
 
 fn fmt_pct(v: f64) -> String {
-    if v.is_finite() { format!("{:.1}%", 100.0 * v) } else { "n/a".into() }
+    if v.is_finite() {
+        format!("{:.1}%", 100.0 * v)
+    } else {
+        "n/a".into()
+    }
 }
 
 fn value<'a>(v: &'a serde_json::Value, key: &str) -> &'a serde_json::Value {
@@ -86,11 +90,17 @@ fn value<'a>(v: &'a serde_json::Value, key: &str) -> &'a serde_json::Value {
 /// The report stage: render `run`'s artifacts into `out_dir`.
 pub fn run(run: &Path, out_dir: &Path, force: bool) -> Result<Option<Manifest>, ReportError> {
     let spec_path = run.join("spec.toml");
-    let spec_bytes = std::fs::read(&spec_path).map_err(|e| CoreError::Io { path: spec_path.clone(), source: e })?;
+    let spec_bytes = std::fs::read(&spec_path).map_err(|e| CoreError::Io {
+        path: spec_path.clone(),
+        source: e,
+    })?;
     let spec_sha = sha256_hex(&spec_bytes);
-    let spec: toml::Table = String::from_utf8_lossy(&spec_bytes)
-        .parse()
-        .map_err(|e: toml::de::Error| ReportError::Missing(format!("{}: {e}", spec_path.display())))?;
+    let spec: toml::Table =
+        String::from_utf8_lossy(&spec_bytes)
+            .parse()
+            .map_err(|e: toml::de::Error| {
+                ReportError::Missing(format!("{}: {e}", spec_path.display()))
+            })?;
 
     let validate = Upstream::open(&run.join("validate"), "validate")?;
     let features = Upstream::open(&run.join("features"), "features")?;
@@ -115,9 +125,7 @@ pub fn run(run: &Path, out_dir: &Path, force: bool) -> Result<Option<Manifest>, 
     let (roi, r6) = decide.parquet("roi.parquet")?;
     let Some(mut writer) = StageWriter::begin(
         out_dir,
-        STAGE,
-        env!("CARGO_PKG_NAME"),
-        env!("CARGO_PKG_VERSION"),
+        &mmm_core::stage_id!(STAGE),
         &spec_sha,
         vec![r1, r2, r3, r4, r5, r6],
         force,
@@ -126,8 +134,18 @@ pub fn run(run: &Path, out_dir: &Path, force: bool) -> Result<Option<Manifest>, 
         return Ok(None);
     };
 
-    let target_name = spec.get("data").and_then(|d| d.get("target")).and_then(|t| t.as_str()).unwrap_or("target").to_string();
-    let model_name = spec.get("model").and_then(|d| d.get("name")).and_then(|t| t.as_str()).unwrap_or("model").to_string();
+    let target_name = spec
+        .get("data")
+        .and_then(|d| d.get("target"))
+        .and_then(|t| t.as_str())
+        .unwrap_or("target")
+        .to_string();
+    let model_name = spec
+        .get("model")
+        .and_then(|d| d.get("name"))
+        .and_then(|t| t.as_str())
+        .unwrap_or("model")
+        .to_string();
 
     // Fit vs actual.
     let ppc_path = run.join("diagnose/ppc.parquet");
@@ -138,12 +156,22 @@ pub fn run(run: &Path, out_dir: &Path, force: bool) -> Result<Option<Manifest>, 
     let pred_lower = f64_column(&ppc, "pred_lower", &ppc_path)?;
     let pred_upper = f64_column(&ppc, "pred_upper", &ppc_path)?;
     let holdout_start = is_train.iter().position(|t| !*t).map(|i| days[i]);
-    let interval = value(&value(&diag, "train"), "interval").as_f64().unwrap_or(0.94);
+    let interval = value(value(&diag, "train"), "interval")
+        .as_f64()
+        .unwrap_or(0.94);
     let fit_svg = charts::fit_chart(
-        &format!("Fit vs actual: posterior predictive mean and {:.0}% interval", 100.0 * interval),
+        &format!(
+            "Fit vs actual: posterior predictive mean and {:.0}% interval",
+            100.0 * interval
+        ),
         &days,
         &observed,
-        &Band { name: "posterior predictive", mean: &pred_mean, lower: &pred_lower, upper: &pred_upper },
+        &Band {
+            name: "posterior predictive",
+            mean: &pred_mean,
+            lower: &pred_lower,
+            upper: &pred_upper,
+        },
         holdout_start,
         &target_name,
     )?;
@@ -172,14 +200,25 @@ pub fn run(run: &Path, out_dir: &Path, force: bool) -> Result<Option<Manifest>, 
             )
         })
         .collect();
-    let comp_days: Vec<i32> = (0..d_comp.len()).filter(|&i| d_comp[i] == names[0]).map(|i| d_dates[i]).collect();
+    let comp_days: Vec<i32> = (0..d_comp.len())
+        .filter(|&i| d_comp[i] == names[0])
+        .map(|i| d_dates[i])
+        .collect();
     let bands: Vec<Band> = names
         .iter()
         .zip(&series)
-        .map(|(n, s)| Band { name: n.as_str(), mean: &s.0, lower: &s.1, upper: &s.2 })
+        .map(|(n, s)| Band {
+            name: n.as_str(),
+            mean: &s.0,
+            lower: &s.1,
+            upper: &s.2,
+        })
         .collect();
     let contrib_svg = charts::components_chart(
-        &format!("Contributions over time (counterfactual, mean and {:.0}% HDI)", 100.0 * interval),
+        &format!(
+            "Contributions over time (counterfactual, mean and {:.0}% HDI)",
+            100.0 * interval
+        ),
         &comp_days,
         &bands,
         &target_name,
@@ -214,9 +253,16 @@ pub fn run(run: &Path, out_dir: &Path, force: bool) -> Result<Option<Manifest>, 
             roas: get(c, "roas"),
         })
         .collect();
-    let roas_items: Vec<(&str, f64, f64, f64)> = rows.iter().map(|r| (r.channel.as_str(), r.roas[0], r.roas[1], r.roas[2])).collect();
+    let roas_items: Vec<(&str, f64, f64, f64)> = rows
+        .iter()
+        .map(|r| (r.channel.as_str(), r.roas[0], r.roas[1], r.roas[2]))
+        .collect();
     let roas_svg = charts::interval_chart(
-        &format!("ROAS per channel ({} per unit of spend), mean and {:.0}% HDI", target_name, 100.0 * interval),
+        &format!(
+            "ROAS per channel ({} per unit of spend), mean and {:.0}% HDI",
+            target_name,
+            100.0 * interval
+        ),
         &roas_items,
         "ROAS",
     )?;
@@ -226,7 +272,12 @@ pub fn run(run: &Path, out_dir: &Path, force: bool) -> Result<Option<Manifest>, 
         .map(|u| StageRow {
             stage: u.manifest().stage.clone(),
             status: format!("{:?}", u.manifest().status).to_lowercase(),
-            outputs: u.manifest().outputs.iter().map(|o| (o.path.clone(), o.sha256.clone())).collect(),
+            outputs: u
+                .manifest()
+                .outputs
+                .iter()
+                .map(|o| (o.path.clone(), o.sha256.clone()))
+                .collect(),
         })
         .collect();
 
@@ -260,9 +311,17 @@ pub fn run(run: &Path, out_dir: &Path, force: bool) -> Result<Option<Manifest>, 
         "stages": stages,
         "version": env!("CARGO_PKG_VERSION"),
     });
-    let html = env.get_template("report.html")?.render(minijinja::value::Serde(&ctx))?;
-    let card = env.get_template("model_card.md")?.render(minijinja::value::Serde(&ctx))?;
+    let html = env
+        .get_template("report.html")?
+        .render(minijinja::value::Serde(&ctx))?;
+    let card = env
+        .get_template("model_card.md")?
+        .render(minijinja::value::Serde(&ctx))?;
     writer.write_bytes("report.html", html.as_bytes(), None, None)?;
     writer.write_bytes("model_card.md", card.as_bytes(), None, None)?;
-    Ok(Some(writer.finish(None, serde_json::json!({ "run": run.display().to_string() }), RunStatus::Complete)?))
+    Ok(Some(writer.finish(
+        None,
+        serde_json::json!({ "run": run.display().to_string() }),
+        RunStatus::Complete,
+    )?))
 }

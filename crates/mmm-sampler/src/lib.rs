@@ -38,23 +38,54 @@ pub fn draws_batch(trace: &Trace) -> Result<arrow::array::RecordBatch, FitError>
     let per = trace.draws_per_chain();
     let chains = trace.values.len();
     let mut b = BatchBuilder::new()
-        .i64("chain", (0..chains).flat_map(|c| std::iter::repeat_n(c as i64, per)).collect())
+        .i64(
+            "chain",
+            (0..chains)
+                .flat_map(|c| std::iter::repeat_n(c as i64, per))
+                .collect(),
+        )
         .i64("draw", (0..chains).flat_map(|_| 0..per as i64).collect());
     for (j, name) in trace.names.iter().enumerate() {
-        let col: Vec<f64> = trace.values.iter().flat_map(|v| v.iter().skip(j).step_by(d).copied()).collect();
+        let col: Vec<f64> = trace
+            .values
+            .iter()
+            .flat_map(|v| v.iter().skip(j).step_by(d).copied())
+            .collect();
         b = b.f64(name, col);
     }
-    b.build().map_err(|e| FitError::Table("draws.parquet", e.to_string()))
+    b.build()
+        .map_err(|e| FitError::Table("draws.parquet", e.to_string()))
 }
 
 /// The sample-stats table, one row per iteration of each chain.
 pub fn stats_batch(trace: &Trace) -> Result<arrow::array::RecordBatch, FitError> {
-    let cat = |f: &dyn Fn(&nuts::ChainStats) -> Vec<f64>| trace.stats.iter().flat_map(f).collect::<Vec<f64>>();
-    let cati = |f: &dyn Fn(&nuts::ChainStats) -> Vec<i64>| trace.stats.iter().flat_map(f).collect::<Vec<i64>>();
-    let catb = |f: &dyn Fn(&nuts::ChainStats) -> Vec<bool>| trace.stats.iter().flat_map(f).collect::<Vec<bool>>();
+    let cat = |f: &dyn Fn(&nuts::ChainStats) -> Vec<f64>| {
+        trace.stats.iter().flat_map(f).collect::<Vec<f64>>()
+    };
+    let cati = |f: &dyn Fn(&nuts::ChainStats) -> Vec<i64>| {
+        trace.stats.iter().flat_map(f).collect::<Vec<i64>>()
+    };
+    let catb = |f: &dyn Fn(&nuts::ChainStats) -> Vec<bool>| {
+        trace.stats.iter().flat_map(f).collect::<Vec<bool>>()
+    };
     BatchBuilder::new()
-        .i64("chain", trace.stats.iter().enumerate().flat_map(|(c, s)| std::iter::repeat_n(c as i64, s.warmup.len())).collect())
-        .i64("draw", trace.stats.iter().flat_map(|s| 0..s.warmup.len() as i64).collect())
+        .i64(
+            "chain",
+            trace
+                .stats
+                .iter()
+                .enumerate()
+                .flat_map(|(c, s)| std::iter::repeat_n(c as i64, s.warmup.len()))
+                .collect(),
+        )
+        .i64(
+            "draw",
+            trace
+                .stats
+                .iter()
+                .flat_map(|s| 0..s.warmup.len() as i64)
+                .collect(),
+        )
         .bool("warmup", catb(&|s| s.warmup.clone()))
         .f64("step_size", cat(&|s| s.step_size.clone()))
         .i64("tree_depth", cati(&|s| s.tree_depth.clone()))
@@ -81,7 +112,12 @@ pub struct FitOptions {
 }
 
 /// The fit stage: sample the model on the features stage's design; write draws and stats.
-pub fn run(spec: &LoadedSpec, features_dir: &Path, out_dir: &Path, opts: &FitOptions) -> Result<Option<Manifest>, FitError> {
+pub fn run(
+    spec: &LoadedSpec,
+    features_dir: &Path,
+    out_dir: &Path,
+    opts: &FitOptions,
+) -> Result<Option<Manifest>, FitError> {
     let features = Upstream::open(features_dir, mmm_features::STAGE)?;
     let (design, inputs) = Design::load(&features, &spec.spec)?;
     let mut nuts_opts = NutsOptions::from_spec(&spec.spec.sampler);
@@ -92,12 +128,13 @@ pub fn run(spec: &LoadedSpec, features_dir: &Path, out_dir: &Path, opts: &FitOpt
     }
     // A seed override changes the outputs, so it is part of what makes them fresh.
     let mut inputs = inputs;
-    inputs.push(mmm_core::FileRecord { path: "(seed)".into(), sha256: mmm_core::sha256_hex(&nuts_opts.seed.to_le_bytes()) });
+    inputs.push(mmm_core::FileRecord {
+        path: "(seed)".into(),
+        sha256: mmm_core::sha256_hex(&nuts_opts.seed.to_le_bytes()),
+    });
     let Some(mut writer) = StageWriter::begin(
         out_dir,
-        STAGE,
-        env!("CARGO_PKG_NAME"),
-        env!("CARGO_PKG_VERSION"),
+        &mmm_core::stage_id!(STAGE),
         &spec.sha256,
         inputs,
         opts.force,
@@ -115,7 +152,11 @@ pub fn run(spec: &LoadedSpec, features_dir: &Path, out_dir: &Path, opts: &FitOpt
     );
     let trace = sample(Arc::clone(&model), &nuts_opts)?;
     writer.write_parquet("draws.parquet", &draws_batch(&trace)?, &schemas::draws())?;
-    writer.write_parquet("sample_stats.parquet", &stats_batch(&trace)?, &schemas::sample_stats())?;
+    writer.write_parquet(
+        "sample_stats.parquet",
+        &stats_batch(&trace)?,
+        &schemas::sample_stats(),
+    )?;
     let settings = serde_json::json!({
         "sampler": "nuts-rs 0.19 NUTS",
         "options": nuts_opts,
@@ -124,5 +165,9 @@ pub fn run(spec: &LoadedSpec, features_dir: &Path, out_dir: &Path, opts: &FitOpt
         "gradient_evaluations": trace.gradient_evaluations(),
         "sampling_seconds": trace.sampling_seconds,
     });
-    Ok(Some(writer.finish(Some(nuts_opts.seed), settings, RunStatus::Complete)?))
+    Ok(Some(writer.finish(
+        Some(nuts_opts.seed),
+        settings,
+        RunStatus::Complete,
+    )?))
 }

@@ -12,8 +12,8 @@ use mmm_core::spec::MassMatrix;
 use nuts_rs::rand::{Rng, RngExt};
 use nuts_rs::{
     ArrowConfig, ArrowTrace, ChainProgress, CpuLogpFunc, CpuMath, CpuMathError, DiagNutsSettings,
-    HasDims, InitPositionError, ItemType, LogpError, LowRankNutsSettings, Model, ProgressCallback,
-    Sampler, SamplerWaitResult, Settings, Storable, Value,
+    EuclideanAdaptOptions, HasDims, InitPositionError, ItemType, LogpError, LowRankNutsSettings,
+    Model, NutsSettings, ProgressCallback, Sampler, SamplerWaitResult, Settings, Storable, Value,
 };
 
 /// A log density on R^d with its gradient, the only thing the sampler needs from a model.
@@ -140,26 +140,41 @@ pub struct ChainStats {
 impl Trace {
     /// Number of kept draws per chain.
     pub fn draws_per_chain(&self) -> usize {
-        self.values.first().map(|v| v.len() / self.names.len().max(1)).unwrap_or(0)
+        self.values
+            .first()
+            .map(|v| v.len() / self.names.len().max(1))
+            .unwrap_or(0)
     }
 
     /// Values of parameter `j` split by chain.
     pub fn param_chains(&self, j: usize) -> Vec<Vec<f64>> {
         let d = self.names.len();
-        self.values.iter().map(|v| v.iter().skip(j).step_by(d).copied().collect()).collect()
+        self.values
+            .iter()
+            .map(|v| v.iter().skip(j).step_by(d).copied().collect())
+            .collect()
     }
 
     /// Post-warm-up divergent transitions over all chains.
     pub fn divergences(&self) -> usize {
         self.stats
             .iter()
-            .map(|s| s.diverging.iter().zip(&s.warmup).filter(|(d, w)| **d && !**w).count())
+            .map(|s| {
+                s.diverging
+                    .iter()
+                    .zip(&s.warmup)
+                    .filter(|(d, w)| **d && !**w)
+                    .count()
+            })
             .sum()
     }
 
     /// Total leapfrog steps (gradient evaluations) over all chains, warm-up included.
     pub fn gradient_evaluations(&self) -> u64 {
-        self.stats.iter().map(|s| s.n_steps.iter().sum::<i64>() as u64).sum()
+        self.stats
+            .iter()
+            .map(|s| s.n_steps.iter().sum::<i64>() as u64)
+            .sum()
     }
 }
 
@@ -181,13 +196,20 @@ struct Density<D: LogDensity> {
 
 impl<D: LogDensity> Clone for Density<D> {
     fn clone(&self) -> Self {
-        Self { inner: Arc::clone(&self.inner), scratch: self.scratch.clone(), names: self.names.clone() }
+        Self {
+            inner: Arc::clone(&self.inner),
+            scratch: self.scratch.clone(),
+            names: self.names.clone(),
+        }
     }
 }
 
 impl<D: LogDensity> HasDims for Density<D> {
     fn dim_sizes(&self) -> HashMap<String, u64> {
-        HashMap::from([("unconstrained_parameter".to_string(), self.inner.dim() as u64)])
+        HashMap::from([(
+            "unconstrained_parameter".to_string(),
+            self.inner.dim() as u64,
+        )])
     }
 }
 
@@ -205,7 +227,12 @@ impl<D: LogDensity> Storable<Density<D>> for Draw {
         Vec::new()
     }
     fn get_all<'a>(&'a mut self, parent: &'a Density<D>) -> Vec<(&'a str, Option<Value>)> {
-        parent.names.iter().zip(&self.0).map(|(n, v)| (n.as_str(), Some(Value::ScalarF64(*v)))).collect()
+        parent
+            .names
+            .iter()
+            .zip(&self.0)
+            .map(|(n, v)| (n.as_str(), Some(Value::ScalarF64(*v))))
+            .collect()
     }
 }
 
@@ -219,10 +246,16 @@ impl<D: LogDensity> CpuLogpFunc for Density<D> {
     }
 
     fn logp(&mut self, position: &[f64], gradient: &mut [f64]) -> Result<f64, NotFinite> {
-        self.inner.logp(position, gradient, &mut self.scratch).ok_or(NotFinite)
+        self.inner
+            .logp(position, gradient, &mut self.scratch)
+            .ok_or(NotFinite)
     }
 
-    fn expand_vector<R: Rng + ?Sized>(&mut self, _rng: &mut R, array: &[f64]) -> Result<Draw, CpuMathError> {
+    fn expand_vector<R: Rng + ?Sized>(
+        &mut self,
+        _rng: &mut R,
+        array: &[f64],
+    ) -> Result<Draw, CpuMathError> {
         Ok(Draw(self.inner.constrain(array)))
     }
 }
@@ -252,7 +285,9 @@ impl<D: LogDensity> Model for NutsModel<D> {
         let mut scratch = self.density.scratch.clone();
         match self.density.inner.logp(position, &mut grad, &mut scratch) {
             Some(_) => Ok(()),
-            None => Err(InitPositionError::Retry(anyhow::anyhow!("non-finite log density at the initial point"))),
+            None => Err(InitPositionError::Retry(anyhow::anyhow!(
+                "non-finite log density at the initial point"
+            ))),
         }
     }
 }
@@ -260,34 +295,58 @@ impl<D: LogDensity> Model for NutsModel<D> {
 /// Sample `density` with NUTS.
 pub fn sample<D: LogDensity>(density: Arc<D>, opts: &NutsOptions) -> Result<Trace, SampleError> {
     let names = density.param_names();
-    let model = NutsModel { density: Density { scratch: density.scratch(), inner: density, names: names.clone() } };
+    let model = NutsModel {
+        density: Density {
+            scratch: density.scratch(),
+            inner: density,
+            names: names.clone(),
+        },
+    };
     match opts.mass_matrix {
-        MassMatrix::Diag => {
-            let mut s = DiagNutsSettings::default();
-            s.num_chains = opts.chains;
-            s.num_tune = opts.tune;
-            s.num_draws = opts.draws;
-            s.seed = opts.seed;
-            s.maxdepth = opts.max_tree_depth;
-            s.adapt_options.step_size_settings.target_accept = opts.target_accept;
-            run(model, s, opts, names)
-        }
-        MassMatrix::LowRank => {
-            let mut s = LowRankNutsSettings::default();
-            s.num_chains = opts.chains;
-            s.num_tune = opts.tune;
-            s.num_draws = opts.draws;
-            s.seed = opts.seed;
-            s.maxdepth = opts.max_tree_depth;
-            s.adapt_options.step_size_settings.target_accept = opts.target_accept;
-            run(model, s, opts, names)
-        }
+        MassMatrix::Diag => run(
+            model,
+            configure(DiagNutsSettings::default(), opts),
+            opts,
+            names,
+        ),
+        MassMatrix::LowRank => run(
+            model,
+            configure(LowRankNutsSettings::default(), opts),
+            opts,
+            names,
+        ),
+    }
+}
+
+/// Apply the spec's sampler settings to either mass-matrix variant of nuts-rs's NUTS settings.
+fn configure<M>(
+    settings: NutsSettings<EuclideanAdaptOptions<M>>,
+    opts: &NutsOptions,
+) -> NutsSettings<EuclideanAdaptOptions<M>>
+where
+    M: std::fmt::Debug + Default + Copy + serde::Serialize,
+    EuclideanAdaptOptions<M>: std::fmt::Debug + Default + Copy + serde::Serialize,
+{
+    let mut adapt_options = settings.adapt_options;
+    adapt_options.step_size_settings.target_accept = opts.target_accept;
+    NutsSettings {
+        num_chains: opts.chains,
+        num_tune: opts.tune,
+        num_draws: opts.draws,
+        seed: opts.seed,
+        maxdepth: opts.max_tree_depth,
+        adapt_options,
+        ..settings
     }
 }
 
 fn progress_bar(opts: &NutsOptions) -> ProgressBar {
     let total = opts.chains as u64 * (opts.tune + opts.draws);
-    let target = if opts.progress { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() };
+    let target = if opts.progress {
+        ProgressDrawTarget::stderr()
+    } else {
+        ProgressDrawTarget::hidden()
+    };
     let bar = ProgressBar::with_draw_target(Some(total), target);
     if let Ok(style) = ProgressStyle::with_template("sampling {bar:30} {pos}/{len} draws, {msg}") {
         bar.set_style(style);
@@ -302,7 +361,9 @@ fn run<D: LogDensity, S: Settings>(
     names: Vec<String>,
 ) -> Result<Trace, SampleError> {
     let threads = if opts.threads == 0 {
-        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
     } else {
         opts.threads
     };
@@ -312,15 +373,27 @@ fn run<D: LogDensity, S: Settings>(
         callback: Box::new(move |_elapsed: Duration, chains: Box<[ChainProgress]>| {
             let done: usize = chains.iter().map(|c| c.finished_draws).sum();
             let div: usize = chains.iter().map(|c| c.divergences).sum();
-            let steps: Vec<String> = chains.iter().map(|c| format!("{:.3}", c.step_size)).collect();
+            let steps: Vec<String> = chains
+                .iter()
+                .map(|c| format!("{:.3}", c.step_size))
+                .collect();
             cb_bar.set_position(done as u64);
-            cb_bar.set_message(format!("{div} divergences, step sizes [{}]", steps.join(", ")));
+            cb_bar.set_message(format!(
+                "{div} divergences, step sizes [{}]",
+                steps.join(", ")
+            ));
         }),
         rate: Duration::from_millis(100),
     };
     let start = Instant::now();
-    let mut sampler = Sampler::new(Arc::new(model), settings, ArrowConfig::new().store_warmup(true), threads, Some(callback))
-        .map_err(SampleError::Nuts)?;
+    let mut sampler = Sampler::new(
+        Arc::new(model),
+        settings,
+        ArrowConfig::new().store_warmup(true),
+        threads,
+        Some(callback),
+    )
+    .map_err(SampleError::Nuts)?;
     let traces: Vec<ArrowTrace> = loop {
         match sampler.wait_timeout(Duration::from_millis(20)) {
             SamplerWaitResult::Trace(t) => break t,
@@ -334,17 +407,23 @@ fn run<D: LogDensity, S: Settings>(
 }
 
 fn f64_col(batch: &RecordBatch, name: &str) -> Result<Vec<f64>, SampleError> {
-    let arr = batch.column_by_name(name).ok_or_else(|| SampleError::Trace(format!("no column '{name}'")))?;
+    let arr = batch
+        .column_by_name(name)
+        .ok_or_else(|| SampleError::Trace(format!("no column '{name}'")))?;
     let arr = cast(arr, &DataType::Float64).map_err(|e| SampleError::Trace(e.to_string()))?;
     let a = arr
         .as_any()
         .downcast_ref::<Float64Array>()
         .ok_or_else(|| SampleError::Trace(format!("column '{name}' is not numeric")))?;
-    Ok((0..a.len()).map(|i| if a.is_null(i) { f64::NAN } else { a.value(i) }).collect())
+    Ok((0..a.len())
+        .map(|i| if a.is_null(i) { f64::NAN } else { a.value(i) })
+        .collect())
 }
 
 fn bool_col(batch: &RecordBatch, name: &str) -> Result<Vec<bool>, SampleError> {
-    let arr: &ArrayRef = batch.column_by_name(name).ok_or_else(|| SampleError::Trace(format!("no column '{name}'")))?;
+    let arr: &ArrayRef = batch
+        .column_by_name(name)
+        .ok_or_else(|| SampleError::Trace(format!("no column '{name}'")))?;
     let a = arr
         .as_any()
         .downcast_ref::<BooleanArray>()
@@ -353,25 +432,39 @@ fn bool_col(batch: &RecordBatch, name: &str) -> Result<Vec<bool>, SampleError> {
 }
 
 fn int_col(batch: &RecordBatch, name: &str) -> Result<Vec<i64>, SampleError> {
-    let arr = batch.column_by_name(name).ok_or_else(|| SampleError::Trace(format!("no column '{name}'")))?;
+    let arr = batch
+        .column_by_name(name)
+        .ok_or_else(|| SampleError::Trace(format!("no column '{name}'")))?;
     let arr = cast(arr, &DataType::UInt64).map_err(|e| SampleError::Trace(e.to_string()))?;
     let a = arr
         .as_any()
         .downcast_ref::<UInt64Array>()
         .ok_or_else(|| SampleError::Trace(format!("column '{name}' is not an integer")))?;
-    Ok((0..a.len()).map(|i| if a.is_null(i) { 0 } else { a.value(i) as i64 }).collect())
+    Ok((0..a.len())
+        .map(|i| if a.is_null(i) { 0 } else { a.value(i) as i64 })
+        .collect())
 }
 
-fn convert(traces: Vec<ArrowTrace>, names: Vec<String>, opts: &NutsOptions, sampling_seconds: f64) -> Result<Trace, SampleError> {
+fn convert(
+    traces: Vec<ArrowTrace>,
+    names: Vec<String>,
+    opts: &NutsOptions,
+    sampling_seconds: f64,
+) -> Result<Trace, SampleError> {
     let tune = opts.tune as usize;
     let mut values = Vec::with_capacity(traces.len());
     let mut stats = Vec::with_capacity(traces.len());
     for t in &traces {
         let rows = t.posterior.num_rows();
         if rows < tune {
-            return Err(SampleError::Trace(format!("chain has {rows} iterations, fewer than {tune} warm-up")));
+            return Err(SampleError::Trace(format!(
+                "chain has {rows} iterations, fewer than {tune} warm-up"
+            )));
         }
-        let cols: Vec<Vec<f64>> = names.iter().map(|n| f64_col(&t.posterior, n)).collect::<Result<_, _>>()?;
+        let cols: Vec<Vec<f64>> = names
+            .iter()
+            .map(|n| f64_col(&t.posterior, n))
+            .collect::<Result<_, _>>()?;
         let mut v = Vec::with_capacity((rows - tune) * names.len());
         for i in tune..rows {
             v.extend(cols.iter().map(|c| c[i]));
@@ -390,5 +483,10 @@ fn convert(traces: Vec<ArrowTrace>, names: Vec<String>, opts: &NutsOptions, samp
             mean_tree_accept: f64_col(ss, "mean_tree_accept")?,
         });
     }
-    Ok(Trace { names, values, stats, sampling_seconds })
+    Ok(Trace {
+        names,
+        values,
+        stats,
+        sampling_seconds,
+    })
 }

@@ -19,12 +19,18 @@ pub fn fixture(rel: &str) -> PathBuf {
 
 /// Run `mmm` with arguments.
 pub fn mmm(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mmm")).args(args).output().expect("mmm starts")
+    Command::new(env!("CARGO_BIN_EXE_mmm"))
+        .args(args)
+        .output()
+        .expect("mmm starts")
 }
 
 /// Run `mmm` with path arguments.
 pub fn mmm_os<I: IntoIterator<Item = S>, S: AsRef<std::ffi::OsStr>>(args: I) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mmm")).args(args).output().expect("mmm starts")
+    Command::new(env!("CARGO_BIN_EXE_mmm"))
+        .args(args)
+        .output()
+        .expect("mmm starts")
 }
 
 /// Stderr as text.

@@ -30,7 +30,9 @@ fn json(path: &Path) -> serde_json::Value {
     serde_json::from_slice(&read(path)).expect("json")
 }
 
-const STAGES: [&str; 6] = ["validate", "features", "fit", "diagnose", "decide", "report"];
+const STAGES: [&str; 6] = [
+    "validate", "features", "fit", "diagnose", "decide", "report",
+];
 
 #[test]
 fn fixture_fit_converges_and_covers_the_true_values() {
@@ -44,13 +46,26 @@ fn fixture_fit_converges_and_covers_the_true_values() {
         let m = json(&run.join(stage).join("manifest.json"));
         for o in m["outputs"].as_array().expect("outputs") {
             let path = run.join(stage).join(o["path"].as_str().expect("path"));
-            assert_eq!(mmm_core::sha256_hex(&read(&path)), o["sha256"].as_str().expect("sha"), "{}", path.display());
+            assert_eq!(
+                mmm_core::sha256_hex(&read(&path)),
+                o["sha256"].as_str().expect("sha"),
+                "{}",
+                path.display()
+            );
         }
     }
 
     let diag = json(&run.join("diagnose/diagnostics.json"));
-    assert!(diag["max_rhat"].as_f64().expect("rhat") <= 1.01, "{}", diag["max_rhat"]);
-    assert!(diag["min_ess_bulk"].as_f64().expect("ess") >= 400.0, "{}", diag["min_ess_bulk"]);
+    assert!(
+        diag["max_rhat"].as_f64().expect("rhat") <= 1.01,
+        "{}",
+        diag["max_rhat"]
+    );
+    assert!(
+        diag["min_ess_bulk"].as_f64().expect("ess") >= 400.0,
+        "{}",
+        diag["min_ess_bulk"]
+    );
     assert_eq!(diag["sampler"]["divergences"], 0);
 
     // True values from the data's generating process (shared/data/README.md).
@@ -60,18 +75,46 @@ fn fixture_fit_converges_and_covers_the_true_values() {
     let metric = string_column(&roi, "metric", &roi_path).expect("metric");
     let lo = f64_column(&roi, "lower", &roi_path).expect("lower");
     let hi = f64_column(&roi, "upper", &roi_path).expect("upper");
-    for (channel, m, truth) in [("x1", "share", 0.807), ("x1", "roas", 4968.0), ("x2", "roas", 2275.0)] {
-        let i = (0..ch.len()).find(|&i| ch[i] == channel && metric[i] == m).expect("row");
-        assert!(lo[i] <= truth && truth <= hi[i], "{channel} {m}: truth {truth} outside [{}, {}]", lo[i], hi[i]);
+    for (channel, m, truth) in [
+        ("x1", "share", 0.807),
+        ("x1", "roas", 4968.0),
+        ("x2", "roas", 2275.0),
+    ] {
+        let i = (0..ch.len())
+            .find(|&i| ch[i] == channel && metric[i] == m)
+            .expect("row");
+        assert!(
+            lo[i] <= truth && truth <= hi[i],
+            "{channel} {m}: truth {truth} outside [{}, {}]",
+            lo[i],
+            hi[i]
+        );
     }
 
     let html = String::from_utf8(read(&run.join("report/report.html"))).expect("utf8");
-    for needle in ["All diagnostic gates passed", "<svg", "Fit vs actual", "Contributions over time", "roas-table", "x1", "x2"] {
+    for needle in [
+        "All diagnostic gates passed",
+        "<svg",
+        "Fit vs actual",
+        "Contributions over time",
+        "roas-table",
+        "x1",
+        "x2",
+    ] {
         assert!(html.contains(needle), "report lacks {needle}");
     }
     // Self-contained: nothing is fetched from the network.
-    for bad in ["<script src", "<link ", "src=\"http", "href=\"http", "@import"] {
-        assert!(!html.contains(bad), "report references an external resource: {bad}");
+    for bad in [
+        "<script src",
+        "<link ",
+        "src=\"http",
+        "href=\"http",
+        "@import",
+    ] {
+        assert!(
+            !html.contains(bad),
+            "report references an external resource: {bad}"
+        );
     }
 }
 
@@ -79,22 +122,55 @@ fn fixture_fit_converges_and_covers_the_true_values() {
 fn same_seed_gives_identical_bytes_and_another_seed_changes_draws() {
     let dir = tempfile::tempdir().expect("tempdir");
     let spec = spec_with(dir.path(), 150, 100, 7);
-    let (a, b, c) = (dir.path().join("a"), dir.path().join("b"), dir.path().join("c"));
+    let (a, b, c) = (
+        dir.path().join("a"),
+        dir.path().join("b"),
+        dir.path().join("c"),
+    );
     for run in [&a, &b] {
         let out = run_pipeline(&spec, run, &["--quiet"]);
-        assert!(matches!(out.status.code(), Some(0) | Some(3)), "{}", stderr(&out));
+        assert!(
+            matches!(out.status.code(), Some(0) | Some(3)),
+            "{}",
+            stderr(&out)
+        );
     }
     // Thread count must not matter either.
     let out = run_pipeline(&spec, &c, &["--quiet", "--threads", "1"]);
-    assert!(matches!(out.status.code(), Some(0) | Some(3)), "{}", stderr(&out));
-    for file in ["fit/draws.parquet", "fit/sample_stats.parquet", "decide/contributions.parquet", "decide/roi.parquet", "diagnose/ppc.parquet"] {
-        assert_eq!(read(&a.join(file)), read(&b.join(file)), "{file} differs between identical runs");
-        assert_eq!(read(&a.join(file)), read(&c.join(file)), "{file} depends on the thread count");
+    assert!(
+        matches!(out.status.code(), Some(0) | Some(3)),
+        "{}",
+        stderr(&out)
+    );
+    for file in [
+        "fit/draws.parquet",
+        "fit/sample_stats.parquet",
+        "decide/contributions.parquet",
+        "decide/roi.parquet",
+        "diagnose/ppc.parquet",
+    ] {
+        assert_eq!(
+            read(&a.join(file)),
+            read(&b.join(file)),
+            "{file} differs between identical runs"
+        );
+        assert_eq!(
+            read(&a.join(file)),
+            read(&c.join(file)),
+            "{file} depends on the thread count"
+        );
     }
     let d = dir.path().join("d");
     let out = run_pipeline(&spec, &d, &["--quiet", "--seed", "8"]);
-    assert!(matches!(out.status.code(), Some(0) | Some(3)), "{}", stderr(&out));
-    assert_ne!(read(&a.join("fit/draws.parquet")), read(&d.join("fit/draws.parquet")));
+    assert!(
+        matches!(out.status.code(), Some(0) | Some(3)),
+        "{}",
+        stderr(&out)
+    );
+    assert_ne!(
+        read(&a.join("fit/draws.parquet")),
+        read(&d.join("fit/draws.parquet"))
+    );
     assert_eq!(json(&d.join("fit/manifest.json"))["seed"], 8);
 }
 
@@ -111,30 +187,98 @@ fn stages_run_alone_skip_when_fresh_and_refuse_tampered_inputs() {
     let data = fixture("pymc_example/data.csv");
     let a = |s: &'static str| Path::new(s);
     let steps: Vec<Vec<&Path>> = vec![
-        vec![a("validate"), a("--spec"), &spec, a("--data"), &data, a("--out")],
+        vec![
+            a("validate"),
+            a("--spec"),
+            &spec,
+            a("--data"),
+            &data,
+            a("--out"),
+        ],
         vec![a("features"), a("--spec"), &spec, a("--validate")],
         vec![a("fit"), a("--spec"), &spec, a("--features")],
     ];
-    let (v, f, fit, dg, dc) = (p("validate"), p("features"), p("fit"), p("diagnose"), p("decide"));
-    let outs: [Vec<&Path>; 3] = [vec![&v], vec![&v, a("--out"), &f], vec![&f, a("--out"), &fit]];
+    let (v, f, fit, dg, dc) = (
+        p("validate"),
+        p("features"),
+        p("fit"),
+        p("diagnose"),
+        p("decide"),
+    );
+    let outs: [Vec<&Path>; 3] = [
+        vec![&v],
+        vec![&v, a("--out"), &f],
+        vec![&f, a("--out"), &fit],
+    ];
     for (step, tail) in steps.iter().zip(outs.iter()) {
         let mut args = step.clone();
         args.extend(tail.iter().copied());
         let out = stage(&args);
         assert!(out.status.success(), "{args:?}: {}", stderr(&out));
     }
-    let out = stage(&[a("diagnose"), a("--spec"), &spec, a("--features"), &f, a("--fit"), &fit, a("--out"), &dg]);
-    assert!(matches!(out.status.code(), Some(0) | Some(3)), "{}", stderr(&out));
-    let out = stage(&[a("decide"), a("--spec"), &spec, a("--features"), &f, a("--fit"), &fit, a("--diagnose"), &dg, a("--out"), &dc]);
+    let out = stage(&[
+        a("diagnose"),
+        a("--spec"),
+        &spec,
+        a("--features"),
+        &f,
+        a("--fit"),
+        &fit,
+        a("--out"),
+        &dg,
+    ]);
+    assert!(
+        matches!(out.status.code(), Some(0) | Some(3)),
+        "{}",
+        stderr(&out)
+    );
+    let out = stage(&[
+        a("decide"),
+        a("--spec"),
+        &spec,
+        a("--features"),
+        &f,
+        a("--fit"),
+        &fit,
+        a("--diagnose"),
+        &dg,
+        a("--out"),
+        &dc,
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
 
     // Fresh: a rerun skips and leaves the manifest untouched; --force redoes it.
     let before = read(&fit.join("manifest.json"));
-    let out = stage(&[a("fit"), a("--spec"), &spec, a("--features"), &f, a("--out"), &fit]);
-    assert!(out.status.success() && stderr(&out).contains("fresh, skipped"), "{}", stderr(&out));
+    let out = stage(&[
+        a("fit"),
+        a("--spec"),
+        &spec,
+        a("--features"),
+        &f,
+        a("--out"),
+        &fit,
+    ]);
+    assert!(
+        out.status.success() && stderr(&out).contains("fresh, skipped"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(before, read(&fit.join("manifest.json")));
-    let out = stage(&[a("fit"), a("--spec"), &spec, a("--features"), &f, a("--out"), &fit, a("--force")]);
-    assert!(out.status.success() && stderr(&out).contains("wrote"), "{}", stderr(&out));
+    let out = stage(&[
+        a("fit"),
+        a("--spec"),
+        &spec,
+        a("--features"),
+        &f,
+        a("--out"),
+        &fit,
+        a("--force"),
+    ]);
+    assert!(
+        out.status.success() && stderr(&out).contains("wrote"),
+        "{}",
+        stderr(&out)
+    );
 
     // One byte changed in an upstream artifact: refused, naming the file.
     let design = f.join("design.parquet");
@@ -142,10 +286,38 @@ fn stages_run_alone_skip_when_fresh_and_refuse_tampered_inputs() {
     let mid = bytes.len() / 2;
     bytes[mid] ^= 0x01;
     std::fs::write(&design, bytes).expect("write");
-    let out = stage(&[a("fit"), a("--spec"), &spec, a("--features"), &f, a("--out"), &fit, a("--force")]);
+    let out = stage(&[
+        a("fit"),
+        a("--spec"),
+        &spec,
+        a("--features"),
+        &f,
+        a("--out"),
+        &fit,
+        a("--force"),
+    ]);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
-    assert!(err.contains("design.parquet") && err.contains("sha256 mismatch"), "{err}");
+    assert!(
+        err.contains("design.parquet") && err.contains("sha256 mismatch"),
+        "{err}"
+    );
+}
+
+/// Start `mmm fit --force` and kill it while it samples.
+fn kill_fit_midway(spec: &Path, features: &Path, out: &Path) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mmm"))
+        .args(["fit", "--quiet", "--force", "--spec"])
+        .arg(spec)
+        .arg("--features")
+        .arg(features)
+        .arg("--out")
+        .arg(out)
+        .spawn()
+        .expect("spawn");
+    std::thread::sleep(Duration::from_millis(1500));
+    child.kill().expect("kill");
+    let _ = child.wait();
 }
 
 #[test]
@@ -154,26 +326,22 @@ fn an_interrupted_stage_leaves_no_file_under_a_final_name() {
     let quick = spec_with(dir.path(), 50, 50, 1);
     let run = dir.path().join("run");
     let out = run_pipeline(&quick, &run, &["--quiet"]);
-    assert!(matches!(out.status.code(), Some(0) | Some(3)), "{}", stderr(&out));
+    assert!(
+        matches!(out.status.code(), Some(0) | Some(3)),
+        "{}",
+        stderr(&out)
+    );
     // A long fit into a fresh directory, killed midway.
     let slow_dir = dir.path().join("slow");
     std::fs::create_dir_all(&slow_dir).expect("mkdir");
     let slow = spec_with(&slow_dir, 1000, 200_000, 1);
     let fit = dir.path().join("fit_killed");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mmm"))
-        .args(["fit", "--quiet", "--spec"])
-        .arg(&slow)
-        .arg("--features")
-        .arg(run.join("features"))
-        .arg("--out")
-        .arg(&fit)
-        .spawn()
-        .expect("spawn");
-    std::thread::sleep(Duration::from_millis(1500));
-    child.kill().expect("kill");
-    let _ = child.wait();
+    kill_fit_midway(&slow, &run.join("features"), &fit);
     for name in ["draws.parquet", "sample_stats.parquet", "manifest.json"] {
-        assert!(!fit.join(name).exists(), "{name} exists after an interrupted fit");
+        assert!(
+            !fit.join(name).exists(),
+            "{name} exists after an interrupted fit"
+        );
     }
     // Downstream stages refuse the incomplete directory.
     let out = mmm_os([
@@ -192,17 +360,6 @@ fn an_interrupted_stage_leaves_no_file_under_a_final_name() {
 
     // Redoing a finished stage removes its manifest first, so a kill midway cannot leave
     // old outputs vouched for by a manifest of the new run.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mmm"))
-        .args(["fit", "--quiet", "--force", "--spec"])
-        .arg(&slow)
-        .arg("--features")
-        .arg(run.join("features"))
-        .arg("--out")
-        .arg(run.join("fit"))
-        .spawn()
-        .expect("spawn");
-    std::thread::sleep(Duration::from_millis(1500));
-    child.kill().expect("kill");
-    let _ = child.wait();
+    kill_fit_midway(&slow, &run.join("features"), &run.join("fit"));
     assert!(!run.join("fit/manifest.json").exists());
 }

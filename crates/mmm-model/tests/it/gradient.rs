@@ -9,7 +9,9 @@ fn check_gradient(model: &MmmModel, seed: u64) {
     let mut scratch = model.scratch();
     let mut state = seed;
     let mut next = move || {
-        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         ((state >> 11) as f64) / ((1u64 << 53) as f64)
     };
     let d = model.dim();
@@ -52,14 +54,29 @@ fn fixture_model_gradient_matches_finite_differences() {
 fn every_prior_family_and_sign_constraint_has_a_correct_gradient() {
     let mut spec = fixture_spec();
     // Exercise each family on a parameter whose support it fits.
-    spec.controls[0].prior = Prior::StudentT { nu: 4.0, mu: 0.1, sigma: 1.5 };
+    spec.controls[0].prior = Prior::StudentT {
+        nu: 4.0,
+        mu: 0.1,
+        sigma: 1.5,
+    };
     spec.controls[1].expected_sign = ExpectedSign::Negative;
     spec.controls[1].prior = Prior::Exponential { rate: 2.0 };
     spec.controls[2].expected_sign = ExpectedSign::Positive;
-    spec.controls[2].prior = Prior::LogNormal { mu: 0.0, sigma: 1.0 };
-    spec.intercept.prior = Prior::TruncatedNormal { mu: 0.0, sigma: 1.0, lower: -2.0, upper: 3.0 };
+    spec.controls[2].prior = Prior::LogNormal {
+        mu: 0.0,
+        sigma: 1.0,
+    };
+    spec.intercept.prior = Prior::TruncatedNormal {
+        mu: 0.0,
+        sigma: 1.0,
+        lower: -2.0,
+        upper: 3.0,
+    };
     let mmm_core::spec::LikelihoodSpec::Normal { sigma_prior } = &mut spec.likelihood;
-    *sigma_prior = Prior::Gamma { shape: 2.0, rate: 4.0 };
+    *sigma_prior = Prior::Gamma {
+        shape: 2.0,
+        rate: 4.0,
+    };
     let mmm_core::spec::AdstockSpec::Geometric { normalize, .. } = &mut spec.channels[1].adstock;
     *normalize = false;
     assert!(spec.problems().is_empty(), "{:?}", spec.problems());
@@ -78,7 +95,10 @@ fn constrain_and_unconstrain_are_inverse_and_respect_signs() {
     let u: Vec<f64> = (0..model.dim()).map(|i| (i as f64 * 0.37).sin()).collect();
     let theta = model.constrain(&u);
     let names = model.param_names();
-    let neg = names.iter().position(|n| n == "gamma_control[event_2]").expect("name");
+    let neg = names
+        .iter()
+        .position(|n| n == "gamma_control[event_2]")
+        .expect("name");
     assert!(theta[neg] < 0.0);
     let back = model.unconstrain(&theta);
     for (a, b) in u.iter().zip(&back) {
@@ -91,7 +111,9 @@ fn counterfactual_difference_equals_the_channel_term_for_the_additive_model() {
     let spec = fixture_spec();
     let design = synthetic_design(&spec, 50, 50);
     let model = MmmModel::new(&spec, &design).expect("model");
-    let u: Vec<f64> = (0..model.dim()).map(|i| 0.3 * ((i * 7) as f64).cos()).collect();
+    let u: Vec<f64> = (0..model.dim())
+        .map(|i| 0.3 * ((i * 7) as f64).cos())
+        .collect();
     let theta = model.constrain(&u);
     let mut full = vec![0.0; 50];
     let mut without = vec![0.0; 50];

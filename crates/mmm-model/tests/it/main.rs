@@ -17,12 +17,21 @@ pub fn fixture_spec() -> Spec {
 pub fn synthetic_design(spec: &Spec, n: usize, n_train: usize) -> Design {
     let mut state = 12345u64;
     let mut next = move || {
-        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         ((state >> 11) as f64) / ((1u64 << 53) as f64)
     };
-    let channels: Vec<Vec<f64>> = spec.channels.iter().map(|_| (0..n).map(|_| next()).collect()).collect();
+    let channels: Vec<Vec<f64>> = spec
+        .channels
+        .iter()
+        .map(|_| (0..n).map(|_| next()).collect())
+        .collect();
     let regressor_names = mmm_features::regressor_names(spec);
-    let regressors: Vec<Vec<f64>> = regressor_names.iter().map(|_| (0..n).map(|_| next() - 0.5).collect()).collect();
+    let regressors: Vec<Vec<f64>> = regressor_names
+        .iter()
+        .map(|_| (0..n).map(|_| next() - 0.5).collect())
+        .collect();
     Design {
         dates: (0..n as i32).map(|i| 17000 + 7 * i).collect(),
         n_train,
