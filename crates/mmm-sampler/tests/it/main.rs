@@ -1,0 +1,3 @@
+//! Sampler correctness on densities with known answers, independent of the MMM model.
+
+mod known_posteriors;
