@@ -58,8 +58,6 @@ pub struct Scratch {
     sat: Vec<f64>,
     dsat_lam: Vec<f64>,
     dsat_alpha: Vec<f64>,
-    w: Vec<f64>,
-    dw: Vec<f64>,
 }
 
 /// The model bound to its data.
@@ -216,7 +214,6 @@ impl MmmModel {
     /// Fresh buffers sized for this model.
     pub fn scratch(&self) -> Scratch {
         let cn = self.channels.len() * self.n_train;
-        let lmax = self.channels.iter().map(|c| c.l_max).max().unwrap_or(1);
         Scratch {
             theta: vec![0.0; self.dim()],
             dtheta: vec![0.0; self.dim()],
@@ -224,8 +221,6 @@ impl MmmModel {
             sat: vec![0.0; cn],
             dsat_lam: vec![0.0; cn],
             dsat_alpha: vec![0.0; cn],
-            w: vec![0.0; lmax],
-            dw: vec![0.0; lmax],
         }
     }
 
@@ -278,22 +273,38 @@ impl MmmModel {
             let base = Self::channel_index(c);
             let (alpha, lam, beta) = (theta[base], theta[base + 1], theta[base + 2]);
             let l_max = ch.l_max;
-            let (w, dw) = (&mut s.w[..l_max], &mut s.dw[..l_max]);
-            geometric_weights(alpha, ch.normalize, w, dw);
+            // Truncated geometric adstock by recursion, O(1) per period instead of O(l_max):
+            // r_t = alpha r_(t-1) + x_t - alpha^L x_(t-L),
+            // dr_t = r_(t-1) + alpha dr_(t-1) - L alpha^(L-1) x_(t-L),
+            // then a_t = r_t / S and da_t = (dr_t - a_t dS) / S with S = sum_(l<L) alpha^l.
+            let pow_lm1 = alpha.powi(l_max as i32 - 1);
+            let pow_l = pow_lm1 * alpha;
+            let (norm, dnorm) = if ch.normalize {
+                let (mut sum, mut dsum, mut p) = (0.0, 0.0, 1.0);
+                for l in 0..l_max {
+                    sum += p;
+                    if l + 1 < l_max {
+                        dsum += (l + 1) as f64 * p;
+                    }
+                    p *= alpha;
+                }
+                (sum, dsum)
+            } else {
+                (1.0, 0.0)
+            };
+            let inv_norm = 1.0 / norm;
             let off = c * nt;
             let sat = &mut s.sat[off..off + nt];
             let dsl = &mut s.dsat_lam[off..off + nt];
             let dsa = &mut s.dsat_alpha[off..off + nt];
+            let x = &ch.padded[l_max - 1..];
+            let (mut r, mut dr) = (0.0, 0.0);
             for t in 0..nt {
-                // padded[t + l_max - 1 - l] is x[t - l]
-                let window = &ch.padded[t..t + l_max];
-                let mut a = 0.0;
-                let mut da = 0.0;
-                for l in 0..l_max {
-                    let xv = window[l_max - 1 - l];
-                    a += w[l] * xv;
-                    da += dw[l] * xv;
-                }
+                let x_out = if t == 0 { 0.0 } else { ch.padded[t - 1] };
+                dr = r + alpha * dr - l_max as f64 * pow_lm1 * x_out;
+                r = alpha * r + x[t] - pow_l * x_out;
+                let a = r * inv_norm;
+                let da = (dr - a * dnorm) * inv_norm;
                 // (1 - e^(-lam a)) / (1 + e^(-lam a)); one exp is much cheaper than tanh, and
                 // a >= 0 with lam > 0 keeps e in (0, 1].
                 let e = (-lam * a).exp();

@@ -127,3 +127,34 @@ fn counterfactual_difference_equals_the_channel_term_for_the_additive_model() {
         assert!((full[t] - without[t] - expected).abs() < 1e-12);
     }
 }
+
+#[test]
+fn log_density_equals_its_definition() {
+    // Independent evaluation: priors + Jacobians + Normal likelihood of predict_mean's direct
+    // convolution, against the fused recursive implementation.
+    let spec = fixture_spec();
+    for (normalize, n_train) in [(true, 45), (false, 60)] {
+        let mut spec = spec.clone();
+        let mmm_core::spec::AdstockSpec::Geometric { normalize: nz, .. } = &mut spec.channels[0].adstock;
+        *nz = normalize;
+        let design = synthetic_design(&spec, 60, n_train);
+        let model = MmmModel::new(&spec, &design).expect("model");
+        let u: Vec<f64> = (0..model.dim()).map(|i| 0.8 * ((i * 5 + 1) as f64).sin()).collect();
+        let theta = model.constrain(&u);
+        let mut expected = 0.0;
+        for (p, &ui) in model.params().iter().zip(&u) {
+            let (x, _, logj, _) = p.bijection.forward(ui);
+            expected += mmm_model::prior::log_prior(&p.prior, x).0 + logj;
+        }
+        let mut mu = vec![0.0; 60];
+        model.predict_mean(&theta, &[], &mut mu);
+        let sigma = model.sigma(&theta);
+        for t in 0..n_train {
+            let r = design.target_scaled[t] - mu[t];
+            expected += -sigma.ln() - 0.5 * r * r / (sigma * sigma);
+        }
+        let mut grad = vec![0.0; model.dim()];
+        let got = model.logp(&u, &mut grad, &mut model.scratch()).expect("finite");
+        assert!((got - expected).abs() < 1e-9 * (1.0 + expected.abs()), "{got} vs {expected}");
+    }
+}
