@@ -1,12 +1,15 @@
 //! `mmm`: the command-line front of the pipeline, one subcommand per stage.
 //!
 //! Exit codes: 0 ok; 1 usage or internal error; 2 input rejected by the data contract;
-//! 3 model fitted but a diagnostic gate failed (results are marked "not for decisions").
+//! 3 model fitted but a diagnostic gate failed (results are marked "not for decisions");
+//! 130 sampling interrupted by Ctrl-C (finished draws kept, fit manifest marked incomplete).
 
 mod schemas;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -238,6 +241,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
                 &fit_options(common.force, &sampling, quiet),
             )?;
             report_stage(quiet, "fit", &common.out, m.is_some());
+            check_complete(m.as_ref(), &common.out)?;
             Ok(0)
         }
         Command::Diagnose {
@@ -280,11 +284,32 @@ fn dispatch(cli: Cli) -> Result<u8> {
 }
 
 fn fit_options(force: bool, s: &SamplingArgs, quiet: bool) -> mmm_sampler::FitOptions {
+    // Ctrl-C stops sampling but keeps the finished draws (the manifest says incomplete).
+    let stop = Arc::new(AtomicBool::new(false));
+    if let Err(e) = signal_hook::flag::register(signal_hook::consts::SIGINT, Arc::clone(&stop)) {
+        tracing::warn!("cannot install the Ctrl-C handler: {e}");
+    }
     mmm_sampler::FitOptions {
         force,
         threads: s.threads,
         seed: s.seed,
         progress: !quiet,
+        stop: Some(stop),
+    }
+}
+
+/// Fail when the fit was stopped early: its outputs are kept but must not feed later stages.
+fn check_complete(fit: Option<&mmm_core::Manifest>, dir: &Path) -> Result<()> {
+    match fit {
+        Some(m) if m.status == mmm_core::RunStatus::Incomplete => Err(Exit(
+            130,
+            format!(
+                "interrupted: the finished draws are in {} and its manifest is marked incomplete; rerun to finish",
+                dir.display()
+            ),
+        )
+        .into()),
+        _ => Ok(()),
     }
 }
 
@@ -398,6 +423,7 @@ fn run_all(
         &fit_options(force, sampling, quiet),
     )?;
     report_stage(quiet, "fit", &dir("fit"), m.is_some());
+    check_complete(m.as_ref(), &dir("fit"))?;
     time("fit", t);
 
     let t = Instant::now();

@@ -200,8 +200,11 @@ pub fn run(run: &Path, out_dir: &Path, force: bool) -> Result<Option<Manifest>, 
             )
         })
         .collect();
+    let first = names
+        .first()
+        .ok_or_else(|| ReportError::Missing(format!("{}: no rows", dpath.display())))?;
     let comp_days: Vec<i32> = (0..d_comp.len())
-        .filter(|&i| d_comp[i] == names[0])
+        .filter(|&i| &d_comp[i] == first)
         .map(|i| d_dates[i])
         .collect();
     let bands: Vec<Band> = names

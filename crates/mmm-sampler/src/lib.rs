@@ -36,15 +36,15 @@ pub enum FitError {
 pub fn draws_batch(trace: &Trace) -> Result<arrow::array::RecordBatch, FitError> {
     let d = trace.names.len();
     let per = trace.draws_per_chain();
-    let chains = trace.values.len();
     let mut b = BatchBuilder::new()
         .i64(
             "chain",
-            (0..chains)
-                .flat_map(|c| std::iter::repeat_n(c as i64, per))
+            per.iter()
+                .enumerate()
+                .flat_map(|(c, &n)| std::iter::repeat_n(c as i64, n))
                 .collect(),
         )
-        .i64("draw", (0..chains).flat_map(|_| 0..per as i64).collect());
+        .i64("draw", per.iter().flat_map(|&n| 0..n as i64).collect());
     for (j, name) in trace.names.iter().enumerate() {
         let col: Vec<f64> = trace
             .values
@@ -109,6 +109,9 @@ pub struct FitOptions {
     pub seed: Option<u64>,
     /// Show progress on stderr.
     pub progress: bool,
+    /// Set to stop sampling early (Ctrl-C); finished draws are written and the manifest says
+    /// `incomplete`, which downstream stages refuse.
+    pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 /// The fit stage: sample the model on the features stage's design; write draws and stats.
@@ -123,6 +126,7 @@ pub fn run(
     let mut nuts_opts = NutsOptions::from_spec(&spec.spec.sampler);
     nuts_opts.threads = opts.threads;
     nuts_opts.progress = opts.progress;
+    nuts_opts.stop = opts.stop.clone();
     if let Some(seed) = opts.seed {
         nuts_opts.seed = seed;
     }
@@ -164,10 +168,19 @@ pub fn run(
         "divergences": trace.divergences(),
         "gradient_evaluations": trace.gradient_evaluations(),
         "sampling_seconds": trace.sampling_seconds,
+        "draws_per_chain": trace.draws_per_chain(),
     });
+    let status = if trace.complete {
+        RunStatus::Complete
+    } else {
+        tracing::warn!(
+            "sampling was stopped early; the finished draws are kept and the fit is marked incomplete"
+        );
+        RunStatus::Incomplete
+    };
     Ok(Some(writer.finish(
         Some(nuts_opts.seed),
         settings,
-        RunStatus::Complete,
+        status,
     )?))
 }

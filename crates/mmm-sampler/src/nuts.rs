@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use arrow::array::{Array, ArrayRef, BooleanArray, Float64Array, RecordBatch, UInt64Array};
@@ -73,6 +74,9 @@ pub struct NutsOptions {
     pub threads: usize,
     /// Show a progress bar on stderr when it is a terminal.
     pub progress: bool,
+    /// When set (e.g. by a Ctrl-C handler), sampling stops and the finished draws are kept.
+    #[serde(skip)]
+    pub stop: Option<Arc<AtomicBool>>,
 }
 
 impl NutsOptions {
@@ -88,6 +92,7 @@ impl NutsOptions {
             mass_matrix: s.mass_matrix,
             threads: 0,
             progress: true,
+            stop: None,
         }
     }
 }
@@ -114,6 +119,8 @@ pub struct Trace {
     pub stats: Vec<ChainStats>,
     /// Seconds spent sampling (threads started to last draw).
     pub sampling_seconds: f64,
+    /// False when sampling was stopped early; `values` then holds the draws finished so far.
+    pub complete: bool,
 }
 
 /// Statistics of one chain, one entry per iteration.
@@ -138,12 +145,12 @@ pub struct ChainStats {
 }
 
 impl Trace {
-    /// Number of kept draws per chain.
-    pub fn draws_per_chain(&self) -> usize {
+    /// Number of kept draws of each chain (equal unless sampling was stopped early).
+    pub fn draws_per_chain(&self) -> Vec<usize> {
         self.values
-            .first()
+            .iter()
             .map(|v| v.len() / self.names.len().max(1))
-            .unwrap_or(0)
+            .collect()
     }
 
     /// Values of parameter `j` split by chain.
@@ -394,16 +401,31 @@ fn run<D: LogDensity, S: Settings>(
         Some(callback),
     )
     .map_err(SampleError::Nuts)?;
+    let mut complete = true;
     let traces: Vec<ArrowTrace> = loop {
         match sampler.wait_timeout(Duration::from_millis(20)) {
             SamplerWaitResult::Trace(t) => break t,
-            SamplerWaitResult::Timeout(s) => sampler = s,
+            SamplerWaitResult::Timeout(s) => {
+                if opts
+                    .stop
+                    .as_ref()
+                    .is_some_and(|f| f.load(Ordering::Relaxed))
+                {
+                    complete = false;
+                    let (err, t) = s.abort().map_err(SampleError::Nuts)?;
+                    if let Some(e) = err {
+                        return Err(SampleError::Nuts(e));
+                    }
+                    break t;
+                }
+                sampler = s;
+            }
             SamplerWaitResult::Err(e, _) => return Err(SampleError::Nuts(e)),
         }
     };
     let sampling_seconds = start.elapsed().as_secs_f64();
     bar.finish_and_clear();
-    convert(traces, names, opts, sampling_seconds)
+    convert(traces, names, opts, sampling_seconds, complete)
 }
 
 fn f64_col(batch: &RecordBatch, name: &str) -> Result<Vec<f64>, SampleError> {
@@ -450,13 +472,14 @@ fn convert(
     names: Vec<String>,
     opts: &NutsOptions,
     sampling_seconds: f64,
+    complete: bool,
 ) -> Result<Trace, SampleError> {
     let tune = opts.tune as usize;
     let mut values = Vec::with_capacity(traces.len());
     let mut stats = Vec::with_capacity(traces.len());
     for t in &traces {
         let rows = t.posterior.num_rows();
-        if rows < tune {
+        if rows < tune && complete {
             return Err(SampleError::Trace(format!(
                 "chain has {rows} iterations, fewer than {tune} warm-up"
             )));
@@ -465,7 +488,7 @@ fn convert(
             .iter()
             .map(|n| f64_col(&t.posterior, n))
             .collect::<Result<_, _>>()?;
-        let mut v = Vec::with_capacity((rows - tune) * names.len());
+        let mut v = Vec::with_capacity(rows.saturating_sub(tune) * names.len());
         for i in tune..rows {
             v.extend(cols.iter().map(|c| c[i]));
         }
@@ -488,5 +511,6 @@ fn convert(
         values,
         stats,
         sampling_seconds,
+        complete,
     })
 }

@@ -363,3 +363,70 @@ fn an_interrupted_stage_leaves_no_file_under_a_final_name() {
     kill_fit_midway(&slow, &run.join("features"), &run.join("fit"));
     assert!(!run.join("fit/manifest.json").exists());
 }
+
+#[test]
+fn ctrl_c_keeps_finished_draws_and_marks_the_fit_incomplete() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let quick = spec_with(dir.path(), 50, 50, 1);
+    let run = dir.path().join("run");
+    let out = run_pipeline(&quick, &run, &["--quiet"]);
+    assert!(
+        matches!(out.status.code(), Some(0) | Some(3)),
+        "{}",
+        stderr(&out)
+    );
+    let slow_dir = dir.path().join("slow");
+    std::fs::create_dir_all(&slow_dir).expect("mkdir");
+    let slow = spec_with(&slow_dir, 200, 200_000, 1);
+    let fit = dir.path().join("fit_interrupted");
+    let child = Command::new(env!("CARGO_BIN_EXE_mmm"))
+        .args(["fit", "--quiet", "--spec"])
+        .arg(&slow)
+        .arg("--features")
+        .arg(run.join("features"))
+        .arg("--out")
+        .arg(&fit)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    std::thread::sleep(Duration::from_millis(2000));
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill -INT");
+    assert!(status.success());
+    let output = child.wait_with_output().expect("wait");
+    assert_eq!(
+        output.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let manifest = json(&fit.join("manifest.json"));
+    assert_eq!(manifest["status"], "incomplete");
+    let draws_path = fit.join("draws.parquet");
+    let draws = mmm_core::read_parquet_bytes(read(&draws_path), &draws_path).expect("draws");
+    assert!(
+        draws.num_rows() > 0 && draws.num_rows() < 4 * 200_000,
+        "{} rows",
+        draws.num_rows()
+    );
+    // Downstream refuses an incomplete fit.
+    let out = mmm_os([
+        "diagnose".as_ref(),
+        "--spec".as_ref(),
+        slow.as_os_str(),
+        "--features".as_ref(),
+        run.join("features").as_os_str(),
+        "--fit".as_ref(),
+        fit.as_os_str(),
+        "--out".as_ref(),
+        dir.path().join("diag").as_os_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("did not complete"),
+        "{}",
+        stderr(&out)
+    );
+}

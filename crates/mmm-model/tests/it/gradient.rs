@@ -135,11 +135,14 @@ fn log_density_equals_its_definition() {
     let spec = fixture_spec();
     for (normalize, n_train) in [(true, 45), (false, 60)] {
         let mut spec = spec.clone();
-        let mmm_core::spec::AdstockSpec::Geometric { normalize: nz, .. } = &mut spec.channels[0].adstock;
+        let mmm_core::spec::AdstockSpec::Geometric { normalize: nz, .. } =
+            &mut spec.channels[0].adstock;
         *nz = normalize;
         let design = synthetic_design(&spec, 60, n_train);
         let model = MmmModel::new(&spec, &design).expect("model");
-        let u: Vec<f64> = (0..model.dim()).map(|i| 0.8 * ((i * 5 + 1) as f64).sin()).collect();
+        let u: Vec<f64> = (0..model.dim())
+            .map(|i| 0.8 * ((i * 5 + 1) as f64).sin())
+            .collect();
         let theta = model.constrain(&u);
         let mut expected = 0.0;
         for (p, &ui) in model.params().iter().zip(&u) {
@@ -154,7 +157,12 @@ fn log_density_equals_its_definition() {
             expected += -sigma.ln() - 0.5 * r * r / (sigma * sigma);
         }
         let mut grad = vec![0.0; model.dim()];
-        let got = model.logp(&u, &mut grad, &mut model.scratch()).expect("finite");
-        assert!((got - expected).abs() < 1e-9 * (1.0 + expected.abs()), "{got} vs {expected}");
+        let got = model
+            .logp(&u, &mut grad, &mut model.scratch())
+            .expect("finite");
+        assert!(
+            (got - expected).abs() < 1e-9 * (1.0 + expected.abs()),
+            "{got} vs {expected}"
+        );
     }
 }

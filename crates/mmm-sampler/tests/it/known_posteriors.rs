@@ -18,6 +18,7 @@ fn options(seed: u64, tune: u64, draws: u64) -> NutsOptions {
         mass_matrix: MassMatrix::Diag,
         threads: 2,
         progress: false,
+        stop: None,
     }
 }
 
@@ -68,7 +69,10 @@ fn check_moments(trace: &Trace, mean: &[f64], var: &[f64], z: f64) -> Result<(),
         if (m - mean[j]).abs() > z * se {
             return Err(format!("x[{j}] mean {m} vs {} (mcse {se})", mean[j]));
         }
-        let sq: Vec<Vec<f64>> = chains.iter().map(|c| c.iter().map(|x| (x - mean[j]).powi(2)).collect()).collect();
+        let sq: Vec<Vec<f64>> = chains
+            .iter()
+            .map(|c| c.iter().map(|x| (x - mean[j]).powi(2)).collect())
+            .collect();
         let sq_refs: Vec<&[f64]> = sq.iter().map(Vec::as_slice).collect();
         let v = sq.concat().iter().sum::<f64>() / all.len() as f64;
         let se_v = mcse_mean(&sq_refs);
@@ -89,7 +93,9 @@ fn across_seeds(density: Arc<Gaussian>, mean: &[f64], var: &[f64]) {
         .filter_map(|seed| {
             let trace = sample(Arc::clone(&density), &options(seed, 500, 1000)).expect("sampling");
             assert_eq!(trace.divergences(), 0, "seed {seed}");
-            check_moments(&trace, mean, var, 4.0).err().map(|e| format!("seed {seed}: {e}"))
+            check_moments(&trace, mean, var, 4.0)
+                .err()
+                .map(|e| format!("seed {seed}: {e}"))
         })
         .collect();
     assert!(failures.len() <= 1, "{failures:#?}");
@@ -98,8 +104,17 @@ fn across_seeds(density: Arc<Gaussian>, mean: &[f64], var: &[f64]) {
 #[test]
 fn standard_normal_moments_within_monte_carlo_error() {
     let d = 5;
-    let prec = (0..d).map(|i| (0..d).map(|j| if i == j { 1.0 } else { 0.0 }).collect()).collect();
-    across_seeds(Arc::new(Gaussian { mu: vec![0.0; d], prec }), &vec![0.0; d], &vec![1.0; d]);
+    let prec = (0..d)
+        .map(|i| (0..d).map(|j| if i == j { 1.0 } else { 0.0 }).collect())
+        .collect();
+    across_seeds(
+        Arc::new(Gaussian {
+            mu: vec![0.0; d],
+            prec,
+        }),
+        &vec![0.0; d],
+        &vec![1.0; d],
+    );
 }
 
 #[test]
@@ -107,8 +122,18 @@ fn correlated_normal_with_different_scales() {
     // Covariance [[1, 0.9*1*10], [0.9*10, 100]]; mean (1, -3).
     let (s1, s2, rho) = (1.0_f64, 10.0_f64, 0.9_f64);
     let det = s1 * s1 * s2 * s2 * (1.0 - rho * rho);
-    let prec = vec![vec![s2 * s2 / det, -rho * s1 * s2 / det], vec![-rho * s1 * s2 / det, s1 * s1 / det]];
-    across_seeds(Arc::new(Gaussian { mu: vec![1.0, -3.0], prec }), &[1.0, -3.0], &[1.0, 100.0]);
+    let prec = vec![
+        vec![s2 * s2 / det, -rho * s1 * s2 / det],
+        vec![-rho * s1 * s2 / det, s1 * s1 / det],
+    ];
+    across_seeds(
+        Arc::new(Gaussian {
+            mu: vec![1.0, -3.0],
+            prec,
+        }),
+        &[1.0, -3.0],
+        &[1.0, 100.0],
+    );
 }
 
 /// y_i ~ Normal(mu, sigma) with known sigma, mu ~ Normal(m0, s0): the posterior of mu is
@@ -132,8 +157,17 @@ impl LogDensity for ConjugateNormal {
     fn logp(&self, u: &[f64], grad: &mut [f64], _: &mut ()) -> Option<f64> {
         let mu = u[0];
         let prior = -0.5 * ((mu - self.m0) / self.s0).powi(2);
-        let lik: f64 = self.y.iter().map(|y| -0.5 * ((y - mu) / self.sigma).powi(2)).sum();
-        grad[0] = -(mu - self.m0) / self.s0.powi(2) + self.y.iter().map(|y| (y - mu) / self.sigma.powi(2)).sum::<f64>();
+        let lik: f64 = self
+            .y
+            .iter()
+            .map(|y| -0.5 * ((y - mu) / self.sigma).powi(2))
+            .sum();
+        grad[0] = -(mu - self.m0) / self.s0.powi(2)
+            + self
+                .y
+                .iter()
+                .map(|y| (y - mu) / self.sigma.powi(2))
+                .sum::<f64>();
         Some(prior + lik)
     }
     fn constrain(&self, u: &[f64]) -> Vec<f64> {
@@ -143,10 +177,18 @@ impl LogDensity for ConjugateNormal {
 
 #[test]
 fn conjugate_normal_matches_the_closed_form_posterior() {
-    let y: Vec<f64> = (0..20).map(|i| 2.0 + ((i * 37 % 11) as f64 - 5.0) / 4.0).collect();
-    let model = ConjugateNormal { y: y.clone(), sigma: 1.5, m0: 0.0, s0: 3.0 };
+    let y: Vec<f64> = (0..20)
+        .map(|i| 2.0 + ((i * 37 % 11) as f64 - 5.0) / 4.0)
+        .collect();
+    let model = ConjugateNormal {
+        y: y.clone(),
+        sigma: 1.5,
+        m0: 0.0,
+        s0: 3.0,
+    };
     let precision = 1.0 / model.s0.powi(2) + y.len() as f64 / model.sigma.powi(2);
-    let mean = (model.m0 / model.s0.powi(2) + y.iter().sum::<f64>() / model.sigma.powi(2)) / precision;
+    let mean =
+        (model.m0 / model.s0.powi(2) + y.iter().sum::<f64>() / model.sigma.powi(2)) / precision;
     let trace = sample(Arc::new(model), &options(11, 500, 2000)).expect("sampling");
     check_moments(&trace, &[mean], &[1.0 / precision], 4.0).expect("closed form");
 }
@@ -213,23 +255,38 @@ fn eight_schools_centered_diverges_and_non_centered_does_not() {
         let mut opts = options(seed, 1000, 1000);
         opts.target_accept = 0.95;
         let centered = sample(Arc::new(EightSchools { centered: true }), &opts).expect("sampling");
-        let non_centered = sample(Arc::new(EightSchools { centered: false }), &opts).expect("sampling");
-        assert!(centered.divergences() > 0, "seed {seed}: the centered funnel should produce divergences");
+        let non_centered =
+            sample(Arc::new(EightSchools { centered: false }), &opts).expect("sampling");
+        assert!(
+            centered.divergences() > 0,
+            "seed {seed}: the centered funnel should produce divergences"
+        );
         assert_eq!(non_centered.divergences(), 0, "seed {seed}: non-centered");
         let chains = non_centered.param_chains(0);
         let refs: Vec<&[f64]> = chains.iter().map(Vec::as_slice).collect();
         assert!(rhat(&refs) < 1.01 && ess_bulk(&refs) > 400.0, "seed {seed}");
         // Posterior mean of mu is about 4.4 (Gelman et al., BDA3).
         let m = chains.concat().iter().sum::<f64>() / 4000.0;
-        assert!((m - 4.4).abs() < 4.0 * mcse_mean(&refs) + 0.3, "seed {seed}: mu mean {m}");
+        assert!(
+            (m - 4.4).abs() < 4.0 * mcse_mean(&refs) + 0.3,
+            "seed {seed}: mu mean {m}"
+        );
     }
 }
 
 #[test]
 fn gradient_of_the_test_densities_matches_finite_differences() {
     let densities: Vec<Box<dyn Fn(&[f64], &mut [f64]) -> f64>> = vec![
-        Box::new(|u, g| EightSchools { centered: true }.logp(u, g, &mut ()).unwrap_or(f64::NAN)),
-        Box::new(|u, g| EightSchools { centered: false }.logp(u, g, &mut ()).unwrap_or(f64::NAN)),
+        Box::new(|u, g| {
+            EightSchools { centered: true }
+                .logp(u, g, &mut ())
+                .unwrap_or(f64::NAN)
+        }),
+        Box::new(|u, g| {
+            EightSchools { centered: false }
+                .logp(u, g, &mut ())
+                .unwrap_or(f64::NAN)
+        }),
     ];
     let u: Vec<f64> = (0..10).map(|i| ((i * 13) as f64).sin()).collect();
     for f in &densities {
@@ -241,7 +298,11 @@ fn gradient_of_the_test_densities_matches_finite_differences() {
             up[i] += 1e-6;
             um[i] -= 1e-6;
             let fd = (f(&up, &mut scratch) - f(&um, &mut scratch)) / 2e-6;
-            assert!((fd - g[i]).abs() < 1e-5 * (1.0 + g[i].abs()), "coordinate {i}: {fd} vs {}", g[i]);
+            assert!(
+                (fd - g[i]).abs() < 1e-5 * (1.0 + g[i].abs()),
+                "coordinate {i}: {fd} vs {}",
+                g[i]
+            );
         }
     }
 }
