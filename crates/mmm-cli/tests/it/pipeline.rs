@@ -304,106 +304,93 @@ fn stages_run_alone_skip_when_fresh_and_refuse_tampered_inputs() {
     );
 }
 
-/// Start `mmm fit --force` and kill it while it samples.
-fn kill_fit_midway(spec: &Path, features: &Path, out: &Path) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mmm"))
+/// A finished quick run (for its features stage) and a spec whose fit takes minutes.
+fn quick_run_and_slow_spec(dir: &Path, tune: u64) -> (std::path::PathBuf, std::path::PathBuf) {
+    let quick = spec_with(dir, 50, 50, 1);
+    let run = dir.join("run");
+    let out = run_pipeline(&quick, &run, &["--quiet"]);
+    assert!(
+        matches!(out.status.code(), Some(0) | Some(3)),
+        "{}",
+        stderr(&out)
+    );
+    let slow_dir = dir.join("slow");
+    std::fs::create_dir_all(&slow_dir).expect("mkdir");
+    (run, spec_with(&slow_dir, tune, 200_000, 1))
+}
+
+/// Start `mmm fit --force`, let it sample, then stop it with `signal` (`-KILL` or `-INT`).
+fn interrupt_fit(spec: &Path, features: &Path, out: &Path, signal: &str) -> std::process::Output {
+    let child = Command::new(env!("CARGO_BIN_EXE_mmm"))
         .args(["fit", "--quiet", "--force", "--spec"])
         .arg(spec)
         .arg("--features")
         .arg(features)
         .arg("--out")
         .arg(out)
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("spawn");
     std::thread::sleep(Duration::from_millis(1500));
-    child.kill().expect("kill");
-    let _ = child.wait();
+    let status = Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    child.wait_with_output().expect("wait")
+}
+
+/// `mmm diagnose` on a fit directory; must be refused with `needle` in the error.
+fn assert_diagnose_refuses(spec: &Path, run: &Path, fit: &Path, needle: &str) {
+    let out = mmm_os([
+        "diagnose".as_ref(),
+        "--spec".as_ref(),
+        spec.as_os_str(),
+        "--features".as_ref(),
+        run.join("features").as_os_str(),
+        "--fit".as_ref(),
+        fit.as_os_str(),
+        "--out".as_ref(),
+        run.join("diag_of_interrupted").as_os_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains(needle), "{}", stderr(&out));
 }
 
 #[test]
 fn an_interrupted_stage_leaves_no_file_under_a_final_name() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let quick = spec_with(dir.path(), 50, 50, 1);
-    let run = dir.path().join("run");
-    let out = run_pipeline(&quick, &run, &["--quiet"]);
-    assert!(
-        matches!(out.status.code(), Some(0) | Some(3)),
-        "{}",
-        stderr(&out)
-    );
+    let (run, slow) = quick_run_and_slow_spec(dir.path(), 1000);
     // A long fit into a fresh directory, killed midway.
-    let slow_dir = dir.path().join("slow");
-    std::fs::create_dir_all(&slow_dir).expect("mkdir");
-    let slow = spec_with(&slow_dir, 1000, 200_000, 1);
     let fit = dir.path().join("fit_killed");
-    kill_fit_midway(&slow, &run.join("features"), &fit);
+    interrupt_fit(&slow, &run.join("features"), &fit, "-KILL");
     for name in ["draws.parquet", "sample_stats.parquet", "manifest.json"] {
         assert!(
             !fit.join(name).exists(),
             "{name} exists after an interrupted fit"
         );
     }
-    // Downstream stages refuse the incomplete directory.
-    let out = mmm_os([
-        "diagnose".as_ref(),
-        "--spec".as_ref(),
-        slow.as_os_str(),
-        "--features".as_ref(),
-        run.join("features").as_os_str(),
-        "--fit".as_ref(),
-        fit.as_os_str(),
-        "--out".as_ref(),
-        dir.path().join("diag").as_os_str(),
-    ]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("manifest"), "{}", stderr(&out));
+    assert_diagnose_refuses(&slow, &run, &fit, "manifest");
 
     // Redoing a finished stage removes its manifest first, so a kill midway cannot leave
     // old outputs vouched for by a manifest of the new run.
-    kill_fit_midway(&slow, &run.join("features"), &run.join("fit"));
+    interrupt_fit(&slow, &run.join("features"), &run.join("fit"), "-KILL");
     assert!(!run.join("fit/manifest.json").exists());
 }
 
 #[test]
 fn ctrl_c_keeps_finished_draws_and_marks_the_fit_incomplete() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let quick = spec_with(dir.path(), 50, 50, 1);
-    let run = dir.path().join("run");
-    let out = run_pipeline(&quick, &run, &["--quiet"]);
-    assert!(
-        matches!(out.status.code(), Some(0) | Some(3)),
-        "{}",
-        stderr(&out)
-    );
-    let slow_dir = dir.path().join("slow");
-    std::fs::create_dir_all(&slow_dir).expect("mkdir");
-    let slow = spec_with(&slow_dir, 200, 200_000, 1);
+    let (run, slow) = quick_run_and_slow_spec(dir.path(), 200);
     let fit = dir.path().join("fit_interrupted");
-    let child = Command::new(env!("CARGO_BIN_EXE_mmm"))
-        .args(["fit", "--quiet", "--spec"])
-        .arg(&slow)
-        .arg("--features")
-        .arg(run.join("features"))
-        .arg("--out")
-        .arg(&fit)
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    std::thread::sleep(Duration::from_millis(2000));
-    let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("kill -INT");
-    assert!(status.success());
-    let output = child.wait_with_output().expect("wait");
+    let output = interrupt_fit(&slow, &run.join("features"), &fit, "-INT");
     assert_eq!(
         output.status.code(),
         Some(130),
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let manifest = json(&fit.join("manifest.json"));
-    assert_eq!(manifest["status"], "incomplete");
+    assert_eq!(json(&fit.join("manifest.json"))["status"], "incomplete");
     let draws_path = fit.join("draws.parquet");
     let draws = mmm_core::read_parquet_bytes(read(&draws_path), &draws_path).expect("draws");
     assert!(
@@ -411,22 +398,5 @@ fn ctrl_c_keeps_finished_draws_and_marks_the_fit_incomplete() {
         "{} rows",
         draws.num_rows()
     );
-    // Downstream refuses an incomplete fit.
-    let out = mmm_os([
-        "diagnose".as_ref(),
-        "--spec".as_ref(),
-        slow.as_os_str(),
-        "--features".as_ref(),
-        run.join("features").as_os_str(),
-        "--fit".as_ref(),
-        fit.as_os_str(),
-        "--out".as_ref(),
-        dir.path().join("diag").as_os_str(),
-    ]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("did not complete"),
-        "{}",
-        stderr(&out)
-    );
+    assert_diagnose_refuses(&slow, &run, &fit, "did not complete");
 }

@@ -152,8 +152,8 @@ fn log_density_equals_its_definition() {
         let mut mu = vec![0.0; 60];
         model.predict_mean(&theta, &[], &mut mu);
         let sigma = model.sigma(&theta);
-        for t in 0..n_train {
-            let r = design.target_scaled[t] - mu[t];
+        for (y, m) in design.target_scaled.iter().zip(&mu).take(n_train) {
+            let r = y - m;
             expected += -sigma.ln() - 0.5 * r * r / (sigma * sigma);
         }
         let mut grad = vec![0.0; model.dim()];

@@ -276,7 +276,8 @@ fn eight_schools_centered_diverges_and_non_centered_does_not() {
 
 #[test]
 fn gradient_of_the_test_densities_matches_finite_differences() {
-    let densities: Vec<Box<dyn Fn(&[f64], &mut [f64]) -> f64>> = vec![
+    type Density = Box<dyn Fn(&[f64], &mut [f64]) -> f64>;
+    let densities: Vec<Density> = vec![
         Box::new(|u, g| {
             EightSchools { centered: true }
                 .logp(u, g, &mut ())
