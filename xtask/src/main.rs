@@ -3,7 +3,8 @@
 //! - `pipeline`  build `mmm` in release and run every stage on the bundled fixture into runs/
 //! - `test`      run the whole test suite (release profile, nextest when installed) and the schema check
 //! - `schemas`   regenerate schemas/ (`--check` fails when they drift)
-//! - `bench`     run the fixture pipeline N times (`--runs N`, default 5) and write target/bench/pipeline.json
+//! - `bench`     run a fixture's pipeline N times (`--runs N`, default 5; `--fixture NAME`, default
+//!   pymc_example, or bench_10ch) and write target/bench/NAME.json
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -154,6 +155,13 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn bench(rest: &[String]) -> Result<()> {
+    let fixture = rest
+        .windows(2)
+        .find(|w| w[0] == "--fixture")
+        .map(|w| w[1].clone())
+        .unwrap_or_else(|| "pymc_example".to_string());
+    let spec = format!("fixtures/{fixture}/spec.toml");
+    let data = format!("fixtures/{fixture}/data.csv");
     let runs: usize = rest
         .windows(2)
         .find(|w| w[0] == "--runs")
@@ -171,15 +179,7 @@ fn bench(rest: &[String]) -> Result<()> {
         let start = Instant::now();
         let output = Command::new(&mmm)
             .current_dir(root())
-            .args([
-                "run",
-                "--quiet",
-                "--spec",
-                FIXTURE_SPEC,
-                "--data",
-                FIXTURE_DATA,
-                "--out",
-            ])
+            .args(["run", "--quiet", "--spec", &spec, "--data", &data, "--out"])
             .arg(&run_dir)
             .env("MMM_REPORT_PEAK_MEMORY", "1")
             .output()
@@ -234,8 +234,8 @@ fn bench(rest: &[String]) -> Result<()> {
             .collect::<Vec<f64>>()
     };
     let summary = serde_json::json!({
-        "command": format!("cargo xtask bench --runs {runs}"),
-        "fixture": FIXTURE_DATA,
+        "command": format!("cargo xtask bench --runs {runs} --fixture {fixture}"),
+        "fixture": data,
         "machine": machine(),
         "median_process_wall_seconds": median(col("process_wall_seconds")),
         "median_sampling_seconds": median(col("sampling_seconds")),
@@ -244,7 +244,7 @@ fn bench(rest: &[String]) -> Result<()> {
         "median_peak_rss_mb": median(col("peak_rss_mb")),
         "runs": records,
     });
-    let path = bench_dir.join("pipeline.json");
+    let path = bench_dir.join(format!("{fixture}.json"));
     std::fs::write(&path, serde_json::to_string_pretty(&summary)? + "\n")?;
     println!(
         "{}",
