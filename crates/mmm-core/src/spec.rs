@@ -254,6 +254,17 @@ pub struct GateSpec {
     /// Largest number of post-warmup divergent transitions allowed.
     #[serde(default)]
     pub max_divergences: u64,
+    /// Smallest energy Bayesian fraction of missing information allowed in any chain.
+    #[serde(default = "default_min_ebfmi")]
+    pub min_ebfmi: f64,
+    /// Largest mean absolute percentage error (percent) allowed on the holdout; no gate when
+    /// absent or when there is no holdout.
+    #[serde(default)]
+    pub max_holdout_mape: Option<f64>,
+}
+
+fn default_min_ebfmi() -> f64 {
+    0.3
 }
 
 fn default_max_rhat() -> f64 {
@@ -269,6 +280,8 @@ impl Default for GateSpec {
             max_rhat: 1.01,
             min_bulk_ess: 400.0,
             max_divergences: 0,
+            min_ebfmi: 0.3,
+            max_holdout_mape: None,
         }
     }
 }
@@ -679,6 +692,20 @@ impl Spec {
             problems.push(
                 "gates.min_bulk_ess".into(),
                 format!("must be >= 0, got {}", g.min_bulk_ess),
+            );
+        }
+        if !(g.min_ebfmi.is_finite() && g.min_ebfmi >= 0.0) {
+            problems.push(
+                "gates.min_ebfmi".into(),
+                format!("must be >= 0, got {}", g.min_ebfmi),
+            );
+        }
+        if let Some(m) = g.max_holdout_mape
+            && !(m.is_finite() && m > 0.0)
+        {
+            problems.push(
+                "gates.max_holdout_mape".into(),
+                format!("must be > 0 (percent), got {m}"),
             );
         }
         let iv = self.decisions.interval;

@@ -308,7 +308,7 @@ pub fn run(
         .map_err(|e| DiagnoseError::Output(e.to_string()))?;
 
     let g = &spec.spec.gates;
-    let gates = vec![
+    let mut gates = vec![
         Gate {
             name: "max_rhat".into(),
             rule: "largest rank-normalized split R-hat <= threshold".into(),
@@ -331,6 +331,29 @@ pub fn run(
             passed: divergences as u64 <= g.max_divergences,
         },
     ];
+    let min_ebfmi = sampler.ebfmi.iter().copied().fold(f64::INFINITY, |a, b| {
+        if a.is_nan() || b.is_nan() {
+            f64::NAN
+        } else {
+            a.min(b)
+        }
+    });
+    gates.push(Gate {
+        name: "min_ebfmi".into(),
+        rule: "smallest E-BFMI over chains >= threshold".into(),
+        threshold: g.min_ebfmi,
+        value: min_ebfmi,
+        passed: min_ebfmi >= g.min_ebfmi,
+    });
+    if let (Some(max_mape), Some(h)) = (g.max_holdout_mape, &holdout) {
+        gates.push(Gate {
+            name: "max_holdout_mape".into(),
+            rule: "holdout MAPE (percent) of the posterior predictive mean <= threshold".into(),
+            threshold: max_mape,
+            value: h.mape,
+            passed: h.mape <= max_mape,
+        });
+    }
     let passed = gates.iter().all(|g| g.passed);
     let diagnostics = Diagnostics {
         passed,

@@ -400,3 +400,86 @@ fn ctrl_c_keeps_finished_draws_and_marks_the_fit_incomplete() {
     );
     assert_diagnose_refuses(&slow, &run, &fit, "did not complete");
 }
+
+#[test]
+fn holdout_cannot_leak_and_a_failed_gate_marks_results_not_for_decisions() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let spec = spec_with(dir.path(), 150, 100, 5);
+    let text = std::fs::read_to_string(&spec).expect("spec");
+    let text = text
+        .replace("[holdout]\nweeks = 0", "[holdout]\nweeks = 20")
+        .replace(
+            "max_divergences = 0",
+            "max_divergences = 0\nmax_holdout_mape = 0.001",
+        );
+    std::fs::write(&spec, text).expect("write");
+
+    // Same data except the holdout's target, doubled.
+    let original = std::fs::read_to_string(fixture("pymc_example/data.csv")).expect("data");
+    let lines: Vec<&str> = original.lines().collect();
+    let n = lines.len() - 1;
+    let changed: Vec<String> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            if i > n - 20 {
+                let mut cells: Vec<String> = l.split(',').map(str::to_string).collect();
+                let y: f64 = cells[1].parse().expect("y");
+                cells[1] = format!("{}", 2.0 * y);
+                cells.join(",")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    let changed_path = dir.path().join("holdout_changed.csv");
+    std::fs::write(&changed_path, changed.join("\n") + "\n").expect("write");
+
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    let out_a = run_pipeline(&spec, &a, &["--quiet"]);
+    let mut args: Vec<std::ffi::OsString> = vec![
+        "run".into(),
+        "--quiet".into(),
+        "--spec".into(),
+        spec.clone().into(),
+    ];
+    args.extend([
+        "--data".into(),
+        changed_path.into(),
+        "--out".into(),
+        b.clone().into(),
+    ]);
+    let out_b = mmm_os(args);
+    // The holdout MAPE gate (0.001%) cannot pass: exit code 3, results marked.
+    assert_eq!(out_a.status.code(), Some(3), "{}", stderr(&out_a));
+    assert_eq!(out_b.status.code(), Some(3), "{}", stderr(&out_b));
+    let diag = json(&a.join("diagnose/diagnostics.json"));
+    assert_eq!(diag["not_for_decisions"], true);
+    assert_eq!(diag["holdout"]["periods"], 20);
+    assert!(
+        diag["gates"]
+            .as_array()
+            .expect("gates")
+            .iter()
+            .any(|g| g["name"] == "max_holdout_mape" && g["passed"] == false)
+    );
+    assert_eq!(
+        json(&a.join("decide/manifest.json"))["settings"]["not_for_decisions"],
+        true
+    );
+    let html = String::from_utf8(read(&a.join("report/report.html"))).expect("utf8");
+    assert!(html.contains("NOT FOR DECISIONS"));
+
+    // Leakage-safe by construction: scaling and the fit see the training window only.
+    assert_eq!(
+        read(&a.join("features/scales.json")),
+        read(&b.join("features/scales.json"))
+    );
+    assert_eq!(
+        read(&a.join("fit/draws.parquet")),
+        read(&b.join("fit/draws.parquet"))
+    );
+    let diag_b = json(&b.join("diagnose/diagnostics.json"));
+    assert_eq!(diag["train"], diag_b["train"]);
+    assert_ne!(diag["holdout"], diag_b["holdout"]);
+}
