@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use arrow::array::{Array, ArrayRef, BooleanArray, Float64Array, RecordBatch, UInt64Array};
 use arrow::compute::cast;
 use arrow::datatypes::DataType;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mmm_core::spec::MassMatrix;
 use nuts_rs::rand::{Rng, RngExt};
 use nuts_rs::{
@@ -347,18 +347,26 @@ where
     }
 }
 
-fn progress_bar(opts: &NutsOptions) -> ProgressBar {
-    let total = opts.chains as u64 * (opts.tune + opts.draws);
+/// One progress bar per chain on stderr (hidden when not a terminal or when disabled).
+fn progress_bars(opts: &NutsOptions) -> (MultiProgress, Vec<ProgressBar>) {
     let target = if opts.progress {
         ProgressDrawTarget::stderr()
     } else {
         ProgressDrawTarget::hidden()
     };
-    let bar = ProgressBar::with_draw_target(Some(total), target);
-    if let Ok(style) = ProgressStyle::with_template("sampling {bar:30} {pos}/{len} draws, {msg}") {
-        bar.set_style(style);
-    }
-    bar
+    let multi = MultiProgress::with_draw_target(target);
+    let style = ProgressStyle::with_template("chain {prefix} {bar:30} {pos}/{len} {msg}").ok();
+    let bars = (0..opts.chains)
+        .map(|c| {
+            let bar = multi.add(ProgressBar::new(opts.tune + opts.draws));
+            if let Some(style) = &style {
+                bar.set_style(style.clone());
+            }
+            bar.set_prefix(c.to_string());
+            bar
+        })
+        .collect();
+    (multi, bars)
 }
 
 fn run<D: LogDensity, S: Settings>(
@@ -374,21 +382,18 @@ fn run<D: LogDensity, S: Settings>(
     } else {
         opts.threads
     };
-    let bar = progress_bar(opts);
-    let cb_bar = bar.clone();
+    let (_multi, bars) = progress_bars(opts);
+    let cb_bars = bars.clone();
     let callback = ProgressCallback {
         callback: Box::new(move |_elapsed: Duration, chains: Box<[ChainProgress]>| {
-            let done: usize = chains.iter().map(|c| c.finished_draws).sum();
-            let div: usize = chains.iter().map(|c| c.divergences).sum();
-            let steps: Vec<String> = chains
-                .iter()
-                .map(|c| format!("{:.3}", c.step_size))
-                .collect();
-            cb_bar.set_position(done as u64);
-            cb_bar.set_message(format!(
-                "{div} divergences, step sizes [{}]",
-                steps.join(", ")
-            ));
+            for (bar, c) in cb_bars.iter().zip(chains.iter()) {
+                bar.set_position(c.finished_draws as u64);
+                let phase = if c.tuning { "warm-up" } else { "sampling" };
+                bar.set_message(format!(
+                    "{phase}, {} divergences, step size {:.3}",
+                    c.divergences, c.step_size
+                ));
+            }
         }),
         rate: Duration::from_millis(100),
     };
@@ -424,7 +429,9 @@ fn run<D: LogDensity, S: Settings>(
         }
     };
     let sampling_seconds = start.elapsed().as_secs_f64();
-    bar.finish_and_clear();
+    for bar in &bars {
+        bar.finish_and_clear();
+    }
     convert(traces, names, opts, sampling_seconds, complete)
 }
 
