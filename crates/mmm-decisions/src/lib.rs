@@ -59,18 +59,28 @@ fn decompose(model: &MmmModel, posterior: &Posterior, scale: f64) -> Decompositi
     let all: Vec<usize> = (0..channels).collect();
     let mut baseline = vec![vec![0.0; draws]; n];
     let mut weekly = vec![vec![vec![0.0; draws]; n]; channels];
+    let mut without_all = vec![0.0; n];
+    let mut terms = vec![vec![0.0; n]; channels];
     let mut full = vec![0.0; n];
-    let mut without = vec![0.0; n];
     for (k, theta) in posterior.theta.iter().enumerate() {
-        model.predict_mean(theta, &[], &mut full);
-        model.predict_mean(theta, &all, &mut without);
-        for t in 0..n {
-            baseline[t][k] = without[t] * scale;
+        // Every channel's spend at zero: the baseline (adstock of zero spend is zero).
+        model.predict_mean(theta, &all, &mut without_all);
+        full.copy_from_slice(&without_all);
+        for (c, term) in terms.iter_mut().enumerate() {
+            model.channel_term(theta, c, term);
+            for (f, v) in full.iter_mut().zip(term.iter()) {
+                *f += v;
+            }
         }
-        for (c, wc) in weekly.iter_mut().enumerate() {
-            model.predict_mean(theta, &[c], &mut without);
+        for t in 0..n {
+            baseline[t][k] = without_all[t] * scale;
+        }
+        // Counterfactual for channel c: its spend at zero zeroes its term, so the prediction
+        // without it is full - term_c; the contribution is the difference on the response scale.
+        for (wc, term) in weekly.iter_mut().zip(&terms) {
             for t in 0..n {
-                wc[t][k] = (full[t] - without[t]) * scale;
+                let counterfactual = full[t] - term[t];
+                wc[t][k] = (full[t] - counterfactual) * scale;
             }
         }
     }

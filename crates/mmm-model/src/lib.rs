@@ -364,20 +364,31 @@ impl MmmModel {
                 *o += g * zt;
             }
         }
-        for (c, ch) in self.channels.iter().enumerate() {
+        let mut term = vec![0.0; n];
+        for c in 0..self.channels.len() {
             if zeroed.contains(&c) {
                 continue;
             }
-            let base = Self::channel_index(c);
-            let (alpha, lam, beta) = (theta[base], theta[base + 1], theta[base + 2]);
-            let mut w = vec![0.0; ch.l_max];
-            let mut dw = vec![0.0; ch.l_max];
-            geometric_weights(alpha, ch.normalize, &mut w, &mut dw);
-            for (t, o) in out.iter_mut().enumerate().take(n) {
-                let window = &ch.padded[t..t + ch.l_max];
-                let a: f64 = (0..ch.l_max).map(|l| w[l] * window[ch.l_max - 1 - l]).sum();
-                *o += beta * (0.5 * lam * a).tanh();
+            self.channel_term(theta, c, &mut term);
+            for (o, v) in out.iter_mut().zip(&term) {
+                *o += v;
             }
+        }
+    }
+
+    /// Channel c's additive term of the expected target for every period,
+    /// beta_c * logistic(lam_c * adstock(x_c, alpha_c)_t), by direct convolution.
+    pub fn channel_term(&self, theta: &[f64], c: usize, out: &mut [f64]) {
+        let ch = &self.channels[c];
+        let base = Self::channel_index(c);
+        let (alpha, lam, beta) = (theta[base], theta[base + 1], theta[base + 2]);
+        let mut w = vec![0.0; ch.l_max];
+        let mut dw = vec![0.0; ch.l_max];
+        geometric_weights(alpha, ch.normalize, &mut w, &mut dw);
+        for (t, o) in out.iter_mut().enumerate().take(self.n) {
+            let window = &ch.padded[t..t + ch.l_max];
+            let a: f64 = (0..ch.l_max).map(|l| w[l] * window[ch.l_max - 1 - l]).sum();
+            *o = beta * (0.5 * lam * a).tanh();
         }
     }
 
