@@ -113,6 +113,18 @@ pub enum DiagnoseError {
     Output(String),
 }
 
+/// Largest value, or NaN when any value is NaN: a NaN diagnostic (e.g. a stuck chain) must fail
+/// its gate rather than be skipped.
+fn nan_max(values: impl Iterator<Item = f64>) -> f64 {
+    values.fold(f64::NEG_INFINITY, |a, b| {
+        if a.is_nan() || b.is_nan() {
+            f64::NAN
+        } else {
+            a.max(b)
+        }
+    })
+}
+
 /// E-BFMI = sum (E_t - E_{t-1})^2 / sum (E_t - mean E)^2 over a chain's kept draws.
 pub fn ebfmi(energy: &[f64]) -> f64 {
     if energy.len() < 2 {
@@ -200,27 +212,8 @@ pub fn run(
             summary: summarize(&refs),
         });
     }
-    // NaN (e.g. a stuck chain) must fail the gates, so NaN wins over any number here.
-    let max_rhat = parameters
-        .iter()
-        .map(|p| p.summary.rhat)
-        .fold(f64::NEG_INFINITY, |a, b| {
-            if a.is_nan() || b.is_nan() {
-                f64::NAN
-            } else {
-                a.max(b)
-            }
-        });
-    let min_ess = parameters
-        .iter()
-        .map(|p| p.summary.ess_bulk)
-        .fold(f64::INFINITY, |a, b| {
-            if a.is_nan() || b.is_nan() {
-                f64::NAN
-            } else {
-                a.min(b)
-            }
-        });
+    let max_rhat = nan_max(parameters.iter().map(|p| p.summary.rhat));
+    let min_ess = -nan_max(parameters.iter().map(|p| -p.summary.ess_bulk));
 
     // Sampler health from sample_stats (post-warm-up rows).
     let stats_path = fit_dir.join("sample_stats.parquet");
@@ -331,13 +324,7 @@ pub fn run(
             passed: divergences as u64 <= g.max_divergences,
         },
     ];
-    let min_ebfmi = sampler.ebfmi.iter().copied().fold(f64::INFINITY, |a, b| {
-        if a.is_nan() || b.is_nan() {
-            f64::NAN
-        } else {
-            a.min(b)
-        }
-    });
+    let min_ebfmi = -nan_max(sampler.ebfmi.iter().map(|e| -e));
     gates.push(Gate {
         name: "min_ebfmi".into(),
         rule: "smallest E-BFMI over chains >= threshold".into(),

@@ -248,6 +248,16 @@ fn stages_run_alone_skip_when_fresh_and_refuse_tampered_inputs() {
     assert!(out.status.success(), "{}", stderr(&out));
 
     // Fresh: a rerun skips and leaves the manifest untouched; --force redoes it.
+    let refit = [
+        a("fit"),
+        a("--spec"),
+        &spec,
+        a("--features"),
+        &f,
+        a("--out"),
+        &fit,
+        a("--force"),
+    ];
     let before = read(&fit.join("manifest.json"));
     let out = stage(&[
         a("fit"),
@@ -264,16 +274,7 @@ fn stages_run_alone_skip_when_fresh_and_refuse_tampered_inputs() {
         stderr(&out)
     );
     assert_eq!(before, read(&fit.join("manifest.json")));
-    let out = stage(&[
-        a("fit"),
-        a("--spec"),
-        &spec,
-        a("--features"),
-        &f,
-        a("--out"),
-        &fit,
-        a("--force"),
-    ]);
+    let out = stage(&refit);
     assert!(
         out.status.success() && stderr(&out).contains("wrote"),
         "{}",
@@ -286,16 +287,7 @@ fn stages_run_alone_skip_when_fresh_and_refuse_tampered_inputs() {
     let mid = bytes.len() / 2;
     bytes[mid] ^= 0x01;
     std::fs::write(&design, bytes).expect("write");
-    let out = stage(&[
-        a("fit"),
-        a("--spec"),
-        &spec,
-        a("--features"),
-        &f,
-        a("--out"),
-        &fit,
-        a("--force"),
-    ]);
+    let out = stage(&refit);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(
