@@ -76,6 +76,9 @@ fn main() -> Result<()> {
 fn pipeline(rest: &[String]) -> Result<()> {
     let mmm = build_mmm()?;
     let out = root().join("runs").join("pymc_example");
+    // The run directory freezes its spec; when the fixture spec changed, start the run afresh.
+    let frozen = std::fs::read(out.join("spec.toml")).ok();
+    let changed = frozen.is_some_and(|f| std::fs::read(root().join(FIXTURE_SPEC)).ok() != Some(f));
     let mut c = Command::new(&mmm);
     c.current_dir(root())
         .args([
@@ -88,6 +91,10 @@ fn pipeline(rest: &[String]) -> Result<()> {
         ])
         .arg(&out)
         .args(rest);
+    if changed {
+        eprintln!("the fixture spec changed since the last run: redoing every stage");
+        c.arg("--force");
+    }
     let status = c.status().context("starting mmm")?;
     match status.code() {
         Some(0) => {}

@@ -159,7 +159,7 @@ struct SamplingArgs {
 
 /// An error with the exit code it maps to.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
+#[error("{1}")]
 struct Exit(u8, String);
 
 fn main() -> ExitCode {

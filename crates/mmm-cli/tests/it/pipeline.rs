@@ -382,6 +382,11 @@ fn ctrl_c_keeps_finished_draws_and_marks_the_fit_incomplete() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("interrupted: the finished draws are in"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert_eq!(json(&fit.join("manifest.json"))["status"], "incomplete");
     let draws_path = fit.join("draws.parquet");
     let draws = mmm_core::read_parquet_bytes(read(&draws_path), &draws_path).expect("draws");

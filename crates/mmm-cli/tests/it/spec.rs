@@ -40,6 +40,7 @@ fn spec_check_lists_every_problem_with_its_key_path() {
         assert!(stdout.contains(key), "missing {key} in:\n{stdout}");
     }
     assert_eq!(stdout.lines().count(), 4, "{stdout}");
+    assert!(stderr(&out).contains("4 problem(s)"), "{}", stderr(&out));
 }
 
 #[test]
