@@ -15,10 +15,13 @@ use anyhow::{Context, Result, bail};
 const FIXTURE_SPEC: &str = "fixtures/pymc_example/spec.toml";
 const FIXTURE_DATA: &str = "fixtures/pymc_example/data.csv";
 
+/// The workspace root. Read at run time (cargo sets CARGO_MANIFEST_DIR for `cargo run`), not
+/// baked in at compile time: a target directory shared between clones may hold an xtask binary
+/// built from another checkout.
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(Path::to_path_buf)
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .and_then(|p| p.parent().map(Path::to_path_buf))
         .unwrap_or_else(|| PathBuf::from("."))
 }
 

@@ -322,6 +322,20 @@ pub struct SamplerSpec {
     /// Mass-matrix adaptation.
     #[serde(default)]
     pub mass_matrix: MassMatrix,
+    /// Where chains start; a start with a non-finite log density is redrawn (up to 500 times).
+    #[serde(default)]
+    pub init: InitStrategy,
+}
+
+/// Initial points of the chains.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum InitStrategy {
+    /// Uniform(-2, 2) on every unconstrained coordinate (as Stan).
+    #[default]
+    Uniform,
+    /// A draw from the priors, mapped to the unconstrained space.
+    Prior,
 }
 
 fn default_chains() -> usize {
@@ -347,6 +361,7 @@ impl Default for SamplerSpec {
             target_accept: 0.8,
             max_tree_depth: 10,
             mass_matrix: MassMatrix::Diag,
+            init: InitStrategy::Uniform,
         }
     }
 }

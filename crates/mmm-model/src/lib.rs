@@ -233,6 +233,17 @@ impl MmmModel {
             .collect()
     }
 
+    /// A draw from the priors, as an unconstrained vector.
+    pub fn sample_prior_unconstrained<R: rand::Rng + ?Sized>(
+        &self,
+        rng: &mut R,
+    ) -> Option<Vec<f64>> {
+        self.params
+            .iter()
+            .map(|p| prior::sample_prior(&p.prior, rng).map(|x| p.bijection.inverse(x)))
+            .collect()
+    }
+
     /// Unconstrained vector for constrained parameter values.
     pub fn unconstrain(&self, theta: &[f64]) -> Vec<f64> {
         self.params

@@ -170,6 +170,53 @@ impl Bijection {
     }
 }
 
+/// One draw from `prior` (parameters already validated by the spec); `None` if the family's
+/// parameters are rejected by the sampler library.
+pub fn sample_prior<R: nuts_rs::rand::Rng + ?Sized>(prior: &Prior, rng: &mut R) -> Option<f64> {
+    use rand_distr::{Beta, Distribution, Exp, Gamma, LogNormal, Normal, StandardNormal, StudentT};
+    let uniform = |rng: &mut R| -> f64 { nuts_rs::rand::RngExt::random::<f64>(rng) };
+    Some(match *prior {
+        Prior::Normal { mu, sigma } => Normal::new(mu, sigma).ok()?.sample(rng),
+        Prior::HalfNormal { sigma } => {
+            let z: f64 = StandardNormal.sample(rng);
+            (sigma * z).abs()
+        }
+        Prior::LogNormal { mu, sigma } => LogNormal::new(mu, sigma).ok()?.sample(rng),
+        // rand_distr's Gamma takes a scale: 1 / rate.
+        Prior::Gamma { shape, rate } => Gamma::new(shape, 1.0 / rate).ok()?.sample(rng),
+        Prior::Beta { alpha, beta } => Beta::new(alpha, beta).ok()?.sample(rng),
+        Prior::Exponential { rate } => Exp::new(rate).ok()?.sample(rng),
+        Prior::StudentT { nu, mu, sigma } => mu + sigma * StudentT::new(nu).ok()?.sample(rng),
+        // Inverse CDF: mu - b sign(u) ln(1 - 2|u|), u ~ Uniform(-1/2, 1/2).
+        Prior::Laplace { mu, b } => {
+            let u = uniform(rng) - 0.5;
+            mu - b * u.signum() * (1.0 - 2.0 * u.abs()).ln()
+        }
+        // Rejection from the untruncated normal; bounded tries, then the nearest bound's
+        // interior midpoint keeps the draw inside the support.
+        Prior::TruncatedNormal {
+            mu,
+            sigma,
+            lower,
+            upper,
+        } => {
+            let normal = Normal::new(mu, sigma).ok()?;
+            (0..10_000)
+                .map(|_| normal.sample(rng))
+                .find(|x| *x > lower && *x < upper)
+                .unwrap_or_else(|| {
+                    if upper.is_finite() && lower.is_finite() {
+                        0.5 * (lower + upper)
+                    } else if lower.is_finite() {
+                        lower + sigma
+                    } else {
+                        upper - sigma
+                    }
+                })
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,6 +285,94 @@ mod tests {
                 "{prior:?}: {fd} vs {d}"
             );
         }
+    }
+
+    #[test]
+    fn prior_draws_have_the_closed_form_means() {
+        use nuts_rs::rand::SeedableRng;
+        let mut rng = nuts_rs::rand::rngs::ChaCha8Rng::seed_from_u64(3);
+        let half_normal_mean = 2.0 * (2.0 / std::f64::consts::PI).sqrt();
+        // (prior, mean, sd) from the families' closed forms.
+        let cases = [
+            (
+                Prior::Normal {
+                    mu: 0.5,
+                    sigma: 2.0,
+                },
+                0.5,
+                2.0,
+            ),
+            (
+                Prior::HalfNormal { sigma: 2.0 },
+                half_normal_mean,
+                (4.0 - half_normal_mean.powi(2)).sqrt(),
+            ),
+            (
+                Prior::LogNormal {
+                    mu: 0.1,
+                    sigma: 0.5,
+                },
+                (0.1_f64 + 0.125).exp(),
+                ((0.25_f64.exp() - 1.0) * (0.2_f64 + 0.25).exp()).sqrt(),
+            ),
+            (
+                Prior::Gamma {
+                    shape: 3.0,
+                    rate: 1.5,
+                },
+                2.0,
+                3.0_f64.sqrt() / 1.5,
+            ),
+            (
+                Prior::Beta {
+                    alpha: 1.0,
+                    beta: 3.0,
+                },
+                0.25,
+                (3.0_f64 / (16.0 * 5.0)).sqrt(),
+            ),
+            (Prior::Exponential { rate: 2.0 }, 0.5, 0.5),
+            (
+                Prior::StudentT {
+                    nu: 5.0,
+                    mu: 1.0,
+                    sigma: 0.5,
+                },
+                1.0,
+                0.5 * (5.0_f64 / 3.0).sqrt(),
+            ),
+            (
+                Prior::Laplace { mu: -1.0, b: 2.0 },
+                -1.0,
+                2.0 * 2.0_f64.sqrt(),
+            ),
+        ];
+        let n = 40_000;
+        for (prior, mean, sd) in cases {
+            let draws: Vec<f64> = (0..n)
+                .map(|_| sample_prior(&prior, &mut rng).expect("draw"))
+                .collect();
+            let m = draws.iter().sum::<f64>() / n as f64;
+            // 5 standard errors of the mean.
+            assert!(
+                (m - mean).abs() < 5.0 * sd / (n as f64).sqrt(),
+                "{prior:?}: mean {m} vs {mean}"
+            );
+            assert!(
+                draws.iter().all(|x| log_prior(&prior, *x).0.is_finite()),
+                "{prior:?}: draw outside the support"
+            );
+        }
+        let tn = Prior::TruncatedNormal {
+            mu: 0.0,
+            sigma: 1.0,
+            lower: 0.5,
+            upper: 1.0,
+        };
+        assert!((0..1000).all(|_| {
+            let x = sample_prior(&tn, &mut rng).expect("draw");
+            (0.5..=1.0).contains(&x)
+        }));
     }
 
     #[test]

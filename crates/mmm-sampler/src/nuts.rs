@@ -9,7 +9,7 @@ use arrow::array::{Array, ArrayRef, BooleanArray, Float64Array, RecordBatch, UIn
 use arrow::compute::cast;
 use arrow::datatypes::DataType;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use mmm_core::spec::MassMatrix;
+use mmm_core::spec::{InitStrategy, MassMatrix};
 use nuts_rs::rand::{Rng, RngExt};
 use nuts_rs::{
     ArrowConfig, ArrowTrace, ChainProgress, CpuLogpFunc, CpuMath, CpuMathError, DiagNutsSettings,
@@ -31,6 +31,10 @@ pub trait LogDensity: Send + Sync + 'static {
     fn logp(&self, u: &[f64], grad: &mut [f64], scratch: &mut Self::Scratch) -> Option<f64>;
     /// Constrained values stored for a draw at `u`.
     fn constrain(&self, u: &[f64]) -> Vec<f64>;
+    /// An unconstrained point drawn from the prior, when the density has one.
+    fn prior_point(&self, _rng: &mut dyn nuts_rs::rand::Rng) -> Option<Vec<f64>> {
+        None
+    }
 }
 
 impl LogDensity for mmm_model::MmmModel {
@@ -49,6 +53,9 @@ impl LogDensity for mmm_model::MmmModel {
     }
     fn constrain(&self, u: &[f64]) -> Vec<f64> {
         mmm_model::MmmModel::constrain(self, u)
+    }
+    fn prior_point(&self, rng: &mut dyn nuts_rs::rand::Rng) -> Option<Vec<f64>> {
+        self.sample_prior_unconstrained(rng)
     }
 }
 
@@ -70,6 +77,8 @@ pub struct NutsOptions {
     pub max_tree_depth: u64,
     /// Mass-matrix adaptation.
     pub mass_matrix: MassMatrix,
+    /// Where chains start.
+    pub init: InitStrategy,
     /// Worker threads (0 = one per available core).
     pub threads: usize,
     /// Show a progress bar on stderr when it is a terminal.
@@ -90,6 +99,7 @@ impl NutsOptions {
             target_accept: s.target_accept,
             max_tree_depth: s.max_tree_depth,
             mass_matrix: s.mass_matrix,
+            init: s.init,
             threads: 0,
             progress: true,
             stop: None,
@@ -269,6 +279,7 @@ impl<D: LogDensity> CpuLogpFunc for Density<D> {
 
 struct NutsModel<D: LogDensity> {
     density: Density<D>,
+    init: InitStrategy,
 }
 
 impl<D: LogDensity> Model for NutsModel<D> {
@@ -278,15 +289,33 @@ impl<D: LogDensity> Model for NutsModel<D> {
         Ok(CpuMath::new(self.density.clone()))
     }
 
-    /// Uniform(-2, 2) in unconstrained space (as Stan); the chain retries non-finite points.
+    /// Uniform(-2, 2) in unconstrained space (as Stan) or a prior draw; nuts-rs retries
+    /// points whose log density is not finite.
     fn init_position<R: Rng + ?Sized>(
         &self,
         rng: &mut R,
         _chain_id: u64,
         position: &mut [f64],
     ) -> Result<(), InitPositionError> {
-        for p in position.iter_mut() {
-            *p = rng.random_range(-2.0..2.0);
+        match self.init {
+            InitStrategy::Uniform => {
+                for p in position.iter_mut() {
+                    *p = rng.random_range(-2.0..2.0);
+                }
+            }
+            InitStrategy::Prior => {
+                let mut rng_dyn: &mut R = rng;
+                let point = self
+                    .density
+                    .inner
+                    .prior_point(&mut rng_dyn)
+                    .ok_or_else(|| {
+                        InitPositionError::Fatal(anyhow::anyhow!(
+                            "this density cannot draw from its prior"
+                        ))
+                    })?;
+                position.copy_from_slice(&point);
+            }
         }
         let mut grad = vec![0.0; position.len()];
         let mut scratch = self.density.scratch.clone();
@@ -303,6 +332,7 @@ impl<D: LogDensity> Model for NutsModel<D> {
 pub fn sample<D: LogDensity>(density: Arc<D>, opts: &NutsOptions) -> Result<Trace, SampleError> {
     let names = density.param_names();
     let model = NutsModel {
+        init: opts.init,
         density: Density {
             scratch: density.scratch(),
             inner: density,

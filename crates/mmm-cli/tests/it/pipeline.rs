@@ -480,3 +480,46 @@ fn holdout_cannot_leak_and_a_failed_gate_marks_results_not_for_decisions() {
     assert_eq!(diag["train"], diag_b["train"]);
     assert_ne!(diag["holdout"], diag_b["holdout"]);
 }
+
+#[test]
+fn chains_can_start_from_prior_draws() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let spec = spec_with(dir.path(), 300, 200, 9);
+    let uniform = dir.path().join("uniform");
+    let out = run_pipeline(&spec, &uniform, &["--quiet"]);
+    assert!(
+        matches!(out.status.code(), Some(0) | Some(3)),
+        "{}",
+        stderr(&out)
+    );
+    let text = std::fs::read_to_string(&spec).expect("spec").replace(
+        "mass_matrix = \"diag\"",
+        "mass_matrix = \"diag\"\ninit = \"prior\"",
+    );
+    std::fs::write(&spec, text).expect("write");
+    let prior = dir.path().join("prior");
+    let out = run_pipeline(&spec, &prior, &["--quiet"]);
+    assert!(
+        matches!(out.status.code(), Some(0) | Some(3)),
+        "{}",
+        stderr(&out)
+    );
+    assert_ne!(
+        read(&uniform.join("fit/draws.parquet")),
+        read(&prior.join("fit/draws.parquet"))
+    );
+    // Both starts reach the same posterior: the x1 ROAS means agree within a few percent.
+    let roas = |run: &Path| {
+        let path = run.join("decide/roi.parquet");
+        let roi = mmm_core::read_parquet_bytes(read(&path), &path).expect("roi");
+        let ch = string_column(&roi, "channel", &path).expect("channel");
+        let metric = string_column(&roi, "metric", &path).expect("metric");
+        let mean = f64_column(&roi, "mean", &path).expect("mean");
+        (0..ch.len())
+            .find(|&i| ch[i] == "x1" && metric[i] == "roas")
+            .map(|i| mean[i])
+            .expect("row")
+    };
+    let (a, b) = (roas(&uniform), roas(&prior));
+    assert!((a - b).abs() / a < 0.05, "{a} vs {b}");
+}

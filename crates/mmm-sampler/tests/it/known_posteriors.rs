@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use mmm_core::spec::MassMatrix;
+use mmm_core::spec::{InitStrategy, MassMatrix};
 use mmm_diagnostics::convergence::{ess_bulk, mcse_mean, rhat};
 use mmm_sampler::{LogDensity, NutsOptions, Trace, sample};
 
@@ -16,6 +16,7 @@ fn options(seed: u64, tune: u64, draws: u64) -> NutsOptions {
         target_accept: 0.8,
         max_tree_depth: 10,
         mass_matrix: MassMatrix::Diag,
+        init: InitStrategy::Uniform,
         threads: 2,
         progress: false,
         stop: None,
@@ -306,4 +307,16 @@ fn gradient_of_the_test_densities_matches_finite_differences() {
             );
         }
     }
+}
+
+#[test]
+fn prior_initialization_needs_a_density_with_a_prior() {
+    let mut opts = options(0, 10, 10);
+    opts.init = InitStrategy::Prior;
+    let density = Arc::new(Gaussian {
+        mu: vec![0.0],
+        prec: vec![vec![1.0]],
+    });
+    let err = sample(density, &opts).expect_err("a bare Gaussian has no prior to start from");
+    assert!(format!("{err}").contains("prior"), "{err}");
 }
