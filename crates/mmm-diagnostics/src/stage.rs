@@ -257,8 +257,7 @@ pub fn run(
     let mut buf = vec![0.0; n];
     let mut mu_buf = vec![0.0; n];
     for (k, theta) in posterior.theta.iter().enumerate() {
-        model.predict_mean(theta, &[], &mut mu_buf);
-        model.predictive_draw(theta, &mut rng, &mut buf);
+        model.predictive_draw(theta, &mut rng, &mut mu_buf, &mut buf);
         for t in 0..n {
             preds[t][k] = buf[t] * scale;
             mus[t] += mu_buf[t] * scale / posterior.len() as f64;

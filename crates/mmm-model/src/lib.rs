@@ -472,19 +472,21 @@ impl Posterior {
 }
 
 impl MmmModel {
-    /// One posterior predictive draw per period (model scale): mean plus Normal(0, sigma) noise.
+    /// One posterior predictive draw per period (model scale): the expected target, written to
+    /// `mean`, plus Normal(0, sigma) noise, written to `out`.
     pub fn predictive_draw<R: rand::Rng + ?Sized>(
         &self,
         theta: &[f64],
         rng: &mut R,
+        mean: &mut [f64],
         out: &mut [f64],
     ) {
         use rand_distr::Distribution;
-        self.predict_mean(theta, &[], out);
+        self.predict_mean(theta, &[], mean);
         let sigma = self.sigma(theta);
-        for o in out.iter_mut() {
+        for (o, m) in out.iter_mut().zip(mean.iter()) {
             let z: f64 = rand_distr::StandardNormal.sample(rng);
-            *o += sigma * z;
+            *o = m + sigma * z;
         }
     }
 }
