@@ -22,6 +22,15 @@ fn run_pipeline(spec: &Path, out: &Path, extra: &[&str]) -> std::process::Output
     mmm_os(args)
 }
 
+/// The model was fitted: exit 0, or 3 when a gate failed (short test runs may not converge).
+fn assert_fitted(out: &std::process::Output) {
+    assert!(
+        matches!(out.status.code(), Some(0) | Some(3)),
+        "{}",
+        stderr(out)
+    );
+}
+
 fn read(path: &Path) -> Vec<u8> {
     std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
@@ -129,19 +138,11 @@ fn same_seed_gives_identical_bytes_and_another_seed_changes_draws() {
     );
     for run in [&a, &b] {
         let out = run_pipeline(&spec, run, &["--quiet"]);
-        assert!(
-            matches!(out.status.code(), Some(0) | Some(3)),
-            "{}",
-            stderr(&out)
-        );
+        assert_fitted(&out);
     }
     // Thread count must not matter either.
     let out = run_pipeline(&spec, &c, &["--quiet", "--threads", "1"]);
-    assert!(
-        matches!(out.status.code(), Some(0) | Some(3)),
-        "{}",
-        stderr(&out)
-    );
+    assert_fitted(&out);
     for file in [
         "fit/draws.parquet",
         "fit/sample_stats.parquet",
@@ -162,11 +163,7 @@ fn same_seed_gives_identical_bytes_and_another_seed_changes_draws() {
     }
     let d = dir.path().join("d");
     let out = run_pipeline(&spec, &d, &["--quiet", "--seed", "8"]);
-    assert!(
-        matches!(out.status.code(), Some(0) | Some(3)),
-        "{}",
-        stderr(&out)
-    );
+    assert_fitted(&out);
     assert_ne!(
         read(&a.join("fit/draws.parquet")),
         read(&d.join("fit/draws.parquet"))
@@ -227,11 +224,7 @@ fn stages_run_alone_skip_when_fresh_and_refuse_tampered_inputs() {
         a("--out"),
         &dg,
     ]);
-    assert!(
-        matches!(out.status.code(), Some(0) | Some(3)),
-        "{}",
-        stderr(&out)
-    );
+    assert_fitted(&out);
     let out = stage(&[
         a("decide"),
         a("--spec"),
@@ -301,11 +294,7 @@ fn quick_run_and_slow_spec(dir: &Path, tune: u64) -> (std::path::PathBuf, std::p
     let quick = spec_with(dir, 50, 50, 1);
     let run = dir.join("run");
     let out = run_pipeline(&quick, &run, &["--quiet"]);
-    assert!(
-        matches!(out.status.code(), Some(0) | Some(3)),
-        "{}",
-        stderr(&out)
-    );
+    assert_fitted(&out);
     let slow_dir = dir.join("slow");
     std::fs::create_dir_all(&slow_dir).expect("mkdir");
     (run, spec_with(&slow_dir, tune, 200_000, 1))
@@ -487,11 +476,7 @@ fn chains_can_start_from_prior_draws() {
     let spec = spec_with(dir.path(), 300, 200, 9);
     let uniform = dir.path().join("uniform");
     let out = run_pipeline(&spec, &uniform, &["--quiet"]);
-    assert!(
-        matches!(out.status.code(), Some(0) | Some(3)),
-        "{}",
-        stderr(&out)
-    );
+    assert_fitted(&out);
     let text = std::fs::read_to_string(&spec).expect("spec").replace(
         "mass_matrix = \"diag\"",
         "mass_matrix = \"diag\"\ninit = \"prior\"",
@@ -499,11 +484,7 @@ fn chains_can_start_from_prior_draws() {
     std::fs::write(&spec, text).expect("write");
     let prior = dir.path().join("prior");
     let out = run_pipeline(&spec, &prior, &["--quiet"]);
-    assert!(
-        matches!(out.status.code(), Some(0) | Some(3)),
-        "{}",
-        stderr(&out)
-    );
+    assert_fitted(&out);
     assert_ne!(
         read(&uniform.join("fit/draws.parquet")),
         read(&prior.join("fit/draws.parquet"))
