@@ -66,6 +66,8 @@ pub struct MmmModel {
     n: usize,
     n_train: usize,
     y: Vec<f64>,
+    /// Scaled target over every period (training and holdout), for pointwise likelihoods.
+    y_all: Vec<f64>,
     channels: Vec<ChannelInput>,
     regressors: Vec<Vec<f64>>,
     params: Vec<ParamInfo>,
@@ -162,6 +164,7 @@ impl MmmModel {
             n,
             n_train: design.n_train,
             y: design.target_scaled[..design.n_train].to_vec(),
+            y_all: design.target_scaled.clone(),
             channels,
             regressors: design.regressors.clone(),
             params,
@@ -391,15 +394,46 @@ impl MmmModel {
     /// beta_c * logistic(lam_c * adstock(x_c, alpha_c)_t), by direct convolution.
     pub fn channel_term(&self, theta: &[f64], c: usize, out: &mut [f64]) {
         let ch = &self.channels[c];
+        self.channel_term_for_spend(theta, c, &ch.padded[ch.l_max - 1..], &mut out[..self.n]);
+    }
+
+    /// Channel c's additive term for any scaled spend series `spend` (zero before its first
+    /// period), one value per period of `spend` written to `out`: the response to a plan.
+    /// Spend before a plan's horizon carries in when the caller prepends it to `spend`.
+    pub fn channel_term_for_spend(&self, theta: &[f64], c: usize, spend: &[f64], out: &mut [f64]) {
+        let ch = &self.channels[c];
         let base = Self::channel_index(c);
         let (alpha, lam, beta) = (theta[base], theta[base + 1], theta[base + 2]);
         let mut w = vec![0.0; ch.l_max];
         let mut dw = vec![0.0; ch.l_max];
         geometric_weights(alpha, ch.normalize, &mut w, &mut dw);
-        for (t, o) in out.iter_mut().enumerate().take(self.n) {
-            let window = &ch.padded[t..t + ch.l_max];
-            let a: f64 = (0..ch.l_max).map(|l| w[l] * window[ch.l_max - 1 - l]).sum();
+        for (t, o) in out.iter_mut().enumerate().take(spend.len()) {
+            let a: f64 = (0..ch.l_max.min(t + 1)).map(|l| w[l] * spend[t - l]).sum();
             *o = beta * (0.5 * lam * a).tanh();
+        }
+    }
+
+    /// Channel c's scaled spend over every period (the model's input, training and holdout).
+    pub fn channel_spend(&self, c: usize) -> &[f64] {
+        let ch = &self.channels[c];
+        &ch.padded[ch.l_max - 1..]
+    }
+
+    /// Longest carry-over of channel c in periods (spend at t still acts at t + l_max - 1).
+    pub fn carryover_periods(&self, c: usize) -> usize {
+        self.channels[c].l_max
+    }
+
+    /// Log likelihood of each period's observed (scaled) target at constrained `theta`, over
+    /// every period (training then holdout), written to `out`; `mean` is a work buffer.
+    /// Pointwise values are what PSIS-LOO and WAIC need.
+    pub fn pointwise_log_likelihood(&self, theta: &[f64], mean: &mut [f64], out: &mut [f64]) {
+        self.predict_mean(theta, &[], mean);
+        let sigma = self.sigma(theta);
+        let log_norm = -sigma.ln() - 0.5 * (2.0 * std::f64::consts::PI).ln();
+        for ((o, m), y) in out.iter_mut().zip(mean.iter()).zip(&self.y_all) {
+            let z = (y - m) / sigma;
+            *o = log_norm - 0.5 * z * z;
         }
     }
 
