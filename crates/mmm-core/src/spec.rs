@@ -222,6 +222,47 @@ pub enum LikelihoodSpec {
         /// Prior of the noise scale sigma > 0.
         sigma_prior: Prior,
     },
+    /// y ~ Student-t(nu, mu, sigma) on the scaled target: robust to outlier weeks.
+    StudentT {
+        /// Prior of the noise scale sigma > 0.
+        sigma_prior: Prior,
+        /// Prior of the degrees of freedom nu > 0.
+        nu_prior: Prior,
+    },
+    /// ln y ~ Normal(ln mu, sigma): a multiplicative model; needs y > 0.
+    LogNormal {
+        /// Prior of the log-scale noise sigma > 0.
+        sigma_prior: Prior,
+    },
+    /// y ~ Poisson(exp(eta)) with a log link; needs non-negative integer counts.
+    Poisson,
+    /// y ~ NegativeBinomial(mean exp(eta), dispersion phi) with a log link; needs counts.
+    NegativeBinomial {
+        /// Prior of the dispersion phi > 0 (variance = mean + mean^2 / phi).
+        phi_prior: Prior,
+    },
+}
+
+/// Values the target may take under a likelihood.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetDomain {
+    /// Any real number.
+    Real,
+    /// Strictly positive reals.
+    Positive,
+    /// Non-negative integers.
+    Count,
+}
+
+impl LikelihoodSpec {
+    /// The values the target must take for this likelihood to apply.
+    pub fn target_domain(&self) -> TargetDomain {
+        match self {
+            Self::Normal { .. } | Self::StudentT { .. } => TargetDomain::Real,
+            Self::LogNormal { .. } => TargetDomain::Positive,
+            Self::Poisson | Self::NegativeBinomial { .. } => TargetDomain::Count,
+        }
+    }
 }
 
 impl Default for LikelihoodSpec {
@@ -665,12 +706,38 @@ impl Spec {
             }
         }
         match &self.likelihood {
-            LikelihoodSpec::Normal { sigma_prior } => {
+            LikelihoodSpec::Normal { sigma_prior } | LikelihoodSpec::LogNormal { sigma_prior } => {
                 problems.prior(
                     "likelihood.sigma_prior".into(),
                     sigma_prior,
                     Support::Positive,
                     "the noise scale",
+                );
+            }
+            LikelihoodSpec::StudentT {
+                sigma_prior,
+                nu_prior,
+            } => {
+                problems.prior(
+                    "likelihood.sigma_prior".into(),
+                    sigma_prior,
+                    Support::Positive,
+                    "the noise scale",
+                );
+                problems.prior(
+                    "likelihood.nu_prior".into(),
+                    nu_prior,
+                    Support::Positive,
+                    "the degrees of freedom",
+                );
+            }
+            LikelihoodSpec::Poisson => {}
+            LikelihoodSpec::NegativeBinomial { phi_prior } => {
+                problems.prior(
+                    "likelihood.phi_prior".into(),
+                    phi_prior,
+                    Support::Positive,
+                    "the dispersion",
                 );
             }
         }
@@ -735,8 +802,17 @@ impl Spec {
 
     /// Number of free model parameters the spec implies.
     pub fn parameter_count(&self) -> usize {
-        // intercept + sigma + per channel (alpha, lam, beta) + controls + 2 per Fourier order
-        2 + 3 * self.channels.len() + self.controls.len() + 2 * self.seasonality.fourier_order
+        // intercept + noise parameters + per channel (alpha, lam, beta) + controls
+        // + 2 per Fourier order
+        let noise = match self.likelihood {
+            LikelihoodSpec::Poisson => 0,
+            LikelihoodSpec::StudentT { .. } => 2,
+            _ => 1,
+        };
+        1 + noise
+            + 3 * self.channels.len()
+            + self.controls.len()
+            + 2 * self.seasonality.fourier_order
     }
 }
 

@@ -21,6 +21,9 @@ pub enum ModelError {
     /// The design does not fit the spec.
     #[error("design does not match the spec: {0}")]
     Mismatch(String),
+    /// The spec asks for something this build of the model does not implement yet.
+    #[error("not supported yet: {0}")]
+    Unsupported(String),
 }
 
 /// The log density could not be evaluated at a point (the sampler rejects the point).
@@ -148,7 +151,11 @@ impl MmmModel {
                 },
             });
         }
-        let LikelihoodSpec::Normal { sigma_prior } = &spec.likelihood;
+        let LikelihoodSpec::Normal { sigma_prior } = &spec.likelihood else {
+            return Err(ModelError::Unsupported(
+                "only the Normal likelihood is implemented so far".into(),
+            ));
+        };
         params.push(ParamInfo {
             name: "sigma".into(),
             prior: *sigma_prior,
