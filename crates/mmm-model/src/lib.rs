@@ -7,6 +7,7 @@
 //! The sampler sees an unconstrained vector; every bounded parameter goes through a
 //! [`prior::Bijection`] whose log-Jacobian is added to the density.
 
+mod kernels;
 pub mod prior;
 
 use mmm_core::Spec;
@@ -46,10 +47,12 @@ pub struct ParamInfo {
 
 #[derive(Debug, Clone)]
 struct ChannelInput {
-    /// Scaled spend over all periods, with l_max - 1 leading zeros.
+    /// Scaled spend over all periods after l_max leading zeros (x_(t-l_max) sits at index t).
     padded: Vec<f64>,
     l_max: usize,
     normalize: bool,
+    /// The sampler moves ln(mean training contribution) instead of ln(beta) (see `logp`).
+    mean_coordinate: bool,
 }
 
 /// Reusable buffers for one chain's log-density evaluations (no allocation per call).
@@ -61,6 +64,10 @@ pub struct Scratch {
     sat: Vec<f64>,
     dsat_lam: Vec<f64>,
     dsat_alpha: Vec<f64>,
+    /// Per channel: d ln m / d alpha and d ln m / d lam for mean-contribution coordinates.
+    chain: Vec<[f64; 2]>,
+    /// Per channel: beta_c m_c, the mean training contribution.
+    level: Vec<f64>,
 }
 
 /// The model bound to its data.
@@ -73,6 +80,14 @@ pub struct MmmModel {
     y_all: Vec<f64>,
     channels: Vec<ChannelInput>,
     regressors: Vec<Vec<f64>>,
+    /// Training-window part of each regressor, centered on its training mean when
+    /// `centered` (the sampler's intercept is then the level at average regressors).
+    regressors_train: Vec<Vec<f64>>,
+    regressor_means: Vec<f64>,
+    centered: bool,
+    /// Parameters whose prior and Jacobian are evaluated after the channel pass (the
+    /// coefficients of channels sampled in mean-contribution coordinates).
+    deferred_prior: Vec<bool>,
     params: Vec<ParamInfo>,
     channel_names: Vec<String>,
 }
@@ -110,12 +125,16 @@ impl MmmModel {
                 lam_prior,
                 beta_prior,
             } = &ch.saturation;
-            let mut padded = vec![0.0; l_max - 1];
+            let mut padded = vec![0.0; *l_max];
             padded.extend_from_slice(x);
+            // Spend in the training window is needed for a positive mean contribution.
+            let trained = x[..design.n_train.min(x.len())].iter().any(|v| *v > 0.0);
             channels.push(ChannelInput {
                 padded,
                 l_max: *l_max,
                 normalize: *normalize,
+                mean_coordinate: trained
+                    && matches!(Bijection::for_prior(beta_prior), Bijection::Lower(a) if a == 0.0),
             });
             for (kind, prior) in [
                 ("adstock_alpha", alpha_prior),
@@ -167,6 +186,33 @@ impl MmmModel {
                 "regressor names and columns differ".into(),
             ));
         }
+        // Regressors far from zero mean (a price index near 1, a trend) are nearly collinear
+        // with the intercept; sampling the intercept at the regressors' means removes that
+        // ridge without changing the posterior. Only an intercept on the whole real line can
+        // be shifted this way.
+        let centered = matches!(params[INTERCEPT].bijection, Bijection::Identity);
+        let nt = design.n_train;
+        let regressor_means: Vec<f64> = design
+            .regressors
+            .iter()
+            .map(|z| {
+                if centered {
+                    z[..nt].iter().sum::<f64>() / nt as f64
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        let mut deferred_prior = vec![false; params.len()];
+        for (c, ch) in channels.iter().enumerate() {
+            deferred_prior[Self::channel_index(c) + 2] = ch.mean_coordinate;
+        }
+        let regressors_train = design
+            .regressors
+            .iter()
+            .zip(&regressor_means)
+            .map(|(z, m)| z[..nt].iter().map(|v| v - m).collect())
+            .collect();
         Ok(Self {
             n,
             n_train: design.n_train,
@@ -174,6 +220,10 @@ impl MmmModel {
             y_all: design.target_scaled.clone(),
             channels,
             regressors: design.regressors.clone(),
+            regressors_train,
+            regressor_means,
+            centered,
+            deferred_prior,
             params,
             channel_names: design.channel_names.clone(),
         })
@@ -231,16 +281,50 @@ impl MmmModel {
             sat: vec![0.0; cn],
             dsat_lam: vec![0.0; cn],
             dsat_alpha: vec![0.0; cn],
+            chain: vec![[0.0; 2]; self.channels.len()],
+            level: vec![0.0; self.channels.len()],
         }
     }
 
     /// Constrained parameter values for an unconstrained vector.
     pub fn constrain(&self, u: &[f64]) -> Vec<f64> {
-        self.params
+        let mut theta: Vec<f64> = self
+            .params
             .iter()
             .zip(u)
             .map(|(p, &u)| p.sign * p.bijection.forward(u).0)
-            .collect()
+            .collect();
+        for c in 0..self.channels.len() {
+            if self.channels[c].mean_coordinate {
+                let b = Self::channel_index(c) + 2;
+                // u holds ln(mean contribution) = ln|beta| + ln(mean saturation).
+                if self.centered {
+                    theta[INTERCEPT] -= theta[b];
+                }
+                theta[b] /= self.mean_saturation(&theta, c);
+            }
+        }
+        theta[INTERCEPT] -= self.regressor_offset(&theta);
+        theta
+    }
+
+    /// Mean over the training window of channel c's saturation curve (beta = 1) at `theta`.
+    fn mean_saturation(&self, theta: &[f64], c: usize) -> f64 {
+        let mut unit = theta.to_vec();
+        unit[Self::channel_index(c) + 2] = 1.0;
+        let mut out = vec![0.0; self.n_train];
+        let spend = &self.channel_spend(c)[..self.n_train];
+        self.channel_term_for_spend(&unit, c, spend, &mut out);
+        out.iter().sum::<f64>() / self.n_train as f64
+    }
+
+    /// sum_k gamma_k zbar_k: the centered intercept minus the original one (0 if uncentered).
+    fn regressor_offset(&self, theta: &[f64]) -> f64 {
+        self.regressor_means
+            .iter()
+            .enumerate()
+            .map(|(k, zbar)| theta[self.regressor_index(k)] * zbar)
+            .sum()
     }
 
     /// A draw from the priors, as an unconstrained vector.
@@ -248,17 +332,30 @@ impl MmmModel {
         &self,
         rng: &mut R,
     ) -> Option<Vec<f64>> {
-        self.params
+        let theta = self
+            .params
             .iter()
-            .map(|p| prior::sample_prior(&p.prior, rng).map(|x| p.bijection.inverse(x)))
-            .collect()
+            .map(|p| prior::sample_prior(&p.prior, rng).map(|x| p.sign * x))
+            .collect::<Option<Vec<f64>>>()?;
+        Some(self.unconstrain(&theta))
     }
 
     /// Unconstrained vector for constrained parameter values.
     pub fn unconstrain(&self, theta: &[f64]) -> Vec<f64> {
+        let mut shifted = theta.to_vec();
+        shifted[INTERCEPT] += self.regressor_offset(theta);
+        for c in 0..self.channels.len() {
+            if self.channels[c].mean_coordinate {
+                let b = Self::channel_index(c) + 2;
+                shifted[b] *= self.mean_saturation(theta, c);
+                if self.centered {
+                    shifted[INTERCEPT] += shifted[b];
+                }
+            }
+        }
         self.params
             .iter()
-            .zip(theta)
+            .zip(&shifted)
             .map(|(p, &t)| p.bijection.inverse(t * p.sign))
             .collect()
     }
@@ -270,29 +367,36 @@ impl MmmModel {
         let mut logp = 0.0;
         // Priors and Jacobians; theta holds signed values, dtheta d theta / du.
         for (i, p) in self.params.iter().enumerate() {
+            if self.deferred_prior[i] {
+                continue;
+            }
             let (x, dx, logj, dlogj) = p.bijection.forward(u[i]);
-            let (lp, dlp) = log_prior(&p.prior, x);
-            logp += lp + logj;
-            grad[i] = dlp * dx + dlogj;
+            logp += logj;
+            grad[i] = dlogj;
             s.theta[i] = p.sign * x;
             s.dtheta[i] = p.sign * dx;
+            if (i != INTERCEPT || !self.centered) && !self.deferred_prior[i] {
+                let (lp, dlp) = log_prior(&p.prior, x);
+                logp += lp;
+                grad[i] += dlp * dx;
+            }
         }
         if !logp.is_finite() {
             return Err(NonFinite("prior"));
         }
 
-        // Mean: intercept + regressors + channels.
-        let theta = &s.theta;
-        s.mu.fill(theta[INTERCEPT]);
-        for (k, z) in self.regressors.iter().enumerate() {
-            let g = theta[self.regressor_index(k)];
-            for (m, zt) in s.mu.iter_mut().zip(&z[..nt]) {
+        // Mean without the intercept: regressors + channels; the intercept is added with the
+        // residuals once it is known.
+        s.mu.fill(0.0);
+        for (k, z) in self.regressors_train.iter().enumerate() {
+            let g = s.theta[self.regressor_index(k)];
+            for (m, zt) in s.mu.iter_mut().zip(z) {
                 *m += g * zt;
             }
         }
         for (c, ch) in self.channels.iter().enumerate() {
             let base = Self::channel_index(c);
-            let (alpha, lam, beta) = (theta[base], theta[base + 1], theta[base + 2]);
+            let (alpha, lam, beta) = (s.theta[base], s.theta[base + 1], s.theta[base + 2]);
             let l_max = ch.l_max;
             // Truncated geometric adstock by recursion, O(1) per period instead of O(l_max):
             // r_t = alpha r_(t-1) + x_t - alpha^L x_(t-L),
@@ -318,35 +422,100 @@ impl MmmModel {
             let sat = &mut s.sat[off..off + nt];
             let dsl = &mut s.dsat_lam[off..off + nt];
             let dsa = &mut s.dsat_alpha[off..off + nt];
-            let x = &ch.padded[l_max - 1..];
+            // Pass 1 (serial recursion): adstock a_t into `sat`, its alpha-derivative into `dsa`.
+            let x = &ch.padded[l_max..l_max + nt];
+            let x_out = &ch.padded[..nt];
+            let lag_coef = l_max as f64 * pow_lm1;
             let (mut r, mut dr) = (0.0, 0.0);
             for t in 0..nt {
-                let x_out = if t == 0 { 0.0 } else { ch.padded[t - 1] };
-                dr = r + alpha * dr - l_max as f64 * pow_lm1 * x_out;
-                r = alpha * r + x[t] - pow_l * x_out;
+                dr = r + alpha * dr - lag_coef * x_out[t];
+                r = alpha * r + x[t] - pow_l * x_out[t];
                 let a = r * inv_norm;
-                let da = (dr - a * dnorm) * inv_norm;
-                // (1 - e^(-lam a)) / (1 + e^(-lam a)); one exp is much cheaper than tanh, and
-                // a >= 0 with lam > 0 keeps e in (0, 1].
-                let e = (-lam * a).exp();
-                let st = (1.0 - e) / (1.0 + e);
-                let d = 0.5 * (1.0 - st * st);
-                sat[t] = st;
-                dsl[t] = d * a;
-                dsa[t] = d * lam * da;
-                s.mu[t] += beta * st;
+                sat[t] = a;
+                dsa[t] = (dr - a * dnorm) * inv_norm;
+            }
+            // Pass 2 (vectorized): logistic (1 - e^(-lam a)) / (1 + e^(-lam a)) with one
+            // exponential; a >= 0 and lam > 0 keep the exponent <= 0.
+            for ((st, dl), da) in sat.iter_mut().zip(dsl.iter_mut()).zip(dsa.iter_mut()) {
+                let a = *st;
+                let e = kernels::exp_nonpositive(-lam * a);
+                let v = (1.0 - e) / (1.0 + e);
+                let d = 0.5 * (1.0 - v * v);
+                *st = v;
+                *dl = d * a;
+                *da *= d * lam;
+            }
+            let beta = if ch.mean_coordinate {
+                // The sampler's coordinate is ln of the mean training contribution,
+                // ln cbar = ln|beta| + ln m(alpha, lam) with m the mean saturation; data pin
+                // cbar down while a weak channel's lam and beta trade off along a curved ridge.
+                // (u_alpha, u_lam, ln cbar) -> (u_alpha, u_lam, ln|beta|) is triangular with a
+                // unit diagonal, so the density needs no extra Jacobian term.
+                let inv_nt = 1.0 / nt as f64;
+                let m = kernels::sum(sat) * inv_nt;
+                let b = base + 2;
+                let p = &self.params[b];
+                let u_beta = u[b] - m.ln();
+                let (x, dx, logj, dlogj) = p.bijection.forward(u_beta);
+                let (lp, dlp) = log_prior(&p.prior, x);
+                logp += lp + logj;
+                grad[b] = dlp * dx + dlogj;
+                s.theta[b] = p.sign * x;
+                s.dtheta[b] = p.sign * dx;
+                s.chain[c] = [
+                    kernels::sum(dsa) * inv_nt / m,
+                    kernels::sum(dsl) * inv_nt / m,
+                ];
+                s.level[c] = s.theta[b] * m;
+                s.theta[b]
+            } else {
+                beta
+            };
+            for (m, v) in s.mu.iter_mut().zip(sat.iter()) {
+                *m += beta * v;
             }
         }
+        if self.centered {
+            // The sampler's intercept coordinate is the mean level of the expected target over
+            // the training window: the intercept at the regressors' training means plus the
+            // mean contributions of the channels sampled in those coordinates. Then
+            // icpt' = u0 - sum_c beta_c m_c and icpt = icpt' - sum_k gamma_k zbar_k, a shift
+            // with unit Jacobian; the prior applies to the original intercept icpt.
+            let mut centered_icpt = s.theta[INTERCEPT];
+            for (c, ch) in self.channels.iter().enumerate() {
+                if ch.mean_coordinate {
+                    centered_icpt -= s.level[c];
+                }
+            }
+            s.theta[INTERCEPT] = centered_icpt;
+            let mut icpt = centered_icpt;
+            for (k, zbar) in self.regressor_means.iter().enumerate() {
+                icpt -= s.theta[self.regressor_index(k)] * zbar;
+            }
+            let (lp, dlp) = log_prior(&self.params[INTERCEPT].prior, icpt);
+            logp += lp;
+            grad[INTERCEPT] += dlp;
+            for (k, zbar) in self.regressor_means.iter().enumerate() {
+                let i = self.regressor_index(k);
+                grad[i] -= dlp * zbar * s.dtheta[i];
+            }
+        }
+        if !logp.is_finite() {
+            return Err(NonFinite("prior"));
+        }
+        let theta = &s.theta;
 
         // Normal likelihood: -n ln sigma - sum r^2 / (2 sigma^2).
         let si = self.sigma_index();
         let sigma = theta[si];
         let inv_var = 1.0 / (sigma * sigma);
-        let mut ss = 0.0;
+        let icpt = theta[INTERCEPT];
         for (m, y) in s.mu.iter_mut().zip(&self.y) {
-            let r = y - *m;
-            ss += r * r;
-            *m = r * inv_var; // mu now holds d loglik / d mu_t
+            *m = y - icpt - *m;
+        }
+        let ss = kernels::dot(&s.mu, &s.mu);
+        for m in s.mu.iter_mut() {
+            *m *= inv_var; // mu now holds d loglik / d mu_t
         }
         let loglik = -(nt as f64) * sigma.ln() - 0.5 * ss * inv_var;
         logp += loglik;
@@ -355,18 +524,29 @@ impl MmmModel {
         }
         let g = &s.mu;
         grad[si] += (-(nt as f64) / sigma + ss * inv_var / sigma) * s.dtheta[si];
-        grad[INTERCEPT] += g.iter().sum::<f64>() * s.dtheta[INTERCEPT];
-        for (k, z) in self.regressors.iter().enumerate() {
+        grad[INTERCEPT] += kernels::sum(g) * s.dtheta[INTERCEPT];
+        for (k, z) in self.regressors_train.iter().enumerate() {
             let i = self.regressor_index(k);
-            grad[i] += dot(g, &z[..nt]) * s.dtheta[i];
+            grad[i] += kernels::dot(g, z) * s.dtheta[i];
         }
         for c in 0..self.channels.len() {
             let base = Self::channel_index(c);
             let beta = theta[base + 2];
             let off = c * nt;
-            grad[base] += beta * dot(g, &s.dsat_alpha[off..off + nt]) * s.dtheta[base];
-            grad[base + 1] += beta * dot(g, &s.dsat_lam[off..off + nt]) * s.dtheta[base + 1];
-            grad[base + 2] += dot(g, &s.sat[off..off + nt]) * s.dtheta[base + 2];
+            grad[base] += beta * kernels::dot(g, &s.dsat_alpha[off..off + nt]) * s.dtheta[base];
+            grad[base + 1] +=
+                beta * kernels::dot(g, &s.dsat_lam[off..off + nt]) * s.dtheta[base + 1];
+            grad[base + 2] += kernels::dot(g, &s.sat[off..off + nt]) * s.dtheta[base + 2];
+            if self.channels[c].mean_coordinate {
+                // u_beta = u_cbar - ln m(alpha(u_alpha), lam(u_lam)).
+                let g_beta = grad[base + 2];
+                grad[base] -= g_beta * s.chain[c][0] * s.dtheta[base];
+                grad[base + 1] -= g_beta * s.chain[c][1] * s.dtheta[base + 1];
+                if self.centered {
+                    // d icpt' / d u_cbar = -beta_c m_c.
+                    grad[base + 2] -= grad[INTERCEPT] * s.level[c];
+                }
+            }
         }
         if grad.iter().any(|v| !v.is_finite()) {
             return Err(NonFinite("gradient"));
@@ -401,7 +581,7 @@ impl MmmModel {
     /// beta_c * logistic(lam_c * adstock(x_c, alpha_c)_t), by direct convolution.
     pub fn channel_term(&self, theta: &[f64], c: usize, out: &mut [f64]) {
         let ch = &self.channels[c];
-        self.channel_term_for_spend(theta, c, &ch.padded[ch.l_max - 1..], &mut out[..self.n]);
+        self.channel_term_for_spend(theta, c, &ch.padded[ch.l_max..], &mut out[..self.n]);
     }
 
     /// Channel c's additive term for any scaled spend series `spend` (zero before its first
@@ -423,7 +603,7 @@ impl MmmModel {
     /// Channel c's scaled spend over every period (the model's input, training and holdout).
     pub fn channel_spend(&self, c: usize) -> &[f64] {
         let ch = &self.channels[c];
-        &ch.padded[ch.l_max - 1..]
+        &ch.padded[ch.l_max..]
     }
 
     /// Longest carry-over of channel c in periods (spend at t still acts at t + l_max - 1).
@@ -448,10 +628,6 @@ impl MmmModel {
     pub fn sigma(&self, theta: &[f64]) -> f64 {
         theta[self.sigma_index()]
     }
-}
-
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
 pub use nuts_rs::rand;

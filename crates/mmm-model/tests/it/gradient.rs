@@ -72,10 +72,11 @@ fn every_prior_family_and_sign_constraint_has_a_correct_gradient() {
         lower: -2.0,
         upper: 3.0,
     };
-    let mmm_core::spec::LikelihoodSpec::Normal { sigma_prior } = &mut spec.likelihood;
-    *sigma_prior = Prior::Gamma {
-        shape: 2.0,
-        rate: 4.0,
+    spec.likelihood = mmm_core::spec::LikelihoodSpec::Normal {
+        sigma_prior: Prior::Gamma {
+            shape: 2.0,
+            rate: 4.0,
+        },
     };
     let mmm_core::spec::AdstockSpec::Geometric { normalize, .. } = &mut spec.channels[1].adstock;
     *normalize = false;
@@ -145,8 +146,13 @@ fn log_density_equals_its_definition() {
             .collect();
         let theta = model.constrain(&u);
         let mut expected = 0.0;
-        for (p, &ui) in model.params().iter().zip(&u) {
-            let (x, _, logj, _) = p.bijection.forward(ui);
+        // Priors on the constrained values, and the log-Jacobian of each parameter's own map
+        // from the real line. The model may sample other coordinates (the intercept at the
+        // regressors' means, a channel's mean contribution instead of its coefficient), but
+        // those changes of variables have unit Jacobian, so the density must equal this.
+        for (p, &t) in model.params().iter().zip(&theta) {
+            let x = t * p.sign;
+            let (_, _, logj, _) = p.bijection.forward(p.bijection.inverse(x));
             expected += mmm_model::prior::log_prior(&p.prior, x).0 + logj;
         }
         let mut mu = vec![0.0; 60];
