@@ -68,6 +68,9 @@ pub struct Scratch {
     chain: Vec<[f64; 2]>,
     /// Per channel: beta_c m_c, the mean training contribution.
     level: Vec<f64>,
+    /// Adstock weights and their alpha-derivatives (longest l_max).
+    weights: Vec<f64>,
+    dweights: Vec<f64>,
 }
 
 /// The model bound to its data.
@@ -271,6 +274,10 @@ impl MmmModel {
         self.params.len() - 1
     }
 
+    fn max_l_max(&self) -> usize {
+        self.channels.iter().map(|c| c.l_max).max().unwrap_or(0)
+    }
+
     /// Fresh buffers sized for this model.
     pub fn scratch(&self) -> Scratch {
         let cn = self.channels.len() * self.n_train;
@@ -283,6 +290,8 @@ impl MmmModel {
             dsat_alpha: vec![0.0; cn],
             chain: vec![[0.0; 2]; self.channels.len()],
             level: vec![0.0; self.channels.len()],
+            weights: vec![0.0; self.max_l_max()],
+            dweights: vec![0.0; self.max_l_max()],
         }
     }
 
@@ -398,41 +407,23 @@ impl MmmModel {
             let base = Self::channel_index(c);
             let (alpha, lam, beta) = (s.theta[base], s.theta[base + 1], s.theta[base + 2]);
             let l_max = ch.l_max;
-            // Truncated geometric adstock by recursion, O(1) per period instead of O(l_max):
-            // r_t = alpha r_(t-1) + x_t - alpha^L x_(t-L),
-            // dr_t = r_(t-1) + alpha dr_(t-1) - L alpha^(L-1) x_(t-L),
-            // then a_t = r_t / S and da_t = (dr_t - a_t dS) / S with S = sum_(l<L) alpha^l.
-            let pow_lm1 = alpha.powi(l_max as i32 - 1);
-            let pow_l = pow_lm1 * alpha;
-            let (norm, dnorm) = if ch.normalize {
-                let (mut sum, mut dsum, mut p) = (0.0, 0.0, 1.0);
-                for l in 0..l_max {
-                    sum += p;
-                    if l + 1 < l_max {
-                        dsum += (l + 1) as f64 * p;
-                    }
-                    p *= alpha;
-                }
-                (sum, dsum)
-            } else {
-                (1.0, 0.0)
-            };
-            let inv_norm = 1.0 / norm;
+            let (w, dw) = (&mut s.weights[..l_max], &mut s.dweights[..l_max]);
+            geometric_weights(alpha, ch.normalize, w, dw);
             let off = c * nt;
             let sat = &mut s.sat[off..off + nt];
             let dsl = &mut s.dsat_lam[off..off + nt];
             let dsa = &mut s.dsat_alpha[off..off + nt];
-            // Pass 1 (serial recursion): adstock a_t into `sat`, its alpha-derivative into `dsa`.
-            let x = &ch.padded[l_max..l_max + nt];
-            let x_out = &ch.padded[..nt];
-            let lag_coef = l_max as f64 * pow_lm1;
-            let (mut r, mut dr) = (0.0, 0.0);
-            for t in 0..nt {
-                dr = r + alpha * dr - lag_coef * x_out[t];
-                r = alpha * r + x[t] - pow_l * x_out[t];
-                let a = r * inv_norm;
-                sat[t] = a;
-                dsa[t] = (dr - a * dnorm) * inv_norm;
+            // Pass 1: adstock a_t = sum_l w_l x_(t-l) into `sat` and da_t/dalpha into `dsa`,
+            // one lag at a time so each pass runs over weeks in vector registers (a serial
+            // recursion over weeks is latency-bound and slower for short l_max).
+            sat.fill(0.0);
+            dsa.fill(0.0);
+            for (l, (wl, dwl)) in w.iter().zip(dw.iter()).enumerate() {
+                let x = &ch.padded[l_max - l..l_max - l + nt];
+                for ((a, da), xt) in sat.iter_mut().zip(dsa.iter_mut()).zip(x) {
+                    *a += wl * xt;
+                    *da += dwl * xt;
+                }
             }
             // Pass 2 (vectorized): logistic (1 - e^(-lam a)) / (1 + e^(-lam a)) with one
             // exponential; a >= 0 and lam > 0 keep the exponent <= 0.

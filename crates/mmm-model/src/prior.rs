@@ -97,15 +97,6 @@ pub enum Bijection {
     Interval(f64, f64),
 }
 
-/// softplus(u) = ln(1 + e^u), computed without overflow.
-fn softplus(u: f64) -> f64 {
-    if u > 0.0 {
-        u + (-u).exp().ln_1p()
-    } else {
-        u.exp().ln_1p()
-    }
-}
-
 impl Bijection {
     /// The bijection onto the support of `prior`, or onto (0, inf) / (0, 1) for `positive` /
     /// `unit` parameters whose prior does not bound them further.
@@ -143,13 +134,17 @@ impl Bijection {
                 (b - e, -e, u, 1.0)
             }
             Bijection::Interval(a, b) => {
-                let p = 1.0 / (1.0 + (-u).exp());
+                // One exponential: with e = e^(-|u|), p = 1 / (1 + e) or e / (1 + e), and
+                // ln(p (1 - p)) = -softplus(u) - softplus(-u) = -|u| - 2 ln(1 + e).
+                let e = (-u.abs()).exp();
+                let inv = 1.0 / (1.0 + e);
+                let p = if u >= 0.0 { inv } else { e * inv };
                 let w = b - a;
-                // log(w p (1 - p)) = ln w - softplus(-u) - softplus(u)
+                let ln_w = if w == 1.0 { 0.0 } else { w.ln() };
                 (
                     a + w * p,
                     w * p * (1.0 - p),
-                    w.ln() - softplus(-u) - softplus(u),
+                    ln_w - u.abs() - 2.0 * e.ln_1p(),
                     1.0 - 2.0 * p,
                 )
             }

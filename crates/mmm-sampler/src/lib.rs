@@ -27,6 +27,9 @@ pub enum FitError {
     /// Sampling failed.
     #[error(transparent)]
     Sample(#[from] SampleError),
+    /// `sampler.init_point` cannot be used as a start.
+    #[error("sampler.init_point: {0}")]
+    InitPoint(String),
     /// Building an output table failed.
     #[error("building {0}: {1}")]
     Table(&'static str, String),
@@ -98,6 +101,42 @@ pub fn stats_batch(trace: &Trace) -> Result<arrow::array::RecordBatch, FitError>
         .map_err(|e| FitError::Table("sample_stats.parquet", e.to_string()))
 }
 
+/// The unconstrained start for `init = "point"`: the named values of `sampler.init_point`,
+/// the other parameters from a prior draw seeded by the spec's seed.
+pub fn start_point(
+    model: &MmmModel,
+    sampler: &mmm_core::spec::SamplerSpec,
+) -> Result<Vec<f64>, FitError> {
+    use mmm_model::rand::SeedableRng;
+    let names = model.param_names();
+    let mut rng = mmm_model::rand::rngs::StdRng::seed_from_u64(sampler.seed);
+    let base = model
+        .sample_prior_unconstrained(&mut rng)
+        .ok_or_else(|| FitError::InitPoint("cannot draw the unnamed parameters".into()))?;
+    let mut theta = model.constrain(&base);
+    for (name, value) in &sampler.init_point {
+        let j = names.iter().position(|n| n == name).ok_or_else(|| {
+            FitError::InitPoint(format!(
+                "no parameter named {name:?}; the parameters are {}",
+                names.join(", ")
+            ))
+        })?;
+        theta[j] = *value;
+    }
+    let u = model.unconstrain(&theta);
+    if let Some(j) = u.iter().position(|v| !v.is_finite()) {
+        return Err(FitError::InitPoint(format!(
+            "{} = {} is outside the parameter's support",
+            names[j], theta[j]
+        )));
+    }
+    let mut grad = vec![0.0; u.len()];
+    model
+        .logp(&u, &mut grad, &mut model.scratch())
+        .map_err(|e| FitError::InitPoint(format!("at the given start: {e}")))?;
+    Ok(u)
+}
+
 /// Options of the fit stage beyond the spec.
 #[derive(Debug, Clone, Default)]
 pub struct FitOptions {
@@ -147,6 +186,9 @@ pub fn run(
         return Ok(None);
     };
     let model = Arc::new(MmmModel::new(&spec.spec, &design)?);
+    if spec.spec.sampler.init == mmm_core::spec::InitStrategy::Point {
+        nuts_opts.start = Some(start_point(&model, &spec.spec.sampler)?);
+    }
     tracing::info!(
         chains = nuts_opts.chains,
         tune = nuts_opts.tune,

@@ -79,6 +79,10 @@ pub struct NutsOptions {
     pub mass_matrix: MassMatrix,
     /// Where chains start.
     pub init: InitStrategy,
+    /// The unconstrained start for `InitStrategy::Point`.
+    pub start: Option<Vec<f64>>,
+    /// Half-width of the uniform jitter around `start`.
+    pub jitter: f64,
     /// Worker threads (0 = one per available core).
     pub threads: usize,
     /// Show a progress bar on stderr when it is a terminal.
@@ -100,6 +104,8 @@ impl NutsOptions {
             max_tree_depth: s.max_tree_depth,
             mass_matrix: s.mass_matrix,
             init: s.init,
+            start: None,
+            jitter: s.init_jitter,
             threads: 0,
             progress: true,
             stop: None,
@@ -280,6 +286,8 @@ impl<D: LogDensity> CpuLogpFunc for Density<D> {
 struct NutsModel<D: LogDensity> {
     density: Density<D>,
     init: InitStrategy,
+    start: Option<Vec<f64>>,
+    jitter: f64,
 }
 
 impl<D: LogDensity> Model for NutsModel<D> {
@@ -289,8 +297,8 @@ impl<D: LogDensity> Model for NutsModel<D> {
         Ok(CpuMath::new(self.density.clone()))
     }
 
-    /// Uniform(-2, 2) in unconstrained space (as Stan) or a prior draw; nuts-rs retries
-    /// points whose log density is not finite.
+    /// Uniform(-2, 2) in unconstrained space (as Stan), a prior draw, or a given point with
+    /// uniform jitter; nuts-rs retries points whose log density is not finite.
     fn init_position<R: Rng + ?Sized>(
         &self,
         rng: &mut R,
@@ -301,6 +309,18 @@ impl<D: LogDensity> Model for NutsModel<D> {
             InitStrategy::Uniform => {
                 for p in position.iter_mut() {
                     *p = rng.random_range(-2.0..2.0);
+                }
+            }
+            InitStrategy::Point => {
+                let start = self.start.as_ref().ok_or_else(|| {
+                    InitPositionError::Fatal(anyhow::anyhow!("init = point without a start"))
+                })?;
+                for (p, s) in position.iter_mut().zip(start) {
+                    *p = if self.jitter > 0.0 {
+                        s + rng.random_range(-self.jitter..self.jitter)
+                    } else {
+                        *s
+                    };
                 }
             }
             InitStrategy::Prior => {
@@ -331,8 +351,19 @@ impl<D: LogDensity> Model for NutsModel<D> {
 /// Sample `density` with NUTS.
 pub fn sample<D: LogDensity>(density: Arc<D>, opts: &NutsOptions) -> Result<Trace, SampleError> {
     let names = density.param_names();
+    if let Some(start) = &opts.start
+        && start.len() != density.dim()
+    {
+        return Err(SampleError::Trace(format!(
+            "start has {} coordinates, the density {}",
+            start.len(),
+            density.dim()
+        )));
+    }
     let model = NutsModel {
         init: opts.init,
+        start: opts.start.clone(),
+        jitter: opts.jitter,
         density: Density {
             scratch: density.scratch(),
             inner: density,

@@ -471,7 +471,7 @@ fn holdout_cannot_leak_and_a_failed_gate_marks_results_not_for_decisions() {
 }
 
 #[test]
-fn chains_can_start_from_prior_draws() {
+fn chains_can_start_from_prior_draws_or_a_given_point() {
     let dir = tempfile::tempdir().expect("tempdir");
     let spec = spec_with(dir.path(), 300, 200, 9);
     let uniform = dir.path().join("uniform");
@@ -503,4 +503,37 @@ fn chains_can_start_from_prior_draws() {
     };
     let (a, b) = (roas(&uniform), roas(&prior));
     assert!((a - b).abs() / a < 0.05, "{a} vs {b}");
+
+    // A given start (named values; the others from a seeded prior draw) reaches it too.
+    let base = std::fs::read_to_string(&spec).expect("spec");
+    let with_point = |extra: &str| {
+        let text = base.replace(
+            "init = \"prior\"",
+            &format!("init = \"point\"\ninit_point = {{ {extra} }}"),
+        );
+        std::fs::write(&spec, text).expect("write");
+    };
+    with_point("\"beta[x1]\" = 0.4, \"adstock_alpha[x2]\" = 0.2, intercept = 0.3");
+    let point = dir.path().join("point");
+    let out = run_pipeline(&spec, &point, &["--quiet"]);
+    assert_fitted(&out);
+    let c = roas(&point);
+    assert!((a - c).abs() / a < 0.05, "{a} vs {c}");
+    // Unknown names and values outside a parameter's support are refused by name.
+    with_point("\"beta[tv]\" = 0.4");
+    let out = run_pipeline(&spec, &dir.path().join("bad_name"), &["--quiet"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("no parameter named \"beta[tv]\""),
+        "{}",
+        stderr(&out)
+    );
+    with_point("\"adstock_alpha[x1]\" = 1.5");
+    let out = run_pipeline(&spec, &dir.path().join("bad_value"), &["--quiet"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("adstock_alpha[x1] = 1.5 is outside the parameter's support"),
+        "{}",
+        stderr(&out)
+    );
 }
