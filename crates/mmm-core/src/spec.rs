@@ -46,6 +46,9 @@ pub struct Spec {
     /// Settings for the decision outputs.
     #[serde(default)]
     pub decisions: DecisionSpec,
+    /// Settings of the model checks (LOO, prior vs posterior, refits, refresh guardrail).
+    #[serde(default)]
+    pub diagnose: DiagnoseSpec,
 }
 
 /// Model name and description.
@@ -835,6 +838,7 @@ impl Spec {
                 format!("must be in (0, 1), got {iv}"),
             );
         }
+        problems.0.extend(self.diagnose.problems());
         problems.0
     }
 
@@ -928,5 +932,137 @@ impl LoadedSpec {
             path: path.to_path_buf(),
             sha256: crate::hash::sha256_hex(&bytes),
         })
+    }
+}
+
+/// Settings of the model checks beyond the convergence gates (`[diagnose]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DiagnoseSpec {
+    /// Pareto k above which a PSIS-LOO importance ratio is flagged as unreliable.
+    #[serde(default = "default_pareto_k")]
+    pub pareto_k_threshold: f64,
+    /// A parameter whose posterior variance shrank by less than this share of the prior
+    /// variance (contraction = 1 - post_var / prior_var) is flagged as prior-dominated.
+    #[serde(default = "default_min_contraction")]
+    pub min_contraction: f64,
+    /// Prior draws used for the prior moments.
+    #[serde(default = "default_prior_draws")]
+    pub prior_draws: usize,
+    /// Bootstrap refits for coefficient sign stability (B); 0 turns the check off.
+    #[serde(default = "default_bootstrap")]
+    pub bootstrap_replicates: usize,
+    /// Block length in weeks of the moving-block bootstrap; default ceil(n_train^(1/3)).
+    #[serde(default)]
+    pub bootstrap_block_length: Option<usize>,
+    /// A coefficient is sign-stable when at least this share of refits keeps its sign.
+    #[serde(default = "default_sign_share")]
+    pub min_sign_share: f64,
+    /// Rolling-origin cross-validation folds (k); 0 turns it off.
+    #[serde(default = "default_cv_folds")]
+    pub cv_folds: usize,
+    /// Weeks predicted by each fold; default max(4, n_train / (4 (k + 1))).
+    #[serde(default)]
+    pub cv_horizon: Option<usize>,
+    /// Chains of each refit (bootstrap and cross-validation).
+    #[serde(default = "default_refit_chains")]
+    pub refit_chains: usize,
+    /// Warm-up iterations per chain of each refit.
+    #[serde(default = "default_refit_iters")]
+    pub refit_tune: u64,
+    /// Kept draws per chain of each refit.
+    #[serde(default = "default_refit_iters")]
+    pub refit_draws: u64,
+    /// `mmm compare` guardrail: largest allowed relative change of a channel's mean ROAS
+    /// (0.25 = 25%); any sign flip fails too.
+    #[serde(default = "default_max_roi_change")]
+    pub max_roi_change: f64,
+}
+
+fn default_pareto_k() -> f64 {
+    0.7
+}
+fn default_min_contraction() -> f64 {
+    0.1
+}
+fn default_prior_draws() -> usize {
+    4000
+}
+fn default_bootstrap() -> usize {
+    100
+}
+fn default_sign_share() -> f64 {
+    0.95
+}
+fn default_cv_folds() -> usize {
+    4
+}
+fn default_refit_chains() -> usize {
+    2
+}
+fn default_refit_iters() -> u64 {
+    300
+}
+fn default_max_roi_change() -> f64 {
+    0.25
+}
+
+impl Default for DiagnoseSpec {
+    fn default() -> Self {
+        Self {
+            pareto_k_threshold: default_pareto_k(),
+            min_contraction: default_min_contraction(),
+            prior_draws: default_prior_draws(),
+            bootstrap_replicates: default_bootstrap(),
+            bootstrap_block_length: None,
+            min_sign_share: default_sign_share(),
+            cv_folds: default_cv_folds(),
+            cv_horizon: None,
+            refit_chains: default_refit_chains(),
+            refit_tune: default_refit_iters(),
+            refit_draws: default_refit_iters(),
+            max_roi_change: default_max_roi_change(),
+        }
+    }
+}
+
+impl DiagnoseSpec {
+    fn problems(&self) -> Vec<SpecProblem> {
+        let mut out = Vec::new();
+        let mut push = |key: &str, message: String| {
+            out.push(SpecProblem {
+                path: format!("diagnose.{key}"),
+                message,
+            })
+        };
+        let unit = |v: f64| v.is_finite() && (0.0..=1.0).contains(&v);
+        if !(self.pareto_k_threshold.is_finite() && self.pareto_k_threshold > 0.0) {
+            push("pareto_k_threshold", format!("must be > 0, got {}", self.pareto_k_threshold));
+        }
+        if !unit(self.min_contraction) {
+            push("min_contraction", format!("must be in [0, 1], got {}", self.min_contraction));
+        }
+        if !unit(self.min_sign_share) {
+            push("min_sign_share", format!("must be in [0, 1], got {}", self.min_sign_share));
+        }
+        if self.prior_draws < 100 {
+            push("prior_draws", format!("must be >= 100, got {}", self.prior_draws));
+        }
+        if self.bootstrap_block_length == Some(0) {
+            push("bootstrap_block_length", "must be >= 1".into());
+        }
+        if self.cv_horizon == Some(0) {
+            push("cv_horizon", "must be >= 1".into());
+        }
+        if self.refit_chains == 0 || self.refit_chains > 64 {
+            push("refit_chains", format!("must be 1..=64, got {}", self.refit_chains));
+        }
+        if self.refit_draws < 10 {
+            push("refit_draws", format!("must be >= 10, got {}", self.refit_draws));
+        }
+        if !(self.max_roi_change.is_finite() && self.max_roi_change > 0.0) {
+            push("max_roi_change", format!("must be > 0, got {}", self.max_roi_change));
+        }
+        out
     }
 }

@@ -859,3 +859,11 @@ mod tests {
         assert!(mcse_quantile(&ok, 1.5).is_nan());
     }
 }
+
+/// ESS of the mean: ESS of the raw (not rank-normalized) split chains (ArviZ `_ess_mean`).
+pub fn ess_mean(chains: &[&[f64]]) -> f64 {
+    let Some(draws) = Draws::validated(chains, 1) else {
+        return f64::NAN;
+    };
+    ess_core(&draws.split())
+}

@@ -1,6 +1,11 @@
 //! Diagnostics that decide whether a fitted model may be used (the diagnose stage).
 
+pub mod compare;
 pub mod convergence;
+pub mod loo;
+pub mod predictive;
+pub mod prior_posterior;
+pub mod refits;
 pub mod stage;
 
-pub use stage::{Diagnostics, STAGE, run};
+pub use stage::{Diagnostics, STAGE, run, run_with_refits};

@@ -12,7 +12,11 @@ use mmm_model::rand::rngs::ChaCha8Rng;
 use mmm_model::{MmmModel, Posterior};
 use serde::{Deserialize, Serialize};
 
-use crate::convergence::{ParamSummary, summarize};
+use crate::convergence::{ParamSummary, ess_mean, summarize};
+use crate::loo::{LooSummary, loo_waic};
+use crate::predictive::{Predictive, predictive_checks};
+use crate::prior_posterior::{PriorPosteriorRow, prior_posterior};
+use crate::refits::{CrossValidation, Refit, SignStability, rolling_origin, sign_stability};
 
 /// Name of the stage.
 pub const STAGE: &str = "diagnose";
@@ -97,7 +101,106 @@ pub struct Diagnostics {
     pub holdout: Option<FitMetrics>,
     /// How the numbers were computed.
     pub method: String,
+    /// Coverage at 50/80/95% and RMSE/MAPE/sMAPE/WAPE/R^2 per window.
+    pub predictive: Predictive,
+    /// PSIS-LOO and WAIC over the training window.
+    pub loo: LooSummary,
+    /// Prior versus posterior per parameter.
+    pub prior_posterior: Vec<PriorPosteriorRow>,
+    /// Channels with a prior-dominated parameter: their response is not learned from data.
+    pub prior_dominated_channels: Vec<String>,
+    /// Coefficient sign stability over bootstrap refits (absent when not run).
+    pub sign_stability: Option<SignStability>,
+    /// Rolling-origin cross-validation (absent when not run).
+    pub cross_validation: Option<CrossValidation>,
 }
+
+/// The measured values the gates judge.
+#[derive(Debug, Clone, Copy)]
+pub struct GateInputs {
+    /// Largest R-hat.
+    pub max_rhat: f64,
+    /// Smallest bulk ESS.
+    pub min_ess_bulk: f64,
+    /// Post-warm-up divergences.
+    pub divergences: usize,
+    /// Smallest E-BFMI over chains.
+    pub min_ebfmi: f64,
+    /// Holdout MAPE (percent), when there is a holdout.
+    pub holdout_mape: Option<f64>,
+    /// See [`training_scale_deviation`].
+    pub scale_deviation: f64,
+}
+
+/// Largest |max_abs(x[..n_train]) - 1| over the scaled target and channels. Zero when every
+/// scale came from the training window alone (max-abs scaling makes the window's maximum
+/// exactly 1); a scale computed over the holdout too shows up here whenever it changed anything.
+pub fn training_scale_deviation(design: &Design) -> f64 {
+    let nt = design.n_train;
+    let dev = |v: &[f64]| (v[..nt].iter().fold(0.0_f64, |m, x| m.max(x.abs())) - 1.0).abs();
+    design
+        .channels
+        .iter()
+        .map(|c| dev(c))
+        .fold(dev(&design.target_scaled), f64::max)
+}
+
+/// Every gate of the spec judged on `m`.
+pub fn evaluate_gates(g: &mmm_core::spec::GateSpec, m: &GateInputs) -> Vec<Gate> {
+    let mut gates = vec![
+        Gate {
+            name: "max_rhat".into(),
+            rule: "largest rank-normalized split R-hat <= threshold".into(),
+            threshold: g.max_rhat,
+            value: m.max_rhat,
+            passed: m.max_rhat <= g.max_rhat,
+        },
+        Gate {
+            name: "min_bulk_ess".into(),
+            rule: "smallest bulk ESS >= threshold".into(),
+            threshold: g.min_bulk_ess,
+            value: m.min_ess_bulk,
+            passed: m.min_ess_bulk >= g.min_bulk_ess,
+        },
+        Gate {
+            name: "max_divergences".into(),
+            rule: "post-warm-up divergent transitions <= threshold".into(),
+            threshold: g.max_divergences as f64,
+            value: m.divergences as f64,
+            passed: m.divergences as u64 <= g.max_divergences,
+        },
+        Gate {
+            name: "min_ebfmi".into(),
+            rule: "smallest E-BFMI over chains >= threshold".into(),
+            threshold: g.min_ebfmi,
+            value: m.min_ebfmi,
+            passed: m.min_ebfmi >= g.min_ebfmi,
+        },
+        Gate {
+            name: "holdout_leakage".into(),
+            rule: "scaling uses the training window only: largest |max-abs of the scaled \
+                   training target or spend - 1| <= threshold"
+                .into(),
+            threshold: SCALE_TOLERANCE,
+            value: m.scale_deviation,
+            passed: m.scale_deviation <= SCALE_TOLERANCE,
+        },
+    ];
+    if let (Some(max_mape), Some(h)) = (g.max_holdout_mape, m.holdout_mape) {
+        gates.push(Gate {
+            name: "max_holdout_mape".into(),
+            rule: "holdout MAPE (percent) of the posterior predictive mean <= threshold".into(),
+            threshold: max_mape,
+            value: h,
+            passed: h <= max_mape,
+        });
+    }
+    gates
+}
+
+/// Round-off allowed in [`training_scale_deviation`] (x / max|x| is exactly 1 in IEEE arithmetic;
+/// the slack covers a design read back from text).
+const SCALE_TOLERANCE: f64 = 1e-12;
 
 /// Errors of the diagnose stage.
 #[derive(Debug, thiserror::Error)]
@@ -111,6 +214,9 @@ pub enum DiagnoseError {
     /// Building an output failed.
     #[error("{0}")]
     Output(String),
+    /// A refit check could not run.
+    #[error(transparent)]
+    Refit(#[from] crate::refits::RefitError),
 }
 
 /// Largest value, or NaN when any value is NaN: a NaN diagnostic (e.g. a stuck chain) must fail
@@ -172,7 +278,7 @@ fn metrics(
     }
 }
 
-/// The diagnose stage. Returns the manifest (None when the outputs were fresh) and the result.
+/// The diagnose stage without refits (no sign stability or cross-validation).
 pub fn run(
     spec: &LoadedSpec,
     features_dir: &Path,
@@ -180,12 +286,31 @@ pub fn run(
     out_dir: &Path,
     force: bool,
 ) -> Result<(Option<Manifest>, Diagnostics), DiagnoseError> {
+    run_with_refits(spec, features_dir, fit_dir, out_dir, force, None)
+}
+
+/// The diagnose stage. With `refit`, also the bootstrap sign stability and rolling-origin
+/// cross-validation of `spec.diagnose`. Returns the manifest (None when the outputs were fresh)
+/// and the result.
+pub fn run_with_refits(
+    spec: &LoadedSpec,
+    features_dir: &Path,
+    fit_dir: &Path,
+    out_dir: &Path,
+    force: bool,
+    refit: Option<Refit<'_>>,
+) -> Result<(Option<Manifest>, Diagnostics), DiagnoseError> {
     let features = Upstream::open(features_dir, mmm_features::STAGE)?;
     let fit = Upstream::open(fit_dir, "fit")?;
     let (design, mut inputs) = Design::load(&features, &spec.spec)?;
     let (draws, rec_d) = fit.parquet("draws.parquet")?;
     let (stats, rec_s) = fit.parquet("sample_stats.parquet")?;
     inputs.extend([rec_d, rec_s]);
+    // Whether refits ran changes the output, so it is part of what makes it fresh.
+    inputs.push(mmm_core::FileRecord {
+        path: "(refits)".into(),
+        sha256: mmm_core::sha256_hex(if refit.is_some() { b"on" } else { b"off" }),
+    });
     let Some(mut writer) = StageWriter::begin(
         out_dir,
         &mmm_core::stage_id!(STAGE),
@@ -288,58 +413,108 @@ pub fn run(
             interval,
         )
     });
+    let predictive = predictive_checks(&observed, &pred_mean, &preds, nt);
     let ppc = BatchBuilder::new()
         .date("date", design.dates.clone())
         .bool("is_train", (0..n).map(|t| t < nt).collect())
-        .f64("observed", observed)
+        .f64("observed", observed.clone())
         .f64("mu_mean", mus)
-        .f64("pred_mean", pred_mean)
+        .f64("pred_mean", pred_mean.clone())
         .f64("pred_lower", lower)
         .f64("pred_upper", upper)
         .build()
         .map_err(|e| DiagnoseError::Output(e.to_string()))?;
 
     let g = &spec.spec.gates;
-    let mut gates = vec![
-        Gate {
-            name: "max_rhat".into(),
-            rule: "largest rank-normalized split R-hat <= threshold".into(),
-            threshold: g.max_rhat,
-            value: max_rhat,
-            passed: max_rhat <= g.max_rhat,
-        },
-        Gate {
-            name: "min_bulk_ess".into(),
-            rule: "smallest bulk ESS >= threshold".into(),
-            threshold: g.min_bulk_ess,
-            value: min_ess,
-            passed: min_ess >= g.min_bulk_ess,
-        },
-        Gate {
-            name: "max_divergences".into(),
-            rule: "post-warm-up divergent transitions <= threshold".into(),
-            threshold: g.max_divergences as f64,
-            value: divergences as f64,
-            passed: divergences as u64 <= g.max_divergences,
-        },
-    ];
     let min_ebfmi = -nan_max(sampler.ebfmi.iter().map(|e| -e));
-    gates.push(Gate {
-        name: "min_ebfmi".into(),
-        rule: "smallest E-BFMI over chains >= threshold".into(),
-        threshold: g.min_ebfmi,
-        value: min_ebfmi,
-        passed: min_ebfmi >= g.min_ebfmi,
-    });
-    if let (Some(max_mape), Some(h)) = (g.max_holdout_mape, &holdout) {
-        gates.push(Gate {
-            name: "max_holdout_mape".into(),
-            rule: "holdout MAPE (percent) of the posterior predictive mean <= threshold".into(),
-            threshold: max_mape,
-            value: h.mape,
-            passed: h.mape <= max_mape,
-        });
+    let gates = evaluate_gates(
+        g,
+        &GateInputs {
+            max_rhat,
+            min_ess_bulk: min_ess,
+            divergences,
+            min_ebfmi,
+            holdout_mape: holdout.as_ref().map(|h| h.mape),
+            scale_deviation: training_scale_deviation(&design),
+        },
+    );
+
+    // PSIS-LOO and WAIC over the training window, densities of the original-unit target.
+    let r_eff = if n_chains <= 1 {
+        1.0
+    } else {
+        let e: Vec<f64> = (0..model.dim())
+            .map(|j| {
+                let chains = posterior.param_chains(j);
+                let refs: Vec<&[f64]> = chains.iter().map(Vec::as_slice).collect();
+                ess_mean(&refs)
+            })
+            .collect();
+        mean(&e) / posterior.len() as f64
+    };
+    let order = chain_major_order(&posterior);
+    let mut log_lik = vec![vec![0.0; posterior.len()]; nt];
+    let ln_scale = scale.ln();
+    let mut ll = vec![0.0; n];
+    for (s_idx, &k) in order.iter().enumerate() {
+        model.pointwise_log_likelihood(&posterior.theta[k], &mut mu_buf, &mut ll);
+        for t in 0..nt {
+            log_lik[t][s_idx] = ll[t] - ln_scale;
+        }
     }
+    let loo = loo_waic(&log_lik, r_eff, spec.spec.diagnose.pareto_k_threshold);
+
+    let ds = &spec.spec.diagnose;
+    let prior_posterior = prior_posterior(
+        &model,
+        &posterior.theta,
+        ds.prior_draws,
+        spec.spec.sampler.seed,
+        ds.min_contraction,
+    );
+    let prior_dominated_channels = spec
+        .spec
+        .channels
+        .iter()
+        .filter(|c| {
+            prior_posterior
+                .iter()
+                .any(|r| r.prior_dominated && r.parameter.ends_with(&format!("[{}]", c.name)))
+        })
+        .map(|c| c.name.clone())
+        .collect();
+    let (sign_stability, cross_validation) = match refit {
+        Some(refit) => {
+            let signs = (ds.bootstrap_replicates > 0)
+                .then(|| {
+                    sign_stability(
+                        &spec.spec,
+                        &design,
+                        &model,
+                        &posterior.theta,
+                        refit,
+                        ds.bootstrap_replicates,
+                        ds.bootstrap_block_length,
+                        spec.spec.sampler.seed,
+                    )
+                })
+                .transpose()?;
+            let cv = (ds.cv_folds > 0)
+                .then(|| {
+                    rolling_origin(
+                        &spec.spec,
+                        &design,
+                        refit,
+                        ds.cv_folds,
+                        ds.cv_horizon,
+                        spec.spec.sampler.seed,
+                    )
+                })
+                .transpose()?;
+            (signs, cv)
+        }
+        None => (None, None),
+    };
     let passed = gates.iter().all(|g| g.passed);
     let diagnostics = Diagnostics {
         passed,
@@ -356,10 +531,28 @@ pub fn run(
                  intervals of one posterior predictive draw per posterior draw (Normal noise, \
                  seeded), in original target units"
             .into(),
+        predictive,
+        loo,
+        prior_posterior,
+        prior_dominated_channels,
+        sign_stability,
+        cross_validation,
     };
     writer.write_parquet("ppc.parquet", &ppc, &schemas::ppc())?;
     writer.write_json("diagnostics.json", &diagnostics, None)?;
-    let settings = serde_json::json!({ "gates": g, "interval": interval });
+    let settings = serde_json::json!({
+        "gates": g,
+        "interval": interval,
+        "diagnose": ds,
+        "refits": refit.is_some(),
+    });
     let manifest = writer.finish(Some(spec.spec.sampler.seed), settings, RunStatus::Complete)?;
     Ok((Some(manifest), diagnostics))
+}
+
+/// Draw indices sorted by (chain, draw): the sample order ArviZ stacks for LOO.
+fn chain_major_order(posterior: &Posterior) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..posterior.len()).collect();
+    order.sort_by_key(|&k| (posterior.chain[k], posterior.draw[k]));
+    order
 }

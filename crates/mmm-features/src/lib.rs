@@ -4,6 +4,7 @@
 //! only, so the holdout cannot leak into the fit.
 
 pub mod transforms;
+mod window;
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -1,0 +1,358 @@
+//! Checks that need refits of the model: coefficient sign stability under a moving-block
+//! bootstrap, and rolling-origin cross-validation. The fitting itself is passed in as a
+//! [`Refit`] function (the CLI passes the NUTS sampler), so this crate depends on the model only.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use mmm_core::Spec;
+use mmm_core::spec::ExpectedSign;
+use mmm_core::summary::{mean, quantile_sorted, sorted};
+use mmm_features::Design;
+use mmm_model::MmmModel;
+use mmm_model::rand::rngs::ChaCha8Rng;
+use mmm_model::rand::{RngExt, SeedableRng};
+use serde::{Deserialize, Serialize};
+
+use crate::predictive::coverage;
+
+/// Fits `model` with the given seed and returns its constrained posterior draws
+/// (one vector per draw, parameter order of the model), or why it failed.
+pub type Refit<'a> = &'a (dyn Fn(&MmmModel, u64) -> Result<Vec<Vec<f64>>, String> + Sync);
+
+/// Sign stability of one coefficient over the bootstrap refits.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct SignRow {
+    /// Parameter name (`beta[x1]`, `gamma_control[price]`).
+    pub coefficient: String,
+    /// `positive` or `negative`.
+    pub expected_sign: String,
+    /// `spec` when the spec fixes the sign, `full_fit` when it is the sign of the full fit's
+    /// posterior median (controls declared `unconstrained`).
+    pub reference: String,
+    /// True when the prior constrains the sign: the share is then 1 by construction and the
+    /// row only confirms it.
+    pub sign_constrained: bool,
+    /// Share of refits whose posterior median has the expected sign.
+    pub share_expected_sign: f64,
+    /// `share_expected_sign >= diagnose.min_sign_share`.
+    pub stable: bool,
+}
+
+/// The sign-stability table.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct SignStability {
+    /// Bootstrap refits requested (B).
+    pub replicates: usize,
+    /// Refits that finished (the shares are over these).
+    pub completed: usize,
+    /// Block length in weeks.
+    pub block_length: usize,
+    /// One row per channel and control coefficient.
+    pub rows: Vec<SignRow>,
+    /// How it was computed.
+    pub method: String,
+}
+
+/// One rolling-origin fold.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct CvRow {
+    /// Fold number, 1 = earliest origin.
+    pub fold: usize,
+    /// Last training week (ISO date).
+    pub train_end_date: String,
+    /// Training weeks of the fold.
+    pub train_weeks: usize,
+    /// Weeks predicted.
+    pub test_weeks: usize,
+    /// RMSE of the posterior predictive mean on the test weeks (target units).
+    pub rmse: f64,
+    /// MAPE on the test weeks (percent).
+    pub mape: f64,
+    /// Share of test weeks inside the central 80% predictive interval.
+    pub coverage_80: f64,
+}
+
+/// Summary over folds.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct CvSummary {
+    /// Mean MAPE over folds (percent).
+    pub mean_mape: f64,
+    /// Standard deviation of MAPE over folds.
+    pub sd_mape: f64,
+    /// Mean RMSE over folds (target units).
+    pub mean_rmse: f64,
+    /// Mean 80% coverage over folds.
+    pub mean_coverage_80: f64,
+}
+
+/// Rolling-origin cross-validation.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct CrossValidation {
+    /// Number of folds (k) that finished.
+    pub folds: usize,
+    /// Weeks predicted per fold.
+    pub horizon: usize,
+    /// Per fold.
+    pub rows: Vec<CvRow>,
+    /// Over folds.
+    pub summary: CvSummary,
+    /// How it was computed.
+    pub method: String,
+}
+
+/// Errors of the refit checks.
+#[derive(Debug, thiserror::Error)]
+pub enum RefitError {
+    /// The data are too short for the requested folds.
+    #[error("rolling-origin cross-validation: {0}")]
+    Folds(String),
+    /// A fold's design could not be rebuilt.
+    #[error(transparent)]
+    Model(#[from] mmm_model::ModelError),
+}
+
+/// Run `f(0..n)` on a pool of worker threads; results in index order whatever the scheduling.
+fn parallel_map<T: Send>(n: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    let workers = std::thread::available_parallelism()
+        .map(|p| p.get())
+        .unwrap_or(1)
+        .min(n.max(1));
+    let next = AtomicUsize::new(0);
+    let out: Mutex<Vec<Option<T>>> = Mutex::new((0..n).map(|_| None).collect());
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= n {
+                        break;
+                    }
+                    let r = f(i);
+                    if let Ok(mut o) = out.lock() {
+                        o[i] = Some(r);
+                    }
+                }
+            });
+        }
+    });
+    out.into_inner()
+        .unwrap_or_default()
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+/// Median of one parameter over draws.
+fn median_of(draws: &[Vec<f64>], j: usize) -> f64 {
+    let v: Vec<f64> = draws.iter().map(|t| t[j]).collect();
+    quantile_sorted(&sorted(&v), 0.5)
+}
+
+/// Default block length ceil(n^(1/3)) (Hall, Horowitz & Jing 1995 rate for variance estimation).
+pub fn default_block_length(n: usize) -> usize {
+    ((n as f64).cbrt().ceil() as usize).max(1)
+}
+
+/// Moving-block bootstrap index series of length `n`: blocks of `block` consecutive indices
+/// with uniform random starts in 0..=n-block, concatenated and cut to `n` (Künsch 1989).
+pub fn block_indices(n: usize, block: usize, rng: &mut ChaCha8Rng) -> Vec<usize> {
+    let block = block.clamp(1, n.max(1));
+    let mut idx = Vec::with_capacity(n + block);
+    while idx.len() < n {
+        let start = rng.random_range(0..=n - block);
+        idx.extend(start..start + block);
+    }
+    idx.truncate(n);
+    idx
+}
+
+/// Coefficients checked for sign stability: (parameter index, name, expected sign, reference,
+/// sign constrained).
+fn coefficients(
+    spec: &Spec,
+    model: &MmmModel,
+    posterior: &[Vec<f64>],
+) -> Vec<(usize, String, f64, &'static str, bool)> {
+    let names = model.param_names();
+    let find = |n: &str| names.iter().position(|p| p == n);
+    let mut out = Vec::new();
+    for ch in &spec.channels {
+        let name = format!("beta[{}]", ch.name);
+        if let Some(j) = find(&name) {
+            out.push((j, name, 1.0, "spec", true));
+        }
+    }
+    for c in &spec.controls {
+        let name = format!("gamma_control[{}]", c.name);
+        let Some(j) = find(&name) else { continue };
+        let (sign, reference, constrained) = match c.expected_sign {
+            ExpectedSign::Positive => (1.0, "spec", true),
+            ExpectedSign::Negative => (-1.0, "spec", true),
+            ExpectedSign::Unconstrained => {
+                let m = median_of(posterior, j);
+                (if m < 0.0 { -1.0 } else { 1.0 }, "full_fit", false)
+            }
+        };
+        out.push((j, name, sign, reference, constrained));
+    }
+    out
+}
+
+/// Sign stability by a moving-block residual bootstrap: y*_t = mu_hat_t + e_(i_t) over the
+/// training weeks, with mu_hat the posterior-mean fitted curve, e the centered residuals and
+/// i a moving-block index series; each of `replicates` refits gets seed `seed + 1 + b`.
+#[allow(clippy::too_many_arguments)]
+pub fn sign_stability(
+    spec: &Spec,
+    design: &Design,
+    model: &MmmModel,
+    posterior: &[Vec<f64>],
+    refit: Refit<'_>,
+    replicates: usize,
+    block_length: Option<usize>,
+    seed: u64,
+) -> Result<SignStability, RefitError> {
+    let nt = design.n_train;
+    let n = design.len();
+    let mut fitted = vec![0.0; nt];
+    let mut buf = vec![0.0; n];
+    for theta in posterior {
+        model.predict_mean(theta, &[], &mut buf);
+        for (f, b) in fitted.iter_mut().zip(&buf) {
+            *f += b / posterior.len() as f64;
+        }
+    }
+    let resid: Vec<f64> = (0..nt).map(|t| design.target_scaled[t] - fitted[t]).collect();
+    let rbar = mean(&resid);
+    let resid: Vec<f64> = resid.iter().map(|r| r - rbar).collect();
+    let block = block_length.unwrap_or_else(|| default_block_length(nt)).min(nt);
+    let coefs = coefficients(spec, model, posterior);
+    let results = parallel_map(replicates, |b| -> Option<Vec<f64>> {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        rng.set_stream(1_000_000 + b as u64);
+        let idx = block_indices(nt, block, &mut rng);
+        let mut d = design.clone();
+        for t in 0..nt {
+            d.target_scaled[t] = fitted[t] + resid[idx[t]];
+        }
+        let m = MmmModel::new(spec, &d).ok()?;
+        let draws = refit(&m, seed.wrapping_add(1 + b as u64)).ok()?;
+        (!draws.is_empty()).then(|| coefs.iter().map(|c| median_of(&draws, c.0)).collect())
+    });
+    let done: Vec<&Vec<f64>> = results.iter().flatten().collect();
+    let completed = done.len();
+    let rows = coefs
+        .iter()
+        .enumerate()
+        .map(|(k, (_, name, sign, reference, constrained))| {
+            let kept = done.iter().filter(|m| m[k] * sign > 0.0).count();
+            let share = kept as f64 / completed.max(1) as f64;
+            SignRow {
+                coefficient: name.clone(),
+                expected_sign: if *sign > 0.0 { "positive" } else { "negative" }.into(),
+                reference: (*reference).into(),
+                sign_constrained: *constrained,
+                share_expected_sign: share,
+                stable: completed > 0 && share >= spec.diagnose.min_sign_share,
+            }
+        })
+        .collect();
+    Ok(SignStability {
+        replicates,
+        completed,
+        block_length: block,
+        rows,
+        method: "moving-block residual bootstrap over the training weeks (Kuensch 1989): \
+                 refit on the posterior-mean fitted curve plus centered residuals resampled in \
+                 blocks of consecutive weeks, so spend, carry-over and controls stay intact; a \
+                 refit keeps the sign when its posterior median has the expected sign; refits \
+                 use diagnose.refit_chains x (refit_tune + refit_draws) NUTS iterations"
+            .into(),
+    })
+}
+
+/// ISO date of `days` since 1970-01-01.
+fn iso_date(days: i32) -> String {
+    chrono::NaiveDate::from_ymd_opt(1970, 1, 1)
+        .and_then(|e| e.checked_add_signed(chrono::Duration::days(days as i64)))
+        .map(|d| d.format("%Y-%m-%d").to_string())
+        .unwrap_or_default()
+}
+
+/// Rolling-origin cross-validation: fold i (1..=k) trains on the weeks before
+/// n_train - (k - i + 1) h, rescaled on that window alone, and predicts the next h weeks; the
+/// last fold ends at the end of the training window (the holdout is never touched).
+pub fn rolling_origin(
+    spec: &Spec,
+    design: &Design,
+    refit: Refit<'_>,
+    folds: usize,
+    horizon: Option<usize>,
+    seed: u64,
+) -> Result<CrossValidation, RefitError> {
+    let nt = design.n_train;
+    let h = horizon.unwrap_or_else(|| (nt / (4 * (folds + 1))).max(4));
+    let first = nt
+        .checked_sub(folds * h)
+        .filter(|&f| f >= nt / 2 && f > 0)
+        .ok_or_else(|| {
+            RefitError::Folds(format!(
+                "{folds} folds of {h} weeks leave less than half of the {nt} training weeks \
+                 for the first fold; lower diagnose.cv_folds or diagnose.cv_horizon"
+            ))
+        })?;
+    let rows = parallel_map(folds, |i| -> Option<CvRow> {
+        let start = first + i * h;
+        let d = design.with_training_window(spec, start)?;
+        let m = MmmModel::new(spec, &d).ok()?;
+        let draws = refit(&m, seed.wrapping_add(10_000 + i as u64)).ok()?;
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        rng.set_stream(2_000_000 + i as u64);
+        let n = d.len();
+        let (mut mu, mut y) = (vec![0.0; n], vec![0.0; n]);
+        let mut per_week = vec![Vec::with_capacity(draws.len()); h];
+        for theta in &draws {
+            m.predictive_draw(theta, &mut rng, &mut mu, &mut y);
+            for (w, p) in per_week.iter_mut().enumerate() {
+                p.push(y[start + w] * d.scales.target);
+            }
+        }
+        let observed: Vec<f64> = (start..start + h)
+            .map(|t| d.target_scaled[t] * d.scales.target)
+            .collect();
+        let pred: Vec<f64> = per_week.iter().map(|p| mean(p)).collect();
+        let metrics = crate::predictive::point_metrics("cv", &observed, &pred);
+        Some(CvRow {
+            fold: i + 1,
+            train_end_date: iso_date(d.dates[start - 1]),
+            train_weeks: start,
+            test_weeks: h,
+            rmse: metrics.rmse,
+            mape: metrics.mape,
+            coverage_80: coverage(&observed, &per_week, 0.8),
+        })
+    });
+    let rows: Vec<CvRow> = rows.into_iter().flatten().collect();
+    let mapes: Vec<f64> = rows.iter().map(|r| r.mape).collect();
+    let mean_mape = mean(&mapes);
+    let sd_mape = (mapes.iter().map(|m| (m - mean_mape).powi(2)).sum::<f64>()
+        / (mapes.len().max(2) - 1) as f64)
+        .sqrt();
+    let summary = CvSummary {
+        mean_mape,
+        sd_mape,
+        mean_rmse: mean(&rows.iter().map(|r| r.rmse).collect::<Vec<_>>()),
+        mean_coverage_80: mean(&rows.iter().map(|r| r.coverage_80).collect::<Vec<_>>()),
+    };
+    Ok(CrossValidation {
+        folds: rows.len(),
+        horizon: h,
+        rows,
+        summary,
+        method: "rolling origin: each fold rescales and refits on the weeks before its origin \
+                 (training window only, holdout untouched) and predicts the next horizon weeks; \
+                 metrics of the posterior predictive mean in original target units"
+            .into(),
+    })
+}

@@ -1,0 +1,195 @@
+//! Predictive metrics, prior-vs-posterior, bootstrap blocks, the leakage gate and the
+//! training-window rebuild, each against closed forms or hand-computed values.
+
+use std::collections::BTreeMap;
+
+use mmm_core::spec::{GateSpec, Spec};
+use mmm_diagnostics::predictive::{coverage, point_metrics, predictive_checks};
+use mmm_diagnostics::prior_posterior::{contraction_shift, prior_posterior};
+use mmm_diagnostics::refits::{block_indices, default_block_length};
+use mmm_diagnostics::stage::{GateInputs, evaluate_gates, training_scale_deviation};
+use mmm_features::{Design, Scales};
+use mmm_model::MmmModel;
+use mmm_model::rand::SeedableRng;
+use mmm_model::rand::rngs::ChaCha8Rng;
+
+#[test]
+fn point_metrics_match_hand_computed_values() {
+    let obs = [100.0, 200.0, 300.0, 400.0];
+    let pred = [110.0, 190.0, 330.0, 400.0];
+    let m = point_metrics("train", &obs, &pred);
+    // errors 10, -10, 30, 0: SSE = 1100, SST = 50000.
+    assert!((m.rmse - (1100.0_f64 / 4.0).sqrt()).abs() < 1e-12);
+    assert!((m.mape - 100.0 * (0.1 + 0.05 + 0.1 + 0.0) / 4.0).abs() < 1e-12);
+    let smape = 100.0 * (20.0 / 210.0 + 20.0 / 390.0 + 60.0 / 630.0 + 0.0) / 4.0;
+    assert!((m.smape - smape).abs() < 1e-12);
+    assert!((m.wape - 100.0 * 50.0 / 1000.0).abs() < 1e-12);
+    assert!((m.r2 - (1.0 - 1100.0 / 50000.0)).abs() < 1e-12);
+}
+
+#[test]
+fn coverage_of_exact_predictive_draws_is_nominal() {
+    // Observations drawn from the same distribution as the predictive draws: coverage of a
+    // central p interval is Binomial(n, p) / n; n = 4000 gives sd <= 0.008, we allow 4 sd.
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    use mmm_model::rand_distr::{Distribution, StandardNormal};
+    let n = 4000;
+    let draws: Vec<Vec<f64>> = (0..n)
+        .map(|_| (0..400).map(|_| StandardNormal.sample(&mut rng)).collect())
+        .collect();
+    let obs: Vec<f64> = (0..n).map(|_| StandardNormal.sample(&mut rng)).collect();
+    for p in [0.5, 0.8, 0.95] {
+        let c = coverage(&obs, &draws, p);
+        let sd = (p * (1.0 - p) / n as f64).sqrt();
+        // The 400-draw interval ends are themselves noisy (about 0.01 in probability).
+        assert!((c - p).abs() < 4.0 * sd + 0.015, "coverage {c} at {p}");
+    }
+    let pred_mean = vec![0.0; n];
+    let checks = predictive_checks(&obs, &pred_mean, &draws, 3000);
+    assert_eq!(checks.coverage.len(), 6);
+    assert_eq!(checks.metrics.len(), 2);
+    assert_eq!(checks.coverage[3].window, "holdout");
+    assert_eq!(checks.coverage[3].periods, 1000);
+}
+
+#[test]
+fn contraction_and_shift_closed_form() {
+    // Prior N(0, 2), posterior N(1, 1): contraction 1 - 1/4, shift 1/2.
+    let (c, s) = contraction_shift((0.0, 2.0), (1.0, 1.0));
+    assert!((c - 0.75).abs() < 1e-12 && (s - 0.5).abs() < 1e-12);
+}
+
+#[test]
+fn block_indices_are_consecutive_blocks() {
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let idx = block_indices(50, 4, &mut rng);
+    assert_eq!(idx.len(), 50);
+    assert!(idx.iter().all(|&i| i < 50));
+    for chunk in idx.chunks(4) {
+        assert!(chunk.windows(2).all(|w| w[1] == w[0] + 1), "{chunk:?}");
+    }
+    assert_eq!(default_block_length(179), 6);
+}
+
+/// A small design: 30 weeks, one channel, target y = 10 + spend + noise, with the largest
+/// target and spend in the last 6 weeks (the holdout).
+fn design(spec: &Spec, holdout: usize, leaky: bool) -> Design {
+    let n = 30;
+    let spend: Vec<f64> = (0..n).map(|t| 1.0 + (t % 5) as f64 + if t >= 24 { 10.0 } else { 0.0 }).collect();
+    let target: Vec<f64> = spend.iter().enumerate().map(|(t, s)| 10.0 + s + 0.1 * (t % 3) as f64).collect();
+    let nt = n - holdout;
+    let window = if leaky { n } else { nt };
+    let max_abs = |v: &[f64]| v[..window].iter().fold(0.0_f64, |m, x| m.max(x.abs()));
+    let (ts, ss) = (max_abs(&target), max_abs(&spend));
+    Design {
+        dates: (0..n as i32).map(|t| 19000 + 7 * t).collect(),
+        n_train: nt,
+        target_scaled: target.iter().map(|v| v / ts).collect(),
+        channel_names: vec![spec.channels[0].name.clone()],
+        channels: vec![spend.iter().map(|v| v / ss).collect()],
+        regressor_names: vec![],
+        regressors: vec![],
+        scales: Scales {
+            target: ts,
+            channels: BTreeMap::from([(spec.channels[0].name.clone(), ss)]),
+            controls: BTreeMap::new(),
+            train_rows: nt,
+            holdout_rows: holdout,
+            method: "test".into(),
+        },
+    }
+}
+
+fn one_channel_spec() -> Spec {
+    Spec::from_toml_str(
+        r#"
+[model]
+name = "t"
+[data]
+date_column = "d"
+target = "y"
+[[channels]]
+name = "tv"
+adstock = { kind = "geometric", l_max = 3, alpha_prior = { family = "beta", alpha = 1.0, beta = 3.0 } }
+saturation = { kind = "logistic", lam_prior = { family = "gamma", shape = 3.0, rate = 1.0 }, beta_prior = { family = "half_normal", sigma = 2.0 } }
+"#,
+    )
+    .expect("spec")
+}
+
+fn gate_inputs(scale_deviation: f64) -> GateInputs {
+    GateInputs {
+        max_rhat: 1.001,
+        min_ess_bulk: 1000.0,
+        divergences: 0,
+        min_ebfmi: 1.0,
+        holdout_mape: None,
+        scale_deviation,
+    }
+}
+
+#[test]
+fn leaky_scaling_fails_the_leakage_gate() {
+    let spec = one_channel_spec();
+    let clean = design(&spec, 6, false);
+    let leaky = design(&spec, 6, true);
+    assert_eq!(training_scale_deviation(&clean), 0.0);
+    let dev = training_scale_deviation(&leaky);
+    assert!(dev > 0.1, "leaky scaling went unnoticed ({dev})");
+    let gates = evaluate_gates(&GateSpec::default(), &gate_inputs(dev));
+    let leak = gates.iter().find(|g| g.name == "holdout_leakage").expect("gate");
+    assert!(!leak.passed);
+    let ok = evaluate_gates(&GateSpec::default(), &gate_inputs(0.0));
+    assert!(ok.iter().all(|g| g.passed));
+}
+
+#[test]
+fn nan_diagnostics_fail_their_gates() {
+    let mut m = gate_inputs(0.0);
+    m.max_rhat = f64::NAN;
+    m.min_ebfmi = f64::NAN;
+    let gates = evaluate_gates(&GateSpec::default(), &m);
+    for name in ["max_rhat", "min_ebfmi"] {
+        assert!(!gates.iter().find(|g| g.name == name).expect("gate").passed, "{name}");
+    }
+}
+
+#[test]
+fn training_window_rebuild_rescales_on_the_new_window_only() {
+    let spec = one_channel_spec();
+    let full = design(&spec, 0, false);
+    let short = full.with_training_window(&spec, 20).expect("window");
+    assert_eq!(short.n_train, 20);
+    assert_eq!(training_scale_deviation(&short), 0.0);
+    // Original units are unchanged.
+    let back: Vec<f64> = short.target();
+    for (a, b) in back.iter().zip(full.target()) {
+        assert!((a - b).abs() < 1e-9 * b.abs());
+    }
+    assert!(full.with_training_window(&spec, 0).is_none());
+    assert!(full.with_training_window(&spec, 31).is_none());
+}
+
+#[test]
+fn prior_posterior_flags_a_parameter_the_data_do_not_move() {
+    // "Posterior" = draws from the prior itself: contraction near 0, everything prior-dominated.
+    let spec = one_channel_spec();
+    let d = design(&spec, 0, false);
+    let model = MmmModel::new(&spec, &d).expect("model");
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let post: Vec<Vec<f64>> = (0..4000)
+        .filter_map(|_| model.sample_prior_unconstrained(&mut rng).map(|u| model.constrain(&u)))
+        .collect();
+    let rows = prior_posterior(&model, &post, 4000, 99, 0.1);
+    assert_eq!(rows.len(), model.dim());
+    for r in &rows {
+        // Two independent 4000-draw variance estimates differ by a few percent (sd of a
+        // variance ratio ~ sqrt(2 (kurtosis-1) / 4000)); 0.1 is the flag threshold.
+        assert!(r.contraction.abs() < 0.1, "{}: contraction {}", r.parameter, r.contraction);
+        assert!(r.prior_dominated, "{}", r.parameter);
+    }
+    // A posterior concentrated at one point has contraction 1.
+    let point = vec![post[0].clone(); 100];
+    let rows = prior_posterior(&model, &point, 4000, 99, 0.1);
+    assert!(rows.iter().all(|r| (r.contraction - 1.0).abs() < 1e-12 && !r.prior_dominated));
+}
