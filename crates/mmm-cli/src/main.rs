@@ -4,6 +4,7 @@
 //! 3 model fitted but a diagnostic gate failed (results are marked "not for decisions");
 //! 130 sampling interrupted by Ctrl-C (finished draws kept, fit manifest marked incomplete).
 
+mod checks;
 mod schemas;
 
 use std::path::{Path, PathBuf};
@@ -79,6 +80,9 @@ enum Command {
         /// Directory of a finished fit stage.
         #[arg(long)]
         fit: PathBuf,
+        /// Skip the refit checks (bootstrap sign stability, rolling-origin cross-validation).
+        #[arg(long)]
+        no_refits: bool,
     },
     /// Stage 5: counterfactual contributions, shares and ROAS; write contributions, decomposition, roi.
     Decide {
@@ -122,6 +126,19 @@ enum Command {
         force: bool,
         #[command(flatten)]
         sampling: SamplingArgs,
+        /// Skip the refit checks in the diagnose stage.
+        #[arg(long)]
+        no_refits: bool,
+    },
+    /// Compare runs: ROI, shares, parameters, sign flips and prediction drift of each later run
+    /// against the first (guardrail: exit code 3), and a PSIS-LOO ranking of runs on the same data.
+    Compare {
+        /// Run directories (at least two); the first is the reference.
+        #[arg(required = true, num_args = 2..)]
+        runs: Vec<PathBuf>,
+        /// Directory to write compare.json into.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
 }
 
@@ -248,9 +265,18 @@ fn dispatch(cli: Cli) -> Result<u8> {
             common,
             features,
             fit,
+            no_refits,
         } => {
             let spec = load_spec(&common.spec)?;
-            let (m, d) = mmm_diagnostics::run(&spec, &features, &fit, &common.out, common.force)?;
+            let refit = checks::refitter(&spec.spec);
+            let (m, d) = mmm_diagnostics::run_with_refits(
+                &spec,
+                &features,
+                &fit,
+                &common.out,
+                common.force,
+                (!no_refits).then_some(&refit as mmm_diagnostics::refits::Refit<'_>),
+            )?;
             report_stage(quiet, "diagnose", &common.out, m.is_some());
             Ok(gate_code(quiet, &d))
         }
@@ -279,7 +305,9 @@ fn dispatch(cli: Cli) -> Result<u8> {
             out,
             force,
             sampling,
-        } => run_all(&spec, &data, &out, force, &sampling, quiet),
+            no_refits,
+        } => run_all(&spec, &data, &out, force, &sampling, quiet, no_refits),
+        Command::Compare { runs, out } => checks::compare(&runs, out.as_deref(), quiet),
     }
 }
 
@@ -393,6 +421,7 @@ fn run_all(
     force: bool,
     sampling: &SamplingArgs,
     quiet: bool,
+    no_refits: bool,
 ) -> Result<u8> {
     // Validate the spec before anything is written.
     load_spec(spec)?;
@@ -427,12 +456,14 @@ fn run_all(
     time("fit", t);
 
     let t = Instant::now();
-    let (m, diagnostics) = mmm_diagnostics::run(
+    let refit = checks::refitter(&spec.spec);
+    let (m, diagnostics) = mmm_diagnostics::run_with_refits(
         &spec,
         &dir("features"),
         &dir("fit"),
         &dir("diagnose"),
         force,
+        (!no_refits).then_some(&refit as mmm_diagnostics::refits::Refit<'_>),
     )?;
     report_stage(quiet, "diagnose", &dir("diagnose"), m.is_some());
     time("diagnose", t);

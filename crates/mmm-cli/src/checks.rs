@@ -1,0 +1,94 @@
+//! The refit function handed to the diagnose stage, and `mmm compare`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use mmm_core::Spec;
+use mmm_model::MmmModel;
+
+/// Fits a model with NUTS using the spec's sampler settings and `[diagnose]` refit sizes, one
+/// thread per refit (the diagnose stage runs refits in parallel).
+pub fn refitter(spec: &Spec) -> impl Fn(&MmmModel, u64) -> Result<Vec<Vec<f64>>, String> + Sync {
+    let mut opts = mmm_sampler::NutsOptions::from_spec(&spec.sampler);
+    opts.chains = spec.diagnose.refit_chains;
+    opts.tune = spec.diagnose.refit_tune;
+    opts.draws = spec.diagnose.refit_draws;
+    opts.threads = 1;
+    opts.progress = false;
+    move |model: &MmmModel, seed: u64| {
+        let mut o = opts.clone();
+        o.seed = seed;
+        let trace = mmm_sampler::sample(Arc::new(model.clone()), &o).map_err(|e| e.to_string())?;
+        let d = trace.names.len().max(1);
+        Ok(trace
+            .values
+            .iter()
+            .flat_map(|chain| chain.chunks(d).map(<[f64]>::to_vec))
+            .collect())
+    }
+}
+
+/// `mmm compare`: print the comparison, write compare.json when asked; exit code 3 when a
+/// guardrail fails.
+pub fn compare(runs: &[PathBuf], out: Option<&Path>, quiet: bool) -> Result<u8> {
+    let c = mmm_diagnostics::compare::compare_runs(runs)?;
+    if let Some(dir) = out {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let bytes = serde_json::to_vec_pretty(&c)?;
+        mmm_core::write_atomic(&dir.join("compare.json"), &bytes)?;
+    }
+    for r in &c.refreshes {
+        println!("{} -> {}", r.run_a, r.run_b);
+        println!("  channel  ROAS a [interval]  ROAS b [interval]  change  share a -> b");
+        for ch in &r.channels {
+            println!(
+                "  {}  {:.4} [{:.4}, {:.4}]  {:.4} [{:.4}, {:.4}]  {:+.1}%  {:.3} -> {:.3}{}",
+                ch.channel,
+                ch.roas_a.mean,
+                ch.roas_a.lower,
+                ch.roas_a.upper,
+                ch.roas_b.mean,
+                ch.roas_b.lower,
+                ch.roas_b.upper,
+                100.0 * ch.roas_relative_change,
+                ch.share_a.mean,
+                ch.share_b.mean,
+                if ch.sign_flip { "  SIGN FLIP" } else { "" }
+            );
+        }
+        println!(
+            "  prediction drift on {} overlapping weeks: mean |diff| {:.4} ({:.2}% of mean |observed|), max {:.4}",
+            r.drift.overlapping_weeks,
+            r.drift.mean_abs_diff,
+            r.drift.mean_abs_diff_pct,
+            r.drift.max_abs_diff
+        );
+        if r.guardrail.passed {
+            println!("  guardrail: passed");
+        } else {
+            println!("  guardrail: FAILED");
+            for reason in &r.guardrail.reasons {
+                println!("    - {reason}");
+            }
+        }
+    }
+    match (&c.ranking, &c.ranking_note) {
+        (Some(rows), _) => {
+            println!("ranking by PSIS-LOO (elpd_diff and its SE relative to the best):");
+            for r in rows {
+                println!(
+                    "  {}. {} ({}): elpd_loo {:.2} (SE {:.2}), elpd_diff {:.2} (SE {:.2}), p_loo {:.2}, max k {:.2}",
+                    r.rank, r.run, r.model, r.elpd_loo, r.se, r.elpd_diff, r.se_diff, r.p_loo, r.pareto_k_max
+                );
+            }
+        }
+        (None, Some(note)) => {
+            if !quiet {
+                eprintln!("no LOO ranking: {note}");
+            }
+        }
+        _ => {}
+    }
+    Ok(if c.passed { 0 } else { 3 })
+}
