@@ -1,5 +1,6 @@
 //! End-to-end tests of the `mmm` binary (one test binary for the crate).
 
+mod checks;
 mod contracts;
 mod pipeline;
 mod spec;
@@ -44,7 +45,9 @@ pub fn spec_with(dir: &Path, tune: u64, draws: u64, seed: u64) -> PathBuf {
     let text = text
         .replace("tune = 1000", &format!("tune = {tune}"))
         .replace("draws = 1000", &format!("draws = {draws}"))
-        .replace("seed = 42", &format!("seed = {seed}"));
+        .replace("seed = 42", &format!("seed = {seed}"))
+        // Refit checks off in quick runs; tests/it/checks.rs turns them on.
+        + "\n[diagnose]\nbootstrap_replicates = 0\ncv_folds = 0\n";
     let path = dir.join("spec.toml");
     std::fs::write(&path, text).expect("write spec");
     path
