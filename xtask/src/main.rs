@@ -5,6 +5,8 @@
 //! - `schemas`   regenerate schemas/ (`--check` fails when they drift)
 //! - `bench`     run a fixture's pipeline N times (`--runs N`, default 5; `--fixture NAME`, default
 //!   pymc_example, or bench_10ch) and write target/bench/NAME.json
+//! - `sbc`       simulation-based calibration on the fixture spec (`mmm sbc`; default N = 200,
+//!   L = 99, 20 bins, alpha 0.01; extra flags are passed on) into target/sbc
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -69,8 +71,9 @@ fn main() -> Result<()> {
         "test" => test(),
         "schemas" => schemas(rest.iter().any(|a| a == "--check")),
         "bench" => bench(rest),
+        "sbc" => sbc(rest),
         _ => {
-            eprintln!("usage: cargo xtask <pipeline|test|schemas [--check]|bench [--runs N]>");
+            eprintln!("usage: cargo xtask <pipeline|test|schemas [--check]|bench [--runs N]|sbc [--sims N]>");
             Ok(())
         }
     }
@@ -277,4 +280,22 @@ fn machine() -> String {
         .map(|n| n.get())
         .unwrap_or(0);
     format!("{cpu}, {cores} cores")
+}
+
+fn sbc(rest: &[String]) -> Result<()> {
+    let mmm = build_mmm()?;
+    let out = target_dir().join("sbc");
+    let mut c = Command::new(&mmm);
+    c.current_dir(root())
+        .args(["sbc", "--spec", FIXTURE_SPEC, "--data", FIXTURE_DATA, "--out"])
+        .arg(&out)
+        .args(rest);
+    let status = c.status().context("starting mmm")?;
+    println!("results: {}", out.join("sbc.json").display());
+    println!("rank histograms: {}", out.join("rank_histograms.svg").display());
+    match status.code() {
+        Some(0) => Ok(()),
+        Some(3) => bail!("SBC: a parameter failed the rank uniformity test"),
+        _ => bail!("mmm sbc failed with {status}"),
+    }
 }

@@ -5,6 +5,7 @@
 //! 130 sampling interrupted by Ctrl-C (finished draws kept, fit manifest marked incomplete).
 
 mod checks;
+mod sbc;
 mod schemas;
 
 use std::path::{Path, PathBuf};
@@ -139,6 +140,43 @@ enum Command {
         /// Directory to write compare.json into.
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+    /// Simulation-based calibration of model and sampler on a spec's inputs (developer check;
+    /// `cargo xtask sbc` runs it on the fixture): writes sbc.json and rank_histograms.svg.
+    Sbc {
+        /// Model spec (TOML).
+        #[arg(long)]
+        spec: PathBuf,
+        /// Raw data file: its spend, controls and dates are the simulation inputs.
+        #[arg(long)]
+        data: PathBuf,
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+        /// Simulations (N).
+        #[arg(long, default_value_t = 200)]
+        sims: usize,
+        /// Thinned posterior draws per simulation (L); ranks are 0..=L.
+        #[arg(long, default_value_t = 99)]
+        ranks: usize,
+        /// Histogram bins for the chi-square test; must divide L + 1.
+        #[arg(long, default_value_t = 20)]
+        bins: usize,
+        /// Chains per fit.
+        #[arg(long, default_value_t = 2)]
+        chains: usize,
+        /// Warm-up iterations per chain.
+        #[arg(long, default_value_t = 500)]
+        tune: u64,
+        /// Kept draws per chain (thinned to L).
+        #[arg(long, default_value_t = 500)]
+        draws: u64,
+        /// Level of each parameter's uniformity test.
+        #[arg(long, default_value_t = 0.01)]
+        alpha: f64,
+        /// Fits run at once (0 = one per core).
+        #[arg(long, default_value_t = 0)]
+        workers: usize,
     },
 }
 
@@ -308,6 +346,31 @@ fn dispatch(cli: Cli) -> Result<u8> {
             no_refits,
         } => run_all(&spec, &data, &out, force, &sampling, quiet, no_refits),
         Command::Compare { runs, out } => checks::compare(&runs, out.as_deref(), quiet),
+        Command::Sbc {
+            spec,
+            data,
+            out,
+            sims,
+            ranks,
+            bins,
+            chains,
+            tune,
+            draws,
+            alpha,
+            workers,
+        } => {
+            let settings = sbc::SbcSettings {
+                sims,
+                ranks,
+                bins,
+                chains,
+                tune,
+                draws,
+                alpha,
+                workers,
+            };
+            sbc::run(&spec, &data, &out, &settings, quiet)
+        }
     }
 }
 

@@ -636,7 +636,7 @@ fn norm_ppf(p: f64) -> f64 {
 }
 
 /// `ln Γ(x)` for `x > 0` by the Lanczos approximation `Γ(x+1) = √(2π) t^{x+½} e^{−t} A_g(x)`, `t = x + g + ½` (Lanczos 1964), with reflection below ½.
-fn ln_gamma(x: f64) -> f64 {
+pub(crate) fn ln_gamma(x: f64) -> f64 {
     if x < 0.5 {
         // Reflection: Γ(x)Γ(1−x) = π / sin(πx).
         let pi = std::f64::consts::PI;

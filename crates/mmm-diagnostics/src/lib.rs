@@ -1,5 +1,6 @@
 //! Diagnostics that decide whether a fitted model may be used (the diagnose stage).
 
+pub mod calibration;
 pub mod compare;
 pub mod convergence;
 pub mod loo;

@@ -193,3 +193,22 @@ fn prior_posterior_flags_a_parameter_the_data_do_not_move() {
     let rows = prior_posterior(&model, &point, 4000, 99, 0.1);
     assert!(rows.iter().all(|r| (r.contraction - 1.0).abs() < 1e-12 && !r.prior_dominated));
 }
+
+#[test]
+fn chi_square_tail_matches_tables() {
+    use mmm_diagnostics::calibration::{chi_square_sf, rank_uniformity};
+    // scipy.stats.chi2.sf: (30.14352720564616, 19) -> 0.05, (36.19086912927004, 19) -> 0.01,
+    // (2.0, 2) -> e^-1, (0.5, 1) -> 0.4795001221869535, (100.0, 19) -> 5.355560750435117e-13.
+    assert!((chi_square_sf(30.14352720564616, 19) - 0.05).abs() < 1e-10);
+    assert!((chi_square_sf(36.19086912927004, 19) - 0.01).abs() < 1e-10);
+    assert!((chi_square_sf(2.0, 2) - (-1.0_f64).exp()).abs() < 1e-12);
+    assert!((chi_square_sf(0.5, 1) - 0.4795001221869535).abs() < 1e-10);
+    assert!((chi_square_sf(100.0, 19) / 5.355560750435117e-13 - 1.0).abs() < 1e-8);
+    // Perfectly even ranks: statistic 0, p = 1; all ranks in one bin: rejected.
+    let even: Vec<usize> = (0..200).map(|i| i % 100).collect();
+    let t = rank_uniformity("x", &even, 99, 20, 0.01);
+    assert_eq!(t.counts, vec![10; 20]);
+    assert!(t.chi_square == 0.0 && (t.p_value - 1.0).abs() < 1e-12 && t.uniform);
+    let piled = vec![0usize; 200];
+    assert!(!rank_uniformity("x", &piled, 99, 20, 0.01).uniform);
+}
