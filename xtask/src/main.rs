@@ -73,7 +73,9 @@ fn main() -> Result<()> {
         "bench" => bench(rest),
         "sbc" => sbc(rest),
         _ => {
-            eprintln!("usage: cargo xtask <pipeline|test|schemas [--check]|bench [--runs N]|sbc [--sims N]>");
+            eprintln!(
+                "usage: cargo xtask <pipeline|test|schemas [--check]|bench [--runs N]|sbc [--sims N]>"
+            );
             Ok(())
         }
     }
@@ -287,12 +289,22 @@ fn sbc(rest: &[String]) -> Result<()> {
     let out = target_dir().join("sbc");
     let mut c = Command::new(&mmm);
     c.current_dir(root())
-        .args(["sbc", "--spec", FIXTURE_SPEC, "--data", FIXTURE_DATA, "--out"])
+        .args([
+            "sbc",
+            "--spec",
+            FIXTURE_SPEC,
+            "--data",
+            FIXTURE_DATA,
+            "--out",
+        ])
         .arg(&out)
         .args(rest);
     let status = c.status().context("starting mmm")?;
     println!("results: {}", out.join("sbc.json").display());
-    println!("rank histograms: {}", out.join("rank_histograms.svg").display());
+    println!(
+        "rank histograms: {}",
+        out.join("rank_histograms.svg").display()
+    );
     match status.code() {
         Some(0) => Ok(()),
         Some(3) => bail!("SBC: a parameter failed the rank uniformity test"),

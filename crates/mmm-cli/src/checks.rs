@@ -79,15 +79,19 @@ pub fn compare(runs: &[PathBuf], out: Option<&Path>, quiet: bool) -> Result<u8> 
             for r in rows {
                 println!(
                     "  {}. {} ({}): elpd_loo {:.2} (SE {:.2}), elpd_diff {:.2} (SE {:.2}), p_loo {:.2}, max k {:.2}",
-                    r.rank, r.run, r.model, r.elpd_loo, r.se, r.elpd_diff, r.se_diff, r.p_loo, r.pareto_k_max
+                    r.rank,
+                    r.run,
+                    r.model,
+                    r.elpd_loo,
+                    r.se,
+                    r.elpd_diff,
+                    r.se_diff,
+                    r.p_loo,
+                    r.pareto_k_max
                 );
             }
         }
-        (None, Some(note)) => {
-            if !quiet {
-                eprintln!("no LOO ranking: {note}");
-            }
-        }
+        (None, Some(note)) if !quiet => eprintln!("no LOO ranking: {note}"),
         _ => {}
     }
     Ok(if c.passed { 0 } else { 3 })

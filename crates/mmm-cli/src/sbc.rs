@@ -44,9 +44,14 @@ pub fn run(spec_path: &Path, data: &Path, out: &Path, s: &SbcSettings, quiet: bo
     mmm_features::run(&spec, &out.join("validate"), &out.join("features"), false)?;
     let features = mmm_core::Upstream::open(&out.join("features"), mmm_features::STAGE)?;
     let (design, _) = mmm_features::Design::load(&features, &spec.spec)?;
-    if (s.ranks + 1) % s.bins != 0 {
+    if s.sims == 0 || s.ranks == 0 || s.chains == 0 || s.draws == 0 {
         return Err(anyhow!(
-            "--bins ({}) must divide --ranks + 1 ({}) so every bin holds as many rank values",
+            "--sims, --ranks, --chains and --draws must be >= 1"
+        ));
+    }
+    if s.bins < 2 || !(s.ranks + 1).is_multiple_of(s.bins) {
+        return Err(anyhow!(
+            "--bins ({}) must be >= 2 and divide --ranks + 1 ({}) so every bin holds as many rank values",
             s.bins,
             s.ranks + 1
         ));
@@ -156,14 +161,24 @@ fn histograms_svg(tests: &[RankTest], n: usize, bins: usize) -> Result<String> {
             let band = RGBColor(200, 200, 200).mix(0.6);
             chart
                 .draw_series(std::iter::once(Rectangle::new(
-                    [(0.0, (expected - half).max(0.0)), (bins as f64, expected + half)],
+                    [
+                        (0.0, (expected - half).max(0.0)),
+                        (bins as f64, expected + half),
+                    ],
                     band.filled(),
                 )))
                 .map_err(|e| anyhow!("{e}"))?;
-            let colour = if t.uniform { RGBColor(70, 110, 170) } else { RGBColor(200, 60, 50) };
+            let colour = if t.uniform {
+                RGBColor(70, 110, 170)
+            } else {
+                RGBColor(200, 60, 50)
+            };
             chart
                 .draw_series(t.counts.iter().enumerate().map(|(b, &c)| {
-                    Rectangle::new([(b as f64 + 0.1, 0.0), (b as f64 + 0.9, c as f64)], colour.filled())
+                    Rectangle::new(
+                        [(b as f64 + 0.1, 0.0), (b as f64 + 0.9, c as f64)],
+                        colour.filled(),
+                    )
                 }))
                 .map_err(|e| anyhow!("{e}"))?;
             chart

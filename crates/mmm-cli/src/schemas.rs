@@ -35,6 +35,10 @@ pub fn all_schemas() -> Result<Vec<(String, String)>> {
         "diagnose.diagnostics.schema.json",
         serde_json::to_value(schemars::schema_for!(mmm_diagnostics::Diagnostics))?,
     )?;
+    push_json(
+        "compare.schema.json",
+        serde_json::to_value(schemars::schema_for!(mmm_diagnostics::compare::Comparison))?,
+    )?;
     for a in mmm_core::schemas::all() {
         let file = format!(
             "{}.schema.json",

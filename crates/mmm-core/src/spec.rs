@@ -1037,16 +1037,28 @@ impl DiagnoseSpec {
         };
         let unit = |v: f64| v.is_finite() && (0.0..=1.0).contains(&v);
         if !(self.pareto_k_threshold.is_finite() && self.pareto_k_threshold > 0.0) {
-            push("pareto_k_threshold", format!("must be > 0, got {}", self.pareto_k_threshold));
+            push(
+                "pareto_k_threshold",
+                format!("must be > 0, got {}", self.pareto_k_threshold),
+            );
         }
         if !unit(self.min_contraction) {
-            push("min_contraction", format!("must be in [0, 1], got {}", self.min_contraction));
+            push(
+                "min_contraction",
+                format!("must be in [0, 1], got {}", self.min_contraction),
+            );
         }
         if !unit(self.min_sign_share) {
-            push("min_sign_share", format!("must be in [0, 1], got {}", self.min_sign_share));
+            push(
+                "min_sign_share",
+                format!("must be in [0, 1], got {}", self.min_sign_share),
+            );
         }
         if self.prior_draws < 100 {
-            push("prior_draws", format!("must be >= 100, got {}", self.prior_draws));
+            push(
+                "prior_draws",
+                format!("must be >= 100, got {}", self.prior_draws),
+            );
         }
         if self.bootstrap_block_length == Some(0) {
             push("bootstrap_block_length", "must be >= 1".into());
@@ -1055,13 +1067,22 @@ impl DiagnoseSpec {
             push("cv_horizon", "must be >= 1".into());
         }
         if self.refit_chains == 0 || self.refit_chains > 64 {
-            push("refit_chains", format!("must be 1..=64, got {}", self.refit_chains));
+            push(
+                "refit_chains",
+                format!("must be 1..=64, got {}", self.refit_chains),
+            );
         }
         if self.refit_draws < 10 {
-            push("refit_draws", format!("must be >= 10, got {}", self.refit_draws));
+            push(
+                "refit_draws",
+                format!("must be >= 10, got {}", self.refit_draws),
+            );
         }
         if !(self.max_roi_change.is_finite() && self.max_roi_change > 0.0) {
-            push("max_roi_change", format!("must be > 0, got {}", self.max_roi_change));
+            push(
+                "max_roi_change",
+                format!("must be > 0, got {}", self.max_roi_change),
+            );
         }
         out
     }

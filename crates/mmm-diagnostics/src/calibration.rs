@@ -25,7 +25,7 @@ pub struct RankTest {
 /// Regularized upper incomplete gamma Q(a, x) = Γ(a, x) / Γ(a): series for x < a + 1, else the
 /// continued fraction by the modified Lentz method (Numerical Recipes §6.2, `gammq`).
 pub fn gamma_q(a: f64, x: f64) -> f64 {
-    if !(a > 0.0) || x.is_nan() || x < 0.0 {
+    if a.is_nan() || a <= 0.0 || x.is_nan() || x < 0.0 {
         return f64::NAN;
     }
     if x == 0.0 {

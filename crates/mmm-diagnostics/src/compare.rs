@@ -263,7 +263,8 @@ fn refresh(a: &RunData, b: &RunData) -> Refresh {
         let (sa, sb) = (get(a, "share"), get(b, "share"));
         let change = (rb.mean - ra.mean) / ra.mean.abs();
         let sign_flip = ra.mean * rb.mean < 0.0;
-        let exceeds = !(change.abs() <= threshold);
+        // NaN (a zero or missing ROAS in the earlier run) counts as exceeding.
+        let exceeds = change.is_nan() || change.abs() > threshold;
         if sign_flip {
             reasons.push(format!(
                 "channel {name}: ROAS changed sign ({:.4} -> {:.4})",
@@ -332,8 +333,8 @@ fn refresh(a: &RunData, b: &RunData) -> Refresh {
         .iter()
         .map(|&(i, j)| (b.pred_mean[j] - a.pred_mean[i]).abs())
         .collect();
-    let mean_abs_obs = pairs.iter().map(|&(i, _)| a.observed[i].abs()).sum::<f64>()
-        / pairs.len().max(1) as f64;
+    let mean_abs_obs =
+        pairs.iter().map(|&(i, _)| a.observed[i].abs()).sum::<f64>() / pairs.len().max(1) as f64;
     let mean_abs_diff = diffs.iter().sum::<f64>() / diffs.len().max(1) as f64;
     let drift = Drift {
         overlapping_weeks: pairs.len(),

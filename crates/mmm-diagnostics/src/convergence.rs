@@ -725,6 +725,14 @@ fn beta_ppf(q: f64, a: f64, b: f64) -> f64 {
     0.5 * (lo + hi)
 }
 
+/// ESS of the mean: ESS of the raw (not rank-normalized) split chains (ArviZ `_ess_mean`).
+pub fn ess_mean(chains: &[&[f64]]) -> f64 {
+    let Some(draws) = Draws::validated(chains, 1) else {
+        return f64::NAN;
+    };
+    ess_core(&draws.split())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -858,12 +866,4 @@ mod tests {
         let ok: [&[f64]; 1] = [&a];
         assert!(mcse_quantile(&ok, 1.5).is_nan());
     }
-}
-
-/// ESS of the mean: ESS of the raw (not rank-normalized) split chains (ArviZ `_ess_mean`).
-pub fn ess_mean(chains: &[&[f64]]) -> f64 {
-    let Some(draws) = Draws::validated(chains, 1) else {
-        return f64::NAN;
-    };
-    ess_core(&draws.split())
 }

@@ -117,7 +117,7 @@ pub fn psis(log_ratios: &[f64], r_eff: f64) -> (Vec<f64>, f64) {
     let mut x: Vec<f64> = log_ratios.iter().map(|v| v - max).collect();
     let mut order: Vec<usize> = (0..s).collect();
     order.sort_by(|&a, &b| x[a].total_cmp(&x[b]));
-    let cut_pos = s.checked_sub(tail_n + 1).unwrap_or(0);
+    let cut_pos = s.saturating_sub(tail_n + 1);
     let xcutoff = x[order[cut_pos]].max(f64::MIN_POSITIVE.ln());
     let exp_cut = xcutoff.exp();
     let mut tail: Vec<usize> = (0..s).filter(|&i| x[i] > xcutoff).collect();

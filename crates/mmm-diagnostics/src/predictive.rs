@@ -80,7 +80,11 @@ pub fn point_metrics(window: &str, observed: &[f64], predicted: &[f64]) -> Windo
         * pairs()
             .map(|(o, p)| {
                 let d = o.abs() + p.abs();
-                if d == 0.0 { 0.0 } else { 2.0 * (o - p).abs() / d }
+                if d == 0.0 {
+                    0.0
+                } else {
+                    2.0 * (o - p).abs() / d
+                }
             })
             .sum::<f64>()
         / n.max(1) as f64;

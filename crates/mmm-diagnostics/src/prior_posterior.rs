@@ -78,7 +78,7 @@ pub fn prior_posterior(
                 posterior_sd: qs,
                 contraction,
                 shift,
-                prior_dominated: !(contraction >= min_contraction),
+                prior_dominated: contraction.is_nan() || contraction < min_contraction,
             }
         })
         .collect()

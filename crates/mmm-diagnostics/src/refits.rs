@@ -223,10 +223,14 @@ pub fn sign_stability(
             *f += b / posterior.len() as f64;
         }
     }
-    let resid: Vec<f64> = (0..nt).map(|t| design.target_scaled[t] - fitted[t]).collect();
+    let resid: Vec<f64> = (0..nt)
+        .map(|t| design.target_scaled[t] - fitted[t])
+        .collect();
     let rbar = mean(&resid);
     let resid: Vec<f64> = resid.iter().map(|r| r - rbar).collect();
-    let block = block_length.unwrap_or_else(|| default_block_length(nt)).min(nt);
+    let block = block_length
+        .unwrap_or_else(|| default_block_length(nt))
+        .min(nt);
     let coefs = coefficients(spec, model, posterior);
     let results = parallel_map(replicates, |b| -> Option<Vec<f64>> {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);

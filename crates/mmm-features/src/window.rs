@@ -33,7 +33,12 @@ impl Design {
             if !control.scale || k >= d.regressors.len() {
                 continue;
             }
-            let old = self.scales.controls.get(&control.name).copied().unwrap_or(1.0);
+            let old = self
+                .scales
+                .controls
+                .get(&control.name)
+                .copied()
+                .unwrap_or(1.0);
             // A control that is zero throughout the window keeps scale 1, as the features stage does.
             let s = rescale(&mut d.regressors[k], old).unwrap_or_else(|| {
                 d.regressors[k] = d.regressors[k].iter().map(|v| v * old).collect();

@@ -54,7 +54,7 @@ pub fn simulate_and_rank(
     let parameters = base.param_names();
     let start = Instant::now();
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<(Vec<usize>, bool)>>> = Mutex::new(vec![None; opts.sims]);
+    let results: Mutex<Vec<Option<SimResult>>> = Mutex::new(vec![None; opts.sims]);
     std::thread::scope(|s| {
         for _ in 0..opts.workers.clamp(1, opts.sims.max(1)) {
             s.spawn(|| {
@@ -83,13 +83,16 @@ pub fn simulate_and_rank(
     })
 }
 
+/// Ranks of one simulation and whether its fit diverged.
+type SimResult = (Vec<usize>, bool);
+
 fn one_simulation(
     spec: &Spec,
     design: &Design,
     base: &MmmModel,
     opts: &SbcOptions,
     i: usize,
-) -> Option<(Vec<usize>, bool)> {
+) -> Option<SimResult> {
     let mut rng = ChaCha8Rng::seed_from_u64(opts.nuts.seed);
     rng.set_stream(i as u64);
     let n = design.len();
@@ -117,7 +120,9 @@ fn one_simulation(
     }
     // L draws evenly spaced over the run (thinning lowers autocorrelation, which would
     // otherwise bend the rank histogram even for a correct sampler).
-    let thinned: Vec<&[f64]> = (0..opts.ranks).map(|k| draws[k * total / opts.ranks]).collect();
+    let thinned: Vec<&[f64]> = (0..opts.ranks)
+        .map(|k| draws[k * total / opts.ranks])
+        .collect();
     let ranks = (0..dim)
         .map(|j| thinned.iter().filter(|t| t[j] < truth[j]).count())
         .collect();

@@ -24,19 +24,21 @@ fn json(path: &Path) -> serde_json::Value {
 }
 
 fn fitted(o: &std::process::Output) {
-    assert!(matches!(o.status.code(), Some(0) | Some(3)), "{}", stderr(o));
+    assert!(
+        matches!(o.status.code(), Some(0) | Some(3)),
+        "{}",
+        stderr(o)
+    );
 }
 
 #[test]
 fn diagnostics_hold_coverage_loo_prior_posterior_sign_stability_and_cv() {
     let dir = tempfile::tempdir().expect("tmp");
     let spec = spec_with(dir.path(), 400, 400, 3);
-    let text = std::fs::read_to_string(&spec)
-        .expect("spec")
-        .replace(
-            "bootstrap_replicates = 0\ncv_folds = 0",
-            "bootstrap_replicates = 12\ncv_folds = 3\nrefit_tune = 200\nrefit_draws = 200",
-        );
+    let text = std::fs::read_to_string(&spec).expect("spec").replace(
+        "bootstrap_replicates = 0\ncv_folds = 0",
+        "bootstrap_replicates = 12\ncv_folds = 3\nrefit_tune = 200\nrefit_draws = 200",
+    );
     std::fs::write(&spec, text).expect("spec");
     let out = dir.path().join("run");
     fitted(&run(&spec, &fixture("pymc_example/data.csv"), &out));
@@ -47,11 +49,26 @@ fn diagnostics_hold_coverage_loo_prior_posterior_sign_stability_and_cv() {
         let nominal = row["nominal"].as_f64().expect("nominal");
         let observed = row["observed"].as_f64().expect("observed");
         // 179 weeks: binomial sd <= 0.037; a well-specified model is within 4 sd.
-        assert!((observed - nominal).abs() < 0.15, "coverage {observed} at {nominal}");
+        assert!(
+            (observed - nominal).abs() < 0.15,
+            "coverage {observed} at {nominal}"
+        );
     }
     let loo = &d["loo"];
-    for key in ["elpd_loo", "se", "p_loo", "pareto_k_max", "elpd_waic", "waic_se", "p_waic"] {
-        assert!(loo[key].as_f64().is_some_and(f64::is_finite), "loo.{key}: {}", loo[key]);
+    for key in [
+        "elpd_loo",
+        "se",
+        "p_loo",
+        "pareto_k_max",
+        "elpd_waic",
+        "waic_se",
+        "p_waic",
+    ] {
+        assert!(
+            loo[key].as_f64().is_some_and(f64::is_finite),
+            "loo.{key}: {}",
+            loo[key]
+        );
     }
     // p_loo is near the number of parameters (15) for a well-identified regression.
     let p_loo = loo["p_loo"].as_f64().expect("p_loo");
@@ -61,10 +78,19 @@ fn diagnostics_hold_coverage_loo_prior_posterior_sign_stability_and_cv() {
     assert_eq!(signs["replicates"], 12);
     assert_eq!(signs["completed"], 12);
     let rows = signs["rows"].as_array().expect("rows");
-    let names: Vec<&str> = rows.iter().filter_map(|r| r["coefficient"].as_str()).collect();
+    let names: Vec<&str> = rows
+        .iter()
+        .filter_map(|r| r["coefficient"].as_str())
+        .collect();
     assert_eq!(
         names,
-        ["beta[x1]", "beta[x2]", "gamma_control[event_1]", "gamma_control[event_2]", "gamma_control[t]"]
+        [
+            "beta[x1]",
+            "beta[x2]",
+            "gamma_control[event_1]",
+            "gamma_control[event_2]",
+            "gamma_control[t]"
+        ]
     );
     let cv = &d["cross_validation"];
     assert_eq!(cv["folds"], 3);
@@ -122,9 +148,22 @@ fn compare_passes_a_rerun_and_fails_a_flipped_coefficient_and_moved_roi() {
         .iter()
         .filter_map(|v| v.as_str())
         .collect();
-    assert!(reasons.iter().any(|s| s.starts_with("gamma_control[event_1]: sign flipped")), "{reasons:?}");
-    assert!(reasons.iter().any(|s| s.starts_with("channel x1: mean ROAS moved")), "{reasons:?}");
-    assert!(!reasons.iter().any(|s| s.contains("x2")), "x2 did not change: {reasons:?}");
+    assert!(
+        reasons
+            .iter()
+            .any(|s| s.starts_with("gamma_control[event_1]: sign flipped")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons
+            .iter()
+            .any(|s| s.starts_with("channel x1: mean ROAS moved")),
+        "{reasons:?}"
+    );
+    assert!(
+        !reasons.iter().any(|s| s.contains("x2")),
+        "x2 did not change: {reasons:?}"
+    );
     let x1 = r["channels"]
         .as_array()
         .expect("channels")

@@ -75,8 +75,14 @@ fn block_indices_are_consecutive_blocks() {
 /// target and spend in the last 6 weeks (the holdout).
 fn design(spec: &Spec, holdout: usize, leaky: bool) -> Design {
     let n = 30;
-    let spend: Vec<f64> = (0..n).map(|t| 1.0 + (t % 5) as f64 + if t >= 24 { 10.0 } else { 0.0 }).collect();
-    let target: Vec<f64> = spend.iter().enumerate().map(|(t, s)| 10.0 + s + 0.1 * (t % 3) as f64).collect();
+    let spend: Vec<f64> = (0..n)
+        .map(|t| 1.0 + (t % 5) as f64 + if t >= 24 { 10.0 } else { 0.0 })
+        .collect();
+    let target: Vec<f64> = spend
+        .iter()
+        .enumerate()
+        .map(|(t, s)| 10.0 + s + 0.1 * (t % 3) as f64)
+        .collect();
     let nt = n - holdout;
     let window = if leaky { n } else { nt };
     let max_abs = |v: &[f64]| v[..window].iter().fold(0.0_f64, |m, x| m.max(x.abs()));
@@ -137,7 +143,10 @@ fn leaky_scaling_fails_the_leakage_gate() {
     let dev = training_scale_deviation(&leaky);
     assert!(dev > 0.1, "leaky scaling went unnoticed ({dev})");
     let gates = evaluate_gates(&GateSpec::default(), &gate_inputs(dev));
-    let leak = gates.iter().find(|g| g.name == "holdout_leakage").expect("gate");
+    let leak = gates
+        .iter()
+        .find(|g| g.name == "holdout_leakage")
+        .expect("gate");
     assert!(!leak.passed);
     let ok = evaluate_gates(&GateSpec::default(), &gate_inputs(0.0));
     assert!(ok.iter().all(|g| g.passed));
@@ -150,7 +159,10 @@ fn nan_diagnostics_fail_their_gates() {
     m.min_ebfmi = f64::NAN;
     let gates = evaluate_gates(&GateSpec::default(), &m);
     for name in ["max_rhat", "min_ebfmi"] {
-        assert!(!gates.iter().find(|g| g.name == name).expect("gate").passed, "{name}");
+        assert!(
+            !gates.iter().find(|g| g.name == name).expect("gate").passed,
+            "{name}"
+        );
     }
 }
 
@@ -178,20 +190,32 @@ fn prior_posterior_flags_a_parameter_the_data_do_not_move() {
     let model = MmmModel::new(&spec, &d).expect("model");
     let mut rng = ChaCha8Rng::seed_from_u64(11);
     let post: Vec<Vec<f64>> = (0..4000)
-        .filter_map(|_| model.sample_prior_unconstrained(&mut rng).map(|u| model.constrain(&u)))
+        .filter_map(|_| {
+            model
+                .sample_prior_unconstrained(&mut rng)
+                .map(|u| model.constrain(&u))
+        })
         .collect();
     let rows = prior_posterior(&model, &post, 4000, 99, 0.1);
     assert_eq!(rows.len(), model.dim());
     for r in &rows {
         // Two independent 4000-draw variance estimates differ by a few percent (sd of a
         // variance ratio ~ sqrt(2 (kurtosis-1) / 4000)); 0.1 is the flag threshold.
-        assert!(r.contraction.abs() < 0.1, "{}: contraction {}", r.parameter, r.contraction);
+        assert!(
+            r.contraction.abs() < 0.1,
+            "{}: contraction {}",
+            r.parameter,
+            r.contraction
+        );
         assert!(r.prior_dominated, "{}", r.parameter);
     }
     // A posterior concentrated at one point has contraction 1.
     let point = vec![post[0].clone(); 100];
     let rows = prior_posterior(&model, &point, 4000, 99, 0.1);
-    assert!(rows.iter().all(|r| (r.contraction - 1.0).abs() < 1e-12 && !r.prior_dominated));
+    assert!(
+        rows.iter()
+            .all(|r| (r.contraction - 1.0).abs() < 1e-12 && !r.prior_dominated)
+    );
 }
 
 #[test]

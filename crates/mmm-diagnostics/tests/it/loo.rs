@@ -13,7 +13,10 @@ use mmm_diagnostics::loo::{elpd_difference, loo_waic, psis};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
-const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/arviz_loo_golden.json");
+const GOLDEN: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/data/arviz_loo_golden.json"
+);
 const REL_TOL: f64 = 1e-9;
 
 #[derive(Deserialize)]
@@ -64,7 +67,11 @@ fn close(what: &str, got: f64, want: f64) {
 fn by_observation(ll: &[Vec<Vec<f64>>]) -> Vec<Vec<f64>> {
     let n_obs = ll[0][0].len();
     (0..n_obs)
-        .map(|i| ll.iter().flat_map(|c| c.iter().map(move |d| d[i])).collect())
+        .map(|i| {
+            ll.iter()
+                .flat_map(|c| c.iter().map(move |d| d[i]))
+                .collect()
+        })
         .collect()
 }
 
@@ -133,5 +140,8 @@ fn elpd_difference_is_paired() {
     let b = [0.5, 1.5, 2.5, 3.5];
     let (d, se) = elpd_difference(&a, &b);
     assert!((d - 2.0).abs() < 1e-12);
-    assert!(se.abs() < 1e-12, "a constant shift has zero paired SE, got {se}");
+    assert!(
+        se.abs() < 1e-12,
+        "a constant shift has zero paired SE, got {se}"
+    );
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use mmm_core::spec::{GateSpec, InitStrategy, MassMatrix};
 use mmm_diagnostics::convergence::{ess_bulk, rhat};
-use mmm_diagnostics::stage::{GateInputs, evaluate_gates, ebfmi};
+use mmm_diagnostics::stage::{GateInputs, ebfmi, evaluate_gates};
 use mmm_sampler::{LogDensity, NutsOptions, Trace, sample};
 
 /// Independent normals N(i, 1 + i/2) in 4 dimensions; `flip` negates the gradient only (the
@@ -67,7 +67,11 @@ fn gate_inputs(trace: &Trace) -> GateInputs {
         let refs: Vec<&[f64]> = chains.iter().map(Vec::as_slice).collect();
         let r = rhat(&refs);
         let e = ess_bulk(&refs);
-        max_rhat = if r.is_nan() { f64::NAN } else { max_rhat.max(r) };
+        max_rhat = if r.is_nan() {
+            f64::NAN
+        } else {
+            max_rhat.max(r)
+        };
         min_ess = if e.is_nan() { f64::NAN } else { min_ess.min(e) };
     }
     let min_ebfmi = trace

@@ -1,4 +1,4 @@
 //! Sampler correctness on densities with known answers, independent of the MMM model.
 
-mod known_posteriors;
 mod gates;
+mod known_posteriors;
