@@ -128,21 +128,27 @@ pub struct GateInputs {
     pub min_ebfmi: f64,
     /// Holdout MAPE (percent), when there is a holdout.
     pub holdout_mape: Option<f64>,
-    /// See [`training_scale_deviation`].
-    pub scale_deviation: f64,
+    /// See [`training_scale_deviation`]; no leakage gate when `None`.
+    pub scale_deviation: Option<f64>,
 }
 
 /// Largest |max_abs(x[..n_train]) - 1| over the scaled target and channels. Zero when every
 /// scale came from the training window alone (max-abs scaling makes the window's maximum
 /// exactly 1); a scale computed over the holdout too shows up here whenever it changed anything.
-pub fn training_scale_deviation(design: &Design) -> f64 {
+/// `None` when the design was not max-abs scaled (the check then does not apply).
+pub fn training_scale_deviation(design: &Design) -> Option<f64> {
+    if !design.scales.method.starts_with("max-abs") {
+        return None;
+    }
     let nt = design.n_train;
     let dev = |v: &[f64]| (v[..nt].iter().fold(0.0_f64, |m, x| m.max(x.abs())) - 1.0).abs();
-    design
-        .channels
-        .iter()
-        .map(|c| dev(c))
-        .fold(dev(&design.target_scaled), f64::max)
+    Some(
+        design
+            .channels
+            .iter()
+            .map(|c| dev(c))
+            .fold(dev(&design.target_scaled), f64::max),
+    )
 }
 
 /// Every gate of the spec judged on `m`.
@@ -176,16 +182,18 @@ pub fn evaluate_gates(g: &mmm_core::spec::GateSpec, m: &GateInputs) -> Vec<Gate>
             value: m.min_ebfmi,
             passed: m.min_ebfmi >= g.min_ebfmi,
         },
-        Gate {
+    ];
+    if let Some(dev) = m.scale_deviation {
+        gates.push(Gate {
             name: "holdout_leakage".into(),
             rule: "scaling uses the training window only: largest |max-abs of the scaled \
                    training target or spend - 1| <= threshold"
                 .into(),
             threshold: SCALE_TOLERANCE,
-            value: m.scale_deviation,
-            passed: m.scale_deviation <= SCALE_TOLERANCE,
-        },
-    ];
+            value: dev,
+            passed: dev <= SCALE_TOLERANCE,
+        });
+    }
     if let (Some(max_mape), Some(h)) = (g.max_holdout_mape, m.holdout_mape) {
         gates.push(Gate {
             name: "max_holdout_mape".into(),

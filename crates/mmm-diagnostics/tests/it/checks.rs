@@ -101,7 +101,7 @@ fn design(spec: &Spec, holdout: usize, leaky: bool) -> Design {
             controls: BTreeMap::new(),
             train_rows: nt,
             holdout_rows: holdout,
-            method: "test".into(),
+            method: "max-abs over the training window (test)".into(),
         },
     }
 }
@@ -123,7 +123,7 @@ saturation = { kind = "logistic", lam_prior = { family = "gamma", shape = 3.0, r
     .expect("spec")
 }
 
-fn gate_inputs(scale_deviation: f64) -> GateInputs {
+fn gate_inputs(scale_deviation: Option<f64>) -> GateInputs {
     GateInputs {
         max_rhat: 1.001,
         min_ess_bulk: 1000.0,
@@ -139,22 +139,28 @@ fn leaky_scaling_fails_the_leakage_gate() {
     let spec = one_channel_spec();
     let clean = design(&spec, 6, false);
     let leaky = design(&spec, 6, true);
-    assert_eq!(training_scale_deviation(&clean), 0.0);
-    let dev = training_scale_deviation(&leaky);
+    assert_eq!(training_scale_deviation(&clean), Some(0.0));
+    let dev = training_scale_deviation(&leaky).expect("max-abs design");
     assert!(dev > 0.1, "leaky scaling went unnoticed ({dev})");
-    let gates = evaluate_gates(&GateSpec::default(), &gate_inputs(dev));
+    let gates = evaluate_gates(&GateSpec::default(), &gate_inputs(Some(dev)));
     let leak = gates
         .iter()
         .find(|g| g.name == "holdout_leakage")
         .expect("gate");
     assert!(!leak.passed);
-    let ok = evaluate_gates(&GateSpec::default(), &gate_inputs(0.0));
+    let ok = evaluate_gates(&GateSpec::default(), &gate_inputs(Some(0.0)));
     assert!(ok.iter().all(|g| g.passed));
+    // Another scaling method: the max-abs check does not apply and no leakage gate is judged.
+    let mut other = leaky.clone();
+    other.scales.method = "mean over the training window".into();
+    assert_eq!(training_scale_deviation(&other), None);
+    let gates = evaluate_gates(&GateSpec::default(), &gate_inputs(None));
+    assert!(gates.iter().all(|g| g.name != "holdout_leakage"));
 }
 
 #[test]
 fn nan_diagnostics_fail_their_gates() {
-    let mut m = gate_inputs(0.0);
+    let mut m = gate_inputs(Some(0.0));
     m.max_rhat = f64::NAN;
     m.min_ebfmi = f64::NAN;
     let gates = evaluate_gates(&GateSpec::default(), &m);
@@ -172,7 +178,7 @@ fn training_window_rebuild_rescales_on_the_new_window_only() {
     let full = design(&spec, 0, false);
     let short = full.with_training_window(&spec, 20).expect("window");
     assert_eq!(short.n_train, 20);
-    assert_eq!(training_scale_deviation(&short), 0.0);
+    assert_eq!(training_scale_deviation(&short), Some(0.0));
     // Original units are unchanged.
     let back: Vec<f64> = short.target();
     for (a, b) in back.iter().zip(full.target()) {

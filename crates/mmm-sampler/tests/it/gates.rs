@@ -94,7 +94,7 @@ fn gate_inputs(trace: &Trace) -> GateInputs {
         divergences: trace.divergences(),
         min_ebfmi,
         holdout_mape: None,
-        scale_deviation: 0.0,
+        scale_deviation: None,
     }
 }
 
