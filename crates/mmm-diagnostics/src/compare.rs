@@ -236,12 +236,19 @@ fn is_coefficient(name: &str) -> bool {
     name.starts_with("beta[") || name.starts_with("gamma_")
 }
 
-fn refresh(a: &RunData, b: &RunData) -> Refresh {
-    let threshold = b.spec.diagnose.max_roi_change;
-    let mass = b.spec.decisions.interval;
+/// ROI table of a run: (channel, metric) -> mean and interval, as in decide/roi.parquet.
+pub type RoiTable = BTreeMap<(String, String), Interval>;
+
+/// Per-channel ROAS and share changes from `a` to `b`, and the guardrail findings: a ROAS that
+/// changed sign, moved by more than `threshold` (relative), or a channel missing from `b`.
+pub fn channel_changes(
+    a: &RoiTable,
+    b: &RoiTable,
+    threshold: f64,
+) -> (Vec<ChannelChange>, Vec<String>) {
     let mut reasons = Vec::new();
-    let channels_b: Vec<&String> = b.roi.keys().map(|k| &k.0).collect();
-    let mut names: Vec<&String> = a.roi.keys().map(|k| &k.0).collect();
+    let channels_b: Vec<&String> = b.keys().map(|k| &k.0).collect();
+    let mut names: Vec<&String> = a.keys().map(|k| &k.0).collect();
     names.dedup();
     let mut channels = Vec::new();
     for name in names {
@@ -249,9 +256,8 @@ fn refresh(a: &RunData, b: &RunData) -> Refresh {
             reasons.push(format!("channel {name} is missing from the later run"));
             continue;
         }
-        let get = |r: &RunData, metric: &str| {
-            r.roi
-                .get(&(name.clone(), metric.to_string()))
+        let get = |r: &RoiTable, metric: &str| {
+            r.get(&(name.clone(), metric.to_string()))
                 .copied()
                 .unwrap_or(Interval {
                     mean: f64::NAN,
@@ -292,6 +298,13 @@ fn refresh(a: &RunData, b: &RunData) -> Refresh {
             exceeds_threshold: exceeds,
         });
     }
+    (channels, reasons)
+}
+
+fn refresh(a: &RunData, b: &RunData) -> Refresh {
+    let threshold = b.spec.diagnose.max_roi_change;
+    let mass = b.spec.decisions.interval;
+    let (channels, mut reasons) = channel_changes(&a.roi, &b.roi, threshold);
     let mut parameters = Vec::new();
     for (name, va) in &a.draws {
         let Some(vb) = b.draws.get(name) else {

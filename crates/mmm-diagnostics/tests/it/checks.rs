@@ -242,3 +242,47 @@ fn chi_square_tail_matches_tables() {
     let piled = vec![0usize; 200];
     assert!(!rank_uniformity("x", &piled, 99, 20, 0.01).uniform);
 }
+
+#[test]
+fn compare_guardrail_fails_a_flipped_channel_and_passes_a_small_move() {
+    use mmm_diagnostics::compare::{Interval, RoiTable, channel_changes};
+    let iv = |mean: f64| Interval {
+        mean,
+        lower: mean - 0.1,
+        upper: mean + 0.1,
+    };
+    let table = |tv: f64, radio: f64| -> RoiTable {
+        [("tv", tv), ("radio", radio)]
+            .into_iter()
+            .flat_map(|(c, roas)| {
+                [
+                    ((c.to_string(), "roas".to_string()), iv(roas)),
+                    ((c.to_string(), "share".to_string()), iv(0.5)),
+                ]
+            })
+            .collect()
+    };
+    // radio moves +10% (inside 25%), tv flips sign.
+    let (rows, reasons) = channel_changes(&table(2.0, 1.0), &table(-0.5, 1.1), 0.25);
+    let tv = rows.iter().find(|r| r.channel == "tv").expect("tv");
+    assert!(tv.sign_flip && tv.exceeds_threshold);
+    let radio = rows.iter().find(|r| r.channel == "radio").expect("radio");
+    assert!(!radio.sign_flip && !radio.exceeds_threshold);
+    assert!((radio.roas_relative_change - 0.1).abs() < 1e-12);
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.starts_with("channel tv: ROAS changed sign"))
+    );
+    assert!(!reasons.iter().any(|r| r.contains("radio")));
+    // The same tables pass; a channel dropped from the later run fails.
+    assert!(
+        channel_changes(&table(2.0, 1.0), &table(2.0, 1.0), 0.25)
+            .1
+            .is_empty()
+    );
+    let mut missing = table(2.0, 1.0);
+    missing.retain(|k, _| k.0 != "radio");
+    let (_, reasons) = channel_changes(&table(2.0, 1.0), &missing, 0.25);
+    assert_eq!(reasons, ["channel radio is missing from the later run"]);
+}
