@@ -442,6 +442,21 @@ fn holdout_cannot_leak_and_a_failed_gate_marks_results_not_for_decisions() {
     let diag = json(&a.join("diagnose/diagnostics.json"));
     assert_eq!(diag["not_for_decisions"], true);
     assert_eq!(diag["holdout"]["periods"], 20);
+    // Coverage at 50/80/95% on both windows; the leakage gate holds (scales from training only).
+    let coverage = diag["predictive"]["coverage"].as_array().expect("coverage");
+    assert_eq!(coverage.len(), 6);
+    assert!(
+        coverage[3..]
+            .iter()
+            .all(|c| c["window"] == "holdout" && c["periods"] == 20)
+    );
+    assert!(
+        diag["gates"]
+            .as_array()
+            .expect("gates")
+            .iter()
+            .any(|g| g["name"] == "holdout_leakage" && g["passed"] == true)
+    );
     assert!(
         diag["gates"]
             .as_array()
