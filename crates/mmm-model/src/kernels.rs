@@ -144,6 +144,41 @@ pub fn logistic_with_derivatives(
     ]
 }
 
+/// sum_t logistic(lam a_t) over t = 0..n, with a_t = sum_l w_l x_(t-l) as in
+/// [`convolve_with_derivative`]: the same arithmetic per week, without derivatives or buffers
+/// (it runs once per stored draw).
+pub fn logistic_adstock_sum(padded: &[f64], w: &[f64], lam: f64, n: usize) -> f64 {
+    const B: usize = 16;
+    let l_max = w.len();
+    let n = n.min(padded.len().saturating_sub(l_max));
+    let logistic = |a: f64| {
+        let e = exp_nonpositive(-lam * a);
+        (1.0 - e) / (1.0 + e)
+    };
+    let mut sums = [0.0f64; B];
+    let blocks = n / B;
+    for b in 0..blocks {
+        let t0 = b * B;
+        let mut acc = [0.0f64; B];
+        for (l, wl) in w.iter().enumerate() {
+            let start = t0 + l_max - l;
+            let x: &[f64; B] = padded[start..start + B].try_into().unwrap_or(&[0.0; B]);
+            for k in 0..B {
+                acc[k] += wl * x[k];
+            }
+        }
+        for k in 0..B {
+            sums[k] += logistic(acc[k]);
+        }
+    }
+    let mut tail = 0.0;
+    for t in blocks * B..n {
+        let a: f64 = (0..l_max).map(|l| w[l] * padded[t + l_max - l]).sum();
+        tail += logistic(a);
+    }
+    pairwise(sums) + tail
+}
+
 /// Sum of N accumulators (N a power of two) by pairwise halving: a fixed order.
 fn pairwise<const N: usize>(mut a: [f64; N]) -> f64 {
     let mut len = N;

@@ -319,12 +319,12 @@ impl MmmModel {
 
     /// Mean over the training window of channel c's saturation curve (beta = 1) at `theta`.
     fn mean_saturation(&self, theta: &[f64], c: usize) -> f64 {
-        let mut unit = theta.to_vec();
-        unit[Self::channel_index(c) + 2] = 1.0;
-        let mut out = vec![0.0; self.n_train];
-        let spend = &self.channel_spend(c)[..self.n_train];
-        self.channel_term_for_spend(&unit, c, spend, &mut out);
-        out.iter().sum::<f64>() / self.n_train as f64
+        let ch = &self.channels[c];
+        let base = Self::channel_index(c);
+        let (mut w, mut dw) = (vec![0.0; ch.l_max], vec![0.0; ch.l_max]);
+        geometric_weights(theta[base], ch.normalize, &mut w, &mut dw);
+        kernels::logistic_adstock_sum(&ch.padded, &w, theta[base + 1], self.n_train)
+            / self.n_train as f64
     }
 
     /// sum_k gamma_k zbar_k: the centered intercept minus the original one (0 if uncentered).
