@@ -197,8 +197,9 @@ fn pairwise<const N: usize>(mut a: [f64; N]) -> f64 {
 /// zero for every use here (saturation curves and their derivatives).
 #[inline(always)]
 pub fn exp_nonpositive(x: f64) -> f64 {
-    const LN2_HI: f64 = 6.931_471_803_691_238_2e-1;
-    const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
+    // ln 2 split so that k * LN2_HI is exact for |k| < 2^11 (fdlibm's constants).
+    const LN2_HI: f64 = f64::from_bits(0x3FE6_2E42_FEE0_0000);
+    const LN2_LO: f64 = f64::from_bits(0x3DEA_39EF_3579_3C76);
     const LOG2E: f64 = std::f64::consts::LOG2_E;
     // Adding 1.5 * 2^52 rounds to the nearest integer in the low mantissa bits.
     const SHIFTER: f64 = 6_755_399_441_055_744.0;
