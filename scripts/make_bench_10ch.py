@@ -99,7 +99,7 @@ chains = 4
 tune = 1000
 draws = 1000
 seed = 7
-target_accept = 0.9
+target_accept = 0.8
 """
 )
 print(f"wrote {out}")

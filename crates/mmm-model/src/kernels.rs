@@ -8,35 +8,187 @@ pub fn dot(a: &[f64], b: &[f64]) -> f64 {
     let n = a.len().min(b.len());
     let (a, b) = (&a[..n], &b[..n]);
     let mut acc = [0.0f64; 8];
-    let chunks = n / 8;
-    for i in 0..chunks {
-        let (x, y) = (&a[8 * i..8 * i + 8], &b[8 * i..8 * i + 8]);
+    let (ac, bc) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f64 = ac
+        .remainder()
+        .iter()
+        .zip(bc.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in ac.zip(bc) {
+        let (x, y): (&[f64; 8], &[f64; 8]) = (
+            x.try_into().unwrap_or(&[0.0; 8]),
+            y.try_into().unwrap_or(&[0.0; 8]),
+        );
         for k in 0..8 {
             acc[k] += x[k] * y[k];
         }
     }
-    let mut tail = 0.0;
-    for i in 8 * chunks..n {
-        tail += a[i] * b[i];
-    }
-    pairwise8(acc) + tail
+    pairwise(acc) + tail
 }
 
 /// Sum of a slice with eight independent accumulators.
 pub fn sum(a: &[f64]) -> f64 {
     let mut acc = [0.0f64; 8];
-    let chunks = a.len() / 8;
-    for i in 0..chunks {
-        let x = &a[8 * i..8 * i + 8];
+    let chunks = a.chunks_exact(8);
+    let tail: f64 = chunks.remainder().iter().sum();
+    for x in chunks {
+        let x: &[f64; 8] = x.try_into().unwrap_or(&[0.0; 8]);
         for k in 0..8 {
             acc[k] += x[k];
         }
     }
-    pairwise8(acc) + a[8 * chunks..].iter().sum::<f64>()
+    pairwise(acc) + tail
 }
 
-fn pairwise8(a: [f64; 8]) -> f64 {
-    ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]))
+/// Causal convolutions a_t = sum_l w_l x_(t-l) and da_t = sum_l dw_l x_(t-l) for
+/// t = 0..a.len(), where `padded` holds w.len() zeros (or earlier spend) before x_0, so
+/// x_(t-l) = padded[t + L - l]. Weeks are processed in blocks of sixteen held in registers across
+/// all lags: one store per week instead of one per week and lag.
+pub fn convolve_with_derivative(
+    padded: &[f64],
+    w: &[f64],
+    dw: &[f64],
+    a: &mut [f64],
+    da: &mut [f64],
+) {
+    const B: usize = 16;
+    let l_max = w.len().min(dw.len());
+    let n = a
+        .len()
+        .min(da.len())
+        .min(padded.len().saturating_sub(l_max));
+    let blocks = n / B;
+    for b in 0..blocks {
+        let t0 = b * B;
+        let (mut acc, mut dacc) = ([0.0f64; B], [0.0f64; B]);
+        for l in 0..l_max {
+            let start = t0 + l_max - l;
+            let x: &[f64; B] = padded[start..start + B].try_into().unwrap_or(&[0.0; B]);
+            let (wl, dwl) = (w[l], dw[l]);
+            for k in 0..B {
+                acc[k] += wl * x[k];
+                dacc[k] += dwl * x[k];
+            }
+        }
+        a[t0..t0 + B].copy_from_slice(&acc);
+        da[t0..t0 + B].copy_from_slice(&dacc);
+    }
+    for t in blocks * B..n {
+        let (mut acc, mut dacc) = (0.0, 0.0);
+        for l in 0..l_max {
+            let x = padded[t + l_max - l];
+            acc += w[l] * x;
+            dacc += dw[l] * x;
+        }
+        a[t] = acc;
+        da[t] = dacc;
+    }
+}
+
+/// In place over weeks: the logistic saturation v = (1 - e^(-lam a)) / (1 + e^(-lam a)) of the
+/// adstock a in `sat`, dv/dlam = a (1 - v^2) / 2 into `dlam`, and dv/dalpha = lam (1 - v^2) / 2
+/// times the adstock's alpha-derivative held in `dalpha`. Returns the sums of v, dv/dlam and
+/// dv/dalpha. One exponential per week; a >= 0 and lam > 0 keep its argument <= 0.
+pub fn logistic_with_derivatives(
+    lam: f64,
+    sat: &mut [f64],
+    dlam: &mut [f64],
+    dalpha: &mut [f64],
+) -> [f64; 3] {
+    const B: usize = 16;
+    let n = sat.len().min(dlam.len()).min(dalpha.len());
+    let (mut sv, mut sl, mut sa) = ([0.0f64; B], [0.0f64; B], [0.0f64; B]);
+    let blocks = n / B;
+    let point = |a: f64, da: f64| {
+        let e = exp_nonpositive(-lam * a);
+        let v = (1.0 - e) / (1.0 + e);
+        let d = 0.5 * (1.0 - v * v);
+        (v, d * a, d * lam * da)
+    };
+    for b in 0..blocks {
+        let r = b * B..b * B + B;
+        let st: &mut [f64; B] = (&mut sat[r.clone()])
+            .try_into()
+            .unwrap_or_else(|_| unreachable!());
+        let dl: &mut [f64; B] = (&mut dlam[r.clone()])
+            .try_into()
+            .unwrap_or_else(|_| unreachable!());
+        let da: &mut [f64; B] = (&mut dalpha[r])
+            .try_into()
+            .unwrap_or_else(|_| unreachable!());
+        for k in 0..B {
+            let (v, l, a) = point(st[k], da[k]);
+            st[k] = v;
+            dl[k] = l;
+            da[k] = a;
+            sv[k] += v;
+            sl[k] += l;
+            sa[k] += a;
+        }
+    }
+    let mut tail = [0.0; 3];
+    for t in blocks * B..n {
+        let (v, l, a) = point(sat[t], dalpha[t]);
+        sat[t] = v;
+        dlam[t] = l;
+        dalpha[t] = a;
+        tail[0] += v;
+        tail[1] += l;
+        tail[2] += a;
+    }
+    [
+        pairwise(sv) + tail[0],
+        pairwise(sl) + tail[1],
+        pairwise(sa) + tail[2],
+    ]
+}
+
+/// sum_t logistic(lam a_t) over t = 0..n, with a_t = sum_l w_l x_(t-l) as in
+/// [`convolve_with_derivative`]: the same arithmetic per week, without derivatives or buffers
+/// (it runs once per stored draw).
+pub fn logistic_adstock_sum(padded: &[f64], w: &[f64], lam: f64, n: usize) -> f64 {
+    const B: usize = 16;
+    let l_max = w.len();
+    let n = n.min(padded.len().saturating_sub(l_max));
+    let logistic = |a: f64| {
+        let e = exp_nonpositive(-lam * a);
+        (1.0 - e) / (1.0 + e)
+    };
+    let mut sums = [0.0f64; B];
+    let blocks = n / B;
+    for b in 0..blocks {
+        let t0 = b * B;
+        let mut acc = [0.0f64; B];
+        for (l, wl) in w.iter().enumerate() {
+            let start = t0 + l_max - l;
+            let x: &[f64; B] = padded[start..start + B].try_into().unwrap_or(&[0.0; B]);
+            for k in 0..B {
+                acc[k] += wl * x[k];
+            }
+        }
+        for k in 0..B {
+            sums[k] += logistic(acc[k]);
+        }
+    }
+    let mut tail = 0.0;
+    for t in blocks * B..n {
+        let a: f64 = (0..l_max).map(|l| w[l] * padded[t + l_max - l]).sum();
+        tail += logistic(a);
+    }
+    pairwise(sums) + tail
+}
+
+/// Sum of N accumulators (N a power of two) by pairwise halving: a fixed order.
+fn pairwise<const N: usize>(mut a: [f64; N]) -> f64 {
+    let mut len = N;
+    while len > 1 {
+        len /= 2;
+        for k in 0..len {
+            a[k] += a[k + len];
+        }
+    }
+    a[0]
 }
 
 /// e^x for x <= 0 in branch-free arithmetic that vectorizes: x = k ln 2 + r with |r| <= ln2/2
@@ -45,8 +197,9 @@ fn pairwise8(a: [f64; 8]) -> f64 {
 /// zero for every use here (saturation curves and their derivatives).
 #[inline(always)]
 pub fn exp_nonpositive(x: f64) -> f64 {
-    const LN2_HI: f64 = 6.931_471_803_691_238_2e-1;
-    const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
+    // ln 2 split so that k * LN2_HI is exact for |k| < 2^11 (fdlibm's constants).
+    const LN2_HI: f64 = f64::from_bits(0x3FE6_2E42_FEE0_0000);
+    const LN2_LO: f64 = f64::from_bits(0x3DEA_39EF_3579_3C76);
     const LOG2E: f64 = std::f64::consts::LOG2_E;
     // Adding 1.5 * 2^52 rounds to the nearest integer in the low mantissa bits.
     const SHIFTER: f64 = 6_755_399_441_055_744.0;
@@ -54,20 +207,22 @@ pub fn exp_nonpositive(x: f64) -> f64 {
     let shifted = x * LOG2E + SHIFTER;
     let k = shifted - SHIFTER;
     let r = (x - k * LN2_HI) - k * LN2_LO;
-    // Horner for sum_{j<=12} r^j / j!.
-    let mut p = 1.0 / 479_001_600.0;
-    p = p * r + 1.0 / 39_916_800.0;
-    p = p * r + 1.0 / 3_628_800.0;
-    p = p * r + 1.0 / 362_880.0;
-    p = p * r + 1.0 / 40_320.0;
-    p = p * r + 1.0 / 5_040.0;
-    p = p * r + 1.0 / 720.0;
-    p = p * r + 1.0 / 120.0;
-    p = p * r + 1.0 / 24.0;
-    p = p * r + 1.0 / 6.0;
-    p = p * r + 0.5;
-    p = p * r + 1.0;
-    p = p * r + 1.0;
+    // sum_{j<=12} r^j / j! by Estrin's scheme: five dependent steps instead of Horner's
+    // twelve, so blocks of weeks are not bound by floating-point latency.
+    let r2 = r * r;
+    let r4 = r2 * r2;
+    let r8 = r4 * r4;
+    let q0 = 1.0 + r;
+    let q1 = 1.0 / 2.0 + r * (1.0 / 6.0);
+    let q2 = 1.0 / 24.0 + r * (1.0 / 120.0);
+    let q3 = 1.0 / 720.0 + r * (1.0 / 5_040.0);
+    let q4 = 1.0 / 40_320.0 + r * (1.0 / 362_880.0);
+    let q5 = 1.0 / 3_628_800.0 + r * (1.0 / 39_916_800.0);
+    let q6 = 1.0 / 479_001_600.0;
+    let s0 = q0 + r2 * q1;
+    let s1 = q2 + r2 * q3;
+    let s2 = q4 + r2 * q5;
+    let p = (s0 + r4 * s1) + r8 * (s2 + r4 * q6);
     // k is an integer in [-1010, 0]; its two's complement sits in the low bits of `shifted`.
     let k_bits = shifted.to_bits().wrapping_sub(SHIFTER.to_bits());
     let two_k = f64::from_bits(k_bits.wrapping_add(1023).wrapping_shl(52));
@@ -91,6 +246,24 @@ mod tests {
         assert_eq!(exp_nonpositive(0.0), 1.0);
         assert!(exp_nonpositive(-1e6) < 1e-300);
         assert!(exp_nonpositive(f64::NEG_INFINITY) < 1e-300);
+    }
+
+    #[test]
+    fn blocked_convolution_equals_the_direct_sum() {
+        let l_max = 5;
+        let x: Vec<f64> = (0..37).map(|i| ((i * 7 % 5) as f64) * 0.5 + 0.1).collect();
+        let mut padded = vec![0.0; l_max];
+        padded.extend_from_slice(&x);
+        let w = [0.4, 0.3, 0.15, 0.1, 0.05];
+        let dw = [-1.0, 0.5, 0.25, 0.2, 0.05];
+        let (mut a, mut da) = (vec![0.0; x.len()], vec![0.0; x.len()]);
+        convolve_with_derivative(&padded, &w, &dw, &mut a, &mut da);
+        for t in 0..x.len() {
+            let lags = 0..l_max.min(t + 1);
+            let direct: f64 = lags.clone().map(|l| w[l] * x[t - l]).sum();
+            let ddirect: f64 = lags.map(|l| dw[l] * x[t - l]).sum();
+            assert!((a[t] - direct).abs() < 1e-14 && (da[t] - ddirect).abs() < 1e-14);
+        }
     }
 
     #[test]

@@ -319,12 +319,12 @@ impl MmmModel {
 
     /// Mean over the training window of channel c's saturation curve (beta = 1) at `theta`.
     fn mean_saturation(&self, theta: &[f64], c: usize) -> f64 {
-        let mut unit = theta.to_vec();
-        unit[Self::channel_index(c) + 2] = 1.0;
-        let mut out = vec![0.0; self.n_train];
-        let spend = &self.channel_spend(c)[..self.n_train];
-        self.channel_term_for_spend(&unit, c, spend, &mut out);
-        out.iter().sum::<f64>() / self.n_train as f64
+        let ch = &self.channels[c];
+        let base = Self::channel_index(c);
+        let (mut w, mut dw) = (vec![0.0; ch.l_max], vec![0.0; ch.l_max]);
+        geometric_weights(theta[base], ch.normalize, &mut w, &mut dw);
+        kernels::logistic_adstock_sum(&ch.padded, &w, theta[base + 1], self.n_train)
+            / self.n_train as f64
     }
 
     /// sum_k gamma_k zbar_k: the centered intercept minus the original one (0 if uncentered).
@@ -413,29 +413,10 @@ impl MmmModel {
             let sat = &mut s.sat[off..off + nt];
             let dsl = &mut s.dsat_lam[off..off + nt];
             let dsa = &mut s.dsat_alpha[off..off + nt];
-            // Pass 1: adstock a_t = sum_l w_l x_(t-l) into `sat` and da_t/dalpha into `dsa`,
-            // one lag at a time so each pass runs over weeks in vector registers (a serial
-            // recursion over weeks is latency-bound and slower for short l_max).
-            sat.fill(0.0);
-            dsa.fill(0.0);
-            for (l, (wl, dwl)) in w.iter().zip(dw.iter()).enumerate() {
-                let x = &ch.padded[l_max - l..l_max - l + nt];
-                for ((a, da), xt) in sat.iter_mut().zip(dsa.iter_mut()).zip(x) {
-                    *a += wl * xt;
-                    *da += dwl * xt;
-                }
-            }
-            // Pass 2 (vectorized): logistic (1 - e^(-lam a)) / (1 + e^(-lam a)) with one
-            // exponential; a >= 0 and lam > 0 keep the exponent <= 0.
-            for ((st, dl), da) in sat.iter_mut().zip(dsl.iter_mut()).zip(dsa.iter_mut()) {
-                let a = *st;
-                let e = kernels::exp_nonpositive(-lam * a);
-                let v = (1.0 - e) / (1.0 + e);
-                let d = 0.5 * (1.0 - v * v);
-                *st = v;
-                *dl = d * a;
-                *da *= d * lam;
-            }
+            // Pass 1: adstock a_t = sum_l w_l x_(t-l) into `sat` and da_t/dalpha into `dsa`.
+            kernels::convolve_with_derivative(&ch.padded, w, dw, sat, dsa);
+            // Pass 2: the logistic curve and its derivatives, with their training sums.
+            let sums = kernels::logistic_with_derivatives(lam, sat, dsl, dsa);
             let beta = if ch.mean_coordinate {
                 // The sampler's coordinate is ln of the mean training contribution,
                 // ln cbar = ln|beta| + ln m(alpha, lam) with m the mean saturation; data pin
@@ -443,7 +424,7 @@ impl MmmModel {
                 // (u_alpha, u_lam, ln cbar) -> (u_alpha, u_lam, ln|beta|) is triangular with a
                 // unit diagonal, so the density needs no extra Jacobian term.
                 let inv_nt = 1.0 / nt as f64;
-                let m = kernels::sum(sat) * inv_nt;
+                let m = sums[0] * inv_nt;
                 let b = base + 2;
                 let p = &self.params[b];
                 let u_beta = u[b] - m.ln();
@@ -453,10 +434,7 @@ impl MmmModel {
                 grad[b] = dlp * dx + dlogj;
                 s.theta[b] = p.sign * x;
                 s.dtheta[b] = p.sign * dx;
-                s.chain[c] = [
-                    kernels::sum(dsa) * inv_nt / m,
-                    kernels::sum(dsl) * inv_nt / m,
-                ];
+                s.chain[c] = [sums[2] * inv_nt / m, sums[1] * inv_nt / m];
                 s.level[c] = s.theta[b] * m;
                 s.theta[b]
             } else {
