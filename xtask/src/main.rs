@@ -4,7 +4,8 @@
 //! - `test`      run the whole test suite (release profile, nextest when installed) and the schema check
 //! - `schemas`   regenerate schemas/ (`--check` fails when they drift)
 //! - `bench`     run a fixture's pipeline N times (`--runs N`, default 5; `--fixture NAME`, default
-//!   pymc_example, or bench_10ch) and write target/bench/NAME.json
+//!   pymc_example, or bench_10ch; `--no-refits` skips the refit checks) and write
+//!   target/bench/NAME[_no_refits].json
 //! - `sbc`       simulation-based calibration on the fixture spec (`mmm sbc`; default N = 200,
 //!   L = 99, 20 bins, alpha 0.01; extra flags are passed on) into target/sbc
 
@@ -184,6 +185,9 @@ fn bench(rest: &[String]) -> Result<()> {
         .transpose()
         .context("--runs N")?
         .unwrap_or(5);
+    // The refit checks (bootstrap sign stability, rolling-origin CV) refit the model many
+    // times; `--no-refits` measures the pipeline with one fit, as the sampler targets define it.
+    let no_refits = rest.iter().any(|a| a == "--no-refits");
     let mmm = build_mmm()?;
     let bench_dir = target_dir().join("bench");
     std::fs::create_dir_all(&bench_dir)?;
@@ -196,6 +200,7 @@ fn bench(rest: &[String]) -> Result<()> {
             .current_dir(root())
             .args(["run", "--quiet", "--spec", &spec, "--data", &data, "--out"])
             .arg(&run_dir)
+            .args(no_refits.then_some("--no-refits"))
             .env("MMM_REPORT_PEAK_MEMORY", "1")
             .output()
             .context("starting mmm")?;
@@ -249,7 +254,8 @@ fn bench(rest: &[String]) -> Result<()> {
             .collect::<Vec<f64>>()
     };
     let summary = serde_json::json!({
-        "command": format!("cargo xtask bench --runs {runs} --fixture {fixture}"),
+        "command": format!("cargo xtask bench --runs {runs} --fixture {fixture}{}", if no_refits { " --no-refits" } else { "" }),
+        "refit_checks": !no_refits,
         "fixture": data,
         "machine": machine(),
         "median_process_wall_seconds": median(col("process_wall_seconds")),
@@ -259,7 +265,8 @@ fn bench(rest: &[String]) -> Result<()> {
         "median_peak_rss_mb": median(col("peak_rss_mb")),
         "runs": records,
     });
-    let path = bench_dir.join(format!("{fixture}.json"));
+    let suffix = if no_refits { "_no_refits" } else { "" };
+    let path = bench_dir.join(format!("{fixture}{suffix}.json"));
     std::fs::write(&path, serde_json::to_string_pretty(&summary)? + "\n")?;
     println!(
         "{}",
