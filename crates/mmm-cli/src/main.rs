@@ -403,7 +403,11 @@ fn dispatch(cli: Cli) -> Result<u8> {
                     r.predicted_mean,
                     r.predicted_lower,
                     r.predicted_upper,
-                    if r.inside_interval { "inside the interval" } else { "OUTSIDE the interval" }
+                    if r.inside_interval {
+                        "inside the interval"
+                    } else {
+                        "OUTSIDE the interval"
+                    }
                 ),
             );
             Ok(0)

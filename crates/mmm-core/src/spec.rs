@@ -999,14 +999,23 @@ impl DecisionSpec {
     fn problems(&self, channels: &[ChannelSpec]) -> Vec<SpecProblem> {
         let mut p = Problems::default();
         if !(self.margin.is_finite() && self.margin > 0.0) {
-            p.push("decisions.margin".into(), format!("must be > 0, got {}", self.margin));
+            p.push(
+                "decisions.margin".into(),
+                format!("must be > 0, got {}", self.margin),
+            );
         }
         if !(self.hurdle.is_finite() && self.hurdle > -1.0) {
-            p.push("decisions.hurdle".into(), format!("must be > -1, got {}", self.hurdle));
+            p.push(
+                "decisions.hurdle".into(),
+                format!("must be > -1, got {}", self.hurdle),
+            );
         }
         let o = &self.optimizer;
         if o.horizon_weeks == 0 {
-            p.push("decisions.optimizer.horizon_weeks".into(), "must be >= 1".into());
+            p.push(
+                "decisions.optimizer.horizon_weeks".into(),
+                "must be >= 1".into(),
+            );
         }
         if !(o.risk_level > 0.0 && o.risk_level < 1.0) {
             p.push(
@@ -1017,17 +1026,26 @@ impl DecisionSpec {
         if let Some(b) = o.budget
             && !(b.is_finite() && b >= 0.0)
         {
-            p.push("decisions.optimizer.budget".into(), format!("must be >= 0, got {b}"));
+            p.push(
+                "decisions.optimizer.budget".into(),
+                format!("must be >= 0, got {b}"),
+            );
         }
         if let Some(m) = o.max_change
             && !(m.is_finite() && m >= 0.0)
         {
-            p.push("decisions.optimizer.max_change".into(), format!("must be >= 0, got {m}"));
+            p.push(
+                "decisions.optimizer.max_change".into(),
+                format!("must be >= 0, got {m}"),
+            );
         }
         for (i, b) in o.bounds.iter().enumerate() {
             let key = format!("decisions.optimizer.bounds[{i}]");
             if !channels.iter().any(|c| c.name == b.channel) {
-                p.push(format!("{key}.channel"), format!("'{}' is not a channel", b.channel));
+                p.push(
+                    format!("{key}.channel"),
+                    format!("'{}' is not a channel", b.channel),
+                );
             }
             for (name, v) in [("min", b.min), ("max", b.max)] {
                 if let Some(v) = v

@@ -264,7 +264,9 @@ pub fn run(
                 col.push(v);
             }
         }
-        at_hurdle.push(curves::spend_at_hurdle(&curve, &grid, ch.spend, margin, hurdle));
+        at_hurdle.push(curves::spend_at_hurdle(
+            &curve, &grid, ch.spend, margin, hurdle,
+        ));
     }
     let [cv_mean, cv_med, cv_lo50, cv_hi50, cv_lo, cv_hi, cv_mroi] = cv_cols;
     let curves_batch = BatchBuilder::new()
@@ -285,7 +287,11 @@ pub fn run(
     let (mut r_ch, mut r_metric, mut r_vals) = (vec![], vec![], Vec::<[f64; 4]>::new());
     for (c, hurdle_spend) in channels.iter().zip(&at_hurdle) {
         let cost: Vec<f64> = c.contribution.iter().map(|x| c.spend / x).collect();
-        let profit: Vec<f64> = c.contribution.iter().map(|x| margin * x - c.spend).collect();
+        let profit: Vec<f64> = c
+            .contribution
+            .iter()
+            .map(|x| margin * x - c.spend)
+            .collect();
         let mroi: Vec<f64> = c.marginal_roas.iter().map(|m| margin * m - 1.0).collect();
         let p_above = c.roi.iter().filter(|r| **r > hurdle).count() as f64 / nd.max(1) as f64;
         let s = sorted(hurdle_spend);
@@ -303,12 +309,7 @@ pub fn run(
             ("prob_roi_above_hurdle", [p_above; 4]),
             (
                 "spend_at_hurdle",
-                [
-                    mean(hurdle_spend),
-                    quantile_sorted(&s, 0.5),
-                    h_lo,
-                    h_hi,
-                ],
+                [mean(hurdle_spend), quantile_sorted(&s, 0.5), h_lo, h_hi],
             ),
         ];
         for (metric, v) in rows {

@@ -49,7 +49,9 @@ pub enum InfeasibleError {
         constraints: String,
     },
     /// A channel's lower bound exceeds its upper bound.
-    #[error("infeasible: channel '{channel}' must spend at least {lower:.2} ({lower_rule}) but at most {upper:.2} ({upper_rule})")]
+    #[error(
+        "infeasible: channel '{channel}' must spend at least {lower:.2} ({lower_rule}) but at most {upper:.2} ({upper_rule})"
+    )]
     EmptyRange {
         /// Channel.
         channel: String,
@@ -183,7 +185,11 @@ pub fn check_feasible(problem: &Problem) -> Result<(), InfeasibleError> {
         return Err(InfeasibleError::MaximumsBelowBudget {
             maximum_total: hi,
             budget: problem.budget,
-            constraints: describe(problem, |r| r.upper.is_finite(), |r| (r.upper, &r.upper_rule)),
+            constraints: describe(
+                problem,
+                |r| r.upper.is_finite(),
+                |r| (r.upper, &r.upper_rule),
+            ),
         });
     }
     Ok(())
@@ -352,7 +358,12 @@ pub fn optimize(
             for _ in 0..60 {
                 let trial: Vec<f64> = x.iter().zip(&g).map(|(a, b)| a + step * b).collect();
                 let xn = project(&trial, &lower, &upper, problem.budget);
-                let dir: f64 = xn.iter().zip(&x).zip(&g).map(|((a, b), g)| (a - b) * g).sum();
+                let dir: f64 = xn
+                    .iter()
+                    .zip(&x)
+                    .zip(&g)
+                    .map(|((a, b), g)| (a - b) * g)
+                    .sum();
                 let ln = ev.lifts(&xn);
                 let fnew = ev.value(&xn, &ln);
                 if fnew >= f + 1e-4 * dir && dir > 0.0 {

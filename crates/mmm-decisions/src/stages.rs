@@ -290,8 +290,9 @@ fn total_prediction(
     Some(TotalPrediction {
         mean_per_draw: means,
         sd_per_draw: sds,
-        noise: "Normal(0, sigma) per week, independent; the sum over the horizon has sd sigma sqrt(H)"
-            .into(),
+        noise:
+            "Normal(0, sigma) per week, independent; the sum over the horizon has sd sigma sqrt(H)"
+                .into(),
     })
 }
 
@@ -322,7 +323,10 @@ pub fn run_optimize(
     let names = inp.design.channel_names.clone();
     let current: Vec<f64> = (0..names.len())
         .map(|c| {
-            inp.design.spend(c)[start - ref_weeks..start].iter().sum::<f64>() * horizon as f64
+            inp.design.spend(c)[start - ref_weeks..start]
+                .iter()
+                .sum::<f64>()
+                * horizon as f64
                 / ref_weeks as f64
         })
         .collect();
@@ -441,7 +445,8 @@ pub fn run_optimize(
         risk,
         d.margin,
     );
-    let current_objective = optimize::objective_value(&problem, &current_lift, current.iter().sum());
+    let current_objective =
+        optimize::objective_value(&problem, &current_lift, current.iter().sum());
     let p_better = new_lift
         .iter()
         .zip(&current_lift)
@@ -522,7 +527,9 @@ pub fn read_scenarios(
     let scen_col = find("scenario");
     let ch_cols = channels
         .iter()
-        .map(|c| find(c).ok_or_else(|| err(format!("missing spend column '{c}' (one per channel)"))))
+        .map(|c| {
+            find(c).ok_or_else(|| err(format!("missing spend column '{c}' (one per channel)")))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let mut scenarios: Vec<(String, Vec<(usize, Vec<f64>)>)> = Vec::new();
     for (i, rec) in rdr.records().enumerate() {

@@ -1364,7 +1364,10 @@ pub fn response_chart(title: &str, curves: &[Curve], y_label: &str) -> Result<St
                     .chain(c.spend.iter().zip(lo).rev().map(|(&x, &y)| (x, y)))
                     .collect();
                 chart
-                    .draw_series(std::iter::once(Polygon::new(band, colour.mix(alpha).filled())))
+                    .draw_series(std::iter::once(Polygon::new(
+                        band,
+                        colour.mix(alpha).filled(),
+                    )))
                     .map_err(render_err)?;
             }
             chart
@@ -1374,9 +1377,16 @@ pub fn response_chart(title: &str, curves: &[Curve], y_label: &str) -> Result<St
                 ))
                 .map_err(render_err)?;
             // Current spend: interpolate the mean curve there.
-            let k = c.spend.partition_point(|s| *s < c.current).clamp(1, c.spend.len() - 1);
+            let k = c
+                .spend
+                .partition_point(|s| *s < c.current)
+                .clamp(1, c.spend.len() - 1);
             let (x0, x1) = (c.spend[k - 1], c.spend[k]);
-            let t = if x1 > x0 { (c.current - x0) / (x1 - x0) } else { 0.0 };
+            let t = if x1 > x0 {
+                (c.current - x0) / (x1 - x0)
+            } else {
+                0.0
+            };
             let y = c.mean[k - 1] + t * (c.mean[k] - c.mean[k - 1]);
             chart
                 .draw_series(std::iter::once(Circle::new(

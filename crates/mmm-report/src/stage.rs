@@ -352,8 +352,8 @@ pub fn run(run: &Path, out_dir: &Path, force: bool) -> Result<Option<Manifest>, 
         .collect();
 
     let mut env = Environment::new();
-    env.add_filter("num", |v: f64| fmt_num(v));
-    env.add_filter("pct", |v: f64| fmt_pct(v));
+    env.add_filter("num", |v: Option<f64>| fmt_num(v.unwrap_or(f64::NAN)));
+    env.add_filter("pct", |v: Option<f64>| fmt_pct(v.unwrap_or(f64::NAN)));
     env.add_template("report.html", TEMPLATE)?;
     env.add_template("model_card.md", CARD_TEMPLATE)?;
     let fit_settings = &fit.manifest().settings;
@@ -518,7 +518,10 @@ fn plain_summary(
     interval: f64,
 ) -> Vec<String> {
     let mut out = Vec::new();
-    let passed = diag.get("passed").and_then(|p| p.as_bool()).unwrap_or(false);
+    let passed = diag
+        .get("passed")
+        .and_then(|p| p.as_bool())
+        .unwrap_or(false);
     out.push(if passed {
         "The model passed every diagnostic gate, so its numbers can inform budget decisions.".to_string()
     } else {

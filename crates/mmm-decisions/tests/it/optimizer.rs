@@ -13,9 +13,8 @@ use mmm_model::MmmModel;
 type Params = (f64, f64, f64);
 
 fn spec(channels: usize, l_max: usize) -> Spec {
-    let mut text = String::from(
-        "[model]\nname = \"t\"\n[data]\ndate_column = \"d\"\ntarget = \"y\"\n",
-    );
+    let mut text =
+        String::from("[model]\nname = \"t\"\n[data]\ndate_column = \"d\"\ntarget = \"y\"\n");
     for c in 0..channels {
         text.push_str(&format!(
             "[[channels]]\nname = \"c{c}\"\nadstock = {{ kind = \"geometric\", l_max = {l_max}, normalize = true, alpha_prior = {{ family = \"beta\", alpha = 1.0, beta = 3.0 }} }}\nsaturation = {{ kind = \"logistic\", lam_prior = {{ family = \"gamma\", shape = 3.0, rate = 1.0 }}, beta_prior = {{ family = \"half_normal\", sigma = 2.0 }} }}\n"
@@ -38,7 +37,10 @@ fn design(spend: Vec<Vec<f64>>) -> Design {
         regressors: vec![],
         scales: Scales {
             target: 1000.0,
-            channels: names.iter().map(|n| (n.clone(), 100.0)).collect::<BTreeMap<_, _>>(),
+            channels: names
+                .iter()
+                .map(|n| (n.clone(), 100.0))
+                .collect::<BTreeMap<_, _>>(),
             controls: BTreeMap::new(),
             train_rows: n,
             holdout_rows: 0,
@@ -118,7 +120,9 @@ fn optimizer_matches_brute_force_grid_on_three_channels() {
     let pm = PlanModel::new(&model, &th, vec![100.0; 3], 1000.0, 10, 4);
     let budget = 200.0;
     let steps = 100;
-    let grid: Vec<f64> = (0..=steps).map(|i| budget * i as f64 / steps as f64).collect();
+    let grid: Vec<f64> = (0..=steps)
+        .map(|i| budget * i as f64 / steps as f64)
+        .collect();
     // Per-channel lifts on the grid; the lift is additive over channels draw by draw.
     let lifts: Vec<Vec<Vec<f64>>> = (0..3)
         .map(|c| grid.iter().map(|&x| pm.flat_channel_lift(c, x)).collect())
@@ -175,15 +179,27 @@ fn bounds_bind_and_infeasible_requests_name_the_constraint() {
     let model = MmmModel::new(&spec, &d).expect("model");
     let th = thetas(&model, &three_channel_draws(21));
     let pm = PlanModel::new(&model, &th, vec![100.0; 3], 1000.0, 10, 4);
-    let free = optimize::optimize(&pm, &problem(200.0, Objective::Expected, free_ranges(3)), &[])
-        .expect("feasible");
+    let free = optimize::optimize(
+        &pm,
+        &problem(200.0, Objective::Expected, free_ranges(3)),
+        &[],
+    )
+    .expect("feasible");
     let mut ranges = free_ranges(3);
     let cap = 0.5 * free.spend[2];
     ranges[2].upper = cap;
     ranges[2].upper_rule = "decisions.optimizer.bounds[c2].max".into();
-    let capped = optimize::optimize(&pm, &problem(200.0, Objective::Expected, ranges.clone()), &[])
-        .expect("feasible");
-    assert!((capped.spend[2] - cap).abs() < 1e-6 * 200.0, "{:?}", capped.spend);
+    let capped = optimize::optimize(
+        &pm,
+        &problem(200.0, Objective::Expected, ranges.clone()),
+        &[],
+    )
+    .expect("feasible");
+    assert!(
+        (capped.spend[2] - cap).abs() < 1e-6 * 200.0,
+        "{:?}",
+        capped.spend
+    );
     assert!(capped.objective < free.objective);
 
     ranges[0].lower = 150.0;
@@ -194,7 +210,10 @@ fn bounds_bind_and_infeasible_requests_name_the_constraint() {
         .expect_err("minimums exceed the budget");
     assert!(matches!(err, InfeasibleError::MinimumsExceedBudget { .. }));
     let msg = err.to_string();
-    assert!(msg.contains("bounds[c0].min") && msg.contains("bounds[c1].min"), "{msg}");
+    assert!(
+        msg.contains("bounds[c0].min") && msg.contains("bounds[c1].min"),
+        "{msg}"
+    );
 
     let mut tight = free_ranges(3);
     for r in &mut tight {
@@ -237,7 +256,11 @@ fn carry_in_from_recent_spend_moves_budget_to_the_other_channel() {
         model.channel_term_for_spend(&th[0], 1, &[1.0], &mut out);
         out[0] * 1000.0
     };
-    assert!(last_week_only[0] > 1.5 * horizon_only, "{} vs {horizon_only}", last_week_only[0]);
+    assert!(
+        last_week_only[0] > 1.5 * horizon_only,
+        "{} vs {horizon_only}",
+        last_week_only[0]
+    );
 }
 
 #[test]
