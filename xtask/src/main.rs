@@ -138,7 +138,49 @@ fn test() -> Result<()> {
         c.args(["test", "--release", "--workspace", "--no-fail-fast"]);
     }
     run(c)?;
-    schemas(true)
+    schemas(true)?;
+    report_in_browser()
+}
+
+/// Render the fixture's report (with an optimizer result) in headless Chromium and keep the
+/// screenshots under target/report-screenshots (scripts/report_browser_test.sh).
+fn report_in_browser() -> Result<()> {
+    let mmm = build_mmm()?;
+    let run_dir = target_dir().join("report-check");
+    let spec = root().join(FIXTURE_SPEC);
+    let s = |p: &Path| p.as_os_str().to_owned();
+    let status = Command::new(&mmm)
+        .current_dir(root())
+        .args(["run", "--quiet", "--spec"])
+        .arg(&spec)
+        .args(["--data", FIXTURE_DATA, "--out"])
+        .arg(&run_dir)
+        .status()?;
+    if !matches!(status.code(), Some(0) | Some(3)) {
+        bail!("mmm run failed with {status}");
+    }
+    let mut opt = Command::new(&mmm);
+    opt.current_dir(root())
+        .args(["optimize", "--quiet", "--spec"])
+        .arg(s(&run_dir.join("spec.toml")))
+        .arg("--features")
+        .arg(s(&run_dir.join("features")))
+        .arg("--fit")
+        .arg(s(&run_dir.join("fit")))
+        .arg("--out")
+        .arg(s(&run_dir.join("optimize")));
+    run(opt)?;
+    let mut rep = Command::new(&mmm);
+    rep.args(["report", "--quiet", "--force", "--run"])
+        .arg(&run_dir);
+    run(rep)?;
+    let mut check = Command::new("bash");
+    check
+        .current_dir(root())
+        .arg("scripts/report_browser_test.sh")
+        .arg(&run_dir)
+        .arg(target_dir().join("report-screenshots"));
+    run(check)
 }
 
 fn schemas(check: bool) -> Result<()> {

@@ -111,6 +111,44 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Budget optimizer over all posterior draws; write allocation.parquet and plan.json.
+    Optimize {
+        #[command(flatten)]
+        common: StageArgs,
+        #[command(flatten)]
+        plan: PlanArgs,
+        /// Total budget over the horizon in currency (default: the spec's, else the reference spend).
+        #[arg(long)]
+        budget: Option<f64>,
+        /// Objective (default: the spec's decisions.optimizer.objective).
+        #[arg(long, value_parser = parse_objective)]
+        objective: Option<mmm_core::spec::Objective>,
+        /// Horizon in weeks (default: the spec's decisions.optimizer.horizon_weeks).
+        #[arg(long)]
+        weeks: Option<usize>,
+    },
+    /// Outcome distributions of spend plans from a file (week x channel) vs the current plan.
+    Scenario {
+        #[command(flatten)]
+        common: StageArgs,
+        #[command(flatten)]
+        plan: PlanArgs,
+        /// CSV with columns `scenario` (optional), `week` (1..H) and one spend column per channel.
+        #[arg(long)]
+        plans: PathBuf,
+    },
+    /// Compare a recorded decision's predicted outcome with realized outcomes.
+    Review {
+        /// decision_record.json written by `mmm optimize --record` or `mmm scenario --record`.
+        #[arg(long)]
+        record: PathBuf,
+        /// CSV with the data's date and target columns covering the plan's weeks.
+        #[arg(long)]
+        actuals: PathBuf,
+        /// Output directory (review.json).
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Run every stage in order into a run directory.
     Run {
         /// Model spec (TOML). Frozen into RUN/spec.toml.
@@ -178,6 +216,28 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         workers: usize,
     },
+}
+
+#[derive(Args)]
+struct PlanArgs {
+    /// Directory of a finished features stage.
+    #[arg(long)]
+    features: PathBuf,
+    /// Directory of a finished fit stage.
+    #[arg(long)]
+    fit: PathBuf,
+    /// First week of the plan (YYYY-MM-DD): a period of the data (a backtest; its later spend
+    /// is replaced by the plan) or the one right after it (default).
+    #[arg(long)]
+    start: Option<String>,
+    /// Also write decision_record.json (the plan and its predicted outcome) for `mmm review`.
+    #[arg(long)]
+    record: bool,
+}
+
+fn parse_objective(s: &str) -> Result<mmm_core::spec::Objective, String> {
+    serde_json::from_value(serde_json::Value::String(s.to_string()))
+        .map_err(|_| format!("'{s}': expected expected, quantile, cvar or profit"))
 }
 
 #[derive(Subcommand)]
@@ -335,6 +395,85 @@ fn dispatch(cli: Cli) -> Result<u8> {
             let m = mmm_report::run(&run, &out, force)?;
             report_stage(quiet, "report", &out, m.is_some());
             println!("{}", out.join("report.html").display());
+            Ok(0)
+        }
+        Command::Optimize {
+            common,
+            plan,
+            budget,
+            objective,
+            weeks,
+        } => {
+            let spec = load_spec(&common.spec)?;
+            let opts = mmm_decisions::stages::OptimizeOptions {
+                budget,
+                horizon: weeks,
+                objective,
+                start: plan.start,
+                record: plan.record,
+                force: common.force,
+            };
+            let m = mmm_decisions::stages::run_optimize(
+                &spec,
+                &plan.features,
+                &plan.fit,
+                &common.out,
+                &opts,
+            )?;
+            report_stage(quiet, "optimize", &common.out, m.is_some());
+            Ok(0)
+        }
+        Command::Scenario {
+            common,
+            plan,
+            plans,
+        } => {
+            let spec = load_spec(&common.spec)?;
+            let opts = mmm_decisions::stages::OptimizeOptions {
+                start: plan.start,
+                record: plan.record,
+                force: common.force,
+                ..Default::default()
+            };
+            let m = mmm_decisions::stages::run_scenario(
+                &spec,
+                &plan.features,
+                &plan.fit,
+                &plans,
+                &common.out,
+                &opts,
+            )?;
+            report_stage(quiet, "scenario", &common.out, m.is_some());
+            Ok(0)
+        }
+        Command::Review {
+            record,
+            actuals,
+            out,
+        } => {
+            let bytes =
+                std::fs::read(&record).with_context(|| format!("reading {}", record.display()))?;
+            let rec: mmm_decisions::review::DecisionRecord = serde_json::from_slice(&bytes)
+                .with_context(|| format!("{}: not a decision record", record.display()))?;
+            let r = mmm_decisions::review::review(&rec, &actuals)?;
+            let mut text = serde_json::to_vec_pretty(&r)?;
+            text.push(b'\n');
+            mmm_core::write_atomic(&out.join("review.json"), &text)?;
+            say(
+                quiet,
+                format!(
+                    "   review: actual {:.2} vs predicted {:.2} [{:.2}, {:.2}]: {}",
+                    r.actual_total,
+                    r.predicted_mean,
+                    r.predicted_lower,
+                    r.predicted_upper,
+                    if r.inside_interval {
+                        "inside the interval"
+                    } else {
+                        "OUTSIDE the interval"
+                    }
+                ),
+            );
             Ok(0)
         }
         Command::Run {

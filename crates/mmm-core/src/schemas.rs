@@ -281,7 +281,7 @@ pub fn ppc() -> ArtifactSchema {
 pub fn contributions() -> ArtifactSchema {
     ArtifactSchema {
         name: "decide/contributions.parquet",
-        schema_version: 1,
+        schema_version: 2,
         row: "one posterior draw x one channel, totals over the training window",
         columns: vec![
             col("chain", "int64", "", "chain index"),
@@ -311,6 +311,18 @@ pub fn contributions() -> ArtifactSchema {
                 "target unit per currency unit",
                 "contribution / spend",
             ),
+            col(
+                "roi",
+                "float64",
+                "fraction",
+                "(decisions.margin x contribution - spend) / spend",
+            ),
+            col(
+                "marginal_roas",
+                "float64",
+                "target unit per currency unit",
+                "d response / d spend at the current spend (central difference at 0.99x and 1.01x, carry-out counted)",
+            ),
         ],
         dynamic_columns: None,
     }
@@ -320,7 +332,7 @@ pub fn contributions() -> ArtifactSchema {
 pub fn decomposition() -> ArtifactSchema {
     ArtifactSchema {
         name: "decide/decomposition.parquet",
-        schema_version: 1,
+        schema_version: 2,
         row: "one period x one component, summarized over posterior draws",
         columns: vec![
             col("date", "date32", "day", "first day of the period"),
@@ -328,7 +340,7 @@ pub fn decomposition() -> ArtifactSchema {
                 "component",
                 "utf8",
                 "",
-                "`baseline` (intercept, controls, seasonality) or a channel name",
+                "`intercept`, `control[NAME]`, `seasonality`, `baseline` (their sum: every channel's spend at zero) or a channel name",
             ),
             col(
                 "mean",
@@ -348,6 +360,12 @@ pub fn decomposition() -> ArtifactSchema {
                 "target unit",
                 "upper end of that interval",
             ),
+            col(
+                "share_negative",
+                "float64",
+                "fraction",
+                "share of posterior draws in which the component is below zero",
+            ),
         ],
         dynamic_columns: None,
     }
@@ -357,7 +375,7 @@ pub fn decomposition() -> ArtifactSchema {
 pub fn roi() -> ArtifactSchema {
     ArtifactSchema {
         name: "decide/roi.parquet",
-        schema_version: 1,
+        schema_version: 2,
         row: "one channel x one metric, summarized over posterior draws",
         columns: vec![
             col("channel", "utf8", "", "channel name"),
@@ -365,7 +383,7 @@ pub fn roi() -> ArtifactSchema {
                 "metric",
                 "utf8",
                 "",
-                "`contribution` (target unit), `share` (fraction), `roas` (target unit per currency unit), `spend` (currency)",
+                "`contribution` (target unit), `share` (fraction), `roas` (target unit per currency unit), `spend` (currency), `roi` (fraction), `marginal_roas`, `marginal_roi` (margin x marginal_roas - 1), `cost_per_outcome` (currency per target unit), `profit` (currency), `prob_roi_above_hurdle` (probability), `spend_at_hurdle` (currency where marginal ROI falls below decisions.hurdle; central interval; inf when above it up to 2x)",
             ),
             col("mean", "float64", "metric unit", "posterior mean"),
             col("median", "float64", "metric unit", "posterior median"),
@@ -392,6 +410,131 @@ pub fn roi() -> ArtifactSchema {
     }
 }
 
+/// `decide/curves.parquet`.
+pub fn curves() -> ArtifactSchema {
+    ArtifactSchema {
+        name: "decide/curves.parquet",
+        schema_version: 1,
+        row: "one channel x one spend multiplier (0 to 2 step 0.05 of the training-window spend)",
+        columns: vec![
+            col("channel", "utf8", "", "channel name"),
+            col("multiplier", "float64", "ratio", "spend multiplier m"),
+            col(
+                "spend",
+                "float64",
+                "currency",
+                "m x the channel's training-window spend",
+            ),
+            col(
+                "mean",
+                "float64",
+                "target unit",
+                "posterior mean response: channel term summed over the training window and carry-out weeks with m x spend",
+            ),
+            col(
+                "median",
+                "float64",
+                "target unit",
+                "posterior median response",
+            ),
+            col(
+                "lower_50",
+                "float64",
+                "target unit",
+                "lower end of the 50% HDI",
+            ),
+            col(
+                "upper_50",
+                "float64",
+                "target unit",
+                "upper end of the 50% HDI",
+            ),
+            col(
+                "lower",
+                "float64",
+                "target unit",
+                "lower end of the decisions.interval HDI",
+            ),
+            col(
+                "upper",
+                "float64",
+                "target unit",
+                "upper end of that interval",
+            ),
+            col(
+                "marginal_roi",
+                "float64",
+                "fraction",
+                "margin x slope of the mean curve (central difference on the grid) - 1",
+            ),
+        ],
+        dynamic_columns: None,
+    }
+}
+
+/// `optimize/allocation.parquet` (also written by `mmm scenario` as `scenarios.parquet`).
+pub fn allocation() -> ArtifactSchema {
+    ArtifactSchema {
+        name: "optimize/allocation.parquet",
+        schema_version: 1,
+        row: "one plan x one channel (or `total`): spend over the horizon and its incremental outcome over posterior draws",
+        columns: vec![
+            col(
+                "plan",
+                "utf8",
+                "",
+                "`current` (reference spend rescaled to the horizon), `optimized`, or a scenario name",
+            ),
+            col("channel", "utf8", "", "channel name or `total`"),
+            col("spend", "float64", "currency", "spend over the horizon"),
+            col(
+                "lower_bound",
+                "float64",
+                "currency",
+                "smallest allowed spend (NaN for scenarios and totals)",
+            ),
+            col(
+                "upper_bound",
+                "float64",
+                "currency",
+                "largest allowed spend (NaN for scenarios and totals)",
+            ),
+            col(
+                "lift_mean",
+                "float64",
+                "target unit",
+                "posterior mean incremental outcome: response over the horizon and carry-out weeks minus the response to carry-in alone",
+            ),
+            col("lift_median", "float64", "target unit", "posterior median"),
+            col(
+                "lift_lower",
+                "float64",
+                "target unit",
+                "lower end of the decisions.interval HDI",
+            ),
+            col(
+                "lift_upper",
+                "float64",
+                "target unit",
+                "upper end of that interval",
+            ),
+            col(
+                "lift_q_risk",
+                "float64",
+                "target unit",
+                "the decisions.optimizer.risk_level quantile",
+            ),
+            col(
+                "profit_mean",
+                "float64",
+                "currency",
+                "posterior mean of margin x lift - spend",
+            ),
+        ],
+        dynamic_columns: None,
+    }
+}
+
 /// Every tabular artifact schema, in pipeline order.
 pub fn all() -> Vec<ArtifactSchema> {
     vec![
@@ -403,5 +546,7 @@ pub fn all() -> Vec<ArtifactSchema> {
         contributions(),
         decomposition(),
         roi(),
+        curves(),
+        allocation(),
     ]
 }

@@ -435,6 +435,101 @@ pub struct DecisionSpec {
     /// Probability mass of the reported highest-density intervals.
     #[serde(default = "default_interval")]
     pub interval: f64,
+    /// Currency value of one unit of target after variable costs (1 when the target is
+    /// already gross profit in currency); profit = margin x incremental outcome - spend.
+    #[serde(default = "default_margin")]
+    pub margin: f64,
+    /// ROI hurdle: ROI = (margin x contribution - spend) / spend must exceed it; also the
+    /// marginal-ROI level where response curves mark the end of profitable spend.
+    #[serde(default)]
+    pub hurdle: f64,
+    /// Budget optimizer settings.
+    #[serde(default)]
+    pub optimizer: OptimizerSpec,
+}
+
+fn default_margin() -> f64 {
+    1.0
+}
+
+/// What the budget optimizer maximizes over posterior draws of the plan's incremental outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Objective {
+    /// Posterior mean of the incremental outcome.
+    #[default]
+    Expected,
+    /// The `risk_level` quantile of the incremental outcome (risk-averse).
+    Quantile,
+    /// Mean of the draws at or below the `risk_level` quantile (conditional value at risk).
+    Cvar,
+    /// Posterior mean of margin x incremental outcome - spend; the budget is an upper limit.
+    Profit,
+}
+
+/// Per-channel spend limits of the optimizer (currency over the whole horizon).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelBounds {
+    /// Channel name.
+    pub channel: String,
+    /// Smallest total spend over the horizon.
+    #[serde(default)]
+    pub min: Option<f64>,
+    /// Largest total spend over the horizon.
+    #[serde(default)]
+    pub max: Option<f64>,
+}
+
+/// Budget optimizer settings; command-line flags override them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OptimizerSpec {
+    /// Weeks (periods) the plan covers.
+    #[serde(default = "default_horizon")]
+    pub horizon_weeks: usize,
+    /// Total budget over the horizon (currency); default: the reference period's spend
+    /// rescaled to the horizon.
+    #[serde(default)]
+    pub budget: Option<f64>,
+    /// Objective.
+    #[serde(default)]
+    pub objective: Objective,
+    /// Quantile level of the `quantile` and `cvar` objectives.
+    #[serde(default = "default_risk_level")]
+    pub risk_level: f64,
+    /// Reference period: the last this-many weeks of data; default: the horizon length.
+    #[serde(default)]
+    pub reference_weeks: Option<usize>,
+    /// Each channel may move at most this fraction (0.3 = +-30%) from its reference spend
+    /// rescaled to the horizon.
+    #[serde(default)]
+    pub max_change: Option<f64>,
+    /// Per-channel limits.
+    #[serde(default)]
+    pub bounds: Vec<ChannelBounds>,
+}
+
+fn default_horizon() -> usize {
+    12
+}
+
+fn default_risk_level() -> f64 {
+    0.25
+}
+
+impl Default for OptimizerSpec {
+    fn default() -> Self {
+        Self {
+            horizon_weeks: 12,
+            budget: None,
+            objective: Objective::Expected,
+            risk_level: 0.25,
+            reference_weeks: None,
+            max_change: None,
+            bounds: Vec::new(),
+        }
+    }
 }
 
 fn default_interval() -> f64 {
@@ -443,7 +538,12 @@ fn default_interval() -> f64 {
 
 impl Default for DecisionSpec {
     fn default() -> Self {
-        Self { interval: 0.94 }
+        Self {
+            interval: 0.94,
+            margin: 1.0,
+            hurdle: 0.0,
+            optimizer: OptimizerSpec::default(),
+        }
     }
 }
 
@@ -839,6 +939,7 @@ impl Spec {
             );
         }
         problems.0.extend(self.diagnose.problems());
+        problems.0.extend(self.decisions.problems(&self.channels));
         problems.0
     }
 
@@ -1085,5 +1186,75 @@ impl DiagnoseSpec {
             );
         }
         out
+    }
+}
+
+impl DecisionSpec {
+    /// Problems of the decision settings, with their key paths.
+    fn problems(&self, channels: &[ChannelSpec]) -> Vec<SpecProblem> {
+        let mut p = Problems::default();
+        if !(self.margin.is_finite() && self.margin > 0.0) {
+            p.push(
+                "decisions.margin".into(),
+                format!("must be > 0, got {}", self.margin),
+            );
+        }
+        if !(self.hurdle.is_finite() && self.hurdle > -1.0) {
+            p.push(
+                "decisions.hurdle".into(),
+                format!("must be > -1, got {}", self.hurdle),
+            );
+        }
+        let o = &self.optimizer;
+        if o.horizon_weeks == 0 {
+            p.push(
+                "decisions.optimizer.horizon_weeks".into(),
+                "must be >= 1".into(),
+            );
+        }
+        if !(o.risk_level > 0.0 && o.risk_level < 1.0) {
+            p.push(
+                "decisions.optimizer.risk_level".into(),
+                format!("must be in (0, 1), got {}", o.risk_level),
+            );
+        }
+        if let Some(b) = o.budget
+            && !(b.is_finite() && b >= 0.0)
+        {
+            p.push(
+                "decisions.optimizer.budget".into(),
+                format!("must be >= 0, got {b}"),
+            );
+        }
+        if let Some(m) = o.max_change
+            && !(m.is_finite() && m >= 0.0)
+        {
+            p.push(
+                "decisions.optimizer.max_change".into(),
+                format!("must be >= 0, got {m}"),
+            );
+        }
+        for (i, b) in o.bounds.iter().enumerate() {
+            let key = format!("decisions.optimizer.bounds[{i}]");
+            if !channels.iter().any(|c| c.name == b.channel) {
+                p.push(
+                    format!("{key}.channel"),
+                    format!("'{}' is not a channel", b.channel),
+                );
+            }
+            for (name, v) in [("min", b.min), ("max", b.max)] {
+                if let Some(v) = v
+                    && !(v.is_finite() && v >= 0.0)
+                {
+                    p.push(format!("{key}.{name}"), format!("must be >= 0, got {v}"));
+                }
+            }
+            if let (Some(lo), Some(hi)) = (b.min, b.max)
+                && lo > hi
+            {
+                p.push(format!("{key}"), format!("min {lo} exceeds max {hi}"));
+            }
+        }
+        p.0
     }
 }

@@ -1,4 +1,5 @@
-//! The decide stage: per-draw counterfactual contributions, shares and ROAS, in original units.
+//! Decisions: the decide stage (per-draw decomposition, contributions, ROI, response curves)
+//! and the budget optimizer, scenarios and decision log ([`stages`]), in original units.
 //!
 //! A channel's contribution is computed per posterior draw as the prediction minus the
 //! prediction with that channel's spend set to zero (adstock recomputed), multiplied back to
@@ -7,8 +8,15 @@
 
 use std::path::Path;
 
+pub mod curves;
+pub mod decompose;
+pub mod optimize;
+pub mod plan;
+pub mod review;
+pub mod stages;
+
 use mmm_core::spec::LoadedSpec;
-use mmm_core::summary::{hdi, mean, quantile_sorted, sorted};
+use mmm_core::summary::{central_interval, hdi, mean, quantile_sorted, sorted};
 use mmm_core::{BatchBuilder, CoreError, Manifest, RunStatus, StageWriter, Upstream, schemas};
 use mmm_features::Design;
 use mmm_model::{MmmModel, Posterior};
@@ -28,9 +36,15 @@ pub enum DecideError {
     /// Building an output failed.
     #[error("{0}")]
     Output(String),
+    /// The optimizer's constraints cannot all hold.
+    #[error(transparent)]
+    Infeasible(#[from] optimize::InfeasibleError),
+    /// A user-supplied file or option is not usable; the message names file, row, column and rule.
+    #[error("{0}")]
+    Input(String),
 }
 
-/// Per-draw, per-channel totals over the training window.
+/// Per-draw, per-channel metrics over the training window.
 #[derive(Debug, Clone)]
 pub struct ChannelDraws {
     /// Channel name.
@@ -41,57 +55,25 @@ pub struct ChannelDraws {
     pub share: Vec<f64>,
     /// Contribution / spend per draw.
     pub roas: Vec<f64>,
+    /// (margin x contribution - spend) / spend per draw.
+    pub roi: Vec<f64>,
+    /// d contribution / d spend at the current spend per draw.
+    pub marginal_roas: Vec<f64>,
     /// Spend over the window (currency).
     pub spend: f64,
 }
 
-/// Weekly counterfactual decomposition per draw: `weekly[c][t][k]` is the contribution of
-/// channel c in period t for draw k; `baseline[t][k]` the prediction with every channel at zero.
-struct Decomposition {
-    baseline: Vec<Vec<f64>>,
-    weekly: Vec<Vec<Vec<f64>>>,
-}
-
-fn decompose(model: &MmmModel, posterior: &Posterior, scale: f64) -> Decomposition {
-    let n = model.periods();
-    let channels = model.channel_names().len();
-    let draws = posterior.len();
-    let all: Vec<usize> = (0..channels).collect();
-    let mut baseline = vec![vec![0.0; draws]; n];
-    let mut weekly = vec![vec![vec![0.0; draws]; n]; channels];
-    let mut without_all = vec![0.0; n];
-    let mut terms = vec![vec![0.0; n]; channels];
-    let mut full = vec![0.0; n];
-    for (k, theta) in posterior.theta.iter().enumerate() {
-        // Every channel's spend at zero: the baseline (adstock of zero spend is zero).
-        model.predict_mean(theta, &all, &mut without_all);
-        full.copy_from_slice(&without_all);
-        for (c, term) in terms.iter_mut().enumerate() {
-            model.channel_term(theta, c, term);
-            for (f, v) in full.iter_mut().zip(term.iter()) {
-                *f += v;
-            }
-        }
-        for t in 0..n {
-            baseline[t][k] = without_all[t] * scale;
-        }
-        // Counterfactual for channel c: its spend at zero zeroes its term, so the prediction
-        // without it is full - term_c; the contribution is the difference on the response scale.
-        for (wc, term) in weekly.iter_mut().zip(&terms) {
-            for t in 0..n {
-                let counterfactual = full[t] - term[t];
-                wc[t][k] = (full[t] - counterfactual) * scale;
-            }
-        }
-    }
-    Decomposition { baseline, weekly }
-}
-
 /// Channel totals over the first `n_train` periods, per draw.
-fn channel_totals(design: &Design, dec: &Decomposition, draws: usize) -> Vec<ChannelDraws> {
+fn channel_totals(
+    design: &Design,
+    dec: &decompose::Decomposition,
+    model: &MmmModel,
+    thetas: &[Vec<f64>],
+    margin: f64,
+) -> Vec<ChannelDraws> {
     let nt = design.n_train;
-    let contributions: Vec<Vec<f64>> = dec
-        .weekly
+    let draws = thetas.len();
+    let contributions: Vec<Vec<f64>> = dec.series[dec.first_channel..]
         .iter()
         .map(|wc| {
             (0..draws)
@@ -117,6 +99,18 @@ fn channel_totals(design: &Design, dec: &Decomposition, draws: usize) -> Vec<Cha
                     .map(|(x, t)| x / t)
                     .collect(),
                 roas: contribution.iter().map(|x| x / spend).collect(),
+                roi: contribution
+                    .iter()
+                    .map(|x| (margin * x - spend) / spend)
+                    .collect(),
+                marginal_roas: curves::marginal_roas(
+                    model,
+                    thetas,
+                    c,
+                    1.0,
+                    design.scales.target,
+                    spend,
+                ),
                 contribution,
                 spend,
             }
@@ -124,7 +118,14 @@ fn channel_totals(design: &Design, dec: &Decomposition, draws: usize) -> Vec<Cha
         .collect()
 }
 
-/// The decide stage: writes contributions.parquet, decomposition.parquet and roi.parquet.
+/// Summary row values: mean, median, HDI.
+fn summarize(values: &[f64], interval: f64) -> [f64; 4] {
+    let (lo, hi) = hdi(values, interval);
+    [mean(values), quantile_sorted(&sorted(values), 0.5), lo, hi]
+}
+
+/// The decide stage: writes contributions.parquet, decomposition.parquet, roi.parquet,
+/// curves.parquet and summary.json.
 pub fn run(
     spec: &LoadedSpec,
     features_dir: &Path,
@@ -156,13 +157,25 @@ pub fn run(
         .unwrap_or(true);
     let model = MmmModel::new(&spec.spec, &design)?;
     let posterior = Posterior::from_batch(&draws, &model, &fit_dir.join("draws.parquet"))?;
-    let dec = decompose(&model, &posterior, design.scales.target);
-    let channels = channel_totals(&design, &dec, posterior.len());
-    let interval = spec.spec.decisions.interval;
+    let thetas = &posterior.theta;
+    let settings_d = &spec.spec.decisions;
+    let (interval, margin, hurdle) = (settings_d.interval, settings_d.margin, settings_d.hurdle);
+    let dec = decompose::decompose(&model, &design, thetas)?;
+    let baseline_check = decompose::baseline_check(&dec, &design.dates);
+    if !baseline_check.passed {
+        tracing::warn!(
+            weeks = baseline_check.weeks_negative_mean,
+            "the baseline (every channel at zero) is negative in some weeks"
+        );
+    }
+    let channels = channel_totals(&design, &dec, &model, thetas, margin);
     let out = |e: arrow::error::ArrowError| DecideError::Output(e.to_string());
 
     // contributions.parquet: draw x channel.
     let nd = posterior.len();
+    let per_draw = |f: &dyn Fn(&ChannelDraws) -> Vec<f64>| -> Vec<f64> {
+        channels.iter().flat_map(f).collect()
+    };
     let contributions = BatchBuilder::new()
         .i64(
             "chain",
@@ -185,54 +198,28 @@ pub fn run(
                 .flat_map(|c| std::iter::repeat_n(c.channel.clone(), nd))
                 .collect(),
         )
-        .f64(
-            "contribution",
-            channels
-                .iter()
-                .flat_map(|c| c.contribution.iter().copied())
-                .collect(),
-        )
-        .f64(
-            "spend",
-            channels
-                .iter()
-                .flat_map(|c| std::iter::repeat_n(c.spend, nd))
-                .collect(),
-        )
-        .f64(
-            "share",
-            channels
-                .iter()
-                .flat_map(|c| c.share.iter().copied())
-                .collect(),
-        )
-        .f64(
-            "roas",
-            channels
-                .iter()
-                .flat_map(|c| c.roas.iter().copied())
-                .collect(),
-        )
+        .f64("contribution", per_draw(&|c| c.contribution.clone()))
+        .f64("spend", per_draw(&|c| vec![c.spend; nd]))
+        .f64("share", per_draw(&|c| c.share.clone()))
+        .f64("roas", per_draw(&|c| c.roas.clone()))
+        .f64("roi", per_draw(&|c| c.roi.clone()))
+        .f64("marginal_roas", per_draw(&|c| c.marginal_roas.clone()))
         .build()
         .map_err(out)?;
 
     // decomposition.parquet: period x component.
     let n = design.len();
-    let mut comp_names = vec!["baseline".to_string()];
-    comp_names.extend(design.channel_names.iter().cloned());
-    let series: Vec<&Vec<Vec<f64>>> = std::iter::once(&dec.baseline)
-        .chain(dec.weekly.iter())
-        .collect();
-    let (mut d_date, mut d_comp, mut d_mean, mut d_lo, mut d_hi) =
-        (vec![], vec![], vec![], vec![], vec![]);
+    let (mut d_date, mut d_comp, mut d_mean, mut d_lo, mut d_hi, mut d_neg) =
+        (vec![], vec![], vec![], vec![], vec![], vec![]);
     for t in 0..n {
-        for (name, s) in comp_names.iter().zip(&series) {
+        for (name, s) in dec.names.iter().zip(&dec.series) {
             let (lo, hi) = hdi(&s[t], interval);
             d_date.push(design.dates[t]);
             d_comp.push(name.clone());
             d_mean.push(mean(&s[t]));
             d_lo.push(lo);
             d_hi.push(hi);
+            d_neg.push(s[t].iter().filter(|v| **v < 0.0).count() as f64 / nd.max(1) as f64);
         }
     }
     let decomposition = BatchBuilder::new()
@@ -241,40 +228,129 @@ pub fn run(
         .f64("mean", d_mean)
         .f64("lower", d_lo)
         .f64("upper", d_hi)
+        .f64("share_negative", d_neg)
+        .build()
+        .map_err(out)?;
+
+    // curves.parquet: channel x spend multiplier, and the spend where marginal ROI meets the hurdle.
+    let grid = curves::multipliers();
+    let (mut cv_ch, mut cv_m, mut cv_s) = (vec![], vec![], vec![]);
+    let mut cv_cols: [Vec<f64>; 7] = Default::default();
+    let mut at_hurdle = Vec::new();
+    for (c, ch) in channels.iter().enumerate() {
+        let curve: Vec<Vec<f64>> = grid
+            .iter()
+            .map(|&m| curves::response(&model, thetas, c, m, design.scales.target))
+            .collect();
+        for (i, (m, values)) in grid.iter().zip(&curve).enumerate() {
+            let s = sorted(values);
+            let (lo, hi) = hdi(values, interval);
+            let (lo50, hi50) = hdi(values, 0.5);
+            // Marginal ROI of the mean curve by central differences on the grid.
+            let (a, b) = (i.saturating_sub(1), (i + 1).min(grid.len() - 1));
+            let slope = (mean(&curve[b]) - mean(&curve[a])) / ((grid[b] - grid[a]) * ch.spend);
+            cv_ch.push(ch.channel.clone());
+            cv_m.push(*m);
+            cv_s.push(m * ch.spend);
+            for (col, v) in cv_cols.iter_mut().zip([
+                mean(values),
+                quantile_sorted(&s, 0.5),
+                lo50,
+                hi50,
+                lo,
+                hi,
+                margin * slope - 1.0,
+            ]) {
+                col.push(v);
+            }
+        }
+        at_hurdle.push(curves::spend_at_hurdle(
+            &curve, &grid, ch.spend, margin, hurdle,
+        ));
+    }
+    let [cv_mean, cv_med, cv_lo50, cv_hi50, cv_lo, cv_hi, cv_mroi] = cv_cols;
+    let curves_batch = BatchBuilder::new()
+        .string("channel", cv_ch)
+        .f64("multiplier", cv_m)
+        .f64("spend", cv_s)
+        .f64("mean", cv_mean)
+        .f64("median", cv_med)
+        .f64("lower_50", cv_lo50)
+        .f64("upper_50", cv_hi50)
+        .f64("lower", cv_lo)
+        .f64("upper", cv_hi)
+        .f64("marginal_roi", cv_mroi)
         .build()
         .map_err(out)?;
 
     // roi.parquet: channel x metric.
-    let (mut r_ch, mut r_metric, mut r_mean, mut r_med, mut r_lo, mut r_hi) =
-        (vec![], vec![], vec![], vec![], vec![], vec![]);
-    for c in &channels {
-        let spend = vec![c.spend];
-        for (metric, values) in [
-            ("contribution", &c.contribution),
-            ("share", &c.share),
-            ("roas", &c.roas),
-            ("spend", &spend),
-        ] {
-            let (lo, hi) = hdi(values, interval);
+    let (mut r_ch, mut r_metric, mut r_vals) = (vec![], vec![], Vec::<[f64; 4]>::new());
+    for (c, hurdle_spend) in channels.iter().zip(&at_hurdle) {
+        let cost: Vec<f64> = c.contribution.iter().map(|x| c.spend / x).collect();
+        let profit: Vec<f64> = c
+            .contribution
+            .iter()
+            .map(|x| margin * x - c.spend)
+            .collect();
+        let mroi: Vec<f64> = c.marginal_roas.iter().map(|m| margin * m - 1.0).collect();
+        let p_above = c.roi.iter().filter(|r| **r > hurdle).count() as f64 / nd.max(1) as f64;
+        let s = sorted(hurdle_spend);
+        let (h_lo, h_hi) = central_interval(hurdle_spend, interval);
+        let rows: [(&str, [f64; 4]); 11] = [
+            ("contribution", summarize(&c.contribution, interval)),
+            ("share", summarize(&c.share, interval)),
+            ("roas", summarize(&c.roas, interval)),
+            ("spend", [c.spend; 4]),
+            ("roi", summarize(&c.roi, interval)),
+            ("marginal_roas", summarize(&c.marginal_roas, interval)),
+            ("marginal_roi", summarize(&mroi, interval)),
+            ("cost_per_outcome", summarize(&cost, interval)),
+            ("profit", summarize(&profit, interval)),
+            ("prob_roi_above_hurdle", [p_above; 4]),
+            (
+                "spend_at_hurdle",
+                [mean(hurdle_spend), quantile_sorted(&s, 0.5), h_lo, h_hi],
+            ),
+        ];
+        for (metric, v) in rows {
             r_ch.push(c.channel.clone());
             r_metric.push(metric.to_string());
-            r_mean.push(mean(values));
-            r_med.push(quantile_sorted(&sorted(values), 0.5));
-            r_lo.push(lo);
-            r_hi.push(hi);
+            r_vals.push(v);
         }
     }
     let rows = r_ch.len();
+    let col = |i: usize| r_vals.iter().map(|v| v[i]).collect::<Vec<f64>>();
     let roi = BatchBuilder::new()
         .string("channel", r_ch)
         .string("metric", r_metric)
-        .f64("mean", r_mean)
-        .f64("median", r_med)
-        .f64("lower", r_lo)
-        .f64("upper", r_hi)
+        .f64("mean", col(0))
+        .f64("median", col(1))
+        .f64("lower", col(2))
+        .f64("upper", col(3))
         .f64("interval", vec![interval; rows])
         .build()
         .map_err(out)?;
+
+    // Component totals over the training window.
+    let nt = design.n_train;
+    let component_totals: Vec<serde_json::Value> = dec
+        .names
+        .iter()
+        .zip(&dec.series)
+        .map(|(name, s)| {
+            let per_draw: Vec<f64> = (0..nd).map(|k| s[..nt].iter().map(|w| w[k]).sum()).collect();
+            let [m, med, lo, hi] = summarize(&per_draw, interval);
+            serde_json::json!({"component": name, "mean": m, "median": med, "lower": lo, "upper": hi})
+        })
+        .collect();
+    let summary = serde_json::json!({
+        "baseline_check": baseline_check,
+        "component_totals_training_window": component_totals,
+        "margin": margin,
+        "hurdle": hurdle,
+        "interval": interval,
+        "not_for_decisions": not_for_decisions,
+    });
 
     writer.write_parquet(
         "contributions.parquet",
@@ -287,11 +363,18 @@ pub fn run(
         &schemas::decomposition(),
     )?;
     writer.write_parquet("roi.parquet", &roi, &schemas::roi())?;
+    writer.write_parquet("curves.parquet", &curves_batch, &schemas::curves())?;
+    writer.write_json("summary.json", &summary, None)?;
     let settings = serde_json::json!({
         "interval": interval,
-        "interval_kind": "highest-density interval over posterior draws",
+        "interval_kind": "highest-density interval over posterior draws (spend_at_hurdle: central interval)",
         "window": "training window",
         "contribution": "prediction minus prediction with the channel's spend set to zero, adstock recomputed, times scales.target",
+        "roi": "(margin x contribution - spend) / spend",
+        "marginal_roas": "central difference of the channel's response (training window plus carry-out) at 0.99x and 1.01x its spend",
+        "curves": "response to m x the training spend (weekly pattern kept), m = 0..2 step 0.05, training window plus carry-out",
+        "margin": margin,
+        "hurdle": hurdle,
         "not_for_decisions": not_for_decisions,
     });
     Ok(Some(writer.finish(None, settings, RunStatus::Complete)?))

@@ -1266,3 +1266,136 @@ pub fn interval_chart(
         Ok(())
     })
 }
+
+/// One channel's response curve: response (mean) against spend, with its 50% and wider bands.
+#[derive(Debug, Clone, Copy)]
+pub struct Curve<'a> {
+    /// Channel name.
+    pub name: &'a str,
+    /// Spend at each grid point (increasing).
+    pub spend: &'a [f64],
+    /// Posterior mean response.
+    pub mean: &'a [f64],
+    /// 50% interval.
+    pub inner: (&'a [f64], &'a [f64]),
+    /// Wide interval (decisions.interval).
+    pub outer: (&'a [f64], &'a [f64]),
+    /// Current spend, marked with a dot on the mean curve.
+    pub current: f64,
+}
+
+/// Response curves of several channels on shared axes: mean line, 50% band (darker) and wide band
+/// (lighter), a dot at the current spend. All inputs must be finite and of equal length.
+pub fn response_chart(title: &str, curves: &[Curve], y_label: &str) -> Result<String, ChartError> {
+    if curves.is_empty() {
+        return Err(ChartError::Empty {
+            what: "curves".to_owned(),
+        });
+    }
+    for c in curves {
+        let n = c.spend.len();
+        if n < 2 {
+            return Err(ChartError::Empty {
+                what: format!("curve {}", c.name),
+            });
+        }
+        for (what, s) in [
+            ("mean", c.mean),
+            ("inner lower", c.inner.0),
+            ("inner upper", c.inner.1),
+            ("outer lower", c.outer.0),
+            ("outer upper", c.outer.1),
+        ] {
+            if s.len() != n {
+                return Err(ChartError::LengthMismatch {
+                    what: format!("{} {what}", c.name),
+                    expected: n,
+                    found: s.len(),
+                });
+            }
+        }
+    }
+    let (xlo, xhi) = min_max(curves.iter().map(|c| c.spend)).ok_or(ChartError::Range)?;
+    let (ylo, yhi) = min_max(curves.iter().flat_map(|c| [c.outer.0, c.outer.1, c.mean]))
+        .ok_or(ChartError::Range)?;
+    let (ylo, yhi) = padded_range(ylo, yhi, true)?;
+    let xhi = if xhi > xlo { xhi } else { xlo + 1.0 };
+    let legend: Vec<LegendItem> = curves
+        .iter()
+        .enumerate()
+        .map(|(i, c)| LegendItem {
+            label: truncate_name(c.name, MAX_NAME_CHARS),
+            swatch: Swatch::LineBand(PALETTE[i % PALETTE.len()], i >= PALETTE.len()),
+        })
+        .collect();
+    let width = WIDTH as i32;
+    let header = header_height(&legend, width);
+    let height = HEIGHT as i32 + header - (TITLE_H + LEGEND_ROW_H + 4);
+    render_svg(title, WIDTH, height.max(1) as u32, |root| {
+        draw_header(root, title, &legend, width)?;
+        let (_, body) = root.split_vertically(header);
+        let mut chart = ChartBuilder::on(&body)
+            .margin_right(TIME_MARGIN_RIGHT as u32)
+            .margin_bottom(6)
+            .x_label_area_size(44)
+            .y_label_area_size(84)
+            .build_cartesian_2d(xlo..xhi, ylo..yhi)
+            .map_err(render_err)?;
+        chart
+            .configure_mesh()
+            .light_line_style(GRID.mix(0.0))
+            .bold_line_style(GRID)
+            .axis_style(AXIS)
+            .label_style(font(LABEL_SIZE))
+            .x_desc("spend over the training window (currency)")
+            .y_desc(y_label)
+            .x_label_formatter(&|v| format_compact(*v))
+            .y_label_formatter(&|v| format_compact(*v))
+            .draw()
+            .map_err(render_err)?;
+        for (i, c) in curves.iter().enumerate() {
+            let colour = PALETTE[i % PALETTE.len()];
+            for ((lo, hi), alpha) in [(c.outer, 0.12), (c.inner, 0.25)] {
+                let band: Vec<(f64, f64)> = c
+                    .spend
+                    .iter()
+                    .zip(hi)
+                    .map(|(&x, &y)| (x, y))
+                    .chain(c.spend.iter().zip(lo).rev().map(|(&x, &y)| (x, y)))
+                    .collect();
+                chart
+                    .draw_series(std::iter::once(Polygon::new(
+                        band,
+                        colour.mix(alpha).filled(),
+                    )))
+                    .map_err(render_err)?;
+            }
+            chart
+                .draw_series(LineSeries::new(
+                    c.spend.iter().copied().zip(c.mean.iter().copied()),
+                    colour.stroke_width(2),
+                ))
+                .map_err(render_err)?;
+            // Current spend: interpolate the mean curve there.
+            let k = c
+                .spend
+                .partition_point(|s| *s < c.current)
+                .clamp(1, c.spend.len() - 1);
+            let (x0, x1) = (c.spend[k - 1], c.spend[k]);
+            let t = if x1 > x0 {
+                (c.current - x0) / (x1 - x0)
+            } else {
+                0.0
+            };
+            let y = c.mean[k - 1] + t * (c.mean[k] - c.mean[k - 1]);
+            chart
+                .draw_series(std::iter::once(Circle::new(
+                    (c.current, y),
+                    5,
+                    colour.filled(),
+                )))
+                .map_err(render_err)?;
+        }
+        Ok(())
+    })
+}

@@ -37,6 +37,23 @@ struct ChannelRow {
     contribution: [f64; 3],
     share: [f64; 3],
     roas: [f64; 3],
+    roi: [f64; 3],
+    marginal_roi: [f64; 3],
+    cost_per_outcome: [f64; 3],
+    profit: [f64; 3],
+    prob_roi_above_hurdle: f64,
+    spend_at_hurdle: [f64; 3],
+}
+
+#[derive(Debug, Serialize)]
+struct AllocationRow {
+    plan: String,
+    channel: String,
+    spend: f64,
+    lower_bound: f64,
+    upper_bound: f64,
+    lift: [f64; 3],
+    profit: f64,
 }
 
 #[derive(Debug, Serialize)]
@@ -123,11 +140,27 @@ pub fn run(run: &Path, out_dir: &Path, force: bool) -> Result<Option<Manifest>, 
     let (ppc, r4) = diagnose.parquet("ppc.parquet")?;
     let (decomp, r5) = decide.parquet("decomposition.parquet")?;
     let (roi, r6) = decide.parquet("roi.parquet")?;
+    let mut inputs = vec![r1, r2, r3, r4, r5, r6];
+    // Outputs of newer decide stages and of the optional optimize stage: shown when present.
+    let curves = optional_parquet(&decide, "curves.parquet", &mut inputs)?;
+    let decide_summary = optional_json(&decide, "summary.json", &mut inputs)?;
+    let optimize = match Upstream::open(&run.join("optimize"), "optimize") {
+        Ok(up) if up.manifest().spec_sha256 == spec_sha => Some(up),
+        _ => None,
+    };
+    let allocation = match &optimize {
+        Some(up) => optional_parquet(up, "allocation.parquet", &mut inputs)?,
+        None => None,
+    };
+    let plan = match &optimize {
+        Some(up) => optional_json(up, "plan.json", &mut inputs)?,
+        None => None,
+    };
     let Some(mut writer) = StageWriter::begin(
         out_dir,
         &mmm_core::stage_id!(STAGE),
         &spec_sha,
-        vec![r1, r2, r3, r4, r5, r6],
+        inputs,
         force,
     )?
     else {
@@ -254,6 +287,12 @@ pub fn run(run: &Path, out_dir: &Path, force: bool) -> Result<Option<Manifest>, 
             contribution: get(c, "contribution"),
             share: get(c, "share"),
             roas: get(c, "roas"),
+            roi: get(c, "roi"),
+            marginal_roi: get(c, "marginal_roi"),
+            cost_per_outcome: get(c, "cost_per_outcome"),
+            profit: get(c, "profit"),
+            prob_roi_above_hurdle: get(c, "prob_roi_above_hurdle")[0],
+            spend_at_hurdle: get(c, "spend_at_hurdle"),
         })
         .collect();
     let roas_items: Vec<(&str, f64, f64, f64)> = rows
@@ -270,8 +309,36 @@ pub fn run(run: &Path, out_dir: &Path, force: bool) -> Result<Option<Manifest>, 
         "ROAS",
     )?;
 
+    let curves_svg = match &curves {
+        Some(batch) => Some(response_svg(
+            batch,
+            &run.join("decide/curves.parquet"),
+            &rows,
+            &target_name,
+            interval,
+        )?),
+        None => None,
+    };
+    let allocation_rows = match &allocation {
+        Some(batch) => Some(allocation_table(
+            batch,
+            &run.join("optimize/allocation.parquet"),
+        )?),
+        None => None,
+    };
+    let failed_gates: Vec<&serde_json::Value> = value(&diag, "gates")
+        .as_array()
+        .map(|g| {
+            g.iter()
+                .filter(|g| !g.get("passed").and_then(|p| p.as_bool()).unwrap_or(true))
+                .collect()
+        })
+        .unwrap_or_default();
+    let summary_text = plain_summary(&rows, &diag, &target_name, interval);
+
     let stages: Vec<StageRow> = [&validate, &features, &fit, &diagnose, &decide]
         .iter()
+        .chain(optimize.as_ref().map(|o| o).iter())
         .map(|u| StageRow {
             stage: u.manifest().stage.clone(),
             status: format!("{:?}", u.manifest().status).to_lowercase(),
@@ -285,8 +352,8 @@ pub fn run(run: &Path, out_dir: &Path, force: bool) -> Result<Option<Manifest>, 
         .collect();
 
     let mut env = Environment::new();
-    env.add_filter("num", |v: f64| fmt_num(v));
-    env.add_filter("pct", |v: f64| fmt_pct(v));
+    env.add_filter("num", |v: Option<f64>| fmt_num(v.unwrap_or(f64::NAN)));
+    env.add_filter("pct", |v: Option<f64>| fmt_pct(v.unwrap_or(f64::NAN)));
     env.add_template("report.html", TEMPLATE)?;
     env.add_template("model_card.md", CARD_TEMPLATE)?;
     let fit_settings = &fit.manifest().settings;
@@ -308,6 +375,13 @@ pub fn run(run: &Path, out_dir: &Path, force: bool) -> Result<Option<Manifest>, 
         "fit_svg": fit_svg,
         "contrib_svg": contrib_svg,
         "roas_svg": roas_svg,
+        "curves_svg": curves_svg,
+        "decide_summary": decide_summary,
+        "allocation": allocation_rows,
+        "plan": plan,
+        "failed_gates": failed_gates,
+        "summary_text": summary_text,
+        "decisions": spec.get("decisions").cloned().map(toml_to_json),
         "sampler": value(fit_settings, "options"),
         "sampling_seconds": value(fit_settings, "sampling_seconds"),
         "seed": fit.manifest().seed,
@@ -327,4 +401,154 @@ pub fn run(run: &Path, out_dir: &Path, force: bool) -> Result<Option<Manifest>, 
         serde_json::json!({ "run": run.display().to_string() }),
         RunStatus::Complete,
     )?))
+}
+
+fn optional_parquet(
+    up: &Upstream,
+    name: &str,
+    inputs: &mut Vec<mmm_core::FileRecord>,
+) -> Result<Option<arrow::array::RecordBatch>, ReportError> {
+    if up.manifest().output(name).is_none() {
+        return Ok(None);
+    }
+    let (batch, rec) = up.parquet(name)?;
+    inputs.push(rec);
+    Ok(Some(batch))
+}
+
+fn optional_json(
+    up: &Upstream,
+    name: &str,
+    inputs: &mut Vec<mmm_core::FileRecord>,
+) -> Result<Option<serde_json::Value>, ReportError> {
+    if up.manifest().output(name).is_none() {
+        return Ok(None);
+    }
+    let (v, rec) = up.json(name)?;
+    inputs.push(rec);
+    Ok(Some(v))
+}
+
+fn toml_to_json(v: toml::Value) -> serde_json::Value {
+    serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
+}
+
+/// Response curves of every channel from curves.parquet.
+fn response_svg(
+    batch: &arrow::array::RecordBatch,
+    path: &Path,
+    rows: &[ChannelRow],
+    target: &str,
+    interval: f64,
+) -> Result<String, ReportError> {
+    let ch = string_column(batch, "channel", path)?;
+    let cols = ["spend", "mean", "lower_50", "upper_50", "lower", "upper"]
+        .iter()
+        .map(|c| f64_column(batch, c, path))
+        .collect::<Result<Vec<_>, _>>()?;
+    let per_channel: Vec<(String, Vec<Vec<f64>>)> = rows
+        .iter()
+        .map(|r| {
+            let idx: Vec<usize> = (0..ch.len()).filter(|&i| ch[i] == r.channel).collect();
+            let v = cols
+                .iter()
+                .map(|c| idx.iter().map(|&i| c[i]).collect())
+                .collect();
+            (r.channel.clone(), v)
+        })
+        .collect();
+    let curves: Vec<charts::Curve> = per_channel
+        .iter()
+        .zip(rows)
+        .filter(|((_, v), _)| v[0].len() >= 2)
+        .map(|((name, v), r)| charts::Curve {
+            name,
+            spend: &v[0],
+            mean: &v[1],
+            inner: (&v[2], &v[3]),
+            outer: (&v[4], &v[5]),
+            current: r.spend,
+        })
+        .collect();
+    Ok(charts::response_chart(
+        &format!(
+            "Response curves: {target} vs spend (mean, 50% and {:.0}% HDI; dot = current spend)",
+            100.0 * interval
+        ),
+        &curves,
+        target,
+    )?)
+}
+
+/// Rows of allocation.parquet for the report.
+fn allocation_table(
+    batch: &arrow::array::RecordBatch,
+    path: &Path,
+) -> Result<Vec<AllocationRow>, ReportError> {
+    let plan = string_column(batch, "plan", path)?;
+    let channel = string_column(batch, "channel", path)?;
+    let f = |c: &str| f64_column(batch, c, path);
+    let (spend, lo, hi, m, l, u, p) = (
+        f("spend")?,
+        f("lower_bound")?,
+        f("upper_bound")?,
+        f("lift_mean")?,
+        f("lift_lower")?,
+        f("lift_upper")?,
+        f("profit_mean")?,
+    );
+    Ok((0..plan.len())
+        .map(|i| AllocationRow {
+            plan: plan[i].clone(),
+            channel: channel[i].clone(),
+            spend: spend[i],
+            lower_bound: lo[i],
+            upper_bound: hi[i],
+            lift: [m[i], l[i], u[i]],
+            profit: p[i],
+        })
+        .collect())
+}
+
+/// A few plain sentences for a marketer: what returned most, how sure, and whether to trust it.
+fn plain_summary(
+    rows: &[ChannelRow],
+    diag: &serde_json::Value,
+    target: &str,
+    interval: f64,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    let passed = diag
+        .get("passed")
+        .and_then(|p| p.as_bool())
+        .unwrap_or(false);
+    out.push(if passed {
+        "The model passed every diagnostic gate, so its numbers can inform budget decisions.".to_string()
+    } else {
+        "At least one diagnostic gate failed: treat every number below as provisional, not as a basis for budget decisions.".to_string()
+    });
+    let mut ranked: Vec<&ChannelRow> = rows.iter().filter(|r| r.roas[0].is_finite()).collect();
+    ranked.sort_by(|a, b| b.roas[0].total_cmp(&a.roas[0]));
+    if let Some(best) = ranked.first() {
+        out.push(format!(
+            "{} returned the most per unit of spend: about {} {target} per unit (a {:.0}% interval of {} to {}).",
+            best.channel,
+            fmt_num(best.roas[0]),
+            100.0 * interval,
+            fmt_num(best.roas[1]),
+            fmt_num(best.roas[2])
+        ));
+    }
+    for r in rows {
+        if r.prob_roi_above_hurdle.is_finite() {
+            out.push(format!(
+                "{}: {} of {target} from {} of spend; the chance that it cleared the ROI hurdle is {}.",
+                r.channel,
+                fmt_num(r.contribution[0]),
+                fmt_num(r.spend),
+                fmt_pct(r.prob_roi_above_hurdle)
+            ));
+        }
+    }
+    out
 }

@@ -2,6 +2,7 @@
 
 mod checks;
 mod contracts;
+mod decisions;
 mod pipeline;
 mod spec;
 

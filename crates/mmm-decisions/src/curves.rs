@@ -1,0 +1,81 @@
+//! Response curves: each channel's total response, per draw, when its training-window spend is
+//! multiplied by m (the week-by-week pattern kept), counting the carry-out past the window.
+
+use mmm_model::MmmModel;
+
+/// Spend multipliers of the curves: 0, 0.05, ..., 2.
+pub fn multipliers() -> Vec<f64> {
+    (0..=40).map(|i| i as f64 * 0.05).collect()
+}
+
+/// Response per draw (target units) of channel c to m times its training spend:
+/// sum_t term_c(m x)_t over the training window and the carry-out weeks after it.
+pub fn response(
+    model: &MmmModel,
+    thetas: &[Vec<f64>],
+    c: usize,
+    m: f64,
+    target_scale: f64,
+) -> Vec<f64> {
+    let nt = model.train_periods();
+    let tail = model.carryover_periods(c).saturating_sub(1);
+    let mut series: Vec<f64> = model.channel_spend(c)[..nt].iter().map(|s| s * m).collect();
+    series.extend(std::iter::repeat_n(0.0, tail));
+    let mut out = vec![0.0; series.len()];
+    thetas
+        .iter()
+        .map(|theta| {
+            model.channel_term_for_spend(theta, c, &series, &mut out);
+            out.iter().sum::<f64>() * target_scale
+        })
+        .collect()
+}
+
+/// Marginal ROAS at multiplier m per draw: d response / d spend by central differences of
+/// relative step 1% (target units per currency unit); `spend` is the training spend.
+pub fn marginal_roas(
+    model: &MmmModel,
+    thetas: &[Vec<f64>],
+    c: usize,
+    m: f64,
+    target_scale: f64,
+    spend: f64,
+) -> Vec<f64> {
+    let h = 0.01;
+    let up = response(model, thetas, c, m + h, target_scale);
+    let down = response(model, thetas, c, (m - h).max(0.0), target_scale);
+    let width = (m + h - (m - h).max(0.0)) * spend;
+    up.iter().zip(&down).map(|(u, d)| (u - d) / width).collect()
+}
+
+/// Per draw, the spend (currency) where marginal ROI = margin x marginal ROAS - 1 first falls
+/// below `hurdle` on the grid `curve` (response per multiplier and draw), interpolated linearly
+/// between the midpoints where the slope is measured; +infinity when it stays above up to 2x,
+/// and 0 when it starts below.
+pub fn spend_at_hurdle(
+    curve: &[Vec<f64>],
+    grid: &[f64],
+    spend: f64,
+    margin: f64,
+    hurdle: f64,
+) -> Vec<f64> {
+    let draws = curve.first().map_or(0, Vec::len);
+    (0..draws)
+        .map(|k| {
+            let mut prev: Option<(f64, f64)> = None;
+            for i in 1..grid.len() {
+                let ds = (grid[i] - grid[i - 1]) * spend;
+                let mroi = margin * (curve[i][k] - curve[i - 1][k]) / ds - 1.0;
+                let at = 0.5 * (grid[i] + grid[i - 1]) * spend;
+                if mroi < hurdle {
+                    return match prev {
+                        None => 0.0,
+                        Some((s0, r0)) => s0 + (at - s0) * (r0 - hurdle) / (r0 - mroi),
+                    };
+                }
+                prev = Some((at, mroi));
+            }
+            f64::INFINITY
+        })
+        .collect()
+}

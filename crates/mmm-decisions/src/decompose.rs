@@ -1,0 +1,163 @@
+//! Per-draw, per-week decomposition of the expected target into the intercept, each control,
+//! seasonality and each channel's counterfactual contribution, in target units.
+
+use mmm_features::Design;
+use mmm_model::MmmModel;
+
+use crate::DecideError;
+
+/// `series[component][week][draw]` with the component names; `baseline` is the sum of the
+/// non-media components (the prediction with every channel's spend at zero).
+#[derive(Debug, Clone)]
+pub struct Decomposition {
+    /// Component names: `intercept`, each `control[..]`, `seasonality` (when present),
+    /// `baseline`, then the channels.
+    pub names: Vec<String>,
+    /// Values per component, week and draw (target units).
+    pub series: Vec<Vec<Vec<f64>>>,
+    /// Index of `baseline` in `names`.
+    pub baseline: usize,
+    /// Index of the first channel in `names`.
+    pub first_channel: usize,
+}
+
+/// Decompose every draw. The linear pieces are gamma_k z_kt for each regressor; the sum of all
+/// pieces is checked against the model's own prediction so a model change cannot silently
+/// break the decomposition.
+pub fn decompose(
+    model: &MmmModel,
+    design: &Design,
+    thetas: &[Vec<f64>],
+) -> Result<Decomposition, DecideError> {
+    let n = model.periods();
+    let scale = design.scales.target;
+    let names = model.param_names();
+    let index = |name: &str| {
+        names.iter().position(|p| p == name).ok_or_else(|| {
+            DecideError::Output(format!("the model has no parameter '{name}' to decompose"))
+        })
+    };
+    let intercept = index("intercept")?;
+    let controls: Vec<(String, usize, usize)> = design
+        .regressor_names
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.starts_with("control["))
+        .map(|(k, r)| Ok((r.clone(), k, index(&format!("gamma_{r}"))?)))
+        .collect::<Result<_, DecideError>>()?;
+    let fourier: Vec<(usize, usize)> = design
+        .regressor_names
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.starts_with("fourier["))
+        .map(|(k, r)| Ok((k, index(&format!("gamma_{r}"))?)))
+        .collect::<Result<_, DecideError>>()?;
+    let mut comp_names = vec!["intercept".to_string()];
+    comp_names.extend(controls.iter().map(|c| c.0.clone()));
+    let seasonality = !fourier.is_empty();
+    if seasonality {
+        comp_names.push("seasonality".into());
+    }
+    let baseline = comp_names.len();
+    comp_names.push("baseline".into());
+    let first_channel = comp_names.len();
+    comp_names.extend(model.channel_names().iter().cloned());
+    let draws = thetas.len();
+    let mut series = vec![vec![vec![0.0; draws]; n]; comp_names.len()];
+    let mut term = vec![0.0; n];
+    let mut full = vec![0.0; n];
+    for (k, theta) in thetas.iter().enumerate() {
+        let mut sum = vec![theta[intercept]; n];
+        for t in 0..n {
+            series[0][t][k] = theta[intercept] * scale;
+        }
+        for (j, (_, r, p)) in controls.iter().enumerate() {
+            for t in 0..n {
+                let v = theta[*p] * design.regressors[*r][t];
+                series[1 + j][t][k] = v * scale;
+                sum[t] += v;
+            }
+        }
+        if seasonality {
+            let s = 1 + controls.len();
+            for t in 0..n {
+                let v: f64 = fourier
+                    .iter()
+                    .map(|(r, p)| theta[*p] * design.regressors[*r][t])
+                    .sum();
+                series[s][t][k] = v * scale;
+                sum[t] += v;
+            }
+        }
+        for t in 0..n {
+            series[baseline][t][k] = sum[t] * scale;
+        }
+        // A channel's counterfactual: its spend at zero zeroes its additive term, so the
+        // prediction without it differs from the full one by exactly that term.
+        for c in 0..model.channel_names().len() {
+            model.channel_term(theta, c, &mut term);
+            for t in 0..n {
+                series[first_channel + c][t][k] = term[t] * scale;
+                sum[t] += term[t];
+            }
+        }
+        model.predict_mean(theta, &[], &mut full);
+        for t in 0..n {
+            if (full[t] - sum[t]).abs() > 1e-9 * (1.0 + full[t].abs()) {
+                return Err(DecideError::Output(format!(
+                    "decomposition does not add up to the model's prediction at period {t} ({} vs {}); the model form is not additive",
+                    sum[t], full[t]
+                )));
+            }
+        }
+    }
+    Ok(Decomposition {
+        names: comp_names,
+        series,
+        baseline,
+        first_channel,
+    })
+}
+
+/// The check that the baseline never goes negative.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct BaselineCheck {
+    /// True when no week's posterior-mean baseline is negative.
+    pub passed: bool,
+    /// Weeks whose posterior-mean baseline is below zero.
+    pub weeks_negative_mean: usize,
+    /// Weeks where more than 5% of draws have a negative baseline.
+    pub weeks_negative_over_5pct_of_draws: usize,
+    /// Smallest posterior-mean baseline over weeks (target units).
+    pub min_mean: f64,
+    /// Date (days since 1970-01-01) of that week.
+    pub min_mean_day: i32,
+    /// How it was computed.
+    pub method: &'static str,
+}
+
+/// Check the baseline component of `dec` week by week.
+pub fn baseline_check(dec: &Decomposition, dates: &[i32]) -> BaselineCheck {
+    let b = &dec.series[dec.baseline];
+    let means: Vec<f64> = b.iter().map(|w| mmm_core::summary::mean(w)).collect();
+    let (mut min_mean, mut min_day) = (f64::INFINITY, dates.first().copied().unwrap_or(0));
+    for (m, d) in means.iter().zip(dates) {
+        if *m < min_mean {
+            min_mean = *m;
+            min_day = *d;
+        }
+    }
+    let weeks_negative_mean = means.iter().filter(|m| **m < 0.0).count();
+    let weeks_negative_over_5pct_of_draws = b
+        .iter()
+        .filter(|w| w.iter().filter(|v| **v < 0.0).count() as f64 > 0.05 * w.len() as f64)
+        .count();
+    BaselineCheck {
+        passed: weeks_negative_mean == 0,
+        weeks_negative_mean,
+        weeks_negative_over_5pct_of_draws,
+        min_mean,
+        min_mean_day: min_day,
+        method: "baseline = intercept + controls + seasonality per draw and week (every channel's spend at zero); failed when a week's posterior mean is below zero",
+    }
+}

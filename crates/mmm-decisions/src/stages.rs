@@ -1,0 +1,710 @@
+//! The `optimize` and `scenario` stages: spend plans over a horizon, their incremental outcome
+//! over all posterior draws, and optionally a decision record for a later `review`.
+
+use std::path::Path;
+
+use mmm_core::spec::{LoadedSpec, Objective};
+use mmm_core::summary::{hdi, mean, quantile_sorted, sorted};
+use mmm_core::{BatchBuilder, FileRecord, Manifest, RunStatus, StageWriter, Upstream, schemas};
+use mmm_features::Design;
+use mmm_model::{MmmModel, Posterior};
+
+use crate::DecideError;
+use crate::optimize::{self, ChannelRange, Problem};
+use crate::plan::PlanModel;
+use crate::review::{DecisionRecord, TotalPrediction};
+
+/// Name of the optimize stage.
+pub const OPTIMIZE_STAGE: &str = "optimize";
+/// Name of the scenario stage.
+pub const SCENARIO_STAGE: &str = "scenario";
+/// File name of a decision record.
+pub const RECORD_FILE: &str = "decision_record.json";
+
+/// Command-line overrides of the spec's optimizer settings.
+#[derive(Debug, Clone, Default)]
+pub struct OptimizeOptions {
+    /// Total budget over the horizon (currency).
+    pub budget: Option<f64>,
+    /// Horizon in weeks.
+    pub horizon: Option<usize>,
+    /// Objective.
+    pub objective: Option<Objective>,
+    /// First week of the plan (`YYYY-MM-DD`, a period of the data or the one after the last);
+    /// default: right after the data.
+    pub start: Option<String>,
+    /// Write a decision record with the predicted outcome distribution.
+    pub record: bool,
+    /// Redo even when fresh.
+    pub force: bool,
+}
+
+struct Inputs {
+    design: Design,
+    model: MmmModel,
+    posterior: Posterior,
+    records: Vec<FileRecord>,
+}
+
+fn load(spec: &LoadedSpec, features_dir: &Path, fit_dir: &Path) -> Result<Inputs, DecideError> {
+    let features = Upstream::open(features_dir, mmm_features::STAGE)?;
+    let fit = Upstream::open(fit_dir, "fit")?;
+    let (design, mut records) = Design::load(&features, &spec.spec)?;
+    let (draws, rec) = fit.parquet("draws.parquet")?;
+    records.push(rec);
+    let model = MmmModel::new(&spec.spec, &design)?;
+    let posterior = Posterior::from_batch(&draws, &model, &fit_dir.join("draws.parquet"))?;
+    if posterior.is_empty() {
+        return Err(DecideError::Input(format!(
+            "{}: no posterior draws",
+            fit_dir.join("draws.parquet").display()
+        )));
+    }
+    Ok(Inputs {
+        design,
+        model,
+        posterior,
+        records,
+    })
+}
+
+/// Days since 1970-01-01 of an ISO date.
+pub fn parse_day(text: &str) -> Option<i32> {
+    let d = chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").ok()?;
+    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1)?;
+    i32::try_from((d - epoch).num_days()).ok()
+}
+
+/// ISO date of a day number.
+pub fn format_day(day: i32) -> String {
+    chrono::NaiveDate::from_ymd_opt(1970, 1, 1)
+        .and_then(|e| e.checked_add_signed(chrono::TimeDelta::days(day as i64)))
+        .map(|d| d.to_string())
+        .unwrap_or_else(|| day.to_string())
+}
+
+/// Period index where a plan starts, and the dates of its weeks.
+fn plan_start(
+    design: &Design,
+    period_days: i32,
+    start: Option<&str>,
+    horizon: usize,
+) -> Result<(usize, Vec<i32>), DecideError> {
+    let n = design.len();
+    let last = design.dates.last().copied().unwrap_or(0);
+    let idx = match start {
+        None => n,
+        Some(s) => {
+            let day = parse_day(s).ok_or_else(|| {
+                DecideError::Input(format!("--start '{s}': not a date of the form YYYY-MM-DD"))
+            })?;
+            if day == last + period_days {
+                n
+            } else {
+                design.dates.iter().position(|d| *d == day).ok_or_else(|| {
+                    DecideError::Input(format!(
+                        "--start {s}: not a period of the data ({} .. {}) nor the period right after it",
+                        format_day(design.dates[0]),
+                        format_day(last)
+                    ))
+                })?
+            }
+        }
+    };
+    let first = if idx < n {
+        design.dates[idx]
+    } else {
+        last + period_days
+    };
+    let dates = (0..horizon)
+        .map(|w| first + w as i32 * period_days)
+        .collect();
+    Ok((idx, dates))
+}
+
+fn spend_scales(design: &Design) -> Vec<f64> {
+    design
+        .channel_names
+        .iter()
+        .map(|n| design.scales.channels.get(n).copied().unwrap_or(1.0))
+        .collect()
+}
+
+/// Summary of one plan's lift draws.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LiftSummary {
+    /// Posterior mean.
+    pub mean: f64,
+    /// Posterior median.
+    pub median: f64,
+    /// HDI lower end.
+    pub lower: f64,
+    /// HDI upper end.
+    pub upper: f64,
+    /// Risk-level quantile.
+    pub q_risk: f64,
+}
+
+fn lift_summary(lift: &[f64], interval: f64, risk: f64) -> LiftSummary {
+    let s = sorted(lift);
+    let (lower, upper) = hdi(lift, interval);
+    LiftSummary {
+        mean: mean(lift),
+        median: quantile_sorted(&s, 0.5),
+        lower,
+        upper,
+        q_risk: quantile_sorted(&s, risk),
+    }
+}
+
+/// Rows of allocation.parquet for one plan.
+#[derive(Default)]
+struct AllocationRows {
+    plan: Vec<String>,
+    channel: Vec<String>,
+    spend: Vec<f64>,
+    lower_bound: Vec<f64>,
+    upper_bound: Vec<f64>,
+    lift: Vec<LiftSummary>,
+    profit: Vec<f64>,
+}
+
+impl AllocationRows {
+    #[allow(clippy::too_many_arguments)]
+    fn push_plan(
+        &mut self,
+        name: &str,
+        pm: &PlanModel,
+        plan: &[Vec<f64>],
+        names: &[String],
+        ranges: Option<&[ChannelRange]>,
+        interval: f64,
+        risk: f64,
+        margin: f64,
+    ) -> Vec<f64> {
+        let mut total = vec![0.0; pm.draws()];
+        let mut total_spend = 0.0;
+        for (c, weekly) in plan.iter().enumerate() {
+            let lift = pm.channel_lift(c, weekly);
+            for (t, v) in total.iter_mut().zip(&lift) {
+                *t += v;
+            }
+            let spend: f64 = weekly.iter().sum();
+            total_spend += spend;
+            self.row(
+                name,
+                &names[c],
+                spend,
+                ranges.map_or((f64::NAN, f64::NAN), |r| (r[c].lower, r[c].upper)),
+                &lift,
+                interval,
+                risk,
+                margin,
+            );
+        }
+        self.row(
+            name,
+            "total",
+            total_spend,
+            (f64::NAN, f64::NAN),
+            &total,
+            interval,
+            risk,
+            margin,
+        );
+        total
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn row(
+        &mut self,
+        plan: &str,
+        channel: &str,
+        spend: f64,
+        bounds: (f64, f64),
+        lift: &[f64],
+        interval: f64,
+        risk: f64,
+        margin: f64,
+    ) {
+        self.plan.push(plan.to_string());
+        self.channel.push(channel.to_string());
+        self.spend.push(spend);
+        self.lower_bound.push(bounds.0);
+        self.upper_bound.push(bounds.1);
+        let s = lift_summary(lift, interval, risk);
+        self.profit.push(margin * s.mean - spend);
+        self.lift.push(s);
+    }
+
+    fn build(self) -> Result<arrow::array::RecordBatch, DecideError> {
+        let col = |f: fn(&LiftSummary) -> f64| self.lift.iter().map(f).collect::<Vec<f64>>();
+        BatchBuilder::new()
+            .string("plan", self.plan.clone())
+            .string("channel", self.channel.clone())
+            .f64("spend", self.spend.clone())
+            .f64("lower_bound", self.lower_bound.clone())
+            .f64("upper_bound", self.upper_bound.clone())
+            .f64("lift_mean", col(|s| s.mean))
+            .f64("lift_median", col(|s| s.median))
+            .f64("lift_lower", col(|s| s.lower))
+            .f64("lift_upper", col(|s| s.upper))
+            .f64("lift_q_risk", col(|s| s.q_risk))
+            .f64("profit_mean", self.profit.clone())
+            .build()
+            .map_err(|e| DecideError::Output(e.to_string()))
+    }
+}
+
+fn flat_plan(totals: &[f64], horizon: usize) -> Vec<Vec<f64>> {
+    totals
+        .iter()
+        .map(|t| vec![t / horizon as f64; horizon])
+        .collect()
+}
+
+/// Predicted total target over the horizon, per draw, when the horizon lies inside the data
+/// (the baseline of later weeks needs control values the run does not have).
+fn total_prediction(
+    inp: &Inputs,
+    pm: &PlanModel,
+    plan: &[Vec<f64>],
+    start: usize,
+) -> Option<TotalPrediction> {
+    let h = pm.horizon();
+    if start + h > inp.design.len() {
+        return None;
+    }
+    let scale = inp.design.scales.target;
+    let all: Vec<usize> = (0..inp.design.channel_names.len()).collect();
+    let media = pm.weekly_media(plan);
+    let mut base = vec![0.0; inp.design.len()];
+    let (mut means, mut sds) = (Vec::new(), Vec::new());
+    for (theta, m) in inp.posterior.theta.iter().zip(&media) {
+        inp.model.predict_mean(theta, &all, &mut base);
+        let b: f64 = base[start..start + h].iter().sum::<f64>() * scale;
+        means.push(b + m.iter().sum::<f64>());
+        // Independent Normal noise per week: the sum has sd sigma sqrt(H).
+        sds.push(inp.model.sigma(theta) * scale * (h as f64).sqrt());
+    }
+    Some(TotalPrediction {
+        mean_per_draw: means,
+        sd_per_draw: sds,
+        noise:
+            "Normal(0, sigma) per week, independent; the sum over the horizon has sd sigma sqrt(H)"
+                .into(),
+    })
+}
+
+/// The optimize stage: writes allocation.parquet, plan.json and, with `record`, a decision record.
+pub fn run_optimize(
+    spec: &LoadedSpec,
+    features_dir: &Path,
+    fit_dir: &Path,
+    out_dir: &Path,
+    opts: &OptimizeOptions,
+) -> Result<Option<Manifest>, DecideError> {
+    let inp = load(spec, features_dir, fit_dir)?;
+    let d = &spec.spec.decisions;
+    let o = &d.optimizer;
+    let horizon = opts.horizon.unwrap_or(o.horizon_weeks);
+    if horizon == 0 {
+        return Err(DecideError::Input("--weeks must be at least 1".into()));
+    }
+    let objective = opts.objective.unwrap_or(o.objective);
+    let period_days = spec.spec.data.period_days as i32;
+    let (start, dates) = plan_start(&inp.design, period_days, opts.start.as_deref(), horizon)?;
+    let ref_weeks = o.reference_weeks.unwrap_or(horizon);
+    if ref_weeks == 0 || ref_weeks > start {
+        return Err(DecideError::Input(format!(
+            "decisions.optimizer.reference_weeks: {ref_weeks} weeks before the plan's start are needed, the data has {start}"
+        )));
+    }
+    let names = inp.design.channel_names.clone();
+    let current: Vec<f64> = (0..names.len())
+        .map(|c| {
+            inp.design.spend(c)[start - ref_weeks..start]
+                .iter()
+                .sum::<f64>()
+                * horizon as f64
+                / ref_weeks as f64
+        })
+        .collect();
+    let budget = opts.budget.or(o.budget).unwrap_or(current.iter().sum());
+    if !(budget.is_finite() && budget >= 0.0) {
+        return Err(DecideError::Input(format!(
+            "budget must be a number >= 0, got {budget}"
+        )));
+    }
+    let ranges: Vec<ChannelRange> = names
+        .iter()
+        .zip(&current)
+        .map(|(name, cur)| {
+            let mut r = ChannelRange {
+                channel: name.clone(),
+                lower: 0.0,
+                lower_rule: "spend cannot be negative".into(),
+                upper: f64::INFINITY,
+                upper_rule: "no limit".into(),
+            };
+            if let Some(m) = o.max_change {
+                r.lower = cur * (1.0 - m).max(0.0);
+                r.lower_rule = format!(
+                    "decisions.optimizer.max_change = {m} below the reference spend {cur:.2}"
+                );
+                r.upper = cur * (1.0 + m);
+                r.upper_rule = format!(
+                    "decisions.optimizer.max_change = {m} above the reference spend {cur:.2}"
+                );
+            }
+            if let Some(b) = o.bounds.iter().find(|b| &b.channel == name) {
+                if let Some(lo) = b.min
+                    && lo > r.lower
+                {
+                    r.lower = lo;
+                    r.lower_rule = format!("decisions.optimizer.bounds[{name}].min");
+                }
+                if let Some(hi) = b.max
+                    && hi < r.upper
+                {
+                    r.upper = hi;
+                    r.upper_rule = format!("decisions.optimizer.bounds[{name}].max");
+                }
+            }
+            r
+        })
+        .collect();
+    let problem = Problem {
+        budget,
+        objective,
+        risk_level: o.risk_level,
+        margin: d.margin,
+        ranges,
+    };
+    // Fail on an infeasible request before anything is written.
+    optimize::check_feasible(&problem)?;
+    let records = inp.records.clone();
+    let Some(mut writer) = StageWriter::begin(
+        out_dir,
+        &mmm_core::stage_id!(OPTIMIZE_STAGE),
+        &spec.sha256,
+        records,
+        opts.force,
+    )?
+    else {
+        return Ok(None);
+    };
+    let pm = PlanModel::new(
+        &inp.model,
+        &inp.posterior.theta,
+        spend_scales(&inp.design),
+        inp.design.scales.target,
+        start,
+        horizon,
+    );
+    let n = names.len();
+    let mut starts = vec![current.clone(), vec![budget / n.max(1) as f64; n]];
+    if objective != Objective::Expected && objective != Objective::Profit {
+        let expected = Problem {
+            objective: Objective::Expected,
+            ..problem.clone()
+        };
+        starts.push(optimize::optimize(&pm, &expected, &starts)?.spend);
+    }
+    if n <= 3 {
+        for c in 0..n {
+            let mut corner = vec![0.0; n];
+            corner[c] = budget;
+            starts.push(corner);
+        }
+    }
+    let timer = std::time::Instant::now();
+    let solution = optimize::optimize(&pm, &problem, &starts)?;
+    let seconds = timer.elapsed().as_secs_f64();
+    let (interval, risk) = (d.interval, o.risk_level);
+    let mut rows = AllocationRows::default();
+    let current_plan = flat_plan(&current, horizon);
+    let new_plan = flat_plan(&solution.spend, horizon);
+    let current_lift = rows.push_plan(
+        "current",
+        &pm,
+        &current_plan,
+        &names,
+        Some(&problem.ranges),
+        interval,
+        risk,
+        d.margin,
+    );
+    let new_lift = rows.push_plan(
+        "optimized",
+        &pm,
+        &new_plan,
+        &names,
+        Some(&problem.ranges),
+        interval,
+        risk,
+        d.margin,
+    );
+    let current_objective =
+        optimize::objective_value(&problem, &current_lift, current.iter().sum());
+    let p_better = new_lift
+        .iter()
+        .zip(&current_lift)
+        .filter(|(a, b)| a > b)
+        .count() as f64
+        / new_lift.len() as f64;
+    let binding: Vec<String> = problem
+        .ranges
+        .iter()
+        .zip(&solution.spend)
+        .filter_map(|(r, x)| {
+            let tol = 1e-6 * budget.max(1.0);
+            if (x - r.lower).abs() <= tol && r.lower > 0.0 {
+                Some(format!("{} at its minimum ({})", r.channel, r.lower_rule))
+            } else if (x - r.upper).abs() <= tol {
+                Some(format!("{} at its maximum ({})", r.channel, r.upper_rule))
+            } else {
+                None
+            }
+        })
+        .collect();
+    let plan_json = serde_json::json!({
+        "objective": objective,
+        "risk_level": risk,
+        "budget": budget,
+        "horizon_weeks": horizon,
+        "start": format_day(dates[0]),
+        "reference_weeks": ref_weeks,
+        "reference": format!("{} .. {}", format_day(inp.design.dates[start - ref_weeks]), format_day(inp.design.dates[start - 1])),
+        "channels": names,
+        "current_spend": current,
+        "optimized_spend": solution.spend,
+        "objective_current": current_objective,
+        "objective_optimized": solution.objective,
+        "current_lift": lift_summary(&current_lift, interval, risk),
+        "optimized_lift": lift_summary(&new_lift, interval, risk),
+        "prob_optimized_beats_current": p_better,
+        "binding_constraints": binding,
+        "iterations": solution.iterations,
+        "optimizer_seconds": seconds,
+        "draws": pm.draws(),
+        "method": "projected gradient ascent on {bounds, sum = budget} over all posterior draws; weekly spend flat over the horizon; lift = response over the horizon and carry-out weeks minus the response to carry-in alone",
+    });
+    let batch = rows.build()?;
+    writer.write_parquet("allocation.parquet", &batch, &schemas::allocation())?;
+    writer.write_json("plan.json", &plan_json, None)?;
+    if opts.record {
+        let record = DecisionRecord::new(
+            spec,
+            "optimized",
+            &names,
+            &dates,
+            new_plan.clone(),
+            &new_lift,
+            total_prediction(&inp, &pm, &new_plan, start),
+            interval,
+        );
+        writer.write_json(RECORD_FILE, &record, None)?;
+    }
+    let settings = serde_json::json!({
+        "objective": objective, "budget": budget, "horizon_weeks": horizon,
+        "start": format_day(dates[0]), "record": opts.record,
+    });
+    Ok(Some(writer.finish(None, settings, RunStatus::Complete)?))
+}
+
+/// Parse a scenario file: CSV with an optional `scenario` column, a `week` column (1..H) and
+/// one spend column per channel (currency). Returns (name, plan[c][week]) per scenario.
+pub fn read_scenarios(
+    path: &Path,
+    channels: &[String],
+) -> Result<Vec<(String, Vec<Vec<f64>>)>, DecideError> {
+    let err = |m: String| DecideError::Input(format!("{}: {m}", path.display()));
+    let mut rdr = csv::Reader::from_path(path).map_err(|e| err(e.to_string()))?;
+    let headers = rdr.headers().map_err(|e| err(e.to_string()))?.clone();
+    let find = |name: &str| headers.iter().position(|h| h.trim() == name);
+    let week_col = find("week").ok_or_else(|| err("missing column 'week'".into()))?;
+    let scen_col = find("scenario");
+    let ch_cols = channels
+        .iter()
+        .map(|c| {
+            find(c).ok_or_else(|| err(format!("missing spend column '{c}' (one per channel)")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut scenarios: Vec<(String, Vec<(usize, Vec<f64>)>)> = Vec::new();
+    for (i, rec) in rdr.records().enumerate() {
+        let row = i + 2;
+        let rec = rec.map_err(|e| err(format!("row {row}: {e}")))?;
+        let name = scen_col
+            .and_then(|c| rec.get(c))
+            .map(|s| s.trim().to_string())
+            .unwrap_or_else(|| "plan".into());
+        if name.is_empty() || name == "current" {
+            return Err(err(format!(
+                "row {row}, column 'scenario': a scenario needs a name other than 'current'"
+            )));
+        }
+        let week: usize = rec
+            .get(week_col)
+            .and_then(|w| w.trim().parse().ok())
+            .filter(|w| *w >= 1)
+            .ok_or_else(|| err(format!("row {row}, column 'week': must be an integer >= 1")))?;
+        let spend = ch_cols
+            .iter()
+            .zip(channels)
+            .map(|(&col, ch)| {
+                rec.get(col)
+                    .and_then(|v| v.trim().parse::<f64>().ok())
+                    .filter(|v| v.is_finite() && *v >= 0.0)
+                    .ok_or_else(|| {
+                        err(format!(
+                            "row {row}, column '{ch}': spend must be a number >= 0"
+                        ))
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        match scenarios.iter_mut().find(|s| s.0 == name) {
+            Some(s) => s.1.push((week, spend)),
+            None => scenarios.push((name, vec![(week, spend)])),
+        }
+    }
+    if scenarios.is_empty() {
+        return Err(err("no rows".into()));
+    }
+    let horizon = scenarios
+        .iter()
+        .flat_map(|s| s.1.iter().map(|w| w.0))
+        .max()
+        .unwrap_or(0);
+    scenarios
+        .into_iter()
+        .map(|(name, weeks)| {
+            let mut plan = vec![vec![f64::NAN; horizon]; channels.len()];
+            for (w, spend) in weeks {
+                if !plan[0][w - 1].is_nan() {
+                    return Err(err(format!("scenario '{name}': week {w} appears twice")));
+                }
+                for (c, v) in spend.into_iter().enumerate() {
+                    plan[c][w - 1] = v;
+                }
+            }
+            if let Some(w) = (0..horizon).find(|&w| plan[0][w].is_nan()) {
+                return Err(err(format!(
+                    "scenario '{name}': week {} is missing (every scenario needs weeks 1..{horizon})",
+                    w + 1
+                )));
+            }
+            Ok((name, plan))
+        })
+        .collect()
+}
+
+/// The scenario stage: outcome distributions of plans from a file vs the current plan;
+/// writes scenarios.parquet, comparison.json and, with `record` (one scenario), a decision record.
+pub fn run_scenario(
+    spec: &LoadedSpec,
+    features_dir: &Path,
+    fit_dir: &Path,
+    plans_file: &Path,
+    out_dir: &Path,
+    opts: &OptimizeOptions,
+) -> Result<Option<Manifest>, DecideError> {
+    let inp = load(spec, features_dir, fit_dir)?;
+    let names = inp.design.channel_names.clone();
+    let scenarios = read_scenarios(plans_file, &names)?;
+    if opts.record && scenarios.len() != 1 {
+        return Err(DecideError::Input(format!(
+            "{}: --record needs exactly one scenario, the file has {}",
+            plans_file.display(),
+            scenarios.len()
+        )));
+    }
+    let horizon = scenarios[0].1[0].len();
+    let d = &spec.spec.decisions;
+    let period_days = spec.spec.data.period_days as i32;
+    let (start, dates) = plan_start(&inp.design, period_days, opts.start.as_deref(), horizon)?;
+    if start < horizon {
+        return Err(DecideError::Input(format!(
+            "the current plan repeats the {horizon} weeks before the start; the data has only {start}"
+        )));
+    }
+    let mut records = inp.records.clone();
+    records.push(mmm_core::file_record(plans_file)?);
+    let Some(mut writer) = StageWriter::begin(
+        out_dir,
+        &mmm_core::stage_id!(SCENARIO_STAGE),
+        &spec.sha256,
+        records,
+        opts.force,
+    )?
+    else {
+        return Ok(None);
+    };
+    let pm = PlanModel::new(
+        &inp.model,
+        &inp.posterior.theta,
+        spend_scales(&inp.design),
+        inp.design.scales.target,
+        start,
+        horizon,
+    );
+    let (interval, risk) = (d.interval, d.optimizer.risk_level);
+    let current: Vec<Vec<f64>> = (0..names.len())
+        .map(|c| inp.design.spend(c)[start - horizon..start].to_vec())
+        .collect();
+    let mut rows = AllocationRows::default();
+    let current_lift = rows.push_plan(
+        "current", &pm, &current, &names, None, interval, risk, d.margin,
+    );
+    let mut table = Vec::new();
+    for (name, plan) in &scenarios {
+        let lift = rows.push_plan(name, &pm, plan, &names, None, interval, risk, d.margin);
+        let spend: f64 = plan.iter().flatten().sum();
+        table.push(serde_json::json!({
+            "scenario": name,
+            "spend": spend,
+            "lift": lift_summary(&lift, interval, risk),
+            "profit_mean": d.margin * mean(&lift) - spend,
+            "lift_minus_current": lift_summary(
+                &lift.iter().zip(&current_lift).map(|(a, b)| a - b).collect::<Vec<_>>(),
+                interval,
+                risk,
+            ),
+            "prob_beats_current": lift.iter().zip(&current_lift).filter(|(a, b)| a > b).count() as f64 / lift.len() as f64,
+        }));
+    }
+    let comparison = serde_json::json!({
+        "start": format_day(dates[0]),
+        "horizon_weeks": horizon,
+        "current": {
+            "definition": "actual spend of the horizon-length window right before the start, week by week",
+            "spend": current.iter().flatten().sum::<f64>(),
+            "lift": lift_summary(&current_lift, interval, risk),
+        },
+        "scenarios": table,
+        "interval": interval,
+    });
+    writer.write_parquet("scenarios.parquet", &rows.build()?, &schemas::allocation())?;
+    writer.write_json("comparison.json", &comparison, None)?;
+    if opts.record {
+        let (name, plan) = &scenarios[0];
+        let lift = pm.lift(plan);
+        let record = DecisionRecord::new(
+            spec,
+            name,
+            &names,
+            &dates,
+            plan.clone(),
+            &lift,
+            total_prediction(&inp, &pm, plan, start),
+            interval,
+        );
+        writer.write_json(RECORD_FILE, &record, None)?;
+    }
+    let settings = serde_json::json!({
+        "plans": plans_file.display().to_string(),
+        "start": format_day(dates[0]),
+        "record": opts.record,
+    });
+    Ok(Some(writer.finish(None, settings, RunStatus::Complete)?))
+}
