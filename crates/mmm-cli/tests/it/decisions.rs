@@ -192,7 +192,14 @@ fn decision_log_round_trip_on_held_back_weeks_and_report_sections() {
     assert!(!dir.path().join("bad/manifest.json").exists());
 
     // The report shows the optimizer and curves, and the diagnostics sections only when present.
-    run_ok(&[&os("report"), &os("--quiet"), &os("--run"), run.as_os_str()]);
+    without_diagnostics_keys(&run);
+    run_ok(&[
+        &os("report"),
+        &os("--quiet"),
+        &os("--run"),
+        run.as_os_str(),
+        &os("--force"),
+    ]);
     let html = std::fs::read_to_string(run.join("report/report.html")).expect("html");
     for id in [
         "id=\"optimizer\"",
@@ -238,9 +245,44 @@ fn decision_log_round_trip_on_held_back_weeks_and_report_sections() {
 
 /// Add the diagnostics keys agreed with the diagnostics stage (hand-made values), fail a gate,
 /// and re-seal the diagnose manifest so the report trusts the file.
-pub fn with_diagnostics_keys(run: &Path) {
+/// Rewrite RUN/diagnose/diagnostics.json with `edit`, keeping its manifest hash valid.
+fn rewrite_diagnostics(run: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
     let path = run.join("diagnose/diagnostics.json");
     let mut d = json(&path);
+    edit(&mut d);
+    let bytes = serde_json::to_vec_pretty(&d).expect("json");
+    std::fs::write(&path, &bytes).expect("write");
+    let mpath = run.join("diagnose/manifest.json");
+    let mut m = json(&mpath);
+    for o in m["outputs"].as_array_mut().expect("outputs") {
+        if o["path"] == "diagnostics.json" {
+            o["sha256"] = mmm_core::sha256_hex(&bytes).into();
+        }
+    }
+    std::fs::write(&mpath, serde_json::to_vec_pretty(&m).expect("json")).expect("write");
+}
+
+/// Drop the optional diagnostics sections, as a run without those checks would have them.
+pub fn without_diagnostics_keys(run: &Path) {
+    rewrite_diagnostics(run, |d| {
+        let obj = d.as_object_mut().expect("object");
+        for key in [
+            "predictive",
+            "cross_validation",
+            "prior_posterior",
+            "sign_stability",
+            "loo",
+        ] {
+            obj.remove(key);
+        }
+    });
+}
+
+pub fn with_diagnostics_keys(run: &Path) {
+    rewrite_diagnostics(run, fill_diagnostics_keys);
+}
+
+fn fill_diagnostics_keys(d: &mut serde_json::Value) {
     d["passed"] = false.into();
     d["gates"][0]["passed"] = false.into();
     d["predictive"] = serde_json::json!({
@@ -254,14 +296,4 @@ pub fn with_diagnostics_keys(run: &Path) {
     d["prior_posterior"] = serde_json::json!([{"parameter": "beta[x1]", "prior_mean": 1.6, "prior_sd": 1.2, "posterior_mean": 0.36, "posterior_sd": 0.05, "contraction": 0.998, "shift": 1.03, "prior_dominated": false}]);
     d["sign_stability"] = serde_json::json!({"replicates": 20, "block_length": 8, "rows": [{"coefficient": "beta[x1]", "expected_sign": "positive", "share_expected_sign": 1.0, "stable": true}]});
     d["loo"] = serde_json::json!({"elpd_loo": -1234.5, "se": 10.2, "p_loo": 12.1, "pareto_k_max": 0.41, "n_bad_k": 0, "elpd_waic": -1234.0, "waic_se": 10.1, "p_waic": 11.9});
-    let bytes = serde_json::to_vec_pretty(&d).expect("json");
-    std::fs::write(&path, &bytes).expect("write");
-    let mpath = run.join("diagnose/manifest.json");
-    let mut m = json(&mpath);
-    for o in m["outputs"].as_array_mut().expect("outputs") {
-        if o["path"] == "diagnostics.json" {
-            o["sha256"] = mmm_core::sha256_hex(&bytes).into();
-        }
-    }
-    std::fs::write(&mpath, serde_json::to_vec_pretty(&m).expect("json")).expect("write");
 }
