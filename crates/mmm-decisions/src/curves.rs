@@ -8,8 +8,32 @@ pub fn multipliers() -> Vec<f64> {
     (0..=40).map(|i| i as f64 * 0.05).collect()
 }
 
-/// Response per draw (target units) of channel c to m times its training spend:
-/// sum_t term_c(m x)_t over the training window and the carry-out weeks after it.
+/// Response per draw (target units) of channel c to m times its training spend, for every m
+/// in `grid` (`result[i][draw]`): sum_t term_c(m x)_t over the training window and the
+/// carry-out weeks after it.
+pub fn response_grid(
+    model: &MmmModel,
+    thetas: &[Vec<f64>],
+    c: usize,
+    grid: &[f64],
+    target_scale: f64,
+) -> Vec<Vec<f64>> {
+    let nt = model.train_periods();
+    let tail = model.carryover_periods(c).saturating_sub(1);
+    let mut series: Vec<f64> = model.channel_spend(c)[..nt].to_vec();
+    series.extend(std::iter::repeat_n(0.0, tail));
+    let mut result = vec![Vec::with_capacity(thetas.len()); grid.len()];
+    let mut totals = vec![0.0; grid.len()];
+    for theta in thetas {
+        model.channel_totals_for_multipliers(theta, c, &series, grid, &mut totals);
+        for (r, t) in result.iter_mut().zip(&totals) {
+            r.push(t * target_scale);
+        }
+    }
+    result
+}
+
+/// Response per draw (target units) of channel c to m times its training spend.
 pub fn response(
     model: &MmmModel,
     thetas: &[Vec<f64>],
@@ -17,18 +41,9 @@ pub fn response(
     m: f64,
     target_scale: f64,
 ) -> Vec<f64> {
-    let nt = model.train_periods();
-    let tail = model.carryover_periods(c).saturating_sub(1);
-    let mut series: Vec<f64> = model.channel_spend(c)[..nt].iter().map(|s| s * m).collect();
-    series.extend(std::iter::repeat_n(0.0, tail));
-    let mut out = vec![0.0; series.len()];
-    thetas
-        .iter()
-        .map(|theta| {
-            model.channel_term_for_spend(theta, c, &series, &mut out);
-            out.iter().sum::<f64>() * target_scale
-        })
-        .collect()
+    response_grid(model, thetas, c, &[m], target_scale)
+        .pop()
+        .unwrap_or_default()
 }
 
 /// Marginal ROAS at multiplier m per draw: d response / d spend by central differences of

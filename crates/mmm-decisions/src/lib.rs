@@ -238,10 +238,7 @@ pub fn run(
     let mut cv_cols: [Vec<f64>; 7] = Default::default();
     let mut at_hurdle = Vec::new();
     for (c, ch) in channels.iter().enumerate() {
-        let curve: Vec<Vec<f64>> = grid
-            .iter()
-            .map(|&m| curves::response(&model, thetas, c, m, design.scales.target))
-            .collect();
+        let curve = curves::response_grid(&model, thetas, c, &grid, design.scales.target);
         for (i, (m, values)) in grid.iter().zip(&curve).enumerate() {
             let s = sorted(values);
             let (lo, hi) = hdi(values, interval);

@@ -179,6 +179,24 @@ pub fn logistic_adstock_sum(padded: &[f64], w: &[f64], lam: f64, n: usize) -> f6
     pairwise(sums) + tail
 }
 
+/// sum_t (1 - e^(-lam a_t)) / (1 + e^(-lam a_t)) for a_t >= 0, lam > 0.
+pub fn logistic_sum(lam: f64, a: &[f64]) -> f64 {
+    const B: usize = 16;
+    let logistic = |a: f64| {
+        let e = exp_nonpositive(-lam * a);
+        (1.0 - e) / (1.0 + e)
+    };
+    let mut sums = [0.0f64; B];
+    let chunks = a.chunks_exact(B);
+    let tail: f64 = chunks.remainder().iter().map(|&x| logistic(x)).sum();
+    for x in chunks {
+        for k in 0..B {
+            sums[k] += logistic(x[k]);
+        }
+    }
+    pairwise(sums) + tail
+}
+
 /// Sum of N accumulators (N a power of two) by pairwise halving: a fixed order.
 fn pairwise<const N: usize>(mut a: [f64; N]) -> f64 {
     let mut len = N;

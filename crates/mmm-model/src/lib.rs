@@ -569,6 +569,30 @@ impl MmmModel {
         }
     }
 
+    /// For each multiplier m, sum over the periods of `spend` (scaled, zero before its first
+    /// period) of channel c's term when that spend is multiplied by m, written to `out`.
+    /// Adstock is linear in spend, so it is computed once for all multipliers: a response curve.
+    pub fn channel_totals_for_multipliers(
+        &self,
+        theta: &[f64],
+        c: usize,
+        spend: &[f64],
+        multipliers: &[f64],
+        out: &mut [f64],
+    ) {
+        let ch = &self.channels[c];
+        let base = Self::channel_index(c);
+        let (alpha, lam, beta) = (theta[base], theta[base + 1], theta[base + 2]);
+        let (mut w, mut dw) = (vec![0.0; ch.l_max], vec![0.0; ch.l_max]);
+        geometric_weights(alpha, ch.normalize, &mut w, &mut dw);
+        let adstock: Vec<f64> = (0..spend.len())
+            .map(|t| (0..ch.l_max.min(t + 1)).map(|l| w[l] * spend[t - l]).sum())
+            .collect();
+        for (o, m) in out.iter_mut().zip(multipliers) {
+            *o = beta * kernels::logistic_sum(lam * m, &adstock);
+        }
+    }
+
     /// Channel c's scaled spend over every period (the model's input, training and holdout).
     pub fn channel_spend(&self, c: usize) -> &[f64] {
         let ch = &self.channels[c];
