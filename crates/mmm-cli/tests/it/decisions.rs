@@ -193,14 +193,7 @@ fn decision_log_round_trip_on_held_back_weeks_and_report_sections() {
 
     // The report shows the optimizer and curves, and the diagnostics sections only when present.
     without_diagnostics_keys(&run);
-    run_ok(&[
-        &os("report"),
-        &os("--quiet"),
-        &os("--run"),
-        run.as_os_str(),
-        &os("--force"),
-    ]);
-    let html = std::fs::read_to_string(run.join("report/report.html")).expect("html");
+    let html = render_report(&run);
     for id in [
         "id=\"optimizer\"",
         "id=\"curves\"",
@@ -218,14 +211,7 @@ fn decision_log_round_trip_on_held_back_weeks_and_report_sections() {
         assert!(!html.contains(id), "{id} shown without its diagnostics key");
     }
     with_diagnostics_keys(&run);
-    run_ok(&[
-        &os("report"),
-        &os("--quiet"),
-        &os("--run"),
-        run.as_os_str(),
-        &os("--force"),
-    ]);
-    let html = std::fs::read_to_string(run.join("report/report.html")).expect("html");
+    let html = render_report(&run);
     for id in [
         "id=\"prior-posterior\"",
         "id=\"loo\"",
@@ -245,6 +231,19 @@ fn decision_log_round_trip_on_held_back_weeks_and_report_sections() {
 
 /// Add the diagnostics keys agreed with the diagnostics stage (hand-made values), fail a gate,
 /// and re-seal the diagnose manifest so the report trusts the file.
+/// Render RUN's report again and return its HTML.
+fn render_report(run: &Path) -> String {
+    let os = std::ffi::OsStr::new;
+    run_ok(&[
+        os("report"),
+        os("--quiet"),
+        os("--run"),
+        run.as_os_str(),
+        os("--force"),
+    ]);
+    std::fs::read_to_string(run.join("report/report.html")).expect("html")
+}
+
 /// Rewrite RUN/diagnose/diagnostics.json with `edit`, keeping its manifest hash valid.
 fn rewrite_diagnostics(run: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
     let path = run.join("diagnose/diagnostics.json");
