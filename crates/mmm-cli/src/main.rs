@@ -47,9 +47,17 @@ enum Command {
     Validate {
         #[command(flatten)]
         common: StageArgs,
-        /// Raw data file (.csv or .parquet), one row per period.
+        /// Raw data file (.csv or .parquet): wide (one row per period, or period and geo) or
+        /// long (spec `data.layout`).
         #[arg(long)]
         data: PathBuf,
+        /// Campaign-to-channel mapping (CSV or Parquet with `campaign` and `channel` columns)
+        /// for long inputs with campaign rows.
+        #[arg(long)]
+        campaign_map: Option<PathBuf>,
+        /// The previous run's validate/table.parquet: report refresh drift against it.
+        #[arg(long)]
+        previous: Option<PathBuf>,
     },
     /// Stage 2: scale on the training window and build the design; write design.parquet, scales.json.
     Features {
@@ -216,9 +224,22 @@ fn dispatch(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Spec(SpecCommand::Check { file }) => spec_check(&file),
         Command::Schemas { dir, check } => schemas::write_or_check(&dir, check),
-        Command::Validate { common, data } => {
+        Command::Validate {
+            common,
+            data,
+            campaign_map,
+            previous,
+        } => {
             let spec = load_spec(&common.spec)?;
-            let m = mmm_contracts::run(&spec, &data, &common.out, common.force)?;
+            let inputs = mmm_contracts::Inputs {
+                data,
+                campaign_map,
+                previous,
+            };
+            let m = mmm_contracts::run_with(&spec, &inputs, &common.out, common.force)?;
+            if let Some((_, report)) = &m {
+                say(quiet, mmm_contracts::summary_text(report));
+            }
             report_stage(quiet, "validate", &common.out, m.is_some());
             Ok(0)
         }

@@ -1,6 +1,7 @@
 //! End-to-end tests of the `mmm` binary (one test binary for the crate).
 
 mod contracts;
+mod ingest;
 mod pipeline;
 mod spec;
 
