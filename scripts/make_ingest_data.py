@@ -133,7 +133,7 @@ def geo_panel(rng):
         w.writerow(["date", "geo", "y", "tv", "search", "price", "promo"])
         for (week, g), t in sorted(truth.items()):
             if t["n"] == 7:
-                w.writerow([week.isoformat(), g, fmt(t["y"]), fmt(t["tv"]), fmt(t["search"]), fmt(t["price"] / 7), fmt(t["promo"])])
+                w.writerow([week.isoformat(), g] + [repr(v) for v in (t["y"], t["tv"], t["search"], t["price"] / 7, t["promo"])])
 
 
 if __name__ == "__main__":

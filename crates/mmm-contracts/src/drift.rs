@@ -33,7 +33,8 @@ pub fn psi(previous: &[f64], new: &[f64]) -> f64 {
     }
     let mut edges: Vec<f64> = (1..10).map(|k| sorted[(k * sorted.len() / 10).min(sorted.len() - 1)]).collect();
     edges.dedup();
-    let bin = |v: f64| edges.partition_point(|e| *e < v);
+    // Bin k holds values in [edge k-1, edge k): exact deciles put 10% in each bin.
+    let bin = |v: f64| edges.partition_point(|e| *e <= v);
     let shares = |vals: &[f64]| {
         let mut counts = vec![0.0; edges.len() + 1];
         for v in vals {
