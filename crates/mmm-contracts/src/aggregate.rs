@@ -31,7 +31,10 @@ pub fn to_periods(
     let offset = spec.data.week_start.days_from_monday() as i32;
     let keep: Vec<usize> = (0..p.len()).filter(|&i| p.dates[i].is_some()).collect();
     let days: Vec<i32> = keep.iter().map(|&i| p.dates[i].unwrap_or(0)).collect();
-    let weeks: Vec<i32> = days.iter().map(|&d| period_start(d, period_days, offset)).collect();
+    let weeks: Vec<i32> = days
+        .iter()
+        .map(|&d| period_start(d, period_days, offset))
+        .collect();
     let mut fields = vec![
         Field::new("period", DataType::Int32, false),
         Field::new("day", DataType::Int32, false),
@@ -40,7 +43,9 @@ pub fn to_periods(
     let mut arrays: Vec<ArrayRef> = vec![
         Arc::new(Int32Array::from(weeks)),
         Arc::new(Int32Array::from(days)),
-        Arc::new(StringArray::from(keep.iter().map(|&i| p.geos[i].as_str()).collect::<Vec<_>>())),
+        Arc::new(StringArray::from(
+            keep.iter().map(|&i| p.geos[i].as_str()).collect::<Vec<_>>(),
+        )),
     ];
     let mut selects = Vec::new();
     for (k, (name, role, values)) in p.columns.iter().enumerate() {
@@ -64,7 +69,8 @@ pub fn to_periods(
             Aggregation::Last => format!("last_value({c} ORDER BY day) AS {}", ident(name)),
         });
     }
-    let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).map_err(|e| e.to_string())?;
+    let batch =
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).map_err(|e| e.to_string())?;
     let query = format!(
         "SELECT period AS day, geo, COUNT(DISTINCT day) AS n_inputs, {} FROM t \
          GROUP BY period, geo ORDER BY period, geo",
@@ -74,7 +80,8 @@ pub fn to_periods(
     let required: Vec<(String, Role)> = p.columns.iter().map(|(n, r, _)| (n.clone(), *r)).collect();
     let mut weekly = crate::long::from_batch(&out, &required)?;
     let counts = arrow::compute::cast(
-        out.column_by_name("n_inputs").ok_or("aggregation lost its counts")?,
+        out.column_by_name("n_inputs")
+            .ok_or("aggregation lost its counts")?,
         &DataType::Int64,
     )
     .map_err(|e| e.to_string())?;
@@ -100,7 +107,11 @@ pub fn to_periods(
                     format!(
                         "only {} of {full} input periods in this period{}; it is left out",
                         counts.value(i),
-                        if geo == crate::panel::NATIONAL { String::new() } else { format!(" for geo {geo}") }
+                        if geo == crate::panel::NATIONAL {
+                            String::new()
+                        } else {
+                            format!(" for geo {geo}")
+                        }
                     ),
                 );
             }

@@ -31,7 +31,9 @@ pub fn psi(previous: &[f64], new: &[f64]) -> f64 {
     if sorted.is_empty() || new.is_empty() {
         return 0.0;
     }
-    let mut edges: Vec<f64> = (1..10).map(|k| sorted[(k * sorted.len() / 10).min(sorted.len() - 1)]).collect();
+    let mut edges: Vec<f64> = (1..10)
+        .map(|k| sorted[(k * sorted.len() / 10).min(sorted.len() - 1)])
+        .collect();
     edges.dedup();
     // Bin k holds values in [edge k-1, edge k): exact deciles put 10% in each bin.
     let bin = |v: f64| edges.partition_point(|e| *e <= v);
@@ -40,7 +42,10 @@ pub fn psi(previous: &[f64], new: &[f64]) -> f64 {
         for v in vals {
             counts[bin(*v)] += 1.0;
         }
-        counts.iter().map(|c| (c / vals.len() as f64).max(1e-4)).collect::<Vec<f64>>()
+        counts
+            .iter()
+            .map(|c| (c / vals.len() as f64).max(1e-4))
+            .collect::<Vec<f64>>()
     };
     let (p, q) = (shares(&sorted), shares(&new));
     p.iter().zip(&q).map(|(p, q)| (q - p) * (q / p).ln()).sum()
@@ -48,18 +53,31 @@ pub fn psi(previous: &[f64], new: &[f64]) -> f64 {
 
 /// Compare `new` with the table at `previous`; schema changes are errors, PSI > 0.2 and
 /// changed history warnings.
-pub fn compare(previous: &Path, new: &RecordBatch, f: &mut Findings) -> Result<Vec<ColumnDrift>, ContractError> {
+pub fn compare(
+    previous: &Path,
+    new: &RecordBatch,
+    f: &mut Findings,
+) -> Result<Vec<ColumnDrift>, ContractError> {
     let bytes = std::fs::read(previous).map_err(|e| ContractError::Unreadable {
         path: previous.to_path_buf(),
         message: e.to_string(),
     })?;
     let old = mmm_core::read_parquet_bytes(bytes, previous)?;
     let describe = |b: &RecordBatch| -> Vec<(String, DataType)> {
-        b.schema().fields().iter().map(|f| (f.name().clone(), f.data_type().clone())).collect()
+        b.schema()
+            .fields()
+            .iter()
+            .map(|f| (f.name().clone(), f.data_type().clone()))
+            .collect()
     };
     let (old_cols, new_cols) = (describe(&old), describe(new));
     if old_cols != new_cols {
-        let show = |c: &[(String, DataType)]| c.iter().map(|(n, t)| format!("{n}:{t}")).collect::<Vec<_>>().join(", ");
+        let show = |c: &[(String, DataType)]| {
+            c.iter()
+                .map(|(n, t)| format!("{n}:{t}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         f.error(
             "schema_change",
             At::default(),
@@ -80,13 +98,17 @@ pub fn compare(previous: &Path, new: &RecordBatch, f: &mut Findings) -> Result<V
     };
     let old_keys = keys(&old, previous)?;
     let new_keys = keys(new, here)?;
-    let old_index: HashMap<&(i32, String), usize> = old_keys.iter().enumerate().map(|(i, k)| (k, i)).collect();
+    let old_index: HashMap<&(i32, String), usize> =
+        old_keys.iter().enumerate().map(|(i, k)| (k, i)).collect();
     let mut out = Vec::new();
     for (name, dtype) in &new_cols {
         if *dtype != DataType::Float64 {
             continue;
         }
-        let (a, b) = (f64_column(&old, name, previous)?, f64_column(new, name, here)?);
+        let (a, b) = (
+            f64_column(&old, name, previous)?,
+            f64_column(new, name, here)?,
+        );
         let mut changed = Vec::new();
         for (j, key) in new_keys.iter().enumerate() {
             if let Some(&i) = old_index.get(key) {
@@ -105,7 +127,10 @@ pub fn compare(previous: &Path, new: &RecordBatch, f: &mut Findings) -> Result<V
                     period: Some(key.0),
                     row: None,
                 },
-                format!("{} past period(s) changed since the previous table; first: {was} -> {now}", changed.len()),
+                format!(
+                    "{} past period(s) changed since the previous table; first: {was} -> {now}",
+                    changed.len()
+                ),
             );
         }
         let value = psi(&a, &b);
@@ -116,7 +141,11 @@ pub fn compare(previous: &Path, new: &RecordBatch, f: &mut Findings) -> Result<V
                 format!("population stability index {value:.3} (> 0.2) against the previous table"),
             );
         }
-        out.push(ColumnDrift { column: name.clone(), psi: value, changed_periods: changed.len() });
+        out.push(ColumnDrift {
+            column: name.clone(),
+            psi: value,
+            changed_periods: changed.len(),
+        });
     }
     Ok(out)
 }

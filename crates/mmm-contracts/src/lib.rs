@@ -219,15 +219,27 @@ fn check(
         DataLayout::Long => data.long.period.clone(),
     };
     if raw.rows == 0 {
-        f.error("empty_table", panel::At::default(), "the file has no data rows".into());
-        return Ok(Checked { table: None, findings: f.0, summaries: Vec::new() });
+        f.error(
+            "empty_table",
+            panel::At::default(),
+            "the file has no data rows".into(),
+        );
+        return Ok(Checked {
+            table: None,
+            findings: f.0,
+            summaries: Vec::new(),
+        });
     }
     let panel = match data.layout {
         DataLayout::Wide => wide::panel(raw, spec, &required, &mut f),
         DataLayout::Long => long::panel(raw, spec, &required, mapping, &mut f)?,
     };
     let Some(mut panel) = panel else {
-        return Ok(Checked { table: None, findings: f.0, summaries: Vec::new() });
+        return Ok(Checked {
+            table: None,
+            findings: f.0,
+            summaries: Vec::new(),
+        });
     };
 
     // Rules on the input rows, at the input's own frequency.
@@ -240,7 +252,11 @@ fn check(
         if *role == "channel" && data.layout == DataLayout::Wide {
             for (i, v) in col.iter().enumerate() {
                 if *v < 0.0 {
-                    f.error("negative_spend", panel::At::cell(&panel, name, i), format!("spend {v} is negative"));
+                    f.error(
+                        "negative_spend",
+                        panel::At::cell(&panel, name, i),
+                        format!("spend {v} is negative"),
+                    );
                 }
             }
         }
@@ -272,11 +288,18 @@ fn check(
         f.error(
             "holdout_too_long",
             panel::At::default(),
-            format!("holdout of {} periods leaves too few training rows", spec.holdout.weeks),
+            format!(
+                "holdout of {} periods leaves too few training rows",
+                spec.holdout.weeks
+            ),
         );
     }
     if f.has_errors() {
-        return Ok(Checked { table: None, findings: f.0, summaries });
+        return Ok(Checked {
+            table: None,
+            findings: f.0,
+            summaries,
+        });
     }
     let mut order: Vec<usize> = (0..panel.len()).collect();
     order.sort_by(|&a, &b| (panel.dates[a], &panel.geos[a]).cmp(&(panel.dates[b], &panel.geos[b])));
@@ -289,7 +312,11 @@ fn check(
             .map(|(n, r, c)| (n, r, order.iter().map(|&i| c[i]).collect()))
             .collect(),
     };
-    Ok(Checked { table: Some(table), findings: f.0, summaries })
+    Ok(Checked {
+        table: Some(table),
+        findings: f.0,
+        summaries,
+    })
 }
 
 pub(crate) fn parse_date(cell: &str) -> Option<NaiveDate> {
@@ -330,16 +357,23 @@ pub fn run(
     out_dir: &Path,
     force: bool,
 ) -> Result<Option<Manifest>, ContractError> {
-    let inputs = Inputs { data: data.to_path_buf(), ..Inputs::default() };
+    let inputs = Inputs {
+        data: data.to_path_buf(),
+        ..Inputs::default()
+    };
     run_with(spec, &inputs, out_dir, force).map(|r| r.map(|(m, _)| m))
 }
 
 fn as_of_day(spec: &mmm_core::Spec) -> Result<i32, ContractError> {
     match &spec.data.as_of {
-        Some(text) => parse_date(text).map(days_from_date).ok_or_else(|| ContractError::Unreadable {
-            path: PathBuf::from("spec: data.as_of"),
-            message: format!("'{text}' is not an ISO date"),
-        }),
+        Some(text) => {
+            parse_date(text)
+                .map(days_from_date)
+                .ok_or_else(|| ContractError::Unreadable {
+                    path: PathBuf::from("spec: data.as_of"),
+                    message: format!("'{text}' is not an ISO date"),
+                })
+        }
         None => {
             let secs = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -372,12 +406,22 @@ pub fn run_with(
     else {
         return Ok(None);
     };
-    let mapping = inputs.campaign_map.as_deref().map(long::read_mapping).transpose()?;
+    let mapping = inputs
+        .campaign_map
+        .as_deref()
+        .map(long::read_mapping)
+        .transpose()?;
     let raw = read::read_table(data)?;
     let as_of = as_of_day(&spec.spec)?;
-    let unreadable = |message: String| ContractError::Unreadable { path: data.to_path_buf(), message };
-    let Checked { table, mut findings, summaries } =
-        check(&raw, &spec.spec, mapping.as_ref(), as_of).map_err(unreadable)?;
+    let unreadable = |message: String| ContractError::Unreadable {
+        path: data.to_path_buf(),
+        message,
+    };
+    let Checked {
+        table,
+        mut findings,
+        summaries,
+    } = check(&raw, &spec.spec, mapping.as_ref(), as_of).map_err(unreadable)?;
     let batch = match &table {
         Some(table) => {
             let mut b = BatchBuilder::new()
@@ -411,10 +455,23 @@ pub fn run_with(
         table_rows: table.as_ref().map_or(0, |t| t.dates.len()),
         geos: table
             .as_ref()
-            .map(|t| t.geos.iter().cloned().collect::<BTreeSet<_>>().into_iter().collect())
+            .map(|t| {
+                t.geos
+                    .iter()
+                    .cloned()
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .collect()
+            })
             .unwrap_or_default(),
-        first_period: table.as_ref().and_then(|t| t.dates.first()).map(|d| date_from_days(*d)),
-        last_period: table.as_ref().and_then(|t| t.dates.last()).map(|d| date_from_days(*d)),
+        first_period: table
+            .as_ref()
+            .and_then(|t| t.dates.first())
+            .map(|d| date_from_days(*d)),
+        last_period: table
+            .as_ref()
+            .and_then(|t| t.dates.last())
+            .map(|d| date_from_days(*d)),
         period_days: spec.spec.data.period_days,
         columns: summaries,
         findings: findings.clone(),
@@ -424,7 +481,10 @@ pub fn run_with(
     // contract.json is written even on rejection so the findings can be read; no manifest then.
     writer.write_json("contract.json", &report, None)?;
     let (Some(batch), true) = (batch, passed) else {
-        return Err(ContractError::Rejected { path: data.to_path_buf(), findings });
+        return Err(ContractError::Rejected {
+            path: data.to_path_buf(),
+            findings,
+        });
     };
     writer.write_parquet("table.parquet", &batch, &schemas::table())?;
     let settings = serde_json::json!({
@@ -436,9 +496,11 @@ pub fn run_with(
         "columns": required_columns(&spec.spec).into_iter().map(|(n, r)| serde_json::json!({"name": n, "role": r})).collect::<Vec<_>>(),
         "warnings": findings.len(),
     });
-    Ok(Some((writer.finish(None, settings, RunStatus::Complete)?, report)))
+    Ok(Some((
+        writer.finish(None, settings, RunStatus::Complete)?,
+        report,
+    )))
 }
-
 
 /// Counts of findings per rule, for terminal summaries.
 pub fn rule_counts(findings: &[Finding]) -> BTreeMap<&'static str, usize> {

@@ -121,7 +121,10 @@ pub fn panel(
     let mut last_date: Option<(&str, i32)> = None;
     for i in 0..raw.rows {
         let row = i + 1;
-        let geo = geos.map(|g| g.value(i).trim()).filter(|g| !g.is_empty()).unwrap_or(NATIONAL);
+        let geo = geos
+            .map(|g| g.value(i).trim())
+            .filter(|g| !g.is_empty())
+            .unwrap_or(NATIONAL);
         let variable = variables.value(i).trim();
         let campaign = campaigns.map(|c| c.value(i).trim()).unwrap_or("");
         let column: std::borrow::Cow<str> = if campaign.is_empty() {
@@ -129,7 +132,10 @@ pub fn panel(
         } else {
             match mapping.and_then(|m| m.get(campaign)) {
                 Some(channel) => {
-                    let base = spend_column.get(channel.as_str()).copied().unwrap_or(channel.as_str());
+                    let base = spend_column
+                        .get(channel.as_str())
+                        .copied()
+                        .unwrap_or(channel.as_str());
                     if variable.eq_ignore_ascii_case(&layout.spend_variable) {
                         base.into()
                     } else {
@@ -178,7 +184,9 @@ pub fn panel(
                 findings.error(
                     "duplicate_period",
                     at(),
-                    format!("the same period, geo, campaign and variable also appear in row {first}"),
+                    format!(
+                        "the same period, geo, campaign and variable also appear in row {first}"
+                    ),
                 );
             }
         } else {
@@ -201,7 +209,11 @@ pub fn panel(
             format!(
                 "{} campaign(s) have no channel in the mapping file{}: {}",
                 unmapped.len(),
-                if mapping.is_none() { " (none was given: --campaign-map)" } else { "" },
+                if mapping.is_none() {
+                    " (none was given: --campaign-map)"
+                } else {
+                    ""
+                },
                 unmapped.keys().cloned().collect::<Vec<_>>().join(", ")
             ),
         );
@@ -298,7 +310,10 @@ pub fn from_batch(batch: &RecordBatch, required: &[(String, Role)]) -> Result<Pa
     }
     Ok(Panel {
         dates: day.iter().collect(),
-        geos: geo.iter().map(|g| g.unwrap_or(NATIONAL).to_string()).collect(),
+        geos: geo
+            .iter()
+            .map(|g| g.unwrap_or(NATIONAL).to_string())
+            .collect(),
         source_rows: None,
         columns,
     })

@@ -18,22 +18,37 @@ pub fn grid(p: &Panel, step: i32, date_col: &str, skip: &[String], f: &mut Findi
             let gap = b - a;
             let at = At::cell(p, date_col, w[1]);
             if gap == 0 {
-                let other = p.row(w[0]).map(|r| format!("row {r}")).unwrap_or("another row".into());
-                f.error("duplicate_period", at, format!("period also appears in {other}"));
+                let other = p
+                    .row(w[0])
+                    .map(|r| format!("row {r}"))
+                    .unwrap_or("another row".into());
+                f.error(
+                    "duplicate_period",
+                    at,
+                    format!("period also appears in {other}"),
+                );
             } else if gap % step != 0 {
                 f.error(
                     "off_grid_period",
                     at,
-                    format!("{gap} days after the previous period; periods must be {step} days apart"),
+                    format!(
+                        "{gap} days after the previous period; periods must be {step} days apart"
+                    ),
                 );
             } else if gap > step {
-                let missing: Vec<String> = (1..gap / step).map(|k| date_from_days(a + k * step)).collect();
+                let missing: Vec<String> = (1..gap / step)
+                    .map(|k| date_from_days(a + k * step))
+                    .collect();
                 let mut at = at;
                 at.period = Some(a + step);
                 f.error(
                     "missing_period",
                     at,
-                    format!("{} period(s) missing before this row: {}", missing.len(), missing.join(", ")),
+                    format!(
+                        "{} period(s) missing before this row: {}",
+                        missing.len(),
+                        missing.join(", ")
+                    ),
                 );
             }
         }
@@ -46,14 +61,22 @@ pub fn mixed_frequency(p: &Panel, date_col: &str, f: &mut Findings) -> Vec<Strin
     for (geo, rows) in p.by_geo() {
         let gaps: Vec<(usize, i32)> = rows
             .windows(2)
-            .map(|w| (w[1], p.dates[w[1]].unwrap_or(0) - p.dates[w[0]].unwrap_or(0)))
+            .map(|w| {
+                (
+                    w[1],
+                    p.dates[w[1]].unwrap_or(0) - p.dates[w[0]].unwrap_or(0),
+                )
+            })
             .filter(|(_, g)| *g > 0)
             .collect();
         let daily = gaps.iter().filter(|(_, g)| *g == 1).count();
         let weekly = gaps.iter().filter(|(_, g)| *g % 7 == 0).count();
         if daily >= 2 && weekly >= 2 {
             let first_kind = gaps[0].1 == 1;
-            let switch = gaps.iter().find(|(_, g)| (*g == 1) != first_kind).map(|(i, _)| *i);
+            let switch = gaps
+                .iter()
+                .find(|(_, g)| (*g == 1) != first_kind)
+                .map(|(i, _)| *i);
             let i = switch.unwrap_or(rows[0]);
             f.error(
                 "mixed_frequency",
@@ -73,7 +96,11 @@ pub fn future(p: &Panel, as_of: i32, date_col: &str, f: &mut Findings) {
             f.error(
                 "future_period",
                 At::cell(p, date_col, i),
-                format!("{} is after the as-of date {}", date_from_days(d), date_from_days(as_of)),
+                format!(
+                    "{} is after the as-of date {}",
+                    date_from_days(d),
+                    date_from_days(as_of)
+                ),
             );
         }
     }
@@ -98,7 +125,9 @@ pub fn columns(p: &Panel, domain: TargetDomain, f: &mut Findings) -> Vec<ColumnS
                     TargetDomain::Count if v < 0.0 || v.fract() != 0.0 => f.error(
                         "target_not_count",
                         At::cell(p, name, i),
-                        format!("target {v} is not a non-negative integer; the likelihood models counts"),
+                        format!(
+                            "target {v} is not a non-negative integer; the likelihood models counts"
+                        ),
                     ),
                     _ => {}
                 }
@@ -113,7 +142,7 @@ pub fn columns(p: &Panel, domain: TargetDomain, f: &mut Findings) -> Vec<ColumnS
         let sum: f64 = finite.iter().sum();
         summaries.push(ColumnSummary {
             name: name.clone(),
-            role: *role,
+            role,
             min,
             max,
             mean: sum / finite.len() as f64,
@@ -130,11 +159,17 @@ pub fn columns(p: &Panel, domain: TargetDomain, f: &mut Findings) -> Vec<ColumnS
             f.error(
                 "channel_constant",
                 At::column(name),
-                format!("spend is constant ({min}); its effect cannot be separated from the intercept"),
+                format!(
+                    "spend is constant ({min}); its effect cannot be separated from the intercept"
+                ),
             );
         }
         if *role == "target" && min == max {
-            f.error("target_constant", At::column(name), format!("the target is constant ({min})"));
+            f.error(
+                "target_constant",
+                At::column(name),
+                format!("the target is constant ({min})"),
+            );
         }
     }
     summaries
@@ -157,7 +192,9 @@ fn correlation(a: &[f64], b: &[f64]) -> f64 {
 /// pivoting); `None` when it is numerically singular.
 fn inverse_diagonal(mut m: Vec<Vec<f64>>) -> Option<Vec<f64>> {
     let k = m.len();
-    let mut inv: Vec<Vec<f64>> = (0..k).map(|i| (0..k).map(|j| f64::from(u8::from(i == j))).collect()).collect();
+    let mut inv: Vec<Vec<f64>> = (0..k)
+        .map(|i| (0..k).map(|j| f64::from(u8::from(i == j))).collect())
+        .collect();
     for c in 0..k {
         let pivot = (c..k).max_by(|&a, &b| m[a][c].abs().total_cmp(&m[b][c].abs()))?;
         if m[pivot][c].abs() < 1e-12 {
@@ -188,7 +225,11 @@ fn inverse_diagonal(mut m: Vec<Vec<f64>>) -> Option<Vec<f64>> {
 pub fn collinearity(p: &Panel, f: &mut Findings) {
     for (geo, rows) in p.by_geo() {
         let geo = (geo != crate::panel::NATIONAL).then_some(geo);
-        let at = |c: &str| At { column: Some(c.to_string()), geo: geo.clone(), ..At::default() };
+        let at = |c: &str| At {
+            column: Some(c.to_string()),
+            geo: geo.clone(),
+            ..At::default()
+        };
         let rows: Vec<usize> = rows
             .into_iter()
             .filter(|&i| p.columns.iter().all(|(_, _, c)| c[i].is_finite()))
@@ -211,7 +252,9 @@ pub fn collinearity(p: &Panel, f: &mut Findings) {
                 r[a][b] = c;
                 r[b][a] = c;
                 let (na, nb) = (regressors[a].0, regressors[b].0);
-                let msg = format!("'{na}' and '{nb}' have correlation {c:.4}; their effects cannot be told apart");
+                let msg = format!(
+                    "'{na}' and '{nb}' have correlation {c:.4}; their effects cannot be told apart"
+                );
                 if c.abs() > 0.999 {
                     f.error("collinear", at(nb), msg);
                 } else if c.abs() > 0.95 {
@@ -233,7 +276,10 @@ pub fn collinearity(p: &Panel, f: &mut Findings) {
             }
             None => f.warn(
                 "high_vif",
-                At { geo: geo.clone(), ..At::default() },
+                At {
+                    geo: geo.clone(),
+                    ..At::default()
+                },
                 "the regressors are linearly dependent (singular correlation matrix)".into(),
             ),
         }
@@ -247,7 +293,11 @@ pub fn spikes(p: &Panel, f: &mut Findings) {
             if *role == "control" {
                 continue;
             }
-            let values: Vec<f64> = rows.iter().map(|&i| col[i]).filter(|v| v.is_finite()).collect();
+            let values: Vec<f64> = rows
+                .iter()
+                .map(|&i| col[i])
+                .filter(|v| v.is_finite())
+                .collect();
             if values.len() < 8 {
                 continue;
             }
@@ -262,7 +312,10 @@ pub fn spikes(p: &Panel, f: &mut Findings) {
                     f.warn(
                         "spike",
                         At::cell(p, name, i),
-                        format!("value {} has robust z-score {z:.1} (median {med}, MAD {mad})", col[i]),
+                        format!(
+                            "value {} has robust z-score {z:.1} (median {med}, MAD {mad})",
+                            col[i]
+                        ),
                     );
                 }
             }
@@ -273,5 +326,9 @@ pub fn spikes(p: &Panel, f: &mut Findings) {
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     let n = v.len();
-    if n % 2 == 1 { v[n / 2] } else { 0.5 * (v[n / 2 - 1] + v[n / 2]) }
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        0.5 * (v[n / 2 - 1] + v[n / 2])
+    }
 }

@@ -10,7 +10,11 @@ const SHOWN: usize = 15;
 /// A short human-readable summary: the table's shape, each column's range, and the findings.
 pub fn summary_text(r: &ContractReport) -> String {
     let mut s = String::new();
-    let errors = r.findings.iter().filter(|f| f.severity == Severity::Error).count();
+    let errors = r
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .count();
     let warnings = r.findings.len() - errors;
     let _ = writeln!(
         s,
@@ -51,7 +55,11 @@ pub fn summary_text(r: &ContractReport) -> String {
         let _ = writeln!(s, "  {rule}: {n}");
     }
     for severity in [Severity::Error, Severity::Warning] {
-        let list: Vec<_> = r.findings.iter().filter(|f| f.severity == severity).collect();
+        let list: Vec<_> = r
+            .findings
+            .iter()
+            .filter(|f| f.severity == severity)
+            .collect();
         for f in list.iter().take(SHOWN) {
             let _ = writeln!(s, "  - {f}");
         }
@@ -59,8 +67,16 @@ pub fn summary_text(r: &ContractReport) -> String {
             let _ = writeln!(s, "  ... {} more in contract.json", list.len() - SHOWN);
         }
     }
-    for d in r.drift.iter().filter(|d| d.psi > 0.2 || d.changed_periods > 0) {
-        let _ = writeln!(s, "  drift {}: PSI {:.3}, {} changed period(s)", d.column, d.psi, d.changed_periods);
+    for d in r
+        .drift
+        .iter()
+        .filter(|d| d.psi > 0.2 || d.changed_periods > 0)
+    {
+        let _ = writeln!(
+            s,
+            "  drift {}: PSI {:.3}, {} changed period(s)",
+            d.column, d.psi, d.changed_periods
+        );
     }
     s
 }

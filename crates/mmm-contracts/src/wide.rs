@@ -9,7 +9,11 @@ pub fn parse_number(cell: &str, at: impl FnOnce() -> At, findings: &mut Findings
     let trimmed = cell.trim();
     match trimmed.parse::<f64>() {
         Ok(v) if !v.is_finite() => {
-            findings.error("non_finite", at(), format!("value '{trimmed}' is NaN or infinite"));
+            findings.error(
+                "non_finite",
+                at(),
+                format!("value '{trimmed}' is NaN or infinite"),
+            );
             f64::NAN
         }
         Ok(v) => v,
@@ -29,7 +33,11 @@ pub fn parse_number(cell: &str, at: impl FnOnce() -> At, findings: &mut Findings
 }
 
 /// Parse one date cell, recording `unparseable_date` on failure.
-pub fn parse_date_cell(cell: &str, at: impl FnOnce() -> At, findings: &mut Findings) -> Option<i32> {
+pub fn parse_date_cell(
+    cell: &str,
+    at: impl FnOnce() -> At,
+    findings: &mut Findings,
+) -> Option<i32> {
     match parse_date(cell) {
         Some(d) => Some(days_from_date(d)),
         None => {
@@ -88,7 +96,11 @@ pub fn panel(
             .iter()
             .map(|c| {
                 let t = c.unwrap_or_default().trim();
-                if t.is_empty() { NATIONAL.to_string() } else { t.to_string() }
+                if t.is_empty() {
+                    NATIONAL.to_string()
+                } else {
+                    t.to_string()
+                }
             })
             .collect(),
         None => vec![NATIONAL.to_string(); raw.rows],
@@ -106,7 +118,9 @@ pub fn panel(
         let col: Vec<f64> = cells
             .iter()
             .enumerate()
-            .map(|(i, cell)| parse_number(cell.unwrap_or_default(), || At::cell(&p, name, i), findings))
+            .map(|(i, cell)| {
+                parse_number(cell.unwrap_or_default(), || At::cell(&p, name, i), findings)
+            })
             .collect();
         p.columns.push((name.clone(), role, col));
     }

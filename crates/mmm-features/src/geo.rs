@@ -15,7 +15,11 @@ use mmm_core::{BatchBuilder, CoreError, Spec};
 /// The target, spend and every non-control column are summed over geos; a control is summed
 /// when the spec aggregates it by `sum`, otherwise averaged over the geos reporting it. A table
 /// without a `geo` column, or with a single geo, is returned without the geo column.
-pub fn national_totals(table: &RecordBatch, spec: &Spec, path: &Path) -> Result<RecordBatch, CoreError> {
+pub fn national_totals(
+    table: &RecordBatch,
+    spec: &Spec,
+    path: &Path,
+) -> Result<RecordBatch, CoreError> {
     let dates = date_column(table, "date", path)?;
     let has_geo = table.schema().field_with_name("geo").is_ok();
     let geos = if has_geo {
@@ -36,7 +40,10 @@ pub fn national_totals(table: &RecordBatch, spec: &Spec, path: &Path) -> Result<
     }
     let mut b = BatchBuilder::new().date("date", out_dates.clone());
     for field in table.schema().fields() {
-        if field.name() == "date" || field.name() == "geo" || *field.data_type() != DataType::Float64 {
+        if field.name() == "date"
+            || field.name() == "geo"
+            || *field.data_type() != DataType::Float64
+        {
             continue;
         }
         let name = field.name();

@@ -153,7 +153,12 @@ fn malformed_and_corrupt_files_name_the_file() {
     assert!(stderr(&out).contains("corrupt.parquet"), "{}", stderr(&out));
 }
 
-fn has_warning(findings: &[serde_json::Value], rule: &str, column: Option<&str>, row: Option<u64>) -> bool {
+fn has_warning(
+    findings: &[serde_json::Value],
+    rule: &str,
+    column: Option<&str>,
+    row: Option<u64>,
+) -> bool {
     findings.iter().any(|f| {
         f["rule"] == rule
             && f["severity"] == "warning"
@@ -166,12 +171,54 @@ fn has_warning(findings: &[serde_json::Value], rule: &str, column: Option<&str>,
 fn new_rules_report_their_id_and_location() {
     // (spec, file, rule, column, row, period)
     let cases: [(&str, &str, &str, Option<&str>, Option<u64>, Option<&str>); 6] = [
-        ("spec_lognormal.toml", "target_not_positive.csv", "target_not_positive", Some("y"), Some(4), Some("2021-01-25")),
-        ("spec_poisson.toml", "target_not_count.csv", "target_not_count", Some("y"), Some(6), Some("2021-02-08")),
-        ("spec.toml", "too_few_rows.csv", "too_few_rows", None, None, None),
-        ("spec.toml", "collinear.csv", "collinear", Some("event_1"), None, None),
-        ("spec.toml", "future_period.csv", "future_period", Some("date_week"), Some(12), Some("2021-03-29")),
-        ("spec.toml", "mixed_frequency.csv", "mixed_frequency", Some("date_week"), Some(9), Some("2021-02-23")),
+        (
+            "spec_lognormal.toml",
+            "target_not_positive.csv",
+            "target_not_positive",
+            Some("y"),
+            Some(4),
+            Some("2021-01-25"),
+        ),
+        (
+            "spec_poisson.toml",
+            "target_not_count.csv",
+            "target_not_count",
+            Some("y"),
+            Some(6),
+            Some("2021-02-08"),
+        ),
+        (
+            "spec.toml",
+            "too_few_rows.csv",
+            "too_few_rows",
+            None,
+            None,
+            None,
+        ),
+        (
+            "spec.toml",
+            "collinear.csv",
+            "collinear",
+            Some("event_1"),
+            None,
+            None,
+        ),
+        (
+            "spec.toml",
+            "future_period.csv",
+            "future_period",
+            Some("date_week"),
+            Some(12),
+            Some("2021-03-29"),
+        ),
+        (
+            "spec.toml",
+            "mixed_frequency.csv",
+            "mixed_frequency",
+            Some("date_week"),
+            Some(9),
+            Some("2021-02-23"),
+        ),
     ];
     for (spec, file, rule, column, row, period) in cases {
         let (code, findings, err) = validate_with(spec, file, &[]);
@@ -198,18 +245,34 @@ fn warnings_do_not_reject() {
     let (code, findings, err) = validate("good.csv");
     assert_eq!(code, Some(0), "{err}");
     // 12 periods for 6 parameters (intercept, sigma, 3 for x1, event_1).
-    assert!(has_warning(&findings, "few_rows_per_parameter", None, None), "{findings:#?}");
+    assert!(
+        has_warning(&findings, "few_rows_per_parameter", None, None),
+        "{findings:#?}"
+    );
 
     let (code, findings, err) = validate("spike.csv");
     assert_eq!(code, Some(0), "{err}");
-    assert!(has_warning(&findings, "spike", Some("y"), Some(7)), "{findings:#?}");
-    assert_eq!(findings.iter().filter(|f| f["rule"] == "spike").count(), 1, "{findings:#?}");
+    assert!(
+        has_warning(&findings, "spike", Some("y"), Some(7)),
+        "{findings:#?}"
+    );
+    assert_eq!(
+        findings.iter().filter(|f| f["rule"] == "spike").count(),
+        1,
+        "{findings:#?}"
+    );
 
     // event_1 = x1 + small noise: r ~ 0.99, VIF ~ 50.
     let (code, findings, err) = validate("collinear_warning.csv");
     assert_eq!(code, Some(0), "{err}");
-    assert!(has_warning(&findings, "collinear", Some("event_1"), None), "{findings:#?}");
-    assert!(has_warning(&findings, "high_vif", Some("x1"), None), "{findings:#?}");
+    assert!(
+        has_warning(&findings, "collinear", Some("event_1"), None),
+        "{findings:#?}"
+    );
+    assert!(
+        has_warning(&findings, "high_vif", Some("x1"), None),
+        "{findings:#?}"
+    );
 }
 
 #[test]
@@ -228,18 +291,36 @@ fn unmapped_campaigns_are_listed() {
     assert_eq!(f["column"], "Campaign");
     assert_eq!(f["row"], 10);
     let msg = f["message"].as_str().unwrap_or_default();
-    assert!(msg.contains("Mystery") && msg.contains("Unknown_B"), "{msg}");
+    assert!(
+        msg.contains("Mystery") && msg.contains("Unknown_B"),
+        "{msg}"
+    );
 }
 
 #[test]
 fn several_new_problems_are_all_reported_in_one_run() {
     let (code, findings, _) = validate("several_new_problems.csv");
     assert_eq!(code, Some(2));
-    assert!(has(&findings, "negative_spend", Some("x1"), Some(2)), "{findings:#?}");
-    assert!(has(&findings, "wrong_type", Some("event_1"), Some(8)), "{findings:#?}");
-    assert!(has(&findings, "future_period", Some("date_week"), Some(12)), "{findings:#?}");
-    assert!(has(&findings, "missing_period", Some("date_week"), Some(12)), "{findings:#?}");
-    assert!(has_warning(&findings, "spike", Some("y"), Some(5)), "{findings:#?}");
+    assert!(
+        has(&findings, "negative_spend", Some("x1"), Some(2)),
+        "{findings:#?}"
+    );
+    assert!(
+        has(&findings, "wrong_type", Some("event_1"), Some(8)),
+        "{findings:#?}"
+    );
+    assert!(
+        has(&findings, "future_period", Some("date_week"), Some(12)),
+        "{findings:#?}"
+    );
+    assert!(
+        has(&findings, "missing_period", Some("date_week"), Some(12)),
+        "{findings:#?}"
+    );
+    assert!(
+        has_warning(&findings, "spike", Some("y"), Some(5)),
+        "{findings:#?}"
+    );
 }
 
 #[test]
@@ -259,27 +340,47 @@ fn refresh_drift_against_the_previous_table() {
     let previous = first.join("table.parquet");
 
     // Same data: no drift at all.
-    let (code, findings, err) =
-        validate_with("spec.toml", "good.csv", &["--previous".as_ref(), previous.as_os_str()]);
+    let (code, findings, err) = validate_with(
+        "spec.toml",
+        "good.csv",
+        &["--previous".as_ref(), previous.as_os_str()],
+    );
     assert_eq!(code, Some(0), "{err}");
     assert!(
-        !findings.iter().any(|f| ["changed_history", "distribution_drift", "schema_change"]
-            .contains(&f["rule"].as_str().unwrap_or_default())),
+        !findings.iter().any(
+            |f| ["changed_history", "distribution_drift", "schema_change"]
+                .contains(&f["rule"].as_str().unwrap_or_default())
+        ),
         "{findings:#?}"
     );
 
     // Every y scaled by 1.5: history changed from the first period on, and y's distribution moved.
-    let (code, findings, err) =
-        validate_with("spec.toml", "refresh_drift.csv", &["--previous".as_ref(), previous.as_os_str()]);
+    let (code, findings, err) = validate_with(
+        "spec.toml",
+        "refresh_drift.csv",
+        &["--previous".as_ref(), previous.as_os_str()],
+    );
     assert_eq!(code, Some(0), "{err}");
     let changed = findings
         .iter()
         .find(|f| f["rule"] == "changed_history" && f["column"] == "y")
         .unwrap_or_else(|| panic!("{findings:#?}"));
     assert_eq!(changed["period"], "2021-01-04");
-    assert!(changed["message"].as_str().unwrap_or_default().starts_with("12 past period(s)"));
-    assert!(has_warning(&findings, "distribution_drift", Some("y"), None), "{findings:#?}");
-    assert!(!findings.iter().any(|f| f["rule"] == "changed_history" && f["column"] == "x1"));
+    assert!(
+        changed["message"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("12 past period(s)")
+    );
+    assert!(
+        has_warning(&findings, "distribution_drift", Some("y"), None),
+        "{findings:#?}"
+    );
+    assert!(
+        !findings
+            .iter()
+            .any(|f| f["rule"] == "changed_history" && f["column"] == "x1")
+    );
 
     // A table with other columns: schema change, rejected.
     let other = dir.path().join("other");
@@ -294,8 +395,11 @@ fn refresh_drift_against_the_previous_table() {
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let other_table = other.join("table.parquet");
-    let (code, findings, err) =
-        validate_with("spec.toml", "good.csv", &["--previous".as_ref(), other_table.as_os_str()]);
+    let (code, findings, err) = validate_with(
+        "spec.toml",
+        "good.csv",
+        &["--previous".as_ref(), other_table.as_os_str()],
+    );
     assert_eq!(code, Some(2), "{err}");
     assert!(has(&findings, "schema_change", None, None), "{findings:#?}");
 }

@@ -13,5 +13,7 @@ pub fn repo() -> PathBuf {
 /// A spec from fixtures/bad.
 pub fn bad_spec(name: &str) -> mmm_core::Spec {
     let path = repo().join("fixtures/bad").join(name);
-    mmm_core::spec::LoadedSpec::load(&path).expect("fixture spec").spec
+    mmm_core::spec::LoadedSpec::load(&path)
+        .expect("fixture spec")
+        .spec
 }

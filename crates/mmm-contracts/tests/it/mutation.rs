@@ -32,7 +32,16 @@ fn mutate(rng: &mut XorShift, seed: &[u8]) -> Vec<u8> {
             1 => b.truncate(rng.below(b.len() + 1)),
             2 => {
                 let i = rng.below(b.len() + 1);
-                let tokens: [&[u8]; 8] = [b",", b"\n", b"\"", b"NaN", b"-1e308", b"2021-02-30", b"", b"\xff\xfe"];
+                let tokens: [&[u8]; 8] = [
+                    b",",
+                    b"\n",
+                    b"\"",
+                    b"NaN",
+                    b"-1e308",
+                    b"2021-02-30",
+                    b"",
+                    b"\xff\xfe",
+                ];
                 let t = tokens[rng.below(tokens.len())];
                 b.splice(i..i, t.iter().copied());
             }
@@ -57,7 +66,13 @@ fn parquet_seed() -> Vec<u8> {
     let raw = mmm_contracts::read_table(&repo().join("fixtures/bad/good.csv")).expect("good.csv");
     let mut b = mmm_core::BatchBuilder::new();
     for (name, cells) in raw.names.iter().zip(&raw.cells) {
-        b = b.string(name, cells.iter().map(|c| c.unwrap_or_default().to_string()).collect());
+        b = b.string(
+            name,
+            cells
+                .iter()
+                .map(|c| c.unwrap_or_default().to_string())
+                .collect(),
+        );
     }
     let batch = b.build().expect("batch");
     mmm_core::artifact::parquet_bytes(&batch, Path::new("seed.parquet")).expect("parquet")
@@ -73,10 +88,16 @@ fn mutated_inputs_never_panic() {
         }
     }
     seeds.push((parquet_seed(), "parquet"));
-    let specs = [bad_spec("spec.toml"), bad_spec("spec_long.toml"), bad_spec("spec_poisson.toml")];
+    let specs = [
+        bad_spec("spec.toml"),
+        bad_spec("spec_long.toml"),
+        bad_spec("spec_poisson.toml"),
+    ];
     let mut mapping = mmm_contracts::CampaignMap::new();
     mapping.insert("C1".into(), "x1".into());
-    let budget = std::env::var("MMM_MUTATION_SECS").ok().and_then(|s| s.parse::<u64>().ok());
+    let budget = std::env::var("MMM_MUTATION_SECS")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok());
     let start = Instant::now();
     let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
     let mut cases = 0u64;
@@ -94,9 +115,15 @@ fn mutated_inputs_never_panic() {
                 let spec = &specs[rng.below(specs.len())];
                 let _ = mmm_contracts::check_table(&raw, spec, Some(&mapping), 18_700);
             }
-            Err(e) => assert!(e.to_string().contains("mutated."), "error names the file: {e}"),
+            Err(e) => assert!(
+                e.to_string().contains("mutated."),
+                "error names the file: {e}"
+            ),
         }
         cases += 1;
     }
-    eprintln!("{cases} mutated inputs in {:.1} s", start.elapsed().as_secs_f64());
+    eprintln!(
+        "{cases} mutated inputs in {:.1} s",
+        start.elapsed().as_secs_f64()
+    );
 }

@@ -23,5 +23,9 @@ fn psi_is_zero_for_equal_samples_and_matches_a_hand_computation() {
     // p = 0.1 for each of 10 bins; q = 1 in the top bin, 1e-4 (floor) elsewhere.
     let b: Vec<f64> = (0..100).map(|v| f64::from(v) + 1000.0).collect();
     let want = 9.0 * (1e-4 - 0.1) * (1e-4f64 / 0.1).ln() + (1.0 - 0.1) * (1.0f64 / 0.1).ln();
-    assert!((psi(&a, &b) - want).abs() < 1e-9, "{} vs {want}", psi(&a, &b));
+    assert!(
+        (psi(&a, &b) - want).abs() < 1e-9,
+        "{} vs {want}",
+        psi(&a, &b)
+    );
 }
