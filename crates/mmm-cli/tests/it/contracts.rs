@@ -170,7 +170,16 @@ fn has_warning(
 #[test]
 fn new_rules_report_their_id_and_location() {
     // (spec, file, rule, column, row, period)
-    let cases: [(&str, &str, &str, Option<&str>, Option<u64>, Option<&str>); 6] = [
+    // (spec, file, rule, column, row, period)
+    type Case<'a> = (
+        &'a str,
+        &'a str,
+        &'a str,
+        Option<&'a str>,
+        Option<u64>,
+        Option<&'a str>,
+    );
+    let cases: [Case; 6] = [
         (
             "spec_lognormal.toml",
             "target_not_positive.csv",

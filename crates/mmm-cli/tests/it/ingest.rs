@@ -10,7 +10,10 @@ use mmm_core::columns::{date_column, f64_column, string_column};
 use crate::{fixture, mmm_os, stderr};
 
 /// Rows of a truth CSV keyed by (date, geo), values by column name.
-fn truth(file: &str) -> (Vec<String>, BTreeMap<(String, String), Vec<f64>>) {
+/// Truth rows: (date, geo) -> values in column order.
+type Truth = BTreeMap<(String, String), Vec<f64>>;
+
+fn truth(file: &str) -> (Vec<String>, Truth) {
     let text = std::fs::read_to_string(fixture(&format!("ingest/{file}"))).expect("truth");
     let mut lines = text.lines();
     let header: Vec<String> = lines
@@ -40,7 +43,7 @@ fn table(dir: &Path) -> (Vec<(String, String)>, RecordBatch) {
     let geos = string_column(&batch, "geo", &path).expect("geo");
     let keys = dates
         .into_iter()
-        .map(|d| mmm_contracts::date_from_days(d))
+        .map(mmm_contracts::date_from_days)
         .zip(geos)
         .collect();
     (keys, batch)
