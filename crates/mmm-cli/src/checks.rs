@@ -1,10 +1,12 @@
 //! The refit function handed to the diagnose stage, and `mmm compare`.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use mmm_core::Spec;
+use mmm_diagnostics::compare::Comparison;
 use mmm_model::MmmModel;
 
 /// Fits a model with NUTS using the spec's sampler settings and `[diagnose]` refit sizes, one
@@ -31,18 +33,62 @@ pub fn refitter(spec: &Spec) -> impl Fn(&MmmModel, u64) -> Result<Vec<Vec<f64>>,
 
 /// `mmm compare`: print the comparison, write compare.json when asked; exit code 3 when a
 /// guardrail fails.
+///
+/// With `out`, the directory becomes a `compare` stage: compare.json plus a manifest that
+/// records the last run's spec hash and the manifests of every compared stage, so that
+/// `RUN/compare` (written by `mmm run --previous-run`, or by hand) shows in RUN's report.
 pub fn compare(runs: &[PathBuf], out: Option<&Path>, quiet: bool) -> Result<u8> {
+    let c = compare_and_record(runs, out)?;
+    print_comparison(&c, &mut std::io::stdout().lock(), quiet)?;
+    Ok(if c.passed { 0 } else { 3 })
+}
+
+/// Compare `runs` and, with `out`, record the result there as a `compare` stage.
+pub fn compare_and_record(runs: &[PathBuf], out: Option<&Path>) -> Result<Comparison> {
     let c = mmm_diagnostics::compare::compare_runs(runs)?;
     if let Some(dir) = out {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        let bytes = serde_json::to_vec_pretty(&c)?;
-        mmm_core::write_atomic(&dir.join("compare.json"), &bytes)?;
+        let last = runs.last().context("no runs to compare")?;
+        let spec_sha = mmm_core::sha256_hex(
+            &std::fs::read(last.join("spec.toml"))
+                .with_context(|| format!("reading {}", last.join("spec.toml").display()))?,
+        );
+        let mut inputs = Vec::new();
+        for run in runs {
+            for stage in ["fit", "diagnose", "decide"] {
+                inputs.push(mmm_core::file_record(
+                    &run.join(stage).join(mmm_core::artifact::MANIFEST_FILE),
+                )?);
+            }
+        }
+        if let Some(mut writer) = mmm_core::StageWriter::begin(
+            dir,
+            &mmm_core::stage_id!("compare"),
+            &spec_sha,
+            inputs,
+            true,
+        )? {
+            writer.write_json("compare.json", &c, None)?;
+            writer.finish(
+                None,
+                serde_json::json!({ "runs": runs }),
+                mmm_core::RunStatus::Complete,
+            )?;
+        }
     }
+    Ok(c)
+}
+
+/// The comparison as text; `quiet` drops the note about a missing LOO ranking.
+pub fn print_comparison(c: &Comparison, w: &mut dyn Write, quiet: bool) -> std::io::Result<()> {
     for r in &c.refreshes {
-        println!("{} -> {}", r.run_a, r.run_b);
-        println!("  channel  ROAS a [interval]  ROAS b [interval]  change  share a -> b");
+        writeln!(w, "{} -> {}", r.run_a, r.run_b)?;
+        writeln!(
+            w,
+            "  channel  ROAS a [interval]  ROAS b [interval]  change  share a -> b"
+        )?;
         for ch in &r.channels {
-            println!(
+            writeln!(
+                w,
                 "  {}  {:.4} [{:.4}, {:.4}]  {:.4} [{:.4}, {:.4}]  {:+.1}%  {:.3} -> {:.3}{}",
                 ch.channel,
                 ch.roas_a.mean,
@@ -55,29 +101,34 @@ pub fn compare(runs: &[PathBuf], out: Option<&Path>, quiet: bool) -> Result<u8> 
                 ch.share_a.mean,
                 ch.share_b.mean,
                 if ch.sign_flip { "  SIGN FLIP" } else { "" }
-            );
+            )?;
         }
-        println!(
+        writeln!(
+            w,
             "  prediction drift on {} overlapping weeks: mean |diff| {:.4} ({:.2}% of mean |observed|), max {:.4}",
             r.drift.overlapping_weeks,
             r.drift.mean_abs_diff,
             r.drift.mean_abs_diff_pct,
             r.drift.max_abs_diff
-        );
+        )?;
         if r.guardrail.passed {
-            println!("  guardrail: passed");
+            writeln!(w, "  guardrail: passed")?;
         } else {
-            println!("  guardrail: FAILED");
+            writeln!(w, "  guardrail: FAILED")?;
             for reason in &r.guardrail.reasons {
-                println!("    - {reason}");
+                writeln!(w, "    - {reason}")?;
             }
         }
     }
     match (&c.ranking, &c.ranking_note) {
         (Some(rows), _) => {
-            println!("ranking by PSIS-LOO (elpd_diff and its SE relative to the best):");
+            writeln!(
+                w,
+                "ranking by PSIS-LOO (elpd_diff and its SE relative to the best):"
+            )?;
             for r in rows {
-                println!(
+                writeln!(
+                    w,
                     "  {}. {} ({}): elpd_loo {:.2} (SE {:.2}), elpd_diff {:.2} (SE {:.2}), p_loo {:.2}, max k {:.2}",
                     r.rank,
                     r.run,
@@ -88,11 +139,11 @@ pub fn compare(runs: &[PathBuf], out: Option<&Path>, quiet: bool) -> Result<u8> 
                     r.se_diff,
                     r.p_loo,
                     r.pareto_k_max
-                );
+                )?;
             }
         }
-        (None, Some(note)) if !quiet => eprintln!("no LOO ranking: {note}"),
+        (None, Some(note)) if !quiet => writeln!(w, "no LOO ranking: {note}")?,
         _ => {}
     }
-    Ok(if c.passed { 0 } else { 3 })
+    Ok(())
 }

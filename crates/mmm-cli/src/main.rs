@@ -49,9 +49,17 @@ enum Command {
     Validate {
         #[command(flatten)]
         common: StageArgs,
-        /// Raw data file (.csv or .parquet), one row per period.
+        /// Raw data file (.csv or .parquet): wide (one row per period, or period and geo) or
+        /// long (spec `data.layout`).
         #[arg(long)]
         data: PathBuf,
+        /// Campaign-to-channel mapping (CSV or Parquet with `campaign` and `channel` columns)
+        /// for long inputs with campaign rows.
+        #[arg(long)]
+        campaign_map: Option<PathBuf>,
+        /// The previous run's validate/table.parquet: report refresh drift against it.
+        #[arg(long)]
+        previous: Option<PathBuf>,
     },
     /// Stage 2: scale on the training window and build the design; write design.parquet, scales.json.
     Features {
@@ -154,9 +162,21 @@ enum Command {
         /// Model spec (TOML). Frozen into RUN/spec.toml.
         #[arg(long)]
         spec: PathBuf,
-        /// Raw data file (.csv or .parquet).
+        /// Raw data file (.csv or .parquet): wide or long (spec `data.layout`).
         #[arg(long)]
         data: PathBuf,
+        /// Campaign-to-channel mapping (CSV or Parquet with `campaign` and `channel` columns)
+        /// for long inputs with campaign rows.
+        #[arg(long)]
+        campaign_map: Option<PathBuf>,
+        /// The previous run's validate/table.parquet: report refresh drift against it.
+        #[arg(long)]
+        previous: Option<PathBuf>,
+        /// A previous run directory of this model (an earlier refresh): its table gives the
+        /// refresh drift (unless --previous is given), and `mmm compare PREVIOUS OUT` is recorded
+        /// in OUT/compare and shown in the report; a failed guardrail gives exit code 3.
+        #[arg(long)]
+        previous_run: Option<PathBuf>,
         /// Run directory to create or update.
         #[arg(long)]
         out: PathBuf,
@@ -331,9 +351,22 @@ fn dispatch(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Spec(SpecCommand::Check { file }) => spec_check(&file),
         Command::Schemas { dir, check } => schemas::write_or_check(&dir, check),
-        Command::Validate { common, data } => {
+        Command::Validate {
+            common,
+            data,
+            campaign_map,
+            previous,
+        } => {
             let spec = load_spec(&common.spec)?;
-            let m = mmm_contracts::run(&spec, &data, &common.out, common.force)?;
+            let inputs = mmm_contracts::Inputs {
+                data,
+                campaign_map,
+                previous,
+            };
+            let m = mmm_contracts::run_with(&spec, &inputs, &common.out, common.force)?;
+            if let Some((_, report)) = &m {
+                say(quiet, mmm_contracts::summary_text(report));
+            }
             report_stage(quiet, "validate", &common.out, m.is_some());
             Ok(0)
         }
@@ -479,11 +512,32 @@ fn dispatch(cli: Cli) -> Result<u8> {
         Command::Run {
             spec,
             data,
+            campaign_map,
+            previous,
+            previous_run,
             out,
             force,
             sampling,
             no_refits,
-        } => run_all(&spec, &data, &out, force, &sampling, quiet, no_refits),
+        } => {
+            let previous = previous.or_else(|| {
+                previous_run
+                    .as_ref()
+                    .map(|r| r.join("validate").join("table.parquet"))
+            });
+            let inputs = mmm_contracts::Inputs {
+                data,
+                campaign_map,
+                previous,
+            };
+            let options = RunOptions {
+                force,
+                quiet,
+                no_refits,
+                previous_run,
+            };
+            run_all(&spec, &inputs, &out, &sampling, &options)
+        }
         Command::Compare { runs, out } => checks::compare(&runs, out.as_deref(), quiet),
         Command::Sbc {
             spec,
@@ -616,15 +670,27 @@ fn freeze_spec(spec: &Path, run: &Path, force: bool) -> Result<PathBuf> {
     Ok(frozen)
 }
 
-fn run_all(
-    spec: &Path,
-    data: &Path,
-    run: &Path,
+/// Switches of `mmm run` beyond its inputs.
+struct RunOptions {
     force: bool,
-    sampling: &SamplingArgs,
     quiet: bool,
     no_refits: bool,
+    previous_run: Option<PathBuf>,
+}
+
+fn run_all(
+    spec: &Path,
+    inputs: &mmm_contracts::Inputs,
+    run: &Path,
+    sampling: &SamplingArgs,
+    options: &RunOptions,
 ) -> Result<u8> {
+    let RunOptions {
+        force,
+        quiet,
+        no_refits,
+        ..
+    } = *options;
     // Validate the spec before anything is written.
     load_spec(spec)?;
     std::fs::create_dir_all(run).with_context(|| format!("creating {}", run.display()))?;
@@ -637,7 +703,10 @@ fn run_all(
     let total = Instant::now();
 
     let t = Instant::now();
-    let m = mmm_contracts::run(&spec, data, &dir("validate"), force)?;
+    let m = mmm_contracts::run_with(&spec, inputs, &dir("validate"), force)?;
+    if let Some((_, report)) = &m {
+        say(quiet, mmm_contracts::summary_text(report));
+    }
     report_stage(quiet, "validate", &dir("validate"), m.is_some());
     time("validate", t);
 
@@ -669,7 +738,7 @@ fn run_all(
     )?;
     report_stage(quiet, "diagnose", &dir("diagnose"), m.is_some());
     time("diagnose", t);
-    let code = gate_code(quiet, &diagnostics);
+    let mut code = gate_code(quiet, &diagnostics);
 
     let t = Instant::now();
     let m = mmm_decisions::run(
@@ -682,6 +751,20 @@ fn run_all(
     )?;
     report_stage(quiet, "decide", &dir("decide"), m.is_some());
     time("decide", t);
+
+    if let Some(previous) = &options.previous_run {
+        let t = Instant::now();
+        let runs = [previous.clone(), run.to_path_buf()];
+        let comparison = checks::compare_and_record(&runs, Some(&dir("compare")))?;
+        if !quiet {
+            checks::print_comparison(&comparison, &mut std::io::stderr().lock(), quiet)?;
+        }
+        report_stage(quiet, "compare", &dir("compare"), true);
+        if !comparison.passed {
+            code = code.max(3);
+        }
+        time("compare", t);
+    }
 
     let t = Instant::now();
     let m = mmm_report::run(run, &dir("report"), force)?;

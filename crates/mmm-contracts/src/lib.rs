@@ -4,17 +4,29 @@
 //! severity, column, row and period. Any error-severity finding rejects the input
 //! ([`ContractError::Rejected`], exit code 2 at the CLI).
 
+mod aggregate;
+pub mod drift;
+mod long;
+mod panel;
 mod read;
+mod rules;
+mod sql;
+mod summary;
+mod wide;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
-use mmm_core::spec::LoadedSpec;
+use mmm_core::spec::{DataLayout, LoadedSpec};
 use mmm_core::{BatchBuilder, CoreError, Manifest, RunStatus, StageWriter, file_record, schemas};
 use serde::Serialize;
 
-pub use read::RawTable;
+pub use aggregate::period_start;
+pub use drift::{ColumnDrift, psi};
+pub use long::{CampaignMap, read_mapping};
+pub use read::{RawTable, read_table, read_table_bytes};
+pub use summary::summary_text;
 
 /// Name of the stage.
 pub const STAGE: &str = "validate";
@@ -38,6 +50,8 @@ pub struct Finding {
     pub severity: Severity,
     /// Column concerned, if any.
     pub column: Option<String>,
+    /// Geography concerned, if any (panels only).
+    pub geo: Option<String>,
     /// 1-based data row (the header is not counted), if any.
     pub row: Option<usize>,
     /// Period (ISO date) concerned, if any.
@@ -55,6 +69,9 @@ impl std::fmt::Display for Finding {
         write!(f, "{sev}[{}]", self.rule)?;
         if let Some(c) = &self.column {
             write!(f, " column '{c}'")?;
+        }
+        if let Some(g) = &self.geo {
+            write!(f, " geo '{g}'")?;
         }
         if let Some(r) = self.row {
             write!(f, " row {r}")?;
@@ -92,8 +109,14 @@ pub struct ContractReport {
     pub source: String,
     /// sha256 of the data file.
     pub source_sha256: String,
-    /// Data rows read.
+    /// Data rows read from the file.
     pub rows: usize,
+    /// Layout of the input (`wide` or `long`).
+    pub layout: String,
+    /// Rows in table.parquet (periods times geos).
+    pub table_rows: usize,
+    /// Geos in the table (`national` when the input has none).
+    pub geos: Vec<String>,
     /// First period (ISO date).
     pub first_period: Option<String>,
     /// Last period (ISO date).
@@ -104,6 +127,8 @@ pub struct ContractReport {
     pub columns: Vec<ColumnSummary>,
     /// Every finding.
     pub findings: Vec<Finding>,
+    /// Drift per column against the previous table, when one was given.
+    pub drift: Vec<ColumnDrift>,
     /// True when no finding has error severity.
     pub passed: bool,
 }
@@ -132,10 +157,11 @@ pub enum ContractError {
     Core(#[from] CoreError),
 }
 
-/// Validated columns in date order.
+/// The validated table: rows sorted by date then geo.
 #[derive(Debug, Clone)]
 struct ValidTable {
     dates: Vec<i32>,
+    geos: Vec<String>,
     columns: Vec<(String, &'static str, Vec<f64>)>,
 }
 
@@ -170,283 +196,156 @@ pub fn date_from_days(days: i32) -> String {
         .to_string()
 }
 
-/// Run every contract rule on a raw table; returns the valid table (if no errors) and all findings.
+/// What `check` produced.
+struct Checked {
+    table: Option<ValidTable>,
+    findings: Vec<Finding>,
+    summaries: Vec<ColumnSummary>,
+}
+
+/// Run every contract rule on a raw table (any layout); returns the valid table (if no errors)
+/// and all findings.
 fn check(
     raw: &RawTable,
     spec: &mmm_core::Spec,
-) -> (Option<ValidTable>, Vec<Finding>, Vec<ColumnSummary>) {
-    let mut findings = Vec::new();
-    let mut err = |rule: &'static str,
-                   column: Option<&str>,
-                   row: Option<usize>,
-                   period: Option<String>,
-                   message: String| {
-        findings.push(Finding {
-            rule,
-            severity: Severity::Error,
-            column: column.map(str::to_string),
-            row,
-            period,
-            message,
-        })
-    };
+    mapping: Option<&long::CampaignMap>,
+    as_of: i32,
+) -> Result<Checked, String> {
+    let mut f = panel::Findings::default();
     let required = required_columns(spec);
-    let date_col = spec.data.date_column.as_str();
-    let mut missing = false;
-    for name in std::iter::once(date_col).chain(required.iter().map(|(n, _)| n.as_str())) {
-        if raw.column(name).is_none() {
-            missing = true;
-            err(
-                "missing_column",
-                Some(name),
-                None,
-                None,
-                format!(
-                    "required column is absent (columns present: {})",
-                    raw.names.join(", ")
-                ),
-            );
-        }
-    }
+    let data = &spec.data;
+    let date_col = match data.layout {
+        DataLayout::Wide => data.date_column.clone(),
+        DataLayout::Long => data.long.period.clone(),
+    };
     if raw.rows == 0 {
-        err(
+        f.error(
             "empty_table",
-            None,
-            None,
-            None,
+            panel::At::default(),
             "the file has no data rows".into(),
         );
-    }
-    if missing || raw.rows == 0 {
-        return (None, findings, Vec::new());
-    }
-
-    // Dates.
-    let mut dates: Vec<Option<i32>> = Vec::with_capacity(raw.rows);
-    if let Some(cells) = raw.column(date_col) {
-        for (i, cell) in cells.iter().enumerate() {
-            match parse_date(cell) {
-                Some(d) => dates.push(Some(days_from_date(d))),
-                None => {
-                    err(
-                        "unparseable_date",
-                        Some(date_col),
-                        Some(i + 1),
-                        None,
-                        format!("'{cell}' is not an ISO date (YYYY-MM-DD)"),
-                    );
-                    dates.push(None);
-                }
-            }
-        }
-    }
-
-    // Numbers.
-    let mut values: Vec<(String, &'static str, Vec<f64>)> = Vec::new();
-    for (name, role) in &required {
-        let cells = raw.column(name).unwrap_or_default();
-        let mut col = Vec::with_capacity(raw.rows);
-        for (i, cell) in cells.iter().enumerate() {
-            let period = dates[i].map(date_from_days);
-            let trimmed = cell.trim();
-            match trimmed.parse::<f64>() {
-                Ok(v) if !v.is_finite() => {
-                    err(
-                        "non_finite",
-                        Some(name),
-                        Some(i + 1),
-                        period,
-                        format!("value '{trimmed}' is NaN or infinite"),
-                    );
-                    col.push(f64::NAN);
-                }
-                Ok(v) => {
-                    if *role == "channel" && v < 0.0 {
-                        err(
-                            "negative_spend",
-                            Some(name),
-                            Some(i + 1),
-                            period,
-                            format!("spend {v} is negative"),
-                        );
-                    }
-                    col.push(v);
-                }
-                Err(_)
-                    if trimmed.is_empty()
-                        || trimmed.eq_ignore_ascii_case("null")
-                        || trimmed.eq_ignore_ascii_case("na") =>
-                {
-                    err(
-                        "missing_value",
-                        Some(name),
-                        Some(i + 1),
-                        period,
-                        "value is empty".into(),
-                    );
-                    col.push(f64::NAN);
-                }
-                Err(_) => {
-                    err(
-                        "wrong_type",
-                        Some(name),
-                        Some(i + 1),
-                        period,
-                        format!("'{trimmed}' is not a number"),
-                    );
-                    col.push(f64::NAN);
-                }
-            }
-        }
-        values.push((name.clone(), role, col));
-    }
-
-    // Period grid: sort, duplicates, gaps, off-grid.
-    let mut order: Vec<usize> = (0..raw.rows).filter(|&i| dates[i].is_some()).collect();
-    order.sort_by_key(|&i| dates[i]);
-    let step = spec.data.period_days as i32;
-    for w in order.windows(2) {
-        let (a, b) = (dates[w[0]].unwrap_or(0), dates[w[1]].unwrap_or(0));
-        let gap = b - a;
-        if gap == 0 {
-            err(
-                "duplicate_period",
-                Some(date_col),
-                Some(w[1] + 1),
-                Some(date_from_days(b)),
-                format!("period also appears in row {}", w[0] + 1),
-            );
-        } else if gap % step != 0 {
-            err(
-                "off_grid_period",
-                Some(date_col),
-                Some(w[1] + 1),
-                Some(date_from_days(b)),
-                format!("{gap} days after the previous period; periods must be {step} days apart"),
-            );
-        } else if gap > step {
-            let missing: Vec<String> = (1..gap / step)
-                .map(|k| date_from_days(a + k * step))
-                .collect();
-            err(
-                "missing_period",
-                Some(date_col),
-                Some(w[1] + 1),
-                Some(missing[0].clone()),
-                format!(
-                    "{} period(s) missing before this row: {}",
-                    missing.len(),
-                    missing.join(", ")
-                ),
-            );
-        }
-    }
-
-    // Column-level rules (on rows in date order).
-    let mut summaries = Vec::new();
-    for (name, role, col) in &values {
-        let finite: Vec<f64> = col.iter().copied().filter(|v| v.is_finite()).collect();
-        if finite.is_empty() {
-            continue;
-        }
-        let min = finite.iter().copied().fold(f64::INFINITY, f64::min);
-        let max = finite.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        let sum: f64 = finite.iter().sum();
-        summaries.push(ColumnSummary {
-            name: name.clone(),
-            role,
-            min,
-            max,
-            mean: sum / finite.len() as f64,
-            sum,
-            zeros: finite.iter().filter(|v| **v == 0.0).count(),
+        return Ok(Checked {
+            table: None,
+            findings: f.0,
+            summaries: Vec::new(),
         });
-        if *role == "channel" && max == 0.0 {
-            err(
-                "channel_all_zero",
-                Some(name),
-                None,
-                None,
-                "the channel has no spend at all; its effect cannot be estimated".into(),
-            );
-        } else if *role == "channel" && min == max {
-            err(
-                "channel_constant",
-                Some(name),
-                None,
-                None,
-                format!(
-                    "spend is constant ({min}); its effect cannot be separated from the intercept"
-                ),
-            );
-        }
-        if *role == "target" && min == max {
-            err(
-                "target_constant",
-                Some(name),
-                None,
-                None,
-                format!("the target is constant ({min})"),
-            );
+    }
+    let panel = match data.layout {
+        DataLayout::Wide => wide::panel(raw, spec, &required, &mut f),
+        DataLayout::Long => long::panel(raw, spec, &required, mapping, &mut f)?,
+    };
+    let Some(mut panel) = panel else {
+        return Ok(Checked {
+            table: None,
+            findings: f.0,
+            summaries: Vec::new(),
+        });
+    };
+
+    // Rules on the input rows, at the input's own frequency.
+    let input_days = data.input_period_days.unwrap_or(data.period_days).max(1);
+    rules::future(&panel, as_of, &date_col, &mut f);
+    let mixed = rules::mixed_frequency(&panel, &date_col, &mut f);
+    rules::grid(&panel, input_days as i32, &date_col, &mixed, &mut f);
+    // Long rows were checked for negative spend one by one; wide cells are checked here.
+    for (name, role, col) in &panel.columns {
+        if *role == "channel" && data.layout == DataLayout::Wide {
+            for (i, v) in col.iter().enumerate() {
+                if *v < 0.0 {
+                    f.error(
+                        "negative_spend",
+                        panel::At::cell(&panel, name, i),
+                        format!("spend {v} is negative"),
+                    );
+                }
+            }
         }
     }
+    if input_days < data.period_days {
+        panel = aggregate::to_periods(&panel, spec, input_days, &mut f)?;
+    }
 
+    // Rules on the modeling periods.
+    let summaries = rules::columns(&panel, spec.likelihood.target_domain(), &mut f);
+    rules::collinearity(&panel, &mut f);
+    rules::spikes(&panel, &mut f);
+    let periods = panel.dates.iter().flatten().collect::<BTreeSet<_>>().len();
     let params = spec.parameter_count();
-    if raw.rows < params + 2 {
-        err(
+    if periods < params + 2 {
+        f.error(
             "too_few_rows",
-            None,
-            None,
-            None,
-            format!("{} rows for {params} model parameters", raw.rows),
+            panel::At::default(),
+            format!("{periods} periods for {params} model parameters"),
         );
-    } else if raw.rows < 10 * params {
-        findings.push(Finding {
-            rule: "few_rows_per_parameter",
-            severity: Severity::Warning,
-            column: None,
-            row: None,
-            period: None,
-            message: format!("{} rows for {params} parameters (fewer than 10 per parameter); priors will dominate", raw.rows),
-        });
+    } else if periods < 10 * params {
+        f.warn(
+            "few_rows_per_parameter",
+            panel::At::default(),
+            format!("{periods} periods for {params} parameters (fewer than 10 per parameter); priors will dominate"),
+        );
     }
-    if spec.holdout.weeks > 0 && spec.holdout.weeks + params >= raw.rows {
-        findings.push(Finding {
-            rule: "holdout_too_long",
-            severity: Severity::Error,
-            column: None,
-            row: None,
-            period: None,
-            message: format!(
+    if spec.holdout.weeks > 0 && spec.holdout.weeks + params >= periods {
+        f.error(
+            "holdout_too_long",
+            panel::At::default(),
+            format!(
                 "holdout of {} periods leaves too few training rows",
                 spec.holdout.weeks
             ),
+        );
+    }
+    if f.has_errors() {
+        return Ok(Checked {
+            table: None,
+            findings: f.0,
+            summaries,
         });
     }
-
-    if findings.iter().any(|f| f.severity == Severity::Error) {
-        return (None, findings, summaries);
-    }
-    let sorted_dates: Vec<i32> = order.iter().map(|&i| dates[i].unwrap_or(0)).collect();
-    let columns = values
-        .into_iter()
-        .map(|(n, r, c)| (n, r, order.iter().map(|&i| c[i]).collect()))
-        .collect();
-    (
-        Some(ValidTable {
-            dates: sorted_dates,
-            columns,
-        }),
-        findings,
+    let mut order: Vec<usize> = (0..panel.len()).collect();
+    order.sort_by(|&a, &b| (panel.dates[a], &panel.geos[a]).cmp(&(panel.dates[b], &panel.geos[b])));
+    let table = ValidTable {
+        dates: order.iter().map(|&i| panel.dates[i].unwrap_or(0)).collect(),
+        geos: order.iter().map(|&i| panel.geos[i].clone()).collect(),
+        columns: panel
+            .columns
+            .into_iter()
+            .map(|(n, r, c)| (n, r, order.iter().map(|&i| c[i]).collect()))
+            .collect(),
+    };
+    Ok(Checked {
+        table: Some(table),
+        findings: f.0,
         summaries,
-    )
+    })
 }
 
-fn parse_date(cell: &str) -> Option<NaiveDate> {
+pub(crate) fn parse_date(cell: &str) -> Option<NaiveDate> {
     let s = cell.trim();
     // Accept a date-time whose time part is midnight-like; the period is the date.
     let date_part = s.split(['T', ' ']).next().unwrap_or(s);
     NaiveDate::parse_from_str(date_part, "%Y-%m-%d").ok()
+}
+
+/// Run every contract rule on a table already read (fuzzing and embedding use this); returns
+/// all findings. `as_of` is the last allowed period start (days since 1970-01-01).
+pub fn check_table(
+    raw: &RawTable,
+    spec: &mmm_core::Spec,
+    mapping: Option<&CampaignMap>,
+    as_of: i32,
+) -> Result<Vec<Finding>, String> {
+    check(raw, spec, mapping, as_of).map(|c| c.findings)
+}
+
+/// Input files of the validate stage.
+#[derive(Debug, Clone, Default)]
+pub struct Inputs {
+    /// The raw data file (.csv or .parquet).
+    pub data: PathBuf,
+    /// Campaign-to-channel mapping (CSV or Parquet with `campaign` and `channel` columns).
+    pub campaign_map: Option<PathBuf>,
+    /// The previous run's table.parquet, for refresh drift.
+    pub previous: Option<PathBuf>,
 }
 
 /// The validate stage: read `data`, check the contract, write table.parquet and contract.json.
@@ -458,19 +357,90 @@ pub fn run(
     out_dir: &Path,
     force: bool,
 ) -> Result<Option<Manifest>, ContractError> {
+    let inputs = Inputs {
+        data: data.to_path_buf(),
+        ..Inputs::default()
+    };
+    run_with(spec, &inputs, out_dir, force).map(|r| r.map(|(m, _)| m))
+}
+
+fn as_of_day(spec: &mmm_core::Spec) -> Result<i32, ContractError> {
+    match &spec.data.as_of {
+        Some(text) => {
+            parse_date(text)
+                .map(days_from_date)
+                .ok_or_else(|| ContractError::Unreadable {
+                    path: PathBuf::from("spec: data.as_of"),
+                    message: format!("'{text}' is not an ISO date"),
+                })
+        }
+        None => {
+            let secs = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            Ok((secs / 86_400) as i32)
+        }
+    }
+}
+
+/// The validate stage with all its inputs; returns the manifest and the contract report.
+pub fn run_with(
+    spec: &LoadedSpec,
+    inputs: &Inputs,
+    out_dir: &Path,
+    force: bool,
+) -> Result<Option<(Manifest, ContractReport)>, ContractError> {
+    let data = inputs.data.as_path();
     let input = file_record(data)?;
+    let mut records = vec![input.clone()];
+    for p in inputs.campaign_map.iter().chain(&inputs.previous) {
+        records.push(file_record(p)?);
+    }
     let Some(mut writer) = StageWriter::begin(
         out_dir,
         &mmm_core::stage_id!(STAGE),
         &spec.sha256,
-        vec![input.clone()],
+        records,
         force,
     )?
     else {
         return Ok(None);
     };
+    let mapping = inputs
+        .campaign_map
+        .as_deref()
+        .map(long::read_mapping)
+        .transpose()?;
     let raw = read::read_table(data)?;
-    let (table, findings, summaries) = check(&raw, &spec.spec);
+    let as_of = as_of_day(&spec.spec)?;
+    let unreadable = |message: String| ContractError::Unreadable {
+        path: data.to_path_buf(),
+        message,
+    };
+    let Checked {
+        table,
+        mut findings,
+        summaries,
+    } = check(&raw, &spec.spec, mapping.as_ref(), as_of).map_err(unreadable)?;
+    let batch = match &table {
+        Some(table) => {
+            let mut b = BatchBuilder::new()
+                .date("date", table.dates.clone())
+                .string("geo", table.geos.clone());
+            for (name, _, col) in &table.columns {
+                b = b.f64(name, col.clone());
+            }
+            Some(b.build().map_err(|e| unreadable(e.to_string()))?)
+        }
+        None => None,
+    };
+    let mut drift = Vec::new();
+    if let (Some(previous), Some(batch)) = (&inputs.previous, &batch) {
+        let mut f = panel::Findings::default();
+        drift = drift::compare(previous, batch, &mut f)?;
+        findings.extend(f.0);
+    }
+    let passed = batch.is_some() && !findings.iter().any(|f| f.severity == Severity::Error);
     for f in &findings {
         match f.severity {
             Severity::Error => tracing::error!("{f}"),
@@ -481,6 +451,19 @@ pub fn run(
         source: data.display().to_string(),
         source_sha256: input.sha256.clone(),
         rows: raw.rows,
+        layout: format!("{:?}", spec.spec.data.layout).to_lowercase(),
+        table_rows: table.as_ref().map_or(0, |t| t.dates.len()),
+        geos: table
+            .as_ref()
+            .map(|t| {
+                t.geos
+                    .iter()
+                    .cloned()
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .collect()
+            })
+            .unwrap_or_default(),
         first_period: table
             .as_ref()
             .and_then(|t| t.dates.first())
@@ -492,32 +475,31 @@ pub fn run(
         period_days: spec.spec.data.period_days,
         columns: summaries,
         findings: findings.clone(),
-        passed: table.is_some(),
+        drift,
+        passed,
     };
     // contract.json is written even on rejection so the findings can be read; no manifest then.
     writer.write_json("contract.json", &report, None)?;
-    let Some(table) = table else {
+    let (Some(batch), true) = (batch, passed) else {
         return Err(ContractError::Rejected {
             path: data.to_path_buf(),
             findings,
         });
     };
-    let mut b = BatchBuilder::new().date("date", table.dates.clone());
-    for (name, _, col) in table.columns {
-        b = b.f64(&name, col);
-    }
-    let batch = b.build().map_err(|e| ContractError::Unreadable {
-        path: data.to_path_buf(),
-        message: e.to_string(),
-    })?;
     writer.write_parquet("table.parquet", &batch, &schemas::table())?;
     let settings = serde_json::json!({
+        "layout": report.layout,
         "date_column": spec.spec.data.date_column,
         "period_days": spec.spec.data.period_days,
+        "input_period_days": spec.spec.data.input_period_days,
+        "as_of": date_from_days(as_of),
         "columns": required_columns(&spec.spec).into_iter().map(|(n, r)| serde_json::json!({"name": n, "role": r})).collect::<Vec<_>>(),
         "warnings": findings.len(),
     });
-    Ok(Some(writer.finish(None, settings, RunStatus::Complete)?))
+    Ok(Some((
+        writer.finish(None, settings, RunStatus::Complete)?,
+        report,
+    )))
 }
 
 /// Counts of findings per rule, for terminal summaries.

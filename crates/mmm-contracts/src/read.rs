@@ -3,28 +3,30 @@
 
 use std::path::Path;
 
+use arrow::array::{Array, StringArray, StringBuilder};
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 
 use crate::ContractError;
 
-/// A raw table: column names and every cell as text, column-major.
+/// A raw table: column names and every cell as text, column-major (Arrow string arrays keep
+/// millions of cells compact).
 #[derive(Debug, Clone, Default)]
 pub struct RawTable {
     /// Column names in file order.
     pub names: Vec<String>,
-    /// Cells, one vector per column.
-    pub cells: Vec<Vec<String>>,
+    /// Cells, one array per column (no nulls: an empty cell is "").
+    pub cells: Vec<StringArray>,
     /// Number of data rows.
     pub rows: usize,
 }
 
 impl RawTable {
     /// The cells of a column by name.
-    pub fn column(&self, name: &str) -> Option<&[String]> {
+    pub fn column(&self, name: &str) -> Option<&StringArray> {
         self.names
             .iter()
             .position(|n| n == name)
-            .map(|i| self.cells[i].as_slice())
+            .map(|i| &self.cells[i])
     }
 }
 
@@ -37,14 +39,21 @@ fn unreadable(path: &Path, message: impl Into<String>) -> ContractError {
 
 /// Read a CSV (`.csv`) or Parquet (`.parquet`, `.pq`) file by extension.
 pub fn read_table(path: &Path) -> Result<RawTable, ContractError> {
+    let bytes = std::fs::read(path).map_err(|e| unreadable(path, e.to_string()))?;
+    read_table_bytes(bytes, path)
+}
+
+/// Parse the bytes of a CSV or Parquet file; `path` gives the format (by extension) and names
+/// the file in errors. Never panics, whatever the bytes.
+pub fn read_table_bytes(bytes: Vec<u8>, path: &Path) -> Result<RawTable, ContractError> {
     let ext = path
         .extension()
         .and_then(|e| e.to_str())
         .unwrap_or("")
         .to_ascii_lowercase();
     match ext.as_str() {
-        "csv" | "txt" => read_csv(path),
-        "parquet" | "pq" => read_parquet(path),
+        "csv" | "txt" => read_csv(&bytes, path),
+        "parquet" | "pq" => read_parquet(bytes, path),
         other => Err(unreadable(
             path,
             format!("unsupported file extension '{other}': use .csv or .parquet"),
@@ -52,12 +61,11 @@ pub fn read_table(path: &Path) -> Result<RawTable, ContractError> {
     }
 }
 
-fn read_csv(path: &Path) -> Result<RawTable, ContractError> {
+fn read_csv(bytes: &[u8], path: &Path) -> Result<RawTable, ContractError> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(false)
-        .from_path(path)
-        .map_err(|e| unreadable(path, e.to_string()))?;
+        .from_reader(bytes);
     let headers = reader
         .headers()
         .map_err(|e| unreadable(path, format!("header: {e}")))?
@@ -66,15 +74,16 @@ fn read_csv(path: &Path) -> Result<RawTable, ContractError> {
         .iter()
         .map(|h| h.trim().trim_start_matches('\u{feff}').to_string())
         .collect();
-    for (i, n) in names.iter().enumerate() {
-        if names[..i].contains(n) {
+    let mut seen = std::collections::HashSet::new();
+    for n in &names {
+        if !seen.insert(n) {
             return Err(unreadable(
                 path,
                 format!("column '{n}' appears twice in the header"),
             ));
         }
     }
-    let mut cells: Vec<Vec<String>> = vec![Vec::new(); names.len()];
+    let mut builders: Vec<StringBuilder> = names.iter().map(|_| StringBuilder::new()).collect();
     let mut rows = 0;
     for record in reader.records() {
         let record = record.map_err(|e| {
@@ -84,17 +93,44 @@ fn read_csv(path: &Path) -> Result<RawTable, ContractError> {
                 .unwrap_or_default();
             unreadable(path, format!("malformed CSV{line}: {e}"))
         })?;
-        for (i, cell) in record.iter().enumerate() {
-            cells[i].push(cell.to_string());
+        for (b, cell) in builders.iter_mut().zip(record.iter()) {
+            b.append_value(cell);
         }
         rows += 1;
     }
+    let cells = builders.iter_mut().map(|b| b.finish()).collect();
     Ok(RawTable { names, cells, rows })
 }
 
-fn read_parquet(path: &Path) -> Result<RawTable, ContractError> {
-    let bytes = std::fs::read(path).map_err(|e| unreadable(path, e.to_string()))?;
-    let batch = mmm_core::read_parquet_bytes(bytes, path)?;
+/// Decode a whole Parquet file. The Arrow schema embedded by writers is skipped: it is an IPC
+/// message that arrow-ipc 59 can panic on when corrupt (found by fuzzing), and the Parquet
+/// schema alone types every column we read. A panic inside the decoder is still turned into an
+/// error naming the file.
+fn decode_parquet(bytes: Vec<u8>, path: &Path) -> Result<arrow::array::RecordBatch, ContractError> {
+    use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
+    let decode = move || -> Result<arrow::array::RecordBatch, String> {
+        let options = ArrowReaderOptions::new().with_skip_arrow_metadata(true);
+        let builder = ParquetRecordBatchReaderBuilder::try_new_with_options(
+            bytes::Bytes::from(bytes),
+            options,
+        )
+        .map_err(|e| e.to_string())?;
+        let schema = builder.schema().clone();
+        let reader = builder.build().map_err(|e| e.to_string())?;
+        let batches = reader
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| e.to_string())?;
+        arrow::compute::concat_batches(&schema, &batches).map_err(|e| e.to_string())
+    };
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(decode)) {
+        Ok(Ok(batch)) => Ok(batch),
+        Ok(Err(e)) => Err(unreadable(path, format!("corrupt Parquet: {e}"))),
+        Err(_) => Err(unreadable(path, "corrupt Parquet: the decoder failed")),
+    }
+}
+
+fn read_parquet(bytes: Vec<u8>, path: &Path) -> Result<RawTable, ContractError> {
+    let batch = decode_parquet(bytes, path)?;
     let opts = FormatOptions::default().with_null("");
     let mut names = Vec::new();
     let mut cells = Vec::new();
@@ -102,7 +138,11 @@ fn read_parquet(path: &Path) -> Result<RawTable, ContractError> {
         let fmt = ArrayFormatter::try_new(arr.as_ref(), &opts)
             .map_err(|e| unreadable(path, format!("column '{}': {e}", field.name())))?;
         names.push(field.name().clone());
-        cells.push((0..arr.len()).map(|i| fmt.value(i).to_string()).collect());
+        let mut b = StringBuilder::new();
+        for i in 0..arr.len() {
+            b.append_value(fmt.value(i).to_string());
+        }
+        cells.push(b.finish());
     }
     Ok(RawTable {
         names,

@@ -130,11 +130,19 @@ const fn col(
 pub fn table() -> ArtifactSchema {
     ArtifactSchema {
         name: "validate/table.parquet",
-        schema_version: 1,
-        row: "one period (week), sorted by date, no gaps or duplicates",
-        columns: vec![col("date", "date32", "day", "first day of the period")],
+        schema_version: 2,
+        row: "one period (week) and geo, sorted by date then geo; no gaps or duplicates per geo",
+        columns: vec![
+            col("date", "date32", "day", "first day of the period"),
+            col(
+                "geo",
+                "utf8",
+                "",
+                "geography of the row; `national` when the input has no geo column",
+            ),
+        ],
         dynamic_columns: Some(DynamicColumns {
-            pattern: "the source column name of the target, each channel's spend and each control",
+            pattern: "the target, then each channel's spend column, then each control, in spec order, named as in the spec",
             data_type: "float64",
             unit: "as in the source data (currency for spend, the outcome's unit for the target)",
             description: "validated values, unchanged",

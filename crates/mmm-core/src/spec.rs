@@ -73,6 +73,31 @@ pub struct DataRoles {
     /// Length of one period in days (7 for weekly data).
     #[serde(default = "default_period_days")]
     pub period_days: u32,
+    /// Layout of the input file: `wide` (one row per period, or per period and geo) or `long`
+    /// (one row per period, geo, campaign and variable; see `long`).
+    #[serde(default)]
+    pub layout: DataLayout,
+    /// Column naming the geography of each row, for a geo panel (wide layout).
+    #[serde(default)]
+    pub geo_column: Option<String>,
+    /// Period length of the input rows in days when finer than `period_days` (1 = daily rows,
+    /// aggregated to periods of `period_days` starting on `week_start`).
+    #[serde(default)]
+    pub input_period_days: Option<u32>,
+    /// First day of an aggregated week (used when `input_period_days` = 1 and `period_days` = 7).
+    #[serde(default)]
+    pub week_start: WeekStart,
+    /// How each control is aggregated over days and over geos: `mean` (the default), `sum` or
+    /// `last`. Spend, impressions and the target are always summed.
+    #[serde(default)]
+    pub control_aggregation: std::collections::BTreeMap<String, Aggregation>,
+    /// Column names of a long-format input.
+    #[serde(default)]
+    pub long: LongLayout,
+    /// Last date the data may contain (ISO); later periods are `future_period` errors.
+    /// Defaults to the day the stage runs.
+    #[serde(default)]
+    pub as_of: Option<String>,
 }
 
 fn default_period_days() -> u32 {
@@ -1256,5 +1281,82 @@ impl DecisionSpec {
             }
         }
         p.0
+    }
+}
+/// Layout of the input table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum DataLayout {
+    /// One row per period (or period and geo), one column per variable.
+    #[default]
+    Wide,
+    /// One row per period, geo, campaign and variable, pivoted to wide.
+    Long,
+}
+
+/// First day of an aggregated week.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "snake_case")]
+#[allow(missing_docs)]
+pub enum WeekStart {
+    #[default]
+    Monday,
+    Tuesday,
+    Wednesday,
+    Thursday,
+    Friday,
+    Saturday,
+    Sunday,
+}
+
+impl WeekStart {
+    /// Days after Monday (Monday = 0).
+    pub fn days_from_monday(self) -> u32 {
+        self as u32
+    }
+}
+
+/// How a control is aggregated over days or geos.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Aggregation {
+    /// Arithmetic mean (prices, indices, temperatures).
+    #[default]
+    Mean,
+    /// Sum (counts of events).
+    Sum,
+    /// The last value of the period (stock levels); over geos, the mean.
+    Last,
+}
+
+/// Column names of a long-format input; campaign rows are mapped to channels by a mapping file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct LongLayout {
+    /// Period start date column.
+    pub period: String,
+    /// Geography column (optional in the file: absent means national).
+    pub geo: String,
+    /// Campaign column (optional in the file); rows with a campaign are mapped to a channel.
+    pub campaign: String,
+    /// Variable-name column.
+    pub variable: String,
+    /// Value column.
+    pub value: String,
+    /// Variable name of a campaign's spend; it becomes the channel's spend column. Other
+    /// campaign variables become `<channel>_<variable>` (e.g. `tv_impressions`).
+    pub spend_variable: String,
+}
+
+impl Default for LongLayout {
+    fn default() -> Self {
+        Self {
+            period: "Period".into(),
+            geo: "Geography".into(),
+            campaign: "Campaign".into(),
+            variable: "VariableName".into(),
+            value: "VariableValue".into(),
+            spend_variable: "spend".into(),
+        }
     }
 }

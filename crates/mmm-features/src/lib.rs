@@ -3,6 +3,7 @@
 //! Every data-derived choice (the max-abs scaling factors) is computed on the training window
 //! only, so the holdout cannot leak into the fit.
 
+pub mod geo;
 pub mod transforms;
 mod window;
 
@@ -182,6 +183,7 @@ pub fn run(
     let spec = &spec.spec;
     let table_path = validate_dir.join("table.parquet");
     let table = mmm_core::read_parquet_bytes(table_bytes, &table_path)?;
+    let table = geo::national_totals(&table, spec, &table_path)?;
     let dates = date_column(&table, "date", &table_path)?;
     let n = dates.len();
     let holdout = spec.holdout.weeks.min(n);

@@ -156,6 +156,16 @@ pub fn run(run: &Path, out_dir: &Path, force: bool) -> Result<Option<Manifest>, 
         Some(up) => optional_json(up, "plan.json", &mut inputs)?,
         None => None,
     };
+    // A refresh comparison against an earlier run (`mmm run --previous-run`, or
+    // `mmm compare EARLIER RUN --out RUN/compare`): shown when present.
+    let compare = match Upstream::open(&run.join("compare"), "compare") {
+        Ok(up) if up.manifest().spec_sha256 == spec_sha => Some(up),
+        _ => None,
+    };
+    let comparison = match &compare {
+        Some(up) => optional_json(up, "compare.json", &mut inputs)?,
+        None => None,
+    };
     let Some(mut writer) = StageWriter::begin(
         out_dir,
         &mmm_core::stage_id!(STAGE),
@@ -339,6 +349,7 @@ pub fn run(run: &Path, out_dir: &Path, force: bool) -> Result<Option<Manifest>, 
     let stages: Vec<StageRow> = [&validate, &features, &fit, &diagnose, &decide]
         .iter()
         .chain(optimize.as_ref().map(|o| o).iter())
+        .chain(compare.as_ref().map(|o| o).iter())
         .map(|u| StageRow {
             stage: u.manifest().stage.clone(),
             status: format!("{:?}", u.manifest().status).to_lowercase(),
@@ -379,6 +390,7 @@ pub fn run(run: &Path, out_dir: &Path, force: bool) -> Result<Option<Manifest>, 
         "decide_summary": decide_summary,
         "allocation": allocation_rows,
         "plan": plan,
+        "comparison": comparison,
         "failed_gates": failed_gates,
         "summary_text": summary_text,
         "decisions": spec.get("decisions").cloned().map(toml_to_json),

@@ -179,4 +179,39 @@ fn compare_passes_a_rerun_and_fails_a_flipped_coefficient_and_moved_roi() {
     assert_eq!(ranking[0]["elpd_diff"], 0.0);
     assert!(ranking[1]["se_diff"].as_f64().expect("se_diff") >= 0.0);
     assert!(r["drift"]["overlapping_weeks"] == 179);
+
+    // The same refresh through `mmm run --previous-run`: recorded as b/compare, refresh drift
+    // of the table reported by validate, exit code 3, and shown on top of b's report.
+    let o = mmm_os([
+        "run".as_ref(),
+        "--spec".as_ref(),
+        spec.as_os_str(),
+        "--data".as_ref(),
+        flipped_data(dir.path()).as_os_str(),
+        "--out".as_ref(),
+        b.as_os_str(),
+        "--previous-run".as_ref(),
+        a.as_os_str(),
+        "-q".as_ref(),
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let recorded = json(&b.join("compare/compare.json"));
+    assert_eq!(recorded["refreshes"], c["refreshes"]);
+    let manifest = json(&b.join("compare/manifest.json"));
+    assert_eq!(manifest["stage"], "compare");
+    let contract = json(&b.join("validate/contract.json"));
+    let rules: Vec<&str> = contract["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter_map(|f| f["rule"].as_str())
+        .collect();
+    assert!(rules.contains(&"changed_history"), "{rules:?}");
+    let html = std::fs::read_to_string(b.join("report/report.html")).expect("report");
+    let banner = html
+        .find("id=\"refresh-status\"")
+        .expect("guardrail banner");
+    let section = html.find("id=\"refresh\"").expect("refresh section");
+    assert!(banner < html.find("id=\"summary\"").expect("summary") && banner < section);
+    assert!(html[section..].contains("gamma_control[event_1]"));
 }

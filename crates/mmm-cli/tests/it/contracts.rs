@@ -4,17 +4,28 @@ use crate::{fixture, mmm_os, stderr};
 
 /// Run validate on a bad fixture; returns (exit code, contract.json findings).
 fn validate(file: &str) -> (Option<i32>, Vec<serde_json::Value>, String) {
+    validate_with("spec.toml", file, &[])
+}
+
+/// Run validate with a spec from fixtures/bad and extra arguments.
+fn validate_with(
+    spec: &str,
+    file: &str,
+    extra: &[&std::ffi::OsStr],
+) -> (Option<i32>, Vec<serde_json::Value>, String) {
     let dir = tempfile::tempdir().expect("tempdir");
     let out_dir = dir.path().join("validate");
-    let out = mmm_os([
-        "validate".as_ref(),
-        "--spec".as_ref(),
-        fixture("bad/spec.toml").as_os_str(),
-        "--data".as_ref(),
-        fixture(&format!("bad/{file}")).as_os_str(),
-        "--out".as_ref(),
-        out_dir.as_os_str(),
-    ]);
+    let mut args: Vec<std::ffi::OsString> = vec![
+        "validate".into(),
+        "--spec".into(),
+        fixture(&format!("bad/{spec}")).into(),
+        "--data".into(),
+        fixture(&format!("bad/{file}")).into(),
+        "--out".into(),
+        out_dir.clone().into(),
+    ];
+    args.extend(extra.iter().map(|a| a.to_os_string()));
+    let out = mmm_os(args);
     let findings = std::fs::read(out_dir.join("contract.json"))
         .ok()
         .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
@@ -140,4 +151,264 @@ fn malformed_and_corrupt_files_name_the_file() {
     ]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("corrupt.parquet"), "{}", stderr(&out));
+}
+
+fn has_warning(
+    findings: &[serde_json::Value],
+    rule: &str,
+    column: Option<&str>,
+    row: Option<u64>,
+) -> bool {
+    findings.iter().any(|f| {
+        f["rule"] == rule
+            && f["severity"] == "warning"
+            && column.is_none_or(|c| f["column"] == c)
+            && row.is_none_or(|r| f["row"] == r)
+    })
+}
+
+#[test]
+fn new_rules_report_their_id_and_location() {
+    // (spec, file, rule, column, row, period)
+    // (spec, file, rule, column, row, period)
+    type Case<'a> = (
+        &'a str,
+        &'a str,
+        &'a str,
+        Option<&'a str>,
+        Option<u64>,
+        Option<&'a str>,
+    );
+    let cases: [Case; 6] = [
+        (
+            "spec_lognormal.toml",
+            "target_not_positive.csv",
+            "target_not_positive",
+            Some("y"),
+            Some(4),
+            Some("2021-01-25"),
+        ),
+        (
+            "spec_poisson.toml",
+            "target_not_count.csv",
+            "target_not_count",
+            Some("y"),
+            Some(6),
+            Some("2021-02-08"),
+        ),
+        (
+            "spec.toml",
+            "too_few_rows.csv",
+            "too_few_rows",
+            None,
+            None,
+            None,
+        ),
+        (
+            "spec.toml",
+            "collinear.csv",
+            "collinear",
+            Some("event_1"),
+            None,
+            None,
+        ),
+        (
+            "spec.toml",
+            "future_period.csv",
+            "future_period",
+            Some("date_week"),
+            Some(12),
+            Some("2021-03-29"),
+        ),
+        (
+            "spec.toml",
+            "mixed_frequency.csv",
+            "mixed_frequency",
+            Some("date_week"),
+            Some(9),
+            Some("2021-02-23"),
+        ),
+    ];
+    for (spec, file, rule, column, row, period) in cases {
+        let (code, findings, err) = validate_with(spec, file, &[]);
+        assert_eq!(code, Some(2), "{file}: {err}");
+        assert!(
+            findings.iter().any(|f| f["rule"] == rule
+                && f["severity"] == "error"
+                && column.is_none_or(|c| f["column"] == c)
+                && row.is_none_or(|r| f["row"] == r)
+                && period.is_none_or(|p| f["period"] == p)),
+            "{file}: expected {rule} at {column:?} row {row:?} period {period:?}, got {findings:#?}"
+        );
+        assert!(err.contains(rule) && err.contains(file), "{file}: {err}");
+    }
+    // The good file under the other likelihoods passes: the domain rules are not over-eager.
+    for spec in ["spec_lognormal.toml", "spec_poisson.toml"] {
+        let (code, _, err) = validate_with(spec, "good.csv", &[]);
+        assert_eq!(code, Some(0), "{spec}: {err}");
+    }
+}
+
+#[test]
+fn warnings_do_not_reject() {
+    let (code, findings, err) = validate("good.csv");
+    assert_eq!(code, Some(0), "{err}");
+    // 12 periods for 6 parameters (intercept, sigma, 3 for x1, event_1).
+    assert!(
+        has_warning(&findings, "few_rows_per_parameter", None, None),
+        "{findings:#?}"
+    );
+
+    let (code, findings, err) = validate("spike.csv");
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        has_warning(&findings, "spike", Some("y"), Some(7)),
+        "{findings:#?}"
+    );
+    assert_eq!(
+        findings.iter().filter(|f| f["rule"] == "spike").count(),
+        1,
+        "{findings:#?}"
+    );
+
+    // event_1 = x1 + small noise: r ~ 0.99, VIF ~ 50.
+    let (code, findings, err) = validate("collinear_warning.csv");
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        has_warning(&findings, "collinear", Some("event_1"), None),
+        "{findings:#?}"
+    );
+    assert!(
+        has_warning(&findings, "high_vif", Some("x1"), None),
+        "{findings:#?}"
+    );
+}
+
+#[test]
+fn unmapped_campaigns_are_listed() {
+    let map = fixture("bad/long_map.csv");
+    let (code, findings, err) = validate_with(
+        "spec_long.toml",
+        "unmapped_campaign.csv",
+        &["--campaign-map".as_ref(), map.as_os_str()],
+    );
+    assert_eq!(code, Some(2), "{err}");
+    let f = findings
+        .iter()
+        .find(|f| f["rule"] == "unmapped_campaign")
+        .unwrap_or_else(|| panic!("{findings:#?}"));
+    assert_eq!(f["column"], "Campaign");
+    assert_eq!(f["row"], 10);
+    let msg = f["message"].as_str().unwrap_or_default();
+    assert!(
+        msg.contains("Mystery") && msg.contains("Unknown_B"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn several_new_problems_are_all_reported_in_one_run() {
+    let (code, findings, _) = validate("several_new_problems.csv");
+    assert_eq!(code, Some(2));
+    assert!(
+        has(&findings, "negative_spend", Some("x1"), Some(2)),
+        "{findings:#?}"
+    );
+    assert!(
+        has(&findings, "wrong_type", Some("event_1"), Some(8)),
+        "{findings:#?}"
+    );
+    assert!(
+        has(&findings, "future_period", Some("date_week"), Some(12)),
+        "{findings:#?}"
+    );
+    assert!(
+        has(&findings, "missing_period", Some("date_week"), Some(12)),
+        "{findings:#?}"
+    );
+    assert!(
+        has_warning(&findings, "spike", Some("y"), Some(5)),
+        "{findings:#?}"
+    );
+}
+
+#[test]
+fn refresh_drift_against_the_previous_table() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let first = dir.path().join("first");
+    let out = mmm_os([
+        "validate".as_ref(),
+        "--spec".as_ref(),
+        fixture("bad/spec.toml").as_os_str(),
+        "--data".as_ref(),
+        fixture("bad/good.csv").as_os_str(),
+        "--out".as_ref(),
+        first.as_os_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let previous = first.join("table.parquet");
+
+    // Same data: no drift at all.
+    let (code, findings, err) = validate_with(
+        "spec.toml",
+        "good.csv",
+        &["--previous".as_ref(), previous.as_os_str()],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        !findings.iter().any(
+            |f| ["changed_history", "distribution_drift", "schema_change"]
+                .contains(&f["rule"].as_str().unwrap_or_default())
+        ),
+        "{findings:#?}"
+    );
+
+    // Every y scaled by 1.5: history changed from the first period on, and y's distribution moved.
+    let (code, findings, err) = validate_with(
+        "spec.toml",
+        "refresh_drift.csv",
+        &["--previous".as_ref(), previous.as_os_str()],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    let changed = findings
+        .iter()
+        .find(|f| f["rule"] == "changed_history" && f["column"] == "y")
+        .unwrap_or_else(|| panic!("{findings:#?}"));
+    assert_eq!(changed["period"], "2021-01-04");
+    assert!(
+        changed["message"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("12 past period(s)")
+    );
+    assert!(
+        has_warning(&findings, "distribution_drift", Some("y"), None),
+        "{findings:#?}"
+    );
+    assert!(
+        !findings
+            .iter()
+            .any(|f| f["rule"] == "changed_history" && f["column"] == "x1")
+    );
+
+    // A table with other columns: schema change, rejected.
+    let other = dir.path().join("other");
+    let out = mmm_os([
+        "validate".as_ref(),
+        "--spec".as_ref(),
+        fixture("pymc_example/spec.toml").as_os_str(),
+        "--data".as_ref(),
+        fixture("pymc_example/data.csv").as_os_str(),
+        "--out".as_ref(),
+        other.as_os_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let other_table = other.join("table.parquet");
+    let (code, findings, err) = validate_with(
+        "spec.toml",
+        "good.csv",
+        &["--previous".as_ref(), other_table.as_os_str()],
+    );
+    assert_eq!(code, Some(2), "{err}");
+    assert!(has(&findings, "schema_change", None, None), "{findings:#?}");
 }

@@ -3,6 +3,7 @@
 mod checks;
 mod contracts;
 mod decisions;
+mod ingest;
 mod pipeline;
 mod spec;
 

@@ -1,0 +1,127 @@
+//! Finer-than-period rows (daily) aggregated to periods (weeks) with DataFusion SQL.
+
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Float64Array, Int32Array, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Schema};
+use mmm_core::spec::Aggregation;
+
+use crate::panel::{At, Findings, Panel, Role};
+use crate::sql::ident;
+
+/// First day of the period holding `day`: periods of `period_days` aligned so that one starts
+/// on 1970-01-05 (a Monday) plus `offset` days.
+pub fn period_start(day: i32, period_days: i32, offset: i32) -> i32 {
+    let anchor = 4 + offset;
+    day - (day - anchor).rem_euclid(period_days)
+}
+
+/// Aggregate a panel of `input_days`-long rows to periods of the spec's `period_days`.
+///
+/// Target, spend and other non-control columns are summed; controls follow
+/// `data.control_aggregation` (mean by default). Periods at either end of a geo's series that
+/// are not fully covered are dropped with a `partial_period` warning.
+pub fn to_periods(
+    p: &Panel,
+    spec: &mmm_core::Spec,
+    input_days: u32,
+    findings: &mut Findings,
+) -> Result<Panel, String> {
+    let period_days = spec.data.period_days as i32;
+    let offset = spec.data.week_start.days_from_monday() as i32;
+    let keep: Vec<usize> = (0..p.len()).filter(|&i| p.dates[i].is_some()).collect();
+    let days: Vec<i32> = keep.iter().map(|&i| p.dates[i].unwrap_or(0)).collect();
+    let weeks: Vec<i32> = days
+        .iter()
+        .map(|&d| period_start(d, period_days, offset))
+        .collect();
+    let mut fields = vec![
+        Field::new("period", DataType::Int32, false),
+        Field::new("day", DataType::Int32, false),
+        Field::new("geo", DataType::Utf8, false),
+    ];
+    let mut arrays: Vec<ArrayRef> = vec![
+        Arc::new(Int32Array::from(weeks)),
+        Arc::new(Int32Array::from(days)),
+        Arc::new(StringArray::from(
+            keep.iter().map(|&i| p.geos[i].as_str()).collect::<Vec<_>>(),
+        )),
+    ];
+    let mut selects = Vec::new();
+    for (k, (name, role, values)) in p.columns.iter().enumerate() {
+        let c = format!("c{k}");
+        fields.push(Field::new(&c, DataType::Float64, false));
+        arrays.push(Arc::new(Float64Array::from(
+            keep.iter().map(|&i| values[i]).collect::<Vec<_>>(),
+        )));
+        let how = if *role == "control" {
+            spec.data
+                .control_aggregation
+                .get(name)
+                .copied()
+                .unwrap_or_default()
+        } else {
+            Aggregation::Sum
+        };
+        selects.push(match how {
+            Aggregation::Sum => format!("SUM({c}) AS {}", ident(name)),
+            Aggregation::Mean => format!("AVG({c}) AS {}", ident(name)),
+            Aggregation::Last => format!("last_value({c} ORDER BY day) AS {}", ident(name)),
+        });
+    }
+    let batch =
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).map_err(|e| e.to_string())?;
+    let query = format!(
+        "SELECT period AS day, geo, COUNT(DISTINCT day) AS n_inputs, {} FROM t \
+         GROUP BY period, geo ORDER BY period, geo",
+        selects.join(", ")
+    );
+    let out = crate::sql::query(batch, &query)?;
+    let required: Vec<(String, Role)> = p.columns.iter().map(|(n, r, _)| (n.clone(), *r)).collect();
+    let mut weekly = crate::long::from_batch(&out, &required)?;
+    let counts = arrow::compute::cast(
+        out.column_by_name("n_inputs")
+            .ok_or("aggregation lost its counts")?,
+        &DataType::Int64,
+    )
+    .map_err(|e| e.to_string())?;
+    let counts = counts
+        .as_any()
+        .downcast_ref::<arrow::array::Int64Array>()
+        .ok_or("counts are not integers")?;
+    let full = (period_days / input_days.max(1) as i32) as i64;
+    // Drop incomplete periods at each geo's ends; gaps inside are missing_period errors already.
+    let mut drop = vec![false; weekly.len()];
+    for (geo, rows) in weekly.by_geo() {
+        let ends = [rows.first().copied(), rows.last().copied()];
+        for i in ends.into_iter().flatten() {
+            if counts.value(i) < full && !drop[i] {
+                drop[i] = true;
+                findings.warn(
+                    "partial_period",
+                    At {
+                        geo: weekly.geo(i),
+                        period: weekly.dates[i],
+                        ..At::default()
+                    },
+                    format!(
+                        "only {} of {full} input periods in this period{}; it is left out",
+                        counts.value(i),
+                        if geo == crate::panel::NATIONAL {
+                            String::new()
+                        } else {
+                            format!(" for geo {geo}")
+                        }
+                    ),
+                );
+            }
+        }
+    }
+    let kept: Vec<usize> = (0..weekly.len()).filter(|&i| !drop[i]).collect();
+    weekly.dates = kept.iter().map(|&i| weekly.dates[i]).collect();
+    weekly.geos = kept.iter().map(|&i| weekly.geos[i].clone()).collect();
+    for (_, _, col) in &mut weekly.columns {
+        *col = kept.iter().map(|&i| col[i]).collect();
+    }
+    Ok(weekly)
+}

@@ -1,0 +1,82 @@
+//! The readable terminal summary of a contract report.
+
+use std::fmt::Write;
+
+use crate::{ContractReport, Severity, rule_counts};
+
+/// Lines shown per severity before the rest is left to contract.json.
+const SHOWN: usize = 15;
+
+/// A short human-readable summary: the table's shape, each column's range, and the findings.
+pub fn summary_text(r: &ContractReport) -> String {
+    let mut s = String::new();
+    let errors = r
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .count();
+    let warnings = r.findings.len() - errors;
+    let _ = writeln!(
+        s,
+        "{}: {} ({} layout, {} rows read)",
+        if r.passed { "PASSED" } else { "REJECTED" },
+        r.source,
+        r.layout,
+        r.rows
+    );
+    if r.passed {
+        let _ = writeln!(
+            s,
+            "table: {} rows, {} geo(s) [{}], periods {} .. {} every {} days",
+            r.table_rows,
+            r.geos.len(),
+            r.geos.join(", "),
+            r.first_period.as_deref().unwrap_or("-"),
+            r.last_period.as_deref().unwrap_or("-"),
+            r.period_days
+        );
+    }
+    if !r.columns.is_empty() {
+        let _ = writeln!(
+            s,
+            "  {:<24} {:<8} {:>14} {:>14} {:>14} {:>16} {:>6}",
+            "column", "role", "min", "mean", "max", "sum", "zeros"
+        );
+        for c in &r.columns {
+            let _ = writeln!(
+                s,
+                "  {:<24} {:<8} {:>14.4} {:>14.4} {:>14.4} {:>16.2} {:>6}",
+                c.name, c.role, c.min, c.mean, c.max, c.sum, c.zeros
+            );
+        }
+    }
+    let _ = writeln!(s, "{errors} error(s), {warnings} warning(s)");
+    for (rule, n) in rule_counts(&r.findings) {
+        let _ = writeln!(s, "  {rule}: {n}");
+    }
+    for severity in [Severity::Error, Severity::Warning] {
+        let list: Vec<_> = r
+            .findings
+            .iter()
+            .filter(|f| f.severity == severity)
+            .collect();
+        for f in list.iter().take(SHOWN) {
+            let _ = writeln!(s, "  - {f}");
+        }
+        if list.len() > SHOWN {
+            let _ = writeln!(s, "  ... {} more in contract.json", list.len() - SHOWN);
+        }
+    }
+    for d in r
+        .drift
+        .iter()
+        .filter(|d| d.psi > 0.2 || d.changed_periods > 0)
+    {
+        let _ = writeln!(
+            s,
+            "  drift {}: PSI {:.3}, {} changed period(s)",
+            d.column, d.psi, d.changed_periods
+        );
+    }
+    s
+}
