@@ -97,6 +97,13 @@ pub fn run(spec_path: &Path, data: &Path, out: &Path, s: &SbcSettings, quiet: bo
                  bins against uniform, per parameter, at level alpha",
     };
     mmm_core::write_atomic(&out.join("sbc.json"), &serde_json::to_vec_pretty(&report)?)?;
+    // Every simulation's ranks, for re-analysis (for example without the divergent fits).
+    let mut csv = format!("simulation,diverged,{}\n", run.parameters.join(","));
+    for (ranks, (i, diverged)) in run.ranks.iter().zip(&run.finished) {
+        let r: Vec<String> = ranks.iter().map(usize::to_string).collect();
+        csv.push_str(&format!("{i},{diverged},{}\n", r.join(",")));
+    }
+    mmm_core::write_atomic(&out.join("ranks.csv"), csv.as_bytes())?;
     let svg = histograms_svg(&tests, run.ranks.len(), s.bins)?;
     mmm_core::write_atomic(&out.join("rank_histograms.svg"), svg.as_bytes())?;
     if !quiet {

@@ -38,6 +38,9 @@ pub struct SbcRun {
     pub failed: usize,
     /// Fits with at least one post-warm-up divergence.
     pub divergent_fits: usize,
+    /// Per finished simulation (same order as `ranks`): its index and whether its fit had a
+    /// post-warm-up divergence.
+    pub finished: Vec<(usize, bool)>,
     /// Wall-clock seconds of the whole run.
     pub seconds: f64,
 }
@@ -73,11 +76,16 @@ pub fn simulate_and_rank(
     });
     let results = results.into_inner().unwrap_or_default();
     let failed = results.iter().filter(|r| r.is_none()).count();
-    let done: Vec<(Vec<usize>, bool)> = results.into_iter().flatten().collect();
+    let done: Vec<(usize, SimResult)> = results
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, r)| r.map(|r| (i, r)))
+        .collect();
     Ok(SbcRun {
         parameters,
-        divergent_fits: done.iter().filter(|r| r.1).count(),
-        ranks: done.into_iter().map(|r| r.0).collect(),
+        divergent_fits: done.iter().filter(|(_, r)| r.1).count(),
+        finished: done.iter().map(|(i, r)| (*i, r.1)).collect(),
+        ranks: done.into_iter().map(|(_, r)| r.0).collect(),
         failed,
         seconds: start.elapsed().as_secs_f64(),
     })
