@@ -1,13 +1,17 @@
 //! Developer tasks. `cargo xtask <task>`:
 //!
 //! - `pipeline`  build `mmm` in release and run every stage on the bundled fixture into runs/
-//! - `test`      run the whole test suite (release profile, nextest when installed) and the schema check
+//! - `test`      run the whole test suite (release profile, nextest when installed), the schema
+//!   check, SBC and recovery on the fixture, and the report check in headless Chromium
 //! - `schemas`   regenerate schemas/ (`--check` fails when they drift)
 //! - `bench`     run a fixture's pipeline N times (`--runs N`, default 5; `--fixture NAME`, default
 //!   pymc_example, or bench_10ch; `--no-refits` skips the refit checks) and write
 //!   target/bench/NAME[_no_refits].json
 //! - `sbc`       simulation-based calibration on the fixture spec (`mmm sbc`; default N = 200,
 //!   L = 99, 20 bins, alpha 0.01; extra flags are passed on) into target/sbc
+//! - `recovery`  parameter recovery on the fixture spec (`mmm recovery`; default 100 simulated
+//!   data sets fitted with the spec's sampler settings, coverage of 50% and 90% intervals)
+//!   into target/recovery
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -72,10 +76,11 @@ fn main() -> Result<()> {
         "test" => test(),
         "schemas" => schemas(rest.iter().any(|a| a == "--check")),
         "bench" => bench(rest),
-        "sbc" => sbc(rest),
+        "sbc" => calibration("sbc", "sbc.json", rest),
+        "recovery" => calibration("recovery", "recovery.json", rest),
         _ => {
             eprintln!(
-                "usage: cargo xtask <pipeline|test|schemas [--check]|bench [--runs N]|sbc [--sims N]>"
+                "usage: cargo xtask <pipeline|test|schemas [--check]|bench [--runs N]|sbc [--sims N]|recovery [--sims N]>"
             );
             Ok(())
         }
@@ -139,6 +144,9 @@ fn test() -> Result<()> {
     }
     run(c)?;
     schemas(true)?;
+    // Calibration of model and sampler on the fixture (seeded, so deterministic; about 25 s).
+    calibration("sbc", "sbc.json", &["--quiet".to_string()])?;
+    calibration("recovery", "recovery.json", &["--quiet".to_string()])?;
     report_in_browser()
 }
 
@@ -333,13 +341,14 @@ fn machine() -> String {
     format!("{cpu}, {cores} cores")
 }
 
-fn sbc(rest: &[String]) -> Result<()> {
+/// `mmm sbc` or `mmm recovery` on the fixture spec into target/NAME; extra flags passed on.
+fn calibration(command: &str, result: &str, rest: &[String]) -> Result<()> {
     let mmm = build_mmm()?;
-    let out = target_dir().join("sbc");
+    let out = target_dir().join(command);
     let mut c = Command::new(&mmm);
     c.current_dir(root())
         .args([
-            "sbc",
+            command,
             "--spec",
             FIXTURE_SPEC,
             "--data",
@@ -349,14 +358,17 @@ fn sbc(rest: &[String]) -> Result<()> {
         .arg(&out)
         .args(rest);
     let status = c.status().context("starting mmm")?;
-    println!("results: {}", out.join("sbc.json").display());
-    println!(
-        "rank histograms: {}",
-        out.join("rank_histograms.svg").display()
-    );
+    println!("results: {}", out.join(result).display());
+    if command == "sbc" {
+        println!(
+            "rank histograms: {}",
+            out.join("rank_histograms.svg").display()
+        );
+    }
     match status.code() {
         Some(0) => Ok(()),
-        Some(3) => bail!("SBC: a parameter failed the rank uniformity test"),
-        _ => bail!("mmm sbc failed with {status}"),
+        Some(3) if command == "sbc" => bail!("SBC: a parameter failed the rank uniformity test"),
+        Some(3) => bail!("recovery: a coverage fell outside its binomial band"),
+        _ => bail!("mmm {command} failed with {status}"),
     }
 }

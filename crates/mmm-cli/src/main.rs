@@ -237,6 +237,33 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         workers: usize,
     },
+    /// Parameter recovery (developer check; `cargo xtask recovery` runs it on the fixture): fit
+    /// data simulated from prior draws with the spec's sampler settings and report how often
+    /// the central intervals of every parameter and channel contribution cover the truth
+    /// (recovery.json; exit code 3 when a coverage is outside its binomial band).
+    Recovery {
+        /// Model spec (TOML).
+        #[arg(long)]
+        spec: PathBuf,
+        /// Raw data file: its spend, controls and dates are the simulation inputs.
+        #[arg(long)]
+        data: PathBuf,
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+        /// Simulated data sets.
+        #[arg(long, default_value_t = 100)]
+        sims: usize,
+        /// Central interval levels to check (comma-separated).
+        #[arg(long, value_delimiter = ',', default_value = "0.5,0.9")]
+        levels: Vec<f64>,
+        /// Family-wise level of the coverage checks (split over quantities x levels).
+        #[arg(long, default_value_t = 0.01)]
+        alpha: f64,
+        /// Fits run at once (0 = one per core).
+        #[arg(long, default_value_t = 0)]
+        workers: usize,
+    },
 }
 
 #[derive(Args)]
@@ -564,6 +591,23 @@ fn dispatch(cli: Cli) -> Result<u8> {
                 workers,
             };
             sbc::run(&spec, &data, &out, &settings, quiet)
+        }
+        Command::Recovery {
+            spec,
+            data,
+            out,
+            sims,
+            levels,
+            alpha,
+            workers,
+        } => {
+            let settings = sbc::RecoverySettings {
+                sims,
+                levels,
+                alpha,
+                workers,
+            };
+            sbc::recovery(&spec, &data, &out, &settings, quiet)
         }
     }
 }

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result, anyhow};
 use mmm_core::spec::LoadedSpec;
-use mmm_diagnostics::calibration::{RankTest, rank_uniformity};
+use mmm_diagnostics::calibration::{CoverageCheck, RankTest, coverage_check, rank_uniformity};
 use plotters::prelude::*;
 use serde::Serialize;
 
@@ -198,4 +198,129 @@ fn histograms_svg(tests: &[RankTest], n: usize, bins: usize) -> Result<String> {
         root.present().map_err(|e| anyhow!("{e}"))?;
     }
     Ok(buf)
+}
+
+/// Settings of `mmm recovery` (see the subcommand's flags).
+#[derive(Debug, Clone, Serialize)]
+pub struct RecoverySettings {
+    pub sims: usize,
+    pub levels: Vec<f64>,
+    pub alpha: f64,
+    pub workers: usize,
+}
+
+#[derive(Serialize)]
+struct RecoveryReport<'a> {
+    spec: String,
+    settings: &'a RecoverySettings,
+    sampler: serde_json::Value,
+    simulations_finished: usize,
+    simulations_failed: usize,
+    fits_with_divergences: usize,
+    seconds: f64,
+    all_within: bool,
+    coverage: &'a [CoverageCheck],
+    mean_abs_z: Vec<(String, f64)>,
+    method: &'static str,
+}
+
+/// Parameter recovery: fit data simulated from prior draws with the spec's own sampler
+/// settings, and check central-interval coverage of every parameter and channel contribution.
+/// Writes recovery.json; exit code 3 when a coverage falls outside its band.
+pub fn recovery(
+    spec_path: &Path,
+    data: &Path,
+    out: &Path,
+    s: &RecoverySettings,
+    quiet: bool,
+) -> Result<u8> {
+    let spec = LoadedSpec::load(spec_path)?;
+    if s.sims == 0 || s.levels.iter().any(|l| !(*l > 0.0 && *l < 1.0)) {
+        return Err(anyhow!(
+            "--sims must be >= 1 and every --levels value inside (0, 1)"
+        ));
+    }
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    mmm_contracts::run(&spec, data, &out.join("validate"), false)?;
+    mmm_features::run(&spec, &out.join("validate"), &out.join("features"), false)?;
+    let features = mmm_core::Upstream::open(&out.join("features"), mmm_features::STAGE)?;
+    let (design, _) = mmm_features::Design::load(&features, &spec.spec)?;
+    let nuts = mmm_sampler::NutsOptions::from_spec(&spec.spec.sampler);
+    let workers = if s.workers == 0 {
+        std::thread::available_parallelism().map_or(1, |p| p.get())
+    } else {
+        s.workers
+    };
+    let opts = mmm_sampler::recovery::RecoveryOptions {
+        sims: s.sims,
+        nuts: nuts.clone(),
+        workers,
+        levels: s.levels.clone(),
+    };
+    let run = mmm_sampler::recovery::recover(&spec.spec, &design, &opts)?;
+    let checks = run.quantities.len() * s.levels.len();
+    let coverage: Vec<CoverageCheck> = run
+        .quantities
+        .iter()
+        .zip(&run.covered)
+        .flat_map(|(q, counts)| {
+            s.levels.iter().zip(counts).map(|(level, covered)| {
+                coverage_check(q, *level, *covered, run.finished, s.alpha / checks as f64)
+            })
+        })
+        .collect();
+    let all_within = coverage.iter().all(|c| c.within);
+    let report = RecoveryReport {
+        spec: spec_path.display().to_string(),
+        settings: s,
+        sampler: serde_json::json!({
+            "chains": nuts.chains, "tune": nuts.tune, "draws": nuts.draws, "seed": nuts.seed,
+        }),
+        simulations_finished: run.finished,
+        simulations_failed: run.failed,
+        fits_with_divergences: run.divergent_fits,
+        seconds: run.seconds,
+        all_within,
+        coverage: &coverage,
+        mean_abs_z: run
+            .quantities
+            .iter()
+            .cloned()
+            .zip(run.mean_z.iter().copied())
+            .collect(),
+        method: "Truth theta ~ prior (simulation i uses ChaCha8 stream i of the spec's seed), y ~ model \
+                 given theta on the spec's spend, controls and dates, NUTS refit with the spec's \
+                 sampler settings; coverage = share of simulations whose central posterior \
+                 interval holds the truth, accepted within the binomial band \
+                 level +- z sqrt(level (1 - level) / N), z for alpha / (quantities x levels) \
+                 (Bonferroni). contribution[c] = sum over the training window of channel c's \
+                 term (model scale; ROAS is it times a constant). mean_abs_z = mean over \
+                 simulations of |posterior mean - truth| / posterior sd.",
+    };
+    mmm_core::write_atomic(
+        &out.join("recovery.json"),
+        &serde_json::to_vec_pretty(&report)?,
+    )?;
+    if !quiet {
+        eprintln!(
+            "recovery: {} simulations ({} failed, {} with divergences) in {:.1} s",
+            run.finished, run.failed, run.divergent_fits, run.seconds
+        );
+    }
+    for (q, z) in run.quantities.iter().zip(&run.mean_z) {
+        let row: Vec<String> = coverage
+            .iter()
+            .filter(|c| &c.quantity == q)
+            .map(|c| {
+                format!(
+                    "{:.0}%: {:.1}%{}",
+                    100.0 * c.level,
+                    100.0 * c.observed,
+                    if c.within { "" } else { " OUTSIDE BAND" }
+                )
+            })
+            .collect();
+        println!("{q:<28} {}  mean |z| {z:.2}", row.join("  "));
+    }
+    Ok(if all_within { 0 } else { 3 })
 }

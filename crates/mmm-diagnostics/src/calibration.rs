@@ -107,3 +107,50 @@ pub fn rank_uniformity(
         uniform: p_value >= alpha,
     }
 }
+
+/// Interval coverage of one quantity at one level in a parameter-recovery run.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct CoverageCheck {
+    /// Parameter or derived quantity.
+    pub quantity: String,
+    /// Nominal level of the central posterior interval.
+    pub level: f64,
+    /// Simulations whose interval held the truth.
+    pub covered: usize,
+    /// Simulations.
+    pub total: usize,
+    /// covered / total.
+    pub observed: f64,
+    /// Lower end of the acceptance band around `level`.
+    pub band_lower: f64,
+    /// Upper end of the acceptance band.
+    pub band_upper: f64,
+    /// `observed` lies inside the band.
+    pub within: bool,
+}
+
+/// Coverage `covered / total` of a level-`level` interval against its binomial sampling error:
+/// accepted inside level ± z sqrt(level (1 - level) / total) (normal approximation), with
+/// z = Φ⁻¹(1 - alpha / 2); pass alpha already divided by the number of checks (Bonferroni).
+pub fn coverage_check(
+    quantity: &str,
+    level: f64,
+    covered: usize,
+    total: usize,
+    alpha: f64,
+) -> CoverageCheck {
+    let z = crate::convergence::norm_ppf(1.0 - alpha / 2.0);
+    let half = z * (level * (1.0 - level) / total.max(1) as f64).sqrt();
+    let observed = covered as f64 / total.max(1) as f64;
+    let (band_lower, band_upper) = (level - half, level + half);
+    CoverageCheck {
+        quantity: quantity.to_string(),
+        level,
+        covered,
+        total,
+        observed,
+        band_lower,
+        band_upper,
+        within: total > 0 && (band_lower..=band_upper).contains(&observed),
+    }
+}

@@ -608,7 +608,7 @@ fn horner(c: &[f64; 8], x: f64) -> f64 {
 }
 
 /// Standard normal quantile `Φ⁻¹(p)` by Wichura's AS241 PPND16 rational approximations (relative error about 1e-16).
-fn norm_ppf(p: f64) -> f64 {
+pub(crate) fn norm_ppf(p: f64) -> f64 {
     if p.is_nan() || !(0.0..=1.0).contains(&p) {
         return f64::NAN;
     }

@@ -1,6 +1,7 @@
 //! The fit stage: the nuts-rs adapter (parallel seeded chains, progress, draws to Arrow/Parquet).
 
 pub mod nuts;
+pub mod recovery;
 pub mod sbc;
 
 use std::path::Path;

@@ -101,7 +101,47 @@ fn one_simulation(
     opts: &SbcOptions,
     i: usize,
 ) -> Option<SimResult> {
-    let mut rng = ChaCha8Rng::seed_from_u64(opts.nuts.seed);
+    let sim = simulate_and_fit(spec, design, base, &opts.nuts, i)?;
+    let dim = sim.truth.len();
+    let total = sim.draws.len();
+    if total < opts.ranks {
+        return None;
+    }
+    // L draws evenly spaced over the run (thinning lowers autocorrelation, which would
+    // otherwise bend the rank histogram even for a correct sampler).
+    let thinned: Vec<&[f64]> = (0..opts.ranks)
+        .map(|k| sim.draws[k * total / opts.ranks].as_slice())
+        .collect();
+    let ranks = (0..dim)
+        .map(|j| thinned.iter().filter(|t| t[j] < sim.truth[j]).count())
+        .collect();
+    Some((ranks, sim.diverged))
+}
+
+/// One simulated data set and its fit.
+pub(crate) struct Simulation {
+    /// The model on the simulated target.
+    pub model: MmmModel,
+    /// True (constrained) parameters, in the model's order.
+    pub truth: Vec<f64>,
+    /// Posterior draws (constrained), all chains.
+    pub draws: Vec<Vec<f64>>,
+    /// The fit had a post-warm-up divergence.
+    pub diverged: bool,
+}
+
+/// Simulation i: parameters from the prior (ChaCha8 stream i of `nuts.seed`), a target drawn
+/// from the model given them on the design's inputs, and a NUTS fit with seed
+/// `nuts.seed + 1 + i` on one thread. `None` when no prior draw in 100 gives a finite target
+/// or the fit fails.
+pub(crate) fn simulate_and_fit(
+    spec: &Spec,
+    design: &Design,
+    base: &MmmModel,
+    nuts: &NutsOptions,
+    i: usize,
+) -> Option<Simulation> {
+    let mut rng = ChaCha8Rng::seed_from_u64(nuts.seed);
     rng.set_stream(i as u64);
     let n = design.len();
     let (mut mean, mut y) = (vec![0.0; n], vec![0.0; n]);
@@ -114,25 +154,22 @@ fn one_simulation(
     let mut d = design.clone();
     d.target_scaled = y;
     let model = MmmModel::new(spec, &d).ok()?;
-    let mut nuts = opts.nuts.clone();
-    nuts.seed = opts.nuts.seed.wrapping_add(1 + i as u64);
+    let mut nuts = nuts.clone();
+    nuts.seed = nuts.seed.wrapping_add(1 + i as u64);
     nuts.threads = 1;
     nuts.progress = false;
     nuts.stop = None;
-    let trace = sample(Arc::new(model), &nuts).ok()?;
+    let trace = sample(Arc::new(model.clone()), &nuts).ok()?;
     let dim = trace.names.len();
-    let draws: Vec<&[f64]> = trace.values.iter().flat_map(|c| c.chunks(dim)).collect();
-    let total = draws.len();
-    if total < opts.ranks {
-        return None;
-    }
-    // L draws evenly spaced over the run (thinning lowers autocorrelation, which would
-    // otherwise bend the rank histogram even for a correct sampler).
-    let thinned: Vec<&[f64]> = (0..opts.ranks)
-        .map(|k| draws[k * total / opts.ranks])
+    let draws = trace
+        .values
+        .iter()
+        .flat_map(|c| c.chunks(dim).map(<[f64]>::to_vec))
         .collect();
-    let ranks = (0..dim)
-        .map(|j| thinned.iter().filter(|t| t[j] < truth[j]).count())
-        .collect();
-    Some((ranks, trace.divergences() > 0))
+    Some(Simulation {
+        model,
+        truth,
+        draws,
+        diverged: trace.divergences() > 0,
+    })
 }

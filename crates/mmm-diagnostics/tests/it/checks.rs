@@ -286,3 +286,18 @@ fn compare_guardrail_fails_a_flipped_channel_and_passes_a_small_move() {
     let (_, reasons) = channel_changes(&table(2.0, 1.0), &missing, 0.25);
     assert_eq!(reasons, ["channel radio is missing from the later run"]);
 }
+
+#[test]
+fn coverage_band_is_the_binomial_error_of_the_nominal_level() {
+    use mmm_diagnostics::calibration::coverage_check;
+    // z(0.995) = 2.5758; sd of a 90% coverage over 100 simulations = 0.03.
+    let c = coverage_check("beta", 0.9, 85, 100, 0.01);
+    assert!((c.band_lower - (0.9 - 2.5758 * 0.03)).abs() < 1e-4, "{c:?}");
+    assert!((c.band_upper - (0.9 + 2.5758 * 0.03)).abs() < 1e-4, "{c:?}");
+    assert!(c.within && (c.observed - 0.85).abs() < 1e-12);
+    // 80 of 100 is 3.3 sd below 90%: outside.
+    assert!(!coverage_check("beta", 0.9, 80, 100, 0.01).within);
+    // Bonferroni over 34 checks widens the band (z(1 - 0.01/68) = 3.62).
+    assert!(coverage_check("beta", 0.9, 80, 100, 0.01 / 34.0).within);
+    assert!(!coverage_check("beta", 0.9, 0, 0, 0.01).within);
+}
