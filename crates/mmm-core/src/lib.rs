@@ -9,6 +9,7 @@ pub mod columns;
 pub mod error;
 pub mod hash;
 pub mod manifest;
+pub mod parallel;
 pub mod schemas;
 pub mod spec;
 pub mod summary;

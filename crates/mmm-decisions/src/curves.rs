@@ -22,15 +22,15 @@ pub fn response_grid(
     let tail = model.carryover_periods(c).saturating_sub(1);
     let mut series: Vec<f64> = model.channel_spend(c)[..nt].to_vec();
     series.extend(std::iter::repeat_n(0.0, tail));
-    let mut result = vec![Vec::with_capacity(thetas.len()); grid.len()];
-    let mut totals = vec![0.0; grid.len()];
-    for theta in thetas {
-        model.channel_totals_for_multipliers(theta, c, &series, grid, &mut totals);
-        for (r, t) in result.iter_mut().zip(&totals) {
-            r.push(t * target_scale);
-        }
-    }
-    result
+    // Per draw (in parallel blocks of draws), the totals for every multiplier.
+    let per_draw: Vec<Vec<f64>> = mmm_core::parallel::map_indexed(thetas.len(), 64, |k| {
+        let mut totals = vec![0.0; grid.len()];
+        model.channel_totals_for_multipliers(&thetas[k], c, &series, grid, &mut totals);
+        totals
+    });
+    (0..grid.len())
+        .map(|i| per_draw.iter().map(|t| t[i] * target_scale).collect())
+        .collect()
 }
 
 /// Response per draw (target units) of channel c to m times its training spend.

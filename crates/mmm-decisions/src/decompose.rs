@@ -62,55 +62,75 @@ pub fn decompose(
     comp_names.push("baseline".into());
     let first_channel = comp_names.len();
     comp_names.extend(model.channel_names().iter().cloned());
-    let draws = thetas.len();
-    let mut series = vec![vec![vec![0.0; draws]; n]; comp_names.len()];
-    let mut term = vec![0.0; n];
-    let mut full = vec![0.0; n];
-    for (k, theta) in thetas.iter().enumerate() {
-        let mut sum = vec![theta[intercept]; n];
-        for t in 0..n {
-            series[0][t][k] = theta[intercept] * scale;
-        }
-        for (j, (_, r, p)) in controls.iter().enumerate() {
+    // Each block of draws fills its own [component][week][draw-in-block] arrays on its own
+    // thread; the blocks are then joined along the draw axis.
+    let n_comp = comp_names.len();
+    let n_channels = model.channel_names().len();
+    let blocks = mmm_core::parallel::map_blocks(thetas.len(), 64, |range| {
+        let width = range.len();
+        let mut series = vec![vec![vec![0.0; width]; n]; n_comp];
+        let mut term = vec![0.0; n];
+        let mut full = vec![0.0; n];
+        for (k, theta) in thetas[range.clone()].iter().enumerate() {
+            let mut sum = vec![theta[intercept]; n];
             for t in 0..n {
-                let v = theta[*p] * design.regressors[*r][t];
-                series[1 + j][t][k] = v * scale;
-                sum[t] += v;
+                series[0][t][k] = theta[intercept] * scale;
             }
-        }
-        if seasonality {
-            let s = 1 + controls.len();
+            for (j, (_, r, p)) in controls.iter().enumerate() {
+                for t in 0..n {
+                    let v = theta[*p] * design.regressors[*r][t];
+                    series[1 + j][t][k] = v * scale;
+                    sum[t] += v;
+                }
+            }
+            if seasonality {
+                let s = 1 + controls.len();
+                for t in 0..n {
+                    let v: f64 = fourier
+                        .iter()
+                        .map(|(r, p)| theta[*p] * design.regressors[*r][t])
+                        .sum();
+                    series[s][t][k] = v * scale;
+                    sum[t] += v;
+                }
+            }
             for t in 0..n {
-                let v: f64 = fourier
-                    .iter()
-                    .map(|(r, p)| theta[*p] * design.regressors[*r][t])
-                    .sum();
-                series[s][t][k] = v * scale;
-                sum[t] += v;
+                series[baseline][t][k] = sum[t] * scale;
             }
-        }
-        for t in 0..n {
-            series[baseline][t][k] = sum[t] * scale;
-        }
-        // A channel's counterfactual: its spend at zero zeroes its additive term, so the
-        // prediction without it differs from the full one by exactly that term.
-        for c in 0..model.channel_names().len() {
-            model.channel_term(theta, c, &mut term);
+            // A channel's counterfactual: its spend at zero zeroes its additive term, so the
+            // prediction without it differs from the full one by exactly that term.
+            for c in 0..n_channels {
+                model.channel_term(theta, c, &mut term);
+                for t in 0..n {
+                    series[first_channel + c][t][k] = term[t] * scale;
+                    sum[t] += term[t];
+                }
+            }
+            model.predict_mean(theta, &[], &mut full);
             for t in 0..n {
-                series[first_channel + c][t][k] = term[t] * scale;
-                sum[t] += term[t];
+                if (full[t] - sum[t]).abs() > 1e-9 * (1.0 + full[t].abs()) {
+                    return vec![Err(DecideError::Output(format!(
+                        "decomposition does not add up to the model's prediction at period {t} ({} vs {}); the model form is not additive",
+                        sum[t], full[t]
+                    )))];
+                }
             }
         }
-        model.predict_mean(theta, &[], &mut full);
-        for t in 0..n {
-            if (full[t] - sum[t]).abs() > 1e-9 * (1.0 + full[t].abs()) {
-                return Err(DecideError::Output(format!(
-                    "decomposition does not add up to the model's prediction at period {t} ({} vs {}); the model form is not additive",
-                    sum[t], full[t]
-                )));
-            }
-        }
-    }
+        vec![Ok(series)]
+    });
+    let blocks: Vec<Vec<Vec<Vec<f64>>>> = blocks.into_iter().collect::<Result<_, _>>()?;
+    let series = (0..n_comp)
+        .map(|c| {
+            (0..n)
+                .map(|t| {
+                    blocks
+                        .iter()
+                        .flat_map(|b| b[c][t].iter().copied())
+                        .collect()
+                })
+                .collect()
+        })
+        .collect();
     Ok(Decomposition {
         names: comp_names,
         series,

@@ -209,19 +209,20 @@ pub fn run(
 
     // decomposition.parquet: period x component.
     let n = design.len();
-    let (mut d_date, mut d_comp, mut d_mean, mut d_lo, mut d_hi, mut d_neg) =
-        (vec![], vec![], vec![], vec![], vec![], vec![]);
-    for t in 0..n {
-        for (name, s) in dec.names.iter().zip(&dec.series) {
-            let (lo, hi) = hdi(&s[t], interval);
-            d_date.push(design.dates[t]);
-            d_comp.push(name.clone());
-            d_mean.push(mean(&s[t]));
-            d_lo.push(lo);
-            d_hi.push(hi);
-            d_neg.push(s[t].iter().filter(|v| **v < 0.0).count() as f64 / nd.max(1) as f64);
-        }
-    }
+    let rows: Vec<[f64; 4]> = mmm_core::parallel::map_indexed(n * dec.names.len(), 16, |i| {
+        let values = &dec.series[i % dec.names.len()][i / dec.names.len()];
+        let (lo, hi) = hdi(values, interval);
+        let negative = values.iter().filter(|v| **v < 0.0).count() as f64 / nd.max(1) as f64;
+        [mean(values), lo, hi, negative]
+    });
+    let d_date: Vec<i32> = (0..rows.len())
+        .map(|i| design.dates[i / dec.names.len()])
+        .collect();
+    let d_comp: Vec<String> = (0..rows.len())
+        .map(|i| dec.names[i % dec.names.len()].clone())
+        .collect();
+    let column = |j: usize| rows.iter().map(|r| r[j]).collect::<Vec<f64>>();
+    let (d_mean, d_lo, d_hi, d_neg) = (column(0), column(1), column(2), column(3));
     let decomposition = BatchBuilder::new()
         .date("date", d_date)
         .string("component", d_comp)

@@ -157,25 +157,20 @@ pub fn loo_waic(log_lik: &[Vec<f64>], r_eff: f64, k_threshold: f64) -> LooSummar
     let n = log_lik.len();
     let s = log_lik.first().map_or(0, Vec::len);
     let ln_s = (s as f64).ln();
-    let mut elpd_i = Vec::with_capacity(n);
-    let mut ks = Vec::with_capacity(n);
-    let mut lppd = 0.0;
-    let mut waic_i = Vec::with_capacity(n);
-    let mut p_waic = 0.0;
-    let mut waic_warning = false;
-    for ll in log_lik {
+    // Per observation (independent, so in parallel): elpd_loo_i, k, lppd_i and var(log lik).
+    let per_obs: Vec<[f64; 4]> = mmm_core::parallel::map_indexed(n, 16, |i| {
+        let ll = &log_lik[i];
         let neg: Vec<f64> = ll.iter().map(|v| -v).collect();
         let (lw, k) = psis(&neg, r_eff);
         let weighted: Vec<f64> = lw.iter().zip(ll).map(|(w, l)| w + l).collect();
-        elpd_i.push(logsumexp(&weighted));
-        ks.push(k);
-        let lppd_i = logsumexp(ll) - ln_s;
-        lppd += lppd_i;
-        let v = var_ddof0(ll);
-        waic_warning |= v > 0.4;
-        p_waic += v;
-        waic_i.push(lppd_i - v);
-    }
+        [logsumexp(&weighted), k, logsumexp(ll) - ln_s, var_ddof0(ll)]
+    });
+    let elpd_i: Vec<f64> = per_obs.iter().map(|r| r[0]).collect();
+    let ks: Vec<f64> = per_obs.iter().map(|r| r[1]).collect();
+    let lppd: f64 = per_obs.iter().map(|r| r[2]).sum();
+    let p_waic: f64 = per_obs.iter().map(|r| r[3]).sum();
+    let waic_warning = per_obs.iter().any(|r| r[3] > 0.4);
+    let waic_i: Vec<f64> = per_obs.iter().map(|r| r[2] - r[3]).collect();
     let elpd_loo: f64 = elpd_i.iter().sum();
     let good_k = (1.0 - 1.0 / (s as f64).log10()).min(0.7);
     let pareto_k_max = ks.iter().copied().fold(f64::NEG_INFINITY, f64::max);

@@ -336,15 +336,15 @@ pub fn run_with_refits(
     let posterior = Posterior::from_batch(&draws, &model, &draws_path)?;
 
     // Convergence per parameter.
-    let mut parameters = Vec::new();
-    for (j, name) in model.param_names().iter().enumerate() {
+    let names = model.param_names();
+    let parameters: Vec<ParamDiagnostics> = mmm_core::parallel::map_indexed(names.len(), 2, |j| {
         let chains = posterior.param_chains(j);
         let refs: Vec<&[f64]> = chains.iter().map(Vec::as_slice).collect();
-        parameters.push(ParamDiagnostics {
-            name: name.clone(),
+        ParamDiagnostics {
+            name: names[j].clone(),
             summary: summarize(&refs),
-        });
-    }
+        }
+    });
     let max_rhat = nan_max(parameters.iter().map(|p| p.summary.rhat));
     let min_ess = -nan_max(parameters.iter().map(|p| -p.summary.ess_bulk));
 
@@ -398,10 +398,8 @@ pub fn run_with_refits(
     }
     let observed = design.target();
     let pred_mean: Vec<f64> = preds.iter().map(|p| mean(p)).collect();
-    let bounds: Vec<(f64, f64)> = preds
-        .iter()
-        .map(|p| central_interval(p, interval))
-        .collect();
+    let bounds: Vec<(f64, f64)> =
+        mmm_core::parallel::map_indexed(n, 16, |t| central_interval(&preds[t], interval));
     let lower: Vec<f64> = bounds.iter().map(|b| b.0).collect();
     let upper: Vec<f64> = bounds.iter().map(|b| b.1).collect();
     let nt = design.n_train;
