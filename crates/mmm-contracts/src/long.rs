@@ -10,7 +10,7 @@ use arrow::datatypes::{DataType, Field, Schema};
 
 use crate::panel::{At, Findings, NATIONAL, Panel, Role};
 use crate::sql::ident;
-use crate::wide::{parse_date_cell, parse_number};
+use crate::wide::{parse_date_cell, parse_number, require_columns};
 use crate::{ContractError, RawTable};
 
 /// Campaign name to channel name, read from a two-column CSV (`campaign,channel`).
@@ -63,21 +63,8 @@ pub fn panel(
     findings: &mut Findings,
 ) -> Result<Option<Panel>, String> {
     let layout = &spec.data.long;
-    let mut missing = false;
-    for name in [&layout.period, &layout.variable, &layout.value] {
-        if raw.column(name).is_none() {
-            missing = true;
-            findings.error(
-                "missing_column",
-                At::column(name),
-                format!(
-                    "long-format column is absent (columns present: {})",
-                    raw.names.join(", ")
-                ),
-            );
-        }
-    }
-    if missing {
+    let names = [&layout.period, &layout.variable, &layout.value].map(String::as_str);
+    if !require_columns(raw, names, "long-format column", findings) {
         return Ok(None);
     }
     let (Some(periods), Some(variables), Some(values)) = (

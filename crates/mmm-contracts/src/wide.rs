@@ -60,24 +60,10 @@ pub fn panel(
 ) -> Option<Panel> {
     let date_col = spec.data.date_column.as_str();
     let geo_col = spec.data.geo_column.as_deref();
-    let mut missing = false;
-    for name in std::iter::once(date_col)
+    let names = std::iter::once(date_col)
         .chain(geo_col)
-        .chain(required.iter().map(|(n, _)| n.as_str()))
-    {
-        if raw.column(name).is_none() {
-            missing = true;
-            findings.error(
-                "missing_column",
-                At::column(name),
-                format!(
-                    "required column is absent (columns present: {})",
-                    raw.names.join(", ")
-                ),
-            );
-        }
-    }
-    if missing {
+        .chain(required.iter().map(|(n, _)| n.as_str()));
+    if !require_columns(raw, names, "required column", findings) {
         return None;
     }
     let mut dates = Vec::with_capacity(raw.rows);
@@ -125,4 +111,29 @@ pub fn panel(
         p.columns.push((name.clone(), role, col));
     }
     Some(p)
+}
+
+/// A `missing_column` error for each of `names` absent from `raw` (`what` names the kind of
+/// column in the message); true when all are present.
+pub(crate) fn require_columns<'a>(
+    raw: &RawTable,
+    names: impl IntoIterator<Item = &'a str>,
+    what: &str,
+    findings: &mut Findings,
+) -> bool {
+    let mut all = true;
+    for name in names {
+        if raw.column(name).is_none() {
+            all = false;
+            findings.error(
+                "missing_column",
+                At::column(name),
+                format!(
+                    "{what} is absent (columns present: {})",
+                    raw.names.join(", ")
+                ),
+            );
+        }
+    }
+    all
 }

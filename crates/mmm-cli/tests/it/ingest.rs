@@ -57,30 +57,26 @@ fn stage(args: &[&std::ffi::OsStr]) -> std::process::Output {
     mmm_os(args.iter().copied())
 }
 
+/// `mmm STAGE --spec SPEC --INPUT_FLAG INPUT --out OUT`, which must succeed.
+fn stage_ok(name: &str, spec: &Path, input_flag: &str, input: &Path, out: &Path) {
+    let output = stage(&[
+        name.as_ref(),
+        "--spec".as_ref(),
+        spec.as_os_str(),
+        input_flag.as_ref(),
+        input.as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{name}: {}", stderr(&output));
+}
+
 /// features + a short fit on a validated directory; both must succeed.
 fn features_and_fit(spec: &Path, validate: &Path, root: &Path) -> RecordBatch {
     let features = root.join("features");
-    let out = stage(&[
-        "features".as_ref(),
-        "--spec".as_ref(),
-        spec.as_os_str(),
-        "--validate".as_ref(),
-        validate.as_os_str(),
-        "--out".as_ref(),
-        features.as_os_str(),
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    stage_ok("features", spec, "--validate", validate, &features);
     let fit = root.join("fit");
-    let out = stage(&[
-        "fit".as_ref(),
-        "--spec".as_ref(),
-        spec.as_os_str(),
-        "--features".as_ref(),
-        features.as_os_str(),
-        "--out".as_ref(),
-        fit.as_os_str(),
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    stage_ok("fit", spec, "--features", &features, &fit);
     let draws = fit.join("draws.parquet");
     let batch =
         mmm_core::read_parquet_bytes(std::fs::read(&draws).expect("draws"), &draws).expect("draws");
