@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use arrow::array::{Array, ArrayRef, BooleanArray, Float64Array, RecordBatch, UInt64Array};
+use arrow::array::{
+    Array, ArrayRef, BooleanArray, Float64Array, LargeListArray, RecordBatch, UInt64Array,
+};
 use arrow::compute::cast;
 use arrow::datatypes::DataType;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -229,33 +231,36 @@ impl<D: LogDensity> Clone for Density<D> {
 
 impl<D: LogDensity> HasDims for Density<D> {
     fn dim_sizes(&self) -> HashMap<String, u64> {
-        HashMap::from([(
-            "unconstrained_parameter".to_string(),
-            self.inner.dim() as u64,
-        )])
+        HashMap::from([
+            (
+                "unconstrained_parameter".to_string(),
+                self.inner.dim() as u64,
+            ),
+            (PARAMETER_DIM.to_string(), self.names.len() as u64),
+        ])
     }
 }
 
-/// The constrained values of one draw, stored as one scalar column per parameter.
+/// Column of the nuts-rs trace that holds each draw's constrained values, and its dimension.
+const DRAW_ITEM: &str = "theta";
+const PARAMETER_DIM: &str = "parameter";
+
+/// The constrained values of one draw, stored as one vector item (one append per draw in the
+/// sampler's storage instead of one per parameter); `convert` splits it into named columns.
 struct Draw(Vec<f64>);
 
 impl<D: LogDensity> Storable<Density<D>> for Draw {
-    fn names(parent: &Density<D>) -> Vec<&str> {
-        parent.names.iter().map(String::as_str).collect()
+    fn names(_parent: &Density<D>) -> Vec<&str> {
+        vec![DRAW_ITEM]
     }
     fn item_type(_parent: &Density<D>, _item: &str) -> ItemType {
         ItemType::F64
     }
     fn dims<'a>(_parent: &'a Density<D>, _item: &str) -> Vec<&'a str> {
-        Vec::new()
+        vec![PARAMETER_DIM]
     }
-    fn get_all<'a>(&'a mut self, parent: &'a Density<D>) -> Vec<(&'a str, Option<Value>)> {
-        parent
-            .names
-            .iter()
-            .zip(&self.0)
-            .map(|(n, v)| (n.as_str(), Some(Value::ScalarF64(*v))))
-            .collect()
+    fn get_all<'a>(&'a mut self, _parent: &'a Density<D>) -> Vec<(&'a str, Option<Value>)> {
+        vec![(DRAW_ITEM, Some(Value::F64(std::mem::take(&mut self.0))))]
     }
 }
 
@@ -510,6 +515,31 @@ fn f64_col(batch: &RecordBatch, name: &str) -> Result<Vec<f64>, SampleError> {
         .collect())
 }
 
+/// The `theta` column (one list of constrained values per iteration) as one row-major vector.
+fn draw_values(batch: &RecordBatch, dim: usize) -> Result<Vec<f64>, SampleError> {
+    let column = batch
+        .column_by_name(DRAW_ITEM)
+        .ok_or_else(|| SampleError::Trace(format!("no column '{DRAW_ITEM}'")))?;
+    let list = column
+        .as_any()
+        .downcast_ref::<LargeListArray>()
+        .ok_or_else(|| SampleError::Trace(format!("column '{DRAW_ITEM}' is not a list")))?;
+    let offsets = list.value_offsets();
+    let (first, last) = (offsets[0] as usize, offsets[list.len()] as usize);
+    if list.null_count() > 0 || last - first != list.len() * dim {
+        return Err(SampleError::Trace(format!(
+            "column '{DRAW_ITEM}' does not hold {dim} values per iteration"
+        )));
+    }
+    let offset = first;
+    let values = list
+        .values()
+        .as_any()
+        .downcast_ref::<Float64Array>()
+        .ok_or_else(|| SampleError::Trace(format!("column '{DRAW_ITEM}' is not f64")))?;
+    Ok(values.values()[offset..offset + list.len() * dim].to_vec())
+}
+
 fn bool_col(batch: &RecordBatch, name: &str) -> Result<Vec<bool>, SampleError> {
     let arr: &ArrayRef = batch
         .column_by_name(name)
@@ -552,15 +582,8 @@ fn convert(
                 "chain has {rows} iterations, fewer than {tune} warm-up"
             )));
         }
-        let cols: Vec<Vec<f64>> = names
-            .iter()
-            .map(|n| f64_col(&t.posterior, n))
-            .collect::<Result<_, _>>()?;
-        let mut v = Vec::with_capacity(rows.saturating_sub(tune) * names.len());
-        for i in tune..rows {
-            v.extend(cols.iter().map(|c| c[i]));
-        }
-        values.push(v);
+        let flat = draw_values(&t.posterior, names.len())?;
+        values.push(flat[tune.min(rows) * names.len()..].to_vec());
         let ss = &t.sample_stats;
         let n = ss.num_rows();
         stats.push(ChainStats {
