@@ -62,7 +62,7 @@ fn good_file_passes() {
 
 #[test]
 fn each_rule_reports_its_id_and_location() {
-    let cases: [(&str, &str, Option<&str>, Option<u64>); 10] = [
+    let cases: [(&str, &str, Option<&str>, Option<u64>); 12] = [
         (
             "missing_column.csv",
             "missing_column",
@@ -92,6 +92,8 @@ fn each_rule_reports_its_id_and_location() {
         ("negative_spend.csv", "negative_spend", Some("x1"), Some(9)),
         ("missing_value.csv", "missing_value", Some("y"), Some(10)),
         ("channel_all_zero.csv", "channel_all_zero", Some("x1"), None),
+        ("channel_constant.csv", "channel_constant", Some("x1"), None),
+        ("target_constant.csv", "target_constant", Some("y"), None),
         (
             "off_grid_period.csv",
             "off_grid_period",
