@@ -1277,7 +1277,7 @@ impl DecisionSpec {
             if let (Some(lo), Some(hi)) = (b.min, b.max)
                 && lo > hi
             {
-                p.push(format!("{key}"), format!("min {lo} exceeds max {hi}"));
+                p.push(key.to_string(), format!("min {lo} exceeds max {hi}"));
             }
         }
         p.0

@@ -73,8 +73,8 @@ pub fn decompose(
         let mut full = vec![0.0; n];
         for (k, theta) in thetas[range.clone()].iter().enumerate() {
             let mut sum = vec![theta[intercept]; n];
-            for t in 0..n {
-                series[0][t][k] = theta[intercept] * scale;
+            for week in series[0].iter_mut() {
+                week[k] = theta[intercept] * scale;
             }
             for (j, (_, r, p)) in controls.iter().enumerate() {
                 for t in 0..n {

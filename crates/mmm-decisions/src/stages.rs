@@ -513,12 +513,12 @@ pub fn run_optimize(
     Ok(Some(writer.finish(None, settings, RunStatus::Complete)?))
 }
 
+/// A named spend plan: `plan[channel][week]` in currency.
+pub type Scenario = (String, Vec<Vec<f64>>);
+
 /// Parse a scenario file: CSV with an optional `scenario` column, a `week` column (1..H) and
 /// one spend column per channel (currency). Returns (name, plan[c][week]) per scenario.
-pub fn read_scenarios(
-    path: &Path,
-    channels: &[String],
-) -> Result<Vec<(String, Vec<Vec<f64>>)>, DecideError> {
+pub fn read_scenarios(path: &Path, channels: &[String]) -> Result<Vec<Scenario>, DecideError> {
     let err = |m: String| DecideError::Input(format!("{}: {m}", path.display()));
     let mut rdr = csv::Reader::from_path(path).map_err(|e| err(e.to_string()))?;
     let headers = rdr.headers().map_err(|e| err(e.to_string()))?.clone();
@@ -531,7 +531,9 @@ pub fn read_scenarios(
             find(c).ok_or_else(|| err(format!("missing spend column '{c}' (one per channel)")))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let mut scenarios: Vec<(String, Vec<(usize, Vec<f64>)>)> = Vec::new();
+    // Per scenario, its rows as (week, spend per channel).
+    type Rows = Vec<(usize, Vec<f64>)>;
+    let mut scenarios: Vec<(String, Rows)> = Vec::new();
     for (i, rec) in rdr.records().enumerate() {
         let row = i + 2;
         let rec = rec.map_err(|e| err(format!("row {row}: {e}")))?;

@@ -347,9 +347,9 @@ pub fn run(run: &Path, out_dir: &Path, force: bool) -> Result<Option<Manifest>, 
     let summary_text = plain_summary(&rows, &diag, &target_name, interval);
 
     let stages: Vec<StageRow> = [&validate, &features, &fit, &diagnose, &decide]
-        .iter()
-        .chain(optimize.as_ref().map(|o| o).iter())
-        .chain(compare.as_ref().map(|o| o).iter())
+        .into_iter()
+        .chain(optimize.as_ref())
+        .chain(compare.as_ref())
         .map(|u| StageRow {
             stage: u.manifest().stage.clone(),
             status: format!("{:?}", u.manifest().status).to_lowercase(),
