@@ -4,6 +4,7 @@
 //! 3 model fitted but a diagnostic gate failed (results are marked "not for decisions");
 //! 130 sampling interrupted by Ctrl-C (finished draws kept, fit manifest marked incomplete).
 
+mod audit;
 mod checks;
 mod sbc;
 mod schemas;
@@ -198,6 +199,27 @@ enum Command {
         /// Directory to write compare.json into.
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+    /// Audit a run: print each stage's lineage (crate and version, spec hash, seed, inputs and
+    /// outputs with their sha256) and verify every hash; exit code 4 when an output changed or
+    /// is missing, an input changed since its stage ran, or a stage came from another spec.
+    Inspect {
+        /// Run directory.
+        run: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// What changed between two runs: spec keys, data (rows added or removed, changed history,
+    /// drift of the modeling table) and results per channel (ROAS, shares, sign flips).
+    Diff {
+        /// Earlier run directory.
+        run_a: PathBuf,
+        /// Later run directory.
+        run_b: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
     },
     /// Simulation-based calibration of model and sampler on a spec's inputs (developer check;
     /// `cargo xtask sbc` runs it on the fixture): writes sbc.json, ranks.csv and rank_histograms.svg.
@@ -567,6 +589,8 @@ fn dispatch(cli: Cli) -> Result<u8> {
             run_all(&spec, &inputs, &out, &sampling, &options)
         }
         Command::Compare { runs, out } => checks::compare(&runs, out.as_deref(), quiet),
+        Command::Inspect { run, json } => audit::inspect(&run, json),
+        Command::Diff { run_a, run_b, json } => audit::diff(&run_a, &run_b, json),
         Command::Sbc {
             spec,
             data,

@@ -149,3 +149,60 @@ pub fn compare(
     }
     Ok(out)
 }
+
+/// What changed between two modeling tables (`mmm diff`).
+#[derive(Debug, Clone, Serialize)]
+pub struct TableDiff {
+    /// (date, geo) rows only in the new table.
+    pub rows_added: usize,
+    /// (date, geo) rows only in the previous table.
+    pub rows_removed: usize,
+    /// Periods (ISO dates) of the added rows, first and last.
+    pub added_span: Option<(String, String)>,
+    /// PSI and changed past periods per numeric column (empty when the schema changed).
+    pub columns: Vec<ColumnDrift>,
+    /// The drift findings the validate stage would report (schema_change, changed_history,
+    /// distribution_drift).
+    pub findings: Vec<crate::Finding>,
+}
+
+/// Compare two table.parquet files: rows added and removed, per-column drift and changed
+/// history, schema changes.
+pub fn diff_tables(previous: &Path, new: &Path) -> Result<TableDiff, ContractError> {
+    let read = |p: &Path| -> Result<RecordBatch, ContractError> {
+        let bytes = std::fs::read(p).map_err(|e| ContractError::Unreadable {
+            path: p.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        Ok(mmm_core::read_parquet_bytes(bytes, p)?)
+    };
+    let (old, new_batch) = (read(previous)?, read(new)?);
+    let mut findings = Findings::default();
+    let columns = compare(previous, &new_batch, &mut findings)?;
+    let keys = |b: &RecordBatch, p: &Path| -> Result<Vec<(i32, String)>, ContractError> {
+        let d = date_column(b, "date", p)?;
+        let g = string_column(b, "geo", p)?;
+        Ok(d.into_iter().zip(g).collect())
+    };
+    let (old_keys, new_keys) = (keys(&old, previous)?, keys(&new_batch, new)?);
+    let old_set: std::collections::HashSet<&(i32, String)> = old_keys.iter().collect();
+    let new_set: std::collections::HashSet<&(i32, String)> = new_keys.iter().collect();
+    let added: Vec<i32> = new_keys
+        .iter()
+        .filter(|k| !old_set.contains(k))
+        .map(|k| k.0)
+        .collect();
+    let rows_removed = old_keys.iter().filter(|k| !new_set.contains(k)).count();
+    let added_span = added
+        .iter()
+        .min()
+        .zip(added.iter().max())
+        .map(|(a, b)| (crate::date_from_days(*a), crate::date_from_days(*b)));
+    Ok(TableDiff {
+        rows_added: added.len(),
+        rows_removed,
+        added_span,
+        columns,
+        findings: findings.0,
+    })
+}

@@ -214,4 +214,57 @@ fn compare_passes_a_rerun_and_fails_a_flipped_coefficient_and_moved_roi() {
     let section = html.find("id=\"refresh\"").expect("refresh section");
     assert!(banner < html.find("id=\"summary\"").expect("summary") && banner < section);
     assert!(html[section..].contains("gamma_control[event_1]"));
+
+    // Audit: every hash of run a verifies; a changed output is named and gives exit code 4.
+    let o = mmm_os(["inspect".as_ref(), a.as_os_str()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("every output and input hash verified"),
+        "{text}"
+    );
+    assert!(text.contains("seed 4"), "the fit's seed is shown: {text}");
+    let tampered = dir.path().join("tampered");
+    copy_dir(&a, &tampered);
+    let roi = tampered.join("decide/roi.parquet");
+    let mut bytes = std::fs::read(&roi).expect("roi");
+    bytes.push(0);
+    std::fs::write(&roi, bytes).expect("write");
+    let o = mmm_os(["inspect".as_ref(), tampered.as_os_str()]);
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("output roi.parquet is Changed"), "{text}");
+
+    // Diff a -> b: same spec, every week's x1 and event_1 changed, results as compare.
+    let o = mmm_os([
+        "diff".as_ref(),
+        a.as_os_str(),
+        b.as_os_str(),
+        "--json".as_ref(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let d: serde_json::Value = serde_json::from_slice(&o.stdout).expect("diff json");
+    assert_eq!(d["spec_changes"].as_array().map(Vec::len), Some(0), "{d}");
+    assert_eq!(d["data"]["rows_added"], 0);
+    let changed = |col: &str| {
+        d["data"]["columns"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["column"] == col))
+            .and_then(|c| c["changed_periods"].as_u64())
+    };
+    assert_eq!(changed("x1"), Some(179));
+    assert_eq!(changed("y"), Some(0));
+    assert_eq!(d["results"]["channels"], c["refreshes"][0]["channels"]);
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read_dir").flatten() {
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
 }
