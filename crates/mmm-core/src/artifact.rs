@@ -250,6 +250,7 @@ impl StageWriter {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(CoreError::io(&manifest_path, e)),
         }
+        remove_stale_temp_files(dir);
         Ok(Some(Self {
             dir: dir.to_path_buf(),
             stage: stage.to_string(),
@@ -349,6 +350,21 @@ impl StageWriter {
         bytes.push(b'\n');
         write_atomic(&path, &bytes)?;
         Ok(manifest)
+    }
+}
+
+/// Remove temp files that [`write_atomic`] left behind when a process was killed mid-write
+/// (`.NAME.PID.tmp`); the stage is about to be redone, so nothing in them is wanted.
+fn remove_stale_temp_files(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('.') && name.ends_with(".tmp") && entry.path().is_file() {
+            let _ = fs::remove_file(entry.path());
+        }
     }
 }
 
