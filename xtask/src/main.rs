@@ -7,6 +7,8 @@
 //! - `bench`     run a fixture's pipeline N times (`--runs N`, default 5; `--fixture NAME`, default
 //!   pymc_example, or bench_10ch; `--no-refits` skips the refit checks) and write
 //!   target/bench/NAME[_no_refits].json
+//! - `bench-batch` run `mmm batch` on N fixture-sized entities (`--entities N`, default 100;
+//!   one of them deliberately broken; `--no-refits` as above) and write target/bench/batch*.json
 //! - `sbc`       simulation-based calibration on the fixture spec (`mmm sbc`; default N = 200,
 //!   L = 99, 20 bins, alpha 0.01; extra flags are passed on) into target/sbc
 //! - `recovery`  parameter recovery on the fixture spec (`mmm recovery`; default 100 simulated
@@ -76,6 +78,7 @@ fn main() -> Result<()> {
         "test" => test(),
         "schemas" => schemas(rest.iter().any(|a| a == "--check")),
         "bench" => bench(rest),
+        "bench-batch" => bench_batch(rest),
         "sbc" => calibration("sbc", "sbc.json", rest),
         "recovery" => calibration("recovery", "recovery.json", rest),
         _ => {
@@ -323,6 +326,88 @@ fn bench(rest: &[String]) -> Result<()> {
         serde_json::to_string_pretty(&summary["median_process_wall_seconds"])?
     );
     println!("wrote {}", path.display());
+    Ok(())
+}
+
+/// `mmm batch` over N entities: the fixture data under N-1 seeds, plus one entity whose data
+/// breaks the contract; all must finish and exactly the broken one fail.
+fn bench_batch(rest: &[String]) -> Result<()> {
+    let n: usize = rest
+        .windows(2)
+        .find(|w| w[0] == "--entities")
+        .map(|w| w[1].parse())
+        .transpose()
+        .context("--entities N")?
+        .unwrap_or(100);
+    let no_refits = rest.iter().any(|a| a == "--no-refits");
+    let mmm = build_mmm()?;
+    let bench_dir = target_dir().join("bench");
+    let input = bench_dir.join("batch_input");
+    let out = bench_dir.join("batch_run");
+    let _ = std::fs::remove_dir_all(&input);
+    let _ = std::fs::remove_dir_all(&out);
+    std::fs::create_dir_all(&input)?;
+    std::fs::copy(root().join(FIXTURE_SPEC), input.join("spec.toml"))?;
+    let data = std::fs::read_to_string(root().join(FIXTURE_DATA))?;
+    std::fs::write(input.join("data.csv"), &data)?;
+    // The broken entity: a negative spend in the first data row.
+    let mut lines: Vec<String> = data.lines().map(str::to_string).collect();
+    let x1 = lines[0]
+        .split(',')
+        .position(|c| c == "x1")
+        .context("fixture has x1")?;
+    let mut cells: Vec<String> = lines[1].split(',').map(str::to_string).collect();
+    cells[x1] = "-1".into();
+    lines[1] = cells.join(",");
+    std::fs::write(input.join("broken.csv"), lines.join("\n") + "\n")?;
+    let mut entities = String::from("entity,data,overrides\n");
+    for i in 1..n {
+        entities.push_str(&format!("brand_{i:03},data.csv,sampler.seed={i}\n"));
+    }
+    entities.push_str("broken,broken.csv,\n");
+    std::fs::write(input.join("entities.csv"), entities)?;
+
+    let start = Instant::now();
+    let output = Command::new(&mmm)
+        .current_dir(root())
+        .args(["batch", "--quiet", "--spec"])
+        .arg(input.join("spec.toml"))
+        .arg("--entities")
+        .arg(input.join("entities.csv"))
+        .arg("--out")
+        .arg(&out)
+        .args(no_refits.then_some("--no-refits"))
+        .output()
+        .context("starting mmm batch")?;
+    let wall = start.elapsed().as_secs_f64();
+    let summary = read_json(&out.join("batch_summary.json"))?;
+    let rows = summary.as_array().context("batch_summary.json is a list")?;
+    let count = |status: &str| rows.iter().filter(|r| r["status"] == status).count();
+    let record = serde_json::json!({
+        "command": format!("cargo xtask bench-batch --entities {n}{}", if no_refits { " --no-refits" } else { "" }),
+        "refit_checks": !no_refits,
+        "machine": machine(),
+        "entities": n,
+        "wall_seconds": wall,
+        "exit_code": output.status.code(),
+        "ok": count("ok"),
+        "gates_failed": count("gates_failed"),
+        "rejected": count("rejected"),
+        "failed": count("failed") + count("refused"),
+        "broken_entity_status": rows.iter().find(|r| r["entity"] == "broken").map(|r| r["status"].clone()),
+    });
+    let suffix = if no_refits { "_no_refits" } else { "" };
+    let path = bench_dir.join(format!("batch{suffix}.json"));
+    std::fs::write(&path, serde_json::to_string_pretty(&record)? + "\n")?;
+    println!("{}", serde_json::to_string_pretty(&record)?);
+    println!("wrote {}", path.display());
+    if record["broken_entity_status"] != "rejected" || count("ok") + count("gates_failed") != n - 1
+    {
+        bail!(
+            "expected {} entities to finish and the broken one to be rejected",
+            n - 1
+        );
+    }
     Ok(())
 }
 

@@ -2,9 +2,11 @@
 //!
 //! Exit codes: 0 ok; 1 usage or internal error; 2 input rejected by the data contract;
 //! 3 model fitted but a diagnostic gate failed (results are marked "not for decisions");
+//! 4 `mmm inspect` found a changed artifact; 5 `mmm batch`: at least one entity failed;
 //! 130 sampling interrupted by Ctrl-C (finished draws kept, fit manifest marked incomplete).
 
 mod audit;
+mod batch;
 mod checks;
 mod sbc;
 mod schemas;
@@ -190,6 +192,41 @@ enum Command {
         #[arg(long)]
         no_refits: bool,
     },
+    /// Run every stage for many entities (brands, markets) listed in a file, with a bounded pool
+    /// of worker processes; resumable (fresh stages are skipped); one failing entity never stops
+    /// the others. Writes OUT/ENTITY/ per entity and OUT/batch_summary.parquet; exit code 5 when
+    /// an entity failed, 3 when one failed a gate.
+    Batch {
+        /// Entities file (CSV or Parquet): columns `entity` (a name: letters, digits, - _ .),
+        /// `data` (a file relative to the input root) or `filter` (`column=value; ...` on
+        /// --table), and optionally `spec` (relative to the input root) and `overrides`
+        /// (`key.path=TOML value; ...`, e.g. `sampler.seed=7; channels.0.adstock.l_max=4`).
+        #[arg(long)]
+        entities: PathBuf,
+        /// Output root: one run directory per entity.
+        #[arg(long)]
+        out: PathBuf,
+        /// Input root: every path in the entities file is relative to it and must stay inside
+        /// it (default: the entities file's directory).
+        #[arg(long)]
+        root: Option<PathBuf>,
+        /// Spec for rows without a `spec`.
+        #[arg(long)]
+        spec: Option<PathBuf>,
+        /// Shared raw table (CSV or Parquet) that `filter` rows select from; the filter
+        /// columns are dropped from each entity's data.
+        #[arg(long)]
+        table: Option<PathBuf>,
+        /// Entities run at once (0 = one per core); each fit gets the cores left over.
+        #[arg(long, default_value_t = 0)]
+        workers: usize,
+        /// Skip the refit checks in each entity's diagnose stage.
+        #[arg(long)]
+        no_refits: bool,
+        /// Redo every stage of every entity.
+        #[arg(long)]
+        force: bool,
+    },
     /// Compare runs: ROI, shares, parameters, sign flips and prediction drift of each later run
     /// against the first (guardrail: exit code 3), and a PSIS-LOO ranking of runs on the same data.
     Compare {
@@ -362,6 +399,7 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_max_level(level)
         .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match dispatch(cli) {
         Ok(code) => ExitCode::from(code),
@@ -588,6 +626,26 @@ fn dispatch(cli: Cli) -> Result<u8> {
             };
             run_all(&spec, &inputs, &out, &sampling, &options)
         }
+        Command::Batch {
+            entities,
+            out,
+            root,
+            spec,
+            table,
+            workers,
+            no_refits,
+            force,
+        } => batch::run(&batch::BatchSettings {
+            entities,
+            out,
+            root,
+            spec,
+            table,
+            workers,
+            no_refits,
+            force,
+            quiet,
+        }),
         Command::Compare { runs, out } => checks::compare(&runs, out.as_deref(), quiet),
         Command::Inspect { run, json } => audit::inspect(&run, json),
         Command::Diff { run_a, run_b, json } => audit::diff(&run_a, &run_b, json),

@@ -170,17 +170,17 @@ struct RunData {
     loo: Option<LooSummary>,
 }
 
-fn load_run(dir: &Path) -> Result<RunData, CompareError> {
-    let spec = Spec::load(&dir.join("spec.toml"))?;
-    let decide = Upstream::open(&dir.join("decide"), "decide")?;
+/// The ROI table of a finished decide stage (`DIR/roi.parquet`), its hash verified.
+pub fn read_roi_table(decide_dir: &Path) -> Result<RoiTable, CompareError> {
+    let decide = Upstream::open(decide_dir, "decide")?;
     let (roi_batch, _) = decide.parquet("roi.parquet")?;
-    let roi_path = dir.join("decide").join("roi.parquet");
+    let roi_path = decide_dir.join("roi.parquet");
     let ch = string_column(&roi_batch, "channel", &roi_path)?;
     let metric = string_column(&roi_batch, "metric", &roi_path)?;
     let m = f64_column(&roi_batch, "mean", &roi_path)?;
     let lo = f64_column(&roi_batch, "lower", &roi_path)?;
     let hi = f64_column(&roi_batch, "upper", &roi_path)?;
-    let roi = (0..ch.len())
+    Ok((0..ch.len())
         .map(|i| {
             (
                 (ch[i].clone(), metric[i].clone()),
@@ -191,7 +191,12 @@ fn load_run(dir: &Path) -> Result<RunData, CompareError> {
                 },
             )
         })
-        .collect();
+        .collect())
+}
+
+fn load_run(dir: &Path) -> Result<RunData, CompareError> {
+    let spec = Spec::load(&dir.join("spec.toml"))?;
+    let roi = read_roi_table(&dir.join("decide"))?;
     let fit = Upstream::open(&dir.join("fit"), "fit")?;
     let (draws_batch, _) = fit.parquet("draws.parquet")?;
     let draws_path = dir.join("fit").join("draws.parquet");

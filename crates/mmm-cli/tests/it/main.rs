@@ -1,5 +1,6 @@
 //! End-to-end tests of the `mmm` binary (one test binary for the crate).
 
+mod batch;
 mod checks;
 mod contracts;
 mod decisions;

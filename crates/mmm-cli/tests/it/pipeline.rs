@@ -619,3 +619,102 @@ fn a_run_killed_in_several_stages_and_rerun_ends_byte_identical_to_an_uninterrup
         );
     }
 }
+
+/// One task of examples/orchestration/stage.sh, as the Airflow DAG and Argo Workflow run it,
+/// in its own process group so that a kill takes the task's `mmm` child down with it (as a
+/// lost pod or a killed worker does).
+fn stage_task(run: &Path, spec: &Path, stage: &str) -> Command {
+    use std::os::unix::process::CommandExt;
+    let mut c = Command::new("bash");
+    c.arg(crate::repo().join("examples/orchestration/stage.sh"))
+        .arg(stage)
+        .env("RUN", run)
+        .env("SPEC", spec)
+        .env("DATA", fixture("pymc_example/data.csv"))
+        .env("MMM", env!("CARGO_BIN_EXE_mmm"))
+        .env("NO_REFITS", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .process_group(0);
+    c
+}
+
+const TASKS: [&str; 8] = [
+    "prepare", "validate", "features", "fit", "diagnose", "decide", "report", "gate",
+];
+
+/// Run the chain of tasks; the gate task may fail with 3 (short runs may miss a gate).
+fn run_chain(run: &Path, spec: &Path) -> Option<i32> {
+    let mut gate = None;
+    for stage in TASKS {
+        let out = stage_task(run, spec, stage).output().expect("bash starts");
+        if stage == "gate" {
+            gate = out.status.code();
+            assert!(matches!(gate, Some(0) | Some(3)), "{}", stderr(&out));
+        } else {
+            assert!(out.status.success(), "{stage}: {}", stderr(&out));
+        }
+    }
+    gate
+}
+
+#[test]
+fn a_chain_of_stage_tasks_killed_midway_and_retried_ends_byte_identical() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Long enough sampling that a kill 80 ms in lands in the middle of the fit.
+    let spec = spec_with(dir.path(), 2000, 2000, 5);
+    let (clean, retried) = (dir.path().join("clean"), dir.path().join("retried"));
+    let clean_gate = run_chain(&clean, &spec);
+
+    let mut killed_midway = Vec::new();
+    for stage in TASKS {
+        // First attempt: killed (SIGKILL to the task's process group) after a delay; the
+        // orchestrator's retry then runs the same task again.
+        let delay = if matches!(stage, "fit" | "diagnose") {
+            80
+        } else {
+            5
+        };
+        let mut child = stage_task(&retried, &spec, stage).spawn().expect("spawn");
+        std::thread::sleep(Duration::from_millis(delay));
+        let finished = child.try_wait().expect("try_wait").is_some();
+        let _ = Command::new("kill")
+            .args(["-s", "KILL", "--", &format!("-{}", child.id())])
+            .status();
+        let _ = child.wait();
+        let manifest = retried.join(stage).join("manifest.json");
+        if !finished && !manifest.exists() && STAGES.contains(&stage) {
+            killed_midway.push(stage);
+        }
+        let retry = stage_task(&retried, &spec, stage).output().expect("retry");
+        if stage == "gate" {
+            assert_eq!(retry.status.code(), clean_gate, "{}", stderr(&retry));
+        } else {
+            assert!(retry.status.success(), "{stage} retry: {}", stderr(&retry));
+        }
+    }
+    assert!(
+        killed_midway.contains(&"fit"),
+        "the fit task must have been killed before it finished: {killed_midway:?}"
+    );
+    let (a, b) = (artifacts(&clean), artifacts(&retried));
+    assert_eq!(
+        a.keys().collect::<Vec<_>>(),
+        b.keys().collect::<Vec<_>>(),
+        "same files"
+    );
+    for (name, bytes) in &a {
+        assert!(
+            bytes == &b[name],
+            "{name} differs after the killed and retried chain"
+        );
+    }
+    for stage in STAGES {
+        let outputs = |run: &Path| json(&run.join(stage).join("manifest.json"))["outputs"].clone();
+        assert_eq!(
+            outputs(&clean),
+            outputs(&retried),
+            "{stage} manifest outputs"
+        );
+    }
+}
