@@ -133,7 +133,14 @@ fn test() -> Result<()> {
         .output()
         .map(|o| o.status.success())
         .unwrap_or(false);
+    // The object-storage test needs a local S3-compatible server (moto, from PyPI).
+    let mut services = Command::new("bash");
+    services
+        .current_dir(root())
+        .arg("scripts/install_test_services.sh");
+    run(services)?;
     let mut c = cargo();
+    c.env("MMM_REQUIRE_S3", "1");
     if has_nextest {
         c.args([
             "nextest",

@@ -8,6 +8,7 @@
 mod audit;
 mod batch;
 mod checks;
+mod remote;
 mod sbc;
 mod schemas;
 
@@ -445,22 +446,28 @@ fn dispatch(cli: Cli) -> Result<u8> {
             campaign_map,
             previous,
         } => {
-            let spec = load_spec(&common.spec)?;
+            let io = remote::Io::default();
+            let spec = load_spec(&io.file(&common.spec)?)?;
             let inputs = mmm_contracts::Inputs {
-                data,
-                campaign_map,
-                previous,
+                data: io.file(&data)?,
+                campaign_map: io.opt_file(campaign_map.as_ref())?,
+                previous: io.opt_file(previous.as_ref())?,
             };
-            let m = mmm_contracts::run_with(&spec, &inputs, &common.out, common.force)?;
+            let out = io.stage(&common.out)?;
+            let m = mmm_contracts::run_with(&spec, &inputs, &out, common.force)?;
             if let Some((_, report)) = &m {
                 say(quiet, mmm_contracts::summary_text(report));
             }
+            io.publish(&common.out)?;
             report_stage(quiet, "validate", &common.out, m.is_some());
             Ok(0)
         }
         Command::Features { common, validate } => {
-            let spec = load_spec(&common.spec)?;
-            let m = mmm_features::run(&spec, &validate, &common.out, common.force)?;
+            let io = remote::Io::default();
+            let spec = load_spec(&io.file(&common.spec)?)?;
+            let (validate, out) = (io.stage(&validate)?, io.stage(&common.out)?);
+            let m = mmm_features::run(&spec, &validate, &out, common.force)?;
+            io.publish(&common.out)?;
             report_stage(quiet, "features", &common.out, m.is_some());
             Ok(0)
         }
@@ -469,13 +476,16 @@ fn dispatch(cli: Cli) -> Result<u8> {
             features,
             sampling,
         } => {
-            let spec = load_spec(&common.spec)?;
+            let io = remote::Io::default();
+            let spec = load_spec(&io.file(&common.spec)?)?;
+            let (features, out) = (io.stage(&features)?, io.stage(&common.out)?);
             let m = mmm_sampler::run(
                 &spec,
                 &features,
-                &common.out,
+                &out,
                 &fit_options(common.force, &sampling, quiet),
             )?;
+            io.publish(&common.out)?;
             report_stage(quiet, "fit", &common.out, m.is_some());
             check_complete(m.as_ref(), &common.out)?;
             Ok(0)
@@ -486,16 +496,23 @@ fn dispatch(cli: Cli) -> Result<u8> {
             fit,
             no_refits,
         } => {
-            let spec = load_spec(&common.spec)?;
+            let io = remote::Io::default();
+            let spec = load_spec(&io.file(&common.spec)?)?;
+            let (features, fit, out) = (
+                io.stage(&features)?,
+                io.stage(&fit)?,
+                io.stage(&common.out)?,
+            );
             let refit = checks::refitter(&spec.spec);
             let (m, d) = mmm_diagnostics::run_with_refits(
                 &spec,
                 &features,
                 &fit,
-                &common.out,
+                &out,
                 common.force,
                 (!no_refits).then_some(&refit as mmm_diagnostics::refits::Refit<'_>),
             )?;
+            io.publish(&common.out)?;
             report_stage(quiet, "diagnose", &common.out, m.is_some());
             Ok(gate_code(quiet, &d))
         }
@@ -505,17 +522,28 @@ fn dispatch(cli: Cli) -> Result<u8> {
             fit,
             diagnose,
         } => {
-            let spec = load_spec(&common.spec)?;
-            let m =
-                mmm_decisions::run(&spec, &features, &fit, &diagnose, &common.out, common.force)?;
+            let io = remote::Io::default();
+            let spec = load_spec(&io.file(&common.spec)?)?;
+            let (features, fit, diagnose, out) = (
+                io.stage(&features)?,
+                io.stage(&fit)?,
+                io.stage(&diagnose)?,
+                io.stage(&common.out)?,
+            );
+            let m = mmm_decisions::run(&spec, &features, &fit, &diagnose, &out, common.force)?;
+            io.publish(&common.out)?;
             report_stage(quiet, "decide", &common.out, m.is_some());
             Ok(0)
         }
         Command::Report { run, out, force } => {
-            let out = out.unwrap_or_else(|| run.join("report"));
-            let m = mmm_report::run(&run, &out, force)?;
-            report_stage(quiet, "report", &out, m.is_some());
-            println!("{}", out.join("report.html").display());
+            let io = remote::Io::default();
+            let out_arg = out.unwrap_or_else(|| remote::Io::join(&run, "report"));
+            let local_run = io.run_dir(&run)?;
+            let local_out = io.stage(&out_arg)?;
+            let m = mmm_report::run(&local_run, &local_out, force)?;
+            io.publish(&out_arg)?;
+            report_stage(quiet, "report", &out_arg, m.is_some());
+            println!("{}", remote::Io::join(&out_arg, "report.html").display());
             Ok(0)
         }
         Command::Optimize {
@@ -608,23 +636,31 @@ fn dispatch(cli: Cli) -> Result<u8> {
             sampling,
             no_refits,
         } => {
-            let previous = previous.or_else(|| {
+            let io = remote::Io::default();
+            let previous_run = previous_run.map(|r| io.run_dir(&r)).transpose()?;
+            let previous = io.opt_file(previous.as_ref())?.or_else(|| {
                 previous_run
                     .as_ref()
                     .map(|r| r.join("validate").join("table.parquet"))
             });
             let inputs = mmm_contracts::Inputs {
-                data,
-                campaign_map,
+                data: io.file(&data)?,
+                campaign_map: io.opt_file(campaign_map.as_ref())?,
                 previous,
             };
+            let local_out = io.run_dir(&out)?;
+            let publish = |stage: &str| io.publish(&remote::Io::join(&out, stage));
+            let publish_spec = || io.publish_file(&out, "spec.toml");
             let options = RunOptions {
                 force,
                 quiet,
                 no_refits,
                 previous_run,
+                publish: &publish,
+                publish_spec: &publish_spec,
             };
-            run_all(&spec, &inputs, &out, &sampling, &options)
+            // For a remote run the report path printed is the mirror's, a file a browser opens.
+            run_all(&io.file(&spec)?, &inputs, &local_out, &sampling, &options)
         }
         Command::Batch {
             entities,
@@ -647,7 +683,20 @@ fn dispatch(cli: Cli) -> Result<u8> {
             quiet,
         }),
         Command::Compare { runs, out } => checks::compare(&runs, out.as_deref(), quiet),
-        Command::Inspect { run, json } => audit::inspect(&run, json),
+        Command::Inspect { run, json } => match remote::Io::default().run_dir(&run) {
+            Ok(local) => audit::inspect(&local, json),
+            // A remote artifact whose bytes do not match its manifest: the same verdict as
+            // a changed local output.
+            Err(e)
+                if matches!(
+                    e.downcast_ref::<mmm_store::StoreError>(),
+                    Some(mmm_store::StoreError::Corrupt { .. })
+                ) =>
+            {
+                Err(Exit(4, format!("{e:#}")).into())
+            }
+            Err(e) => Err(e),
+        },
         Command::Diff { run_a, run_b, json } => audit::diff(&run_a, &run_b, json),
         Command::Sbc {
             spec,
@@ -798,11 +847,15 @@ fn freeze_spec(spec: &Path, run: &Path, force: bool) -> Result<PathBuf> {
 }
 
 /// Switches of `mmm run` beyond its inputs.
-struct RunOptions {
+struct RunOptions<'a> {
     force: bool,
     quiet: bool,
     no_refits: bool,
     previous_run: Option<PathBuf>,
+    /// Called after each stage (publishes it when the run lives in object storage).
+    publish: &'a dyn Fn(&str) -> Result<()>,
+    /// Called once the spec is frozen into the run directory.
+    publish_spec: &'a dyn Fn() -> Result<()>,
 }
 
 fn run_all(
@@ -810,7 +863,7 @@ fn run_all(
     inputs: &mmm_contracts::Inputs,
     run: &Path,
     sampling: &SamplingArgs,
-    options: &RunOptions,
+    options: &RunOptions<'_>,
 ) -> Result<u8> {
     let RunOptions {
         force,
@@ -822,6 +875,7 @@ fn run_all(
     load_spec(spec)?;
     std::fs::create_dir_all(run).with_context(|| format!("creating {}", run.display()))?;
     let frozen = freeze_spec(spec, run, force)?;
+    (options.publish_spec)()?;
     let spec = load_spec(&frozen)?;
     let dir = |s: &str| run.join(s);
     let mut timings = Vec::new();
@@ -834,11 +888,13 @@ fn run_all(
     if let Some((_, report)) = &m {
         say(quiet, mmm_contracts::summary_text(report));
     }
+    (options.publish)("validate")?;
     report_stage(quiet, "validate", &dir("validate"), m.is_some());
     time("validate", t);
 
     let t = Instant::now();
     let m = mmm_features::run(&spec, &dir("validate"), &dir("features"), force)?;
+    (options.publish)("features")?;
     report_stage(quiet, "features", &dir("features"), m.is_some());
     time("features", t);
 
@@ -849,6 +905,7 @@ fn run_all(
         &dir("fit"),
         &fit_options(force, sampling, quiet),
     )?;
+    (options.publish)("fit")?;
     report_stage(quiet, "fit", &dir("fit"), m.is_some());
     check_complete(m.as_ref(), &dir("fit"))?;
     time("fit", t);
@@ -863,6 +920,7 @@ fn run_all(
         force,
         (!no_refits).then_some(&refit as mmm_diagnostics::refits::Refit<'_>),
     )?;
+    (options.publish)("diagnose")?;
     report_stage(quiet, "diagnose", &dir("diagnose"), m.is_some());
     time("diagnose", t);
     let mut code = gate_code(quiet, &diagnostics);
@@ -876,6 +934,7 @@ fn run_all(
         &dir("decide"),
         force,
     )?;
+    (options.publish)("decide")?;
     report_stage(quiet, "decide", &dir("decide"), m.is_some());
     time("decide", t);
 
@@ -886,6 +945,7 @@ fn run_all(
         if !quiet {
             checks::print_comparison(&comparison, &mut std::io::stderr().lock(), quiet)?;
         }
+        (options.publish)("compare")?;
         report_stage(quiet, "compare", &dir("compare"), true);
         if !comparison.passed {
             code = code.max(3);
@@ -895,6 +955,7 @@ fn run_all(
 
     let t = Instant::now();
     let m = mmm_report::run(run, &dir("report"), force)?;
+    (options.publish)("report")?;
     report_stage(quiet, "report", &dir("report"), m.is_some());
     time("report", t);
 

@@ -105,7 +105,8 @@ pub struct ColumnSummary {
 /// contract.json: what was checked and found.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ContractReport {
-    /// The data file.
+    /// The data file's name. Only the name: the same data gives the same contract.json wherever
+    /// it lies (a local folder, an object-store mirror); the full path is in the manifest.
     pub source: String,
     /// sha256 of the data file.
     pub source_sha256: String,
@@ -448,7 +449,10 @@ pub fn run_with(
         }
     }
     let report = ContractReport {
-        source: data.display().to_string(),
+        source: data.file_name().map_or_else(
+            || data.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        ),
         source_sha256: input.sha256.clone(),
         rows: raw.rows,
         layout: format!("{:?}", spec.spec.data.layout).to_lowercase(),

@@ -7,6 +7,7 @@ mod decisions;
 mod ingest;
 mod pipeline;
 mod spec;
+mod storage;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
