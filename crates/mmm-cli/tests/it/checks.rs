@@ -234,6 +234,41 @@ fn compare_passes_a_rerun_and_fails_a_flipped_coefficient_and_moved_roi() {
     assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(text.contains("output roi.parquet is Changed"), "{text}");
+    std::fs::remove_dir_all(&tampered).expect("clean");
+
+    // One flipped bit in any artifact of the run, or in its frozen spec, is caught.
+    copy_dir(&a, &tampered);
+    let mut artifacts = Vec::new();
+    for stage in std::fs::read_dir(&tampered).expect("run").flatten() {
+        if stage.path().is_dir() {
+            for f in std::fs::read_dir(stage.path()).expect("stage").flatten() {
+                if f.file_name() != "manifest.json" {
+                    artifacts.push(f.path());
+                }
+            }
+        } else {
+            artifacts.push(stage.path());
+        }
+    }
+    assert!(artifacts.len() >= 15, "{artifacts:?}");
+    for path in &artifacts {
+        let original = std::fs::read(path).expect("read");
+        let mut flipped = original.clone();
+        let mid = flipped.len() / 2;
+        flipped[mid] ^= 0x01;
+        std::fs::write(path, &flipped).expect("write");
+        let o = mmm_os(["inspect".as_ref(), tampered.as_os_str()]);
+        assert_eq!(
+            o.status.code(),
+            Some(4),
+            "a flipped bit in {} went unnoticed: {}",
+            path.display(),
+            String::from_utf8_lossy(&o.stdout)
+        );
+        std::fs::write(path, &original).expect("restore");
+    }
+    let o = mmm_os(["inspect".as_ref(), tampered.as_os_str()]);
+    assert_eq!(o.status.code(), Some(0), "restored run verifies again");
 
     // Diff a -> b: same spec, every week's x1 and event_1 changed, results as compare.
     let o = mmm_os([
