@@ -22,27 +22,38 @@ use mmm_core::columns::BatchBuilder;
 /// Exit code of `mmm batch` when at least one entity failed (the others still ran).
 pub const EXIT_ENTITY_FAILED: u8 = 5;
 
-/// Where a batch reads and writes, and how it runs.
-pub struct BatchSettings {
-    /// The entities file (CSV or Parquet).
+/// Where a batch reads and writes, and how it runs (the flags of `mmm batch`).
+#[derive(clap::Args)]
+pub struct BatchArgs {
+    /// Entities file (CSV or Parquet): columns `entity` (a name: letters, digits, - _ .),
+    /// `data` (a file relative to the input root) or `filter` (`column=value; ...` on
+    /// --table), and optionally `spec` (relative to the input root) and `overrides`
+    /// (`key.path=TOML value; ...`, e.g. `sampler.seed=7; channels.0.adstock.l_max=4`).
+    #[arg(long)]
     pub entities: PathBuf,
-    /// Output root: one run directory per entity, plus `_batch/` and `batch_summary.parquet`.
+    /// Output root: one run directory per entity, plus `_batch/` and `batch_summary.*`.
+    #[arg(long)]
     pub out: PathBuf,
-    /// Input root: every `data` and `spec` path of the entities file is relative to it and must
-    /// stay inside it (default: the entities file's directory).
+    /// Input root: every path in the entities file is relative to it and must stay inside
+    /// it (default: the entities file's directory).
+    #[arg(long)]
     pub root: Option<PathBuf>,
-    /// Spec used by rows without a `spec` column value.
+    /// Spec for rows without a `spec`.
+    #[arg(long)]
     pub spec: Option<PathBuf>,
-    /// Shared table that rows with a `filter` select from.
+    /// Shared raw table (CSV or Parquet) that `filter` rows select from; the filter
+    /// columns are dropped from each entity's data.
+    #[arg(long)]
     pub table: Option<PathBuf>,
-    /// Entities run at once (0 = one per core).
+    /// Entities run at once (0 = one per core); each fit gets the cores left over.
+    #[arg(long, default_value_t = 0)]
     pub workers: usize,
-    /// Skip the diagnose stage's refit checks.
+    /// Skip the refit checks in each entity's diagnose stage.
+    #[arg(long)]
     pub no_refits: bool,
-    /// Redo every stage.
+    /// Redo every stage of every entity.
+    #[arg(long)]
     pub force: bool,
-    /// No terminal output but the summary.
-    pub quiet: bool,
 }
 
 /// Where an entity's raw data comes from.
@@ -84,7 +95,7 @@ struct Outcome {
 
 /// Run every entity; write `OUT/batch_summary.parquet` (and `.json`), print the summary, return the exit code
 /// (0 all passed, 3 some entity failed a gate, [`EXIT_ENTITY_FAILED`] some entity failed).
-pub fn run(settings: &BatchSettings) -> Result<u8> {
+pub fn run(settings: &BatchArgs, quiet: bool) -> Result<u8> {
     let entities_file = &settings.entities;
     let root = match &settings.root {
         Some(r) => r.clone(),
@@ -124,7 +135,7 @@ pub fn run(settings: &BatchSettings) -> Result<u8> {
     // Chains of one fit share the cores left to its worker; draws do not depend on it.
     let threads = (cores() / workers).max(1);
 
-    let bar = progress_bar(entities.len() as u64, settings.quiet);
+    let bar = progress_bar(entities.len() as u64, quiet);
     let next = AtomicUsize::new(0);
     let outcomes: Mutex<Vec<Option<Outcome>>> = Mutex::new(vec![None; entities.len()]);
     std::thread::scope(|scope| {
@@ -317,7 +328,7 @@ fn parse_entities(
     table: &RawTable,
     file: &Path,
     root: &Path,
-    settings: &BatchSettings,
+    settings: &BatchArgs,
 ) -> Result<Vec<Entity>> {
     let Some(names) = table.column("entity") else {
         bail!(
@@ -501,7 +512,7 @@ fn run_entity(
     shared: Option<&RawTable>,
     out: &Path,
     threads: usize,
-    settings: &BatchSettings,
+    settings: &BatchArgs,
 ) -> Outcome {
     let start = Instant::now();
     let refused = |message: String| Outcome {

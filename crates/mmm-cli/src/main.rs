@@ -197,37 +197,7 @@ enum Command {
     /// of worker processes; resumable (fresh stages are skipped); one failing entity never stops
     /// the others. Writes OUT/ENTITY/ per entity and OUT/batch_summary.parquet; exit code 5 when
     /// an entity failed, 3 when one failed a gate.
-    Batch {
-        /// Entities file (CSV or Parquet): columns `entity` (a name: letters, digits, - _ .),
-        /// `data` (a file relative to the input root) or `filter` (`column=value; ...` on
-        /// --table), and optionally `spec` (relative to the input root) and `overrides`
-        /// (`key.path=TOML value; ...`, e.g. `sampler.seed=7; channels.0.adstock.l_max=4`).
-        #[arg(long)]
-        entities: PathBuf,
-        /// Output root: one run directory per entity.
-        #[arg(long)]
-        out: PathBuf,
-        /// Input root: every path in the entities file is relative to it and must stay inside
-        /// it (default: the entities file's directory).
-        #[arg(long)]
-        root: Option<PathBuf>,
-        /// Spec for rows without a `spec`.
-        #[arg(long)]
-        spec: Option<PathBuf>,
-        /// Shared raw table (CSV or Parquet) that `filter` rows select from; the filter
-        /// columns are dropped from each entity's data.
-        #[arg(long)]
-        table: Option<PathBuf>,
-        /// Entities run at once (0 = one per core); each fit gets the cores left over.
-        #[arg(long, default_value_t = 0)]
-        workers: usize,
-        /// Skip the refit checks in each entity's diagnose stage.
-        #[arg(long)]
-        no_refits: bool,
-        /// Redo every stage of every entity.
-        #[arg(long)]
-        force: bool,
-    },
+    Batch(batch::BatchArgs),
     /// Compare runs: ROI, shares, parameters, sign flips and prediction drift of each later run
     /// against the first (guardrail: exit code 3), and a PSIS-LOO ranking of runs on the same data.
     Compare {
@@ -662,26 +632,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
             // For a remote run the report path printed is the mirror's, a file a browser opens.
             run_all(&io.file(&spec)?, &inputs, &local_out, &sampling, &options)
         }
-        Command::Batch {
-            entities,
-            out,
-            root,
-            spec,
-            table,
-            workers,
-            no_refits,
-            force,
-        } => batch::run(&batch::BatchSettings {
-            entities,
-            out,
-            root,
-            spec,
-            table,
-            workers,
-            no_refits,
-            force,
-            quiet,
-        }),
+        Command::Batch(args) => batch::run(&args, quiet),
         Command::Compare { runs, out } => checks::compare(&runs, out.as_deref(), quiet),
         Command::Inspect { run, json } => match remote::Io::default().run_dir(&run) {
             Ok(local) => audit::inspect(&local, json),

@@ -570,6 +570,27 @@ fn artifacts(run: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
     out
 }
 
+/// Every artifact of `other` is byte-identical to `clean`'s, and every manifest lists the same
+/// outputs with the same hashes.
+fn assert_same_artifacts(clean: &Path, other: &Path) {
+    let (a, b) = (artifacts(clean), artifacts(other));
+    assert_eq!(
+        a.keys().collect::<Vec<_>>(),
+        b.keys().collect::<Vec<_>>(),
+        "same files"
+    );
+    for (name, bytes) in &a {
+        assert!(
+            bytes == &b[name],
+            "{name} differs from the uninterrupted run"
+        );
+    }
+    for stage in STAGES {
+        let outputs = |run: &Path| json(&run.join(stage).join("manifest.json"))["outputs"].clone();
+        assert_eq!(outputs(clean), outputs(other), "{stage} manifest outputs");
+    }
+}
+
 #[test]
 fn a_run_killed_in_several_stages_and_rerun_ends_byte_identical_to_an_uninterrupted_one() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -597,27 +618,7 @@ fn a_run_killed_in_several_stages_and_rerun_ends_byte_identical_to_an_uninterrup
         let _ = child.wait();
     }
     assert_fitted(&run_pipeline(&spec, &resumed, &["--quiet", "--no-refits"]));
-    let (a, b) = (artifacts(&clean), artifacts(&resumed));
-    assert_eq!(
-        a.keys().collect::<Vec<_>>(),
-        b.keys().collect::<Vec<_>>(),
-        "same files"
-    );
-    for (name, bytes) in &a {
-        assert!(
-            bytes == &b[name],
-            "{name} differs after the interrupted run"
-        );
-    }
-    // The manifests vouch for the same outputs.
-    for stage in STAGES {
-        let outputs = |run: &Path| json(&run.join(stage).join("manifest.json"))["outputs"].clone();
-        assert_eq!(
-            outputs(&clean),
-            outputs(&resumed),
-            "{stage} manifest outputs"
-        );
-    }
+    assert_same_artifacts(&clean, &resumed);
 }
 
 /// One task of examples/orchestration/stage.sh, as the Airflow DAG and Argo Workflow run it,
@@ -697,24 +698,5 @@ fn a_chain_of_stage_tasks_killed_midway_and_retried_ends_byte_identical() {
         killed_midway.contains(&"fit"),
         "the fit task must have been killed before it finished: {killed_midway:?}"
     );
-    let (a, b) = (artifacts(&clean), artifacts(&retried));
-    assert_eq!(
-        a.keys().collect::<Vec<_>>(),
-        b.keys().collect::<Vec<_>>(),
-        "same files"
-    );
-    for (name, bytes) in &a {
-        assert!(
-            bytes == &b[name],
-            "{name} differs after the killed and retried chain"
-        );
-    }
-    for stage in STAGES {
-        let outputs = |run: &Path| json(&run.join(stage).join("manifest.json"))["outputs"].clone();
-        assert_eq!(
-            outputs(&clean),
-            outputs(&retried),
-            "{stage} manifest outputs"
-        );
-    }
+    assert_same_artifacts(&clean, &retried);
 }
