@@ -4,6 +4,7 @@ mod checks;
 mod contracts;
 mod decisions;
 mod ingest;
+mod likelihoods;
 mod pipeline;
 mod spec;
 
