@@ -348,7 +348,7 @@ pub fn decomposition() -> ArtifactSchema {
                 "component",
                 "utf8",
                 "",
-                "`intercept`, `control[NAME]`, `seasonality`, `baseline` (their sum: every channel's spend at zero) or a channel name",
+                "`intercept`, `control[NAME]`, `seasonality`, `baseline` (their sum: every channel's spend at zero) or a channel name; for a model that is not additive on the response scale (log_normal, poisson, negative_binomial): `baseline` (E[y] with every channel's spend at zero), a channel (E[y] minus E[y] with that channel's spend at zero) or `interaction` (the remainder, so the components add up to E[y])",
             ),
             col(
                 "mean",

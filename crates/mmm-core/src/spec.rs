@@ -257,12 +257,14 @@ pub enum LikelihoodSpec {
         /// Prior of the degrees of freedom nu > 0.
         nu_prior: Prior,
     },
-    /// ln y ~ Normal(ln mu, sigma): a multiplicative model; needs y > 0.
+    /// ln y ~ Normal(eta, sigma) with eta the linear predictor: a multiplicative model,
+    /// E[y] = exp(eta + sigma^2 / 2); needs y > 0.
     LogNormal {
         /// Prior of the log-scale noise sigma > 0.
         sigma_prior: Prior,
     },
-    /// y ~ Poisson(exp(eta)) with a log link; needs non-negative integer counts.
+    /// y ~ Poisson(exp(eta)) with a log link on the original count scale; needs non-negative
+    /// integer counts.
     Poisson,
     /// y ~ NegativeBinomial(mean exp(eta), dispersion phi) with a log link; needs counts.
     NegativeBinomial {

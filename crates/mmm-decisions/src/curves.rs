@@ -1,5 +1,8 @@
 //! Response curves: each channel's total response, per draw, when its training-window spend is
 //! multiplied by m (the week-by-week pattern kept), counting the carry-out past the window.
+//! For a model that is not additive on the response scale the response is the counterfactual
+//! difference of expected responses, every other input as observed
+//! ([`MmmModel::response_totals_for_multipliers`]).
 
 use mmm_model::MmmModel;
 
@@ -25,7 +28,7 @@ pub fn response_grid(
     // Per draw (in parallel blocks of draws), the totals for every multiplier.
     let per_draw: Vec<Vec<f64>> = mmm_core::parallel::map_indexed(thetas.len(), 64, |k| {
         let mut totals = vec![0.0; grid.len()];
-        model.channel_totals_for_multipliers(&thetas[k], c, &series, grid, &mut totals);
+        model.response_totals_for_multipliers(&thetas[k], c, &series, grid, &mut totals);
         totals
     });
     (0..grid.len())

@@ -1,5 +1,12 @@
 //! Per-draw, per-week decomposition of the expected target into the intercept, each control,
 //! seasonality and each channel's counterfactual contribution, in target units.
+//!
+//! For a model that is not additive on the response scale (LogNormal, Poisson, NB: the
+//! expected response is exp of the linear predictor), a channel's contribution is the
+//! counterfactual difference E[y | all] - E[y | that channel's spend at zero], the baseline is
+//! E[y | every channel at zero], and the remainder E[y | all] - baseline - sum of contributions
+//! (the channels' interaction through the link) is its own component, `interaction`, so the
+//! components still add up to E[y].
 
 use mmm_features::Design;
 use mmm_model::MmmModel;
@@ -17,8 +24,10 @@ pub struct Decomposition {
     pub series: Vec<Vec<Vec<f64>>>,
     /// Index of `baseline` in `names`.
     pub baseline: usize,
-    /// Index of the first channel in `names`.
+    /// Index of the first channel in `names` (the channels are consecutive).
     pub first_channel: usize,
+    /// Number of channels.
+    pub channels: usize,
 }
 
 /// Decompose every draw. The linear pieces are gamma_k z_kt for each regressor; the sum of all
@@ -29,6 +38,9 @@ pub fn decompose(
     design: &Design,
     thetas: &[Vec<f64>],
 ) -> Result<Decomposition, DecideError> {
+    if !model.is_additive() {
+        return Ok(decompose_counterfactual(model, design, thetas));
+    }
     let n = model.periods();
     let scale = design.scales.target;
     let names = model.param_names();
@@ -136,7 +148,73 @@ pub fn decompose(
         series,
         baseline,
         first_channel,
+        channels: n_channels,
     })
+}
+
+/// Join per-block `[component][week][draw-in-block]` arrays along the draw axis.
+fn join_blocks(blocks: &[Vec<Vec<Vec<f64>>>], n_comp: usize, n: usize) -> Vec<Vec<Vec<f64>>> {
+    (0..n_comp)
+        .map(|c| {
+            (0..n)
+                .map(|t| {
+                    blocks
+                        .iter()
+                        .flat_map(|b| b[c][t].iter().copied())
+                        .collect()
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// The decomposition of a non-additive model on the response scale: `baseline`, the channels'
+/// counterfactual contributions, then `interaction` (see the module documentation).
+fn decompose_counterfactual(
+    model: &MmmModel,
+    design: &Design,
+    thetas: &[Vec<f64>],
+) -> Decomposition {
+    let n = model.periods();
+    let scale = design.scales.target;
+    let n_channels = model.channel_names().len();
+    let mut names = vec!["baseline".to_string()];
+    names.extend(model.channel_names().iter().cloned());
+    names.push("interaction".into());
+    let n_comp = names.len();
+    let all: Vec<usize> = (0..n_channels).collect();
+    let blocks = mmm_core::parallel::map_blocks(thetas.len(), 64, |range| {
+        let width = range.len();
+        let mut series = vec![vec![vec![0.0; width]; n]; n_comp];
+        let (mut full, mut without) = (vec![0.0; n], vec![0.0; n]);
+        for (k, theta) in thetas[range.clone()].iter().enumerate() {
+            model.predict_mean(theta, &[], &mut full);
+            model.predict_mean(theta, &all, &mut without);
+            let mut rest: Vec<f64> = full.iter().zip(&without).map(|(f, b)| f - b).collect();
+            for t in 0..n {
+                series[0][t][k] = without[t] * scale;
+            }
+            for c in 0..n_channels {
+                model.predict_mean(theta, &[c], &mut without);
+                for t in 0..n {
+                    let v = full[t] - without[t];
+                    series[1 + c][t][k] = v * scale;
+                    rest[t] -= v;
+                }
+            }
+            for t in 0..n {
+                series[n_comp - 1][t][k] = rest[t] * scale;
+            }
+        }
+        vec![series]
+    });
+    Decomposition {
+        names,
+        series: join_blocks(&blocks, n_comp, n),
+        baseline: 0,
+        first_channel: 1,
+        channels: n_channels,
+    }
 }
 
 /// The check that the baseline never goes negative.

@@ -251,7 +251,12 @@ struct Evaluator<'p, 'a> {
 }
 
 impl Evaluator<'_, '_> {
+    /// Per-channel lifts (additive model), or the plan's joint lift as the single entry (a
+    /// non-additive model, whose channels interact through the link).
     fn lifts(&self, x: &[f64]) -> Vec<Vec<f64>> {
+        if !self.pm.is_additive() {
+            return vec![self.pm.flat_lift(&x[..self.channels])];
+        }
         (0..self.channels)
             .map(|c| self.pm.flat_channel_lift(c, x[c]))
             .collect()
@@ -278,10 +283,16 @@ impl Evaluator<'_, '_> {
         let mut g = vec![0.0; x.len()];
         for c in 0..self.channels {
             let h = 1e-6 * scale.max(1e-9);
-            let up = self.pm.flat_channel_lift(c, x[c] + h);
+            let (up, at) = if self.pm.is_additive() {
+                (self.pm.flat_channel_lift(c, x[c] + h), &lifts[c])
+            } else {
+                let mut xh = x[..self.channels].to_vec();
+                xh[c] += h;
+                (self.pm.flat_lift(&xh), &lifts[0])
+            };
             let d: f64 = up
                 .iter()
-                .zip(&lifts[c])
+                .zip(at)
                 .zip(&w)
                 .map(|((u, l), w)| w * (u - l) / h)
                 .sum();

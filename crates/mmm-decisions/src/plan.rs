@@ -8,6 +8,14 @@
 //! The *lift* of a plan is, per draw, the sum over the horizon and its carry-out weeks of every
 //! channel's term with the plan minus the same with zero spend over the horizon (carry-in alone),
 //! times the target scale: the incremental outcome the plan buys.
+//!
+//! For a model that is not additive on the response scale (LogNormal, Poisson, NB), channels
+//! interact through the link, so the lift is computed jointly: per draw, the sum over the
+//! horizon and the longest carry-out of the expected response E[y] with the plan minus the same
+//! with zero spend over the horizon (carry-in alone), where the non-media part of the linear
+//! predictor (intercept, controls, seasonality) is the model's own at those periods, held at the
+//! last period's value past the data. A channel's lift within a plan is then the plan's lift
+//! minus the lift of the plan with that channel at zero (see [`PlanModel::channel_lift_in`]).
 
 use mmm_model::MmmModel;
 
@@ -25,6 +33,16 @@ pub struct PlanModel<'a> {
     /// Lift-free response (carry-in alone) per channel and draw, over a horizon length.
     carry_in_only: Vec<Vec<f64>>,
     horizon: usize,
+    /// Non-additive models: per draw, the non-media linear predictor over the horizon and the
+    /// longest carry-out, and the expected total response with the carry-in alone.
+    joint: Option<Joint>,
+}
+
+#[derive(Debug, Clone)]
+struct Joint {
+    base: Vec<Vec<f64>>,
+    carry_in_total: Vec<f64>,
+    span: usize,
 }
 
 impl<'a> PlanModel<'a> {
@@ -58,12 +76,155 @@ impl<'a> PlanModel<'a> {
             history,
             carry_in_only: Vec::new(),
             horizon,
+            joint: None,
         };
         let zeros = vec![0.0; horizon];
-        pm.carry_in_only = (0..channels)
-            .map(|c| pm.channel_response_raw(c, &zeros))
-            .collect();
+        if model.is_additive() {
+            pm.carry_in_only = (0..channels)
+                .map(|c| pm.channel_response_raw(c, &zeros))
+                .collect();
+        } else {
+            let tail = (0..channels)
+                .map(|c| model.carryover_periods(c).saturating_sub(1))
+                .max()
+                .unwrap_or(0);
+            let span = horizon + tail;
+            let all: Vec<usize> = (0..channels).collect();
+            let n = model.periods();
+            let mut eta = vec![0.0; n];
+            let base = thetas
+                .iter()
+                .map(|theta| {
+                    model.linear_predictor(theta, &all, &mut eta);
+                    let last = eta.last().copied().unwrap_or(0.0);
+                    (start..start + span)
+                        .map(|p| eta.get(p).copied().unwrap_or(last))
+                        .collect()
+                })
+                .collect();
+            pm.joint = Some(Joint {
+                base,
+                carry_in_total: Vec::new(),
+                span,
+            });
+            let zero_plan = vec![zeros; channels];
+            let carry_in_total = pm.joint_totals(&zero_plan, span);
+            if let Some(j) = pm.joint.as_mut() {
+                j.carry_in_total = carry_in_total;
+            }
+        }
         pm
+    }
+
+    /// True when channel lifts add up to the plan's lift (an additive model).
+    pub fn is_additive(&self) -> bool {
+        self.joint.is_none()
+    }
+
+    /// Non-additive models: per draw, the sum over the first `weeks` weeks of the span of the
+    /// expected response (target units) under `plan[c][week]` (currency, horizon weeks).
+    fn joint_totals(&self, plan: &[Vec<f64>], weeks: usize) -> Vec<f64> {
+        let Some(joint) = &self.joint else {
+            return vec![0.0; self.draws()];
+        };
+        let span = joint.span;
+        let series: Vec<Vec<f64>> = plan
+            .iter()
+            .enumerate()
+            .map(|(c, weekly)| {
+                let hist = &self.history[c];
+                let mut s = Vec::with_capacity(hist.len() + span);
+                s.extend_from_slice(hist);
+                s.extend(weekly.iter().map(|v| v / self.spend_scale[c]));
+                s.resize(hist.len() + span, 0.0);
+                s
+            })
+            .collect();
+        mmm_core::parallel::map_indexed(self.draws(), 16, |k| {
+            let theta = &self.thetas[k];
+            let mut eta = joint.base[k].clone();
+            for (c, s) in series.iter().enumerate() {
+                let mut term = vec![0.0; s.len()];
+                self.model.channel_term_for_spend(theta, c, s, &mut term);
+                for (e, v) in eta.iter_mut().zip(&term[self.history[c].len()..]) {
+                    *e += v;
+                }
+            }
+            eta[..weeks.min(span)]
+                .iter()
+                .map(|e| self.model.expected_at(theta, *e))
+                .sum::<f64>()
+                * self.target_scale
+        })
+    }
+
+    /// Lift per draw of the whole plan `plan[c][week]` for a non-additive model.
+    fn joint_lift(&self, plan: &[Vec<f64>]) -> Vec<f64> {
+        let Some(joint) = &self.joint else {
+            return vec![0.0; self.draws()];
+        };
+        self.joint_totals(plan, joint.span)
+            .iter()
+            .zip(&joint.carry_in_total)
+            .map(|(a, b)| a - b)
+            .collect()
+    }
+
+    /// Lift per draw of the plan spreading `totals[c]` (currency) evenly over the horizon.
+    pub fn flat_lift(&self, totals: &[f64]) -> Vec<f64> {
+        let plan: Vec<Vec<f64>> = totals
+            .iter()
+            .map(|t| vec![t / self.horizon as f64; self.horizon])
+            .collect();
+        self.lift(&plan)
+    }
+
+    /// Channel c's lift per draw within `plan`: its own lift for an additive model; for a
+    /// non-additive one, the plan's lift minus the lift of the plan with channel c at zero.
+    pub fn channel_lift_in(&self, plan: &[Vec<f64>], c: usize) -> Vec<f64> {
+        if self.is_additive() {
+            return self.channel_lift(c, &plan[c]);
+        }
+        let mut without = plan.to_vec();
+        without[c] = vec![0.0; self.horizon];
+        self.joint_lift(plan)
+            .iter()
+            .zip(self.joint_lift(&without))
+            .map(|(a, b)| a - b)
+            .collect()
+    }
+
+    /// Non-additive models: per draw, the expected total outcome over the horizon weeks
+    /// (target units) under the plan, and the variance of the outcome's sum (independent
+    /// weeks); `None` for an additive model.
+    pub fn expected_outcome(&self, plan: &[Vec<f64>]) -> Option<(Vec<f64>, Vec<f64>)> {
+        let joint = self.joint.as_ref()?;
+        let h = self.horizon.min(joint.span);
+        let mut means = Vec::with_capacity(self.draws());
+        let mut vars = Vec::with_capacity(self.draws());
+        for (k, theta) in self.thetas.iter().enumerate() {
+            let mut eta = joint.base[k].clone();
+            for (c, weekly) in plan.iter().enumerate() {
+                let hist = &self.history[c];
+                let mut s = hist.clone();
+                s.extend(weekly.iter().map(|v| v / self.spend_scale[c]));
+                let mut term = vec![0.0; s.len()];
+                self.model.channel_term_for_spend(theta, c, &s, &mut term);
+                for (e, v) in eta.iter_mut().zip(&term[hist.len()..]) {
+                    *e += v;
+                }
+            }
+            let (mut m, mut v) = (0.0, 0.0);
+            for e in &eta[..h] {
+                let ey = self.model.expected_at(theta, *e);
+                m += ey;
+                v += self.model.predictive_variance(theta, ey);
+            }
+            let s = self.target_scale;
+            means.push(m * s);
+            vars.push(v * s * s);
+        }
+        Some((means, vars))
     }
 
     /// Number of channels.
@@ -101,8 +262,14 @@ impl<'a> PlanModel<'a> {
             .collect()
     }
 
-    /// Channel c's lift per draw for weekly spend `weekly` (currency, horizon weeks).
+    /// Channel c's lift per draw for weekly spend `weekly` (currency, horizon weeks), the other
+    /// channels at zero over the horizon (for a non-additive model, their carry-in still acts).
     pub fn channel_lift(&self, c: usize, weekly: &[f64]) -> Vec<f64> {
+        if !self.is_additive() {
+            let mut plan = vec![vec![0.0; self.horizon]; self.channels()];
+            plan[c] = weekly.to_vec();
+            return self.joint_lift(&plan);
+        }
         let raw = self.channel_response_raw(c, weekly);
         raw.iter()
             .zip(&self.carry_in_only[c])
@@ -118,6 +285,9 @@ impl<'a> PlanModel<'a> {
 
     /// Total lift per draw of a plan given as `plan[c][week]` (currency).
     pub fn lift(&self, plan: &[Vec<f64>]) -> Vec<f64> {
+        if !self.is_additive() {
+            return self.joint_lift(plan);
+        }
         let mut total = vec![0.0; self.draws()];
         for (c, weekly) in plan.iter().enumerate() {
             for (t, v) in total.iter_mut().zip(self.channel_lift(c, weekly)) {

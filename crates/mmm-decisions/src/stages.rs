@@ -182,9 +182,32 @@ impl AllocationRows {
         risk: f64,
         margin: f64,
     ) -> Vec<f64> {
-        let mut total = vec![0.0; pm.draws()];
+        let additive = pm.is_additive();
+        let mut total = if additive {
+            vec![0.0; pm.draws()]
+        } else {
+            // Channels interact through the link: the total is the plan's joint lift and each
+            // channel's row its counterfactual share (the rows need not add up).
+            pm.lift(plan)
+        };
         let mut total_spend = 0.0;
         for (c, weekly) in plan.iter().enumerate() {
+            if !additive {
+                let lift = pm.channel_lift_in(plan, c);
+                let spend: f64 = weekly.iter().sum();
+                total_spend += spend;
+                self.row(
+                    name,
+                    &names[c],
+                    spend,
+                    ranges.map_or((f64::NAN, f64::NAN), |r| (r[c].lower, r[c].upper)),
+                    &lift,
+                    interval,
+                    risk,
+                    margin,
+                );
+                continue;
+            }
             let lift = pm.channel_lift(c, weekly);
             for (t, v) in total.iter_mut().zip(&lift) {
                 *t += v;
@@ -275,6 +298,16 @@ fn total_prediction(
     if start + h > inp.design.len() {
         return None;
     }
+    if let Some((means, vars)) = pm.expected_outcome(plan) {
+        return Some(TotalPrediction {
+            mean_per_draw: means,
+            sd_per_draw: vars.iter().map(|v| v.sqrt()).collect(),
+            noise: format!(
+                "the {} likelihood's variance per week around its expected response, weeks independent; the sum's sd is the root of the summed variances",
+                inp.model.likelihood().name()
+            ),
+        });
+    }
     let scale = inp.design.scales.target;
     let all: Vec<usize> = (0..inp.design.channel_names.len()).collect();
     let media = pm.weekly_media(plan);
@@ -285,7 +318,13 @@ fn total_prediction(
         let b: f64 = base[start..start + h].iter().sum::<f64>() * scale;
         means.push(b + m.iter().sum::<f64>());
         // Independent Normal noise per week: the sum has sd sigma sqrt(H).
-        sds.push(inp.model.sigma(theta) * scale * (h as f64).sqrt());
+        sds.push(match inp.model.sigma(theta) {
+            Some(sigma) if inp.model.likelihood() == mmm_model::Likelihood::Normal => {
+                sigma * scale * (h as f64).sqrt()
+            }
+            // Student-t: its variance sigma^2 nu / (nu - 2) per week (infinite for nu <= 2).
+            _ => (inp.model.predictive_variance(theta, 0.0) * h as f64).sqrt() * scale,
+        });
     }
     Some(TotalPrediction {
         mean_per_draw: means,

@@ -202,6 +202,8 @@ fn coefficients(
 /// Sign stability by a moving-block residual bootstrap: y*_t = mu_hat_t + e_(i_t) over the
 /// training weeks, with mu_hat the posterior-mean fitted curve, e the centered residuals and
 /// i a moving-block index series; each of `replicates` refits gets seed `seed + 1 + b`.
+/// LogNormal resamples on the log scale (ln y* = eta_hat + e); Poisson and NB round y* to a
+/// count, floored at zero.
 #[allow(clippy::too_many_arguments)]
 pub fn sign_stability(
     spec: &Spec,
@@ -217,15 +219,31 @@ pub fn sign_stability(
     let n = design.len();
     let mut fitted = vec![0.0; nt];
     let mut buf = vec![0.0; n];
+    // LogNormal residuals live on the log scale (the model is multiplicative there).
+    let log_scale = model.likelihood() == mmm_model::Likelihood::LogNormal;
     for theta in posterior {
-        model.predict_mean(theta, &[], &mut buf);
+        if log_scale {
+            model.linear_predictor(theta, &[], &mut buf);
+        } else {
+            model.predict_mean(theta, &[], &mut buf);
+        }
         for (f, b) in fitted.iter_mut().zip(&buf) {
             *f += b / posterior.len() as f64;
         }
     }
-    let resid: Vec<f64> = (0..nt)
-        .map(|t| design.target_scaled[t] - fitted[t])
-        .collect();
+    let observed = |t: usize| {
+        if log_scale {
+            design.target_scaled[t].ln()
+        } else {
+            design.target_scaled[t]
+        }
+    };
+    let resid: Vec<f64> = (0..nt).map(|t| observed(t) - fitted[t]).collect();
+    let counts = matches!(
+        model.likelihood(),
+        mmm_model::Likelihood::Poisson | mmm_model::Likelihood::NegativeBinomial
+    );
+    let scale = design.scales.target;
     let rbar = mean(&resid);
     let resid: Vec<f64> = resid.iter().map(|r| r - rbar).collect();
     let block = block_length
@@ -238,7 +256,15 @@ pub fn sign_stability(
         let idx = block_indices(nt, block, &mut rng);
         let mut d = design.clone();
         for t in 0..nt {
-            d.target_scaled[t] = fitted[t] + resid[idx[t]];
+            let v = fitted[t] + resid[idx[t]];
+            d.target_scaled[t] = if log_scale {
+                v.exp()
+            } else if counts {
+                // Counts stay counts: the resampled value rounded, floored at zero.
+                (v * scale).round().max(0.0) / scale
+            } else {
+                v
+            };
         }
         let m = MmmModel::new(spec, &d).ok()?;
         let draws = refit(&m, seed.wrapping_add(1 + b as u64)).ok()?;

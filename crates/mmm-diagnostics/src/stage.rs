@@ -532,11 +532,19 @@ pub fn run_with_refits(
         parameters,
         train,
         holdout,
-        method: "R-hat, bulk/tail ESS and MCSE per Vehtari et al. (2021) as ArviZ computes them; \
-                 E-BFMI per chain from post-warm-up energies; predictive intervals are central \
-                 intervals of one posterior predictive draw per posterior draw (Normal noise, \
-                 seeded), in original target units"
-            .into(),
+        method: format!(
+            "R-hat, bulk/tail ESS and MCSE per Vehtari et al. (2021) as ArviZ computes them; \
+             E-BFMI per chain from post-warm-up energies; predictive intervals are central \
+             intervals of one posterior predictive draw per posterior draw ({} noise, \
+             seeded), in original target units",
+            match model.likelihood() {
+                mmm_model::Likelihood::Normal => "Normal",
+                mmm_model::Likelihood::StudentT => "Student-t",
+                mmm_model::Likelihood::LogNormal => "LogNormal",
+                mmm_model::Likelihood::Poisson => "Poisson",
+                mmm_model::Likelihood::NegativeBinomial => "negative-binomial",
+            }
+        ),
         predictive,
         loo,
         prior_posterior,

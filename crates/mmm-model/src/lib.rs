@@ -1,14 +1,24 @@
 //! The marketing-mix model: parameters, priors, likelihood, the log density with its analytic
 //! gradient, and predictions (including counterfactuals with a channel switched off).
 //!
-//! Model (on the max-abs scaled target, PyMC-Marketing's MMM):
-//! `mu_t = intercept + sum_c beta_c * logistic(lam_c * adstock(x_c, alpha_c)_t) + sum_k gamma_k z_kt`,
-//! `y_t ~ Normal(mu_t, sigma)` over the training window.
+//! Linear predictor (on the max-abs scaled target, PyMC-Marketing's MMM):
+//! `eta_t = intercept + sum_c beta_c * logistic(lam_c * adstock(x_c, alpha_c)_t) + sum_k gamma_k z_kt`,
+//! and, over the training window, with `y_t` the target divided by its scale `s`:
+//! - Normal: `y_t ~ Normal(eta_t, sigma)`;
+//! - StudentT: `y_t ~ Student-t(nu, eta_t, sigma)`;
+//! - LogNormal: `ln y_t ~ Normal(eta_t, sigma)`, so the model is multiplicative on y
+//!   (`E[y_t] = exp(eta_t + sigma^2 / 2)`);
+//! - Poisson: the count `s y_t ~ Poisson(s exp(eta_t))` (log link on the original count scale;
+//!   eta is the log of the expected count divided by s, so the priors keep their meaning);
+//! - NegativeBinomial: the count `s y_t ~ NB(mean m_t = s exp(eta_t), dispersion phi)`,
+//!   variance `m_t + m_t^2 / phi`.
+//!
 //! The sampler sees an unconstrained vector; every bounded parameter goes through a
 //! [`prior::Bijection`] whose log-Jacobian is added to the density.
 
 mod kernels;
 pub mod prior;
+pub mod special;
 
 use mmm_core::Spec;
 use mmm_core::spec::{AdstockSpec, ExpectedSign, LikelihoodSpec, Prior, SaturationSpec};
@@ -73,14 +83,56 @@ pub struct Scratch {
     dweights: Vec<f64>,
 }
 
+/// The observation model (the spec's likelihood family).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Likelihood {
+    /// y ~ Normal(eta, sigma) on the scaled target.
+    Normal,
+    /// y ~ Student-t(nu, eta, sigma) on the scaled target.
+    StudentT,
+    /// ln y ~ Normal(eta, sigma) on the scaled target (multiplicative on y).
+    LogNormal,
+    /// count ~ Poisson(s exp(eta)), log link on the original count scale.
+    Poisson,
+    /// count ~ NegativeBinomial(mean s exp(eta), dispersion phi), log link.
+    NegativeBinomial,
+}
+
+impl Likelihood {
+    /// True when the expected response is the linear predictor itself, so channel terms add
+    /// up to the prediction (Normal and Student-t); false for log links and LogNormal.
+    pub fn is_additive(self) -> bool {
+        matches!(self, Self::Normal | Self::StudentT)
+    }
+
+    /// The spec's name of the family.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Normal => "normal",
+            Self::StudentT => "student_t",
+            Self::LogNormal => "log_normal",
+            Self::Poisson => "poisson",
+            Self::NegativeBinomial => "negative_binomial",
+        }
+    }
+}
+
 /// The model bound to its data.
 #[derive(Debug, Clone)]
 pub struct MmmModel {
     n: usize,
     n_train: usize,
+    likelihood: Likelihood,
+    /// Divisor of the target (scales.target): the model scale is target / target_scale.
+    target_scale: f64,
+    ln_scale: f64,
+    /// Training-window observations on the likelihood's scale: the scaled target (Normal,
+    /// Student-t), its logarithm (LogNormal) or the integer counts (Poisson, NB).
     y: Vec<f64>,
-    /// Scaled target over every period (training and holdout), for pointwise likelihoods.
+    /// The same over every period (training and holdout), for pointwise likelihoods.
     y_all: Vec<f64>,
+    /// Index of the first noise parameter (sigma; phi for NB; nothing after it for Poisson).
+    noise_at: usize,
     channels: Vec<ChannelInput>,
     regressors: Vec<Vec<f64>>,
     /// Training-window part of each regressor, centered on its training mean when
@@ -173,17 +225,46 @@ impl MmmModel {
                 },
             });
         }
-        let LikelihoodSpec::Normal { sigma_prior } = &spec.likelihood else {
-            return Err(ModelError::Unsupported(
-                "only the Normal likelihood is implemented so far".into(),
-            ));
+        let (likelihood, noise): (Likelihood, Vec<(&str, Prior)>) = match &spec.likelihood {
+            LikelihoodSpec::Normal { sigma_prior } => {
+                (Likelihood::Normal, vec![("sigma", *sigma_prior)])
+            }
+            LikelihoodSpec::StudentT {
+                sigma_prior,
+                nu_prior,
+            } => (
+                Likelihood::StudentT,
+                vec![("sigma", *sigma_prior), ("nu", *nu_prior)],
+            ),
+            LikelihoodSpec::LogNormal { sigma_prior } => {
+                (Likelihood::LogNormal, vec![("sigma", *sigma_prior)])
+            }
+            LikelihoodSpec::Poisson => (Likelihood::Poisson, vec![]),
+            LikelihoodSpec::NegativeBinomial { phi_prior } => {
+                (Likelihood::NegativeBinomial, vec![("phi", *phi_prior)])
+            }
         };
-        params.push(ParamInfo {
-            name: "sigma".into(),
-            prior: *sigma_prior,
-            bijection: Bijection::for_prior(sigma_prior),
-            sign: 1.0,
-        });
+        let noise_at = params.len();
+        for (name, prior) in noise {
+            params.push(ParamInfo {
+                name: name.into(),
+                prior,
+                bijection: Bijection::for_prior(&prior),
+                sign: 1.0,
+            });
+        }
+        let target_scale = design.scales.target;
+        if !(target_scale.is_finite() && target_scale > 0.0) {
+            return Err(ModelError::Mismatch(format!(
+                "target scale {target_scale} is not a positive number"
+            )));
+        }
+        if design.target_scaled.len() != n {
+            return Err(ModelError::Mismatch(
+                "target and dates have different lengths".into(),
+            ));
+        }
+        let y_all = likelihood_observations(likelihood, &design.target_scaled, target_scale)?;
         if design.regressors.len() != design.regressor_names.len() {
             return Err(ModelError::Mismatch(
                 "regressor names and columns differ".into(),
@@ -219,8 +300,12 @@ impl MmmModel {
         Ok(Self {
             n,
             n_train: design.n_train,
-            y: design.target_scaled[..design.n_train].to_vec(),
-            y_all: design.target_scaled.clone(),
+            likelihood,
+            target_scale,
+            ln_scale: target_scale.ln(),
+            y: y_all[..design.n_train].to_vec(),
+            y_all,
+            noise_at,
             channels,
             regressors: design.regressors.clone(),
             regressors_train,
@@ -266,12 +351,28 @@ impl MmmModel {
         1 + 3 * c
     }
 
+    /// Number of control and Fourier regressors.
+    pub fn regressor_count(&self) -> usize {
+        self.regressors.len()
+    }
+
     fn regressor_index(&self, k: usize) -> usize {
         1 + 3 * self.channels.len() + k
     }
 
-    fn sigma_index(&self) -> usize {
-        self.params.len() - 1
+    /// The observation model.
+    pub fn likelihood(&self) -> Likelihood {
+        self.likelihood
+    }
+
+    /// True when channel terms add up to the expected response (see [`Likelihood::is_additive`]).
+    pub fn is_additive(&self) -> bool {
+        self.likelihood.is_additive()
+    }
+
+    /// The target's divisor (scales.target): model-scale numbers times it are original units.
+    pub fn target_scale(&self) -> f64 {
+        self.target_scale
     }
 
     fn max_l_max(&self) -> usize {
@@ -474,25 +575,56 @@ impl MmmModel {
         }
         let theta = &s.theta;
 
-        // Normal likelihood: -n ln sigma - sum r^2 / (2 sigma^2).
-        let si = self.sigma_index();
-        let sigma = theta[si];
-        let inv_var = 1.0 / (sigma * sigma);
         let icpt = theta[INTERCEPT];
-        for (m, y) in s.mu.iter_mut().zip(&self.y) {
-            *m = y - icpt - *m;
-        }
-        let ss = kernels::dot(&s.mu, &s.mu);
-        for m in s.mu.iter_mut() {
-            *m *= inv_var; // mu now holds d loglik / d mu_t
-        }
-        let loglik = -(nt as f64) * sigma.ln() - 0.5 * ss * inv_var;
+        let si = self.noise_at;
+        // Each branch turns `mu` (the linear predictor less the intercept) into
+        // d loglik / d eta_t and adds the noise parameters' gradients.
+        let loglik = match self.likelihood {
+            Likelihood::Normal | Likelihood::LogNormal => {
+                // -n ln sigma - sum r^2 / (2 sigma^2), on y (Normal) or ln y (LogNormal; the
+                // -sum ln y of the change of variables is a constant).
+                let sigma = theta[si];
+                let inv_var = 1.0 / (sigma * sigma);
+                for (m, y) in s.mu.iter_mut().zip(&self.y) {
+                    *m = y - icpt - *m;
+                }
+                let ss = kernels::dot(&s.mu, &s.mu);
+                for m in s.mu.iter_mut() {
+                    *m *= inv_var; // mu now holds d loglik / d mu_t
+                }
+                grad[si] += (-(nt as f64) / sigma + ss * inv_var / sigma) * s.dtheta[si];
+                -(nt as f64) * sigma.ln() - 0.5 * ss * inv_var
+            }
+            Likelihood::StudentT => {
+                let (sigma, nu) = (theta[si], theta[si + 1]);
+                let (ll, d_sigma, d_nu) = student_t_loglik(&self.y, &mut s.mu, icpt, sigma, nu);
+                grad[si] += d_sigma * s.dtheta[si];
+                grad[si + 1] += d_nu * s.dtheta[si + 1];
+                ll
+            }
+            Likelihood::Poisson => {
+                // sum y eta - s e^eta (dropping -ln y! and y ln s).
+                let mut ll = 0.0;
+                for (m, y) in s.mu.iter_mut().zip(&self.y) {
+                    let eta = icpt + *m;
+                    let rate = self.target_scale * eta.exp();
+                    ll += y * eta - rate;
+                    *m = y - rate;
+                }
+                ll
+            }
+            Likelihood::NegativeBinomial => {
+                let phi = theta[si];
+                let (ll, d_phi) = neg_binomial_loglik(&self.y, &mut s.mu, icpt + self.ln_scale, phi);
+                grad[si] += d_phi * s.dtheta[si];
+                ll
+            }
+        };
         logp += loglik;
         if !logp.is_finite() {
             return Err(NonFinite("likelihood"));
         }
         let g = &s.mu;
-        grad[si] += (-(nt as f64) / sigma + ss * inv_var / sigma) * s.dtheta[si];
         grad[INTERCEPT] += kernels::sum(g) * s.dtheta[INTERCEPT];
         for (k, z) in self.regressors_train.iter().enumerate() {
             let i = self.regressor_index(k);
@@ -523,9 +655,66 @@ impl MmmModel {
         Ok(logp)
     }
 
-    /// Expected target (model scale) for every period at constrained `theta`; the channels in
-    /// `zeroed` have their spend set to zero before adstock (a counterfactual).
+    /// Expected target (model scale: target / scales.target) for every period at constrained
+    /// `theta`; the channels in `zeroed` have their spend set to zero before adstock (a
+    /// counterfactual). This is the linear predictor for Normal and Student-t models,
+    /// exp(eta + sigma^2 / 2) for LogNormal and exp(eta) for Poisson and NB.
     pub fn predict_mean(&self, theta: &[f64], zeroed: &[usize], out: &mut [f64]) {
+        self.linear_predictor(theta, zeroed, out);
+        self.expected_from_linear(theta, &mut out[..self.n]);
+    }
+
+    /// Turn linear-predictor values into expected responses (model scale) in place.
+    pub fn expected_from_linear(&self, theta: &[f64], eta: &mut [f64]) {
+        match self.likelihood {
+            Likelihood::Normal | Likelihood::StudentT => {}
+            Likelihood::LogNormal => {
+                let sigma = theta[self.noise_at];
+                let half_var = 0.5 * sigma * sigma;
+                for e in eta.iter_mut() {
+                    *e = (*e + half_var).exp();
+                }
+            }
+            Likelihood::Poisson | Likelihood::NegativeBinomial => {
+                for e in eta.iter_mut() {
+                    *e = e.exp();
+                }
+            }
+        }
+    }
+
+    /// Variance of one period's response (model scale) around its expectation `expected`
+    /// (from [`Self::predict_mean`]) at constrained `theta`: sigma^2 (Normal),
+    /// sigma^2 nu / (nu - 2) (Student-t, infinite for nu <= 2), (e^(sigma^2) - 1) E^2
+    /// (LogNormal), E / s (Poisson) and E / s + E^2 / phi (NB), with s the target scale.
+    pub fn predictive_variance(&self, theta: &[f64], expected: f64) -> f64 {
+        match self.likelihood {
+            Likelihood::Normal => {
+                let sigma = theta[self.noise_at];
+                sigma * sigma
+            }
+            Likelihood::StudentT => {
+                let (sigma, nu) = (theta[self.noise_at], theta[self.noise_at + 1]);
+                if nu > 2.0 {
+                    sigma * sigma * nu / (nu - 2.0)
+                } else {
+                    f64::INFINITY
+                }
+            }
+            Likelihood::LogNormal => {
+                let sigma = theta[self.noise_at];
+                (sigma * sigma).exp_m1() * expected * expected
+            }
+            Likelihood::Poisson => expected / self.target_scale,
+            Likelihood::NegativeBinomial => {
+                expected / self.target_scale + expected * expected / theta[self.noise_at]
+            }
+        }
+    }
+
+    /// The linear predictor eta (model scale) for every period at constrained `theta`, with the
+    /// channels in `zeroed` switched off: intercept + regressors + channel terms.
+    pub fn linear_predictor(&self, theta: &[f64], zeroed: &[usize], out: &mut [f64]) {
         let n = self.n;
         out[..n].fill(theta[INTERCEPT]);
         for (k, z) in self.regressors.iter().enumerate() {
@@ -593,6 +782,62 @@ impl MmmModel {
         }
     }
 
+    /// Expected response (model scale) at one linear-predictor value `eta`; see
+    /// [`Self::predict_mean`].
+    pub fn expected_at(&self, theta: &[f64], eta: f64) -> f64 {
+        match self.likelihood {
+            Likelihood::Normal | Likelihood::StudentT => eta,
+            Likelihood::LogNormal => {
+                let sigma = theta[self.noise_at];
+                (eta + 0.5 * sigma * sigma).exp()
+            }
+            Likelihood::Poisson | Likelihood::NegativeBinomial => eta.exp(),
+        }
+    }
+
+    /// For each multiplier m, the sum over the periods of `spend` (scaled, aligned with the
+    /// model's periods from the first one, zero before it) of the expected response with
+    /// channel c's spend replaced by m times `spend` minus the expected response with it at
+    /// zero, every other input as observed: the counterfactual response curve, on the model
+    /// scale, written to `out`. For an additive model this is
+    /// [`Self::channel_totals_for_multipliers`] exactly. Otherwise the rest of the linear
+    /// predictor at periods past the data is held at its value in the last period.
+    pub fn response_totals_for_multipliers(
+        &self,
+        theta: &[f64],
+        c: usize,
+        spend: &[f64],
+        multipliers: &[f64],
+        out: &mut [f64],
+    ) {
+        if self.is_additive() {
+            return self.channel_totals_for_multipliers(theta, c, spend, multipliers, out);
+        }
+        let ch = &self.channels[c];
+        let base = Self::channel_index(c);
+        let (alpha, lam, beta) = (theta[base], theta[base + 1], theta[base + 2]);
+        let (mut w, mut dw) = (vec![0.0; ch.l_max], vec![0.0; ch.l_max]);
+        geometric_weights(alpha, ch.normalize, &mut w, &mut dw);
+        let adstock: Vec<f64> = (0..spend.len())
+            .map(|t| (0..ch.l_max.min(t + 1)).map(|l| w[l] * spend[t - l]).sum())
+            .collect();
+        let mut others = vec![0.0; self.n];
+        self.linear_predictor(theta, &[c], &mut others);
+        let last = others.last().copied().unwrap_or(theta[INTERCEPT]);
+        let other = |t: usize| others.get(t).copied().unwrap_or(last);
+        let zero: f64 = (0..spend.len())
+            .map(|t| self.expected_at(theta, other(t)))
+            .sum();
+        for (o, m) in out.iter_mut().zip(multipliers) {
+            let with: f64 = adstock
+                .iter()
+                .enumerate()
+                .map(|(t, a)| self.expected_at(theta, other(t) + beta * (0.5 * lam * m * a).tanh()))
+                .sum();
+            *o = with - zero;
+        }
+    }
+
     /// Channel c's scaled spend over every period (the model's input, training and holdout).
     pub fn channel_spend(&self, c: usize) -> &[f64] {
         let ch = &self.channels[c];
@@ -607,19 +852,68 @@ impl MmmModel {
     /// Log likelihood of each period's observed (scaled) target at constrained `theta`, over
     /// every period (training then holdout), written to `out`; `mean` is a work buffer.
     /// Pointwise values are what PSIS-LOO and WAIC need.
+    ///
+    /// Continuous likelihoods give the density of the scaled target (LogNormal includes the
+    /// -ln y of the change of variables, so Normal, Student-t and LogNormal fits compare by
+    /// LOO); Poisson and NB give the probability of the observed count.
     pub fn pointwise_log_likelihood(&self, theta: &[f64], mean: &mut [f64], out: &mut [f64]) {
-        self.predict_mean(theta, &[], mean);
-        let sigma = self.sigma(theta);
-        let log_norm = -sigma.ln() - 0.5 * (2.0 * std::f64::consts::PI).ln();
-        for ((o, m), y) in out.iter_mut().zip(mean.iter()).zip(&self.y_all) {
-            let z = (y - m) / sigma;
-            *o = log_norm - 0.5 * z * z;
+        use special::ln_gamma;
+        self.linear_predictor(theta, &[], mean);
+        let half_ln_2pi = 0.5 * (2.0 * std::f64::consts::PI).ln();
+        let rows = out.iter_mut().zip(mean.iter()).zip(&self.y_all);
+        match self.likelihood {
+            Likelihood::Normal | Likelihood::LogNormal => {
+                let sigma = theta[self.noise_at];
+                let log_norm = -sigma.ln() - half_ln_2pi;
+                let log_normal = self.likelihood == Likelihood::LogNormal;
+                for ((o, m), y) in rows {
+                    let z = (y - m) / sigma;
+                    *o = log_norm - 0.5 * z * z;
+                    if log_normal {
+                        *o -= y; // y holds ln(target / s)
+                    }
+                }
+            }
+            Likelihood::StudentT => {
+                let (sigma, nu) = (theta[self.noise_at], theta[self.noise_at + 1]);
+                let c = ln_gamma(0.5 * (nu + 1.0))
+                    - ln_gamma(0.5 * nu)
+                    - 0.5 * (nu * std::f64::consts::PI).ln()
+                    - sigma.ln();
+                for ((o, m), y) in rows {
+                    let z = (y - m) / sigma;
+                    *o = c - 0.5 * (nu + 1.0) * (z * z / nu).ln_1p();
+                }
+            }
+            Likelihood::Poisson => {
+                for ((o, eta), y) in rows {
+                    let lm = eta + self.ln_scale;
+                    let xlogm = if *y == 0.0 { 0.0 } else { y * lm };
+                    *o = xlogm - lm.exp() - ln_gamma(y + 1.0);
+                }
+            }
+            Likelihood::NegativeBinomial => {
+                let phi = theta[self.noise_at];
+                let lphi = phi.ln();
+                let lg_phi = ln_gamma(phi);
+                for ((o, eta), y) in rows {
+                    let a = eta + self.ln_scale - lphi;
+                    let sp = special::softplus(a);
+                    *o = ln_gamma(y + phi) - lg_phi - ln_gamma(y + 1.0) - phi * sp + y * (a - sp);
+                }
+            }
         }
     }
 
-    /// Observation noise scale (model scale) at constrained `theta`.
-    pub fn sigma(&self, theta: &[f64]) -> f64 {
-        theta[self.sigma_index()]
+    /// Observation noise scale sigma (model scale; log scale for LogNormal) at constrained
+    /// `theta`; `None` for the count likelihoods, which have no sigma.
+    pub fn sigma(&self, theta: &[f64]) -> Option<f64> {
+        match self.likelihood {
+            Likelihood::Normal | Likelihood::StudentT | Likelihood::LogNormal => {
+                Some(theta[self.noise_at])
+            }
+            Likelihood::Poisson | Likelihood::NegativeBinomial => None,
+        }
     }
 }
 
@@ -682,8 +976,10 @@ impl Posterior {
 }
 
 impl MmmModel {
-    /// One posterior predictive draw per period (model scale): the expected target, written to
-    /// `mean`, plus Normal(0, sigma) noise, written to `out`.
+    /// One posterior predictive draw per period on the response's model scale (target /
+    /// scales.target): the expected target is written to `mean` and the draw to `out`
+    /// (Normal: mean + Normal(0, sigma) noise; Student-t: mean + sigma t_nu; LogNormal:
+    /// exp(eta + sigma z); Poisson and NB: a count drawn on the original scale, divided by s).
     pub fn predictive_draw<R: rand::Rng + ?Sized>(
         &self,
         theta: &[f64],
@@ -692,11 +988,158 @@ impl MmmModel {
         out: &mut [f64],
     ) {
         use rand_distr::Distribution;
-        self.predict_mean(theta, &[], mean);
-        let sigma = self.sigma(theta);
-        for (o, m) in out.iter_mut().zip(mean.iter()) {
+        let n = self.n.min(mean.len()).min(out.len());
+        let (mean, out) = (&mut mean[..n], &mut out[..n]);
+        self.linear_predictor(theta, &[], mean);
+        let s = self.target_scale;
+        match self.likelihood {
+            Likelihood::Normal => {
+                let sigma = theta[self.noise_at];
+                for (o, m) in out.iter_mut().zip(mean.iter()) {
+                    let z: f64 = rand_distr::StandardNormal.sample(rng);
+                    *o = m + sigma * z;
+                }
+            }
+            Likelihood::StudentT => {
+                let (sigma, nu) = (theta[self.noise_at], theta[self.noise_at + 1]);
+                let t = rand_distr::StudentT::new(nu).ok();
+                for (o, m) in out.iter_mut().zip(mean.iter()) {
+                    *o = match &t {
+                        Some(t) => m + sigma * t.sample(rng),
+                        None => f64::NAN,
+                    };
+                }
+            }
+            Likelihood::LogNormal => {
+                let sigma = theta[self.noise_at];
+                for (o, m) in out.iter_mut().zip(mean.iter()) {
+                    let z: f64 = rand_distr::StandardNormal.sample(rng);
+                    *o = (m + sigma * z).exp();
+                }
+            }
+            Likelihood::Poisson => {
+                for (o, m) in out.iter_mut().zip(mean.iter()) {
+                    *o = poisson_draw(s * m.exp(), rng) / s;
+                }
+            }
+            Likelihood::NegativeBinomial => {
+                // Gamma-Poisson mixture: rate ~ Gamma(shape phi, scale m / phi).
+                let phi = theta[self.noise_at];
+                for (o, m) in out.iter_mut().zip(mean.iter()) {
+                    let count = s * m.exp();
+                    let rate = match rand_distr::Gamma::new(phi, count / phi) {
+                        Ok(g) => g.sample(rng),
+                        Err(_) => f64::NAN,
+                    };
+                    *o = poisson_draw(rate, rng) / s;
+                }
+            }
+        }
+        self.expected_from_linear(theta, mean);
+    }
+}
+
+/// Observations on the likelihood's scale from the scaled target: the scaled target itself
+/// (Normal, Student-t), its logarithm (LogNormal, which needs y > 0) or the integer counts
+/// `round(y s)` (Poisson, NB, which need y s to be a non-negative integer up to rounding error).
+fn likelihood_observations(
+    likelihood: Likelihood,
+    target_scaled: &[f64],
+    scale: f64,
+) -> Result<Vec<f64>, ModelError> {
+    target_scaled
+        .iter()
+        .enumerate()
+        .map(|(t, &v)| match likelihood {
+            Likelihood::Normal | Likelihood::StudentT => Ok(v),
+            Likelihood::LogNormal => {
+                if v > 0.0 && v.is_finite() {
+                    Ok(v.ln())
+                } else {
+                    Err(ModelError::Mismatch(format!(
+                        "the log_normal likelihood needs a positive target; period {t} has {}",
+                        v * scale
+                    )))
+                }
+            }
+            Likelihood::Poisson | Likelihood::NegativeBinomial => {
+                let c = v * scale;
+                let k = c.round();
+                if c.is_finite() && k >= 0.0 && (c - k).abs() <= 1e-6 * k.max(1.0) {
+                    Ok(k)
+                } else {
+                    Err(ModelError::Mismatch(format!(
+                        "the {} likelihood needs a non-negative integer target; period {t} has {c}",
+                        likelihood.name()
+                    )))
+                }
+            }
+        })
+        .collect()
+}
+
+/// Student-t log likelihood of `y` at locations `icpt + mu_t` (without the constant
+/// -n ln(pi) / 2), with d/d sigma and d/d nu; `mu` is overwritten by d loglik / d eta_t.
+fn student_t_loglik(y: &[f64], mu: &mut [f64], icpt: f64, sigma: f64, nu: f64) -> (f64, f64, f64) {
+    // ln p = lnG((nu+1)/2) - lnG(nu/2) - ln(nu)/2 - ln sigma - (nu+1)/2 ln(1 + r^2 / (nu sigma^2))
+    let nu_s2 = nu * sigma * sigma;
+    let inv_nu_s2 = 1.0 / nu_s2;
+    let (mut sum_log, mut sum_w) = (0.0, 0.0);
+    for (m, y) in mu.iter_mut().zip(y) {
+        let r = y - icpt - *m;
+        let q = r * r;
+        let d = nu_s2 + q;
+        sum_log += (q * inv_nu_s2).ln_1p();
+        sum_w += q / d; // r^2 / (nu sigma^2 + r^2)
+        *m = (nu + 1.0) * r / d;
+    }
+    let n = y.len() as f64;
+    let half = 0.5 * (nu + 1.0);
+    let ll = n * (special::ln_gamma(half) - special::ln_gamma(0.5 * nu) - 0.5 * nu.ln() - sigma.ln())
+        - half * sum_log;
+    let d_sigma = (-n + (nu + 1.0) * sum_w) / sigma;
+    let d_nu = n * 0.5 * (special::digamma(half) - special::digamma(0.5 * nu) - 1.0 / nu)
+        - 0.5 * sum_log
+        + half / nu * sum_w;
+    (ll, d_sigma, d_nu)
+}
+
+/// Negative-binomial log likelihood of counts `y` with means m_t = exp(lm0 + mu_t) and
+/// dispersion phi (without the constant -sum ln y!), with d/d phi; `mu` is overwritten by
+/// d loglik / d eta_t = y - (y + phi) m / (m + phi).
+fn neg_binomial_loglik(y: &[f64], mu: &mut [f64], lm0: f64, phi: f64) -> (f64, f64) {
+    // ln p = lnG(y+phi) - lnG(phi) + phi ln(phi/(m+phi)) + y ln(m/(m+phi)); with
+    // a = ln m - ln phi and sp = ln(1 + e^a) = ln(m+phi) - ln phi, the last two terms are
+    // -phi sp + y (a - sp).
+    let lphi = phi.ln();
+    let (lg_phi, psi_phi) = (special::ln_gamma(phi), special::digamma(phi));
+    let (mut ll, mut d_phi) = (0.0, 0.0);
+    for (m, &y) in mu.iter_mut().zip(y) {
+        let a = lm0 + *m - lphi;
+        let sp = special::softplus(a);
+        let p = special::logistic(a); // m / (m + phi)
+        ll += special::ln_gamma(y + phi) - lg_phi - phi * sp + y * (a - sp);
+        d_phi += special::digamma(y + phi) - psi_phi - sp + 1.0 - (y + phi) * (1.0 - p) / phi;
+        *m = y - (y + phi) * p;
+    }
+    (ll, d_phi)
+}
+
+/// One Poisson draw with mean `rate` (0 for a zero rate, NaN for a negative or NaN one; a
+/// rounded normal approximation beyond rand_distr's largest rate).
+fn poisson_draw<R: rand::Rng + ?Sized>(rate: f64, rng: &mut R) -> f64 {
+    use rand_distr::Distribution;
+    if rate == 0.0 {
+        return 0.0;
+    }
+    if rate.is_nan() || rate < 0.0 || rate == f64::INFINITY {
+        return f64::NAN;
+    }
+    match rand_distr::Poisson::new(rate) {
+        Ok(p) => p.sample(rng),
+        Err(_) => {
             let z: f64 = rand_distr::StandardNormal.sample(rng);
-            *o = m + sigma * z;
+            (rate + rate.sqrt() * z).round().max(0.0)
         }
     }
 }

@@ -5,6 +5,7 @@ mod checks;
 mod contracts;
 mod decisions;
 mod ingest;
+mod likelihoods;
 mod pipeline;
 mod spec;
 mod storage;

@@ -5,7 +5,7 @@ use mmm_model::MmmModel;
 
 use crate::{fixture_spec, synthetic_design};
 
-fn check_gradient(model: &MmmModel, seed: u64) {
+pub fn check_gradient(model: &MmmModel, seed: u64) {
     let mut scratch = model.scratch();
     let mut state = seed;
     let mut next = move || {
@@ -157,7 +157,7 @@ fn log_density_equals_its_definition() {
         }
         let mut mu = vec![0.0; 60];
         model.predict_mean(&theta, &[], &mut mu);
-        let sigma = model.sigma(&theta);
+        let sigma = model.sigma(&theta).expect("normal has sigma");
         for (y, m) in design.target_scaled.iter().zip(&mu).take(n_train) {
             let r = y - m;
             expected += -sigma.ln() - 0.5 * r * r / (sigma * sigma);

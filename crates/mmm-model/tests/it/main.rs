@@ -1,6 +1,7 @@
 //! Integration tests of mmm-model.
 
 mod gradient;
+mod likelihoods;
 
 use std::collections::BTreeMap;
 

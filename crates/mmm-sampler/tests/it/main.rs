@@ -2,3 +2,4 @@
 
 mod gates;
 mod known_posteriors;
+mod recovery_likelihoods;
