@@ -11,6 +11,7 @@ mod checks;
 mod remote;
 mod sbc;
 mod schemas;
+mod simulate;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -275,6 +276,11 @@ enum Command {
         /// Model spec (TOML).
         #[arg(long)]
         spec: PathBuf,
+        /// Truth file (TOML, as for `mmm simulate`): every simulation uses these parameters
+        /// (the rest drawn once from their priors) and differs only in its noise, instead of
+        /// drawing each simulation's parameters from the prior.
+        #[arg(long)]
+        truth: Option<PathBuf>,
         /// Raw data file: its spend, controls and dates are the simulation inputs.
         #[arg(long)]
         data: PathBuf,
@@ -293,6 +299,27 @@ enum Command {
         /// Fits run at once (0 = one per core).
         #[arg(long, default_value_t = 0)]
         workers: usize,
+    },
+    /// Draw a data set from the model at known parameters: OUT/data.csv (the spec's data with
+    /// the target replaced by one draw) and OUT/truth.json (the parameters and each channel's
+    /// true contribution, share, ROAS and ROI over the training window), for recovery checks.
+    Simulate {
+        /// Model spec (TOML; wide, national data).
+        #[arg(long)]
+        spec: PathBuf,
+        /// Raw data file whose dates, spend and controls are the simulation's inputs.
+        #[arg(long)]
+        data: PathBuf,
+        /// Truth file (TOML): optional `seed`, and a `[parameters]` table of constrained values
+        /// by name (`"beta[x1]" = 0.4`); parameters left out are drawn from their priors.
+        #[arg(long)]
+        truth: PathBuf,
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+        /// Seed of the noise and prior draws (overrides the truth file's and the spec's).
+        #[arg(long)]
+        seed: Option<u64>,
     },
 }
 
@@ -674,8 +701,20 @@ fn dispatch(cli: Cli) -> Result<u8> {
             };
             sbc::run(&spec, &data, &out, &settings, quiet)
         }
+        Command::Simulate {
+            spec,
+            data,
+            truth,
+            out,
+            seed,
+        } => {
+            let written = simulate::run(&spec, &data, &truth, &out, seed)?;
+            println!("{}", written.display());
+            Ok(0)
+        }
         Command::Recovery {
             spec,
+            truth,
             data,
             out,
             sims,
@@ -684,6 +723,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
             workers,
         } => {
             let settings = sbc::RecoverySettings {
+                truth,
                 sims,
                 levels,
                 alpha,

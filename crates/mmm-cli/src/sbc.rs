@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use anyhow::{Context, Result, anyhow};
+use mmm_model::rand::SeedableRng;
 use mmm_core::spec::LoadedSpec;
 use mmm_diagnostics::calibration::{CoverageCheck, RankTest, coverage_check, rank_uniformity};
 use plotters::prelude::*;
@@ -203,6 +204,7 @@ fn histograms_svg(tests: &[RankTest], n: usize, bins: usize) -> Result<String> {
 /// Settings of `mmm recovery` (see the subcommand's flags).
 #[derive(Debug, Clone, Serialize)]
 pub struct RecoverySettings {
+    pub truth: Option<std::path::PathBuf>,
     pub sims: usize,
     pub levels: Vec<f64>,
     pub alpha: f64,
@@ -251,11 +253,26 @@ pub fn recovery(
     } else {
         s.workers
     };
+    let truth = match &s.truth {
+        Some(path) => {
+            let file = crate::simulate::TruthFile::load(path)?;
+            let model = mmm_model::MmmModel::new(&spec.spec, &design)?;
+            let mut rng = mmm_model::rand::rngs::ChaCha8Rng::seed_from_u64(
+                file.seed.unwrap_or(nuts.seed),
+            );
+            let point = model
+                .theta_from_named(&file.parameters, &mut rng)
+                .with_context(|| path.display().to_string())?;
+            Some(point.theta)
+        }
+        None => None,
+    };
     let opts = mmm_sampler::recovery::RecoveryOptions {
         sims: s.sims,
         nuts: nuts.clone(),
         workers,
         levels: s.levels.clone(),
+        truth,
     };
     let run = mmm_sampler::recovery::recover(&spec.spec, &design, &opts)?;
     let checks = run.quantities.len() * s.levels.len();
@@ -288,13 +305,15 @@ pub fn recovery(
             .cloned()
             .zip(run.mean_z.iter().copied())
             .collect(),
-        method: "Truth theta ~ prior (simulation i uses ChaCha8 stream i of the spec's seed), y ~ model \
+        method: "Truth theta ~ prior, or the --truth file's parameters in every simulation \
+                 (simulation i uses ChaCha8 stream i of the spec's seed), y ~ model \
                  given theta on the spec's spend, controls and dates, NUTS refit with the spec's \
                  sampler settings; coverage = share of simulations whose central posterior \
                  interval holds the truth, accepted within the binomial band \
                  level +- z sqrt(level (1 - level) / N), z for alpha / (quantities x levels) \
-                 (Bonferroni). contribution[c] = sum over the training window of channel c's \
-                 term (model scale; ROAS is it times a constant). mean_abs_z = mean over \
+                 (Bonferroni). contribution[c] = sum over the training window of E[y] minus \
+                 E[y] with channel c's spend at zero (model scale; ROAS is it times a \
+                 constant). mean_abs_z = mean over \
                  simulations of |posterior mean - truth| / posterior sd.",
     };
     mmm_core::write_atomic(

@@ -172,7 +172,7 @@ pub fn design() -> ArtifactSchema {
             ),
         ],
         dynamic_columns: Some(DynamicColumns {
-            pattern: "`channel[NAME]` (spend / its training max-abs), `control[NAME]` (raw, or / its training max-abs when the spec says scale), `fourier[sin_K]` and `fourier[cos_K]` (sin/cos(2 pi K day_of_year / period_days))",
+            pattern: "`channel[NAME]` (spend / its training max-abs), `control[NAME]` (raw, or / its training max-abs when the spec says scale), `fourier[sin_K]` and `fourier[cos_K]` (sin/cos(2 pi K day_of_year / period_days)), `trend[linear]` (t / n_train), `trend[cp_K]` (max(0, t - c_K) / n_train at changepoint period c_K), `event[NAME]` (1 in the periods holding the event's dates, widened by its lead and lag), `level_shift[DATE]` (1 from the period holding DATE on)",
             data_type: "float64",
             unit: "dimensionless; multiply by the factor in scales.json for original units",
             description: "model inputs",
@@ -196,7 +196,7 @@ pub fn draws() -> ArtifactSchema {
             ),
         ],
         dynamic_columns: Some(DynamicColumns {
-            pattern: "one column per scalar parameter on its constrained scale: `intercept`, `beta[CH]`, `adstock_alpha[CH]`, `saturation_lam[CH]`, `gamma_control[NAME]`, `gamma_fourier[sin_K|cos_K]`, `sigma`",
+            pattern: "one column per scalar parameter on its constrained scale: `intercept`, `beta[CH]`, `adstock_alpha[CH]`, `saturation_lam[CH]`, `gamma_control[NAME]`, `gamma_fourier[sin_K|cos_K]`, `gamma_trend[linear|cp_K]`, `gamma_event[NAME]`, `gamma_level_shift[DATE]`, then the noise parameters `sigma`, `nu` (Student-t), `phi` (negative binomial)",
             data_type: "float64",
             unit: "model scale: target / scales.target, channel spend / scales.channels[CH]",
             description: "posterior draws",

@@ -31,6 +31,16 @@ pub struct Spec {
     /// Fourier seasonality.
     #[serde(default)]
     pub seasonality: SeasonalitySpec,
+    /// Trend of the baseline: none, linear, or piecewise linear with changepoints.
+    #[serde(default)]
+    pub trend: TrendSpec,
+    /// Holidays and events (a calendar): each an indicator over its dates' periods, widened by
+    /// lead and lag periods, with its own coefficient.
+    #[serde(default)]
+    pub events: Vec<EventSpec>,
+    /// Permanent level shifts of the baseline from a given date on (a step regressor each).
+    #[serde(default)]
+    pub level_shifts: Vec<LevelShiftSpec>,
     /// Observation model.
     #[serde(default)]
     pub likelihood: LikelihoodSpec,
@@ -229,6 +239,127 @@ pub struct SeasonalitySpec {
 
 fn default_year_days() -> f64 {
     365.25
+}
+
+/// Shape of the baseline trend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum TrendKind {
+    /// No trend regressor.
+    #[default]
+    None,
+    /// `trend[linear]` = t / n_train (t the period index, n_train the training length).
+    Linear,
+    /// The linear term plus hinges `trend[cp_k]` = max(0, t - c_k) / n_train at changepoints
+    /// c_k: a slope change at each, with a sparse (Laplace) prior by default.
+    PiecewiseLinear,
+}
+
+/// Baseline trend. The time index is scaled by the training length, so a slope of 0.1 means
+/// the scaled target rises by 0.1 over the training window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TrendSpec {
+    /// `none`, `linear` or `piecewise_linear`.
+    #[serde(default)]
+    pub kind: TrendKind,
+    /// Prior of the overall slope (scaled target per training window).
+    #[serde(default = "default_slope_prior")]
+    pub slope_prior: Prior,
+    /// Piecewise: number of changepoints spread evenly over the training window (ignored when
+    /// `changepoint_dates` is given).
+    #[serde(default = "default_changepoints")]
+    pub changepoints: usize,
+    /// Piecewise: explicit changepoint dates (ISO), inside the training window.
+    #[serde(default)]
+    pub changepoint_dates: Vec<String>,
+    /// Piecewise: prior of each slope change; a Laplace prior keeps most changes near zero.
+    #[serde(default = "default_changepoint_prior")]
+    pub changepoint_prior: Prior,
+}
+
+fn default_slope_prior() -> Prior {
+    Prior::Normal {
+        mu: 0.0,
+        sigma: 0.5,
+    }
+}
+
+fn default_changepoints() -> usize {
+    6
+}
+
+fn default_changepoint_prior() -> Prior {
+    Prior::Laplace { mu: 0.0, b: 0.1 }
+}
+
+impl Default for TrendSpec {
+    fn default() -> Self {
+        Self {
+            kind: TrendKind::None,
+            slope_prior: default_slope_prior(),
+            changepoints: default_changepoints(),
+            changepoint_dates: Vec::new(),
+            changepoint_prior: default_changepoint_prior(),
+        }
+    }
+}
+
+impl TrendSpec {
+    /// Number of changepoint hinges the trend has.
+    pub fn changepoint_count(&self) -> usize {
+        match self.kind {
+            TrendKind::PiecewiseLinear if !self.changepoint_dates.is_empty() => {
+                self.changepoint_dates.len()
+            }
+            TrendKind::PiecewiseLinear => self.changepoints,
+            _ => 0,
+        }
+    }
+}
+
+/// A holiday or event: the periods holding any of its dates are 1 in its regressor
+/// `event[NAME]`, and so are `lead` periods before and `lag` periods after each.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EventSpec {
+    /// Name (letters, digits, `_` and `-`).
+    pub name: String,
+    /// Dates of its occurrences (ISO `YYYY-MM-DD`); dates outside the data are ignored.
+    pub dates: Vec<String>,
+    /// Periods before each occurrence that are also marked (anticipation).
+    #[serde(default)]
+    pub lead: usize,
+    /// Periods after each occurrence that are also marked (after-effect).
+    #[serde(default)]
+    pub lag: usize,
+    /// Prior of its coefficient (scaled target).
+    #[serde(default = "default_event_prior")]
+    pub prior: Prior,
+}
+
+fn default_event_prior() -> Prior {
+    Prior::Normal {
+        mu: 0.0,
+        sigma: 0.5,
+    }
+}
+
+/// A permanent shift of the baseline: regressor `level_shift[DATE]` is 1 from the period
+/// holding `date` on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LevelShiftSpec {
+    /// First day of the new level (ISO `YYYY-MM-DD`), inside the training window.
+    pub date: String,
+    /// Prior of the shift (scaled target).
+    #[serde(default = "default_event_prior")]
+    pub prior: Prior,
+}
+
+/// Parse an ISO `YYYY-MM-DD` date.
+pub fn parse_iso_date(text: &str) -> Option<chrono::NaiveDate> {
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()
 }
 
 impl Default for SeasonalitySpec {
@@ -853,6 +984,7 @@ impl Spec {
                 );
             }
         }
+        self.baseline_problems(&mut problems);
         match &self.likelihood {
             LikelihoodSpec::Normal { sigma_prior } | LikelihoodSpec::LogNormal { sigma_prior } => {
                 problems.prior(
@@ -970,6 +1102,116 @@ impl Spec {
         problems.0
     }
 
+    /// Problems of the trend, events and level shifts.
+    fn baseline_problems(&self, problems: &mut Problems) {
+        let t = &self.trend;
+        if t.kind != TrendKind::None {
+            problems.prior(
+                "trend.slope_prior".into(),
+                &t.slope_prior,
+                Support::Real,
+                "the trend slope",
+            );
+        }
+        if t.kind == TrendKind::PiecewiseLinear {
+            problems.prior(
+                "trend.changepoint_prior".into(),
+                &t.changepoint_prior,
+                Support::Real,
+                "a slope change",
+            );
+            if t.changepoint_count() == 0 {
+                problems.push(
+                    "trend.changepoints".into(),
+                    "a piecewise_linear trend needs at least one changepoint".into(),
+                );
+            }
+            let mut seen = BTreeSet::new();
+            for (i, d) in t.changepoint_dates.iter().enumerate() {
+                if parse_iso_date(d).is_none() {
+                    problems.push(
+                        format!("trend.changepoint_dates[{i}]"),
+                        format!("{d:?} is not an ISO date (YYYY-MM-DD)"),
+                    );
+                } else if !seen.insert(d.as_str()) {
+                    problems.push(
+                        format!("trend.changepoint_dates[{i}]"),
+                        format!("{d} is listed twice"),
+                    );
+                }
+            }
+        } else if !t.changepoint_dates.is_empty() {
+            problems.push(
+                "trend.changepoint_dates".into(),
+                "changepoints need kind = \"piecewise_linear\"".into(),
+            );
+        }
+        let mut names = BTreeSet::new();
+        for (i, e) in self.events.iter().enumerate() {
+            let key = |k: &str| format!("events[{i}].{k}");
+            let valid = !e.name.is_empty()
+                && e
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            if !valid {
+                problems.push(
+                    key("name"),
+                    format!("{:?} must be non-empty letters, digits, '_' or '-'", e.name),
+                );
+            } else if !names.insert(e.name.as_str()) {
+                problems.push(key("name"), format!("event {} is listed twice", e.name));
+            }
+            if e.dates.is_empty() {
+                problems.push(key("dates"), "an event needs at least one date".into());
+            }
+            for (j, d) in e.dates.iter().enumerate() {
+                if parse_iso_date(d).is_none() {
+                    problems.push(
+                        format!("events[{i}].dates[{j}]"),
+                        format!("{d:?} is not an ISO date (YYYY-MM-DD)"),
+                    );
+                }
+            }
+            if e.lead > 52 || e.lag > 52 {
+                problems.push(
+                    key("lead"),
+                    "lead and lag are periods around each date; at most 52 each".into(),
+                );
+            }
+            problems.prior(key("prior"), &e.prior, Support::Real, "an event effect");
+        }
+        let mut dates = BTreeSet::new();
+        for (i, l) in self.level_shifts.iter().enumerate() {
+            if parse_iso_date(&l.date).is_none() {
+                problems.push(
+                    format!("level_shifts[{i}].date"),
+                    format!("{:?} is not an ISO date (YYYY-MM-DD)", l.date),
+                );
+            } else if !dates.insert(l.date.as_str()) {
+                problems.push(
+                    format!("level_shifts[{i}].date"),
+                    format!("{} is listed twice", l.date),
+                );
+            }
+            problems.prior(
+                format!("level_shifts[{i}].prior"),
+                &l.prior,
+                Support::Real,
+                "a level shift",
+            );
+        }
+    }
+
+    /// Number of baseline regressors from the trend, events and level shifts.
+    pub fn baseline_regressor_count(&self) -> usize {
+        let trend = match self.trend.kind {
+            TrendKind::None => 0,
+            _ => 1 + self.trend.changepoint_count(),
+        };
+        trend + self.events.len() + self.level_shifts.len()
+    }
+
     /// Number of free model parameters the spec implies.
     pub fn parameter_count(&self) -> usize {
         // intercept + noise parameters + per channel (alpha, lam, beta) + controls
@@ -983,6 +1225,7 @@ impl Spec {
             + 3 * self.channels.len()
             + self.controls.len()
             + 2 * self.seasonality.fourier_order
+            + self.baseline_regressor_count()
     }
 }
 

@@ -50,26 +50,25 @@ pub fn decompose(
         })
     };
     let intercept = index("intercept")?;
-    let controls: Vec<(String, usize, usize)> = design
-        .regressor_names
-        .iter()
-        .enumerate()
-        .filter(|(_, r)| r.starts_with("control["))
-        .map(|(k, r)| Ok((r.clone(), k, index(&format!("gamma_{r}"))?)))
-        .collect::<Result<_, DecideError>>()?;
-    let fourier: Vec<(usize, usize)> = design
-        .regressor_names
-        .iter()
-        .enumerate()
-        .filter(|(_, r)| r.starts_with("fourier["))
-        .map(|(k, r)| Ok((k, index(&format!("gamma_{r}"))?)))
-        .collect::<Result<_, DecideError>>()?;
-    let mut comp_names = vec!["intercept".to_string()];
-    comp_names.extend(controls.iter().map(|c| c.0.clone()));
-    let seasonality = !fourier.is_empty();
-    if seasonality {
-        comp_names.push("seasonality".into());
+    // Regressors grouped into components: each control, event and level shift alone; the
+    // Fourier terms together as `seasonality`, the trend terms together as `trend`.
+    let mut groups: Vec<(String, Vec<(usize, usize)>)> = Vec::new();
+    for (r, name) in design.regressor_names.iter().enumerate() {
+        let component = if name.starts_with("fourier[") {
+            "seasonality".to_string()
+        } else if name.starts_with("trend[") {
+            "trend".to_string()
+        } else {
+            name.clone()
+        };
+        let p = index(&format!("gamma_{name}"))?;
+        match groups.iter_mut().find(|(g, _)| *g == component) {
+            Some((_, members)) => members.push((r, p)),
+            None => groups.push((component, vec![(r, p)])),
+        }
     }
+    let mut comp_names = vec!["intercept".to_string()];
+    comp_names.extend(groups.iter().map(|g| g.0.clone()));
     let baseline = comp_names.len();
     comp_names.push("baseline".into());
     let first_channel = comp_names.len();
@@ -88,21 +87,13 @@ pub fn decompose(
             for week in series[0].iter_mut() {
                 week[k] = theta[intercept] * scale;
             }
-            for (j, (_, r, p)) in controls.iter().enumerate() {
+            for (j, (_, members)) in groups.iter().enumerate() {
                 for t in 0..n {
-                    let v = theta[*p] * design.regressors[*r][t];
-                    series[1 + j][t][k] = v * scale;
-                    sum[t] += v;
-                }
-            }
-            if seasonality {
-                let s = 1 + controls.len();
-                for t in 0..n {
-                    let v: f64 = fourier
+                    let v: f64 = members
                         .iter()
                         .map(|(r, p)| theta[*p] * design.regressors[*r][t])
                         .sum();
-                    series[s][t][k] = v * scale;
+                    series[1 + j][t][k] = v * scale;
                     sum[t] += v;
                 }
             }

@@ -3,6 +3,7 @@
 //! Every data-derived choice (the max-abs scaling factors) is computed on the training window
 //! only, so the holdout cannot leak into the fit.
 
+pub mod baseline;
 pub mod geo;
 pub mod transforms;
 mod window;
@@ -143,7 +144,8 @@ impl Design {
     }
 }
 
-/// Column names of the control and Fourier regressors the spec implies, in design order.
+/// Column names of the control, Fourier and baseline (trend, event, level-shift) regressors
+/// the spec implies, in design order.
 pub fn regressor_names(spec: &Spec) -> Vec<String> {
     spec.controls
         .iter()
@@ -153,6 +155,7 @@ pub fn regressor_names(spec: &Spec) -> Vec<String> {
                 .into_iter()
                 .map(|n| format!("fourier[{n}]")),
         )
+        .chain(baseline::names(spec))
         .collect()
 }
 
@@ -253,6 +256,10 @@ pub fn run(
                 terms.iter().map(|t| t[k]).collect(),
             );
         }
+    }
+    let baseline_columns = baseline::columns(spec, &dates, n_train)?;
+    for (name, column) in baseline::names(spec).iter().zip(baseline_columns) {
+        batch = batch.f64(name, column);
     }
     let batch = batch.build().map_err(|e| FeatureError::Invalid {
         column: "(design)".into(),

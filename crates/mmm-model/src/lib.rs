@@ -18,6 +18,7 @@
 
 mod kernels;
 pub mod prior;
+pub mod simulate;
 pub mod special;
 
 use mmm_core::Spec;
@@ -35,6 +36,9 @@ pub enum ModelError {
     /// The spec asks for something this build of the model does not implement yet.
     #[error("not supported yet: {0}")]
     Unsupported(String),
+    /// Named parameter values (a truth file, a start point) that do not fit the model.
+    #[error("parameter values: {0}")]
+    Parameters(String),
 }
 
 /// The log density could not be evaluated at a point (the sampler rejects the point).
@@ -209,11 +213,18 @@ impl MmmModel {
             (spec.seasonality.prior, ExpectedSign::Unconstrained),
             2 * spec.seasonality.fourier_order,
         );
-        for (name, (prior, sign)) in design
-            .regressor_names
-            .iter()
-            .zip(control_priors.chain(fourier))
-        {
+        let baseline = mmm_features::baseline::priors(spec)
+            .into_iter()
+            .map(|p| (p, ExpectedSign::Unconstrained));
+        let regressor_priors: Vec<_> = control_priors.chain(fourier).chain(baseline).collect();
+        if regressor_priors.len() != design.regressor_names.len() {
+            return Err(ModelError::Mismatch(format!(
+                "the spec implies {} regressors, the design has {}",
+                regressor_priors.len(),
+                design.regressor_names.len()
+            )));
+        }
+        for (name, (prior, sign)) in design.regressor_names.iter().zip(regressor_priors) {
             params.push(ParamInfo {
                 name: format!("gamma_{}", name),
                 prior,

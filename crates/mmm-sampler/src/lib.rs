@@ -110,28 +110,14 @@ pub fn start_point(
     sampler: &mmm_core::spec::SamplerSpec,
 ) -> Result<Vec<f64>, FitError> {
     use mmm_model::rand::SeedableRng;
-    let names = model.param_names();
     let mut rng = mmm_model::rand::rngs::StdRng::seed_from_u64(sampler.seed);
-    let base = model
-        .sample_prior_unconstrained(&mut rng)
-        .ok_or_else(|| FitError::InitPoint("cannot draw the unnamed parameters".into()))?;
-    let mut theta = model.constrain(&base);
-    for (name, value) in &sampler.init_point {
-        let j = names.iter().position(|n| n == name).ok_or_else(|| {
-            FitError::InitPoint(format!(
-                "no parameter named {name:?}; the parameters are {}",
-                names.join(", ")
-            ))
+    let point = model
+        .theta_from_named(&sampler.init_point, &mut rng)
+        .map_err(|e| match e {
+            mmm_model::ModelError::Parameters(m) => FitError::InitPoint(m),
+            other => FitError::InitPoint(other.to_string()),
         })?;
-        theta[j] = *value;
-    }
-    let u = model.unconstrain(&theta);
-    if let Some(j) = u.iter().position(|v| !v.is_finite()) {
-        return Err(FitError::InitPoint(format!(
-            "{} = {} is outside the parameter's support",
-            names[j], theta[j]
-        )));
-    }
+    let u = model.unconstrain(&point.theta);
     let mut grad = vec![0.0; u.len()];
     model
         .logp(&u, &mut grad, &mut model.scratch())

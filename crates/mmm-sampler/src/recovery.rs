@@ -26,13 +26,17 @@ pub struct RecoveryOptions {
     pub workers: usize,
     /// Central interval levels to check, e.g. 0.5 and 0.9.
     pub levels: Vec<f64>,
+    /// Known parameters (constrained, in the model's order) shared by every simulation, which
+    /// then differ only in their noise; `None` draws each simulation's truth from the prior.
+    pub truth: Option<Vec<f64>>,
 }
 
 /// What a recovery run found.
 #[derive(Debug, Clone)]
 pub struct RecoveryRun {
-    /// Checked quantities: every parameter, then each channel's total contribution over the
-    /// training window (`contribution[channel]`, model scale; ROAS is it times a constant).
+    /// Checked quantities: every parameter, then each channel's counterfactual contribution
+    /// over the training window (`contribution[channel]`, response's model scale; ROAS is it
+    /// times a constant).
     pub quantities: Vec<String>,
     /// `covered[q][l]`: simulations whose level-`levels[l]` interval of quantity q held the truth.
     pub covered: Vec<Vec<usize>>,
@@ -55,18 +59,13 @@ struct Checked {
     diverged: bool,
 }
 
-/// Channel totals over the training window (model scale) at `theta`.
-fn contributions(model: &MmmModel, theta: &[f64], buf: &mut [f64]) -> Vec<f64> {
-    let nt = model.train_periods();
-    (0..model.channel_names().len())
-        .map(|c| {
-            model.channel_term(theta, c, buf);
-            buf[..nt].iter().sum()
-        })
-        .collect()
+/// Channel contributions over the training window (response's model scale) at `theta`.
+fn contributions(model: &MmmModel, theta: &[f64]) -> Vec<f64> {
+    model.channel_contributions(theta, 0..model.train_periods())
 }
 
-/// Simulate `opts.sims` data sets from the prior of `spec` on the design's inputs, fit each,
+/// Simulate `opts.sims` data sets from the prior of `spec` (or at `opts.truth`) on the
+/// design's inputs, fit each,
 /// and count interval coverage of parameters and channel contributions.
 pub fn recover(
     spec: &Spec,
@@ -86,25 +85,20 @@ pub fn recover(
     std::thread::scope(|s| {
         for _ in 0..opts.workers.clamp(1, opts.sims.max(1)) {
             s.spawn(|| {
-                let mut buf = vec![0.0; design.len()];
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     if i >= opts.sims {
                         break;
                     }
-                    let checked = simulate_and_fit(spec, design, &base, &opts.nuts, i).map(|sim| {
-                        let with_contributions = |theta: &[f64], buf: &mut [f64]| {
+                    let checked = simulate_and_fit(spec, design, &base, &opts.nuts, opts.truth.as_deref(), i).map(|sim| {
+                        let with_contributions = |theta: &[f64]| {
                             let mut v = theta.to_vec();
-                            v.extend(contributions(&sim.model, theta, buf));
+                            v.extend(contributions(&sim.model, theta));
                             v
                         };
                         Checked {
-                            truth: with_contributions(&sim.truth, &mut buf),
-                            draws: sim
-                                .draws
-                                .iter()
-                                .map(|d| with_contributions(d, &mut buf))
-                                .collect(),
+                            truth: with_contributions(&sim.truth),
+                            draws: sim.draws.iter().map(|d| with_contributions(d)).collect(),
                             diverged: sim.diverged,
                         }
                     });

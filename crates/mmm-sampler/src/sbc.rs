@@ -101,7 +101,7 @@ fn one_simulation(
     opts: &SbcOptions,
     i: usize,
 ) -> Option<SimResult> {
-    let sim = simulate_and_fit(spec, design, base, &opts.nuts, i)?;
+    let sim = simulate_and_fit(spec, design, base, &opts.nuts, None, i)?;
     let dim = sim.truth.len();
     let total = sim.draws.len();
     if total < opts.ranks {
@@ -130,15 +130,16 @@ pub(crate) struct Simulation {
     pub diverged: bool,
 }
 
-/// Simulation i: parameters from the prior (ChaCha8 stream i of `nuts.seed`), a target drawn
-/// from the model given them on the design's inputs, and a NUTS fit with seed
-/// `nuts.seed + 1 + i` on one thread. `None` when no prior draw in 100 gives a finite target
-/// or the fit fails.
+/// Simulation i: parameters `truth` (constrained), or from the prior when `None` (ChaCha8
+/// stream i of `nuts.seed`), a target drawn from the model given them on the design's inputs,
+/// and a NUTS fit with seed `nuts.seed + 1 + i` on one thread. `None` when no draw in 100
+/// gives a finite target or the fit fails.
 pub(crate) fn simulate_and_fit(
     spec: &Spec,
     design: &Design,
     base: &MmmModel,
     nuts: &NutsOptions,
+    truth: Option<&[f64]>,
     i: usize,
 ) -> Option<Simulation> {
     let mut rng = ChaCha8Rng::seed_from_u64(nuts.seed);
@@ -147,7 +148,10 @@ pub(crate) fn simulate_and_fit(
     let (mut mean, mut y) = (vec![0.0; n], vec![0.0; n]);
     // A prior draw whose simulated target is not finite is redrawn (same stream, so seeded).
     let truth = (0..100).find_map(|_| {
-        let theta = base.constrain(&base.sample_prior_unconstrained(&mut rng)?);
+        let theta = match truth {
+            Some(t) => t.to_vec(),
+            None => base.constrain(&base.sample_prior_unconstrained(&mut rng)?),
+        };
         base.predictive_draw(&theta, &mut rng, &mut mean, &mut y);
         y.iter().all(|v| v.is_finite()).then_some(theta)
     })?;

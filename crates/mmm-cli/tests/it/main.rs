@@ -7,6 +7,7 @@ mod decisions;
 mod ingest;
 mod likelihoods;
 mod pipeline;
+mod simulate;
 mod spec;
 mod storage;
 

@@ -1,0 +1,206 @@
+//! `mmm simulate`: a data set drawn from the model at known parameters, with the truth it
+//! implies (parameters, contributions, ROAS and ROI per channel), for recovery checks and demos.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, anyhow, bail};
+use mmm_core::spec::{DataLayout, LoadedSpec};
+use mmm_model::MmmModel;
+use mmm_model::rand::SeedableRng;
+use serde::{Deserialize, Serialize};
+
+/// A truth file: known parameter values by name (`beta[x1]`, `adstock_alpha[x2]`, ...) and an
+/// optional seed for the noise; parameters it leaves out are drawn from their priors.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TruthFile {
+    /// Seed of the noise and of the prior draws (default: the spec's sampler seed).
+    pub seed: Option<u64>,
+    /// Constrained parameter values by name.
+    #[serde(default)]
+    pub parameters: BTreeMap<String, f64>,
+}
+
+impl TruthFile {
+    /// Read a truth file (TOML).
+    pub fn load(path: &Path) -> Result<Self> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("{}: not a valid truth file", path.display()))
+    }
+}
+
+/// One channel's truth over the training window, in original units.
+#[derive(Debug, Clone, Serialize)]
+struct ChannelTruth {
+    spend: f64,
+    contribution: f64,
+    share: f64,
+    roas: f64,
+    roi: f64,
+}
+
+#[derive(Debug, Serialize)]
+struct Truth<'a> {
+    spec: String,
+    spec_sha256: &'a str,
+    likelihood: &'static str,
+    seed: u64,
+    target_column: &'a str,
+    target_scale: f64,
+    train_periods: usize,
+    parameters: BTreeMap<String, f64>,
+    drawn_from_prior: Vec<String>,
+    channels: BTreeMap<String, ChannelTruth>,
+    method: &'static str,
+}
+
+/// Run `mmm simulate`: the spec's validate and features stages on `data` (under OUT/inputs),
+/// the model at the truth's parameters, one draw of the target; writes OUT/data.csv (the
+/// validated table with the target replaced) and OUT/truth.json.
+pub fn run(spec_path: &Path, data: &Path, truth_path: &Path, out: &Path, seed: Option<u64>) -> Result<PathBuf> {
+    let spec = LoadedSpec::load(spec_path)?;
+    if spec.spec.data.layout != DataLayout::Wide || spec.spec.data.geo_column.is_some() {
+        bail!(
+            "{}: mmm simulate writes one national wide table; use a spec with data.layout = \"wide\" and no geo_column",
+            spec_path.display()
+        );
+    }
+    let truth = TruthFile::load(truth_path)?;
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let inputs = out.join("inputs");
+    mmm_contracts::run(&spec, data, &inputs.join("validate"), false)?;
+    mmm_features::run(&spec, &inputs.join("validate"), &inputs.join("features"), false)?;
+    let features = mmm_core::Upstream::open(&inputs.join("features"), mmm_features::STAGE)?;
+    let (design, _) = mmm_features::Design::load(&features, &spec.spec)?;
+    let model = MmmModel::new(&spec.spec, &design)?;
+    let seed = seed.or(truth.seed).unwrap_or(spec.spec.sampler.seed);
+    let mut rng = mmm_model::rand::rngs::ChaCha8Rng::seed_from_u64(seed);
+    let point = model
+        .theta_from_named(&truth.parameters, &mut rng)
+        .with_context(|| format!("{}", truth_path.display()))?;
+    let n = design.len();
+    let (mut mean, mut y) = (vec![0.0; n], vec![0.0; n]);
+    model.predictive_draw(&point.theta, &mut rng, &mut mean, &mut y);
+    if let Some(t) = y.iter().position(|v| !v.is_finite()) {
+        bail!(
+            "the parameters give a non-finite target at period {t}; choose values with a finite mean"
+        );
+    }
+    let scale = design.scales.target;
+    let target: Vec<f64> = y.iter().map(|v| v * scale).collect();
+    let count = matches!(
+        model.likelihood(),
+        mmm_model::Likelihood::Poisson | mmm_model::Likelihood::NegativeBinomial
+    );
+
+    let validate = mmm_core::Upstream::open(&inputs.join("validate"), mmm_contracts::STAGE)?;
+    let (table, _) = validate.parquet("table.parquet")?;
+    let csv = table_csv(&table, &spec.spec.data.date_column, &spec.spec.data.target, &target, count)?;
+    mmm_core::write_atomic(&out.join("data.csv"), csv.as_bytes())?;
+
+    let nt = design.n_train;
+    let contributions = model.channel_contributions(&point.theta, 0..nt);
+    let total: f64 = contributions.iter().sum();
+    let margin = spec.spec.decisions.margin;
+    let channels = design
+        .channel_names
+        .iter()
+        .enumerate()
+        .map(|(c, name)| {
+            let spend: f64 = design.spend(c)[..nt].iter().sum();
+            let contribution = contributions[c] * scale;
+            let truth = ChannelTruth {
+                spend,
+                contribution,
+                share: contributions[c] / total,
+                roas: contribution / spend,
+                roi: (margin * contribution - spend) / spend,
+            };
+            (name.clone(), truth)
+        })
+        .collect();
+    let names = model.param_names();
+    let report = Truth {
+        spec: spec_path.display().to_string(),
+        spec_sha256: &spec.sha256,
+        likelihood: model.likelihood().name(),
+        seed,
+        target_column: &spec.spec.data.target,
+        target_scale: scale,
+        train_periods: nt,
+        parameters: names.iter().cloned().zip(point.theta.iter().copied()).collect(),
+        drawn_from_prior: point.from_prior,
+        channels,
+        method: "parameters: the truth file's values, the rest drawn from their priors \
+                 (ChaCha8 seeded by `seed`); target: one draw from the likelihood at those \
+                 parameters on the data's spend, controls and dates, in original units \
+                 (model-scale parameters are relative to target_scale, the data's training \
+                 max-abs); contribution: sum over the training window of E[y] minus E[y] with \
+                 the channel's spend at zero, in target units; share of the channels' total; \
+                 roas = contribution / spend; roi = (margin x contribution - spend) / spend",
+    };
+    mmm_core::write_atomic(&out.join("truth.json"), &serde_json::to_vec_pretty(&report)?)?;
+    Ok(out.join("data.csv"))
+}
+
+/// The validated wide table as CSV (dates as YYYY-MM-DD; the geo column dropped, since the
+/// table is national), with the target column's values replaced by `target`.
+fn table_csv(
+    table: &arrow::array::RecordBatch,
+    date_column: &str,
+    target_column: &str,
+    target: &[f64],
+    count: bool,
+) -> Result<String> {
+    use arrow::array::{Array, Date32Array, Float64Array};
+    let schema = table.schema();
+    let mut columns: Vec<(String, Vec<String>)> = Vec::new();
+    for (field, array) in schema.fields().iter().zip(table.columns()) {
+        let name = field.name().as_str();
+        let values: Vec<String> = if name == "date" {
+            let dates = array
+                .as_any()
+                .downcast_ref::<Date32Array>()
+                .ok_or_else(|| anyhow!("validate/table.parquet: column date is not a date"))?;
+            (0..dates.len())
+                .map(|i| mmm_contracts::date_from_days(dates.value(i)))
+                .collect()
+        } else if name == "geo" {
+            continue;
+        } else if name == target_column {
+            target
+                .iter()
+                .map(|v| if count { format!("{}", v.round() as i64) } else { format!("{v}") })
+                .collect()
+        } else {
+            let values = array
+                .as_any()
+                .downcast_ref::<Float64Array>()
+                .ok_or_else(|| anyhow!("validate/table.parquet: column {name} is not float64"))?;
+            (0..values.len())
+                .map(|i| {
+                    if values.is_null(i) { String::new() } else { format!("{}", values.value(i)) }
+                })
+                .collect()
+        };
+        let header = if name == "date" { date_column } else { name };
+        columns.push((header.to_string(), values));
+    }
+    if columns.iter().any(|(_, v)| v.len() != target.len()) {
+        bail!("validate/table.parquet has {} rows; the design has {}", table.num_rows(), target.len());
+    }
+    let mut csv = String::new();
+    let quote = |s: &str| {
+        if s.contains([',', '"', '\n']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
+    };
+    let header: Vec<String> = columns.iter().map(|(h, _)| quote(h)).collect();
+    let _ = writeln!(csv, "{}", header.join(","));
+    for row in 0..target.len() {
+        let cells: Vec<&str> = columns.iter().map(|(_, v)| v[row].as_str()).collect();
+        let _ = writeln!(csv, "{}", cells.join(","));
+    }
+    Ok(csv)
+}
