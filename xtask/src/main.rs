@@ -493,7 +493,9 @@ fn recovery_sweep(rest: &[String]) -> Result<()> {
         let mut channels = serde_json::Map::new();
         for c in report["coverage"].as_array().into_iter().flatten() {
             let q = c["quantity"].as_str().unwrap_or_default();
-            let Some(channel) = q.strip_prefix("contribution[").and_then(|r| r.strip_suffix(']'))
+            let Some(channel) = q
+                .strip_prefix("contribution[")
+                .and_then(|r| r.strip_suffix(']'))
             else {
                 continue;
             };

@@ -4,9 +4,9 @@
 use std::path::Path;
 
 use anyhow::{Context, Result, anyhow};
-use mmm_model::rand::SeedableRng;
 use mmm_core::spec::LoadedSpec;
 use mmm_diagnostics::calibration::{CoverageCheck, RankTest, coverage_check, rank_uniformity};
+use mmm_model::rand::SeedableRng;
 use plotters::prelude::*;
 use serde::Serialize;
 
@@ -257,9 +257,8 @@ pub fn recovery(
         Some(path) => {
             let file = crate::simulate::TruthFile::load(path)?;
             let model = mmm_model::MmmModel::new(&spec.spec, &design)?;
-            let mut rng = mmm_model::rand::rngs::ChaCha8Rng::seed_from_u64(
-                file.seed.unwrap_or(nuts.seed),
-            );
+            let mut rng =
+                mmm_model::rand::rngs::ChaCha8Rng::seed_from_u64(file.seed.unwrap_or(nuts.seed));
             let point = model
                 .theta_from_named(&file.parameters, &mut rng)
                 .with_context(|| path.display().to_string())?;

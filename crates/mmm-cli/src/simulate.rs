@@ -60,7 +60,13 @@ struct Truth<'a> {
 /// Run `mmm simulate`: the spec's validate and features stages on `data` (under OUT/inputs),
 /// the model at the truth's parameters, one draw of the target; writes OUT/data.csv (the
 /// validated table with the target replaced) and OUT/truth.json.
-pub fn run(spec_path: &Path, data: &Path, truth_path: &Path, out: &Path, seed: Option<u64>) -> Result<PathBuf> {
+pub fn run(
+    spec_path: &Path,
+    data: &Path,
+    truth_path: &Path,
+    out: &Path,
+    seed: Option<u64>,
+) -> Result<PathBuf> {
     let spec = LoadedSpec::load(spec_path)?;
     if spec.spec.data.layout != DataLayout::Wide || spec.spec.data.geo_column.is_some() {
         bail!(
@@ -72,7 +78,12 @@ pub fn run(spec_path: &Path, data: &Path, truth_path: &Path, out: &Path, seed: O
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let inputs = out.join("inputs");
     mmm_contracts::run(&spec, data, &inputs.join("validate"), false)?;
-    mmm_features::run(&spec, &inputs.join("validate"), &inputs.join("features"), false)?;
+    mmm_features::run(
+        &spec,
+        &inputs.join("validate"),
+        &inputs.join("features"),
+        false,
+    )?;
     let features = mmm_core::Upstream::open(&inputs.join("features"), mmm_features::STAGE)?;
     let (design, _) = mmm_features::Design::load(&features, &spec.spec)?;
     let model = MmmModel::new(&spec.spec, &design)?;
@@ -98,7 +109,13 @@ pub fn run(spec_path: &Path, data: &Path, truth_path: &Path, out: &Path, seed: O
 
     let validate = mmm_core::Upstream::open(&inputs.join("validate"), mmm_contracts::STAGE)?;
     let (table, _) = validate.parquet("table.parquet")?;
-    let csv = table_csv(&table, &spec.spec.data.date_column, &spec.spec.data.target, &target, count)?;
+    let csv = table_csv(
+        &table,
+        &spec.spec.data.date_column,
+        &spec.spec.data.target,
+        &target,
+        count,
+    )?;
     mmm_core::write_atomic(&out.join("data.csv"), csv.as_bytes())?;
 
     let nt = design.n_train;
@@ -131,7 +148,11 @@ pub fn run(spec_path: &Path, data: &Path, truth_path: &Path, out: &Path, seed: O
         target_column: &spec.spec.data.target,
         target_scale: scale,
         train_periods: nt,
-        parameters: names.iter().cloned().zip(point.theta.iter().copied()).collect(),
+        parameters: names
+            .iter()
+            .cloned()
+            .zip(point.theta.iter().copied())
+            .collect(),
         drawn_from_prior: point.from_prior,
         channels,
         method: "parameters: the truth file's values, the rest drawn from their priors \
@@ -142,7 +163,10 @@ pub fn run(spec_path: &Path, data: &Path, truth_path: &Path, out: &Path, seed: O
                  the channel's spend at zero, in target units; share of the channels' total; \
                  roas = contribution / spend; roi = (margin x contribution - spend) / spend",
     };
-    mmm_core::write_atomic(&out.join("truth.json"), &serde_json::to_vec_pretty(&report)?)?;
+    mmm_core::write_atomic(
+        &out.join("truth.json"),
+        &serde_json::to_vec_pretty(&report)?,
+    )?;
     Ok(out.join("data.csv"))
 }
 
@@ -173,7 +197,13 @@ fn table_csv(
         } else if name == target_column {
             target
                 .iter()
-                .map(|v| if count { format!("{}", v.round() as i64) } else { format!("{v}") })
+                .map(|v| {
+                    if count {
+                        format!("{}", v.round() as i64)
+                    } else {
+                        format!("{v}")
+                    }
+                })
                 .collect()
         } else {
             let values = array
@@ -182,7 +212,11 @@ fn table_csv(
                 .ok_or_else(|| anyhow!("validate/table.parquet: column {name} is not float64"))?;
             (0..values.len())
                 .map(|i| {
-                    if values.is_null(i) { String::new() } else { format!("{}", values.value(i)) }
+                    if values.is_null(i) {
+                        String::new()
+                    } else {
+                        format!("{}", values.value(i))
+                    }
                 })
                 .collect()
         };
@@ -190,11 +224,19 @@ fn table_csv(
         columns.push((header.to_string(), values));
     }
     if columns.iter().any(|(_, v)| v.len() != target.len()) {
-        bail!("validate/table.parquet has {} rows; the design has {}", table.num_rows(), target.len());
+        bail!(
+            "validate/table.parquet has {} rows; the design has {}",
+            table.num_rows(),
+            target.len()
+        );
     }
     let mut csv = String::new();
     let quote = |s: &str| {
-        if s.contains([',', '"', '\n']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
+        if s.contains([',', '"', '\n']) {
+            format!("\"{}\"", s.replace('"', "\"\""))
+        } else {
+            s.to_string()
+        }
     };
     let header: Vec<String> = columns.iter().map(|(h, _)| quote(h)).collect();
     let _ = writeln!(csv, "{}", header.join(","));

@@ -1150,8 +1150,7 @@ impl Spec {
         for (i, e) in self.events.iter().enumerate() {
             let key = |k: &str| format!("events[{i}].{k}");
             let valid = !e.name.is_empty()
-                && e
-                    .name
+                && e.name
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
             if !valid {

@@ -91,11 +91,7 @@ fn changepoints(
 
 /// The baseline regressors' columns over every period, in the order of [`names`]; `dates` are
 /// period starts (days since 1970-01-01), the first `n_train` the training window.
-pub fn columns(
-    spec: &Spec,
-    dates: &[i32],
-    n_train: usize,
-) -> Result<Vec<Vec<f64>>, FeatureError> {
+pub fn columns(spec: &Spec, dates: &[i32], n_train: usize) -> Result<Vec<Vec<f64>>, FeatureError> {
     let n = dates.len();
     let period_days = spec.data.period_days as i32;
     let scale = n_train.max(1) as f64;
@@ -116,9 +112,8 @@ pub fn columns(
             let Some(p) = days(d).and_then(|day| period_of(dates, period_days, day)) else {
                 continue;
             };
-            for q in p.saturating_sub(e.lead)..=(p + e.lag).min(n.saturating_sub(1)) {
-                column[q] = 1.0;
-            }
+            let last = (p + e.lag).min(n.saturating_sub(1));
+            column[p.saturating_sub(e.lead)..=last].fill(1.0);
         }
         if column[..n_train].iter().all(|v| *v == 0.0) {
             return Err(FeatureError::Invalid {
@@ -201,16 +196,14 @@ saturation = { kind = "logistic", lam_prior = { family = "gamma", shape = 3.0, r
 
     #[test]
     fn explicit_changepoints_must_lie_inside_the_training_window() {
-        let s = spec(
-            "[trend]\nkind = \"piecewise_linear\"\nchangepoint_dates = [\"2024-02-14\"]\n",
-        );
+        let s =
+            spec("[trend]\nkind = \"piecewise_linear\"\nchangepoint_dates = [\"2024-02-14\"]\n");
         // 2024-02-14 is a Wednesday in the week starting 2024-02-12 (period 6).
         let cols = columns(&s, &weeks(), 16).expect("columns");
         assert_eq!(cols[1][6], 0.0);
         assert_eq!(cols[1][7], 1.0 / 16.0);
-        let late = spec(
-            "[trend]\nkind = \"piecewise_linear\"\nchangepoint_dates = [\"2024-05-01\"]\n",
-        );
+        let late =
+            spec("[trend]\nkind = \"piecewise_linear\"\nchangepoint_dates = [\"2024-05-01\"]\n");
         let err = columns(&late, &weeks(), 16).expect_err("after training");
         assert!(err.to_string().contains("2024-05-01"), "{err}");
     }

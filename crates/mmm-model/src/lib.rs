@@ -626,7 +626,8 @@ impl MmmModel {
             }
             Likelihood::NegativeBinomial => {
                 let phi = theta[si];
-                let (ll, d_phi) = neg_binomial_loglik(&self.y, &mut s.mu, icpt + self.ln_scale, phi);
+                let (ll, d_phi) =
+                    neg_binomial_loglik(&self.y, &mut s.mu, icpt + self.ln_scale, phi);
                 grad[si] += d_phi * s.dtheta[si];
                 ll
             }
@@ -1106,7 +1107,8 @@ fn student_t_loglik(y: &[f64], mu: &mut [f64], icpt: f64, sigma: f64, nu: f64) -
     }
     let n = y.len() as f64;
     let half = 0.5 * (nu + 1.0);
-    let ll = n * (special::ln_gamma(half) - special::ln_gamma(0.5 * nu) - 0.5 * nu.ln() - sigma.ln())
+    let ll = n
+        * (special::ln_gamma(half) - special::ln_gamma(0.5 * nu) - 0.5 * nu.ln() - sigma.ln())
         - half * sum_log;
     let d_sigma = (-n + (nu + 1.0) * sum_w) / sigma;
     let d_nu = n * 0.5 * (special::digamma(half) - special::digamma(0.5 * nu) - 1.0 / nu)

@@ -90,18 +90,24 @@ pub fn recover(
                     if i >= opts.sims {
                         break;
                     }
-                    let checked = simulate_and_fit(spec, design, &base, &opts.nuts, opts.truth.as_deref(), i).map(|sim| {
-                        let with_contributions = |theta: &[f64]| {
-                            let mut v = theta.to_vec();
-                            v.extend(contributions(&sim.model, theta));
-                            v
-                        };
-                        Checked {
-                            truth: with_contributions(&sim.truth),
-                            draws: sim.draws.iter().map(|d| with_contributions(d)).collect(),
-                            diverged: sim.diverged,
-                        }
-                    });
+                    let checked =
+                        simulate_and_fit(spec, design, &base, &opts.nuts, opts.truth.as_deref(), i)
+                            .map(|sim| {
+                                let with_contributions = |theta: &[f64]| {
+                                    let mut v = theta.to_vec();
+                                    v.extend(contributions(&sim.model, theta));
+                                    v
+                                };
+                                Checked {
+                                    truth: with_contributions(&sim.truth),
+                                    draws: sim
+                                        .draws
+                                        .iter()
+                                        .map(|d| with_contributions(d))
+                                        .collect(),
+                                    diverged: sim.diverged,
+                                }
+                            });
                     if let Ok(mut out) = results.lock() {
                         out[i] = checked;
                     }

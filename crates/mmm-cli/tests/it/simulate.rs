@@ -7,7 +7,13 @@ use mmm_features::transforms::{geometric_adstock, logistic_saturation};
 
 use crate::{fixture, mmm_os, stderr};
 
-fn simulate(dir: &Path, spec: &Path, data: &Path, truth: &Path, seed: &str) -> std::process::Output {
+fn simulate(
+    dir: &Path,
+    spec: &Path,
+    data: &Path,
+    truth: &Path,
+    seed: &str,
+) -> std::process::Output {
     mmm_os([
         "simulate".as_ref(),
         "--spec".as_ref(),
@@ -75,8 +81,17 @@ fn simulated_truth_matches_an_independent_computation_and_refits() {
         let spend: f64 = x.iter().sum();
         let got = &report["channels"][c];
         let rel = |a: f64, b: f64| (a - b).abs() / b.abs();
-        assert!(rel(got["contribution"].as_f64().unwrap(), contribution) < 1e-9, "{c}: {got}");
-        assert!(rel(got["roas"].as_f64().unwrap(), contribution / spend) < 1e-9, "{c}: {got}");
+        assert!(
+            rel(
+                got["contribution"].as_f64().expect("contribution"),
+                contribution
+            ) < 1e-9,
+            "{c}: {got}"
+        );
+        assert!(
+            rel(got["roas"].as_f64().expect("roas"), contribution / spend) < 1e-9,
+            "{c}: {got}"
+        );
     }
 
     let y: Vec<f64> = csv_column(&out_a.join("data.csv"), "y");
@@ -136,7 +151,10 @@ fn bad_truth_files_are_refused_by_name() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cases = [
         ("[parameters]\n\"beta[x9]\" = 0.3\n", "beta[x9]"),
-        ("[parameters]\n\"adstock_alpha[x1]\" = 1.5\n", "adstock_alpha[x1]"),
+        (
+            "[parameters]\n\"adstock_alpha[x1]\" = 1.5\n",
+            "adstock_alpha[x1]",
+        ),
         ("[parameters]\n\"beta[x1]\" = -0.2\n", "beta[x1]"),
         ("[parameters]\nsigma = \"big\"\n", "truth.toml"),
         ("[parametres]\nsigma = 0.1\n", "parametres"),
@@ -162,7 +180,8 @@ fn bad_truth_files_are_refused_by_name() {
 /// level shift; a short sampler.
 fn baseline_spec(dir: &Path) -> PathBuf {
     let text = std::fs::read_to_string(fixture("pymc_example/spec.toml")).expect("spec");
-    let control_t = "[[controls]]\nname = \"t\"\nprior = { family = \"normal\", mu = 0.0, sigma = 2.0 }\n";
+    let control_t =
+        "[[controls]]\nname = \"t\"\nprior = { family = \"normal\", mu = 0.0, sigma = 2.0 }\n";
     assert!(text.contains(control_t));
     let text = text
         .replace(control_t, "")
@@ -210,8 +229,8 @@ fn trend_events_and_level_shifts_are_recovered_from_simulated_data() {
     ]);
     assert!(matches!(o.status.code(), Some(0 | 3)), "{}", stderr(&o));
     let path = run.join("fit/draws.parquet");
-    let draws = mmm_core::read_parquet_bytes(std::fs::read(&path).expect("draws"), &path)
-        .expect("parquet");
+    let draws =
+        mmm_core::read_parquet_bytes(std::fs::read(&path).expect("draws"), &path).expect("parquet");
     // Each coefficient's posterior mean lies within 4 posterior sds of the truth (a fixed-seed
     // check; a calibrated posterior misses by more than 4 sd with probability 6e-5).
     for (name, value) in [
@@ -232,10 +251,15 @@ fn trend_events_and_level_shifts_are_recovered_from_simulated_data() {
     }
     // The decomposition shows the trend, the event and the shift as components.
     let dpath = run.join("decide/decomposition.parquet");
-    let dec = mmm_core::read_parquet_bytes(std::fs::read(&dpath).expect("dec"), &dpath)
-        .expect("parquet");
+    let dec =
+        mmm_core::read_parquet_bytes(std::fs::read(&dpath).expect("dec"), &dpath).expect("parquet");
     let comp = mmm_core::columns::string_column(&dec, "component", &dpath).expect("component");
-    for c in ["trend", "event[black_friday]", "level_shift[2020-03-16]", "seasonality"] {
+    for c in [
+        "trend",
+        "event[black_friday]",
+        "level_shift[2020-03-16]",
+        "seasonality",
+    ] {
         assert!(comp.iter().any(|x| x == c), "{c} missing");
     }
 }
