@@ -84,7 +84,7 @@ fn main() -> Result<()> {
         "recovery-sweep" => recovery_sweep(rest),
         _ => {
             eprintln!(
-                "usage: cargo xtask <pipeline|test|schemas [--check]|bench [--runs N]|sbc [--sims N]|recovery [--sims N]|recovery-sweep [--sims N]>"
+                "usage: cargo xtask <pipeline|test|schemas [--check]|bench [--runs N]|sbc [--sims N]|recovery [--sims N]|recovery-sweep [--sims N] [--case NAME]>"
             );
             Ok(())
         }
@@ -436,11 +436,13 @@ fn machine() -> String {
 
 /// `mmm sbc` or `mmm recovery` on the fixture spec into target/NAME; extra flags passed on.
 /// The recovery sweep of fixtures/recovery/sweep.toml: per case (a likelihood or transform
-/// family), `mmm recovery --truth` with N noise seeds at known parameters; a channel passes when
-/// its 90% contribution interval (equivalently ROAS and ROI) holds the truth in >= 90% of the
-/// fits. Writes target/recovery-sweep/summary.json; fails when a channel does not pass.
+/// family), `mmm recovery --truth` with N noise seeds at known parameters, counting the fits
+/// whose 90% interval of each channel's contribution (equivalently its ROAS and ROI) holds the
+/// truth. A channel fails when that count is below the binomial band of a calibrated
+/// posterior, 0.9 N - 2.576 sqrt(0.09 N) (one-sided, 0.5% per channel); with N = 10 it also
+/// reports the stricter ">= 9 of 10" count. Writes target/recovery-sweep/summary.json.
 fn recovery_sweep(rest: &[String]) -> Result<()> {
-    let mut sims = 10usize;
+    let mut sims = 100usize;
     let mut only: Option<String> = None;
     let mut args = rest.iter();
     while let Some(a) = args.next() {
@@ -500,15 +502,25 @@ fn recovery_sweep(rest: &[String]) -> Result<()> {
                 continue;
             };
             let covered = (c["observed"].as_f64().unwrap_or(0.0) * finished as f64).round() as u64;
-            let pass = finished == sims as u64 && covered * 10 >= 9 * sims as u64;
+            let n = sims as f64;
+            let lower = 0.9 * n - 2.576 * (0.09 * n).sqrt();
+            let pass = finished == sims as u64 && covered as f64 >= lower;
+            let nine_of_ten = covered * 10 >= 9 * sims as u64;
             all_pass &= pass;
             println!(
-                "{name:<20} {channel:<12} 90% interval holds the true ROI in {covered}/{finished} fits{}",
-                if pass { "" } else { "  FAIL" }
+                "{name:<20} {channel:<6} 90% interval holds the true ROI in {covered}/{finished} fits \
+                 (calibrated: >= {lower:.1}){}{}",
+                if pass { "" } else { "  FAIL" },
+                if nine_of_ten { "" } else { "  (below 90%)" }
             );
             channels.insert(
                 channel.to_string(),
-                serde_json::json!({ "covered": covered, "pass": pass }),
+                serde_json::json!({
+                    "covered": covered,
+                    "calibrated_lower_bound": lower,
+                    "pass": pass,
+                    "at_least_90_percent": nine_of_ten,
+                }),
             );
         }
         rows.push(serde_json::json!({
@@ -530,14 +542,15 @@ fn recovery_sweep(rest: &[String]) -> Result<()> {
         "method": "per case: data simulated at the truth file's parameters with `sims` noise \
                    seeds (ChaCha8 streams of the spec's seed), NUTS refit with the spec's \
                    sampler settings; covered = fits whose central 90% interval of the channel's \
-                   counterfactual contribution over the training window holds the true one",
+                   counterfactual contribution over the training window holds the true one; \
+                   pass: covered >= 0.9 N - 2.576 sqrt(0.09 N)",
     });
     std::fs::create_dir_all(&out_root)?;
     let path = out_root.join("summary.json");
     std::fs::write(&path, serde_json::to_string_pretty(&summary)? + "\n")?;
     println!("results: {}", path.display());
     if !all_pass {
-        bail!("recovery sweep: a channel's interval held the truth in fewer than 90% of fits");
+        bail!("recovery sweep: a channel's 90% interval covered its truth less often than a calibrated posterior would");
     }
     Ok(())
 }
