@@ -1,5 +1,6 @@
 //! Cost of one log density + gradient evaluation of the fixture model (PyMC-Marketing's example:
-//! 2 channels, 8-week adstock, 3 controls, 4 Fourier terms, 15 parameters, 179 weeks).
+//! 2 channels, 8-week adstock, 3 controls, 4 Fourier terms, 15 parameters, 179 weeks), and of a
+//! 10-channel, 156-week model with Fourier terms, a piecewise-linear trend and controls.
 
 use std::path::Path;
 
@@ -10,9 +11,18 @@ use mmm_features::Design;
 use mmm_model::MmmModel;
 
 fn fixture_model() -> MmmModel {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/pymc_example");
-    let spec = LoadedSpec::load(&root.join("spec.toml")).expect("fixture spec");
+    model_for("pymc_example", "")
+}
+
+/// The model of fixture `name` (its spec with `extra` TOML appended, and its data).
+fn model_for(name: &str, extra: &str) -> MmmModel {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures")
+        .join(name);
     let dir = tempfile::tempdir().expect("tempdir");
+    let text = std::fs::read_to_string(root.join("spec.toml")).expect("fixture spec") + extra;
+    std::fs::write(dir.path().join("spec.toml"), text).expect("write spec");
+    let spec = LoadedSpec::load(&dir.path().join("spec.toml")).expect("spec");
     let (v, f) = (dir.path().join("validate"), dir.path().join("features"));
     mmm_contracts::run(&spec, &root.join("data.csv"), &v, true).expect("validate");
     mmm_features::run(&spec, &v, &f, true).expect("features");
@@ -40,5 +50,26 @@ fn bench_logp(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench_logp);
+/// fixtures/bench_10ch (10 channels with 8-week adstock, 2 controls, 4 Fourier terms, 156 weeks)
+/// plus a piecewise-linear trend with 6 changepoints: 44 parameters.
+fn bench_logp_10ch(c: &mut Criterion) {
+    use mmm_model::rand::SeedableRng;
+    let model = model_for("bench_10ch", "\n[trend]\nkind = \"piecewise_linear\"\n");
+    let mut scratch = model.scratch();
+    // A prior draw (fixed seed): the cost does not depend on where the density is evaluated.
+    let mut rng = mmm_model::rand::rngs::ChaCha8Rng::seed_from_u64(1);
+    let u = model
+        .sample_prior_unconstrained(&mut rng)
+        .expect("prior draw");
+    let mut grad = vec![0.0; model.dim()];
+    c.bench_function("10-channel 156-week logp+gradient (trend, Fourier, controls)", |b| {
+        b.iter(|| {
+            model
+                .logp(std::hint::black_box(&u), &mut grad, &mut scratch)
+                .expect("finite")
+        })
+    });
+}
+
+criterion_group!(benches, bench_logp, bench_logp_10ch);
 criterion_main!(benches);
