@@ -550,7 +550,9 @@ fn recovery_sweep(rest: &[String]) -> Result<()> {
     std::fs::write(&path, serde_json::to_string_pretty(&summary)? + "\n")?;
     println!("results: {}", path.display());
     if !all_pass {
-        bail!("recovery sweep: a channel's 90% interval covered its truth less often than a calibrated posterior would");
+        bail!(
+            "recovery sweep: a channel's 90% interval covered its truth less often than a calibrated posterior would"
+        );
     }
     Ok(())
 }

@@ -285,6 +285,51 @@ pub fn ppc() -> ArtifactSchema {
     }
 }
 
+/// `diagnose/prior_predictive.parquet`.
+pub fn prior_predictive() -> ArtifactSchema {
+    ArtifactSchema {
+        name: "diagnose/prior_predictive.parquet",
+        schema_version: 1,
+        row: "one period: observed target and the prior predictive distribution (parameters from their priors, then the likelihood)",
+        columns: vec![
+            col("date", "date32", "day", "first day of the period"),
+            col("is_train", "boolean", "", "training window or holdout"),
+            col("observed", "float64", "target unit", "observed target"),
+            col(
+                "prior_mean",
+                "float64",
+                "target unit",
+                "mean of the prior predictive draws",
+            ),
+            col(
+                "prior_lower_50",
+                "float64",
+                "target unit",
+                "lower end of the central 50% prior predictive interval",
+            ),
+            col(
+                "prior_upper_50",
+                "float64",
+                "target unit",
+                "upper end of that interval",
+            ),
+            col(
+                "prior_lower",
+                "float64",
+                "target unit",
+                "lower end of the central prior predictive interval (decisions.interval)",
+            ),
+            col(
+                "prior_upper",
+                "float64",
+                "target unit",
+                "upper end of that interval",
+            ),
+        ],
+        dynamic_columns: None,
+    }
+}
+
 /// `decide/contributions.parquet`.
 pub fn contributions() -> ArtifactSchema {
     ArtifactSchema {
@@ -551,6 +596,7 @@ pub fn all() -> Vec<ArtifactSchema> {
         draws(),
         sample_stats(),
         ppc(),
+        prior_predictive(),
         contributions(),
         decomposition(),
         roi(),

@@ -6,6 +6,7 @@ pub mod convergence;
 pub mod loo;
 pub mod predictive;
 pub mod prior_posterior;
+pub mod prior_predictive;
 pub mod refits;
 pub mod stage;
 

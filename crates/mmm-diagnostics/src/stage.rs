@@ -16,6 +16,7 @@ use crate::convergence::{ParamSummary, ess_mean, summarize};
 use crate::loo::{LooSummary, loo_waic};
 use crate::predictive::{Predictive, predictive_checks};
 use crate::prior_posterior::{PriorPosteriorRow, prior_posterior};
+use crate::prior_predictive::{PriorPredictiveCheck, prior_predictive};
 use crate::refits::{CrossValidation, Refit, SignStability, rolling_origin, sign_stability};
 
 /// Name of the stage.
@@ -109,6 +110,9 @@ pub struct Diagnostics {
     pub prior_posterior: Vec<PriorPosteriorRow>,
     /// Channels with a prior-dominated parameter: their response is not learned from data.
     pub prior_dominated_channels: Vec<String>,
+    /// Prior predictive check against the observed target (absent in older runs).
+    #[serde(default)]
+    pub prior_predictive: Option<PriorPredictiveCheck>,
     /// Coefficient sign stability over bootstrap refits (absent when not run).
     pub sign_stability: Option<SignStability>,
     /// Rolling-origin cross-validation (absent when not run).
@@ -471,6 +475,25 @@ pub fn run_with_refits(
     let loo = loo_waic(&log_lik, r_eff, spec.spec.diagnose.pareto_k_threshold);
 
     let ds = &spec.spec.diagnose;
+    let (prior_check, prior_bands) = prior_predictive(
+        &model,
+        &observed,
+        nt,
+        ds.prior_draws,
+        spec.spec.sampler.seed,
+        interval,
+    );
+    let prior_table = BatchBuilder::new()
+        .date("date", design.dates.clone())
+        .bool("is_train", (0..n).map(|t| t < nt).collect())
+        .f64("observed", observed.clone())
+        .f64("prior_mean", prior_bands.mean)
+        .f64("prior_lower_50", prior_bands.lower_50)
+        .f64("prior_upper_50", prior_bands.upper_50)
+        .f64("prior_lower", prior_bands.lower)
+        .f64("prior_upper", prior_bands.upper)
+        .build()
+        .map_err(|e| DiagnoseError::Output(e.to_string()))?;
     let prior_posterior = prior_posterior(
         &model,
         &posterior.theta,
@@ -549,10 +572,16 @@ pub fn run_with_refits(
         loo,
         prior_posterior,
         prior_dominated_channels,
+        prior_predictive: Some(prior_check),
         sign_stability,
         cross_validation,
     };
     writer.write_parquet("ppc.parquet", &ppc, &schemas::ppc())?;
+    writer.write_parquet(
+        "prior_predictive.parquet",
+        &prior_table,
+        &schemas::prior_predictive(),
+    )?;
     writer.write_json("diagnostics.json", &diagnostics, None)?;
     let settings = serde_json::json!({
         "gates": g,

@@ -62,13 +62,16 @@ fn bench_logp_10ch(c: &mut Criterion) {
         .sample_prior_unconstrained(&mut rng)
         .expect("prior draw");
     let mut grad = vec![0.0; model.dim()];
-    c.bench_function("10-channel 156-week logp+gradient (trend, Fourier, controls)", |b| {
-        b.iter(|| {
-            model
-                .logp(std::hint::black_box(&u), &mut grad, &mut scratch)
-                .expect("finite")
-        })
-    });
+    c.bench_function(
+        "10-channel 156-week logp+gradient (trend, Fourier, controls)",
+        |b| {
+            b.iter(|| {
+                model
+                    .logp(std::hint::black_box(&u), &mut grad, &mut scratch)
+                    .expect("finite")
+            })
+        },
+    );
 }
 
 criterion_group!(benches, bench_logp, bench_logp_10ch);

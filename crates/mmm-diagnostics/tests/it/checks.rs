@@ -301,3 +301,52 @@ fn coverage_band_is_the_binomial_error_of_the_nominal_level() {
     assert!(coverage_check("beta", 0.9, 80, 100, 0.01 / 34.0).within);
     assert!(!coverage_check("beta", 0.9, 0, 0, 0.01).within);
 }
+
+#[test]
+fn prior_predictive_bands_cover_data_drawn_from_the_prior_at_their_levels() {
+    use mmm_diagnostics::prior_predictive::prior_predictive;
+    let spec = one_channel_spec();
+    let d = design(&spec, 5, false);
+    let model = MmmModel::new(&spec, &d).expect("model");
+    let scale = model.target_scale();
+    let n = d.len();
+    // Data sets drawn from the prior predictive distribution are covered by its central
+    // intervals at their nominal rates on average. Each data set's share has variance at most
+    // p (1 - p) (periods share their parameters), so over 200 sets the mean is within
+    // 4 sqrt(p (1 - p) / 200) of p, plus a little for the bands' own Monte Carlo error.
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let (mut mean_buf, mut y) = (vec![0.0; n], vec![0.0; n]);
+    let (mut inside_50, mut inside_94, mut sets) = (0.0, 0.0, 0.0);
+    for _ in 0..200 {
+        let theta = model.constrain(&model.sample_prior_unconstrained(&mut rng).expect("draw"));
+        model.predictive_draw(&theta, &mut rng, &mut mean_buf, &mut y);
+        let observed: Vec<f64> = y.iter().map(|v| v * scale).collect();
+        let (check, _) = prior_predictive(&model, &observed, d.n_train, 1000, 17, 0.94);
+        assert_eq!(check.draws, 1000);
+        inside_50 += check.inside_50;
+        inside_94 += check.inside;
+        sets += 1.0;
+    }
+    let (m50, m94) = (inside_50 / sets, inside_94 / sets);
+    assert!(
+        (m50 - 0.5).abs() < 4.0 * (0.25_f64 / 200.0).sqrt() + 0.02,
+        "50%: {m50}"
+    );
+    assert!(
+        (m94 - 0.94).abs() < 4.0 * (0.0564_f64 / 200.0).sqrt() + 0.02,
+        "94%: {m94}"
+    );
+
+    // A prior that puts the level far above the data: every observation falls below.
+    let mut far = one_channel_spec();
+    far.intercept.prior = mmm_core::spec::Prior::Normal {
+        mu: 30.0,
+        sigma: 0.1,
+    };
+    let model = MmmModel::new(&far, &d).expect("model");
+    let (check, bands) = prior_predictive(&model, &d.target(), d.n_train, 500, 3, 0.94);
+    assert_eq!(check.below, 1.0);
+    assert_eq!(check.inside, 0.0);
+    assert_eq!(bands.lower.len(), n);
+    assert!(bands.lower.iter().zip(&bands.upper).all(|(l, u)| l <= u));
+}
