@@ -122,21 +122,9 @@ pub fn decompose(
         vec![Ok(series)]
     });
     let blocks: Vec<Vec<Vec<Vec<f64>>>> = blocks.into_iter().collect::<Result<_, _>>()?;
-    let series = (0..n_comp)
-        .map(|c| {
-            (0..n)
-                .map(|t| {
-                    blocks
-                        .iter()
-                        .flat_map(|b| b[c][t].iter().copied())
-                        .collect()
-                })
-                .collect()
-        })
-        .collect();
     Ok(Decomposition {
         names: comp_names,
-        series,
+        series: join_blocks(&blocks, n_comp, n),
         baseline,
         first_channel,
         channels: n_channels,

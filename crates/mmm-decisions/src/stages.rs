@@ -192,26 +192,15 @@ impl AllocationRows {
         };
         let mut total_spend = 0.0;
         for (c, weekly) in plan.iter().enumerate() {
-            if !additive {
-                let lift = pm.channel_lift_in(plan, c);
-                let spend: f64 = weekly.iter().sum();
-                total_spend += spend;
-                self.row(
-                    name,
-                    &names[c],
-                    spend,
-                    ranges.map_or((f64::NAN, f64::NAN), |r| (r[c].lower, r[c].upper)),
-                    &lift,
-                    interval,
-                    risk,
-                    margin,
-                );
-                continue;
-            }
-            let lift = pm.channel_lift(c, weekly);
-            for (t, v) in total.iter_mut().zip(&lift) {
-                *t += v;
-            }
+            let lift = if additive {
+                let lift = pm.channel_lift(c, weekly);
+                for (t, v) in total.iter_mut().zip(&lift) {
+                    *t += v;
+                }
+                lift
+            } else {
+                pm.channel_lift_in(plan, c)
+            };
             let spend: f64 = weekly.iter().sum();
             total_spend += spend;
             self.row(

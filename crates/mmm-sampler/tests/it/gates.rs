@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use mmm_core::spec::{GateSpec, InitStrategy, MassMatrix};
+use mmm_core::spec::GateSpec;
 use mmm_diagnostics::convergence::{ess_bulk, rhat};
 use mmm_diagnostics::stage::{GateInputs, ebfmi, evaluate_gates};
 use mmm_sampler::{LogDensity, NutsOptions, Trace, sample};
@@ -40,21 +40,7 @@ impl LogDensity for Normals {
 }
 
 fn options(draws: u64) -> NutsOptions {
-    NutsOptions {
-        chains: 4,
-        tune: 300,
-        draws,
-        seed: 5,
-        target_accept: 0.8,
-        max_tree_depth: 6,
-        mass_matrix: MassMatrix::Diag,
-        init: InitStrategy::Uniform,
-        start: None,
-        jitter: 0.1,
-        threads: 2,
-        progress: false,
-        stop: None,
-    }
+    crate::test_options(4, 300, draws, 5, 0.8, 6)
 }
 
 /// The gate inputs the diagnose stage would compute from this trace.

@@ -3,26 +3,12 @@
 
 use std::sync::Arc;
 
-use mmm_core::spec::{InitStrategy, MassMatrix};
+use mmm_core::spec::InitStrategy;
 use mmm_diagnostics::convergence::{ess_bulk, mcse_mean, rhat};
 use mmm_sampler::{LogDensity, NutsOptions, Trace, sample};
 
 fn options(seed: u64, tune: u64, draws: u64) -> NutsOptions {
-    NutsOptions {
-        chains: 4,
-        tune,
-        draws,
-        seed,
-        target_accept: 0.8,
-        max_tree_depth: 10,
-        mass_matrix: MassMatrix::Diag,
-        init: InitStrategy::Uniform,
-        start: None,
-        jitter: 0.1,
-        threads: 2,
-        progress: false,
-        stop: None,
-    }
+    crate::test_options(4, tune, draws, seed, 0.8, 10)
 }
 
 /// Gaussian with mean `mu` and precision matrix `prec` (dense), logp = -(x-mu)' P (x-mu) / 2.

@@ -7,12 +7,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use mmm_core::Spec;
-use mmm_core::spec::{InitStrategy, LikelihoodSpec, MassMatrix, Prior};
+use mmm_core::spec::{LikelihoodSpec, Prior};
 use mmm_diagnostics::convergence::{mcse_mean, rhat};
 use mmm_features::{Design, Scales};
 use mmm_model::MmmModel;
 use mmm_model::rand::SeedableRng;
-use mmm_sampler::{NutsOptions, sample};
+use mmm_sampler::sample;
 
 fn spec(likelihood: LikelihoodSpec) -> Spec {
     let mut text = String::from(
@@ -97,21 +97,7 @@ fn recover(likelihood: LikelihoodSpec, scale: f64, noise: &[(&str, f64)], seed: 
     base.predictive_draw(&truth, &mut rng, &mut mean, &mut y);
     d.target_scaled = y;
     let model = Arc::new(MmmModel::new(&spec, &d).expect("model of simulated data"));
-    let opts = NutsOptions {
-        chains: 2,
-        tune: 500,
-        draws: 500,
-        seed,
-        target_accept: 0.9,
-        max_tree_depth: 10,
-        mass_matrix: MassMatrix::Diag,
-        init: InitStrategy::Uniform,
-        start: None,
-        jitter: 0.1,
-        threads: 2,
-        progress: false,
-        stop: None,
-    };
+    let opts = crate::test_options(2, 500, 500, seed, 0.9, 10);
     let trace = sample(model, &opts).expect("sampling");
     for (j, name) in names.iter().enumerate() {
         let owned = trace.param_chains(j);
