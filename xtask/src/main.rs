@@ -43,6 +43,27 @@ fn target_dir() -> PathBuf {
 fn cargo() -> Command {
     let mut c = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     c.current_dir(root());
+    // `cargo run` gives xtask the package variables of xtask itself (CARGO_MANIFEST_DIR,
+    // CARGO_PKG_NAME, ...). Some build scripts (ring's, through cc) rerun when those change,
+    // which would rebuild ring, rustls, object_store and DataFusion whenever the builds below
+    // alternate with plain `cargo` invocations or run from another clone; so drop them.
+    for (key, _) in std::env::vars_os() {
+        let Some(key) = key.to_str() else { continue };
+        if key.starts_with("CARGO_PKG_")
+            || matches!(
+                key,
+                "CARGO_MANIFEST_DIR"
+                    | "CARGO_MANIFEST_PATH"
+                    | "CARGO_MANIFEST_LINKS"
+                    | "CARGO_CRATE_NAME"
+                    | "CARGO_BIN_NAME"
+                    | "CARGO_PRIMARY_PACKAGE"
+                    | "OUT_DIR"
+            )
+        {
+            c.env_remove(key);
+        }
+    }
     c
 }
 
