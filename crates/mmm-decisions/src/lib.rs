@@ -73,7 +73,8 @@ fn channel_totals(
 ) -> Vec<ChannelDraws> {
     let nt = design.n_train;
     let draws = thetas.len();
-    let contributions: Vec<Vec<f64>> = dec.series[dec.first_channel..dec.first_channel + dec.channels]
+    let contributions: Vec<Vec<f64>> = dec.series
+        [dec.first_channel..dec.first_channel + dec.channels]
         .iter()
         .map(|wc| {
             (0..draws)

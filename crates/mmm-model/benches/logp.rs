@@ -10,6 +10,11 @@ use mmm_features::Design;
 use mmm_model::MmmModel;
 
 fn fixture_model() -> MmmModel {
+    model_with(|_| {})
+}
+
+/// The fixture model with its spec edited by `edit` before building.
+fn model_with(edit: impl FnOnce(&mut mmm_core::Spec)) -> MmmModel {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/pymc_example");
     let spec = LoadedSpec::load(&root.join("spec.toml")).expect("fixture spec");
     let dir = tempfile::tempdir().expect("tempdir");
@@ -18,7 +23,9 @@ fn fixture_model() -> MmmModel {
     mmm_features::run(&spec, &v, &f, true).expect("features");
     let up = Upstream::open(&f, "features").expect("features stage");
     let (design, _) = Design::load(&up, &spec.spec).expect("design");
-    MmmModel::new(&spec.spec, &design).expect("model")
+    let mut spec = spec.spec;
+    edit(&mut spec);
+    MmmModel::new(&spec, &design).expect("model")
 }
 
 fn bench_logp(c: &mut Criterion) {
@@ -40,5 +47,42 @@ fn bench_logp(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench_logp);
+/// The general (not fused) channel path: channel x1 with Weibull-CDF adstock and Hill
+/// saturation, channel x2 unchanged (fused).
+fn bench_logp_general(c: &mut Criterion) {
+    use mmm_core::spec::{AdstockSpec, Prior, SaturationSpec};
+    let gamma = Prior::Gamma {
+        shape: 2.0,
+        rate: 1.0,
+    };
+    let model = model_with(|spec| {
+        spec.channels[0].adstock = AdstockSpec::WeibullCdf {
+            l_max: 8,
+            normalize: true,
+            shape_prior: gamma,
+            scale_prior: gamma,
+        };
+        spec.channels[0].saturation = SaturationSpec::Hill {
+            k_prior: gamma,
+            s_prior: gamma,
+            beta_prior: Prior::HalfNormal { sigma: 2.0 },
+        };
+    });
+    let mut scratch = model.scratch();
+    let theta = [
+        0.35, 1.5, 2.0, 0.4, 1.5, 0.36, 0.19, 3.2, 0.27, 0.25, 0.33, 0.0006, 0.003, -0.057, 0.063,
+        0.002, 0.03,
+    ];
+    let u = model.unconstrain(&theta);
+    let mut grad = vec![0.0; model.dim()];
+    c.bench_function("hill + weibull_cdf channel logp+gradient", |b| {
+        b.iter(|| {
+            model
+                .logp(std::hint::black_box(&u), &mut grad, &mut scratch)
+                .expect("finite")
+        })
+    });
+}
+
+criterion_group!(benches, bench_logp, bench_logp_general);
 criterion_main!(benches);

@@ -60,8 +60,12 @@ fn run_family(spec: &str, data: &str, additive: bool) {
     assert!(comp.iter().any(|c| c == "baseline"));
     assert!(mean.iter().all(|m| m.is_finite()));
     let contrib = parquet(&run.join("decide/contributions.parquet"));
-    let c = f64_column(&contrib, "contribution", &run.join("decide/contributions.parquet"))
-        .expect("contribution");
+    let c = f64_column(
+        &contrib,
+        "contribution",
+        &run.join("decide/contributions.parquet"),
+    )
+    .expect("contribution");
     assert!(c.iter().all(|v| v.is_finite()));
     // The optimizer runs on response-scale lifts.
     let opt = dir.path().join("optimize");

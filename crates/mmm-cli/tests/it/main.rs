@@ -9,6 +9,7 @@ mod likelihoods;
 mod pipeline;
 mod spec;
 mod storage;
+mod transforms;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1,2 +1,2 @@
-mod optimizer;
 mod likelihoods;
+mod optimizer;

@@ -219,7 +219,10 @@ fn log_density_equals_its_definition_for_every_likelihood() {
         let (mut buf, mut out) = (vec![0.0; n], vec![0.0; n]);
         model.pointwise_log_likelihood(&theta, &mut buf, &mut out);
         for (a, b) in out.iter().zip(&pw) {
-            assert!((a - b).abs() < 1e-9 * (1.0 + b.abs()), "{lik:?}: {a} vs {b}");
+            assert!(
+                (a - b).abs() < 1e-9 * (1.0 + b.abs()),
+                "{lik:?}: {a} vs {b}"
+            );
         }
     }
 }
@@ -350,7 +353,10 @@ fn predictive_draws_have_the_model_mean_and_variance() {
                 "{lik:?} t={t}: mean {m} vs {}",
                 expected[t]
             );
-            assert!((v / var - 1.0).abs() < 0.1, "{lik:?}: variance {v} vs {var}");
+            assert!(
+                (v / var - 1.0).abs() < 0.1,
+                "{lik:?}: variance {v} vs {var}"
+            );
         }
     }
 }
@@ -367,7 +373,9 @@ fn constrain_and_unconstrain_are_inverse_for_every_likelihood() {
         }
         let mut rng = mmm_model::rand::rngs::StdRng::seed_from_u64(9);
         for _ in 0..20 {
-            let u = model.sample_prior_unconstrained(&mut rng).expect("prior draw");
+            let u = model
+                .sample_prior_unconstrained(&mut rng)
+                .expect("prior draw");
             let mut grad = vec![0.0; model.dim()];
             let theta = model.constrain(&u);
             let noise = &theta[model.dim() - 1];

@@ -3,3 +3,4 @@
 mod gates;
 mod known_posteriors;
 mod recovery_likelihoods;
+mod recovery_transforms;
