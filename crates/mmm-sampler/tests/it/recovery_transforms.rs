@@ -160,6 +160,7 @@ fn recover(spec: Spec, truths: &[(&str, f64)], seed: u64) {
             2.0 * mcse_quantile(&chains, 0.95),
         );
         let want = contribution(&model, &truth, c);
+        eprintln!("{label} channel {c}: truth {want:.4}, 90% interval [{lo:.4}, {hi:.4}]");
         assert!(
             lo - elo <= want && want <= hi + ehi,
             "{label} channel {c}: true contribution {want} outside the 90% interval [{lo}, {hi}] \
