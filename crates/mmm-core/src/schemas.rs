@@ -196,7 +196,7 @@ pub fn draws() -> ArtifactSchema {
             ),
         ],
         dynamic_columns: Some(DynamicColumns {
-            pattern: "one column per scalar parameter on its constrained scale: `intercept`, `beta[CH]`, `adstock_alpha[CH]`, `saturation_lam[CH]`, `gamma_control[NAME]`, `gamma_fourier[sin_K|cos_K]`, `gamma_trend[linear|cp_K]`, `gamma_event[NAME]`, `gamma_level_shift[DATE]`, then the noise parameters `sigma`, `nu` (Student-t), `phi` (negative binomial)",
+            pattern: "one column per scalar parameter on its constrained scale: `intercept`; per channel CH its adstock parameters (`adstock_alpha[CH]` for geometric; `adstock_alpha[CH]`, `adstock_theta[CH]` for delayed_geometric; `adstock_shape[CH]`, `adstock_scale[CH]` for weibull_cdf and weibull_pdf), its saturation parameters (`saturation_lam[CH]` for logistic, exponential and log1p; `saturation_k[CH]`, `saturation_s[CH]` for hill; `saturation_k[CH]` for michaelis_menten; `saturation_c[CH]` for tanh) and `beta[CH]`; `gamma_control[NAME]`, `gamma_fourier[sin_K|cos_K]`, `gamma_trend[linear|cp_K]`, `gamma_event[NAME]`, `gamma_level_shift[DATE]`; the likelihood's `sigma`, `nu` or `phi`",
             data_type: "float64",
             unit: "model scale: target / scales.target, channel spend / scales.channels[CH]",
             description: "posterior draws",

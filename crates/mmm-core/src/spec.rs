@@ -143,6 +143,22 @@ pub struct ChannelSpec {
     pub adstock: AdstockSpec,
     /// Diminishing-returns transform and the channel coefficient.
     pub saturation: SaturationSpec,
+    /// Which transform acts first: adstock then saturation (default) or saturation of each
+    /// period's spend, then adstock of the saturated series.
+    #[serde(default)]
+    pub order: TransformOrder,
+}
+
+/// Order of a channel's two transforms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum TransformOrder {
+    /// beta * s(adstock(x)): carry-over of spend, then diminishing returns (PyMC-Marketing's
+    /// default).
+    #[default]
+    AdstockFirst,
+    /// beta * adstock(s(x)): diminishing returns within each period's spend, then carry-over.
+    SaturationFirst,
 }
 
 impl ChannelSpec {
@@ -152,11 +168,12 @@ impl ChannelSpec {
     }
 }
 
-/// Carry-over (adstock) transform.
+/// Carry-over (adstock) transform: weights w_l for lags l = 0..l_max-1, and
+/// adstock(x)_t = sum_l w_l x_(t-l).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum AdstockSpec {
-    /// Geometric decay: weight alpha^l for lag l = 0..l_max-1.
+    /// Geometric decay: weight alpha^l (parameter `adstock_alpha[CH]`).
     Geometric {
         /// Number of weeks an impulse lasts (lags 0..l_max-1).
         l_max: usize,
@@ -166,23 +183,213 @@ pub enum AdstockSpec {
         /// Prior of the decay rate alpha in (0, 1).
         alpha_prior: Prior,
     },
+    /// Delayed geometric decay (Jin et al. 2017): weight alpha^((l - theta)^2), peaking at
+    /// lag theta (parameters `adstock_alpha[CH]`, `adstock_theta[CH]`).
+    DelayedGeometric {
+        /// Number of weeks an impulse lasts (lags 0..l_max-1); at least 2.
+        l_max: usize,
+        /// Divide the weights by their sum so total carry-over is 1.
+        #[serde(default = "default_true")]
+        normalize: bool,
+        /// Prior of the retention rate alpha in (0, 1).
+        alpha_prior: Prior,
+        /// Prior of the peak lag theta: a `truncated_normal` with bounds inside [0, l_max - 1].
+        theta_prior: Prior,
+    },
+    /// Weibull survival weights (PyMC-Marketing's `WeibullType.CDF`, Robyn's
+    /// `weibull_cdf`): w_0 = 1 and w_l = prod_(i=1..l) (1 - F(i; shape, scale)), F the Weibull
+    /// CDF (parameters `adstock_shape[CH]`, `adstock_scale[CH]`).
+    WeibullCdf {
+        /// Number of weeks an impulse lasts (lags 0..l_max-1).
+        l_max: usize,
+        /// Divide the weights by their sum so total carry-over is 1.
+        #[serde(default = "default_true")]
+        normalize: bool,
+        /// Prior of the Weibull shape k > 0.
+        shape_prior: Prior,
+        /// Prior of the Weibull scale lam > 0, in weeks.
+        scale_prior: Prior,
+    },
+    /// Weibull density weights: w_l = f(l + 1; shape, scale) / sum_j f(j + 1; shape, scale),
+    /// f the Weibull pdf; always normalized (parameters `adstock_shape[CH]`,
+    /// `adstock_scale[CH]`).
+    WeibullPdf {
+        /// Number of weeks an impulse lasts (lags 0..l_max-1).
+        l_max: usize,
+        /// Prior of the Weibull shape k > 0.
+        shape_prior: Prior,
+        /// Prior of the Weibull scale lam > 0, in weeks.
+        scale_prior: Prior,
+    },
+}
+
+impl AdstockSpec {
+    /// Number of lags l_max.
+    pub fn l_max(&self) -> usize {
+        match self {
+            Self::Geometric { l_max, .. }
+            | Self::DelayedGeometric { l_max, .. }
+            | Self::WeibullCdf { l_max, .. }
+            | Self::WeibullPdf { l_max, .. } => *l_max,
+        }
+    }
+
+    /// True when the weights are divided by their sum.
+    pub fn normalize(&self) -> bool {
+        match self {
+            Self::Geometric { normalize, .. }
+            | Self::DelayedGeometric { normalize, .. }
+            | Self::WeibullCdf { normalize, .. } => *normalize,
+            Self::WeibullPdf { .. } => true,
+        }
+    }
+
+    /// The spec's name of the kind.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Geometric { .. } => "geometric",
+            Self::DelayedGeometric { .. } => "delayed_geometric",
+            Self::WeibullCdf { .. } => "weibull_cdf",
+            Self::WeibullPdf { .. } => "weibull_pdf",
+        }
+    }
+
+    /// The transform's parameters in vector order: (parameter name stem, spec key of its
+    /// prior, prior).
+    pub fn parameters(&self) -> Vec<(&'static str, &'static str, &Prior)> {
+        match self {
+            Self::Geometric { alpha_prior, .. } => {
+                vec![("adstock_alpha", "alpha_prior", alpha_prior)]
+            }
+            Self::DelayedGeometric {
+                alpha_prior,
+                theta_prior,
+                ..
+            } => vec![
+                ("adstock_alpha", "alpha_prior", alpha_prior),
+                ("adstock_theta", "theta_prior", theta_prior),
+            ],
+            Self::WeibullCdf {
+                shape_prior,
+                scale_prior,
+                ..
+            }
+            | Self::WeibullPdf {
+                shape_prior,
+                scale_prior,
+                ..
+            } => vec![
+                ("adstock_shape", "shape_prior", shape_prior),
+                ("adstock_scale", "scale_prior", scale_prior),
+            ],
+        }
+    }
 }
 
 fn default_true() -> bool {
     true
 }
 
-/// Saturation transform plus channel coefficient.
+/// Saturation transform s(x) plus the channel coefficient: the channel's term is beta * s(.).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum SaturationSpec {
-    /// Logistic saturation (1 - e^(-lam x)) / (1 + e^(-lam x)) times beta.
+    /// Logistic saturation (1 - e^(-lam x)) / (1 + e^(-lam x)) times beta
+    /// (`saturation_lam[CH]`).
     Logistic {
         /// Prior of the steepness lam > 0.
         lam_prior: Prior,
         /// Prior of the channel coefficient beta (scaled target units).
         beta_prior: Prior,
     },
+    /// Hill curve x^s / (x^s + K^s) times beta (`saturation_k[CH]`, `saturation_s[CH]`).
+    Hill {
+        /// Prior of the half-saturation point K > 0 (scaled spend units).
+        k_prior: Prior,
+        /// Prior of the slope s > 0.
+        s_prior: Prior,
+        /// Prior of the channel coefficient beta (scaled target units).
+        beta_prior: Prior,
+    },
+    /// Exponential saturation 1 - e^(-lam x) times beta (`saturation_lam[CH]`).
+    Exponential {
+        /// Prior of the rate lam > 0.
+        lam_prior: Prior,
+        /// Prior of the channel coefficient beta (scaled target units).
+        beta_prior: Prior,
+    },
+    /// Michaelis-Menten x / (K + x) times beta (`saturation_k[CH]`).
+    MichaelisMenten {
+        /// Prior of the half-saturation point K > 0 (scaled spend units).
+        k_prior: Prior,
+        /// Prior of the channel coefficient beta (scaled target units).
+        beta_prior: Prior,
+    },
+    /// tanh(x / c) times beta (`saturation_c[CH]`).
+    Tanh {
+        /// Prior of the scale c > 0 (scaled spend units).
+        c_prior: Prior,
+        /// Prior of the channel coefficient beta (scaled target units).
+        beta_prior: Prior,
+    },
+    /// ln(1 + lam x) times beta, without an upper bound (`saturation_lam[CH]`).
+    Log1p {
+        /// Prior of the rate lam > 0.
+        lam_prior: Prior,
+        /// Prior of the channel coefficient beta (scaled target units).
+        beta_prior: Prior,
+    },
+}
+
+impl SaturationSpec {
+    /// The spec's name of the kind.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Logistic { .. } => "logistic",
+            Self::Hill { .. } => "hill",
+            Self::Exponential { .. } => "exponential",
+            Self::MichaelisMenten { .. } => "michaelis_menten",
+            Self::Tanh { .. } => "tanh",
+            Self::Log1p { .. } => "log1p",
+        }
+    }
+
+    /// The curve's parameters (without beta) in vector order: (parameter name stem, spec key
+    /// of its prior, prior).
+    pub fn parameters(&self) -> Vec<(&'static str, &'static str, &Prior)> {
+        match self {
+            Self::Logistic { lam_prior, .. }
+            | Self::Exponential { lam_prior, .. }
+            | Self::Log1p { lam_prior, .. } => vec![("saturation_lam", "lam_prior", lam_prior)],
+            Self::Hill {
+                k_prior, s_prior, ..
+            } => vec![
+                ("saturation_k", "k_prior", k_prior),
+                ("saturation_s", "s_prior", s_prior),
+            ],
+            Self::MichaelisMenten { k_prior, .. } => vec![("saturation_k", "k_prior", k_prior)],
+            Self::Tanh { c_prior, .. } => vec![("saturation_c", "c_prior", c_prior)],
+        }
+    }
+
+    /// Prior of the channel coefficient beta.
+    pub fn beta_prior(&self) -> &Prior {
+        match self {
+            Self::Logistic { beta_prior, .. }
+            | Self::Hill { beta_prior, .. }
+            | Self::Exponential { beta_prior, .. }
+            | Self::MichaelisMenten { beta_prior, .. }
+            | Self::Tanh { beta_prior, .. }
+            | Self::Log1p { beta_prior, .. } => beta_prior,
+        }
+    }
+}
+
+impl ChannelSpec {
+    /// Number of model parameters of this channel: adstock, saturation, then beta.
+    pub fn parameter_count(&self) -> usize {
+        self.adstock.parameters().len() + self.saturation.parameters().len() + 1
+    }
 }
 
 /// A control variable.
@@ -893,43 +1100,46 @@ impl Spec {
                         .into(),
                 );
             }
-            match &ch.adstock {
-                AdstockSpec::Geometric {
-                    l_max, alpha_prior, ..
-                } => {
-                    if *l_max == 0 || *l_max > 104 {
-                        problems.push(
-                            format!("{p}.adstock.l_max"),
-                            format!("must be 1..=104, got {l_max}"),
-                        );
+            let l_max = ch.adstock.l_max();
+            if l_max == 0 || l_max > 104 {
+                problems.push(
+                    format!("{p}.adstock.l_max"),
+                    format!("must be 1..=104, got {l_max}"),
+                );
+            }
+            for (stem, key, prior) in ch.adstock.parameters() {
+                let path = format!("{p}.adstock.{key}");
+                match stem {
+                    "adstock_alpha" => {
+                        problems.prior(path, prior, Support::UnitInterval, "adstock alpha")
                     }
-                    problems.prior(
-                        format!("{p}.adstock.alpha_prior"),
-                        alpha_prior,
-                        Support::UnitInterval,
-                        "adstock alpha",
-                    );
+                    "adstock_theta" => problems.peak_lag(path, prior, l_max),
+                    "adstock_shape" => {
+                        problems.prior(path, prior, Support::Positive, "the Weibull shape")
+                    }
+                    _ => problems.prior(path, prior, Support::Positive, "the Weibull scale"),
                 }
             }
-            match &ch.saturation {
-                SaturationSpec::Logistic {
-                    lam_prior,
-                    beta_prior,
-                } => {
-                    problems.prior(
-                        format!("{p}.saturation.lam_prior"),
-                        lam_prior,
-                        Support::Positive,
-                        "saturation lam",
-                    );
-                    problems.prior(
-                        format!("{p}.saturation.beta_prior"),
-                        beta_prior,
-                        Support::Positive,
-                        "a positive channel coefficient",
-                    );
-                }
+            for (stem, key, prior) in ch.saturation.parameters() {
+                let what = match stem {
+                    "saturation_k" => "the half-saturation point K",
+                    "saturation_s" => "the Hill slope s",
+                    "saturation_c" => "the tanh scale c",
+                    _ => "saturation lam",
+                };
+                problems.prior(
+                    format!("{p}.saturation.{key}"),
+                    prior,
+                    Support::Positive,
+                    what,
+                );
             }
+            problems.prior(
+                format!("{p}.saturation.beta_prior"),
+                ch.saturation.beta_prior(),
+                Support::Positive,
+                "a positive channel coefficient",
+            );
         }
         for (i, c) in self.controls.iter().enumerate() {
             let p = format!("controls[{i}]");
@@ -1213,7 +1423,7 @@ impl Spec {
 
     /// Number of free model parameters the spec implies.
     pub fn parameter_count(&self) -> usize {
-        // intercept + noise parameters + per channel (alpha, lam, beta) + controls
+        // intercept + noise parameters + per channel (adstock, saturation, beta) + controls
         // + 2 per Fourier order
         let noise = match self.likelihood {
             LikelihoodSpec::Poisson => 0,
@@ -1221,7 +1431,11 @@ impl Spec {
             _ => 1,
         };
         1 + noise
-            + 3 * self.channels.len()
+            + self
+                .channels
+                .iter()
+                .map(ChannelSpec::parameter_count)
+                .sum::<usize>()
             + self.controls.len()
             + 2 * self.seasonality.fourier_order
             + self.baseline_regressor_count()
@@ -1258,6 +1472,40 @@ struct Problems(Vec<SpecProblem>);
 impl Problems {
     fn push(&mut self, path: String, message: String) {
         self.0.push(SpecProblem { path, message });
+    }
+
+    /// The delayed-geometric peak lag theta lives on [0, l_max - 1]: its prior must be a
+    /// truncated normal bounded inside that interval (so the sampler's map covers it).
+    fn peak_lag(&mut self, path: String, prior: &Prior, l_max: usize) {
+        for (key, msg) in prior.problems() {
+            self.push(format!("{path}.{key}"), msg);
+        }
+        let top = l_max.saturating_sub(1) as f64;
+        match *prior {
+            Prior::TruncatedNormal { lower, upper, .. } => {
+                if l_max < 2 {
+                    self.push(
+                        path.replace("theta_prior", "l_max"),
+                        format!("a delayed_geometric adstock needs l_max >= 2, got {l_max}"),
+                    );
+                } else if !(lower >= 0.0 && upper <= top) {
+                    self.push(
+                        path,
+                        format!(
+                            "the peak lag theta lives on [0, l_max - 1] = [0, {top}]; the \
+                             truncated_normal bounds [{lower}, {upper}] must lie inside it"
+                        ),
+                    );
+                }
+            }
+            _ => self.push(
+                format!("{path}.family"),
+                format!(
+                    "the peak lag theta lives on [0, l_max - 1] = [0, {top}]: use a \
+                     truncated_normal with lower >= 0 and upper <= {top}"
+                ),
+            ),
+        }
     }
 
     /// Check a prior's parameters and that its support fits the parameter.

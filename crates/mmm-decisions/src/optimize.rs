@@ -10,9 +10,10 @@
 //! intersected with a hyperplane is exact (bisection on the shift of a clamped sum), so every
 //! iterate is feasible; gradients are forward differences of the exact per-draw response, and
 //! for the quantile and CVaR objectives the (sub)gradient of the draws that define them. The
-//! mean lift is concave in spend (a sum of concave saturation curves of adstock, which is
-//! linear in spend), so the ascent reaches the global optimum; for the risk objectives several
-//! starts are run and the best kept. Well-kept Rust optimization crates were considered: argmin
+//! mean lift is concave in spend for every saturation curve but Hill (a sum of concave curves
+//! of adstock, which is linear in spend, or of adstocks of concave curves), so the ascent
+//! reaches the global optimum; for the risk objectives, and for models with an S-shaped Hill
+//! channel (slope > 1), several starts (every corner among them) are run and the best kept. Well-kept Rust optimization crates were considered: argmin
 //! has no constrained solvers, and derivative-free COBYLA ports meet the budget equality only
 //! to a tolerance; the exact projection is 30 lines and keeps every plan feasible.
 

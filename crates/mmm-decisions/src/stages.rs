@@ -439,7 +439,9 @@ pub fn run_optimize(
         };
         starts.push(optimize::optimize(&pm, &expected, &starts)?.spend);
     }
-    if n <= 3 {
+    // A Hill curve with slope > 1 is S-shaped, so the mean lift may have several local optima:
+    // start from every corner too.
+    if n <= 3 || !inp.model.concave_in_spend() {
         for c in 0..n {
             let mut corner = vec![0.0; n];
             corner[c] = budget;

@@ -11,11 +11,12 @@ use mmm_features::Design;
 use mmm_model::MmmModel;
 
 fn fixture_model() -> MmmModel {
-    model_for("pymc_example", "")
+    model_for("pymc_example", "", |_| {})
 }
 
-/// The model of fixture `name` (its spec with `extra` TOML appended, and its data).
-fn model_for(name: &str, extra: &str) -> MmmModel {
+/// The model of fixture `name`: its spec with `extra` TOML appended builds the design, then
+/// `edit` changes the spec's transforms (which the design does not depend on).
+fn model_for(name: &str, extra: &str, edit: impl FnOnce(&mut mmm_core::Spec)) -> MmmModel {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../fixtures")
         .join(name);
@@ -28,7 +29,9 @@ fn model_for(name: &str, extra: &str) -> MmmModel {
     mmm_features::run(&spec, &v, &f, true).expect("features");
     let up = Upstream::open(&f, "features").expect("features stage");
     let (design, _) = Design::load(&up, &spec.spec).expect("design");
-    MmmModel::new(&spec.spec, &design).expect("model")
+    let mut spec = spec.spec;
+    edit(&mut spec);
+    MmmModel::new(&spec, &design).expect("model")
 }
 
 fn bench_logp(c: &mut Criterion) {
@@ -54,7 +57,7 @@ fn bench_logp(c: &mut Criterion) {
 /// plus a piecewise-linear trend with 6 changepoints: 44 parameters.
 fn bench_logp_10ch(c: &mut Criterion) {
     use mmm_model::rand::SeedableRng;
-    let model = model_for("bench_10ch", "\n[trend]\nkind = \"piecewise_linear\"\n");
+    let model = model_for("bench_10ch", "\n[trend]\nkind = \"piecewise_linear\"\n", |_| {});
     let mut scratch = model.scratch();
     // A prior draw (fixed seed): the cost does not depend on where the density is evaluated.
     let mut rng = mmm_model::rand::rngs::ChaCha8Rng::seed_from_u64(1);
@@ -74,5 +77,43 @@ fn bench_logp_10ch(c: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, bench_logp, bench_logp_10ch);
+
+/// The general (not fused) channel path: channel x1 with Weibull-CDF adstock and Hill
+/// saturation, channel x2 unchanged (fused).
+fn bench_logp_general(c: &mut Criterion) {
+    use mmm_core::spec::{AdstockSpec, Prior, SaturationSpec};
+    let gamma = Prior::Gamma {
+        shape: 2.0,
+        rate: 1.0,
+    };
+    let model = model_for("pymc_example", "", |spec| {
+        spec.channels[0].adstock = AdstockSpec::WeibullCdf {
+            l_max: 8,
+            normalize: true,
+            shape_prior: gamma,
+            scale_prior: gamma,
+        };
+        spec.channels[0].saturation = SaturationSpec::Hill {
+            k_prior: gamma,
+            s_prior: gamma,
+            beta_prior: Prior::HalfNormal { sigma: 2.0 },
+        };
+    });
+    let mut scratch = model.scratch();
+    let theta = [
+        0.35, 1.5, 2.0, 0.4, 1.5, 0.36, 0.19, 3.2, 0.27, 0.25, 0.33, 0.0006, 0.003, -0.057, 0.063,
+        0.002, 0.03,
+    ];
+    let u = model.unconstrain(&theta);
+    let mut grad = vec![0.0; model.dim()];
+    c.bench_function("hill + weibull_cdf channel logp+gradient", |b| {
+        b.iter(|| {
+            model
+                .logp(std::hint::black_box(&u), &mut grad, &mut scratch)
+                .expect("finite")
+        })
+    });
+}
+
+criterion_group!(benches, bench_logp, bench_logp_general, bench_logp_10ch);
 criterion_main!(benches);

@@ -86,6 +86,30 @@ pub fn convolve_with_derivative(
     }
 }
 
+/// Causal convolution a_t = sum_l w_l x_(t-l) for t = 0..a.len(), with `padded` laid out as
+/// in [`convolve_with_derivative`] (w.len() values before x_0), blocked the same way.
+pub fn convolve(padded: &[f64], w: &[f64], a: &mut [f64]) {
+    const B: usize = 16;
+    let l_max = w.len();
+    let n = a.len().min(padded.len().saturating_sub(l_max));
+    let blocks = n / B;
+    for b in 0..blocks {
+        let t0 = b * B;
+        let mut acc = [0.0f64; B];
+        for (l, wl) in w.iter().enumerate() {
+            let start = t0 + l_max - l;
+            let x: &[f64; B] = padded[start..start + B].try_into().unwrap_or(&[0.0; B]);
+            for k in 0..B {
+                acc[k] += wl * x[k];
+            }
+        }
+        a[t0..t0 + B].copy_from_slice(&acc);
+    }
+    for t in blocks * B..n {
+        a[t] = (0..l_max).map(|l| w[l] * padded[t + l_max - l]).sum();
+    }
+}
+
 /// In place over weeks: the logistic saturation v = (1 - e^(-lam a)) / (1 + e^(-lam a)) of the
 /// adstock a in `sat`, dv/dlam = a (1 - v^2) / 2 into `dlam`, and dv/dalpha = lam (1 - v^2) / 2
 /// times the adstock's alpha-derivative held in `dalpha`. Returns the sums of v, dv/dlam and

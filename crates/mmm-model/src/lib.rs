@@ -2,7 +2,10 @@
 //! gradient, and predictions (including counterfactuals with a channel switched off).
 //!
 //! Linear predictor (on the max-abs scaled target, PyMC-Marketing's MMM):
-//! `eta_t = intercept + sum_c beta_c * logistic(lam_c * adstock(x_c, alpha_c)_t) + sum_k gamma_k z_kt`,
+//! `eta_t = intercept + sum_c beta_c * v_c(x_c)_t + sum_k gamma_k z_kt`, where a channel's
+//! curve v is `s(adstock(x))_t` (adstock first, the default) or `adstock(s(x))_t` (saturation
+//! first), with any adstock family and saturation curve of [`mmm_features::transforms`];
+//! geometric adstock + logistic saturation, adstock first, runs a fused kernel,
 //! and, over the training window, with `y_t` the target divided by its scale `s`:
 //! - Normal: `y_t ~ Normal(eta_t, sigma)`;
 //! - StudentT: `y_t ~ Student-t(nu, eta_t, sigma)`;
@@ -22,9 +25,9 @@ pub mod simulate;
 pub mod special;
 
 use mmm_core::Spec;
-use mmm_core::spec::{AdstockSpec, ExpectedSign, LikelihoodSpec, Prior, SaturationSpec};
+use mmm_core::spec::{ExpectedSign, LikelihoodSpec, Prior, TransformOrder};
 use mmm_features::Design;
-use mmm_features::transforms::geometric_weights;
+use mmm_features::transforms::{Adstock, Saturation, geometric_weights};
 use prior::{Bijection, log_prior};
 
 /// Errors building the model.
@@ -65,8 +68,57 @@ struct ChannelInput {
     padded: Vec<f64>,
     l_max: usize,
     normalize: bool,
+    adstock: Adstock,
+    saturation: Saturation,
+    saturation_first: bool,
+    /// Geometric adstock + logistic saturation, adstock first: the fused kernels.
+    fast: bool,
+    /// Index of the channel's first parameter: adstock parameters, saturation parameters,
+    /// then beta.
+    at: usize,
+    /// Index of the channel's first derivative row in [`Scratch`] (one row per curve parameter).
+    row_at: usize,
     /// The sampler moves ln(mean training contribution) instead of ln(beta) (see `logp`).
     mean_coordinate: bool,
+}
+
+impl ChannelInput {
+    /// Number of curve parameters (adstock and saturation, beta excluded).
+    fn curve_params(&self) -> usize {
+        self.adstock.parameter_count() + self.saturation.parameter_count()
+    }
+
+    /// Index of beta in the parameter vector.
+    fn beta_at(&self) -> usize {
+        self.at + self.curve_params()
+    }
+}
+
+/// Work buffers of the general (not fused) channel path.
+#[derive(Debug, Clone)]
+struct CurveBuffers {
+    /// Adstock weights and their derivatives w.r.t. the first and second adstock parameter.
+    w: Vec<f64>,
+    d0: Vec<f64>,
+    d1: Vec<f64>,
+    /// Saturation-first: s(x) over the padded spend and its derivatives w.r.t. the first and
+    /// second saturation parameter.
+    sx: Vec<f64>,
+    ds0: Vec<f64>,
+    ds1: Vec<f64>,
+}
+
+impl CurveBuffers {
+    fn new(l_max: usize, padded: usize) -> Self {
+        Self {
+            w: vec![0.0; l_max],
+            d0: vec![0.0; l_max],
+            d1: vec![0.0; l_max],
+            sx: vec![0.0; padded],
+            ds0: vec![0.0; padded],
+            ds1: vec![0.0; padded],
+        }
+    }
 }
 
 /// Reusable buffers for one chain's log-density evaluations (no allocation per call).
@@ -75,16 +127,43 @@ pub struct Scratch {
     theta: Vec<f64>,
     dtheta: Vec<f64>,
     mu: Vec<f64>,
+    /// Per channel: the curve v_t (beta = 1) over the training window.
     sat: Vec<f64>,
-    dsat_lam: Vec<f64>,
-    dsat_alpha: Vec<f64>,
-    /// Per channel: d ln m / d alpha and d ln m / d lam for mean-contribution coordinates.
-    chain: Vec<[f64; 2]>,
+    /// Per channel and curve parameter p: dv_t / dp over the training window (channel c's rows
+    /// start at row `row_at`; the fused path stores alpha then lam).
+    rows: Vec<f64>,
+    /// Per channel: d ln m / d p for each curve parameter, for mean-contribution coordinates.
+    chain: Vec<[f64; 4]>,
     /// Per channel: beta_c m_c, the mean training contribution.
     level: Vec<f64>,
     /// Adstock weights and their alpha-derivatives (longest l_max).
     weights: Vec<f64>,
     dweights: Vec<f64>,
+    /// Buffers of the general channel path.
+    curve: CurveBuffers,
+}
+
+/// Where a channel's parameters sit in the vector and which transforms it uses.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ChannelLayout {
+    /// Index of the first adstock parameter.
+    pub first: usize,
+    /// Number of adstock parameters (they come first).
+    pub adstock_params: usize,
+    /// Number of saturation parameters (after the adstock ones).
+    pub saturation_params: usize,
+    /// Index of beta (after the saturation parameters).
+    pub beta: usize,
+    /// The adstock family.
+    pub adstock: Adstock,
+    /// The saturation curve.
+    pub saturation: Saturation,
+    /// Saturation of each period's spend before the adstock.
+    pub saturation_first: bool,
+    /// Evaluated by the fused geometric + logistic kernels.
+    pub fused: bool,
+    /// The sampler moves ln(mean training contribution) instead of ln(beta).
+    pub mean_coordinate: bool,
 }
 
 /// The observation model (the spec's likelihood family).
@@ -144,6 +223,8 @@ pub struct MmmModel {
     regressors_train: Vec<Vec<f64>>,
     regressor_means: Vec<f64>,
     centered: bool,
+    /// Index of the first regressor coefficient.
+    regressors_at: usize,
     /// Parameters whose prior and Jacobian are evaluated after the channel pass (the
     /// coefficients of channels sampled in mean-contribution coordinates).
     deferred_prior: Vec<bool>,
@@ -174,40 +255,65 @@ impl MmmModel {
             sign: 1.0,
         }];
         let mut channels = Vec::new();
+        let mut row_at = 0;
         for (ch, x) in spec.channels.iter().zip(&design.channels) {
-            let AdstockSpec::Geometric {
-                l_max,
-                normalize,
-                alpha_prior,
-            } = &ch.adstock;
-            let SaturationSpec::Logistic {
-                lam_prior,
-                beta_prior,
-            } = &ch.saturation;
-            let mut padded = vec![0.0; *l_max];
+            if x.len() != n {
+                return Err(ModelError::Mismatch(format!(
+                    "channel '{}' has {} periods, the design {n}",
+                    ch.name,
+                    x.len()
+                )));
+            }
+            let l_max = ch.adstock.l_max();
+            if l_max == 0 {
+                return Err(ModelError::Mismatch(format!(
+                    "channel '{}' has an adstock with l_max = 0",
+                    ch.name
+                )));
+            }
+            let adstock = Adstock::from_spec(&ch.adstock);
+            let saturation = Saturation::from_spec(&ch.saturation);
+            let saturation_first = ch.order == TransformOrder::SaturationFirst;
+            let beta_prior = ch.saturation.beta_prior();
+            let mut padded = vec![0.0; l_max];
             padded.extend_from_slice(x);
             // Spend in the training window is needed for a positive mean contribution.
             let trained = x[..design.n_train.min(x.len())].iter().any(|v| *v > 0.0);
-            channels.push(ChannelInput {
+            let input = ChannelInput {
                 padded,
-                l_max: *l_max,
-                normalize: *normalize,
+                l_max,
+                normalize: ch.adstock.normalize(),
+                adstock,
+                saturation,
+                saturation_first,
+                fast: matches!(adstock, Adstock::Geometric { .. })
+                    && saturation == Saturation::Logistic
+                    && !saturation_first,
+                at: params.len(),
+                row_at,
                 mean_coordinate: trained
                     && matches!(Bijection::for_prior(beta_prior), Bijection::Lower(a) if a == 0.0),
-            });
-            for (kind, prior) in [
-                ("adstock_alpha", alpha_prior),
-                ("saturation_lam", lam_prior),
-                ("beta", beta_prior),
-            ] {
+            };
+            row_at += input.curve_params();
+            channels.push(input);
+            let curve = ch
+                .adstock
+                .parameters()
+                .into_iter()
+                .chain(ch.saturation.parameters());
+            for (stem, prior) in curve
+                .map(|(stem, _, prior)| (stem, prior))
+                .chain([("beta", beta_prior)])
+            {
                 params.push(ParamInfo {
-                    name: format!("{kind}[{}]", ch.name),
+                    name: format!("{stem}[{}]", ch.name),
                     prior: *prior,
                     bijection: Bijection::for_prior(prior),
                     sign: 1.0,
                 });
             }
         }
+        let regressors_at = params.len();
         let control_priors = spec.controls.iter().map(|c| (c.prior, c.expected_sign));
         let fourier = std::iter::repeat_n(
             (spec.seasonality.prior, ExpectedSign::Unconstrained),
@@ -299,8 +405,8 @@ impl MmmModel {
             })
             .collect();
         let mut deferred_prior = vec![false; params.len()];
-        for (c, ch) in channels.iter().enumerate() {
-            deferred_prior[Self::channel_index(c) + 2] = ch.mean_coordinate;
+        for ch in &channels {
+            deferred_prior[ch.beta_at()] = ch.mean_coordinate;
         }
         let regressors_train = design
             .regressors
@@ -322,6 +428,7 @@ impl MmmModel {
             regressors_train,
             regressor_means,
             centered,
+            regressors_at,
             deferred_prior,
             params,
             channel_names: design.channel_names.clone(),
@@ -358,8 +465,30 @@ impl MmmModel {
         self.n_train
     }
 
-    fn channel_index(c: usize) -> usize {
-        1 + 3 * c
+    /// Index of channel c's first parameter and the names of its transforms: (first
+    /// parameter, number of curve parameters, adstock kind, saturation kind, saturation first).
+    /// Channel c's parameters are its adstock parameters, its saturation parameters, then beta.
+    pub fn channel_layout(&self, c: usize) -> ChannelLayout {
+        let ch = &self.channels[c];
+        ChannelLayout {
+            first: ch.at,
+            adstock_params: ch.adstock.parameter_count(),
+            saturation_params: ch.saturation.parameter_count(),
+            beta: ch.beta_at(),
+            adstock: ch.adstock,
+            saturation: ch.saturation,
+            saturation_first: ch.saturation_first,
+            fused: ch.fast,
+            mean_coordinate: ch.mean_coordinate,
+        }
+    }
+
+    /// True when every channel's curve is concave in its spend (every saturation curve but
+    /// Hill, which is S-shaped for a slope above 1), so a channel's expected lift is too.
+    pub fn concave_in_spend(&self) -> bool {
+        self.channels
+            .iter()
+            .all(|c| c.saturation != Saturation::Hill)
     }
 
     /// Number of control and Fourier regressors.
@@ -368,7 +497,7 @@ impl MmmModel {
     }
 
     fn regressor_index(&self, k: usize) -> usize {
-        1 + 3 * self.channels.len() + k
+        self.regressors_at + k
     }
 
     /// The observation model.
@@ -393,17 +522,18 @@ impl MmmModel {
     /// Fresh buffers sized for this model.
     pub fn scratch(&self) -> Scratch {
         let cn = self.channels.len() * self.n_train;
+        let rows: usize = self.channels.iter().map(ChannelInput::curve_params).sum();
         Scratch {
             theta: vec![0.0; self.dim()],
             dtheta: vec![0.0; self.dim()],
             mu: vec![0.0; self.n_train],
             sat: vec![0.0; cn],
-            dsat_lam: vec![0.0; cn],
-            dsat_alpha: vec![0.0; cn],
-            chain: vec![[0.0; 2]; self.channels.len()],
+            rows: vec![0.0; rows * self.n_train],
+            chain: vec![[0.0; 4]; self.channels.len()],
             level: vec![0.0; self.channels.len()],
             weights: vec![0.0; self.max_l_max()],
             dweights: vec![0.0; self.max_l_max()],
+            curve: CurveBuffers::new(self.max_l_max(), self.max_l_max() + self.n_train),
         }
     }
 
@@ -417,7 +547,7 @@ impl MmmModel {
             .collect();
         for c in 0..self.channels.len() {
             if self.channels[c].mean_coordinate {
-                let b = Self::channel_index(c) + 2;
+                let b = self.channels[c].beta_at();
                 // u holds ln(mean contribution) = ln|beta| + ln(mean saturation).
                 if self.centered {
                     theta[INTERCEPT] -= theta[b];
@@ -432,11 +562,49 @@ impl MmmModel {
     /// Mean over the training window of channel c's saturation curve (beta = 1) at `theta`.
     fn mean_saturation(&self, theta: &[f64], c: usize) -> f64 {
         let ch = &self.channels[c];
-        let base = Self::channel_index(c);
-        let (mut w, mut dw) = (vec![0.0; ch.l_max], vec![0.0; ch.l_max]);
-        geometric_weights(theta[base], ch.normalize, &mut w, &mut dw);
-        kernels::logistic_adstock_sum(&ch.padded, &w, theta[base + 1], self.n_train)
-            / self.n_train as f64
+        let base = ch.at;
+        if ch.fast {
+            let (mut w, mut dw) = (vec![0.0; ch.l_max], vec![0.0; ch.l_max]);
+            geometric_weights(theta[base], ch.normalize, &mut w, &mut dw);
+            return kernels::logistic_adstock_sum(&ch.padded, &w, theta[base + 1], self.n_train)
+                / self.n_train as f64;
+        }
+        let mut v = vec![0.0; self.n_train];
+        self.unit_curve(
+            theta,
+            c,
+            &self.channel_spend(c)[..self.n_train],
+            1.0,
+            &mut v,
+        );
+        kernels::sum(&v) / self.n_train as f64
+    }
+
+    /// Channel c's curve with beta = 1 for the scaled spend series `spend` times `mult` (zero
+    /// before its first period), one value per period of `spend` into `out`: s(adstock(x))
+    /// or adstock(s(x)), by direct convolution.
+    fn unit_curve(&self, theta: &[f64], c: usize, spend: &[f64], mult: f64, out: &mut [f64]) {
+        let ch = &self.channels[c];
+        let na = ch.adstock.parameter_count();
+        let (ap, sp) = (&theta[ch.at..ch.at + na], &theta[ch.at + na..ch.beta_at()]);
+        let l_max = ch.l_max;
+        let (mut w, mut d0, mut d1) = (vec![0.0; l_max], vec![0.0; l_max], vec![0.0; l_max]);
+        ch.adstock.weights(ap, &mut w, &mut d0, &mut d1);
+        let n = spend.len().min(out.len());
+        if ch.saturation_first {
+            let sx: Vec<f64> = spend[..n]
+                .iter()
+                .map(|x| ch.saturation.value(mult * x, sp))
+                .collect();
+            for (t, o) in out[..n].iter_mut().enumerate() {
+                *o = (0..l_max.min(t + 1)).map(|l| w[l] * sx[t - l]).sum();
+            }
+        } else {
+            for (t, o) in out[..n].iter_mut().enumerate() {
+                let a: f64 = (0..l_max.min(t + 1)).map(|l| w[l] * spend[t - l]).sum();
+                *o = ch.saturation.value(mult * a, sp);
+            }
+        }
     }
 
     /// sum_k gamma_k zbar_k: the centered intercept minus the original one (0 if uncentered).
@@ -467,7 +635,7 @@ impl MmmModel {
         shifted[INTERCEPT] += self.regressor_offset(theta);
         for c in 0..self.channels.len() {
             if self.channels[c].mean_coordinate {
-                let b = Self::channel_index(c) + 2;
+                let b = self.channels[c].beta_at();
                 shifted[b] *= self.mean_saturation(theta, c);
                 if self.centered {
                     shifted[INTERCEPT] += shifted[b];
@@ -516,28 +684,43 @@ impl MmmModel {
             }
         }
         for (c, ch) in self.channels.iter().enumerate() {
-            let base = Self::channel_index(c);
-            let (alpha, lam, beta) = (s.theta[base], s.theta[base + 1], s.theta[base + 2]);
+            let base = ch.at;
+            let b = ch.beta_at();
             let l_max = ch.l_max;
-            let (w, dw) = (&mut s.weights[..l_max], &mut s.dweights[..l_max]);
-            geometric_weights(alpha, ch.normalize, w, dw);
             let off = c * nt;
             let sat = &mut s.sat[off..off + nt];
-            let dsl = &mut s.dsat_lam[off..off + nt];
-            let dsa = &mut s.dsat_alpha[off..off + nt];
-            // Pass 1: adstock a_t = sum_l w_l x_(t-l) into `sat` and da_t/dalpha into `dsa`.
-            kernels::convolve_with_derivative(&ch.padded, w, dw, sat, dsa);
-            // Pass 2: the logistic curve and its derivatives, with their training sums.
-            let sums = kernels::logistic_with_derivatives(lam, sat, dsl, dsa);
+            let rows = &mut s.rows[ch.row_at * nt..(ch.row_at + ch.curve_params()) * nt];
+            // Training sums of v and of dv/dp for each curve parameter p.
+            let mut sums = [0.0f64; 5];
+            if ch.fast {
+                let (alpha, lam) = (s.theta[base], s.theta[base + 1]);
+                let (w, dw) = (&mut s.weights[..l_max], &mut s.dweights[..l_max]);
+                geometric_weights(alpha, ch.normalize, w, dw);
+                let (dsa, dsl) = rows.split_at_mut(nt);
+                // Pass 1: adstock a_t = sum_l w_l x_(t-l) into `sat` and da_t/dalpha into `dsa`.
+                kernels::convolve_with_derivative(&ch.padded, w, dw, sat, dsa);
+                // Pass 2: the logistic curve and its derivatives, with their training sums.
+                let k = kernels::logistic_with_derivatives(lam, sat, dsl, dsa);
+                sums[..3].copy_from_slice(&[k[0], k[2], k[1]]);
+            } else {
+                let params = &s.theta[base..b];
+                general_curve(ch, params, &mut s.curve, sat, rows);
+                if ch.mean_coordinate {
+                    sums[0] = kernels::sum(sat);
+                    for (j, row) in rows.chunks_exact(nt).enumerate() {
+                        sums[1 + j] = kernels::sum(row);
+                    }
+                }
+            }
             let beta = if ch.mean_coordinate {
                 // The sampler's coordinate is ln of the mean training contribution,
-                // ln cbar = ln|beta| + ln m(alpha, lam) with m the mean saturation; data pin
-                // cbar down while a weak channel's lam and beta trade off along a curved ridge.
-                // (u_alpha, u_lam, ln cbar) -> (u_alpha, u_lam, ln|beta|) is triangular with a
-                // unit diagonal, so the density needs no extra Jacobian term.
+                // ln cbar = ln|beta| + ln m(curve parameters) with m the mean of v; data pin
+                // cbar down while a weak channel's curve parameters and beta trade off along a
+                // curved ridge. (u_curve, ln cbar) -> (u_curve, ln|beta|) is triangular with a
+                // unit diagonal, so the density needs no extra Jacobian term, and
+                // d ln m / dp = (sum_t dv_t/dp) / (n m) for every curve family.
                 let inv_nt = 1.0 / nt as f64;
                 let m = sums[0] * inv_nt;
-                let b = base + 2;
                 let p = &self.params[b];
                 let u_beta = u[b] - m.ln();
                 let (x, dx, logj, dlogj) = p.bijection.forward(u_beta);
@@ -546,11 +729,13 @@ impl MmmModel {
                 grad[b] = dlp * dx + dlogj;
                 s.theta[b] = p.sign * x;
                 s.dtheta[b] = p.sign * dx;
-                s.chain[c] = [sums[2] * inv_nt / m, sums[1] * inv_nt / m];
+                for j in 0..ch.curve_params() {
+                    s.chain[c][j] = sums[1 + j] * inv_nt / m;
+                }
                 s.level[c] = s.theta[b] * m;
                 s.theta[b]
             } else {
-                beta
+                s.theta[b]
             };
             for (m, v) in s.mu.iter_mut().zip(sat.iter()) {
                 *m += beta * v;
@@ -642,22 +827,26 @@ impl MmmModel {
             let i = self.regressor_index(k);
             grad[i] += kernels::dot(g, z) * s.dtheta[i];
         }
-        for c in 0..self.channels.len() {
-            let base = Self::channel_index(c);
-            let beta = theta[base + 2];
+        for (c, ch) in self.channels.iter().enumerate() {
+            let base = ch.at;
+            let b = ch.beta_at();
+            let beta = theta[b];
             let off = c * nt;
-            grad[base] += beta * kernels::dot(g, &s.dsat_alpha[off..off + nt]) * s.dtheta[base];
-            grad[base + 1] +=
-                beta * kernels::dot(g, &s.dsat_lam[off..off + nt]) * s.dtheta[base + 1];
-            grad[base + 2] += kernels::dot(g, &s.sat[off..off + nt]) * s.dtheta[base + 2];
-            if self.channels[c].mean_coordinate {
-                // u_beta = u_cbar - ln m(alpha(u_alpha), lam(u_lam)).
-                let g_beta = grad[base + 2];
-                grad[base] -= g_beta * s.chain[c][0] * s.dtheta[base];
-                grad[base + 1] -= g_beta * s.chain[c][1] * s.dtheta[base + 1];
+            let np = ch.curve_params();
+            let rows = &s.rows[ch.row_at * nt..(ch.row_at + np) * nt];
+            for (j, row) in rows.chunks_exact(nt).enumerate() {
+                grad[base + j] += beta * kernels::dot(g, row) * s.dtheta[base + j];
+            }
+            grad[b] += kernels::dot(g, &s.sat[off..off + nt]) * s.dtheta[b];
+            if ch.mean_coordinate {
+                // u_beta = u_cbar - ln m(p(u_p) for each curve parameter p).
+                let g_beta = grad[b];
+                for j in 0..np {
+                    grad[base + j] -= g_beta * s.chain[c][j] * s.dtheta[base + j];
+                }
                 if self.centered {
                     // d icpt' / d u_cbar = -beta_c m_c.
-                    grad[base + 2] -= grad[INTERCEPT] * s.level[c];
+                    grad[b] -= grad[INTERCEPT] * s.level[c];
                 }
             }
         }
@@ -748,7 +937,8 @@ impl MmmModel {
     }
 
     /// Channel c's additive term of the expected target for every period,
-    /// beta_c * logistic(lam_c * adstock(x_c, alpha_c)_t), by direct convolution.
+    /// beta_c * v_c(x_c)_t (e.g. beta_c * logistic(lam_c * adstock(x_c, alpha_c)_t)), by direct
+    /// convolution.
     pub fn channel_term(&self, theta: &[f64], c: usize, out: &mut [f64]) {
         let ch = &self.channels[c];
         self.channel_term_for_spend(theta, c, &ch.padded[ch.l_max..], &mut out[..self.n]);
@@ -759,7 +949,16 @@ impl MmmModel {
     /// Spend before a plan's horizon carries in when the caller prepends it to `spend`.
     pub fn channel_term_for_spend(&self, theta: &[f64], c: usize, spend: &[f64], out: &mut [f64]) {
         let ch = &self.channels[c];
-        let base = Self::channel_index(c);
+        if !ch.fast {
+            let n = spend.len().min(out.len());
+            self.unit_curve(theta, c, &spend[..n], 1.0, &mut out[..n]);
+            let beta = theta[ch.beta_at()];
+            for o in &mut out[..n] {
+                *o *= beta;
+            }
+            return;
+        }
+        let base = ch.at;
         let (alpha, lam, beta) = (theta[base], theta[base + 1], theta[base + 2]);
         let mut w = vec![0.0; ch.l_max];
         let mut dw = vec![0.0; ch.l_max];
@@ -782,7 +981,16 @@ impl MmmModel {
         out: &mut [f64],
     ) {
         let ch = &self.channels[c];
-        let base = Self::channel_index(c);
+        if !ch.fast {
+            let beta = theta[ch.beta_at()];
+            let mut v = vec![0.0; spend.len()];
+            for (o, m) in out.iter_mut().zip(multipliers) {
+                self.unit_curve(theta, c, spend, *m, &mut v);
+                *o = beta * kernels::sum(&v);
+            }
+            return;
+        }
+        let base = ch.at;
         let (alpha, lam, beta) = (theta[base], theta[base + 1], theta[base + 2]);
         let (mut w, mut dw) = (vec![0.0; ch.l_max], vec![0.0; ch.l_max]);
         geometric_weights(alpha, ch.normalize, &mut w, &mut dw);
@@ -826,13 +1034,7 @@ impl MmmModel {
             return self.channel_totals_for_multipliers(theta, c, spend, multipliers, out);
         }
         let ch = &self.channels[c];
-        let base = Self::channel_index(c);
-        let (alpha, lam, beta) = (theta[base], theta[base + 1], theta[base + 2]);
-        let (mut w, mut dw) = (vec![0.0; ch.l_max], vec![0.0; ch.l_max]);
-        geometric_weights(alpha, ch.normalize, &mut w, &mut dw);
-        let adstock: Vec<f64> = (0..spend.len())
-            .map(|t| (0..ch.l_max.min(t + 1)).map(|l| w[l] * spend[t - l]).sum())
-            .collect();
+        let beta = theta[ch.beta_at()];
         let mut others = vec![0.0; self.n];
         self.linear_predictor(theta, &[c], &mut others);
         let last = others.last().copied().unwrap_or(theta[INTERCEPT]);
@@ -840,11 +1042,13 @@ impl MmmModel {
         let zero: f64 = (0..spend.len())
             .map(|t| self.expected_at(theta, other(t)))
             .sum();
+        let mut v = vec![0.0; spend.len()];
         for (o, m) in out.iter_mut().zip(multipliers) {
-            let with: f64 = adstock
+            self.unit_curve(theta, c, spend, *m, &mut v);
+            let with: f64 = v
                 .iter()
                 .enumerate()
-                .map(|(t, a)| self.expected_at(theta, other(t) + beta * (0.5 * lam * m * a).tanh()))
+                .map(|(t, v)| self.expected_at(theta, other(t) + beta * v))
                 .sum();
             *o = with - zero;
         }
@@ -1048,6 +1252,79 @@ impl MmmModel {
             }
         }
         self.expected_from_linear(theta, mean);
+    }
+}
+
+/// The general (not fused) channel path of the log density: channel `ch`'s curve v_t
+/// (beta = 1) over the training window into `sat` (its length), and dv_t/dp for each curve
+/// parameter p (adstock parameters, then saturation parameters) into consecutive rows of
+/// `rows`, each `sat.len()` long. `params` holds the curve parameters in that order.
+///
+/// Adstock first: a = w * x, v = s(a), dv/dp_adstock = s'(a) (dw/dp * x),
+/// dv/dp_saturation = ds/dp(a). Saturation first: v = w * s(x), dv/dp_adstock = dw/dp * s(x),
+/// dv/dp_saturation = w * ds/dp(x) (`*` the causal convolution).
+fn general_curve(
+    ch: &ChannelInput,
+    params: &[f64],
+    buf: &mut CurveBuffers,
+    sat: &mut [f64],
+    rows: &mut [f64],
+) {
+    let nt = sat.len();
+    let l_max = ch.l_max;
+    let na = ch.adstock.parameter_count();
+    let ns = ch.saturation.parameter_count();
+    let (ap, sp) = params.split_at(na);
+    let (w, d0, d1) = (
+        &mut buf.w[..l_max],
+        &mut buf.d0[..l_max],
+        &mut buf.d1[..l_max],
+    );
+    ch.adstock.weights(ap, w, d0, d1);
+    let (row_a0, rest) = rows.split_at_mut(nt);
+    if ch.saturation_first {
+        let len = l_max + nt;
+        let (sx, ds0, ds1) = (&mut buf.sx[..len], &mut buf.ds0[..len], &mut buf.ds1[..len]);
+        for (i, x) in ch.padded[..len].iter().enumerate() {
+            let (v, _, dp) = ch.saturation.grad(*x, sp);
+            sx[i] = v;
+            ds0[i] = dp[0];
+            ds1[i] = dp[1];
+        }
+        kernels::convolve_with_derivative(sx, w, d0, sat, row_a0);
+        let mut rest = rest.chunks_exact_mut(nt);
+        if na == 2
+            && let Some(row) = rest.next()
+        {
+            kernels::convolve(sx, d1, row);
+        }
+        for ds in [&*ds0, &*ds1].into_iter().take(ns) {
+            if let Some(row) = rest.next() {
+                kernels::convolve(ds, w, row);
+            }
+        }
+    } else {
+        kernels::convolve_with_derivative(&ch.padded, w, d0, sat, row_a0);
+        let (mut row_a1, row_s) = if na == 2 {
+            let (a1, s) = rest.split_at_mut(nt);
+            kernels::convolve(&ch.padded, d1, a1);
+            (Some(a1), s)
+        } else {
+            (None, rest)
+        };
+        let (row_s0, row_s1) = row_s.split_at_mut(nt);
+        for t in 0..nt {
+            let (v, dx, dp) = ch.saturation.grad(sat[t], sp);
+            sat[t] = v;
+            row_a0[t] *= dx;
+            if let Some(a1) = row_a1.as_deref_mut() {
+                a1[t] *= dx;
+            }
+            row_s0[t] = dp[0];
+            if ns == 2 {
+                row_s1[t] = dp[1];
+            }
+        }
     }
 }
 

@@ -10,6 +10,7 @@ mod pipeline;
 mod simulate;
 mod spec;
 mod storage;
+mod transforms;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -78,7 +78,10 @@ fn every_prior_family_and_sign_constraint_has_a_correct_gradient() {
             rate: 4.0,
         },
     };
-    let mmm_core::spec::AdstockSpec::Geometric { normalize, .. } = &mut spec.channels[1].adstock;
+    let mmm_core::spec::AdstockSpec::Geometric { normalize, .. } = &mut spec.channels[1].adstock
+    else {
+        panic!("the fixture's adstock is geometric")
+    };
     *normalize = false;
     assert!(spec.problems().is_empty(), "{:?}", spec.problems());
     let design = synthetic_design(&spec, 40, 40);
@@ -137,7 +140,10 @@ fn log_density_equals_its_definition() {
     for (normalize, n_train) in [(true, 45), (false, 60)] {
         let mut spec = spec.clone();
         let mmm_core::spec::AdstockSpec::Geometric { normalize: nz, .. } =
-            &mut spec.channels[0].adstock;
+            &mut spec.channels[0].adstock
+        else {
+            panic!("the fixture's adstock is geometric")
+        };
         *nz = normalize;
         let design = synthetic_design(&spec, 60, n_train);
         let model = MmmModel::new(&spec, &design).expect("model");

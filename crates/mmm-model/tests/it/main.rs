@@ -2,6 +2,7 @@
 
 mod gradient;
 mod likelihoods;
+mod transforms;
 
 use std::collections::BTreeMap;
 

@@ -3,6 +3,7 @@
 mod gates;
 mod known_posteriors;
 mod recovery_likelihoods;
+mod recovery_transforms;
 
 use mmm_core::spec::{InitStrategy, MassMatrix};
 use mmm_sampler::NutsOptions;
