@@ -159,6 +159,14 @@ fn spec_check_reports_transform_problems_with_key_paths() {
         let out = mmm_os(["spec".as_ref(), "check".as_ref(), path.as_os_str()]);
         assert_eq!(out.status.code(), Some(1), "{to}");
         let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(stdout.contains("channels"), "{to}: {stdout}");
+        let bad = if to.contains("sigmoid") {
+            "sigmoid"
+        } else {
+            "sideways"
+        };
+        assert!(
+            stdout.contains("line ") && stdout.contains(bad),
+            "{to}: {stdout}"
+        );
     }
 }
