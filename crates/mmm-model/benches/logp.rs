@@ -57,7 +57,11 @@ fn bench_logp(c: &mut Criterion) {
 /// plus a piecewise-linear trend with 6 changepoints: 44 parameters.
 fn bench_logp_10ch(c: &mut Criterion) {
     use mmm_model::rand::SeedableRng;
-    let model = model_for("bench_10ch", "\n[trend]\nkind = \"piecewise_linear\"\n", |_| {});
+    let model = model_for(
+        "bench_10ch",
+        "\n[trend]\nkind = \"piecewise_linear\"\n",
+        |_| {},
+    );
     let mut scratch = model.scratch();
     // A prior draw (fixed seed): the cost does not depend on where the density is evaluated.
     let mut rng = mmm_model::rand::rngs::ChaCha8Rng::seed_from_u64(1);
@@ -76,7 +80,6 @@ fn bench_logp_10ch(c: &mut Criterion) {
         },
     );
 }
-
 
 /// The general (not fused) channel path: channel x1 with Weibull-CDF adstock and Hill
 /// saturation, channel x2 unchanged (fused).
