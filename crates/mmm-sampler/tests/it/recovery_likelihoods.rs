@@ -3,13 +3,11 @@
 //! lies within four posterior standard deviations (plus Monte Carlo error) of its posterior
 //! mean. For a calibrated posterior a miss has probability about 6e-5 per parameter.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use mmm_core::Spec;
 use mmm_core::spec::{LikelihoodSpec, Prior};
 use mmm_diagnostics::convergence::{mcse_mean, rhat};
-use mmm_features::{Design, Scales};
 use mmm_model::MmmModel;
 use mmm_model::rand::SeedableRng;
 use mmm_sampler::sample;
@@ -31,46 +29,9 @@ fn spec(likelihood: LikelihoodSpec) -> Spec {
     spec
 }
 
-/// 160 weeks of pseudo-random spend and a control; the target is filled in by simulation.
-fn design(scale: f64) -> Design {
-    let n = 160;
-    let mut state = 99u64;
-    let mut next = move || {
-        state = state
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((state >> 11) as f64) / ((1u64 << 53) as f64)
-    };
-    let channels: Vec<Vec<f64>> = (0..2)
-        .map(|_| {
-            (0..n)
-                .map(|_| if next() < 0.25 { 0.0 } else { next() })
-                .collect()
-        })
-        .collect();
-    let z: Vec<f64> = (0..n).map(|_| next() - 0.5).collect();
-    Design {
-        dates: (0..n as i32).map(|t| 17_000 + 7 * t).collect(),
-        n_train: n,
-        target_scaled: vec![1.0; n],
-        channel_names: vec!["c0".into(), "c1".into()],
-        channels,
-        regressor_names: vec!["control[z]".into()],
-        regressors: vec![z],
-        scales: Scales {
-            target: scale,
-            channels: BTreeMap::new(),
-            controls: BTreeMap::new(),
-            train_rows: n,
-            holdout_rows: 0,
-            method: "test".into(),
-        },
-    }
-}
-
 fn recover(likelihood: LikelihoodSpec, scale: f64, noise: &[(&str, f64)], seed: u64) {
     let spec = spec(likelihood.clone());
-    let mut d = design(scale);
+    let mut d = crate::random_design(99, scale);
     let base = MmmModel::new(&spec, &d).expect("model");
     let names = base.param_names();
     let truth: Vec<f64> = names

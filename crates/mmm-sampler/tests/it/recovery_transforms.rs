@@ -6,13 +6,11 @@
 //! parameter's truth within four posterior standard deviations (plus Monte Carlo error) of its
 //! posterior mean.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use mmm_core::Spec;
 use mmm_core::summary::{quantile_sorted, sorted};
 use mmm_diagnostics::convergence::{mcse_mean, mcse_quantile, rhat};
-use mmm_features::{Design, Scales};
 use mmm_model::MmmModel;
 use mmm_model::rand::SeedableRng;
 use mmm_sampler::{NutsOptions, sample};
@@ -33,43 +31,6 @@ fn spec(adstock: &str, saturation: &str, order: &str) -> Spec {
     spec
 }
 
-/// 160 weeks of pseudo-random spend and a control; the target is filled in by simulation.
-fn design() -> Design {
-    let n = 160;
-    let mut state = 4242u64;
-    let mut next = move || {
-        state = state
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((state >> 11) as f64) / ((1u64 << 53) as f64)
-    };
-    let channels: Vec<Vec<f64>> = (0..2)
-        .map(|_| {
-            (0..n)
-                .map(|_| if next() < 0.25 { 0.0 } else { next() })
-                .collect()
-        })
-        .collect();
-    let z: Vec<f64> = (0..n).map(|_| next() - 0.5).collect();
-    Design {
-        dates: (0..n as i32).map(|t| 17_000 + 7 * t).collect(),
-        n_train: n,
-        target_scaled: vec![1.0; n],
-        channel_names: vec!["c0".into(), "c1".into()],
-        channels,
-        regressor_names: vec!["control[z]".into()],
-        regressors: vec![z],
-        scales: Scales {
-            target: 1.0,
-            channels: BTreeMap::new(),
-            controls: BTreeMap::new(),
-            train_rows: n,
-            holdout_rows: 0,
-            method: "test".into(),
-        },
-    }
-}
-
 /// Mean training contribution of channel c at constrained `theta`.
 fn contribution(model: &MmmModel, theta: &[f64], c: usize) -> f64 {
     let mut term = vec![0.0; model.periods()];
@@ -78,7 +39,7 @@ fn contribution(model: &MmmModel, theta: &[f64], c: usize) -> f64 {
 }
 
 fn recover(spec: Spec, truths: &[(&str, f64)], seed: u64) {
-    let mut d = design();
+    let mut d = crate::random_design(4242, 1.0);
     let base = MmmModel::new(&spec, &d).expect("model");
     let names = base.param_names();
     let truth: Vec<f64> = names
