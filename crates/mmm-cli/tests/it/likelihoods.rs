@@ -68,26 +68,7 @@ fn run_family(spec: &str, data: &str, additive: bool) {
     .expect("contribution");
     assert!(c.iter().all(|v| v.is_finite()));
     // The optimizer runs on response-scale lifts.
-    let opt = dir.path().join("optimize");
-    let out = mmm_os([
-        "optimize".as_ref(),
-        "--spec".as_ref(),
-        run.join("spec.toml").as_os_str(),
-        "--features".as_ref(),
-        run.join("features").as_os_str(),
-        "--fit".as_ref(),
-        run.join("fit").as_os_str(),
-        "--weeks".as_ref(),
-        "8".as_ref(),
-        "--out".as_ref(),
-        opt.as_os_str(),
-    ]);
-    assert!(
-        matches!(out.status.code(), Some(0) | Some(3)),
-        "optimize: {}",
-        stderr(&out)
-    );
-    assert!(opt.join("allocation.parquet").exists());
+    crate::assert_optimize_runs(&run, &dir.path().join("optimize"));
 }
 
 #[test]

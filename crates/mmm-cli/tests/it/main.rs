@@ -59,3 +59,27 @@ pub fn spec_with(dir: &Path, tune: u64, draws: u64, seed: u64) -> PathBuf {
     std::fs::write(&path, text).expect("write spec");
     path
 }
+
+/// `mmm optimize` over 8 weeks on a finished run succeeds (or reports a failed gate) and
+/// writes its allocation into `out`.
+pub fn assert_optimize_runs(run: &Path, out: &Path) {
+    let o = mmm_os([
+        "optimize".as_ref(),
+        "--spec".as_ref(),
+        run.join("spec.toml").as_os_str(),
+        "--features".as_ref(),
+        run.join("features").as_os_str(),
+        "--fit".as_ref(),
+        run.join("fit").as_os_str(),
+        "--weeks".as_ref(),
+        "8".as_ref(),
+        "--out".as_ref(),
+        out.as_os_str(),
+    ]);
+    assert!(
+        matches!(o.status.code(), Some(0) | Some(3)),
+        "optimize: {}",
+        stderr(&o)
+    );
+    assert!(out.join("allocation.parquet").exists());
+}
