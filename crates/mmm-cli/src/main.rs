@@ -62,6 +62,10 @@ enum Command {
         /// for long inputs with campaign rows.
         #[arg(long)]
         campaign_map: Option<PathBuf>,
+        /// Holiday and event calendar (CSV or Parquet with columns `event` and `date`): each
+        /// event declared in the spec's [[events]] takes the dates of its rows.
+        #[arg(long)]
+        calendar: Option<PathBuf>,
         /// The previous run's validate/table.parquet: report refresh drift against it.
         #[arg(long)]
         previous: Option<PathBuf>,
@@ -174,6 +178,10 @@ enum Command {
         /// for long inputs with campaign rows.
         #[arg(long)]
         campaign_map: Option<PathBuf>,
+        /// Holiday and event calendar (CSV or Parquet with columns `event` and `date`): each
+        /// event declared in the spec's [[events]] takes the dates of its rows.
+        #[arg(long)]
+        calendar: Option<PathBuf>,
         /// The previous run's validate/table.parquet: report refresh drift against it.
         #[arg(long)]
         previous: Option<PathBuf>,
@@ -441,6 +449,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
             common,
             data,
             campaign_map,
+            calendar,
             previous,
         } => {
             let io = remote::Io::default();
@@ -448,6 +457,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
             let inputs = mmm_contracts::Inputs {
                 data: io.file(&data)?,
                 campaign_map: io.opt_file(campaign_map.as_ref())?,
+                calendar: io.opt_file(calendar.as_ref())?,
                 previous: io.opt_file(previous.as_ref())?,
             };
             let out = io.stage(&common.out)?;
@@ -626,6 +636,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
             spec,
             data,
             campaign_map,
+            calendar,
             previous,
             previous_run,
             out,
@@ -643,6 +654,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
             let inputs = mmm_contracts::Inputs {
                 data: io.file(&data)?,
                 campaign_map: io.opt_file(campaign_map.as_ref())?,
+                calendar: io.opt_file(calendar.as_ref())?,
                 previous,
             };
             let local_out = io.run_dir(&out)?;

@@ -109,8 +109,15 @@ pub fn run(
 
     let validate = mmm_core::Upstream::open(&inputs.join("validate"), mmm_contracts::STAGE)?;
     let (table, _) = validate.parquet("table.parquet")?;
+    // With data.start the carry-in history rows come first (spend only; the target and controls
+    // are empty), so data.csv reproduces the same carry-in.
+    let history = match spec.spec.data.start {
+        Some(_) => Some(validate.parquet("history.parquet")?.0),
+        None => None,
+    };
     let csv = table_csv(
         &table,
+        history.as_ref(),
         &spec.spec.data.date_column,
         &spec.spec.data.target,
         &target,
@@ -171,9 +178,11 @@ pub fn run(
 }
 
 /// The validated wide table as CSV (dates as YYYY-MM-DD; the geo column dropped, since the
-/// table is national), with the target column's values replaced by `target`.
+/// table is national), with the target column's values replaced by `target`, after the rows of
+/// `history` (carry-in spend before data.start; other cells empty).
 fn table_csv(
     table: &arrow::array::RecordBatch,
+    history: Option<&arrow::array::RecordBatch>,
     date_column: &str,
     target_column: &str,
     target: &[f64],
@@ -182,18 +191,43 @@ fn table_csv(
     use arrow::array::{Array, Date32Array, Float64Array};
     let schema = table.schema();
     let mut columns: Vec<(String, Vec<String>)> = Vec::new();
+    let dates_of = |array: &dyn Array| -> Result<Vec<String>> {
+        let dates = array
+            .as_any()
+            .downcast_ref::<Date32Array>()
+            .ok_or_else(|| anyhow!("validate: column date is not a date"))?;
+        Ok((0..dates.len())
+            .map(|i| mmm_contracts::date_from_days(dates.value(i)))
+            .collect())
+    };
+    let numbers_of = |array: &dyn Array, name: &str| -> Result<Vec<String>> {
+        let values = array
+            .as_any()
+            .downcast_ref::<Float64Array>()
+            .ok_or_else(|| anyhow!("validate: column {name} is not float64"))?;
+        Ok((0..values.len())
+            .map(|i| {
+                if values.is_null(i) {
+                    String::new()
+                } else {
+                    format!("{}", values.value(i))
+                }
+            })
+            .collect())
+    };
+    let history_rows = history.map_or(0, |h| h.num_rows());
     for (field, array) in schema.fields().iter().zip(table.columns()) {
         let name = field.name().as_str();
-        let values: Vec<String> = if name == "date" {
-            let dates = array
-                .as_any()
-                .downcast_ref::<Date32Array>()
-                .ok_or_else(|| anyhow!("validate/table.parquet: column date is not a date"))?;
-            (0..dates.len())
-                .map(|i| mmm_contracts::date_from_days(dates.value(i)))
-                .collect()
-        } else if name == "geo" {
+        if name == "geo" {
             continue;
+        }
+        let mut values: Vec<String> = match history.and_then(|h| h.column_by_name(name)) {
+            Some(h) if name == "date" => dates_of(h.as_ref())?,
+            Some(h) => numbers_of(h.as_ref(), name)?,
+            None => vec![String::new(); history_rows],
+        };
+        values.extend(if name == "date" {
+            dates_of(array.as_ref())?
         } else if name == target_column {
             target
                 .iter()
@@ -206,24 +240,15 @@ fn table_csv(
                 })
                 .collect()
         } else {
-            let values = array
-                .as_any()
-                .downcast_ref::<Float64Array>()
-                .ok_or_else(|| anyhow!("validate/table.parquet: column {name} is not float64"))?;
-            (0..values.len())
-                .map(|i| {
-                    if values.is_null(i) {
-                        String::new()
-                    } else {
-                        format!("{}", values.value(i))
-                    }
-                })
-                .collect()
-        };
+            numbers_of(array.as_ref(), name)?
+        });
         let header = if name == "date" { date_column } else { name };
         columns.push((header.to_string(), values));
     }
-    if columns.iter().any(|(_, v)| v.len() != target.len()) {
+    if columns
+        .iter()
+        .any(|(_, v)| v.len() != history_rows + target.len())
+    {
         bail!(
             "validate/table.parquet has {} rows; the design has {}",
             table.num_rows(),
@@ -240,7 +265,7 @@ fn table_csv(
     };
     let header: Vec<String> = columns.iter().map(|(h, _)| quote(h)).collect();
     let _ = writeln!(csv, "{}", header.join(","));
-    for row in 0..target.len() {
+    for row in 0..history_rows + target.len() {
         let cells: Vec<&str> = columns.iter().map(|(_, v)| v[row].as_str()).collect();
         let _ = writeln!(csv, "{}", cells.join(","));
     }

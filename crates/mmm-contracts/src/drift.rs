@@ -126,6 +126,7 @@ pub fn compare(
                     geo: (key.1 != crate::panel::NATIONAL).then(|| key.1.clone()),
                     period: Some(key.0),
                     row: None,
+                    ..At::default()
                 },
                 format!(
                     "{} past period(s) changed since the previous table; first: {was} -> {now}",

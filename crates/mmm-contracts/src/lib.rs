@@ -5,7 +5,9 @@
 //! ([`ContractError::Rejected`], exit code 2 at the CLI).
 
 mod aggregate;
+pub mod calendar;
 pub mod drift;
+mod history;
 mod long;
 mod panel;
 mod read;
@@ -20,10 +22,13 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 use mmm_core::spec::{DataLayout, LoadedSpec};
 use mmm_core::{BatchBuilder, CoreError, Manifest, RunStatus, StageWriter, file_record, schemas};
+use panel::Panel;
 use serde::Serialize;
 
 pub use aggregate::period_start;
+pub use calendar::{Calendar, CalendarReport};
 pub use drift::{ColumnDrift, psi};
+pub use history::HistoryReport;
 pub use long::{CampaignMap, read_mapping};
 pub use read::{RawTable, read_table, read_table_bytes};
 pub use summary::summary_text;
@@ -48,6 +53,9 @@ pub struct Finding {
     pub rule: &'static str,
     /// Error or warning.
     pub severity: Severity,
+    /// Input file concerned when it is not the data file (the calendar file's name).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
     /// Column concerned, if any.
     pub column: Option<String>,
     /// Geography concerned, if any (panels only).
@@ -67,6 +75,9 @@ impl std::fmt::Display for Finding {
             Severity::Warning => "warning",
         };
         write!(f, "{sev}[{}]", self.rule)?;
+        if let Some(file) = &self.file {
+            write!(f, " file '{file}'")?;
+        }
         if let Some(c) = &self.column {
             write!(f, " column '{c}'")?;
         }
@@ -130,6 +141,13 @@ pub struct ContractReport {
     pub findings: Vec<Finding>,
     /// Drift per column against the previous table, when one was given.
     pub drift: Vec<ColumnDrift>,
+    /// Carry-in history before `data.start` (only when the spec sets it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history: Option<HistoryReport>,
+    /// The holiday and event calendar (only with `--calendar`): its events, the undeclared
+    /// ones (not modeled) and where each declared event's dates come from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub calendar: Option<CalendarReport>,
     /// True when no finding has error severity.
     pub passed: bool,
 }
@@ -202,6 +220,34 @@ struct Checked {
     table: Option<ValidTable>,
     findings: Vec<Finding>,
     summaries: Vec<ColumnSummary>,
+    /// With `data.start`: the kept history rows (channel columns only) and their report.
+    history: Option<(ValidTable, HistoryReport)>,
+}
+
+impl Checked {
+    fn rejected(findings: Vec<Finding>, summaries: Vec<ColumnSummary>) -> Self {
+        Self {
+            table: None,
+            findings,
+            summaries,
+            history: None,
+        }
+    }
+}
+
+/// Rows of a panel sorted by date then geo, as a table.
+fn sorted_table(panel: Panel) -> ValidTable {
+    let mut order: Vec<usize> = (0..panel.len()).collect();
+    order.sort_by(|&a, &b| (panel.dates[a], &panel.geos[a]).cmp(&(panel.dates[b], &panel.geos[b])));
+    ValidTable {
+        dates: order.iter().map(|&i| panel.dates[i].unwrap_or(0)).collect(),
+        geos: order.iter().map(|&i| panel.geos[i].clone()).collect(),
+        columns: panel
+            .columns
+            .into_iter()
+            .map(|(n, r, c)| (n, r, order.iter().map(|&i| c[i]).collect()))
+            .collect(),
+    }
 }
 
 /// Run every contract rule on a raw table (any layout); returns the valid table (if no errors)
@@ -225,22 +271,14 @@ fn check(
             panel::At::default(),
             "the file has no data rows".into(),
         );
-        return Ok(Checked {
-            table: None,
-            findings: f.0,
-            summaries: Vec::new(),
-        });
+        return Ok(Checked::rejected(f.0, Vec::new()));
     }
     let panel = match data.layout {
         DataLayout::Wide => wide::panel(raw, spec, &required, &mut f),
         DataLayout::Long => long::panel(raw, spec, &required, mapping, &mut f)?,
     };
     let Some(mut panel) = panel else {
-        return Ok(Checked {
-            table: None,
-            findings: f.0,
-            summaries: Vec::new(),
-        });
+        return Ok(Checked::rejected(f.0, Vec::new()));
     };
 
     // Rules on the input rows, at the input's own frequency.
@@ -265,6 +303,27 @@ fn check(
     if input_days < data.period_days {
         panel = aggregate::to_periods(&panel, spec, input_days, &mut f)?;
     }
+    // Rows before data.start are carry-in history: split off before the rules on the modeled
+    // periods, which see the window only.
+    let history = spec
+        .data
+        .start
+        .as_deref()
+        .and_then(parse_date)
+        .map(|start| {
+            let not_spend: BTreeSet<String> = required
+                .iter()
+                .filter(|(_, role)| *role != "channel")
+                .map(|(n, _)| n.clone())
+                .collect();
+            history::split(
+                &mut panel,
+                days_from_date(start),
+                spec.carry_in_periods(),
+                &not_spend,
+                &mut f,
+            )
+        });
 
     // Rules on the modeling periods.
     let summaries = rules::columns(&panel, spec.likelihood.target_domain(), &mut f);
@@ -296,27 +355,13 @@ fn check(
         );
     }
     if f.has_errors() {
-        return Ok(Checked {
-            table: None,
-            findings: f.0,
-            summaries,
-        });
+        return Ok(Checked::rejected(f.0, summaries));
     }
-    let mut order: Vec<usize> = (0..panel.len()).collect();
-    order.sort_by(|&a, &b| (panel.dates[a], &panel.geos[a]).cmp(&(panel.dates[b], &panel.geos[b])));
-    let table = ValidTable {
-        dates: order.iter().map(|&i| panel.dates[i].unwrap_or(0)).collect(),
-        geos: order.iter().map(|&i| panel.geos[i].clone()).collect(),
-        columns: panel
-            .columns
-            .into_iter()
-            .map(|(n, r, c)| (n, r, order.iter().map(|&i| c[i]).collect()))
-            .collect(),
-    };
     Ok(Checked {
-        table: Some(table),
+        table: Some(sorted_table(panel)),
         findings: f.0,
         summaries,
+        history: history.map(|(h, report)| (sorted_table(h), report)),
     })
 }
 
@@ -345,6 +390,8 @@ pub struct Inputs {
     pub data: PathBuf,
     /// Campaign-to-channel mapping (CSV or Parquet with `campaign` and `channel` columns).
     pub campaign_map: Option<PathBuf>,
+    /// Holiday and event calendar (CSV or Parquet with `event` and `date` columns).
+    pub calendar: Option<PathBuf>,
     /// The previous run's table.parquet, for refresh drift.
     pub previous: Option<PathBuf>,
 }
@@ -397,6 +444,8 @@ pub fn run_with(
     for p in inputs.campaign_map.iter().chain(&inputs.previous) {
         records.push(file_record(p)?);
     }
+    let calendar_record = inputs.calendar.as_deref().map(file_record).transpose()?;
+    records.extend(calendar_record.clone());
     let Some(mut writer) = StageWriter::begin(
         out_dir,
         &mmm_core::stage_id!(STAGE),
@@ -422,7 +471,39 @@ pub fn run_with(
         table,
         mut findings,
         summaries,
+        history,
     } = check(&raw, &spec.spec, mapping.as_ref(), as_of).map_err(unreadable)?;
+    // The calendar: its own rules, then the spec's events against it (also without one: an
+    // event with no inline dates needs it).
+    let mut f = panel::Findings::default();
+    let calendar = match (&inputs.calendar, &calendar_record) {
+        (Some(path), Some(record)) => {
+            let raw = read::read_table(path)?;
+            let name = file_name(path);
+            let cal = calendar::check(&raw, &name, &mut f);
+            let first_rows = calendar::first_rows(&raw);
+            let (events, undeclared, declared) =
+                calendar::check_events(&spec.spec, Some((&cal, &name)), &first_rows, &mut f);
+            let report = CalendarReport {
+                source: name,
+                source_sha256: record.sha256.clone(),
+                rows: raw.rows,
+                events,
+                undeclared_events: undeclared,
+                declared_events: declared,
+                rule: "a declared event's dates are the union of its inline `dates` and the \
+                       calendar rows with its name; calendar events the spec does not declare \
+                       are not modeled"
+                    .into(),
+            };
+            Some((path.clone(), cal, report))
+        }
+        _ => {
+            calendar::check_events(&spec.spec, None, &BTreeMap::new(), &mut f);
+            None
+        }
+    };
+    findings.extend(f.0);
     let batch = match &table {
         Some(table) => {
             let mut b = BatchBuilder::new()
@@ -449,10 +530,7 @@ pub fn run_with(
         }
     }
     let report = ContractReport {
-        source: data.file_name().map_or_else(
-            || data.display().to_string(),
-            |n| n.to_string_lossy().into_owned(),
-        ),
+        source: file_name(data),
         source_sha256: input.sha256.clone(),
         rows: raw.rows,
         layout: format!("{:?}", spec.spec.data.layout).to_lowercase(),
@@ -480,18 +558,47 @@ pub fn run_with(
         columns: summaries,
         findings: findings.clone(),
         drift,
+        history: history.as_ref().map(|(_, r)| r.clone()),
+        calendar: calendar.as_ref().map(|(_, _, r)| r.clone()),
         passed,
     };
     // contract.json is written even on rejection so the findings can be read; no manifest then.
     writer.write_json("contract.json", &report, None)?;
     let (Some(batch), true) = (batch, passed) else {
-        return Err(ContractError::Rejected {
-            path: data.to_path_buf(),
-            findings,
-        });
+        // Name the calendar when every error is in it.
+        let path = match &calendar {
+            Some((path, _, r))
+                if findings
+                    .iter()
+                    .filter(|f| f.severity == Severity::Error)
+                    .all(|f| f.file.as_deref() == Some(r.source.as_str())) =>
+            {
+                path.clone()
+            }
+            _ => data.to_path_buf(),
+        };
+        return Err(ContractError::Rejected { path, findings });
     };
     writer.write_parquet("table.parquet", &batch, &schemas::table())?;
-    let settings = serde_json::json!({
+    if let Some((h, _)) = &history {
+        let mut b = BatchBuilder::new()
+            .date("date", h.dates.clone())
+            .string("geo", h.geos.clone());
+        for (name, _, col) in &h.columns {
+            b = b.f64(name, col.clone());
+        }
+        let batch = b.build().map_err(|e| unreadable(e.to_string()))?;
+        writer.write_parquet("history.parquet", &batch, &schemas::history())?;
+    }
+    if let Some((_, cal, _)) = &calendar {
+        let batch = BatchBuilder::new()
+            .string("event", cal.rows.iter().map(|(e, _)| e.clone()).collect())
+            .date("date", cal.rows.iter().map(|(_, d)| *d).collect())
+            .build()
+            .map_err(|e| unreadable(e.to_string()))?;
+        writer.write_parquet("calendar.parquet", &batch, &schemas::calendar())?;
+    }
+    let mut settings = serde_json::json!({
         "layout": report.layout,
         "date_column": spec.spec.data.date_column,
         "period_days": spec.spec.data.period_days,
@@ -500,10 +607,26 @@ pub fn run_with(
         "columns": required_columns(&spec.spec).into_iter().map(|(n, r)| serde_json::json!({"name": n, "role": r})).collect::<Vec<_>>(),
         "warnings": findings.len(),
     });
+    if let Some(h) = &report.history {
+        settings["start"] = h.start.clone().into();
+        settings["carry_in_periods"] = h.periods_kept.into();
+    }
+    if let Some(c) = &report.calendar {
+        settings["calendar"] = c.source.clone().into();
+        settings["undeclared_events"] = c.undeclared_events.clone().into();
+    }
     Ok(Some((
         writer.finish(None, settings, RunStatus::Complete)?,
         report,
     )))
+}
+
+/// The file name of a path (the whole path when it has none).
+fn file_name(path: &Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
 }
 
 /// Counts of findings per rule, for terminal summaries.

@@ -160,6 +160,7 @@ pub fn panel(
             geo: (geo != NATIONAL).then(|| geo.to_string()),
             row: Some(row),
             period: Some(day),
+            ..At::default()
         };
         let value = parse_number(values.value(i), at, findings);
         if role == "channel" && value < 0.0 {
@@ -257,6 +258,7 @@ pub fn panel(
                         geo: p.geo(i),
                         row: None,
                         period: p.dates[i],
+                        ..At::default()
                     },
                     "no row carries this variable for this period and geo".into(),
                 );

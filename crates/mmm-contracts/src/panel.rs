@@ -63,6 +63,8 @@ pub struct Findings(pub Vec<Finding>);
 /// Where a finding points.
 #[derive(Debug, Default, Clone)]
 pub struct At {
+    /// Input file, when not the data file.
+    pub file: Option<String>,
     /// Column.
     pub column: Option<String>,
     /// Geo.
@@ -85,6 +87,7 @@ impl At {
     /// A cell of panel row `i`.
     pub fn cell(p: &Panel, c: &str, i: usize) -> Self {
         Self {
+            file: None,
             column: Some(c.to_string()),
             geo: p.geo(i),
             row: p.row(i),
@@ -99,6 +102,7 @@ impl Findings {
         self.0.push(Finding {
             rule,
             severity,
+            file: at.file,
             column: at.column,
             geo: at.geo,
             row: at.row,

@@ -36,6 +36,34 @@ pub fn summary_text(r: &ContractReport) -> String {
             r.period_days
         );
     }
+    if let Some(h) = &r.history {
+        let _ = writeln!(
+            s,
+            "carry-in history: {} of the {} periods before {} that adstock reaches ({} .. {})",
+            h.periods_kept,
+            h.periods_needed,
+            h.start,
+            h.first_kept.as_deref().unwrap_or("-"),
+            h.last_kept.as_deref().unwrap_or("-"),
+        );
+    }
+    if let Some(c) = &r.calendar {
+        let _ = writeln!(
+            s,
+            "calendar: {}, {} rows, {} event(s){}",
+            c.source,
+            c.rows,
+            c.events.len(),
+            if c.undeclared_events.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; not declared in the spec, not modeled: {}",
+                    c.undeclared_events.join(", ")
+                )
+            }
+        );
+    }
     if !r.columns.is_empty() {
         let _ = writeln!(
             s,

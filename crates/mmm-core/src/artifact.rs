@@ -268,7 +268,8 @@ impl StageWriter {
         &self.dir
     }
 
-    /// Add an input read after `begin` (it is recorded in the manifest).
+    /// Add an input read after `begin` (it is recorded in the manifest; freshness compares the
+    /// inputs given to `begin` with all recorded ones, so such a stage is always redone).
     pub fn add_input(&mut self, record: FileRecord) {
         self.inputs.push(record);
     }
@@ -378,8 +379,10 @@ fn is_fresh(dir: &Path, stage: &str, spec_sha256: &str, inputs: &[FileRecord]) -
     if m.spec_sha256 != spec_sha256 {
         return false;
     }
-    // Inputs given up front must match exactly (inputs added later are re-derived from these).
-    if !inputs.iter().all(|i| m.inputs.contains(i)) {
+    // The inputs must match exactly: every one present with its hash, and none recorded that is
+    // no longer given (an optional input dropped since, such as a calendar or a campaign map,
+    // shaped the old outputs).
+    if m.inputs.len() != inputs.len() || !inputs.iter().all(|i| m.inputs.contains(i)) {
         return false;
     }
     m.outputs.iter().all(|o| up.read_verified(&o.path).is_ok())

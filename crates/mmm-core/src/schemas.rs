@@ -150,6 +150,76 @@ pub fn table() -> ArtifactSchema {
     }
 }
 
+/// `validate/history.parquet` (only with `data.start`).
+pub fn history() -> ArtifactSchema {
+    ArtifactSchema {
+        name: "validate/history.parquet",
+        schema_version: 1,
+        row: "one period before `data.start` (carry-in history) and geo, sorted by date then geo; \
+              at most the longest adstock's l_max - 1 periods just before the window, fewer when \
+              the data has fewer (contract.json says how many)",
+        columns: vec![
+            col("date", "date32", "day", "first day of the period"),
+            col(
+                "geo",
+                "utf8",
+                "",
+                "geography of the row; `national` when the input has no geo column",
+            ),
+        ],
+        dynamic_columns: Some(DynamicColumns {
+            pattern: "each channel's spend column, in spec order, named as in the spec (the target and controls of history rows are not used and not kept)",
+            data_type: "float64",
+            unit: "currency, as in the source data",
+            description: "validated spend, unchanged",
+        }),
+    }
+}
+
+/// `validate/calendar.parquet` (only with `--calendar`).
+pub fn calendar() -> ArtifactSchema {
+    ArtifactSchema {
+        name: "validate/calendar.parquet",
+        schema_version: 1,
+        row: "one occurrence of a holiday or event, sorted by event then date; every row of the \
+              calendar file, declared in the spec's [[events]] or not (contract.json lists the \
+              undeclared ones, which are not modeled)",
+        columns: vec![
+            col(
+                "event",
+                "utf8",
+                "",
+                "event name (letters, digits, `_`, `-`); the spec event of that name takes the date",
+            ),
+            col(
+                "date",
+                "date32",
+                "day",
+                "a day of the occurrence; the period holding it is marked in `event[NAME]`",
+            ),
+        ],
+        dynamic_columns: None,
+    }
+}
+
+/// `features/carry_in.parquet` (only with `data.start`).
+pub fn carry_in() -> ArtifactSchema {
+    ArtifactSchema {
+        name: "features/carry_in.parquet",
+        schema_version: 1,
+        row: "one period just before the modeling window (national totals), in date order, the \
+              last one right before design.parquet's first period; at most the longest \
+              adstock's l_max - 1 periods",
+        columns: vec![col("date", "date32", "day", "first day of the period")],
+        dynamic_columns: Some(DynamicColumns {
+            pattern: "`channel[NAME]` per channel in spec order: spend / the channel's training max-abs (the same factor as design.parquet's `channel[NAME]`, from the training window only)",
+            data_type: "float64",
+            unit: "dimensionless; multiply by scales.json's channel factor for currency",
+            description: "pre-window spend that carries into the first periods through adstock",
+        }),
+    }
+}
+
 /// `features/design.parquet`.
 pub fn design() -> ArtifactSchema {
     ArtifactSchema {
@@ -592,7 +662,10 @@ pub fn allocation() -> ArtifactSchema {
 pub fn all() -> Vec<ArtifactSchema> {
     vec![
         table(),
+        history(),
+        calendar(),
         design(),
+        carry_in(),
         draws(),
         sample_stats(),
         ppc(),

@@ -108,6 +108,13 @@ pub struct DataRoles {
     /// Defaults to the day the stage runs.
     #[serde(default)]
     pub as_of: Option<String>,
+    /// First period of the modeling window (ISO `YYYY-MM-DD`, the first day of a period).
+    /// Rows before it are carry-in history: only their channel spend is used, so spend from
+    /// before the window carries into its first periods through adstock (the longest l_max - 1
+    /// periods before it are kept); their target and controls may be empty. Without it every
+    /// row is modeled and adstock starts from zero spend.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<String>,
 }
 
 fn default_period_days() -> u32 {
@@ -527,12 +534,18 @@ impl TrendSpec {
 
 /// A holiday or event: the periods holding any of its dates are 1 in its regressor
 /// `event[NAME]`, and so are `lead` periods before and `lag` periods after each.
+///
+/// Its dates are the inline `dates`, the rows of the calendar file (`mmm validate --calendar`)
+/// whose `event` is its name, or both (their union). An event with no date in either is
+/// refused by the validate stage.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EventSpec {
-    /// Name (letters, digits, `_` and `-`).
+    /// Name (letters, digits, `_` and `-`); calendar rows with this `event` are its dates.
     pub name: String,
     /// Dates of its occurrences (ISO `YYYY-MM-DD`); dates outside the data are ignored.
+    /// Optional when the calendar file lists the event.
+    #[serde(default)]
     pub dates: Vec<String>,
     /// Periods before each occurrence that are also marked (anticipation).
     #[serde(default)]
@@ -562,6 +575,15 @@ pub struct LevelShiftSpec {
     /// Prior of the shift (scaled target).
     #[serde(default = "default_event_prior")]
     pub prior: Prior,
+}
+
+/// True when `name` is a valid event name: non-empty ASCII letters, digits, `_` and `-` (it
+/// becomes part of the regressor name `event[NAME]` and the parameter `gamma_event[NAME]`).
+pub fn is_event_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
 /// Parse an ISO `YYYY-MM-DD` date.
@@ -1174,6 +1196,14 @@ impl Spec {
         if self.data.period_days == 0 {
             problems.push("data.period_days".into(), "must be >= 1".into());
         }
+        if let Some(start) = &self.data.start
+            && parse_iso_date(start).is_none()
+        {
+            problems.push(
+                "data.start".into(),
+                format!("{start:?} is not an ISO date (YYYY-MM-DD)"),
+            );
+        }
         problems.prior(
             "intercept.prior".into(),
             &self.intercept.prior,
@@ -1359,11 +1389,7 @@ impl Spec {
         let mut names = BTreeSet::new();
         for (i, e) in self.events.iter().enumerate() {
             let key = |k: &str| format!("events[{i}].{k}");
-            let valid = !e.name.is_empty()
-                && e.name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-            if !valid {
+            if !is_event_name(&e.name) {
                 problems.push(
                     key("name"),
                     format!("{:?} must be non-empty letters, digits, '_' or '-'", e.name),
@@ -1371,9 +1397,8 @@ impl Spec {
             } else if !names.insert(e.name.as_str()) {
                 problems.push(key("name"), format!("event {} is listed twice", e.name));
             }
-            if e.dates.is_empty() {
-                problems.push(key("dates"), "an event needs at least one date".into());
-            }
+            // An event without inline dates takes them from the calendar file; whether it has
+            // any is checked by the validate stage, which sees the calendar.
             for (j, d) in e.dates.iter().enumerate() {
                 if parse_iso_date(d).is_none() {
                     problems.push(
@@ -1419,6 +1444,17 @@ impl Spec {
             _ => 1 + self.trend.changepoint_count(),
         };
         trend + self.events.len() + self.level_shifts.len()
+    }
+
+    /// Number of periods before the modeling window whose spend can still act inside it: the
+    /// longest adstock's l_max - 1 (spend at t acts at t .. t + l_max - 1).
+    pub fn carry_in_periods(&self) -> usize {
+        self.channels
+            .iter()
+            .map(|c| c.adstock.l_max())
+            .max()
+            .unwrap_or(1)
+            .saturating_sub(1)
     }
 
     /// Number of free model parameters the spec implies.

@@ -364,7 +364,7 @@ pub fn run(
     writer.write_parquet("roi.parquet", &roi, &schemas::roi())?;
     writer.write_parquet("curves.parquet", &curves_batch, &schemas::curves())?;
     writer.write_json("summary.json", &summary, None)?;
-    let settings = serde_json::json!({
+    let mut settings = serde_json::json!({
         "interval": interval,
         "interval_kind": "highest-density interval over posterior draws (spend_at_hurdle: central interval)",
         "window": "training window",
@@ -376,5 +376,15 @@ pub fn run(
         "hurdle": hurdle,
         "not_for_decisions": not_for_decisions,
     });
+    if let Some(start) = &spec.spec.data.start {
+        settings["carry_in"] = format!(
+            "spend before data.start = {start} carries into the first periods through adstock; \
+             a channel's counterfactual zeroes that spend too, so its contribution includes the \
+             carry-in and the decomposition adds up, while spend (the ROAS and ROI denominator) \
+             is the training window's only; curves and marginal ROAS keep the carry-in as \
+             observed and vary the window's spend"
+        )
+        .into();
+    }
     Ok(Some(writer.finish(None, settings, RunStatus::Complete)?))
 }

@@ -2,8 +2,9 @@
 //!
 //! A plan is spend per channel and week (currency) over a horizon of H weeks that starts at a
 //! given period. The spend of the `carryover_periods - 1` weeks before the start is prepended
-//! (carry-in: it keeps acting and pushes the channel up its saturation curve), and the series is
-//! extended with zeros past the horizon so the plan's carry-out is counted.
+//! (carry-in: it keeps acting and pushes the channel up its saturation curve; before the data's
+//! first period it is the model's carry-in history from `data.start`, else zero), and the
+//! series is extended with zeros past the horizon so the plan's carry-out is counted.
 //!
 //! The *lift* of a plan is, per draw, the sum over the horizon and its carry-out weeks of every
 //! channel's term with the plan minus the same with zero spend over the horizon (carry-in alone),
@@ -63,7 +64,9 @@ impl<'a> PlanModel<'a> {
                 let start = start.min(spend.len());
                 let lags = model.carryover_periods(c).saturating_sub(1);
                 let from = start.saturating_sub(lags);
-                let mut h = vec![0.0; lags - (start - from)];
+                // Before period 0: the model's carry-in history (zeros without data.start).
+                let before = model.channel_history(c);
+                let mut h = before[before.len() - (lags - (start - from))..].to_vec();
                 h.extend_from_slice(&spend[from..start]);
                 h
             })

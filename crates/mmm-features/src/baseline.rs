@@ -2,6 +2,9 @@
 //! with changepoints), holidays and events with lead/lag windows, and level shifts. Each is a
 //! column of the design with its own coefficient; everything that depends on the data
 //! (changepoint positions, the time scale) uses the training window only.
+//!
+//! An event's dates are its inline `dates` in the spec together with the rows of the validated
+//! calendar (`validate/calendar.parquet`) that carry its name: their union.
 
 use mmm_core::Spec;
 use mmm_core::spec::{Prior, TrendKind, parse_iso_date};
@@ -89,9 +92,46 @@ fn changepoints(
         .collect()
 }
 
+/// The days (since 1970-01-01, sorted, distinct) of each spec event in order: its inline
+/// `dates` and the `calendar` rows `(event, day)` with its name. An event with none is refused
+/// by name.
+pub fn event_days(spec: &Spec, calendar: &[(String, i32)]) -> Result<Vec<Vec<i32>>, FeatureError> {
+    spec.events
+        .iter()
+        .map(|e| {
+            let all: std::collections::BTreeSet<i32> = e
+                .dates
+                .iter()
+                .filter_map(|d| days(d))
+                .chain(
+                    calendar
+                        .iter()
+                        .filter(|(name, _)| *name == e.name)
+                        .map(|(_, d)| *d),
+                )
+                .collect();
+            if all.is_empty() {
+                return Err(FeatureError::Invalid {
+                    column: format!("events.{}", e.name),
+                    message: "no dates: the spec gives no `dates` and the calendar \
+                              (validate --calendar) has no row with this event name"
+                        .into(),
+                });
+            }
+            Ok(all.into_iter().collect())
+        })
+        .collect()
+}
+
 /// The baseline regressors' columns over every period, in the order of [`names`]; `dates` are
-/// period starts (days since 1970-01-01), the first `n_train` the training window.
-pub fn columns(spec: &Spec, dates: &[i32], n_train: usize) -> Result<Vec<Vec<f64>>, FeatureError> {
+/// period starts (days since 1970-01-01), the first `n_train` the training window; `calendar`
+/// holds the validated calendar's `(event, day)` rows (empty without one).
+pub fn columns(
+    spec: &Spec,
+    dates: &[i32],
+    n_train: usize,
+    calendar: &[(String, i32)],
+) -> Result<Vec<Vec<f64>>, FeatureError> {
     let n = dates.len();
     let period_days = spec.data.period_days as i32;
     let scale = n_train.max(1) as f64;
@@ -106,10 +146,10 @@ pub fn columns(spec: &Spec, dates: &[i32], n_train: usize) -> Result<Vec<Vec<f64
             );
         }
     }
-    for e in &spec.events {
+    for (e, event_days) in spec.events.iter().zip(event_days(spec, calendar)?) {
         let mut column = vec![0.0; n];
-        for d in &e.dates {
-            let Some(p) = days(d).and_then(|day| period_of(dates, period_days, day)) else {
+        for day in event_days {
+            let Some(p) = period_of(dates, period_days, day) else {
                 continue;
             };
             let last = (p + e.lag).min(n.saturating_sub(1));
@@ -180,7 +220,7 @@ saturation = { kind = "logistic", lam_prior = { family = "gamma", shape = 3.0, r
             names(&s),
             ["trend[linear]", "trend[cp_1]", "trend[cp_2]", "trend[cp_3]"]
         );
-        let cols = columns(&s, &weeks(), 16).expect("columns");
+        let cols = columns(&s, &weeks(), 16, &[]).expect("columns");
         assert_eq!(cols.len(), 4);
         for (t, v) in cols[0].iter().enumerate() {
             assert_eq!(*v, t as f64 / 16.0);
@@ -199,12 +239,12 @@ saturation = { kind = "logistic", lam_prior = { family = "gamma", shape = 3.0, r
         let s =
             spec("[trend]\nkind = \"piecewise_linear\"\nchangepoint_dates = [\"2024-02-14\"]\n");
         // 2024-02-14 is a Wednesday in the week starting 2024-02-12 (period 6).
-        let cols = columns(&s, &weeks(), 16).expect("columns");
+        let cols = columns(&s, &weeks(), 16, &[]).expect("columns");
         assert_eq!(cols[1][6], 0.0);
         assert_eq!(cols[1][7], 1.0 / 16.0);
         let late =
             spec("[trend]\nkind = \"piecewise_linear\"\nchangepoint_dates = [\"2024-05-01\"]\n");
-        let err = columns(&late, &weeks(), 16).expect_err("after training");
+        let err = columns(&late, &weeks(), 16, &[]).expect_err("after training");
         assert!(err.to_string().contains("2024-05-01"), "{err}");
     }
 
@@ -214,22 +254,55 @@ saturation = { kind = "logistic", lam_prior = { family = "gamma", shape = 3.0, r
             "[[events]]\nname = \"black_friday\"\ndates = [\"2024-01-26\", \"2024-03-29\", \"2031-11-28\"]\nlead = 1\nlag = 2\n",
         );
         assert_eq!(names(&s), ["event[black_friday]"]);
-        let cols = columns(&s, &weeks(), 16).expect("columns");
+        let cols = columns(&s, &weeks(), 16, &[]).expect("columns");
         // 2024-01-26 is in period 3, 2024-03-29 in period 12; 2031 is outside the data.
         let marked: Vec<usize> = (0..20).filter(|t| cols[0][*t] == 1.0).collect();
         assert_eq!(marked, [2, 3, 4, 5, 11, 12, 13, 14]);
     }
 
     #[test]
+    fn calendar_dates_join_the_inline_ones_and_an_event_needs_some() {
+        let s = spec(
+            "[[events]]\nname = \"promo\"\ndates = [\"2024-01-26\"]\n\
+             [[events]]\nname = \"sale\"\n",
+        );
+        assert!(
+            s.problems().is_empty(),
+            "dates are optional: {:?}",
+            s.problems()
+        );
+        let day = |d: &str| days(d).expect("date");
+        let calendar = vec![
+            ("promo".to_string(), day("2024-03-29")),
+            ("promo".to_string(), day("2024-01-26")),
+            ("sale".to_string(), day("2024-02-14")),
+            ("other".to_string(), day("2024-02-20")),
+        ];
+        assert_eq!(
+            event_days(&s, &calendar).expect("days"),
+            [
+                vec![day("2024-01-26"), day("2024-03-29")],
+                vec![day("2024-02-14")]
+            ]
+        );
+        let cols = columns(&s, &weeks(), 16, &calendar).expect("columns");
+        let marked = |c: &[f64]| (0..20).filter(|t| c[*t] == 1.0).collect::<Vec<usize>>();
+        assert_eq!(marked(&cols[0]), [3, 12]);
+        assert_eq!(marked(&cols[1]), [6]);
+        let err = columns(&s, &weeks(), 16, &[]).expect_err("sale has no dates");
+        assert!(err.to_string().contains("events.sale"), "{err}");
+    }
+
+    #[test]
     fn events_and_shifts_that_cannot_be_estimated_are_refused_by_name() {
         let outside = spec("[[events]]\nname = \"later\"\ndates = [\"2024-05-10\"]\n");
-        let err = columns(&outside, &weeks(), 16).expect_err("only in holdout");
+        let err = columns(&outside, &weeks(), 16, &[]).expect_err("only in holdout");
         assert!(err.to_string().contains("events.later"), "{err}");
         let first = spec("[[level_shifts]]\ndate = \"2024-01-02\"\n");
-        let err = columns(&first, &weeks(), 16).expect_err("first period");
+        let err = columns(&first, &weeks(), 16, &[]).expect_err("first period");
         assert!(err.to_string().contains("level_shifts.2024-01-02"), "{err}");
         let ok = spec("[[level_shifts]]\ndate = \"2024-03-04\"\n");
-        let cols = columns(&ok, &weeks(), 16).expect("columns");
+        let cols = columns(&ok, &weeks(), 16, &[]).expect("columns");
         let step: Vec<f64> = (0..20).map(|t| if t >= 9 { 1.0 } else { 0.0 }).collect();
         assert_eq!(cols[0], step);
         assert_eq!(names(&ok), ["level_shift[2024-03-04]"]);

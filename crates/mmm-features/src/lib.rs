@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use chrono::Datelike;
-use mmm_core::columns::{bool_column, date_column, f64_column};
+use mmm_core::columns::{bool_column, date_column, f64_column, string_column};
 use mmm_core::spec::LoadedSpec;
 use mmm_core::{
     BatchBuilder, CoreError, Manifest, RunStatus, Spec, StageWriter, Upstream, schemas,
@@ -55,6 +55,25 @@ pub enum FeatureError {
     },
 }
 
+/// Spend of the periods just before the modeling window (`data.start`), which carries into its
+/// first periods through adstock.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CarryIn {
+    /// Period starts (days since 1970-01-01), oldest first; the last is the period right before
+    /// the design's first.
+    pub dates: Vec<i32>,
+    /// Scaled spend per channel (spec order; the design's channel scale), one value per date.
+    /// Empty without `data.start`: adstock then starts from zero spend.
+    pub channels: Vec<Vec<f64>>,
+}
+
+impl CarryIn {
+    /// Channel c's carry-in spend (scaled, oldest first); empty when there is none.
+    pub fn channel(&self, c: usize) -> &[f64] {
+        self.channels.get(c).map_or(&[], Vec::as_slice)
+    }
+}
+
 /// The model inputs, as the fit, diagnose and decide stages read them.
 #[derive(Debug, Clone)]
 pub struct Design {
@@ -74,6 +93,8 @@ pub struct Design {
     pub regressors: Vec<Vec<f64>>,
     /// Scaling factors.
     pub scales: Scales,
+    /// Pre-window spend (features/carry_in.parquet, with `data.start`); empty otherwise.
+    pub carry_in: CarryIn,
 }
 
 impl Design {
@@ -109,6 +130,18 @@ impl Design {
             .iter()
             .map(|n| f64_column(&batch, n, &path))
             .collect::<Result<Vec<_>, _>>()?;
+        let mut records = vec![rec_d, rec_s];
+        let mut carry_in = CarryIn::default();
+        if spec.data.start.is_some() {
+            let (batch, rec) = features.parquet(CARRY_IN_FILE)?;
+            let path = features.dir().join(CARRY_IN_FILE);
+            carry_in.dates = date_column(&batch, "date", &path)?;
+            carry_in.channels = channel_names
+                .iter()
+                .map(|n| f64_column(&batch, &format!("channel[{n}]"), &path))
+                .collect::<Result<Vec<_>, _>>()?;
+            records.push(rec);
+        }
         Ok((
             Self {
                 dates,
@@ -119,8 +152,9 @@ impl Design {
                 regressor_names,
                 regressors,
                 scales,
+                carry_in,
             },
-            vec![rec_d, rec_s],
+            records,
         ))
     }
 
@@ -144,6 +178,9 @@ impl Design {
     }
 }
 
+/// The carry-in file of the features stage (with `data.start`).
+pub const CARRY_IN_FILE: &str = "carry_in.parquet";
+
 /// Column names of the control, Fourier and baseline (trend, event, level-shift) regressors
 /// the spec implies, in design order.
 pub fn regressor_names(spec: &Spec) -> Vec<String> {
@@ -157,6 +194,55 @@ pub fn regressor_names(spec: &Spec) -> Vec<String> {
         )
         .chain(baseline::names(spec))
         .collect()
+}
+
+/// features/carry_in.parquet from the validated history (national totals): its last
+/// `carry_in_periods` periods, which must end right before the window's first period, each
+/// channel divided by its window scale.
+fn carry_in_batch(
+    spec: &Spec,
+    history: &arrow::array::RecordBatch,
+    path: &Path,
+    window: &[i32],
+    scales: &BTreeMap<String, f64>,
+) -> Result<arrow::array::RecordBatch, FeatureError> {
+    let invalid = |message: String| FeatureError::Invalid {
+        column: "validate/history.parquet".into(),
+        message,
+    };
+    let dates = date_column(history, "date", path)?;
+    let keep = dates.len() - dates.len().min(spec.carry_in_periods());
+    let step = spec.data.period_days as i32;
+    let first = window.first().copied().unwrap_or(0);
+    for (k, d) in dates[keep..].iter().rev().enumerate() {
+        if *d != first - (k as i32 + 1) * step {
+            return Err(invalid(format!(
+                "history period {} is not {} period(s) before the window's first period {}; \
+                 the history must end right before data.start without gaps (rerun validate)",
+                iso(*d),
+                k + 1,
+                iso(first)
+            )));
+        }
+    }
+    let mut b = BatchBuilder::new().date("date", dates[keep..].to_vec());
+    for ch in &spec.channels {
+        let spend = f64_column(history, ch.spend_column(), path)?;
+        let s = scales.get(&ch.name).copied().unwrap_or(1.0);
+        b = b.f64(
+            &format!("channel[{}]", ch.name),
+            spend[keep..].iter().map(|v| v / s).collect(),
+        );
+    }
+    b.build().map_err(|e| invalid(e.to_string()))
+}
+
+/// ISO date of days since 1970-01-01.
+fn iso(day: i32) -> String {
+    (chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default()
+        + chrono::Duration::days(day as i64))
+    .format("%Y-%m-%d")
+    .to_string()
 }
 
 fn max_abs(values: &[f64]) -> f64 {
@@ -173,17 +259,45 @@ pub fn run(
 ) -> Result<Option<Manifest>, FeatureError> {
     let upstream = Upstream::open(validate_dir, "validate")?;
     let (table_bytes, table_rec) = upstream.read_verified("table.parquet")?;
+    let mut records = vec![table_rec];
+    // The validated calendar, when validate had one; the history, when the spec has a start.
+    let calendar = match upstream.manifest().output("calendar.parquet") {
+        Some(_) => {
+            let (bytes, rec) = upstream.read_verified("calendar.parquet")?;
+            records.push(rec);
+            Some(bytes)
+        }
+        None => None,
+    };
+    let history = match spec.spec.data.start {
+        Some(_) => {
+            let (bytes, rec) = upstream.read_verified("history.parquet")?;
+            records.push(rec);
+            Some(bytes)
+        }
+        None => None,
+    };
     let Some(mut writer) = StageWriter::begin(
         out_dir,
         &mmm_core::stage_id!(STAGE),
         &spec.sha256,
-        vec![table_rec],
+        records,
         force,
     )?
     else {
         return Ok(None);
     };
     let spec = &spec.spec;
+    let calendar = match calendar {
+        Some(bytes) => {
+            let path = validate_dir.join("calendar.parquet");
+            let batch = mmm_core::read_parquet_bytes(bytes, &path)?;
+            let events = string_column(&batch, "event", &path)?;
+            let days = date_column(&batch, "date", &path)?;
+            events.into_iter().zip(days).collect()
+        }
+        None => Vec::new(),
+    };
     let table_path = validate_dir.join("table.parquet");
     let table = mmm_core::read_parquet_bytes(table_bytes, &table_path)?;
     let table = geo::national_totals(&table, spec, &table_path)?;
@@ -257,7 +371,7 @@ pub fn run(
             );
         }
     }
-    let baseline_columns = baseline::columns(spec, &dates, n_train)?;
+    let baseline_columns = baseline::columns(spec, &dates, n_train, &calendar)?;
     for (name, column) in baseline::names(spec).iter().zip(baseline_columns) {
         batch = batch.f64(name, column);
     }
@@ -266,6 +380,17 @@ pub fn run(
         message: e.to_string(),
     })?;
     writer.write_parquet("design.parquet", &batch, &schemas::design())?;
+    let carry_in = match history {
+        Some(bytes) => {
+            let path = validate_dir.join("history.parquet");
+            let table = mmm_core::read_parquet_bytes(bytes, &path)?;
+            let table = geo::national_totals(&table, spec, &path)?;
+            let batch = carry_in_batch(spec, &table, &path, &dates, &channel_scales)?;
+            writer.write_parquet(CARRY_IN_FILE, &batch, &schemas::carry_in())?;
+            Some(batch.num_rows())
+        }
+        None => None,
+    };
     let scales = Scales {
         target: target_scale,
         channels: channel_scales,
@@ -275,11 +400,15 @@ pub fn run(
         method: "max-abs over the training window (first train_rows periods)".into(),
     };
     writer.write_json("scales.json", &scales, None)?;
-    let settings = serde_json::json!({
+    let mut settings = serde_json::json!({
         "scaling": "max_abs_train_window",
         "fourier_order": order,
         "fourier_period_days": spec.seasonality.period_days,
         "holdout_periods": holdout,
     });
+    if let Some(rows) = carry_in {
+        settings["carry_in_periods"] = rows.into();
+        settings["carry_in_needed"] = spec.carry_in_periods().into();
+    }
     Ok(Some(writer.finish(None, settings, RunStatus::Complete)?))
 }

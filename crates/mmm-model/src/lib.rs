@@ -64,8 +64,12 @@ pub struct ParamInfo {
 
 #[derive(Debug, Clone)]
 struct ChannelInput {
-    /// Scaled spend over all periods after l_max leading zeros (x_(t-l_max) sits at index t).
+    /// Scaled spend over all periods after l_max leading values (x_(t-l_max) sits at index t):
+    /// the carry-in spend of the periods before the window (`data.start`), zeros where there
+    /// is none.
     padded: Vec<f64>,
+    /// True when some carry-in spend before period 0 is not zero.
+    carry_in: bool,
     l_max: usize,
     normalize: bool,
     adstock: Adstock,
@@ -256,7 +260,7 @@ impl MmmModel {
         }];
         let mut channels = Vec::new();
         let mut row_at = 0;
-        for (ch, x) in spec.channels.iter().zip(&design.channels) {
+        for (c, (ch, x)) in spec.channels.iter().zip(&design.channels).enumerate() {
             if x.len() != n {
                 return Err(ModelError::Mismatch(format!(
                     "channel '{}' has {} periods, the design {n}",
@@ -275,12 +279,24 @@ impl MmmModel {
             let saturation = Saturation::from_spec(&ch.saturation);
             let saturation_first = ch.order == TransformOrder::SaturationFirst;
             let beta_prior = ch.saturation.beta_prior();
+            // Lags reach l_max - 1 periods back: the last that many carry-in values, the rest 0.
+            let history = design.carry_in.channel(c);
+            if history.iter().any(|v| !(v.is_finite() && *v >= 0.0)) {
+                return Err(ModelError::Mismatch(format!(
+                    "channel '{}' has carry-in spend that is negative or not a number",
+                    ch.name
+                )));
+            }
+            let kept = history.len().min(l_max - 1);
             let mut padded = vec![0.0; l_max];
+            padded[l_max - kept..].copy_from_slice(&history[history.len() - kept..]);
+            let carry_in = padded.iter().any(|v| *v != 0.0);
             padded.extend_from_slice(x);
             // Spend in the training window is needed for a positive mean contribution.
             let trained = x[..design.n_train.min(x.len())].iter().any(|v| *v > 0.0);
             let input = ChannelInput {
                 padded,
+                carry_in,
                 l_max,
                 normalize: ch.adstock.normalize(),
                 adstock,
@@ -570,14 +586,45 @@ impl MmmModel {
                 / self.n_train as f64;
         }
         let mut v = vec![0.0; self.n_train];
-        self.unit_curve(
+        self.unit_curve_after(
             theta,
             c,
+            self.carry_in_of(c),
             &self.channel_spend(c)[..self.n_train],
-            1.0,
             &mut v,
         );
         kernels::sum(&v) / self.n_train as f64
+    }
+
+    /// Channel c's carry-in spend before period 0 when it has any (the last l_max - 1
+    /// periods), else nothing.
+    fn carry_in_of(&self, c: usize) -> &[f64] {
+        let ch = &self.channels[c];
+        if ch.carry_in {
+            &ch.padded[1..ch.l_max]
+        } else {
+            &[]
+        }
+    }
+
+    /// [`Self::unit_curve`] (multiplier 1) of `spend` preceded by `history`: the curve of the
+    /// series history ++ spend, written for the periods of `spend` only.
+    fn unit_curve_after(
+        &self,
+        theta: &[f64],
+        c: usize,
+        history: &[f64],
+        spend: &[f64],
+        out: &mut [f64],
+    ) {
+        if history.is_empty() {
+            return self.unit_curve(theta, c, spend, 1.0, out);
+        }
+        let series: Vec<f64> = history.iter().chain(spend).copied().collect();
+        let mut full = vec![0.0; series.len()];
+        self.unit_curve(theta, c, &series, 1.0, &mut full);
+        let n = spend.len().min(out.len());
+        out[..n].copy_from_slice(&full[history.len()..history.len() + n]);
     }
 
     /// Channel c's curve with beta = 1 for the scaled spend series `spend` times `mult` (zero
@@ -938,9 +985,16 @@ impl MmmModel {
 
     /// Channel c's additive term of the expected target for every period,
     /// beta_c * v_c(x_c)_t (e.g. beta_c * logistic(lam_c * adstock(x_c, alpha_c)_t)), by direct
-    /// convolution.
+    /// convolution; the adstock includes the carry-in spend before period 0, if any.
     pub fn channel_term(&self, theta: &[f64], c: usize, out: &mut [f64]) {
         let ch = &self.channels[c];
+        if ch.carry_in {
+            let series = &ch.padded[1..];
+            let mut full = vec![0.0; series.len()];
+            self.channel_term_for_spend(theta, c, series, &mut full);
+            out[..self.n].copy_from_slice(&full[ch.l_max - 1..]);
+            return;
+        }
         self.channel_term_for_spend(theta, c, &ch.padded[ch.l_max..], &mut out[..self.n]);
     }
 
@@ -1016,10 +1070,11 @@ impl MmmModel {
     }
 
     /// For each multiplier m, the sum over the periods of `spend` (scaled, aligned with the
-    /// model's periods from the first one, zero before it) of the expected response with
-    /// channel c's spend replaced by m times `spend` minus the expected response with it at
-    /// zero, every other input as observed: the counterfactual response curve, on the model
-    /// scale, written to `out`. For an additive model this is
+    /// model's periods from the first one; before it the channel's carry-in spend, zero
+    /// without) of the expected response with channel c's spend replaced by m times `spend`
+    /// minus the expected response with it at zero, every other input as observed (the
+    /// carry-in too: it is not multiplied): the counterfactual response curve, on the model
+    /// scale, written to `out`. Without carry-in and for an additive model this is
     /// [`Self::channel_totals_for_multipliers`] exactly. Otherwise the rest of the linear
     /// predictor at periods past the data is held at its value in the last period.
     pub fn response_totals_for_multipliers(
@@ -1030,6 +1085,9 @@ impl MmmModel {
         multipliers: &[f64],
         out: &mut [f64],
     ) {
+        if self.channels[c].carry_in {
+            return self.response_totals_after_carry_in(theta, c, spend, multipliers, out);
+        }
         if self.is_additive() {
             return self.channel_totals_for_multipliers(theta, c, spend, multipliers, out);
         }
@@ -1054,10 +1112,61 @@ impl MmmModel {
         }
     }
 
+    /// [`Self::response_totals_for_multipliers`] for a channel with carry-in spend: the curve
+    /// with the carry-in as observed and m times `spend` after it, minus the curve with the
+    /// carry-in alone.
+    fn response_totals_after_carry_in(
+        &self,
+        theta: &[f64],
+        c: usize,
+        spend: &[f64],
+        multipliers: &[f64],
+        out: &mut [f64],
+    ) {
+        let history = self.carry_in_of(c);
+        let beta = theta[self.channels[c].beta_at()];
+        let n = spend.len();
+        let mut v0 = vec![0.0; n];
+        self.unit_curve_after(theta, c, history, &vec![0.0; n], &mut v0);
+        let mut others = Vec::new();
+        if !self.is_additive() {
+            others = vec![0.0; self.n];
+            self.linear_predictor(theta, &[c], &mut others);
+        }
+        let last = others.last().copied().unwrap_or(theta[INTERCEPT]);
+        let other = |t: usize| others.get(t).copied().unwrap_or(last);
+        let total = |v: &[f64]| -> f64 {
+            if self.is_additive() {
+                beta * kernels::sum(v)
+            } else {
+                v.iter()
+                    .enumerate()
+                    .map(|(t, v)| self.expected_at(theta, other(t) + beta * v))
+                    .sum()
+            }
+        };
+        let zero = total(&v0);
+        let mut v = vec![0.0; n];
+        for (o, m) in out.iter_mut().zip(multipliers) {
+            let scaled: Vec<f64> = spend.iter().map(|x| m * x).collect();
+            self.unit_curve_after(theta, c, history, &scaled, &mut v);
+            *o = total(&v) - zero;
+        }
+    }
+
     /// Channel c's scaled spend over every period (the model's input, training and holdout).
     pub fn channel_spend(&self, c: usize) -> &[f64] {
         let ch = &self.channels[c];
         &ch.padded[ch.l_max..]
+    }
+
+    /// Channel c's scaled carry-in spend of the `carryover_periods(c) - 1` periods before
+    /// period 0, oldest first (zeros where the data had none; all zeros without `data.start`).
+    /// Its adstock reaches into the first periods: [`Self::channel_term`], the log density and
+    /// predictions include it, and switching the channel off (`zeroed`) removes it too.
+    pub fn channel_history(&self, c: usize) -> &[f64] {
+        let ch = &self.channels[c];
+        &ch.padded[1..ch.l_max]
     }
 
     /// Longest carry-over of channel c in periods (spend at t still acts at t + l_max - 1).

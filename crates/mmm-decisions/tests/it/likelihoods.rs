@@ -56,6 +56,7 @@ fn design(spend: Vec<Vec<f64>>, n_train: usize) -> Design {
             holdout_rows: n - n_train,
             method: "test".into(),
         },
+        carry_in: Default::default(),
     }
 }
 

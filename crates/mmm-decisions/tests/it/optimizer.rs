@@ -46,6 +46,7 @@ fn design(spend: Vec<Vec<f64>>) -> Design {
             holdout_rows: 0,
             method: "test".into(),
         },
+        carry_in: Default::default(),
     }
 }
 

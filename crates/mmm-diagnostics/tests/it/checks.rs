@@ -103,6 +103,7 @@ fn design(spec: &Spec, holdout: usize, leaky: bool) -> Design {
             holdout_rows: holdout,
             method: "max-abs over the training window (test)".into(),
         },
+        carry_in: Default::default(),
     }
 }
 

@@ -1,5 +1,6 @@
 //! Integration tests of mmm-model.
 
+mod carry_in;
 mod gradient;
 mod likelihoods;
 mod transforms;
@@ -50,5 +51,6 @@ pub fn synthetic_design(spec: &Spec, n: usize, n_train: usize) -> Design {
             holdout_rows: n - n_train,
             method: "test".into(),
         },
+        carry_in: Default::default(),
     }
 }

@@ -73,5 +73,6 @@ pub fn random_design(seed: u64, scale: f64) -> Design {
             holdout_rows: 0,
             method: "test".into(),
         },
+        carry_in: Default::default(),
     }
 }
