@@ -27,7 +27,8 @@ pub const EXIT_ENTITY_FAILED: u8 = 5;
 pub struct BatchArgs {
     /// Entities file (CSV or Parquet): columns `entity` (a name: letters, digits, - _ .),
     /// `data` (a file relative to the input root) or `filter` (`column=value; ...` on
-    /// --table), and optionally `spec` (relative to the input root) and `overrides`
+    /// --table), and optionally `spec` (relative to the input root), `calendar` (a holiday and
+    /// event calendar relative to the input root, as `mmm run --calendar`) and `overrides`
     /// (`key.path=TOML value; ...`, e.g. `sampler.seed=7; channels.0.adstock.l_max=4`).
     #[arg(long)]
     pub entities: PathBuf,
@@ -70,6 +71,7 @@ enum Source {
 struct Plan {
     source: Source,
     spec: PathBuf,
+    calendar: Option<PathBuf>,
     overrides: Vec<(String, toml::Value)>,
 }
 
@@ -332,11 +334,11 @@ fn parse_entities(
 ) -> Result<Vec<Entity>> {
     let Some(names) = table.column("entity") else {
         bail!(
-            "{}: column 'entity' is missing (columns: entity, data or filter, spec, overrides)",
+            "{}: column 'entity' is missing (columns: entity, data or filter, spec, calendar, overrides)",
             file.display()
         );
     };
-    let known = ["entity", "data", "filter", "spec", "overrides"];
+    let known = ["entity", "data", "filter", "spec", "calendar", "overrides"];
     let unknown: Vec<&String> = table
         .names
         .iter()
@@ -348,10 +350,11 @@ fn parse_entities(
             file.display()
         );
     }
-    let (data, filter, spec, overrides) = (
+    let (data, filter, spec, calendar, overrides) = (
         table.column("data"),
         table.column("filter"),
         table.column("spec"),
+        table.column("calendar"),
         table.column("overrides"),
     );
     let mut problems = Vec::new();
@@ -386,10 +389,15 @@ fn parse_entities(
                 ("", None) => return Err("no 'spec' and no --spec".to_string()),
                 (s, _) => resolve_inside(root, s, "spec")?,
             };
+            let calendar = match cell(calendar, row) {
+                "" => None,
+                c => Some(resolve_inside(root, c, "calendar")?),
+            };
             let overrides = parse_overrides(cell(overrides, row))?;
             Ok(Plan {
                 source,
                 spec,
+                calendar,
                 overrides,
             })
         })();
@@ -526,6 +534,7 @@ fn run_entity(
     let Plan {
         source,
         spec,
+        calendar,
         overrides,
     } = match &entity.plan {
         Ok(p) => p,
@@ -582,6 +591,9 @@ fn run_entity(
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log2);
+        if let Some(calendar) = calendar {
+            cmd.arg("--calendar").arg(calendar);
+        }
         if settings.no_refits {
             cmd.arg("--no-refits");
         }

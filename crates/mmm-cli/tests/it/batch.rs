@@ -218,3 +218,50 @@ fn an_entities_file_with_bad_names_is_refused_before_anything_runs() {
     );
     assert!(!out.exists(), "nothing may be written for a refused batch");
 }
+
+#[test]
+fn entity_rows_may_name_a_calendar_inside_the_root() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("in");
+    std::fs::create_dir_all(&root).expect("mkdir");
+    // A spec whose event takes its dates from the calendar only.
+    let spec = std::fs::read_to_string(fixture("pymc_example/spec.toml")).expect("spec")
+        + "\n[[events]]\nname = \"promo\"\nlag = 1\n";
+    std::fs::write(root.join("spec.toml"), spec).expect("spec");
+    write_shared_table(&root.join("shared.csv"), &["acme"]);
+    std::fs::write(
+        root.join("holidays.csv"),
+        "event,date\npromo,2018-11-23\npromo,2019-11-29\n",
+    )
+    .expect("calendar");
+    std::fs::write(dir.path().join("outside.csv"), "event,date\n").expect("outside");
+    let entities = root.join("entities.csv");
+    std::fs::write(
+        &entities,
+        "entity,filter,calendar\n\
+         with,brand=acme,holidays.csv\n\
+         without,brand=acme,\n\
+         escape,brand=acme,../outside.csv\n",
+    )
+    .expect("entities");
+    let out = dir.path().join("out");
+    let o = batch(&entities, &out, &[]);
+    assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
+    let s = summary(&out);
+    let (names, status, message) = (
+        strings(&s, "entity"),
+        strings(&s, "status"),
+        strings(&s, "message"),
+    );
+    assert_eq!(names, ["with", "without", "escape"]);
+    assert_eq!(status[0], "ok", "{}", message[0]);
+    let contract: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(out.join("with/validate/contract.json")).expect("contract"),
+    )
+    .expect("json");
+    assert_eq!(contract["calendar"]["source"], "holidays.csv");
+    assert_eq!(status[1], "rejected");
+    assert!(message[1].contains("event_without_dates"), "{}", message[1]);
+    assert_eq!(status[2], "refused");
+    assert!(message[2].contains("climbs out"), "{}", message[2]);
+}
