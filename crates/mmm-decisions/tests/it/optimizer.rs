@@ -297,3 +297,55 @@ fn risk_objectives_choose_the_certain_channel() {
         assert!(m(&risky.lift) < m(&expected.lift), "{name}");
     }
 }
+
+#[test]
+fn a_plan_at_the_first_period_starts_from_the_carry_in_history() {
+    // c0 spent 1.5 a week in the 7 weeks before the data (data.start's carry-in history): a
+    // plan starting at period 0 sees exactly what a plan right after the same 7 weeks of
+    // spend inside the data sees.
+    let spec = spec(2, 8);
+    let mut hist = design(vec![vec![0.0; 20], vec![0.0; 20]]);
+    hist.carry_in = mmm_features::CarryIn {
+        dates: (1..=7).rev().map(|k| 17_000 - 7 * k).collect(),
+        channels: vec![vec![1.5; 7], vec![]],
+    };
+    let mut c0 = vec![0.0; 20];
+    c0[13..].fill(1.5);
+    let inside = design(vec![c0, vec![0.0; 20]]);
+    let (m_hist, m_inside) = (
+        MmmModel::new(&spec, &hist).expect("model"),
+        MmmModel::new(&spec, &inside).expect("model"),
+    );
+    let draws = vec![vec![(0.8, 3.0, 1.0), (0.8, 3.0, 1.0)]; 3];
+    let (th_hist, th_inside) = (thetas(&m_hist, &draws), thetas(&m_inside, &draws));
+    let at_start = PlanModel::new(&m_hist, &th_hist, vec![100.0; 2], 1000.0, 0, 6);
+    let after = PlanModel::new(&m_inside, &th_inside, vec![100.0; 2], 1000.0, 20, 6);
+    for c in 0..2 {
+        for total in [0.0, 100.0, 400.0] {
+            let (a, b) = (
+                at_start.flat_channel_lift(c, total),
+                after.flat_channel_lift(c, total),
+            );
+            for (x, y) in a.iter().zip(&b) {
+                assert!(
+                    (x - y).abs() < 1e-9 * (1.0 + y.abs()),
+                    "c{c} {total}: {x} vs {y}"
+                );
+            }
+        }
+    }
+    let media = at_start.weekly_media(&[vec![0.0; 6], vec![0.0; 6]]);
+    assert!(
+        media[0][0] > media[0][5] && media[0][5] > 0.0,
+        "{:?}",
+        media[0]
+    );
+    // So the optimizer moves budget away from the channel that is already up its curve.
+    let p = problem(400.0, Objective::Expected, free_ranges(2));
+    let shifted = optimize::optimize(&at_start, &p, &[vec![200.0, 200.0]]).expect("feasible");
+    assert!(
+        shifted.spend[0] < 150.0,
+        "carry-in ignored: {:?}",
+        shifted.spend
+    );
+}

@@ -289,3 +289,37 @@ fn response_curves_vary_the_window_spend_with_the_carry_in_as_observed() {
     assert_eq!(totals[0], 0.0);
     assert!(totals[1] > 0.0 && totals[2] > totals[1]);
 }
+
+#[test]
+fn zero_carry_in_is_bit_identical_to_zero_padding() {
+    // A start whose history has no spend (or no history at all) must change nothing: the same
+    // code paths, the same bits (the fixture's draws stay byte-identical without `data.start`).
+    for (label, spec, design) in carry_in_models() {
+        let mut plain = design.clone();
+        plain.carry_in = CarryIn::default();
+        let mut zeros = design.clone();
+        for h in &mut zeros.carry_in.channels {
+            h.fill(0.0);
+        }
+        let a = MmmModel::new(&spec, &plain).expect("model");
+        let b = MmmModel::new(&spec, &zeros).expect("model");
+        let u: Vec<f64> = (0..a.dim()).map(|i| 0.6 * ((i * 3) as f64).cos()).collect();
+        let (mut ga, mut gb) = (vec![0.0; a.dim()], vec![0.0; b.dim()]);
+        let la = a.logp(&u, &mut ga, &mut a.scratch()).expect("finite");
+        let lb = b.logp(&u, &mut gb, &mut b.scratch()).expect("finite");
+        assert_eq!(la.to_bits(), lb.to_bits(), "{label}");
+        assert_eq!(ga, gb, "{label}");
+        let theta = a.constrain(&u);
+        assert_eq!(theta, b.constrain(&u), "{label}");
+        let n = design.len();
+        let (mut pa, mut pb) = (vec![0.0; n], vec![0.0; n]);
+        a.predict_mean(&theta, &[], &mut pa);
+        b.predict_mean(&theta, &[], &mut pb);
+        assert_eq!(pa, pb, "{label}");
+        let spend = a.channel_spend(0)[..50].to_vec();
+        let (mut ra, mut rb) = (vec![0.0; 3], vec![0.0; 3]);
+        a.response_totals_for_multipliers(&theta, 0, &spend, &[0.5, 1.0, 2.0], &mut ra);
+        b.response_totals_for_multipliers(&theta, 0, &spend, &[0.5, 1.0, 2.0], &mut rb);
+        assert_eq!(ra, rb, "{label}");
+    }
+}
