@@ -40,15 +40,15 @@ pub fn priors(spec: &Spec) -> Vec<Prior> {
     out
 }
 
-/// Days since 1970-01-01 of an ISO date the spec has already validated.
-fn days(text: &str) -> Option<i32> {
+/// Days since 1970-01-01 of an ISO `YYYY-MM-DD` date.
+pub fn days(text: &str) -> Option<i32> {
     let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1)?;
     parse_iso_date(text).map(|d| (d - epoch).num_days() as i32)
 }
 
 /// Index of the period holding day `day` (periods start at `dates[p]` and last
 /// `period_days`), if any.
-fn period_of(dates: &[i32], period_days: i32, day: i32) -> Option<usize> {
+pub fn period_of(dates: &[i32], period_days: i32, day: i32) -> Option<usize> {
     let p = dates.partition_point(|d| *d <= day);
     (p > 0 && day < dates[p - 1] + period_days).then(|| p - 1)
 }

@@ -1,5 +1,6 @@
 //! Integration tests of mmm-model.
 
+mod calibration;
 mod gradient;
 mod likelihoods;
 mod transforms;
