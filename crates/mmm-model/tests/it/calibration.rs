@@ -36,9 +36,10 @@ fn calibrated(n_train: usize) -> (Spec, Design) {
     let mut design = synthetic_design(&spec, 60, n_train);
     // Weeks from 2016-07-18 (day 17000 since 1970-01-01).
     let week = |k: i64| {
-        (chrono::NaiveDate::from_ymd_opt(2016, 7, 18).unwrap() + chrono::Duration::days(7 * k))
-            .format("%Y-%m-%d")
-            .to_string()
+        (chrono::NaiveDate::from_ymd_opt(2016, 7, 18).expect("date")
+            + chrono::Duration::days(7 * k))
+        .format("%Y-%m-%d")
+        .to_string()
     };
     spec.lift_tests = vec![
         LiftTestSpec {
@@ -130,9 +131,9 @@ fn calibrated_log_density_equals_its_definition() {
             .channels
             .iter()
             .position(|ch| ch.name == test.channel)
-            .unwrap();
-        let first = mmm_features::baseline::days(&test.start).unwrap() - 17000;
-        let last = mmm_features::baseline::days(&test.end).unwrap() - 17000;
+            .expect("channel");
+        let first = mmm_features::baseline::days(&test.start).expect("date") - 17000;
+        let last = mmm_features::baseline::days(&test.end).expect("date") - 17000;
         let window = (first / 7) as usize..=(last / 7) as usize;
         let with = term_with_spend(&spec, &design, &theta, c, &design.channels[c]);
         let mut dark = design.channels[c].clone();
@@ -192,7 +193,9 @@ fn lift_tests_outside_the_training_window_or_without_spend_are_refused() {
     let holdout_week = spec.lift_tests[0].start.clone();
     spec.lift_tests[0].start = "2017-09-04".into(); // week 59: in the holdout
     spec.lift_tests[0].end = "2017-09-04".into();
-    let err = MmmModel::new(&spec, &design).unwrap_err().to_string();
+    let err = MmmModel::new(&spec, &design)
+        .expect_err("refused")
+        .to_string();
     assert!(
         err.contains("lift_tests[0]") && err.contains("training window"),
         "{err}"
@@ -200,7 +203,9 @@ fn lift_tests_outside_the_training_window_or_without_spend_are_refused() {
     spec.lift_tests[0].start = holdout_week.clone();
     spec.lift_tests[0].end = holdout_week;
     design.channels[0][10] = 0.0;
-    let err = MmmModel::new(&spec, &design).unwrap_err().to_string();
+    let err = MmmModel::new(&spec, &design)
+        .expect_err("refused")
+        .to_string();
     assert!(err.contains("no spend"), "{err}");
     let mut poisson = spec.clone();
     poisson.likelihood = mmm_core::spec::LikelihoodSpec::Poisson;
