@@ -1,6 +1,7 @@
 //! End-to-end tests of the `mmm` binary (one test binary for the crate).
 
 mod batch;
+mod calibration;
 mod checks;
 mod contracts;
 mod decisions;
