@@ -487,6 +487,18 @@ pub enum TrendKind {
     /// The linear term plus hinges `trend[cp_k]` = max(0, t - c_k) / n_train at changepoints
     /// c_k: a slope change at each, with a sparse (Laplace) prior by default.
     PiecewiseLinear,
+    /// A local level (random walk, non-centered): level_t = sigma (z_1 + ... + z_t) with
+    /// z ~ Normal(0, 1) per training period after the first (`level_step[DATE]`) and sigma
+    /// (`level_sigma`) from `level_sigma_prior`; level_0 = 0, so the intercept is the level at
+    /// the start. Past the training window the level stays at its last value (forecast mean).
+    LocalLevel,
+}
+
+impl TrendKind {
+    /// True for the trends built from design regressors (linear and piecewise linear).
+    pub fn has_regressors(self) -> bool {
+        matches!(self, Self::Linear | Self::PiecewiseLinear)
+    }
 }
 
 /// Baseline trend. The time index is scaled by the training length, so a slope of 0.1 means
@@ -494,7 +506,7 @@ pub enum TrendKind {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TrendSpec {
-    /// `none`, `linear` or `piecewise_linear`.
+    /// `none`, `linear`, `piecewise_linear` or `local_level`.
     #[serde(default)]
     pub kind: TrendKind,
     /// Prior of the overall slope (scaled target per training window).
@@ -510,6 +522,14 @@ pub struct TrendSpec {
     /// Piecewise: prior of each slope change; a Laplace prior keeps most changes near zero.
     #[serde(default = "default_changepoint_prior")]
     pub changepoint_prior: Prior,
+    /// Local level: prior of the standard deviation of the level's per-period steps (scaled
+    /// target; the default HalfNormal(0.02) lets the level wander about 0.2 over 100 periods).
+    #[serde(default = "default_level_sigma_prior")]
+    pub level_sigma_prior: Prior,
+}
+
+fn default_level_sigma_prior() -> Prior {
+    Prior::HalfNormal { sigma: 0.02 }
 }
 
 fn default_slope_prior() -> Prior {
@@ -535,6 +555,7 @@ impl Default for TrendSpec {
             changepoints: default_changepoints(),
             changepoint_dates: Vec::new(),
             changepoint_prior: default_changepoint_prior(),
+            level_sigma_prior: default_level_sigma_prior(),
         }
     }
 }
@@ -610,6 +631,14 @@ pub struct LiftTestSpec {
     pub lift: f64,
     /// Standard error of the measured lift (target units, > 0).
     pub standard_error: f64,
+}
+
+/// ISO `YYYY-MM-DD` date of a day number (days since 1970-01-01).
+pub fn format_day(day: i32) -> String {
+    chrono::NaiveDate::from_ymd_opt(1970, 1, 1)
+        .and_then(|e| e.checked_add_signed(chrono::TimeDelta::days(day as i64)))
+        .map(|d| d.format("%Y-%m-%d").to_string())
+        .unwrap_or_else(|| day.to_string())
 }
 
 /// Parse an ISO `YYYY-MM-DD` date.
@@ -1425,7 +1454,15 @@ impl Spec {
     /// Problems of the trend, events and level shifts.
     fn baseline_problems(&self, problems: &mut Problems) {
         let t = &self.trend;
-        if t.kind != TrendKind::None {
+        if t.kind == TrendKind::LocalLevel {
+            problems.prior(
+                "trend.level_sigma_prior".into(),
+                &t.level_sigma_prior,
+                Support::Positive,
+                "the local level's step standard deviation",
+            );
+        }
+        if t.kind.has_regressors() {
             problems.prior(
                 "trend.slope_prior".into(),
                 &t.slope_prior,
@@ -1524,14 +1561,17 @@ impl Spec {
 
     /// Number of baseline regressors from the trend, events and level shifts.
     pub fn baseline_regressor_count(&self) -> usize {
-        let trend = match self.trend.kind {
-            TrendKind::None => 0,
-            _ => 1 + self.trend.changepoint_count(),
+        let trend = if self.trend.kind.has_regressors() {
+            1 + self.trend.changepoint_count()
+        } else {
+            0
         };
         trend + self.events.len() + self.level_shifts.len()
     }
 
-    /// Number of free model parameters the spec implies.
+    /// Number of free model parameters the spec implies. A local level counts as one (its
+    /// sigma): its per-period steps (one per training period after the first) are shrunk by
+    /// their standard-normal prior and depend on the data's length.
     pub fn parameter_count(&self) -> usize {
         // intercept + noise parameters + per channel (adstock, saturation, beta) + controls
         // + 2 per Fourier order
@@ -1549,6 +1589,7 @@ impl Spec {
             + self.controls.len()
             + 2 * self.seasonality.fourier_order
             + self.baseline_regressor_count()
+            + usize::from(self.trend.kind == TrendKind::LocalLevel)
     }
 }
 

@@ -4,7 +4,7 @@
 //! (changepoint positions, the time scale) uses the training window only.
 
 use mmm_core::Spec;
-use mmm_core::spec::{Prior, TrendKind, parse_iso_date};
+use mmm_core::spec::{Prior, parse_iso_date};
 
 use crate::FeatureError;
 
@@ -12,7 +12,7 @@ use crate::FeatureError;
 /// (K = 1..), `event[NAME]`, `level_shift[DATE]`.
 pub fn names(spec: &Spec) -> Vec<String> {
     let mut out = Vec::new();
-    if spec.trend.kind != TrendKind::None {
+    if spec.trend.kind.has_regressors() {
         out.push("trend[linear]".to_string());
         out.extend((1..=spec.trend.changepoint_count()).map(|k| format!("trend[cp_{k}]")));
     }
@@ -28,7 +28,7 @@ pub fn names(spec: &Spec) -> Vec<String> {
 /// Priors of the baseline regressors' coefficients, in the order of [`names`].
 pub fn priors(spec: &Spec) -> Vec<Prior> {
     let mut out = Vec::new();
-    if spec.trend.kind != TrendKind::None {
+    if spec.trend.kind.has_regressors() {
         out.push(spec.trend.slope_prior);
         out.extend(std::iter::repeat_n(
             spec.trend.changepoint_prior,
@@ -96,7 +96,7 @@ pub fn columns(spec: &Spec, dates: &[i32], n_train: usize) -> Result<Vec<Vec<f64
     let period_days = spec.data.period_days as i32;
     let scale = n_train.max(1) as f64;
     let mut out = Vec::new();
-    if spec.trend.kind != TrendKind::None {
+    if spec.trend.kind.has_regressors() {
         out.push((0..n).map(|t| t as f64 / scale).collect());
         for c in changepoints(spec, dates, period_days, n_train)? {
             out.push(

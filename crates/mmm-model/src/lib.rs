@@ -25,7 +25,7 @@ pub mod simulate;
 pub mod special;
 
 use mmm_core::Spec;
-use mmm_core::spec::{ExpectedSign, LikelihoodSpec, Prior, TransformOrder};
+use mmm_core::spec::{ExpectedSign, LikelihoodSpec, Prior, TransformOrder, TrendKind};
 use mmm_features::Design;
 use mmm_features::transforms::{Adstock, Saturation, geometric_weights};
 use prior::{Bijection, log_prior};
@@ -167,6 +167,8 @@ pub struct Scratch {
     dweights: Vec<f64>,
     /// Buffers of the general channel path.
     curve: CurveBuffers,
+    /// Local level: the steps' running sums S_t = z_1 + ... + z_t over the training window.
+    walk: Vec<f64>,
     /// A lift test's counterfactual curve and its derivative rows.
     lift_sat: Vec<f64>,
     lift_rows: Vec<f64>,
@@ -260,6 +262,9 @@ pub struct MmmModel {
     params: Vec<ParamInfo>,
     channel_names: Vec<String>,
     lift_tests: Vec<LiftTest>,
+    /// Index of `level_sigma` when the trend is a local level; its steps z_1..z_(n_train-1)
+    /// follow it.
+    local_level_at: Option<usize>,
 }
 
 /// Index of the intercept in the parameter vector.
@@ -432,6 +437,33 @@ impl MmmModel {
                 sign: 1.0,
             });
         }
+        let local_level_at = (spec.trend.kind == TrendKind::LocalLevel).then_some(params.len());
+        if local_level_at.is_some() {
+            if design.n_train < 2 {
+                return Err(ModelError::Mismatch(
+                    "a local level needs at least two training periods".into(),
+                ));
+            }
+            let prior = spec.trend.level_sigma_prior;
+            params.push(ParamInfo {
+                name: "level_sigma".into(),
+                prior,
+                bijection: Bijection::for_prior(&prior),
+                sign: 1.0,
+            });
+            let step = Prior::Normal {
+                mu: 0.0,
+                sigma: 1.0,
+            };
+            for day in &design.dates[1..design.n_train] {
+                params.push(ParamInfo {
+                    name: format!("level_step[{}]", mmm_core::spec::format_day(*day)),
+                    prior: step,
+                    bijection: Bijection::Identity,
+                    sign: 1.0,
+                });
+            }
+        }
         let target_scale = design.scales.target;
         if !(target_scale.is_finite() && target_scale > 0.0) {
             return Err(ModelError::Mismatch(format!(
@@ -496,6 +528,7 @@ impl MmmModel {
             params,
             channel_names: design.channel_names.clone(),
             lift_tests,
+            local_level_at,
         })
     }
 
@@ -599,6 +632,7 @@ impl MmmModel {
             weights: vec![0.0; self.max_l_max()],
             dweights: vec![0.0; self.max_l_max()],
             curve: CurveBuffers::new(self.max_l_max(), self.max_l_max() + self.n_train),
+            walk: vec![0.0; self.n_train],
             lift_sat: vec![0.0; self.n_train],
             lift_rows: vec![0.0; 4 * self.n_train],
         }
@@ -757,6 +791,17 @@ impl MmmModel {
                 *m += g * zt;
             }
         }
+        if let Some(at) = self.local_level_at {
+            // level_t = sigma S_t, S_t = z_1 + ... + z_t, S_0 = 0 (non-centered random walk).
+            let sigma = s.theta[at];
+            let mut walk = 0.0;
+            s.walk[0] = 0.0;
+            for t in 1..nt {
+                walk += s.theta[at + t];
+                s.walk[t] = walk;
+                s.mu[t] += sigma * walk;
+            }
+        }
         for (c, ch) in self.channels.iter().enumerate() {
             let base = ch.at;
             let b = ch.beta_at();
@@ -909,6 +954,16 @@ impl MmmModel {
         }
         let g = &s.mu;
         grad[INTERCEPT] += kernels::sum(g) * s.dtheta[INTERCEPT];
+        if let Some(at) = self.local_level_at {
+            // d/d sigma = sum_t g_t S_t; d/d z_s = sigma sum_(t >= s) g_t.
+            let sigma = theta[at];
+            grad[at] += kernels::dot(g, &s.walk) * s.dtheta[at];
+            let mut tail = 0.0;
+            for t in (1..nt).rev() {
+                tail += g[t];
+                grad[at + t] += sigma * tail * s.dtheta[at + t];
+            }
+        }
         for (k, z) in self.regressors_train.iter().enumerate() {
             let i = self.regressor_index(k);
             grad[i] += kernels::dot(g, z) * s.dtheta[i];
@@ -1071,6 +1126,12 @@ impl MmmModel {
                 *o += g * zt;
             }
         }
+        let mut level = vec![0.0; n];
+        if self.local_level(theta, &mut level) {
+            for (o, l) in out[..n].iter_mut().zip(&level) {
+                *o += l;
+            }
+        }
         let mut term = vec![0.0; n];
         for c in 0..self.channels.len() {
             if zeroed.contains(&c) {
@@ -1081,6 +1142,30 @@ impl MmmModel {
                 *o += v;
             }
         }
+    }
+
+    /// True when the baseline has a local level (random walk).
+    pub fn has_local_level(&self) -> bool {
+        self.local_level_at.is_some()
+    }
+
+    /// The local level sigma (z_1 + ... + z_t) at constrained `theta` for every period into
+    /// `out` (model scale; 0 at the first period, held at its last training value after the
+    /// training window: the random walk's forecast mean). Returns false, leaving `out` alone,
+    /// when the model has no local level.
+    pub fn local_level(&self, theta: &[f64], out: &mut [f64]) -> bool {
+        let Some(at) = self.local_level_at else {
+            return false;
+        };
+        let sigma = theta[at];
+        let mut walk = 0.0;
+        for (t, o) in out.iter_mut().enumerate().take(self.n) {
+            if (1..self.n_train).contains(&t) {
+                walk += theta[at + t];
+            }
+            *o = sigma * walk;
+        }
+        true
     }
 
     /// Channel c's additive term of the expected target for every period,
@@ -1354,11 +1439,24 @@ impl MmmModel {
         let n = self.n.min(mean.len()).min(out.len());
         let (mean, out) = (&mut mean[..n], &mut out[..n]);
         self.linear_predictor(theta, &[], mean);
+        // Past the training window the local level keeps walking: one path per draw, added to
+        // the linear predictor the noise is drawn around (`mean` keeps the flat forecast).
+        let walked: Option<Vec<f64>> = self.local_level_at.map(|at| {
+            let mut eta = mean.to_vec();
+            let mut w = 0.0;
+            for e in &mut eta[self.n_train..] {
+                let z: f64 = rand_distr::StandardNormal.sample(rng);
+                w += theta[at] * z;
+                *e += w;
+            }
+            eta
+        });
+        let eta: &[f64] = walked.as_deref().unwrap_or(mean);
         let s = self.target_scale;
         match self.likelihood {
             Likelihood::Normal => {
                 let sigma = theta[self.noise_at];
-                for (o, m) in out.iter_mut().zip(mean.iter()) {
+                for (o, m) in out.iter_mut().zip(eta.iter()) {
                     let z: f64 = rand_distr::StandardNormal.sample(rng);
                     *o = m + sigma * z;
                 }
@@ -1366,7 +1464,7 @@ impl MmmModel {
             Likelihood::StudentT => {
                 let (sigma, nu) = (theta[self.noise_at], theta[self.noise_at + 1]);
                 let t = rand_distr::StudentT::new(nu).ok();
-                for (o, m) in out.iter_mut().zip(mean.iter()) {
+                for (o, m) in out.iter_mut().zip(eta.iter()) {
                     *o = match &t {
                         Some(t) => m + sigma * t.sample(rng),
                         None => f64::NAN,
@@ -1375,20 +1473,20 @@ impl MmmModel {
             }
             Likelihood::LogNormal => {
                 let sigma = theta[self.noise_at];
-                for (o, m) in out.iter_mut().zip(mean.iter()) {
+                for (o, m) in out.iter_mut().zip(eta.iter()) {
                     let z: f64 = rand_distr::StandardNormal.sample(rng);
                     *o = (m + sigma * z).exp();
                 }
             }
             Likelihood::Poisson => {
-                for (o, m) in out.iter_mut().zip(mean.iter()) {
+                for (o, m) in out.iter_mut().zip(eta.iter()) {
                     *o = poisson_draw(s * m.exp(), rng) / s;
                 }
             }
             Likelihood::NegativeBinomial => {
                 // Gamma-Poisson mixture: rate ~ Gamma(shape phi, scale m / phi).
                 let phi = theta[self.noise_at];
-                for (o, m) in out.iter_mut().zip(mean.iter()) {
+                for (o, m) in out.iter_mut().zip(eta.iter()) {
                     let count = s * m.exp();
                     let rate = match rand_distr::Gamma::new(phi, count / phi) {
                         Ok(g) => g.sample(rng),

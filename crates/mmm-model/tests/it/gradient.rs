@@ -6,6 +6,11 @@ use mmm_model::MmmModel;
 use crate::{fixture_spec, synthetic_design};
 
 pub fn check_gradient(model: &MmmModel, seed: u64) {
+    check_gradient_within(model, seed, 1.5);
+}
+
+/// The gradient check at 20 points drawn uniformly from [-half_width, half_width]^d.
+pub fn check_gradient_within(model: &MmmModel, seed: u64, half_width: f64) {
     let mut scratch = model.scratch();
     let mut state = seed;
     let mut next = move || {
@@ -16,7 +21,7 @@ pub fn check_gradient(model: &MmmModel, seed: u64) {
     };
     let d = model.dim();
     for _ in 0..20 {
-        let u: Vec<f64> = (0..d).map(|_| 3.0 * next() - 1.5).collect();
+        let u: Vec<f64> = (0..d).map(|_| half_width * (2.0 * next() - 1.0)).collect();
         let mut grad = vec![0.0; d];
         let lp = model.logp(&u, &mut grad, &mut scratch).expect("finite");
         assert!(lp.is_finite());

@@ -3,6 +3,7 @@
 mod calibration;
 mod gradient;
 mod likelihoods;
+mod local_level;
 mod transforms;
 
 use std::collections::BTreeMap;
