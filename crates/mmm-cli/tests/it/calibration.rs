@@ -16,16 +16,7 @@ fn roas_prior_and_lift_test_run_end_to_end_and_are_reported() {
           lift = 2500.0\nstandard_error = 600.0\n";
     std::fs::write(&spec, text).expect("write spec");
     let run = dir.path().join("run");
-    let out = mmm_os([
-        "run".as_ref(),
-        "--spec".as_ref(),
-        spec.as_os_str(),
-        "--data".as_ref(),
-        fixture("pymc_example/data.csv").as_os_str(),
-        "--out".as_ref(),
-        run.as_os_str(),
-        "--quiet".as_ref(),
-    ]);
+    let out = crate::mmm_run(&spec, &fixture("pymc_example/data.csv"), &run);
     assert!(
         matches!(out.status.code(), Some(0) | Some(3)),
         "{}",

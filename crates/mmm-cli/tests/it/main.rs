@@ -47,6 +47,20 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// `mmm run --spec SPEC --data DATA --out RUN --quiet`.
+pub fn mmm_run(spec: &Path, data: &Path, run: &Path) -> Output {
+    mmm_os([
+        "run".as_ref(),
+        "--spec".as_ref(),
+        spec.as_os_str(),
+        "--data".as_ref(),
+        data.as_os_str(),
+        "--out".as_ref(),
+        run.as_os_str(),
+        "--quiet".as_ref(),
+    ])
+}
+
 /// The fixture spec with sampler settings replaced (smaller runs for fast tests).
 pub fn spec_with(dir: &Path, tune: u64, draws: u64, seed: u64) -> PathBuf {
     let text = std::fs::read_to_string(fixture("pymc_example/spec.toml")).expect("spec");

@@ -217,16 +217,7 @@ fn trend_events_and_level_shifts_are_recovered_from_simulated_data() {
     assert_eq!(report["drawn_from_prior"].as_array().map(Vec::len), Some(0));
 
     let run = dir.path().join("run");
-    let o = mmm_os([
-        "run".as_ref(),
-        "--spec".as_ref(),
-        spec.as_os_str(),
-        "--data".as_ref(),
-        sim.join("data.csv").as_os_str(),
-        "--out".as_ref(),
-        run.as_os_str(),
-        "--quiet".as_ref(),
-    ]);
+    let o = crate::mmm_run(&spec, &sim.join("data.csv"), &run);
     assert!(matches!(o.status.code(), Some(0 | 3)), "{}", stderr(&o));
     let path = run.join("fit/draws.parquet");
     let draws =
@@ -304,16 +295,7 @@ fn a_local_level_is_recovered_from_simulated_data() {
     assert_eq!(steps.len(), nt - 1);
 
     let run = dir.path().join("run");
-    let o = mmm_os([
-        "run".as_ref(),
-        "--spec".as_ref(),
-        spec.as_os_str(),
-        "--data".as_ref(),
-        sim.join("data.csv").as_os_str(),
-        "--out".as_ref(),
-        run.as_os_str(),
-        "--quiet".as_ref(),
-    ]);
+    let o = crate::mmm_run(&spec, &sim.join("data.csv"), &run);
     assert!(matches!(o.status.code(), Some(0 | 3)), "{}", stderr(&o));
     let path = run.join("fit/draws.parquet");
     let draws =

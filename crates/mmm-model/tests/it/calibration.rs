@@ -9,7 +9,9 @@ use mmm_model::MmmModel;
 use mmm_model::rand::SeedableRng;
 
 use crate::gradient::check_gradient;
-use crate::{fixture_spec, synthetic_design};
+use crate::{
+    assert_log_density, fixture_spec, normal_log_likelihood, prior_terms, synthetic_design,
+};
 
 const ROAS_PRIOR: Prior = Prior::LogNormal {
     mu: 0.5,
@@ -100,17 +102,9 @@ fn calibrated_log_density_equals_its_definition() {
         .collect();
     let theta = model.constrain(&u);
     let beta_x1 = model.channel_layout(0).beta;
-    let mut expected = 0.0;
     // Every parameter's own prior and log-Jacobian, except x1's beta, whose density is the
     // ROAS prior moved to ln(mean contribution): p_roas(r) r, up to the constant ln K.
-    for (j, (p, &t)) in model.params().iter().zip(&theta).enumerate() {
-        if j == beta_x1 {
-            continue;
-        }
-        let x = t * p.sign;
-        let (_, _, logj, _) = p.bijection.forward(p.bijection.inverse(x));
-        expected += mmm_model::prior::log_prior(&p.prior, x).0 + logj;
-    }
+    let mut expected = prior_terms(&model, &theta, &[beta_x1]);
     let mut term = vec![0.0; design.len()];
     model.channel_term(&theta, 0, &mut term);
     let contribution: f64 = term[..nt].iter().sum::<f64>() * design.scales.target;
@@ -121,10 +115,7 @@ fn calibrated_log_density_equals_its_definition() {
     let mut mu = vec![0.0; design.len()];
     model.predict_mean(&theta, &[], &mut mu);
     let sigma = model.sigma(&theta).expect("normal");
-    for (y, m) in design.target_scaled.iter().zip(&mu).take(nt) {
-        let r = y - m;
-        expected += -sigma.ln() - 0.5 * r * r / (sigma * sigma);
-    }
+    expected += normal_log_likelihood(&design.target_scaled[..nt], &mu[..nt], sigma);
     let predictions = model.lift_test_predictions(&theta);
     for (i, test) in spec.lift_tests.iter().enumerate() {
         let c = spec
@@ -148,14 +139,7 @@ fn calibrated_log_density_equals_its_definition() {
         let z = (lift - test.lift) / test.standard_error;
         expected -= 0.5 * z * z;
     }
-    let mut grad = vec![0.0; model.dim()];
-    let got = model
-        .logp(&u, &mut grad, &mut model.scratch())
-        .expect("finite");
-    assert!(
-        (got - expected).abs() < 1e-9 * (1.0 + expected.abs()),
-        "{got} vs {expected}"
-    );
+    assert_log_density(&model, &u, expected, "calibrated");
 }
 
 #[test]

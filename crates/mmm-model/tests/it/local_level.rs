@@ -8,7 +8,9 @@ use mmm_model::MmmModel;
 use mmm_model::rand::SeedableRng;
 
 use crate::gradient::check_gradient_within;
-use crate::{fixture_spec, synthetic_design};
+use crate::{
+    assert_log_density, fixture_spec, normal_log_likelihood, prior_terms, synthetic_design,
+};
 
 fn local_level_spec(likelihood: LikelihoodSpec) -> Spec {
     let mut spec = fixture_spec();
@@ -105,25 +107,10 @@ fn local_level_density_equals_its_definition_and_holds_flat_after_training() {
     for t in 0..n {
         assert!((mu[t] - without[t] - level[t]).abs() < 1e-12, "period {t}");
     }
-    let mut expected = 0.0;
-    for (p, &t) in model.params().iter().zip(&theta) {
-        let x = t * p.sign;
-        let (_, _, logj, _) = p.bijection.forward(p.bijection.inverse(x));
-        expected += mmm_model::prior::log_prior(&p.prior, x).0 + logj;
-    }
     let sigma = model.sigma(&theta).expect("normal");
-    for (y, m) in design.target_scaled.iter().zip(&mu).take(nt) {
-        let r = y - m;
-        expected += -sigma.ln() - 0.5 * r * r / (sigma * sigma);
-    }
-    let mut grad = vec![0.0; model.dim()];
-    let lp = model
-        .logp(&u, &mut grad, &mut model.scratch())
-        .expect("finite");
-    assert!(
-        (lp - expected).abs() < 1e-9 * (1.0 + expected.abs()),
-        "{lp} vs {expected}"
-    );
+    let expected = prior_terms(&model, &theta, &[])
+        + normal_log_likelihood(&design.target_scaled[..nt], &mu[..nt], sigma);
+    assert_log_density(&model, &u, expected, "local level");
 }
 
 #[test]
