@@ -6,8 +6,9 @@ Airflow Variables `mmm_spec`, `mmm_data` and `mmm_runs` (a directory on storage 
 sees). The run directory is keyed by the logical date, so a backfill or a rerun of a date
 resumes that date's run: fresh stages are skipped, a stage killed midway is redone.
 
-Written for Airflow 2.x and 3.x (BashOperator from the standard provider in 3.x). Airflow itself
-is not installed by this project's tests; they run stage.sh, which is all each task calls.
+Written for Airflow 2.x and 3.x (BashOperator from the standard provider in 3.x).
+`cargo xtask test` runs this DAG in Airflow 3.3 on the fixture (scripts/airflow_dag_test.sh:
+`airflow dags test`, then `mmm inspect` on the run it wrote).
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 //!
 //! - `pipeline`  build `mmm` in release and run every stage on the bundled fixture into runs/
 //! - `test`      run the whole test suite (release profile, nextest when installed), the schema
-//!   check, SBC and recovery on the fixture, and the report check in headless Chromium
+//!   check, SBC and recovery on the fixture, the report check in headless Chromium, and the
+//!   example Airflow DAG run in Airflow
 //! - `schemas`   regenerate schemas/ (`--check` fails when they drift)
 //! - `bench`     run a fixture's pipeline N times (`--runs N`, default 5; `--fixture NAME`, default
 //!   pymc_example, or bench_10ch; `--no-refits` skips the refit checks) and write
@@ -175,11 +176,41 @@ fn test() -> Result<()> {
         c.args(["test", "--release", "--workspace", "--no-fail-fast"]);
     }
     run(c)?;
+    // Ballista equivalence: the contracts crate with its `ballista` feature starts a scheduler
+    // and an executor in-process and must give the single-node tables byte for byte. A build of
+    // its own (DataFusion's default features, tonic, Ballista), so it runs as a separate step.
+    let mut b = cargo();
+    if has_nextest {
+        b.args(["nextest", "run", "--release"]);
+    } else {
+        b.args(["test", "--release"]);
+    }
+    b.args([
+        "-p",
+        "mmm-contracts",
+        "--features",
+        "ballista",
+        "--",
+        "ballista",
+    ]);
+    run(b)?;
     schemas(true)?;
     // Calibration of model and sampler on the fixture (seeded, so deterministic; about 25 s).
     calibration("sbc", "sbc.json", &["--quiet".to_string()])?;
     calibration("recovery", "recovery.json", &["--quiet".to_string()])?;
-    report_in_browser()
+    report_in_browser()?;
+    airflow_dag()
+}
+
+/// Run the example Airflow DAG in a real Airflow on the fixture (scripts/airflow_dag_test.sh).
+fn airflow_dag() -> Result<()> {
+    let mmm = build_mmm()?;
+    let mut c = Command::new("bash");
+    c.current_dir(root())
+        .arg("scripts/airflow_dag_test.sh")
+        .arg(&mmm)
+        .arg(target_dir().join("airflow-check"));
+    run(c)
 }
 
 /// Render the fixture's report (with an optimizer result) in headless Chromium and keep the

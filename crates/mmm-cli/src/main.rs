@@ -69,6 +69,12 @@ enum Command {
         /// The previous run's validate/table.parquet: report refresh drift against it.
         #[arg(long)]
         previous: Option<PathBuf>,
+        /// Where the ingestion SQL (long-format pivots, daily-to-weekly aggregation) runs:
+        /// `local` (this process), `ballista` (a Ballista scheduler and executor started in this
+        /// process) or a Ballista scheduler URL `df://HOST:PORT`. Ballista needs a build with
+        /// `--features ballista`; the validated table is identical on every engine.
+        #[arg(long, default_value = "local")]
+        sql_engine: mmm_contracts::SqlEngine,
     },
     /// Stage 2: scale on the training window and build the design; write design.parquet, scales.json.
     Features {
@@ -451,6 +457,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
             campaign_map,
             calendar,
             previous,
+            sql_engine,
         } => {
             let io = remote::Io::default();
             let spec = load_spec(&io.file(&common.spec)?)?;
@@ -459,6 +466,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
                 campaign_map: io.opt_file(campaign_map.as_ref())?,
                 calendar: io.opt_file(calendar.as_ref())?,
                 previous: io.opt_file(previous.as_ref())?,
+                sql_engine,
             };
             let out = io.stage(&common.out)?;
             let m = mmm_contracts::run_with(&spec, &inputs, &out, common.force)?;
@@ -656,6 +664,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
                 campaign_map: io.opt_file(campaign_map.as_ref())?,
                 calendar: io.opt_file(calendar.as_ref())?,
                 previous,
+                ..mmm_contracts::Inputs::default()
             };
             let local_out = io.run_dir(&out)?;
             let publish = |stage: &str| io.publish(&remote::Io::join(&out, stage));

@@ -26,6 +26,7 @@ pub fn to_periods(
     spec: &mmm_core::Spec,
     input_days: u32,
     findings: &mut Findings,
+    engine: &crate::sql::SqlEngine,
 ) -> Result<Panel, String> {
     let period_days = spec.data.period_days as i32;
     let offset = spec.data.week_start.days_from_monday() as i32;
@@ -76,7 +77,7 @@ pub fn to_periods(
          GROUP BY period, geo ORDER BY period, geo",
         selects.join(", ")
     );
-    let out = crate::sql::query(batch, &query)?;
+    let out = crate::sql::query(batch, &query, engine)?;
     let required: Vec<(String, Role)> = p.columns.iter().map(|(n, r, _)| (n.clone(), *r)).collect();
     let mut weekly = crate::long::from_batch(&out, &required)?;
     let counts = arrow::compute::cast(

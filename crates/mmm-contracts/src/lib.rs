@@ -31,6 +31,7 @@ pub use drift::{ColumnDrift, psi};
 pub use history::HistoryReport;
 pub use long::{CampaignMap, read_mapping};
 pub use read::{RawTable, read_table, read_table_bytes};
+pub use sql::SqlEngine;
 pub use summary::summary_text;
 
 /// Name of the stage.
@@ -257,6 +258,7 @@ fn check(
     spec: &mmm_core::Spec,
     mapping: Option<&long::CampaignMap>,
     as_of: i32,
+    engine: &SqlEngine,
 ) -> Result<Checked, String> {
     let mut f = panel::Findings::default();
     let required = required_columns(spec);
@@ -275,7 +277,7 @@ fn check(
     }
     let panel = match data.layout {
         DataLayout::Wide => wide::panel(raw, spec, &required, &mut f),
-        DataLayout::Long => long::panel(raw, spec, &required, mapping, &mut f)?,
+        DataLayout::Long => long::panel(raw, spec, &required, mapping, &mut f, engine)?,
     };
     let Some(mut panel) = panel else {
         return Ok(Checked::rejected(f.0, Vec::new()));
@@ -301,7 +303,7 @@ fn check(
         }
     }
     if input_days < data.period_days {
-        panel = aggregate::to_periods(&panel, spec, input_days, &mut f)?;
+        panel = aggregate::to_periods(&panel, spec, input_days, &mut f, engine)?;
     }
     // Rows before data.start are carry-in history: split off before the rules on the modeled
     // periods, which see the window only.
@@ -380,7 +382,7 @@ pub fn check_table(
     mapping: Option<&CampaignMap>,
     as_of: i32,
 ) -> Result<Vec<Finding>, String> {
-    check(raw, spec, mapping, as_of).map(|c| c.findings)
+    check(raw, spec, mapping, as_of, &SqlEngine::Local).map(|c| c.findings)
 }
 
 /// Input files of the validate stage.
@@ -394,6 +396,8 @@ pub struct Inputs {
     pub calendar: Option<PathBuf>,
     /// The previous run's table.parquet, for refresh drift.
     pub previous: Option<PathBuf>,
+    /// Where the ingestion SQL runs (this process, or Ballista). Results are identical.
+    pub sql_engine: SqlEngine,
 }
 
 /// The validate stage: read `data`, check the contract, write table.parquet and contract.json.
@@ -472,7 +476,14 @@ pub fn run_with(
         mut findings,
         summaries,
         history,
-    } = check(&raw, &spec.spec, mapping.as_ref(), as_of).map_err(unreadable)?;
+    } = check(
+        &raw,
+        &spec.spec,
+        mapping.as_ref(),
+        as_of,
+        &inputs.sql_engine,
+    )
+    .map_err(unreadable)?;
     // The calendar: its own rules, then the spec's events against it (also without one: an
     // event with no inline dates needs it).
     let mut f = panel::Findings::default();

@@ -61,6 +61,7 @@ pub fn panel(
     required: &[(String, Role)],
     mapping: Option<&CampaignMap>,
     findings: &mut Findings,
+    engine: &crate::sql::SqlEngine,
 ) -> Result<Option<Panel>, String> {
     let layout = &spec.data.long;
     let names = [&layout.period, &layout.variable, &layout.value].map(String::as_str);
@@ -246,7 +247,7 @@ pub fn panel(
         "SELECT day, geo, {} FROM t GROUP BY day, geo ORDER BY day, geo",
         pivots.join(", ")
     );
-    let wide = crate::sql::query(batch, &query)?;
+    let wide = crate::sql::query(batch, &query, engine)?;
     let mut p = from_batch(&wide, required)?;
     for (name, _, col) in &p.columns {
         for (i, v) in col.iter().enumerate() {

@@ -1,15 +1,60 @@
-//! DataFusion SQL over in-memory Arrow batches (pivots and period aggregation).
+//! DataFusion SQL over Arrow batches (pivots and period aggregation), on this process or on an
+//! Apache DataFusion Ballista cluster.
 
 use arrow::array::RecordBatch;
 use datafusion::prelude::{SessionConfig, SessionContext};
+
+/// Where the ingestion SQL runs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum SqlEngine {
+    /// Single-node DataFusion in this process.
+    #[default]
+    Local,
+    /// A Ballista scheduler and executor started inside this process (`standalone`).
+    BallistaStandalone,
+    /// A running Ballista cluster, by its scheduler URL (`df://host:port`). The executors must
+    /// see this machine's temporary directory (the query's input is staged there as Parquet).
+    BallistaRemote(String),
+}
+
+impl std::str::FromStr for SqlEngine {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "local" => Ok(Self::Local),
+            "ballista" | "ballista-standalone" => Ok(Self::BallistaStandalone),
+            url if url.starts_with("df://") => Ok(Self::BallistaRemote(url.to_string())),
+            other => Err(format!(
+                "'{other}' is not an SQL engine: use local, ballista (in-process scheduler and \
+                 executor) or a Ballista scheduler URL df://HOST:PORT"
+            )),
+        }
+    }
+}
 
 /// Quote an SQL identifier (column name) for DataFusion.
 pub fn ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-/// Run `query` over `batch` registered as table `t`; returns the result as one batch.
-pub fn query(batch: RecordBatch, query: &str) -> Result<RecordBatch, String> {
+/// Run `query` over `batch` registered as table `t` on `engine`; returns the result as one
+/// batch. Every query orders its own output, so the engines give identical results.
+pub fn query(batch: RecordBatch, query: &str, engine: &SqlEngine) -> Result<RecordBatch, String> {
+    match engine {
+        SqlEngine::Local => local(batch, query),
+        #[cfg(feature = "ballista")]
+        SqlEngine::BallistaStandalone | SqlEngine::BallistaRemote(_) => {
+            ballista_query(batch, query, engine)
+        }
+        #[cfg(not(feature = "ballista"))]
+        SqlEngine::BallistaStandalone | SqlEngine::BallistaRemote(_) => {
+            Err("this build has no Ballista support (build mmm with `--features ballista`)".into())
+        }
+    }
+}
+
+fn local(batch: RecordBatch, query: &str) -> Result<RecordBatch, String> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .map_err(|e| e.to_string())?;
@@ -17,9 +62,58 @@ pub fn query(batch: RecordBatch, query: &str) -> Result<RecordBatch, String> {
         // Two partitions match the target machine; results are ordered by the query itself.
         let ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(2));
         ctx.register_batch("t", batch).map_err(|e| e.to_string())?;
-        let frame = ctx.sql(query).await.map_err(|e| e.to_string())?;
-        let out_schema = frame.schema().inner().clone();
-        let batches = frame.collect().await.map_err(|e| e.to_string())?;
-        arrow::compute::concat_batches(&out_schema, &batches).map_err(|e| e.to_string())
+        collect(&ctx, query).await
+    })
+}
+
+async fn collect(ctx: &SessionContext, query: &str) -> Result<RecordBatch, String> {
+    let frame = ctx.sql(query).await.map_err(|e| e.to_string())?;
+    let out_schema = frame.schema().inner().clone();
+    let batches = frame.collect().await.map_err(|e| e.to_string())?;
+    arrow::compute::concat_batches(&out_schema, &batches).map_err(|e| e.to_string())
+}
+
+/// The query on Ballista: executors read files, not this process's memory, so the input is
+/// staged as a Parquet file in a temporary directory and registered from there.
+#[cfg(feature = "ballista")]
+fn ballista_query(
+    batch: RecordBatch,
+    query: &str,
+    engine: &SqlEngine,
+) -> Result<RecordBatch, String> {
+    use ballista::prelude::{SessionConfigExt, SessionContextExt};
+    use datafusion::execution::SessionStateBuilder;
+    use datafusion::prelude::ParquetReadOptions;
+
+    let staging = tempfile::tempdir().map_err(|e| format!("staging directory: {e}"))?;
+    let path = staging.path().join("t.parquet");
+    let file = std::fs::File::create(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut writer = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None)
+        .map_err(|e| e.to_string())?;
+    writer.write(&batch).map_err(|e| e.to_string())?;
+    writer.close().map_err(|e| e.to_string())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let location = path.to_string_lossy().into_owned();
+    runtime.block_on(async {
+        let config = SessionConfig::new_with_ballista().with_target_partitions(2);
+        let state = SessionStateBuilder::new()
+            .with_config(config)
+            .with_default_features()
+            .build();
+        let ctx = match engine {
+            SqlEngine::BallistaRemote(url) => SessionContext::remote_with_state(url, state).await,
+            _ => SessionContext::standalone_with_state(state).await,
+        }
+        .map_err(|e| format!("Ballista: {e}"))?;
+        ctx.register_parquet("t", &location, ParquetReadOptions::default())
+            .await
+            .map_err(|e| e.to_string())?;
+        collect(&ctx, query)
+            .await
+            .map_err(|e| format!("Ballista: {e}"))
     })
 }

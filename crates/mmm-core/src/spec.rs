@@ -41,6 +41,10 @@ pub struct Spec {
     /// Permanent level shifts of the baseline from a given date on (a step regressor each).
     #[serde(default)]
     pub level_shifts: Vec<LevelShiftSpec>,
+    /// Lift-test (experiment) results that calibrate channel effects: each enters the
+    /// likelihood as a measurement of the model's counterfactual lift over its window.
+    #[serde(default)]
+    pub lift_tests: Vec<LiftTestSpec>,
     /// Observation model.
     #[serde(default)]
     pub likelihood: LikelihoodSpec,
@@ -154,6 +158,13 @@ pub struct ChannelSpec {
     /// period's spend, then adstock of the saturated series.
     #[serde(default)]
     pub order: TransformOrder,
+    /// Prior on the channel's ROAS over the training window (its contribution in target units
+    /// summed over the window, divided by its spend there in currency; Meridian calls this the
+    /// ROI prior). When set it replaces the saturation's `beta_prior` as the density: beta is
+    /// implied by the ROAS and the curve parameters. Needs a positive-support family and an
+    /// additive likelihood (normal or student_t).
+    #[serde(default)]
+    pub roas_prior: Option<Prior>,
 }
 
 /// Order of a channel's two transforms.
@@ -306,7 +317,9 @@ pub enum SaturationSpec {
     Logistic {
         /// Prior of the steepness lam > 0.
         lam_prior: Prior,
-        /// Prior of the channel coefficient beta (scaled target units).
+        /// Prior of the channel coefficient beta (scaled target units; default
+        /// HalfNormal(2), PyMC-Marketing's). Not used when the channel has a `roas_prior`.
+        #[serde(default = "default_beta_prior")]
         beta_prior: Prior,
     },
     /// Hill curve x^s / (x^s + K^s) times beta (`saturation_k[CH]`, `saturation_s[CH]`).
@@ -315,37 +328,51 @@ pub enum SaturationSpec {
         k_prior: Prior,
         /// Prior of the slope s > 0.
         s_prior: Prior,
-        /// Prior of the channel coefficient beta (scaled target units).
+        /// Prior of the channel coefficient beta (scaled target units; default
+        /// HalfNormal(2), PyMC-Marketing's). Not used when the channel has a `roas_prior`.
+        #[serde(default = "default_beta_prior")]
         beta_prior: Prior,
     },
     /// Exponential saturation 1 - e^(-lam x) times beta (`saturation_lam[CH]`).
     Exponential {
         /// Prior of the rate lam > 0.
         lam_prior: Prior,
-        /// Prior of the channel coefficient beta (scaled target units).
+        /// Prior of the channel coefficient beta (scaled target units; default
+        /// HalfNormal(2), PyMC-Marketing's). Not used when the channel has a `roas_prior`.
+        #[serde(default = "default_beta_prior")]
         beta_prior: Prior,
     },
     /// Michaelis-Menten x / (K + x) times beta (`saturation_k[CH]`).
     MichaelisMenten {
         /// Prior of the half-saturation point K > 0 (scaled spend units).
         k_prior: Prior,
-        /// Prior of the channel coefficient beta (scaled target units).
+        /// Prior of the channel coefficient beta (scaled target units; default
+        /// HalfNormal(2), PyMC-Marketing's). Not used when the channel has a `roas_prior`.
+        #[serde(default = "default_beta_prior")]
         beta_prior: Prior,
     },
     /// tanh(x / c) times beta (`saturation_c[CH]`).
     Tanh {
         /// Prior of the scale c > 0 (scaled spend units).
         c_prior: Prior,
-        /// Prior of the channel coefficient beta (scaled target units).
+        /// Prior of the channel coefficient beta (scaled target units; default
+        /// HalfNormal(2), PyMC-Marketing's). Not used when the channel has a `roas_prior`.
+        #[serde(default = "default_beta_prior")]
         beta_prior: Prior,
     },
     /// ln(1 + lam x) times beta, without an upper bound (`saturation_lam[CH]`).
     Log1p {
         /// Prior of the rate lam > 0.
         lam_prior: Prior,
-        /// Prior of the channel coefficient beta (scaled target units).
+        /// Prior of the channel coefficient beta (scaled target units; default
+        /// HalfNormal(2), PyMC-Marketing's). Not used when the channel has a `roas_prior`.
+        #[serde(default = "default_beta_prior")]
         beta_prior: Prior,
     },
+}
+
+fn default_beta_prior() -> Prior {
+    Prior::HalfNormal { sigma: 2.0 }
 }
 
 impl SaturationSpec {
@@ -467,6 +494,18 @@ pub enum TrendKind {
     /// The linear term plus hinges `trend[cp_k]` = max(0, t - c_k) / n_train at changepoints
     /// c_k: a slope change at each, with a sparse (Laplace) prior by default.
     PiecewiseLinear,
+    /// A local level (random walk, non-centered): level_t = sigma (z_1 + ... + z_t) with
+    /// z ~ Normal(0, 1) per training period after the first (`level_step[DATE]`) and sigma
+    /// (`level_sigma`) from `level_sigma_prior`; level_0 = 0, so the intercept is the level at
+    /// the start. Past the training window the level stays at its last value (forecast mean).
+    LocalLevel,
+}
+
+impl TrendKind {
+    /// True for the trends built from design regressors (linear and piecewise linear).
+    pub fn has_regressors(self) -> bool {
+        matches!(self, Self::Linear | Self::PiecewiseLinear)
+    }
 }
 
 /// Baseline trend. The time index is scaled by the training length, so a slope of 0.1 means
@@ -474,7 +513,7 @@ pub enum TrendKind {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TrendSpec {
-    /// `none`, `linear` or `piecewise_linear`.
+    /// `none`, `linear`, `piecewise_linear` or `local_level`.
     #[serde(default)]
     pub kind: TrendKind,
     /// Prior of the overall slope (scaled target per training window).
@@ -490,6 +529,14 @@ pub struct TrendSpec {
     /// Piecewise: prior of each slope change; a Laplace prior keeps most changes near zero.
     #[serde(default = "default_changepoint_prior")]
     pub changepoint_prior: Prior,
+    /// Local level: prior of the standard deviation of the level's per-period steps (scaled
+    /// target; the default HalfNormal(0.02) lets the level wander about 0.2 over 100 periods).
+    #[serde(default = "default_level_sigma_prior")]
+    pub level_sigma_prior: Prior,
+}
+
+fn default_level_sigma_prior() -> Prior {
+    Prior::HalfNormal { sigma: 0.02 }
 }
 
 fn default_slope_prior() -> Prior {
@@ -515,6 +562,7 @@ impl Default for TrendSpec {
             changepoints: default_changepoints(),
             changepoint_dates: Vec::new(),
             changepoint_prior: default_changepoint_prior(),
+            level_sigma_prior: default_level_sigma_prior(),
         }
     }
 }
@@ -586,6 +634,35 @@ pub fn is_event_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
+/// A lift test: the channel's spend was switched off (or its increment measured) over the
+/// periods from `start` to `end`, and the experiment measured the incremental target over those
+/// periods. The model's counterpart is the expected target with the channel's spend as
+/// observed minus the expected target with the channel's spend set to zero in those periods
+/// only (spend before the window still carries in), summed over the window, in target units.
+/// It enters the likelihood as lift ~ Normal(model lift, standard_error).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LiftTestSpec {
+    /// Channel tested (a name from `channels`).
+    pub channel: String,
+    /// First day of the test window (ISO `YYYY-MM-DD`), inside the training window.
+    pub start: String,
+    /// Last day of the test window (ISO `YYYY-MM-DD`), inside the training window.
+    pub end: String,
+    /// Measured incremental target over the window (target units).
+    pub lift: f64,
+    /// Standard error of the measured lift (target units, > 0).
+    pub standard_error: f64,
+}
+
+/// ISO `YYYY-MM-DD` date of a day number (days since 1970-01-01).
+pub fn format_day(day: i32) -> String {
+    chrono::NaiveDate::from_ymd_opt(1970, 1, 1)
+        .and_then(|e| e.checked_add_signed(chrono::TimeDelta::days(day as i64)))
+        .map(|d| d.format("%Y-%m-%d").to_string())
+        .unwrap_or_else(|| day.to_string())
+}
+
 /// Parse an ISO `YYYY-MM-DD` date.
 pub fn parse_iso_date(text: &str) -> Option<chrono::NaiveDate> {
     chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()
@@ -645,6 +722,11 @@ pub enum TargetDomain {
 }
 
 impl LikelihoodSpec {
+    /// True when channel terms add up to the expected target (normal and student_t).
+    pub fn is_additive(&self) -> bool {
+        matches!(self, Self::Normal { .. } | Self::StudentT { .. })
+    }
+
     /// The values the target must take for this likelihood to apply.
     pub fn target_domain(&self) -> TargetDomain {
         match self {
@@ -1162,6 +1244,18 @@ impl Spec {
                 Support::Positive,
                 "a positive channel coefficient",
             );
+            if let Some(roas) = &ch.roas_prior {
+                let path = format!("{p}.roas_prior");
+                problems.prior(path.clone(), roas, Support::Positive, "a channel's ROAS");
+                if !self.likelihood.is_additive() {
+                    problems.push(
+                        path,
+                        "needs an additive likelihood (normal or student_t): under a log link \
+                         a channel's ROAS depends on every other term of the model"
+                            .into(),
+                    );
+                }
+            }
         }
         for (i, c) in self.controls.iter().enumerate() {
             let p = format!("controls[{i}]");
@@ -1337,15 +1431,68 @@ impl Spec {
                 format!("must be in (0, 1), got {iv}"),
             );
         }
+        self.lift_test_problems(&mut problems);
         problems.0.extend(self.diagnose.problems());
         problems.0.extend(self.decisions.problems(&self.channels));
         problems.0
     }
 
+    /// Problems of the lift tests (their windows are checked against the data by the model).
+    fn lift_test_problems(&self, problems: &mut Problems) {
+        for (i, t) in self.lift_tests.iter().enumerate() {
+            let key = |k: &str| format!("lift_tests[{i}].{k}");
+            if !self.channels.iter().any(|c| c.name == t.channel) {
+                problems.push(
+                    key("channel"),
+                    format!("'{}' is not a channel of the spec", t.channel),
+                );
+            }
+            let start = parse_iso_date(&t.start);
+            let end = parse_iso_date(&t.end);
+            if start.is_none() {
+                problems.push(
+                    key("start"),
+                    format!("'{}' is not a YYYY-MM-DD date", t.start),
+                );
+            }
+            if end.is_none() {
+                problems.push(key("end"), format!("'{}' is not a YYYY-MM-DD date", t.end));
+            }
+            if let (Some(s), Some(e)) = (start, end)
+                && e < s
+            {
+                problems.push(key("end"), format!("{} is before start {}", t.end, t.start));
+            }
+            if !t.lift.is_finite() {
+                problems.push(key("lift"), format!("must be finite, got {}", t.lift));
+            }
+            if !(t.standard_error.is_finite() && t.standard_error > 0.0) {
+                problems.push(
+                    key("standard_error"),
+                    format!("must be a finite number > 0, got {}", t.standard_error),
+                );
+            }
+            if !self.likelihood.is_additive() {
+                problems.push(
+                    key("channel"),
+                    "lift tests need an additive likelihood (normal or student_t)".into(),
+                );
+            }
+        }
+    }
+
     /// Problems of the trend, events and level shifts.
     fn baseline_problems(&self, problems: &mut Problems) {
         let t = &self.trend;
-        if t.kind != TrendKind::None {
+        if t.kind == TrendKind::LocalLevel {
+            problems.prior(
+                "trend.level_sigma_prior".into(),
+                &t.level_sigma_prior,
+                Support::Positive,
+                "the local level's step standard deviation",
+            );
+        }
+        if t.kind.has_regressors() {
             problems.prior(
                 "trend.slope_prior".into(),
                 &t.slope_prior,
@@ -1439,9 +1586,10 @@ impl Spec {
 
     /// Number of baseline regressors from the trend, events and level shifts.
     pub fn baseline_regressor_count(&self) -> usize {
-        let trend = match self.trend.kind {
-            TrendKind::None => 0,
-            _ => 1 + self.trend.changepoint_count(),
+        let trend = if self.trend.kind.has_regressors() {
+            1 + self.trend.changepoint_count()
+        } else {
+            0
         };
         trend + self.events.len() + self.level_shifts.len()
     }
@@ -1457,7 +1605,9 @@ impl Spec {
             .saturating_sub(1)
     }
 
-    /// Number of free model parameters the spec implies.
+    /// Number of free model parameters the spec implies. A local level counts as one (its
+    /// sigma): its per-period steps (one per training period after the first) are shrunk by
+    /// their standard-normal prior and depend on the data's length.
     pub fn parameter_count(&self) -> usize {
         // intercept + noise parameters + per channel (adstock, saturation, beta) + controls
         // + 2 per Fourier order
@@ -1475,6 +1625,7 @@ impl Spec {
             + self.controls.len()
             + 2 * self.seasonality.fourier_order
             + self.baseline_regressor_count()
+            + usize::from(self.trend.kind == TrendKind::LocalLevel)
     }
 }
 

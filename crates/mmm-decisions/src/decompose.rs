@@ -17,8 +17,9 @@ use crate::DecideError;
 /// non-media components (the prediction with every channel's spend at zero).
 #[derive(Debug, Clone)]
 pub struct Decomposition {
-    /// Component names: `intercept`, each `control[..]`, `seasonality` (when present),
-    /// `baseline`, then the channels.
+    /// Component names: `intercept`, each `control[..]`, `seasonality` (when present), the
+    /// trend, events and level shifts, `local_level` (when present), `baseline`, then the
+    /// channels.
     pub names: Vec<String>,
     /// Values per component, week and draw (target units).
     pub series: Vec<Vec<Vec<f64>>>,
@@ -69,6 +70,11 @@ pub fn decompose(
     }
     let mut comp_names = vec!["intercept".to_string()];
     comp_names.extend(groups.iter().map(|g| g.0.clone()));
+    // The random-walk baseline, when the trend is a local level.
+    let level = model.has_local_level().then(|| {
+        comp_names.push("local_level".into());
+        comp_names.len() - 1
+    });
     let baseline = comp_names.len();
     comp_names.push("baseline".into());
     let first_channel = comp_names.len();
@@ -82,6 +88,7 @@ pub fn decompose(
         let mut series = vec![vec![vec![0.0; width]; n]; n_comp];
         let mut term = vec![0.0; n];
         let mut full = vec![0.0; n];
+        let mut walk = vec![0.0; n];
         for (k, theta) in thetas[range.clone()].iter().enumerate() {
             let mut sum = vec![theta[intercept]; n];
             for week in series[0].iter_mut() {
@@ -95,6 +102,13 @@ pub fn decompose(
                         .sum();
                     series[1 + j][t][k] = v * scale;
                     sum[t] += v;
+                }
+            }
+            if let Some(j) = level {
+                model.local_level(theta, &mut walk);
+                for t in 0..n {
+                    series[j][t][k] = walk[t] * scale;
+                    sum[t] += walk[t];
                 }
             }
             for t in 0..n {

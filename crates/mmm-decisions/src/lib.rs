@@ -342,8 +342,39 @@ pub fn run(
             serde_json::json!({"component": name, "mean": m, "median": med, "lower": lo, "upper": hi})
         })
         .collect();
+    // Each lift test beside the model's lift for its window, per draw.
+    let lift_tests: Vec<serde_json::Value> = if spec.spec.lift_tests.is_empty() {
+        Vec::new()
+    } else {
+        let per_draw: Vec<Vec<f64>> = thetas
+            .iter()
+            .map(|theta| model.lift_test_predictions(theta))
+            .collect();
+        spec.spec
+            .lift_tests
+            .iter()
+            .enumerate()
+            .map(|(i, test)| {
+                let lift: Vec<f64> = per_draw
+                    .iter()
+                    .map(|l| l[i] * design.scales.target)
+                    .collect();
+                let [m, med, lo, hi] = summarize(&lift, interval);
+                serde_json::json!({
+                    "channel": test.channel,
+                    "start": test.start,
+                    "end": test.end,
+                    "measured": test.lift,
+                    "standard_error": test.standard_error,
+                    "model": {"mean": m, "median": med, "lower": lo, "upper": hi},
+                    "z": (m - test.lift) / test.standard_error,
+                })
+            })
+            .collect()
+    };
     let summary = serde_json::json!({
         "baseline_check": baseline_check,
+        "lift_tests": lift_tests,
         "component_totals_training_window": component_totals,
         "margin": margin,
         "hurdle": hurdle,
@@ -370,6 +401,7 @@ pub fn run(
         "window": "training window",
         "contribution": "prediction minus prediction with the channel's spend set to zero, adstock recomputed, times scales.target",
         "roi": "(margin x contribution - spend) / spend",
+        "lift_tests": "model lift = expected target minus expected target with the channel's spend at zero inside the test window only, summed over the window; calibrated fits include each test as lift ~ Normal(model lift, standard_error)",
         "marginal_roas": "central difference of the channel's response (training window plus carry-out) at 0.99x and 1.01x its spend",
         "curves": "response to m x the training spend (weekly pattern kept), m = 0..2 step 0.05, training window plus carry-out",
         "margin": margin,

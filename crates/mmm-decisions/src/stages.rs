@@ -75,13 +75,7 @@ pub fn parse_day(text: &str) -> Option<i32> {
     i32::try_from((d - epoch).num_days()).ok()
 }
 
-/// ISO date of a day number.
-pub fn format_day(day: i32) -> String {
-    chrono::NaiveDate::from_ymd_opt(1970, 1, 1)
-        .and_then(|e| e.checked_add_signed(chrono::TimeDelta::days(day as i64)))
-        .map(|d| d.to_string())
-        .unwrap_or_else(|| day.to_string())
-}
+pub use mmm_core::spec::format_day;
 
 /// Period index where a plan starts, and the dates of its weeks.
 fn plan_start(

@@ -302,14 +302,6 @@ pub fn sign_stability(
     })
 }
 
-/// ISO date of `days` since 1970-01-01.
-fn iso_date(days: i32) -> String {
-    chrono::NaiveDate::from_ymd_opt(1970, 1, 1)
-        .and_then(|e| e.checked_add_signed(chrono::Duration::days(days as i64)))
-        .map(|d| d.format("%Y-%m-%d").to_string())
-        .unwrap_or_default()
-}
-
 /// Rolling-origin cross-validation: fold i (1..=k) trains on the weeks before
 /// n_train - (k - i + 1) h, rescaled on that window alone, and predicts the next h weeks; the
 /// last fold ends at the end of the training window (the holdout is never touched).
@@ -355,7 +347,7 @@ pub fn rolling_origin(
         let metrics = crate::predictive::point_metrics("cv", &observed, &pred);
         Some(CvRow {
             fold: i + 1,
-            train_end_date: iso_date(d.dates[start - 1]),
+            train_end_date: mmm_core::spec::format_day(d.dates[start - 1]),
             train_weeks: start,
             test_weeks: h,
             rmse: metrics.rmse,

@@ -7,7 +7,7 @@
 //! calendar (`validate/calendar.parquet`) that carry its name: their union.
 
 use mmm_core::Spec;
-use mmm_core::spec::{Prior, TrendKind, parse_iso_date};
+use mmm_core::spec::{Prior, parse_iso_date};
 
 use crate::FeatureError;
 
@@ -15,7 +15,7 @@ use crate::FeatureError;
 /// (K = 1..), `event[NAME]`, `level_shift[DATE]`.
 pub fn names(spec: &Spec) -> Vec<String> {
     let mut out = Vec::new();
-    if spec.trend.kind != TrendKind::None {
+    if spec.trend.kind.has_regressors() {
         out.push("trend[linear]".to_string());
         out.extend((1..=spec.trend.changepoint_count()).map(|k| format!("trend[cp_{k}]")));
     }
@@ -31,7 +31,7 @@ pub fn names(spec: &Spec) -> Vec<String> {
 /// Priors of the baseline regressors' coefficients, in the order of [`names`].
 pub fn priors(spec: &Spec) -> Vec<Prior> {
     let mut out = Vec::new();
-    if spec.trend.kind != TrendKind::None {
+    if spec.trend.kind.has_regressors() {
         out.push(spec.trend.slope_prior);
         out.extend(std::iter::repeat_n(
             spec.trend.changepoint_prior,
@@ -43,15 +43,15 @@ pub fn priors(spec: &Spec) -> Vec<Prior> {
     out
 }
 
-/// Days since 1970-01-01 of an ISO date the spec has already validated.
-fn days(text: &str) -> Option<i32> {
+/// Days since 1970-01-01 of an ISO `YYYY-MM-DD` date.
+pub fn days(text: &str) -> Option<i32> {
     let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1)?;
     parse_iso_date(text).map(|d| (d - epoch).num_days() as i32)
 }
 
 /// Index of the period holding day `day` (periods start at `dates[p]` and last
 /// `period_days`), if any.
-fn period_of(dates: &[i32], period_days: i32, day: i32) -> Option<usize> {
+pub fn period_of(dates: &[i32], period_days: i32, day: i32) -> Option<usize> {
     let p = dates.partition_point(|d| *d <= day);
     (p > 0 && day < dates[p - 1] + period_days).then(|| p - 1)
 }
@@ -136,7 +136,7 @@ pub fn columns(
     let period_days = spec.data.period_days as i32;
     let scale = n_train.max(1) as f64;
     let mut out = Vec::new();
-    if spec.trend.kind != TrendKind::None {
+    if spec.trend.kind.has_regressors() {
         out.push((0..n).map(|t| t as f64 / scale).collect());
         for c in changepoints(spec, dates, period_days, n_train)? {
             out.push(

@@ -25,7 +25,7 @@ pub mod simulate;
 pub mod special;
 
 use mmm_core::Spec;
-use mmm_core::spec::{ExpectedSign, LikelihoodSpec, Prior, TransformOrder};
+use mmm_core::spec::{ExpectedSign, LikelihoodSpec, Prior, TransformOrder, TrendKind};
 use mmm_features::Design;
 use mmm_features::transforms::{Adstock, Saturation, geometric_weights};
 use prior::{Bijection, log_prior};
@@ -84,6 +84,30 @@ struct ChannelInput {
     row_at: usize,
     /// The sampler moves ln(mean training contribution) instead of ln(beta) (see `logp`).
     mean_coordinate: bool,
+    /// ROAS prior in place of the beta prior (needs `mean_coordinate`).
+    roas: Option<RoasPrior>,
+}
+
+/// A lift test bound to the data: the experiment's measured lift over periods
+/// `first..=last` of channel `channel`, on the model scale (target / scales.target).
+#[derive(Debug, Clone)]
+struct LiftTest {
+    channel: usize,
+    first: usize,
+    last: usize,
+    lift: f64,
+    standard_error: f64,
+    /// The channel with its spend set to zero over the window (the experiment's
+    /// counterfactual), evaluated by the general path.
+    counterfactual: ChannelInput,
+}
+
+/// A prior on a channel's training-window ROAS, r = K cbar with cbar its mean training
+/// contribution (model scale) and K = n_train s_target / (training spend in currency).
+#[derive(Debug, Clone, Copy)]
+struct RoasPrior {
+    prior: Prior,
+    ln_k: f64,
 }
 
 impl ChannelInput {
@@ -140,11 +164,18 @@ pub struct Scratch {
     chain: Vec<[f64; 4]>,
     /// Per channel: beta_c m_c, the mean training contribution.
     level: Vec<f64>,
+    /// Per channel with a ROAS prior: d log prior / d u_cbar.
+    roas_grad: Vec<f64>,
     /// Adstock weights and their alpha-derivatives (longest l_max).
     weights: Vec<f64>,
     dweights: Vec<f64>,
     /// Buffers of the general channel path.
     curve: CurveBuffers,
+    /// Local level: the steps' running sums S_t = z_1 + ... + z_t over the training window.
+    walk: Vec<f64>,
+    /// A lift test's counterfactual curve and its derivative rows.
+    lift_sat: Vec<f64>,
+    lift_rows: Vec<f64>,
 }
 
 /// Where a channel's parameters sit in the vector and which transforms it uses.
@@ -234,6 +265,10 @@ pub struct MmmModel {
     deferred_prior: Vec<bool>,
     params: Vec<ParamInfo>,
     channel_names: Vec<String>,
+    lift_tests: Vec<LiftTest>,
+    /// Index of `level_sigma` when the trend is a local level; its steps z_1..z_(n_train-1)
+    /// follow it.
+    local_level_at: Option<usize>,
 }
 
 /// Index of the intercept in the parameter vector.
@@ -294,6 +329,31 @@ impl MmmModel {
             padded.extend_from_slice(x);
             // Spend in the training window is needed for a positive mean contribution.
             let trained = x[..design.n_train.min(x.len())].iter().any(|v| *v > 0.0);
+            let roas = match &ch.roas_prior {
+                None => None,
+                Some(prior) => {
+                    let scaled: f64 = x[..design.n_train.min(x.len())].iter().sum();
+                    let scale = design.scales.channels.get(&ch.name).copied();
+                    let spend = scaled * scale.unwrap_or(f64::NAN);
+                    let k = design.n_train as f64 * design.scales.target / spend;
+                    if !(trained && k.is_finite() && k > 0.0) {
+                        return Err(ModelError::Mismatch(format!(
+                            "channel '{}' has a roas_prior but no spend in the training window",
+                            ch.name
+                        )));
+                    }
+                    if !spec.likelihood.is_additive() {
+                        return Err(ModelError::Mismatch(format!(
+                            "channel '{}' has a roas_prior, which needs an additive likelihood",
+                            ch.name
+                        )));
+                    }
+                    Some(RoasPrior {
+                        prior: *prior,
+                        ln_k: k.ln(),
+                    })
+                }
+            };
             let input = ChannelInput {
                 padded,
                 carry_in,
@@ -307,8 +367,10 @@ impl MmmModel {
                     && !saturation_first,
                 at: params.len(),
                 row_at,
-                mean_coordinate: trained
-                    && matches!(Bijection::for_prior(beta_prior), Bijection::Lower(a) if a == 0.0),
+                mean_coordinate: roas.is_some()
+                    || trained
+                        && matches!(Bijection::for_prior(beta_prior), Bijection::Lower(a) if a == 0.0),
+                roas,
             };
             row_at += input.curve_params();
             channels.push(input);
@@ -321,10 +383,15 @@ impl MmmModel {
                 .map(|(stem, _, prior)| (stem, prior))
                 .chain([("beta", beta_prior)])
             {
+                let bijection = if stem == "beta" && ch.roas_prior.is_some() {
+                    Bijection::Lower(0.0)
+                } else {
+                    Bijection::for_prior(prior)
+                };
                 params.push(ParamInfo {
                     name: format!("{stem}[{}]", ch.name),
                     prior: *prior,
-                    bijection: Bijection::for_prior(prior),
+                    bijection,
                     sign: 1.0,
                 });
             }
@@ -386,6 +453,33 @@ impl MmmModel {
                 sign: 1.0,
             });
         }
+        let local_level_at = (spec.trend.kind == TrendKind::LocalLevel).then_some(params.len());
+        if local_level_at.is_some() {
+            if design.n_train < 2 {
+                return Err(ModelError::Mismatch(
+                    "a local level needs at least two training periods".into(),
+                ));
+            }
+            let prior = spec.trend.level_sigma_prior;
+            params.push(ParamInfo {
+                name: "level_sigma".into(),
+                prior,
+                bijection: Bijection::for_prior(&prior),
+                sign: 1.0,
+            });
+            let step = Prior::Normal {
+                mu: 0.0,
+                sigma: 1.0,
+            };
+            for day in &design.dates[1..design.n_train] {
+                params.push(ParamInfo {
+                    name: format!("level_step[{}]", mmm_core::spec::format_day(*day)),
+                    prior: step,
+                    bijection: Bijection::Identity,
+                    sign: 1.0,
+                });
+            }
+        }
         let target_scale = design.scales.target;
         if !(target_scale.is_finite() && target_scale > 0.0) {
             return Err(ModelError::Mismatch(format!(
@@ -430,6 +524,7 @@ impl MmmModel {
             .zip(&regressor_means)
             .map(|(z, m)| z[..nt].iter().map(|v| v - m).collect())
             .collect();
+        let lift_tests = bind_lift_tests(spec, design, &channels)?;
         Ok(Self {
             n,
             n_train: design.n_train,
@@ -448,6 +543,8 @@ impl MmmModel {
             deferred_prior,
             params,
             channel_names: design.channel_names.clone(),
+            lift_tests,
+            local_level_at,
         })
     }
 
@@ -547,9 +644,13 @@ impl MmmModel {
             rows: vec![0.0; rows * self.n_train],
             chain: vec![[0.0; 4]; self.channels.len()],
             level: vec![0.0; self.channels.len()],
+            roas_grad: vec![0.0; self.channels.len()],
             weights: vec![0.0; self.max_l_max()],
             dweights: vec![0.0; self.max_l_max()],
             curve: CurveBuffers::new(self.max_l_max(), self.max_l_max() + self.n_train),
+            walk: vec![0.0; self.n_train],
+            lift_sat: vec![0.0; self.n_train],
+            lift_rows: vec![0.0; 4 * self.n_train],
         }
     }
 
@@ -668,11 +769,18 @@ impl MmmModel {
         &self,
         rng: &mut R,
     ) -> Option<Vec<f64>> {
-        let theta = self
+        let mut theta = self
             .params
             .iter()
             .map(|p| prior::sample_prior(&p.prior, rng).map(|x| p.sign * x))
             .collect::<Option<Vec<f64>>>()?;
+        for (c, ch) in self.channels.iter().enumerate() {
+            if let Some(roas) = ch.roas {
+                // beta = cbar / m with cbar = r / K, r drawn from the ROAS prior.
+                let r = prior::sample_prior(&roas.prior, rng)?;
+                theta[ch.beta_at()] = r * (-roas.ln_k).exp() / self.mean_saturation(&theta, c);
+            }
+        }
         Some(self.unconstrain(&theta))
     }
 
@@ -730,6 +838,17 @@ impl MmmModel {
                 *m += g * zt;
             }
         }
+        if let Some(at) = self.local_level_at {
+            // level_t = sigma S_t, S_t = z_1 + ... + z_t, S_0 = 0 (non-centered random walk).
+            let sigma = s.theta[at];
+            let mut walk = 0.0;
+            s.walk[0] = 0.0;
+            for t in 1..nt {
+                walk += s.theta[at + t];
+                s.walk[t] = walk;
+                s.mu[t] += sigma * walk;
+            }
+        }
         for (c, ch) in self.channels.iter().enumerate() {
             let base = ch.at;
             let b = ch.beta_at();
@@ -771,9 +890,20 @@ impl MmmModel {
                 let p = &self.params[b];
                 let u_beta = u[b] - m.ln();
                 let (x, dx, logj, dlogj) = p.bijection.forward(u_beta);
-                let (lp, dlp) = log_prior(&p.prior, x);
-                logp += lp + logj;
-                grad[b] = dlp * dx + dlogj;
+                if let Some(roas) = ch.roas {
+                    // The prior is on r = K cbar; in the coordinate u = ln cbar its density is
+                    // p(r) r (constant ln K dropped). It does not depend on u_beta, so its
+                    // gradient joins after the likelihood's is chained to the curve.
+                    let r = (roas.ln_k + u[b]).exp();
+                    let (lp, dlp) = log_prior(&roas.prior, r);
+                    logp += lp + u[b];
+                    s.roas_grad[c] = dlp * r + 1.0;
+                    grad[b] = 0.0;
+                } else {
+                    let (lp, dlp) = log_prior(&p.prior, x);
+                    logp += lp + logj;
+                    grad[b] = dlp * dx + dlogj;
+                }
                 s.theta[b] = p.sign * x;
                 s.dtheta[b] = p.sign * dx;
                 for j in 0..ch.curve_params() {
@@ -788,6 +918,7 @@ impl MmmModel {
                 *m += beta * v;
             }
         }
+        logp += self.lift_test_terms(grad, s);
         if self.centered {
             // The sampler's intercept coordinate is the mean level of the expected target over
             // the training window: the intercept at the regressors' training means plus the
@@ -870,6 +1001,16 @@ impl MmmModel {
         }
         let g = &s.mu;
         grad[INTERCEPT] += kernels::sum(g) * s.dtheta[INTERCEPT];
+        if let Some(at) = self.local_level_at {
+            // d/d sigma = sum_t g_t S_t; d/d z_s = sigma sum_(t >= s) g_t.
+            let sigma = theta[at];
+            grad[at] += kernels::dot(g, &s.walk) * s.dtheta[at];
+            let mut tail = 0.0;
+            for t in (1..nt).rev() {
+                tail += g[t];
+                grad[at + t] += sigma * tail * s.dtheta[at + t];
+            }
+        }
         for (k, z) in self.regressors_train.iter().enumerate() {
             let i = self.regressor_index(k);
             grad[i] += kernels::dot(g, z) * s.dtheta[i];
@@ -895,12 +1036,79 @@ impl MmmModel {
                     // d icpt' / d u_cbar = -beta_c m_c.
                     grad[b] -= grad[INTERCEPT] * s.level[c];
                 }
+                if ch.roas.is_some() {
+                    grad[b] += s.roas_grad[c];
+                }
             }
         }
         if grad.iter().any(|v| !v.is_finite()) {
             return Err(NonFinite("gradient"));
         }
         Ok(logp)
+    }
+
+    /// The lift tests' log likelihood, sum_i -((beta D_i - lift_i) / se_i)^2 / 2 with
+    /// D_i = sum over the window of v_t - v'_t (v' the curve with the window's spend at zero),
+    /// adding its gradient w.r.t. beta and the curve parameters to `grad` (before the
+    /// mean-coordinate chain rule, like the likelihood's).
+    fn lift_test_terms(&self, grad: &mut [f64], s: &mut Scratch) -> f64 {
+        let nt = self.n_train;
+        let mut logp = 0.0;
+        for test in &self.lift_tests {
+            let ch = &self.channels[test.channel];
+            let (base, b, np) = (ch.at, ch.beta_at(), ch.curve_params());
+            let len = test.last + 1;
+            let (cf_sat, cf_rows) = (&mut s.lift_sat[..len], &mut s.lift_rows[..np * len]);
+            general_curve(
+                &test.counterfactual,
+                &s.theta[base..b],
+                &mut s.curve,
+                cf_sat,
+                cf_rows,
+            );
+            let sat = &s.sat[test.channel * nt..(test.channel + 1) * nt];
+            let rows = &s.rows[ch.row_at * nt..(ch.row_at + np) * nt];
+            let window = test.first..=test.last;
+            let d: f64 = window.clone().map(|t| sat[t] - cf_sat[t]).sum();
+            let beta = s.theta[b];
+            let z = (beta * d - test.lift) / test.standard_error;
+            logp -= 0.5 * z * z;
+            let d_lift = -z / test.standard_error;
+            grad[b] += d_lift * d * s.dtheta[b];
+            for j in 0..np {
+                let dj: f64 = window
+                    .clone()
+                    .map(|t| rows[j * nt + t] - cf_rows[j * len + t])
+                    .sum();
+                grad[base + j] += d_lift * beta * dj * s.dtheta[base + j];
+            }
+        }
+        logp
+    }
+
+    /// Model lift of each lift test at constrained `theta` (model scale), in spec order: the
+    /// channel's term summed over the window minus the same with the window's spend at zero.
+    pub fn lift_test_predictions(&self, theta: &[f64]) -> Vec<f64> {
+        self.lift_tests
+            .iter()
+            .map(|test| {
+                let c = test.channel;
+                let ch = &self.channels[c];
+                // From the first history period (zeros without carry-in), so spend before the
+                // window carries in as in the log density.
+                let end = ch.l_max + test.last + 1;
+                let (factual, counterfactual) =
+                    (&ch.padded[1..end], &test.counterfactual.padded[1..end]);
+                let mut with = vec![0.0; factual.len()];
+                let mut without = vec![0.0; factual.len()];
+                self.channel_term_for_spend(theta, c, factual, &mut with);
+                self.channel_term_for_spend(theta, c, counterfactual, &mut without);
+                let at = ch.l_max - 1;
+                (test.first..=test.last)
+                    .map(|t| with[at + t] - without[at + t])
+                    .sum()
+            })
+            .collect()
     }
 
     /// Expected target (model scale: target / scales.target) for every period at constrained
@@ -971,6 +1179,12 @@ impl MmmModel {
                 *o += g * zt;
             }
         }
+        let mut level = vec![0.0; n];
+        if self.local_level(theta, &mut level) {
+            for (o, l) in out[..n].iter_mut().zip(&level) {
+                *o += l;
+            }
+        }
         let mut term = vec![0.0; n];
         for c in 0..self.channels.len() {
             if zeroed.contains(&c) {
@@ -981,6 +1195,30 @@ impl MmmModel {
                 *o += v;
             }
         }
+    }
+
+    /// True when the baseline has a local level (random walk).
+    pub fn has_local_level(&self) -> bool {
+        self.local_level_at.is_some()
+    }
+
+    /// The local level sigma (z_1 + ... + z_t) at constrained `theta` for every period into
+    /// `out` (model scale; 0 at the first period, held at its last training value after the
+    /// training window: the random walk's forecast mean). Returns false, leaving `out` alone,
+    /// when the model has no local level.
+    pub fn local_level(&self, theta: &[f64], out: &mut [f64]) -> bool {
+        let Some(at) = self.local_level_at else {
+            return false;
+        };
+        let sigma = theta[at];
+        let mut walk = 0.0;
+        for (t, o) in out.iter_mut().enumerate().take(self.n) {
+            if (1..self.n_train).contains(&t) {
+                walk += theta[at + t];
+            }
+            *o = sigma * walk;
+        }
+        true
     }
 
     /// Channel c's additive term of the expected target for every period,
@@ -1316,11 +1554,24 @@ impl MmmModel {
         let n = self.n.min(mean.len()).min(out.len());
         let (mean, out) = (&mut mean[..n], &mut out[..n]);
         self.linear_predictor(theta, &[], mean);
+        // Past the training window the local level keeps walking: one path per draw, added to
+        // the linear predictor the noise is drawn around (`mean` keeps the flat forecast).
+        let walked: Option<Vec<f64>> = self.local_level_at.map(|at| {
+            let mut eta = mean.to_vec();
+            let mut w = 0.0;
+            for e in &mut eta[self.n_train..] {
+                let z: f64 = rand_distr::StandardNormal.sample(rng);
+                w += theta[at] * z;
+                *e += w;
+            }
+            eta
+        });
+        let eta: &[f64] = walked.as_deref().unwrap_or(mean);
         let s = self.target_scale;
         match self.likelihood {
             Likelihood::Normal => {
                 let sigma = theta[self.noise_at];
-                for (o, m) in out.iter_mut().zip(mean.iter()) {
+                for (o, m) in out.iter_mut().zip(eta.iter()) {
                     let z: f64 = rand_distr::StandardNormal.sample(rng);
                     *o = m + sigma * z;
                 }
@@ -1328,7 +1579,7 @@ impl MmmModel {
             Likelihood::StudentT => {
                 let (sigma, nu) = (theta[self.noise_at], theta[self.noise_at + 1]);
                 let t = rand_distr::StudentT::new(nu).ok();
-                for (o, m) in out.iter_mut().zip(mean.iter()) {
+                for (o, m) in out.iter_mut().zip(eta.iter()) {
                     *o = match &t {
                         Some(t) => m + sigma * t.sample(rng),
                         None => f64::NAN,
@@ -1337,20 +1588,20 @@ impl MmmModel {
             }
             Likelihood::LogNormal => {
                 let sigma = theta[self.noise_at];
-                for (o, m) in out.iter_mut().zip(mean.iter()) {
+                for (o, m) in out.iter_mut().zip(eta.iter()) {
                     let z: f64 = rand_distr::StandardNormal.sample(rng);
                     *o = (m + sigma * z).exp();
                 }
             }
             Likelihood::Poisson => {
-                for (o, m) in out.iter_mut().zip(mean.iter()) {
+                for (o, m) in out.iter_mut().zip(eta.iter()) {
                     *o = poisson_draw(s * m.exp(), rng) / s;
                 }
             }
             Likelihood::NegativeBinomial => {
                 // Gamma-Poisson mixture: rate ~ Gamma(shape phi, scale m / phi).
                 let phi = theta[self.noise_at];
-                for (o, m) in out.iter_mut().zip(mean.iter()) {
+                for (o, m) in out.iter_mut().zip(eta.iter()) {
                     let count = s * m.exp();
                     let rate = match rand_distr::Gamma::new(phi, count / phi) {
                         Ok(g) => g.sample(rng),
@@ -1541,4 +1792,61 @@ fn poisson_draw<R: rand::Rng + ?Sized>(rate: f64, rng: &mut R) -> f64 {
             (rate + rate.sqrt() * z).round().max(0.0)
         }
     }
+}
+
+/// Bind the spec's lift tests to the design's periods (each window inside the training
+/// window, its channel with spend there) and to a counterfactual channel input.
+fn bind_lift_tests(
+    spec: &Spec,
+    design: &Design,
+    channels: &[ChannelInput],
+) -> Result<Vec<LiftTest>, ModelError> {
+    let period_days = spec.data.period_days as i32;
+    let scale = design.scales.target;
+    spec.lift_tests
+        .iter()
+        .enumerate()
+        .map(|(i, test)| {
+            let problem =
+                |message: String| ModelError::Mismatch(format!("lift_tests[{i}]: {message}"));
+            let c = spec
+                .channels
+                .iter()
+                .position(|ch| ch.name == test.channel)
+                .ok_or_else(|| problem(format!("'{}' is not a channel", test.channel)))?;
+            let period = |text: &str| {
+                mmm_features::baseline::days(text)
+                    .and_then(|day| {
+                        mmm_features::baseline::period_of(&design.dates, period_days, day)
+                    })
+                    .ok_or_else(|| problem(format!("{text} is not inside the data")))
+            };
+            let (first, last) = (period(&test.start)?, period(&test.end)?);
+            if last >= design.n_train {
+                return Err(problem(format!(
+                    "the window must lie inside the training window, which ends before period {}",
+                    design.n_train
+                )));
+            }
+            let ch = &channels[c];
+            let mut counterfactual = ch.clone();
+            counterfactual.fast = false;
+            let spend = &mut counterfactual.padded[ch.l_max..];
+            if spend[first..=last].iter().all(|x| *x == 0.0) {
+                return Err(problem(format!(
+                    "channel '{}' has no spend from {} to {}, so the test measures nothing",
+                    test.channel, test.start, test.end
+                )));
+            }
+            spend[first..=last].fill(0.0);
+            Ok(LiftTest {
+                channel: c,
+                first,
+                last,
+                lift: test.lift / scale,
+                standard_error: test.standard_error / scale,
+                counterfactual,
+            })
+        })
+        .collect()
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use mmm_core::columns::{f64_column, string_column};
 
-use crate::{fixture, mmm_os, stderr};
+use crate::{fixture, stderr};
 
 fn quick_spec(dir: &Path, spec: &str) -> std::path::PathBuf {
     let text = std::fs::read_to_string(fixture(spec)).expect("spec")
@@ -26,16 +26,7 @@ fn run_family(spec: &str, data: &str, additive: bool) {
     let dir = tempfile::tempdir().expect("tempdir");
     let spec = quick_spec(dir.path(), spec);
     let run = dir.path().join("run");
-    let out = mmm_os([
-        "run".as_ref(),
-        "--spec".as_ref(),
-        spec.as_os_str(),
-        "--data".as_ref(),
-        fixture(data).as_os_str(),
-        "--out".as_ref(),
-        run.as_os_str(),
-        "--quiet".as_ref(),
-    ]);
+    let out = crate::mmm_run(&spec, &fixture(data), &run);
     assert!(
         matches!(out.status.code(), Some(0) | Some(3)),
         "{spec:?}: {}",

@@ -2,6 +2,7 @@
 
 mod batch;
 mod calendar;
+mod calibration;
 mod checks;
 mod contracts;
 mod decisions;
@@ -45,6 +46,20 @@ pub fn mmm_os<I: IntoIterator<Item = S>, S: AsRef<std::ffi::OsStr>>(args: I) -> 
 /// Stderr as text.
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// `mmm run --spec SPEC --data DATA --out RUN --quiet`.
+pub fn mmm_run(spec: &Path, data: &Path, run: &Path) -> Output {
+    mmm_os([
+        "run".as_ref(),
+        "--spec".as_ref(),
+        spec.as_os_str(),
+        "--data".as_ref(),
+        data.as_os_str(),
+        "--out".as_ref(),
+        run.as_os_str(),
+        "--quiet".as_ref(),
+    ])
 }
 
 /// The fixture spec with sampler settings replaced (smaller runs for fast tests).

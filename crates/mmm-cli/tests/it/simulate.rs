@@ -217,16 +217,7 @@ fn trend_events_and_level_shifts_are_recovered_from_simulated_data() {
     assert_eq!(report["drawn_from_prior"].as_array().map(Vec::len), Some(0));
 
     let run = dir.path().join("run");
-    let o = mmm_os([
-        "run".as_ref(),
-        "--spec".as_ref(),
-        spec.as_os_str(),
-        "--data".as_ref(),
-        sim.join("data.csv").as_os_str(),
-        "--out".as_ref(),
-        run.as_os_str(),
-        "--quiet".as_ref(),
-    ]);
+    let o = crate::mmm_run(&spec, &sim.join("data.csv"), &run);
     assert!(matches!(o.status.code(), Some(0 | 3)), "{}", stderr(&o));
     let path = run.join("fit/draws.parquet");
     let draws =
@@ -262,4 +253,94 @@ fn trend_events_and_level_shifts_are_recovered_from_simulated_data() {
     ] {
         assert!(comp.iter().any(|x| x == c), "{c} missing");
     }
+}
+
+#[test]
+fn a_local_level_is_recovered_from_simulated_data() {
+    use mmm_core::columns::f64_column;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = std::fs::read_to_string(baseline_spec(dir.path())).expect("spec");
+    let piecewise = "[trend]\nkind = \"piecewise_linear\"\nchangepoints = 2\n";
+    assert!(text.contains(piecewise));
+    let spec = dir.path().join("spec.toml");
+    std::fs::write(
+        &spec,
+        text.replace(
+            piecewise,
+            "[trend]\nkind = \"local_level\"\n\
+             level_sigma_prior = { family = \"half_normal\", sigma = 0.03 }\n",
+        ),
+    )
+    .expect("write spec");
+    // The steps z_t are drawn from their standard-normal prior with the truth's seed.
+    let truth_text = std::fs::read_to_string(fixture("recovery/truth_normal.toml"))
+        .expect("truth")
+        .replace("\"gamma_control[t]\" = 0.0006\n", "")
+        + "\"gamma_event[black_friday]\" = 0.15\n\
+           \"gamma_level_shift[2020-03-16]\" = -0.1\n\"level_sigma\" = 0.02\n";
+    let truth = dir.path().join("truth.toml");
+    std::fs::write(&truth, &truth_text).expect("write truth");
+    let sim = dir.path().join("sim");
+    let o = simulate(&sim, &spec, &fixture("pymc_example/data.csv"), &truth, "4");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let report = read_json(&sim.join("truth.json"));
+    let params = report["parameters"].as_object().expect("parameters");
+    let value = |name: &str| params[name].as_f64().expect(name);
+    let steps: Vec<String> = params
+        .keys()
+        .filter(|k| k.starts_with("level_step["))
+        .cloned()
+        .collect();
+    let nt = report["train_periods"].as_u64().expect("train_periods") as usize;
+    assert_eq!(steps.len(), nt - 1);
+
+    let run = dir.path().join("run");
+    let o = crate::mmm_run(&spec, &sim.join("data.csv"), &run);
+    assert!(matches!(o.status.code(), Some(0 | 3)), "{}", stderr(&o));
+    let path = run.join("fit/draws.parquet");
+    let draws =
+        mmm_core::read_parquet_bytes(std::fs::read(&path).expect("draws"), &path).expect("parquet");
+    let column = |name: &str| f64_column(&draws, name, &path).expect(name);
+    let sigma = column("level_sigma");
+    let icpt = column("intercept");
+    let z: Vec<Vec<f64>> = steps.iter().map(|s| column(s)).collect();
+    let within = |draws: &[f64], truth: f64| {
+        let n = draws.len() as f64;
+        let mean = draws.iter().sum::<f64>() / n;
+        let sd = (draws.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
+        ((mean - truth).abs() / sd, mean, sd)
+    };
+    let (k, mean, sd) = within(&sigma, 0.02);
+    assert!(
+        k < 4.0,
+        "level_sigma: posterior {mean:.4} +- {sd:.4}, truth 0.02"
+    );
+    // The level the intercept starts, period by period (steps are in date order): the
+    // posterior of intercept + level_t holds the truth within 4 posterior sds in every period.
+    let (mut walk, mut true_walk) = (vec![0.0; sigma.len()], 0.0);
+    let mut worst = 0.0f64;
+    for t in 0..nt {
+        if t > 0 {
+            true_walk += value(&steps[t - 1]);
+            for (w, zt) in walk.iter_mut().zip(&z[t - 1]) {
+                *w += zt;
+            }
+        }
+        let level: Vec<f64> = (0..sigma.len())
+            .map(|d| icpt[d] + sigma[d] * walk[d])
+            .collect();
+        let truth = value("intercept") + 0.02 * true_walk;
+        let (k, mean, sd) = within(&level, truth);
+        assert!(
+            k < 4.0,
+            "period {t}: level {mean:.4} +- {sd:.4}, truth {truth:.4}"
+        );
+        worst = worst.max(k);
+    }
+    eprintln!("largest standardized level error over {nt} periods: {worst:.2}");
+    let dpath = run.join("decide/decomposition.parquet");
+    let dec =
+        mmm_core::read_parquet_bytes(std::fs::read(&dpath).expect("dec"), &dpath).expect("parquet");
+    let comp = mmm_core::columns::string_column(&dec, "component", &dpath).expect("component");
+    assert!(comp.iter().any(|x| x == "local_level"));
 }

@@ -42,16 +42,7 @@ fn hill_weibull_and_saturation_first_run_end_to_end_on_the_fixture() {
     // 15 fixture parameters + a second adstock and a second saturation parameter on x1.
     assert!(String::from_utf8_lossy(&out.stdout).contains("17 parameters"));
     let run = dir.path().join("run");
-    let out = mmm_os([
-        "run".as_ref(),
-        "--spec".as_ref(),
-        spec.as_os_str(),
-        "--data".as_ref(),
-        fixture("pymc_example/data.csv").as_os_str(),
-        "--out".as_ref(),
-        run.as_os_str(),
-        "--quiet".as_ref(),
-    ]);
+    let out = crate::mmm_run(&spec, &fixture("pymc_example/data.csv"), &run);
     assert!(
         matches!(out.status.code(), Some(0) | Some(3)),
         "{}",

@@ -1,6 +1,7 @@
 //! Library-level tests of mmm-contracts (one integration-test binary for the crate).
 
 mod calendar;
+mod engines;
 mod mutation;
 mod units;
 

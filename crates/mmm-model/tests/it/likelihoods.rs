@@ -185,12 +185,7 @@ fn log_density_equals_its_definition_for_every_likelihood() {
         let mut eta = vec![0.0; n];
         let mut definition = |u: &[f64], pointwise: &mut Vec<f64>| -> f64 {
             let theta = model.constrain(u);
-            let mut lp = 0.0;
-            for (p, &t) in model.params().iter().zip(&theta) {
-                let x = t * p.sign;
-                let (_, _, logj, _) = p.bijection.forward(p.bijection.inverse(x));
-                lp += mmm_model::prior::log_prior(&p.prior, x).0 + logj;
-            }
+            let mut lp = crate::prior_terms(&model, &theta, &[]);
             model.linear_predictor(&theta, &[], &mut eta);
             let extra = &theta[3 * spec.channels.len() + 1 + model.regressor_count()..];
             pointwise.clear();

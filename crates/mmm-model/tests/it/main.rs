@@ -1,8 +1,10 @@
 //! Integration tests of mmm-model.
 
+mod calibration;
 mod carry_in;
 mod gradient;
 mod likelihoods;
+mod local_level;
 mod transforms;
 
 use std::collections::BTreeMap;
@@ -53,4 +55,43 @@ pub fn synthetic_design(spec: &Spec, n: usize, n_train: usize) -> Design {
         },
         carry_in: Default::default(),
     }
+}
+
+/// Each parameter's prior at its constrained value plus the log-Jacobian of its own map from the
+/// real line, summed, leaving out the parameters in `skip`. The model may sample other
+/// coordinates (the intercept at the regressors' means, a channel's mean contribution instead
+/// of its coefficient), but those changes of variables have unit Jacobian, so this is the prior
+/// part of the log density.
+pub fn prior_terms(model: &mmm_model::MmmModel, theta: &[f64], skip: &[usize]) -> f64 {
+    let mut total = 0.0;
+    for (j, (p, &t)) in model.params().iter().zip(theta).enumerate() {
+        if skip.contains(&j) {
+            continue;
+        }
+        let x = t * p.sign;
+        let (_, _, logj, _) = p.bijection.forward(p.bijection.inverse(x));
+        total += mmm_model::prior::log_prior(&p.prior, x).0 + logj;
+    }
+    total
+}
+
+/// sum_t -ln sigma - (y_t - mu_t)^2 / (2 sigma^2): the Normal log likelihood without its
+/// constant.
+pub fn normal_log_likelihood(y: &[f64], mu: &[f64], sigma: f64) -> f64 {
+    y.iter()
+        .zip(mu)
+        .map(|(y, m)| -sigma.ln() - 0.5 * (y - m) * (y - m) / (sigma * sigma))
+        .sum()
+}
+
+/// The model's log density at `u` equals `expected` to 1e-9 relative.
+pub fn assert_log_density(model: &mmm_model::MmmModel, u: &[f64], expected: f64, label: &str) {
+    let mut grad = vec![0.0; model.dim()];
+    let got = model
+        .logp(u, &mut grad, &mut model.scratch())
+        .expect("finite");
+    assert!(
+        (got - expected).abs() < 1e-9 * (1.0 + expected.abs()),
+        "{label}: {got} vs {expected}"
+    );
 }

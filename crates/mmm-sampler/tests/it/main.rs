@@ -1,5 +1,6 @@
 //! Sampler correctness on densities with known answers, independent of the MMM model.
 
+mod calibration;
 mod gates;
 mod known_posteriors;
 mod recovery_likelihoods;
