@@ -9,7 +9,12 @@ use crate::repo;
 
 /// Validate `data` under `spec` on `engine` into `out`; the table and the contract report.
 #[cfg(feature = "ballista")]
-fn validate(spec: &str, data: &str, engine: SqlEngine, out: &std::path::Path) -> (Vec<u8>, Vec<u8>) {
+fn validate(
+    spec: &str,
+    data: &str,
+    engine: SqlEngine,
+    out: &std::path::Path,
+) -> (Vec<u8>, Vec<u8>) {
     let spec = LoadedSpec::load(&repo().join("fixtures/ingest").join(spec)).expect("spec");
     let inputs = Inputs {
         data: repo().join("fixtures/ingest").join(data),
