@@ -203,13 +203,7 @@ fn a_broken_calendar_is_rejected_naming_its_file_column_and_row() {
 
 /// The fixture's spend columns, raw.
 fn raw_column(name: &str) -> Vec<f64> {
-    let text = std::fs::read_to_string(fixture("pymc_example/data.csv")).expect("data");
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().expect("header").split(',').collect();
-    let j = header.iter().position(|h| *h == name).expect("column");
-    lines
-        .map(|l| l.split(',').nth(j).expect("cell").parse().expect("number"))
-        .collect()
+    crate::csv_column(&fixture("pymc_example/data.csv"), name)
 }
 
 #[test]

@@ -99,3 +99,14 @@ pub fn assert_optimize_runs(run: &Path, out: &Path) {
     );
     assert!(out.join("allocation.parquet").exists());
 }
+
+/// Column `name` of a plain CSV file (no quoting), as numbers.
+pub fn csv_column(path: &Path, name: &str) -> Vec<f64> {
+    let text = std::fs::read_to_string(path).expect("csv");
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().expect("header").split(',').collect();
+    let j = header.iter().position(|h| *h == name).expect("column");
+    lines
+        .map(|l| l.split(',').nth(j).expect("cell").parse().expect("number"))
+        .collect()
+}

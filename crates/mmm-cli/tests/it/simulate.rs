@@ -34,17 +34,6 @@ fn read_json(path: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(path).expect("read json")).expect("json")
 }
 
-/// Column `name` of a plain CSV file (no quoting), as numbers.
-fn csv_column(path: &Path, name: &str) -> Vec<f64> {
-    let text = std::fs::read_to_string(path).expect("csv");
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().expect("header").split(',').collect();
-    let j = header.iter().position(|h| *h == name).expect("column");
-    lines
-        .map(|l| l.split(',').nth(j).expect("cell").parse().expect("number"))
-        .collect()
-}
-
 #[test]
 fn simulated_truth_matches_an_independent_computation_and_refits() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -63,8 +52,8 @@ fn simulated_truth_matches_an_independent_computation_and_refits() {
 
     // Independent ROAS: beta * sum_t logistic(lam * adstock(x / x_scale)) * y_scale / spend over
     // the training window (the whole data: the fixture spec has no holdout).
-    let x_all = |c: &str| csv_column(&data, c);
-    let y_scale = csv_column(&data, "y")
+    let x_all = |c: &str| crate::csv_column(&data, c);
+    let y_scale = crate::csv_column(&data, "y")
         .iter()
         .fold(0.0_f64, |m, v| m.max(v.abs()));
     assert_eq!(report["target_scale"].as_f64(), Some(y_scale));
@@ -94,8 +83,8 @@ fn simulated_truth_matches_an_independent_computation_and_refits() {
         );
     }
 
-    let y: Vec<f64> = csv_column(&out_a.join("data.csv"), "y");
-    let y_obs = csv_column(&data, "y");
+    let y: Vec<f64> = crate::csv_column(&out_a.join("data.csv"), "y");
+    let y_obs = crate::csv_column(&data, "y");
     assert_eq!(y.len(), y_obs.len());
     assert_ne!(y, y_obs);
 
@@ -136,7 +125,7 @@ fn count_likelihoods_simulate_integer_counts() {
         "9",
     );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let y = csv_column(&out.join("data.csv"), "y");
+    let y = crate::csv_column(&out.join("data.csv"), "y");
     assert!(y.iter().all(|v| *v >= 0.0 && v.fract() == 0.0));
     let report = read_json(&out.join("truth.json"));
     assert_eq!(report["likelihood"], "negative_binomial");
