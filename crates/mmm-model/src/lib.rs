@@ -1179,8 +1179,9 @@ impl MmmModel {
                 *o += g * zt;
             }
         }
-        let mut level = vec![0.0; n];
-        if self.local_level(theta, &mut level) {
+        if self.has_local_level() {
+            let mut level = vec![0.0; n];
+            self.local_level(theta, &mut level);
             for (o, l) in out[..n].iter_mut().zip(&level) {
                 *o += l;
             }
