@@ -342,4 +342,8 @@ fn a_local_level_is_recovered_from_simulated_data() {
         mmm_core::read_parquet_bytes(std::fs::read(&dpath).expect("dec"), &dpath).expect("parquet");
     let comp = mmm_core::columns::string_column(&dec, "component", &dpath).expect("component");
     assert!(comp.iter().any(|x| x == "local_level"));
+    // The report sums the steps up in one row instead of 178.
+    let report = std::fs::read_to_string(run.join("report/report.html")).expect("report");
+    assert!(report.contains("id=\"level-steps\"") && report.contains("178 random-walk steps"));
+    assert_eq!(report.matches("level_step[").count(), 1);
 }
