@@ -110,3 +110,11 @@ pub fn csv_column(path: &Path, name: &str) -> Vec<f64> {
         .map(|l| l.split(',').nth(j).expect("cell").parse().expect("number"))
         .collect()
 }
+
+/// |posterior mean - truth| in posterior sds, with the mean and sd of `draws`.
+pub fn posterior_z(draws: &[f64], truth: f64) -> (f64, f64, f64) {
+    let n = draws.len() as f64;
+    let mean = draws.iter().sum::<f64>() / n;
+    let sd = (draws.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
+    ((mean - truth).abs() / sd, mean, sd)
+}

@@ -221,11 +221,9 @@ fn trend_events_and_level_shifts_are_recovered_from_simulated_data() {
         ("gamma_level_shift[2020-03-16]", -0.1),
     ] {
         let v = f64_column(&draws, name, &path).expect(name);
-        let n = v.len() as f64;
-        let mean = v.iter().sum::<f64>() / n;
-        let sd = (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
+        let (z, mean, sd) = crate::posterior_z(&v, value);
         assert!(
-            (mean - value).abs() < 4.0 * sd,
+            z < 4.0,
             "{name}: posterior {mean:.4} +- {sd:.4}, truth {value}"
         );
     }
@@ -303,12 +301,7 @@ fn a_local_level_is_recovered_from_simulated_data() {
     let sigma = column("level_sigma");
     let icpt = column("intercept");
     let z: Vec<Vec<f64>> = steps.iter().map(|s| column(s)).collect();
-    let within = |draws: &[f64], truth: f64| {
-        let n = draws.len() as f64;
-        let mean = draws.iter().sum::<f64>() / n;
-        let sd = (draws.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
-        ((mean - truth).abs() / sd, mean, sd)
-    };
+    let within = crate::posterior_z;
     let (k, mean, sd) = within(&sigma, 0.02);
     assert!(
         k < 4.0,
