@@ -250,6 +250,50 @@ pub fn design() -> ArtifactSchema {
     }
 }
 
+/// `features/geo_design.parquet` (geo hierarchy only).
+pub fn geo_design() -> ArtifactSchema {
+    let national = design();
+    let mut columns = vec![col("geo", "utf8", "", "the geo of the row")];
+    columns.extend(national.columns);
+    ArtifactSchema {
+        name: "features/geo_design.parquet",
+        schema_version: 1,
+        row: "one period of one geo; geos in sorted order, each a block of every period in date \
+              order (the same periods as design.parquet)",
+        columns,
+        dynamic_columns: Some(DynamicColumns {
+            pattern: "as design.parquet's, except that the target and each channel are divided by \
+                      the geo's size and then by the pooled factor in geo_scales.json, so \
+                      scaled values are comparable across geos: `target_scaled` = target / \
+                      (size x geo_scales.target), `channel[NAME]` = spend / (size x \
+                      geo_scales.channels[NAME]); controls are divided by geo_scales.controls",
+            data_type: "float64",
+            unit: "dimensionless; multiply by the geo's size and the factor in geo_scales.json",
+            description: "model inputs of each geo",
+        }),
+    }
+}
+
+/// `features/geo_carry_in.parquet` (geo hierarchy with `data.start`).
+pub fn geo_carry_in() -> ArtifactSchema {
+    let national = carry_in();
+    let mut columns = vec![col("geo", "utf8", "", "the geo of the row")];
+    columns.extend(national.columns);
+    ArtifactSchema {
+        name: "features/geo_carry_in.parquet",
+        schema_version: 1,
+        row: "one period before the modeling window of one geo; geos in sorted order, each a \
+              block in date order",
+        columns,
+        dynamic_columns: Some(DynamicColumns {
+            pattern: "`channel[NAME]` per channel: spend / (the geo's size x geo_scales.channels[NAME])",
+            data_type: "float64",
+            unit: "dimensionless; multiply by the geo's size and the factor in geo_scales.json",
+            description: "pre-window spend of each geo",
+        }),
+    }
+}
+
 /// `fit/draws.parquet`.
 pub fn draws() -> ArtifactSchema {
     ArtifactSchema {
@@ -666,6 +710,8 @@ pub fn all() -> Vec<ArtifactSchema> {
         calendar(),
         design(),
         carry_in(),
+        geo_design(),
+        geo_carry_in(),
         draws(),
         sample_stats(),
         ppc(),

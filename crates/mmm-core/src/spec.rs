@@ -63,6 +63,9 @@ pub struct Spec {
     /// Settings of the model checks (LOO, prior vs posterior, refits, refresh guardrail).
     #[serde(default)]
     pub diagnose: DiagnoseSpec,
+    /// How a geo panel is modeled: national totals (the default) or a hierarchy over geos.
+    #[serde(default, skip_serializing_if = "GeoSpec::is_national")]
+    pub geo: GeoSpec,
 }
 
 /// Model name and description.
@@ -1322,6 +1325,7 @@ impl Spec {
             }
         }
         self.baseline_problems(&mut problems);
+        self.geo_problems(&mut problems);
         match &self.likelihood {
             LikelihoodSpec::Normal { sigma_prior } | LikelihoodSpec::LogNormal { sigma_prior } => {
                 problems.prior(
@@ -1438,6 +1442,59 @@ impl Spec {
         problems.0.extend(self.diagnose.problems());
         problems.0.extend(self.decisions.problems(&self.channels));
         problems.0
+    }
+
+    /// Problems of the geo hierarchy settings.
+    fn geo_problems(&self, problems: &mut Problems) {
+        let g = &self.geo;
+        for (key, prior) in [
+            ("beta_sd_prior", &g.beta_sd_prior),
+            ("intercept_sd_prior", &g.intercept_sd_prior),
+            ("curve_sd_prior", &g.curve_sd_prior),
+            ("seasonality_sd_prior", &g.seasonality_sd_prior),
+        ] {
+            problems.prior(
+                format!("geo.{key}"),
+                prior,
+                Support::Positive,
+                "a geo pooling standard deviation",
+            );
+        }
+        for (geo, pop) in &g.population {
+            if !(pop.is_finite() && *pop > 0.0) {
+                problems.push(
+                    format!("geo.population.{geo}"),
+                    format!("must be a finite number > 0, got {pop}"),
+                );
+            }
+        }
+        if g.size == GeoSize::Population && g.population.is_empty() {
+            problems.push(
+                "geo.population".into(),
+                "size = \"population\" needs the population of every geo".into(),
+            );
+        }
+        if g.model != GeoModelKind::Hierarchical {
+            return;
+        }
+        if !self.lift_tests.is_empty() {
+            problems.push(
+                "lift_tests".into(),
+                "lift tests are national experiments and are not supported by the geo \
+                 hierarchy yet; fit national totals (geo.model = \"national\") to use them"
+                    .into(),
+            );
+        }
+        for (i, ch) in self.channels.iter().enumerate() {
+            if ch.roas_prior.is_some() {
+                problems.push(
+                    format!("channels[{i}].roas_prior"),
+                    "a ROAS prior is not supported by the geo hierarchy yet (geo channel \
+                     effects are pooled on ln beta); use the saturation's beta_prior"
+                        .into(),
+                );
+            }
+        }
     }
 
     /// Problems of the lift tests (their windows are checked against the data by the model).
@@ -1996,6 +2053,128 @@ impl WeekStart {
     pub fn days_from_monday(self) -> u32 {
         self as u32
     }
+}
+
+/// How a geo panel is modeled.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GeoSpec {
+    /// `national` sums the panel over geos and fits one national model; `hierarchical` fits
+    /// every geo at once with channel effects and intercepts partially pooled across geos
+    /// (non-centered), and reports every output per geo and summed nationally per draw.
+    #[serde(default)]
+    pub model: GeoModelKind,
+    /// Size scaling of each geo before pooling: target and spend are divided by the geo's
+    /// size so that one coefficient means the same in a large and a small geo.
+    /// `mean_target` (the geo's mean training target), `population` (from `population`)
+    /// or `none`.
+    #[serde(default)]
+    pub size: GeoSize,
+    /// Population (or any size measure) of every geo, for `size = "population"`.
+    #[serde(default)]
+    pub population: std::collections::BTreeMap<String, f64>,
+    /// Adstock and saturation parameters: `shared` by all geos (the default) or `pooled`
+    /// (one per geo, partially pooled around a shared mean on the sampler's log/logit scale).
+    #[serde(default)]
+    pub curves: GeoPooling,
+    /// Fourier seasonality: `shared` by all geos (the default) or `pooled` (geo-level
+    /// coefficients partially pooled around the shared ones).
+    #[serde(default)]
+    pub seasonality: GeoPooling,
+    /// Prior of the across-geo standard deviation of ln beta, per channel (0.5: geo effects
+    /// within about x/2.7 of the typical geo's, 90% of the time).
+    #[serde(default = "default_beta_sd_prior")]
+    pub beta_sd_prior: Prior,
+    /// Prior of the across-geo standard deviation of the intercept (scaled target, or ln of
+    /// it for a positive intercept prior).
+    #[serde(default = "default_intercept_sd_prior")]
+    pub intercept_sd_prior: Prior,
+    /// Prior of the across-geo standard deviation of each pooled curve parameter (on its
+    /// log or logit scale).
+    #[serde(default = "default_curve_sd_prior")]
+    pub curve_sd_prior: Prior,
+    /// Prior of the across-geo standard deviation of the pooled Fourier coefficients.
+    #[serde(default = "default_seasonality_sd_prior")]
+    pub seasonality_sd_prior: Prior,
+}
+
+impl Default for GeoSpec {
+    fn default() -> Self {
+        Self {
+            model: GeoModelKind::National,
+            size: GeoSize::MeanTarget,
+            population: Default::default(),
+            curves: GeoPooling::Shared,
+            seasonality: GeoPooling::Shared,
+            beta_sd_prior: default_beta_sd_prior(),
+            intercept_sd_prior: default_intercept_sd_prior(),
+            curve_sd_prior: default_curve_sd_prior(),
+            seasonality_sd_prior: default_seasonality_sd_prior(),
+        }
+    }
+}
+
+impl GeoSpec {
+    /// True for the default national model (nothing to serialize).
+    pub fn is_national(&self) -> bool {
+        *self == Self::default()
+    }
+
+    /// True when geos are modeled jointly with a hierarchy.
+    pub fn is_hierarchical(&self) -> bool {
+        self.model == GeoModelKind::Hierarchical
+    }
+}
+
+fn default_beta_sd_prior() -> Prior {
+    Prior::HalfNormal { sigma: 0.5 }
+}
+
+fn default_intercept_sd_prior() -> Prior {
+    Prior::HalfNormal { sigma: 0.2 }
+}
+
+fn default_curve_sd_prior() -> Prior {
+    Prior::HalfNormal { sigma: 0.5 }
+}
+
+fn default_seasonality_sd_prior() -> Prior {
+    Prior::HalfNormal { sigma: 0.05 }
+}
+
+/// National totals or a geo hierarchy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum GeoModelKind {
+    /// Sum the panel over geos and fit one national model.
+    #[default]
+    National,
+    /// One joint model over geos with partial pooling.
+    Hierarchical,
+}
+
+/// How each geo's size is measured for scaling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum GeoSize {
+    /// The geo's mean target over the training window.
+    #[default]
+    MeanTarget,
+    /// `geo.population`.
+    Population,
+    /// No size scaling.
+    None,
+}
+
+/// Whether a parameter group is shared by all geos or partially pooled per geo.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum GeoPooling {
+    /// One value for all geos.
+    #[default]
+    Shared,
+    /// One value per geo, partially pooled (non-centered) around a shared mean.
+    Pooled,
 }
 
 /// How a control is aggregated over days or geos.

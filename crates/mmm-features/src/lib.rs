@@ -5,6 +5,7 @@
 
 pub mod baseline;
 pub mod geo;
+pub mod panel;
 pub mod transforms;
 mod window;
 
@@ -116,46 +117,67 @@ impl Design {
         let (batch, rec_d) = features.parquet("design.parquet")?;
         let (scales, rec_s): (Scales, _) = features.json("scales.json")?;
         let path = features.dir().join("design.parquet");
-        let dates = date_column(&batch, "date", &path)?;
-        let is_train = bool_column(&batch, "is_train", &path)?;
+        let mut records = vec![rec_d, rec_s];
+        let carry_in = if spec.data.start.is_some() {
+            let (batch, rec) = features.parquet(CARRY_IN_FILE)?;
+            records.push(rec);
+            Some(batch)
+        } else {
+            None
+        };
+        let carry_path = features.dir().join(CARRY_IN_FILE);
+        let design = Self::from_batches(
+            &batch,
+            &path,
+            spec,
+            scales,
+            carry_in.as_ref().map(|b| (b, carry_path.as_path())),
+        )?;
+        Ok((design, records))
+    }
+
+    /// A design from its design.parquet rows (one per period, in date order), its scales and
+    /// its carry-in rows.
+    pub(crate) fn from_batches(
+        batch: &arrow::array::RecordBatch,
+        path: &Path,
+        spec: &Spec,
+        scales: Scales,
+        carry_in_batch: Option<(&arrow::array::RecordBatch, &Path)>,
+    ) -> Result<Self, CoreError> {
+        let dates = date_column(batch, "date", path)?;
+        let is_train = bool_column(batch, "is_train", path)?;
         let n_train = is_train.iter().take_while(|b| **b).count();
-        let target_scaled = f64_column(&batch, "target_scaled", &path)?;
+        let target_scaled = f64_column(batch, "target_scaled", path)?;
         let channel_names: Vec<String> = spec.channels.iter().map(|c| c.name.clone()).collect();
         let channels = channel_names
             .iter()
-            .map(|n| f64_column(&batch, &format!("channel[{n}]"), &path))
+            .map(|n| f64_column(batch, &format!("channel[{n}]"), path))
             .collect::<Result<Vec<_>, _>>()?;
         let regressor_names = regressor_names(spec);
         let regressors = regressor_names
             .iter()
-            .map(|n| f64_column(&batch, n, &path))
+            .map(|n| f64_column(batch, n, path))
             .collect::<Result<Vec<_>, _>>()?;
-        let mut records = vec![rec_d, rec_s];
         let mut carry_in = CarryIn::default();
-        if spec.data.start.is_some() {
-            let (batch, rec) = features.parquet(CARRY_IN_FILE)?;
-            let path = features.dir().join(CARRY_IN_FILE);
-            carry_in.dates = date_column(&batch, "date", &path)?;
+        if let Some((batch, path)) = carry_in_batch {
+            carry_in.dates = date_column(batch, "date", path)?;
             carry_in.channels = channel_names
                 .iter()
-                .map(|n| f64_column(&batch, &format!("channel[{n}]"), &path))
+                .map(|n| f64_column(batch, &format!("channel[{n}]"), path))
                 .collect::<Result<Vec<_>, _>>()?;
-            records.push(rec);
         }
-        Ok((
-            Self {
-                dates,
-                n_train,
-                target_scaled,
-                channel_names,
-                channels,
-                regressor_names,
-                regressors,
-                scales,
-                carry_in,
-            },
-            records,
-        ))
+        Ok(Self {
+            dates,
+            n_train,
+            target_scaled,
+            channel_names,
+            channels,
+            regressor_names,
+            regressors,
+            scales,
+            carry_in,
+        })
     }
 
     /// Target in original units.
@@ -199,7 +221,7 @@ pub fn regressor_names(spec: &Spec) -> Vec<String> {
 /// features/carry_in.parquet from the validated history (national totals): its last
 /// `carry_in_periods` periods, which must end right before the window's first period, each
 /// channel divided by its window scale.
-fn carry_in_batch(
+pub(crate) fn carry_in_batch(
     spec: &Spec,
     history: &arrow::array::RecordBatch,
     path: &Path,
@@ -238,14 +260,133 @@ fn carry_in_batch(
 }
 
 /// ISO date of days since 1970-01-01.
-fn iso(day: i32) -> String {
+pub(crate) fn iso(day: i32) -> String {
     (chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default()
         + chrono::Duration::days(day as i64))
     .format("%Y-%m-%d")
     .to_string()
 }
 
-fn max_abs(values: &[f64]) -> f64 {
+/// Scaling factors of one table: max-abs over the training window of the target and each
+/// channel divided by `size`, and of each control the spec scales.
+pub(crate) struct ScaleSet {
+    pub target: f64,
+    pub channels: BTreeMap<String, f64>,
+    pub controls: BTreeMap<String, f64>,
+}
+
+/// The training-window scales of `table` (values divided by `size` first for the target and
+/// spend; controls unscaled by size).
+pub(crate) fn training_scales(
+    spec: &Spec,
+    table: &arrow::array::RecordBatch,
+    table_path: &Path,
+    n_train: usize,
+    size: f64,
+) -> Result<ScaleSet, FeatureError> {
+    let train = |v: &[f64]| max_abs(&v[..n_train]) / size;
+    let target = f64_column(table, &spec.data.target, table_path)?;
+    let target_scale = train(&target);
+    if target_scale.is_nan() || target_scale <= 0.0 {
+        return Err(FeatureError::Invalid {
+            column: spec.data.target.clone(),
+            message: "target is zero throughout the training window; cannot scale".into(),
+        });
+    }
+    let mut channels = BTreeMap::new();
+    for ch in &spec.channels {
+        let spend = f64_column(table, ch.spend_column(), table_path)?;
+        let s = train(&spend);
+        if s.is_nan() || s <= 0.0 {
+            return Err(FeatureError::Invalid {
+                column: ch.spend_column().to_string(),
+                message: "no spend in the training window; the channel cannot be fitted".into(),
+            });
+        }
+        channels.insert(ch.name.clone(), s);
+    }
+    let mut controls = BTreeMap::new();
+    for c in &spec.controls {
+        let values = f64_column(table, &c.name, table_path)?;
+        let s = if c.scale {
+            max_abs(&values[..n_train])
+        } else {
+            1.0
+        };
+        controls.insert(c.name.clone(), if s > 0.0 { s } else { 1.0 });
+    }
+    Ok(ScaleSet {
+        target: target_scale,
+        channels,
+        controls,
+    })
+}
+
+/// The design columns of one table (one row per period, in date order) with the given
+/// scales: date, is_train, target_scaled, channels, controls, Fourier and baseline terms.
+pub(crate) fn design_columns(
+    spec: &Spec,
+    table: &arrow::array::RecordBatch,
+    table_path: &Path,
+    n_train: usize,
+    scales: &ScaleSet,
+    calendar: &[(String, i32)],
+) -> Result<BatchBuilder, FeatureError> {
+    let dates = date_column(table, "date", table_path)?;
+    let n = dates.len();
+    let target = f64_column(table, &spec.data.target, table_path)?;
+    let mut batch = BatchBuilder::new()
+        .date("date", dates.clone())
+        .bool("is_train", (0..n).map(|i| i < n_train).collect())
+        .f64(
+            "target_scaled",
+            target.iter().map(|v| v / scales.target).collect(),
+        );
+    for ch in &spec.channels {
+        let spend = f64_column(table, ch.spend_column(), table_path)?;
+        let s = scales.channels[&ch.name];
+        batch = batch.f64(
+            &format!("channel[{}]", ch.name),
+            spend.iter().map(|v| v / s).collect(),
+        );
+    }
+    for c in &spec.controls {
+        let values = f64_column(table, &c.name, table_path)?;
+        let s = scales.controls[&c.name];
+        batch = batch.f64(
+            &format!("control[{}]", c.name),
+            values.iter().map(|v| v / s).collect(),
+        );
+    }
+    let order = spec.seasonality.fourier_order;
+    if order > 0 {
+        let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
+        let terms: Vec<Vec<f64>> = dates
+            .iter()
+            .map(|d| {
+                let date = epoch + chrono::Duration::days(*d as i64);
+                transforms::fourier_terms(
+                    date.ordinal() as f64,
+                    spec.seasonality.period_days,
+                    order,
+                )
+            })
+            .collect();
+        for (k, name) in transforms::fourier_names(order).iter().enumerate() {
+            batch = batch.f64(
+                &format!("fourier[{name}]"),
+                terms.iter().map(|t| t[k]).collect(),
+            );
+        }
+    }
+    let baseline_columns = baseline::columns(spec, &dates, n_train, calendar)?;
+    for (name, column) in baseline::names(spec).iter().zip(baseline_columns) {
+        batch = batch.f64(name, column);
+    }
+    Ok(batch)
+}
+
+pub(crate) fn max_abs(values: &[f64]) -> f64 {
     values.iter().fold(0.0_f64, |m, v| m.max(v.abs()))
 }
 
@@ -299,90 +440,32 @@ pub fn run(
         None => Vec::new(),
     };
     let table_path = validate_dir.join("table.parquet");
-    let table = mmm_core::read_parquet_bytes(table_bytes, &table_path)?;
-    let table = geo::national_totals(&table, spec, &table_path)?;
+    let panel = mmm_core::read_parquet_bytes(table_bytes, &table_path)?;
+    let table = geo::national_totals(&panel, spec, &table_path)?;
     let dates = date_column(&table, "date", &table_path)?;
     let n = dates.len();
     let holdout = spec.holdout.weeks.min(n);
     let n_train = n - holdout;
-    let train = |v: &[f64]| max_abs(&v[..n_train]);
-
-    let target = f64_column(&table, &spec.data.target, &table_path)?;
-    let target_scale = train(&target);
-    if target_scale.is_nan() || target_scale <= 0.0 {
-        return Err(FeatureError::Invalid {
-            column: spec.data.target.clone(),
-            message: "target is zero throughout the training window; cannot scale".into(),
-        });
-    }
-    let mut batch = BatchBuilder::new()
-        .date("date", dates.clone())
-        .bool("is_train", (0..n).map(|i| i < n_train).collect())
-        .f64(
-            "target_scaled",
-            target.iter().map(|v| v / target_scale).collect(),
-        );
-
-    let mut channel_scales = BTreeMap::new();
-    for ch in &spec.channels {
-        let spend = f64_column(&table, ch.spend_column(), &table_path)?;
-        let s = train(&spend);
-        if s.is_nan() || s <= 0.0 {
-            return Err(FeatureError::Invalid {
-                column: ch.spend_column().to_string(),
-                message: "no spend in the training window; the channel cannot be fitted".into(),
-            });
-        }
-        channel_scales.insert(ch.name.clone(), s);
-        batch = batch.f64(
-            &format!("channel[{}]", ch.name),
-            spend.iter().map(|v| v / s).collect(),
-        );
-    }
-    let mut control_scales = BTreeMap::new();
-    for c in &spec.controls {
-        let values = f64_column(&table, &c.name, &table_path)?;
-        let s = if c.scale { train(&values) } else { 1.0 };
-        let s = if s > 0.0 { s } else { 1.0 };
-        control_scales.insert(c.name.clone(), s);
-        batch = batch.f64(
-            &format!("control[{}]", c.name),
-            values.iter().map(|v| v / s).collect(),
-        );
-    }
+    let scale_set = training_scales(spec, &table, &table_path, n_train, 1.0)?;
+    let (target_scale, channel_scales, control_scales) = (
+        scale_set.target,
+        scale_set.channels.clone(),
+        scale_set.controls.clone(),
+    );
     let order = spec.seasonality.fourier_order;
-    if order > 0 {
-        let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
-        let terms: Vec<Vec<f64>> = dates
-            .iter()
-            .map(|d| {
-                let date = epoch + chrono::Duration::days(*d as i64);
-                transforms::fourier_terms(
-                    date.ordinal() as f64,
-                    spec.seasonality.period_days,
-                    order,
-                )
-            })
-            .collect();
-        for (k, name) in transforms::fourier_names(order).iter().enumerate() {
-            batch = batch.f64(
-                &format!("fourier[{name}]"),
-                terms.iter().map(|t| t[k]).collect(),
-            );
-        }
-    }
-    let baseline_columns = baseline::columns(spec, &dates, n_train, &calendar)?;
-    for (name, column) in baseline::names(spec).iter().zip(baseline_columns) {
-        batch = batch.f64(name, column);
-    }
-    let batch = batch.build().map_err(|e| FeatureError::Invalid {
-        column: "(design)".into(),
-        message: e.to_string(),
-    })?;
+    let batch = design_columns(spec, &table, &table_path, n_train, &scale_set, &calendar)?
+        .build()
+        .map_err(|e| FeatureError::Invalid {
+            column: "(design)".into(),
+            message: e.to_string(),
+        })?;
     writer.write_parquet("design.parquet", &batch, &schemas::design())?;
+    let mut history_panel = None;
+    let mut settings_geo = None;
     let carry_in = match history {
         Some(bytes) => {
             let path = validate_dir.join("history.parquet");
+            history_panel = Some((bytes.clone(), path.clone()));
             let table = mmm_core::read_parquet_bytes(bytes, &path)?;
             let table = geo::national_totals(&table, spec, &path)?;
             let batch = carry_in_batch(spec, &table, &path, &dates, &channel_scales)?;
@@ -391,6 +474,25 @@ pub fn run(
         }
         None => None,
     };
+    if spec.geo.is_hierarchical() {
+        let history = match &history_panel {
+            Some((bytes, path)) => Some((
+                mmm_core::read_parquet_bytes(bytes.clone(), path)?,
+                path.clone(),
+            )),
+            None => None,
+        };
+        let written = panel::write(
+            spec,
+            &panel,
+            &table_path,
+            history.as_ref().map(|(b, p)| (b, p.as_path())),
+            n_train,
+            &calendar,
+            &mut writer,
+        )?;
+        settings_geo = Some(written);
+    }
     let scales = Scales {
         target: target_scale,
         channels: channel_scales,
@@ -406,6 +508,9 @@ pub fn run(
         "fourier_period_days": spec.seasonality.period_days,
         "holdout_periods": holdout,
     });
+    if let Some(geo) = settings_geo {
+        settings["geo"] = geo;
+    }
     if let Some(rows) = carry_in {
         settings["carry_in_periods"] = rows.into();
         settings["carry_in_needed"] = spec.carry_in_periods().into();

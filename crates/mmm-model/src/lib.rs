@@ -19,6 +19,7 @@
 //! The sampler sees an unconstrained vector; every bounded parameter goes through a
 //! [`prior::Bijection`] whose log-Jacobian is added to the density.
 
+pub mod geo;
 mod kernels;
 pub mod prior;
 pub mod simulate;
@@ -269,6 +270,9 @@ pub struct MmmModel {
     /// Index of `level_sigma` when the trend is a local level; its steps z_1..z_(n_train-1)
     /// follow it.
     local_level_at: Option<usize>,
+    /// A geo of the hierarchy ([`geo::GeoModel`]): `logp` is the likelihood alone (no priors,
+    /// no Jacobians), as a function of the unconstrained vector.
+    likelihood_only: bool,
 }
 
 /// Index of the intercept in the parameter vector.
@@ -545,7 +549,26 @@ impl MmmModel {
             channel_names: design.channel_names.clone(),
             lift_tests,
             local_level_at,
+            likelihood_only: false,
         })
+    }
+
+    /// One geo of a geo hierarchy: the model of the geo's design whose `logp` is its
+    /// likelihood alone (priors and Jacobians belong to the hierarchy), with every coefficient
+    /// on its own bijection's scale (no mean-contribution coordinates).
+    pub fn geo_member(spec: &Spec, design: &Design) -> Result<Self, ModelError> {
+        let mut model = Self::new(spec, design)?;
+        if !model.lift_tests.is_empty() || model.channels.iter().any(|c| c.roas.is_some()) {
+            return Err(ModelError::Unsupported(
+                "lift tests and ROAS priors under the geo hierarchy".into(),
+            ));
+        }
+        for ch in &mut model.channels {
+            ch.mean_coordinate = false;
+        }
+        model.deferred_prior.fill(false);
+        model.likelihood_only = true;
+        Ok(model)
     }
 
     /// Number of unconstrained coordinates.
@@ -815,10 +838,14 @@ impl MmmModel {
                 continue;
             }
             let (x, dx, logj, dlogj) = p.bijection.forward(u[i]);
-            logp += logj;
-            grad[i] = dlogj;
             s.theta[i] = p.sign * x;
             s.dtheta[i] = p.sign * dx;
+            if self.likelihood_only {
+                grad[i] = 0.0;
+                continue;
+            }
+            logp += logj;
+            grad[i] = dlogj;
             if (i != INTERCEPT || !self.centered) && !self.deferred_prior[i] {
                 let (lp, dlp) = log_prior(&p.prior, x);
                 logp += lp;
@@ -919,7 +946,7 @@ impl MmmModel {
             }
         }
         logp += self.lift_test_terms(grad, s);
-        if self.centered {
+        if self.centered && !self.likelihood_only {
             // The sampler's intercept coordinate is the mean level of the expected target over
             // the training window: the intercept at the regressors' training means plus the
             // mean contributions of the channels sampled in those coordinates. Then
@@ -1502,11 +1529,19 @@ impl Posterior {
         model: &MmmModel,
         path: &std::path::Path,
     ) -> Result<Self, mmm_core::CoreError> {
+        Self::from_columns(batch, &model.param_names(), path)
+    }
+
+    /// Read a draws table's columns `names`, in that order.
+    pub fn from_columns(
+        batch: &arrow::array::RecordBatch,
+        names: &[String],
+        path: &std::path::Path,
+    ) -> Result<Self, mmm_core::CoreError> {
         use mmm_core::columns::{f64_column, i64_column};
         let chain = i64_column(batch, "chain", path)?;
         let draw = i64_column(batch, "draw", path)?;
-        let cols = model
-            .param_names()
+        let cols = names
             .iter()
             .map(|n| f64_column(batch, n, path))
             .collect::<Result<Vec<_>, _>>()?;

@@ -149,7 +149,14 @@ pub fn run(
     opts: &FitOptions,
 ) -> Result<Option<Manifest>, FitError> {
     let features = Upstream::open(features_dir, mmm_features::STAGE)?;
-    let (design, inputs) = Design::load(&features, &spec.spec)?;
+    let (design, mut inputs) = Design::load(&features, &spec.spec)?;
+    let panel = if spec.spec.geo.is_hierarchical() {
+        let (panel, records) = mmm_features::panel::GeoDesign::load(&features, &spec.spec)?;
+        inputs.extend(records);
+        Some(panel)
+    } else {
+        None
+    };
     let mut nuts_opts = NutsOptions::from_spec(&spec.spec.sampler);
     nuts_opts.threads = opts.threads;
     nuts_opts.progress = opts.progress;
@@ -173,18 +180,37 @@ pub fn run(
     else {
         return Ok(None);
     };
-    let model = Arc::new(MmmModel::new(&spec.spec, &design)?);
-    if spec.spec.sampler.init == mmm_core::spec::InitStrategy::Point {
-        nuts_opts.start = Some(start_point(&model, &spec.spec.sampler)?);
-    }
-    tracing::info!(
-        chains = nuts_opts.chains,
-        tune = nuts_opts.tune,
-        draws = nuts_opts.draws,
-        parameters = model.dim(),
-        "sampling"
-    );
-    let trace = sample(Arc::clone(&model), &nuts_opts)?;
+    let (trace, names) = match panel {
+        Some(panel) => {
+            let model = Arc::new(mmm_model::geo::GeoModel::new(&spec.spec, &panel)?);
+            if spec.spec.sampler.init == mmm_core::spec::InitStrategy::Point {
+                return Err(FitError::InitPoint(
+                    "init = \"point\" is not supported by the geo hierarchy; use the prior".into(),
+                ));
+            }
+            tracing::info!(
+                chains = nuts_opts.chains,
+                geos = panel.len(),
+                parameters = model.dim(),
+                "sampling the geo hierarchy"
+            );
+            (sample(Arc::clone(&model), &nuts_opts)?, model.param_names())
+        }
+        None => {
+            let model = Arc::new(MmmModel::new(&spec.spec, &design)?);
+            if spec.spec.sampler.init == mmm_core::spec::InitStrategy::Point {
+                nuts_opts.start = Some(start_point(&model, &spec.spec.sampler)?);
+            }
+            tracing::info!(
+                chains = nuts_opts.chains,
+                tune = nuts_opts.tune,
+                draws = nuts_opts.draws,
+                parameters = model.dim(),
+                "sampling"
+            );
+            (sample(Arc::clone(&model), &nuts_opts)?, model.param_names())
+        }
+    };
     writer.write_parquet("draws.parquet", &draws_batch(&trace)?, &schemas::draws())?;
     writer.write_parquet(
         "sample_stats.parquet",
@@ -194,7 +220,7 @@ pub fn run(
     let settings = serde_json::json!({
         "sampler": "nuts-rs 0.19 NUTS",
         "options": nuts_opts,
-        "parameters": model.param_names(),
+        "parameters": names,
         "divergences": trace.divergences(),
         "gradient_evaluations": trace.gradient_evaluations(),
         "sampling_seconds": trace.sampling_seconds,

@@ -61,6 +61,28 @@ impl LogDensity for mmm_model::MmmModel {
     }
 }
 
+impl LogDensity for mmm_model::geo::GeoModel {
+    type Scratch = mmm_model::geo::GeoScratch;
+    fn dim(&self) -> usize {
+        mmm_model::geo::GeoModel::dim(self)
+    }
+    fn param_names(&self) -> Vec<String> {
+        mmm_model::geo::GeoModel::param_names(self)
+    }
+    fn scratch(&self) -> Self::Scratch {
+        mmm_model::geo::GeoModel::scratch(self)
+    }
+    fn logp(&self, u: &[f64], grad: &mut [f64], scratch: &mut Self::Scratch) -> Option<f64> {
+        mmm_model::geo::GeoModel::logp(self, u, grad, scratch).ok()
+    }
+    fn constrain(&self, u: &[f64]) -> Vec<f64> {
+        mmm_model::geo::GeoModel::constrain(self, u)
+    }
+    fn prior_point(&self, rng: &mut dyn nuts_rs::rand::Rng) -> Option<Vec<f64>> {
+        self.sample_prior_unconstrained(rng)
+    }
+}
+
 /// NUTS settings, from the spec's `[sampler]` table.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct NutsOptions {

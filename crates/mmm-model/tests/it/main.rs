@@ -2,6 +2,7 @@
 
 mod calibration;
 mod carry_in;
+mod geo;
 mod gradient;
 mod likelihoods;
 mod local_level;
@@ -20,7 +21,12 @@ pub fn fixture_spec() -> Spec {
 
 /// A small synthetic design matching `spec` (deterministic pseudo-random spend).
 pub fn synthetic_design(spec: &Spec, n: usize, n_train: usize) -> Design {
-    let mut state = 12345u64;
+    synthetic_design_seeded(spec, n, n_train, 12345)
+}
+
+/// [`synthetic_design`] with its pseudo-random stream started at `seed`.
+pub fn synthetic_design_seeded(spec: &Spec, n: usize, n_train: usize, seed: u64) -> Design {
+    let mut state = seed;
     let mut next = move || {
         state = state
             .wrapping_mul(6364136223846793005)

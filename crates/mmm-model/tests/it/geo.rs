@@ -1,0 +1,216 @@
+//! The geo hierarchy's log density: its definition and its gradient.
+
+use std::collections::BTreeMap;
+
+use mmm_core::Spec;
+use mmm_core::spec::{GeoModelKind, GeoPooling, LikelihoodSpec};
+use mmm_features::panel::{GeoDesign, GeoScales};
+use mmm_model::MmmModel;
+use mmm_model::geo::GeoModel;
+
+use crate::gradient::check_density_gradient;
+use crate::{fixture_spec, normal_log_likelihood, synthetic_design_seeded};
+
+fn hierarchical(mut spec: Spec, curves: GeoPooling, seasonality: GeoPooling) -> Spec {
+    spec.geo.model = GeoModelKind::Hierarchical;
+    spec.geo.curves = curves;
+    spec.geo.seasonality = seasonality;
+    spec
+}
+
+/// Three geos with different synthetic data.
+fn panel(spec: &Spec, n: usize, n_train: usize) -> GeoDesign {
+    let geos: Vec<String> = ["east", "north", "west"].map(String::from).to_vec();
+    let designs = (0..geos.len())
+        .map(|g| synthetic_design_seeded(spec, n, n_train, 777 + 1000 * g as u64))
+        .collect();
+    GeoDesign {
+        geos: geos.clone(),
+        designs,
+        scales: GeoScales {
+            size: "none".into(),
+            sizes: geos.iter().map(|g| (g.clone(), 1.0)).collect(),
+            target: 1.0,
+            channels: BTreeMap::new(),
+            controls: BTreeMap::new(),
+            method: "test".into(),
+        },
+    }
+}
+
+fn random_point(dim: usize, seed: u64) -> Vec<f64> {
+    let mut state = seed;
+    (0..dim)
+        .map(|_| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((state >> 11) as f64) / ((1u64 << 53) as f64) * 1.6 - 0.8
+        })
+        .collect()
+}
+
+#[test]
+fn geo_parameters_are_named_per_geo_and_pooled_as_the_spec_says() {
+    let spec = hierarchical(fixture_spec(), GeoPooling::Shared, GeoPooling::Shared);
+    let model = GeoModel::new(&spec, &panel(&spec, 40, 30)).expect("model");
+    let names = model.param_names();
+    let national = MmmModel::new(&spec, &panel(&spec, 40, 30).designs[0])
+        .expect("model")
+        .param_names();
+    assert_eq!(names[..national.len()], national[..]);
+    for expected in [
+        "intercept_geo_sd",
+        "beta_geo_sd[x1]",
+        "intercept_geo_z[geo=east]",
+        "beta_geo_z[geo=west,x2]",
+    ] {
+        assert!(
+            names.iter().any(|n| n == expected),
+            "{expected} missing: {names:?}"
+        );
+    }
+    // Shared curves: no per-geo adstock; 1 intercept + 2 betas pooled over 3 geos.
+    assert!(!names.iter().any(|n| n.starts_with("adstock_alpha_geo")));
+    assert_eq!(model.dim(), national.len() + 3 + 3 * 3);
+
+    let pooled = hierarchical(fixture_spec(), GeoPooling::Pooled, GeoPooling::Pooled);
+    let model = GeoModel::new(&pooled, &panel(&pooled, 40, 30)).expect("model");
+    let names = model.param_names();
+    assert!(
+        names
+            .iter()
+            .any(|n| n == "adstock_alpha_geo_z[geo=north,x1]")
+    );
+    // One spread for all Fourier coefficients.
+    assert_eq!(
+        names
+            .iter()
+            .filter(|n| n.as_str() == "seasonality_geo_sd")
+            .count(),
+        1
+    );
+    let fourier = national
+        .iter()
+        .filter(|n| n.starts_with("gamma_fourier"))
+        .count();
+    assert_eq!(
+        names
+            .iter()
+            .filter(|n| n.starts_with("gamma_fourier_geo_z"))
+            .count(),
+        3 * fourier
+    );
+}
+
+/// log p(u) = sum of every global parameter's prior and log-Jacobian + sum over geos of the
+/// Normal likelihood at the geo's own parameters, u_g = mu + tau z_g, computed here from the
+/// geo's predicted mean.
+#[test]
+fn geo_log_density_equals_its_definition() {
+    let spec = hierarchical(fixture_spec(), GeoPooling::Pooled, GeoPooling::Pooled);
+    let panel = panel(&spec, 40, 30);
+    let model = GeoModel::new(&spec, &panel).expect("model");
+    for seed in [1, 2, 3] {
+        let u = random_point(model.dim(), seed);
+        let theta = model.constrain(&u);
+        let mut expected = 0.0;
+        for (p, &t) in model.params().iter().zip(&theta) {
+            let x = t * p.sign;
+            let (_, _, logj, _) = p.bijection.forward(p.bijection.inverse(x));
+            expected += mmm_model::prior::log_prior(&p.prior, x).0 + logj;
+        }
+        let sigma_at = model
+            .param_names()
+            .iter()
+            .position(|n| n == "sigma")
+            .expect("sigma");
+        for (g, design) in panel.designs.iter().enumerate() {
+            let theta_g = model.geo_theta(&theta, g);
+            let member = model.member(g);
+            let mut mean = vec![0.0; design.len()];
+            member.predict_mean(&theta_g, &[], &mut mean);
+            let nt = design.n_train;
+            expected +=
+                normal_log_likelihood(&design.target_scaled[..nt], &mean[..nt], theta[sigma_at]);
+            // The geo's parameters: the shared ones equal the global values, the pooled ones
+            // are mu + tau z_g on the sampler's scale.
+            let beta_at = model
+                .param_names()
+                .iter()
+                .position(|n| n == "beta[x1]")
+                .expect("beta");
+            let tau = theta[model
+                .param_names()
+                .iter()
+                .position(|n| n == "beta_geo_sd[x1]")
+                .expect("sd")];
+            let z = theta[model
+                .param_names()
+                .iter()
+                .position(|n| *n == format!("beta_geo_z[geo={},x1]", panel.geos[g]))
+                .expect("z")];
+            let want = theta[beta_at] * (tau * z).exp();
+            assert!(
+                (theta_g[beta_at] - want).abs() < 1e-12 * want.abs().max(1.0),
+                "geo beta {} vs {want}",
+                theta_g[beta_at]
+            );
+            assert_eq!(theta_g[sigma_at], theta[sigma_at]);
+        }
+        let mut grad = vec![0.0; model.dim()];
+        let got = model
+            .logp(&u, &mut grad, &mut model.scratch())
+            .expect("finite");
+        assert!(
+            (got - expected).abs() < 1e-9 * (1.0 + expected.abs()),
+            "{got} vs {expected}"
+        );
+    }
+}
+
+#[test]
+fn geo_gradient_matches_finite_differences() {
+    for (curves, seasonality) in [
+        (GeoPooling::Shared, GeoPooling::Shared),
+        (GeoPooling::Pooled, GeoPooling::Pooled),
+    ] {
+        let spec = hierarchical(fixture_spec(), curves, seasonality);
+        let model = GeoModel::new(&spec, &panel(&spec, 30, 24)).expect("model");
+        let mut scratch = model.scratch();
+        check_density_gradient(
+            &model.param_names(),
+            |u, grad| model.logp(u, grad, &mut scratch).expect("finite"),
+            11,
+            0.8,
+        );
+    }
+    // A log link: the geo's likelihood and its chain rule are the national model's.
+    let mut spec = hierarchical(fixture_spec(), GeoPooling::Pooled, GeoPooling::Shared);
+    spec.likelihood = LikelihoodSpec::Poisson;
+    let mut panel = panel(&spec, 30, 24);
+    for d in &mut panel.designs {
+        d.scales.target = 50.0;
+        for y in &mut d.target_scaled {
+            *y = (*y * 50.0).round() / 50.0;
+        }
+    }
+    let model = GeoModel::new(&spec, &panel).expect("model");
+    let mut scratch = model.scratch();
+    check_density_gradient(
+        &model.param_names(),
+        |u, grad| model.logp(u, grad, &mut scratch).expect("finite"),
+        12,
+        0.5,
+    );
+}
+
+#[test]
+fn geo_hierarchy_refuses_a_single_geo() {
+    let spec = hierarchical(fixture_spec(), GeoPooling::Shared, GeoPooling::Shared);
+    let mut one = panel(&spec, 30, 24);
+    one.geos.truncate(1);
+    one.designs.truncate(1);
+    let err = GeoModel::new(&spec, &one).expect_err("one geo");
+    assert!(err.to_string().contains("at least two geos"), "{err}");
+}
