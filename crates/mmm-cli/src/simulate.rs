@@ -68,6 +68,9 @@ pub fn run(
     seed: Option<u64>,
 ) -> Result<PathBuf> {
     let spec = LoadedSpec::load(spec_path)?;
+    if spec.spec.geo.is_hierarchical() {
+        return run_geo(&spec, spec_path, data, truth_path, out, seed);
+    }
     if spec.spec.data.layout != DataLayout::Wide || spec.spec.data.geo_column.is_some() {
         bail!(
             "{}: mmm simulate writes one national wide table; use a spec with data.layout = \"wide\" and no geo_column",
@@ -122,30 +125,12 @@ pub fn run(
         &spec.spec.data.target,
         &target,
         count,
+        None,
     )?;
     mmm_core::write_atomic(&out.join("data.csv"), csv.as_bytes())?;
 
+    let channels = channel_truths(&model, &point.theta, &design, spec.spec.decisions.margin);
     let nt = design.n_train;
-    let contributions = model.channel_contributions(&point.theta, 0..nt);
-    let total: f64 = contributions.iter().sum();
-    let margin = spec.spec.decisions.margin;
-    let channels = design
-        .channel_names
-        .iter()
-        .enumerate()
-        .map(|(c, name)| {
-            let spend: f64 = design.spend(c)[..nt].iter().sum();
-            let contribution = contributions[c] * scale;
-            let truth = ChannelTruth {
-                spend,
-                contribution,
-                share: contributions[c] / total,
-                roas: contribution / spend,
-                roi: (margin * contribution - spend) / spend,
-            };
-            (name.clone(), truth)
-        })
-        .collect();
     let names = model.param_names();
     let report = Truth {
         spec: spec_path.display().to_string(),
@@ -177,6 +162,195 @@ pub fn run(
     Ok(out.join("data.csv"))
 }
 
+/// Each channel's truth over the training window in original units: counterfactual
+/// contribution, share, ROAS and ROI.
+fn channel_truths(
+    model: &MmmModel,
+    theta: &[f64],
+    design: &mmm_features::Design,
+    margin: f64,
+) -> BTreeMap<String, ChannelTruth> {
+    let nt = design.n_train;
+    let contributions = model.channel_contributions(theta, 0..nt);
+    let total: f64 = contributions.iter().sum();
+    design
+        .channel_names
+        .iter()
+        .enumerate()
+        .map(|(c, name)| {
+            let spend: f64 = design.spend(c)[..nt].iter().sum();
+            let contribution = contributions[c] * design.scales.target;
+            let truth = ChannelTruth {
+                spend,
+                contribution,
+                share: contributions[c] / total,
+                roas: contribution / spend,
+                roi: (margin * contribution - spend) / spend,
+            };
+            (name.clone(), truth)
+        })
+        .collect()
+}
+
+#[derive(Debug, Serialize)]
+struct GeoTruth<'a> {
+    spec: String,
+    spec_sha256: &'a str,
+    likelihood: &'static str,
+    seed: u64,
+    target_column: &'a str,
+    train_periods: usize,
+    /// Global parameters (pooled means, spreads, deviations).
+    parameters: BTreeMap<String, f64>,
+    drawn_from_prior: Vec<String>,
+    /// Each geo's own value of every pooled national parameter (`beta[geo=G,x1]`).
+    geo_parameters: BTreeMap<String, f64>,
+    /// Per geo and channel.
+    geos: BTreeMap<String, BTreeMap<String, ChannelTruth>>,
+    /// Summed over geos (ROAS and ROI of the sums).
+    channels: BTreeMap<String, ChannelTruth>,
+    method: &'static str,
+}
+
+/// `mmm simulate` for a geo hierarchy: the global truth (given values, the rest and every geo
+/// deviation drawn from the priors, so true effects differ by geo), one target draw per geo
+/// from its own parameters; data.csv is the validated panel with the target replaced.
+fn run_geo(
+    spec: &LoadedSpec,
+    spec_path: &Path,
+    data: &Path,
+    truth_path: &Path,
+    out: &Path,
+    seed: Option<u64>,
+) -> Result<PathBuf> {
+    use mmm_model::geo::{GeoModel, geo_param_name};
+    if spec.spec.data.layout != DataLayout::Wide || spec.spec.data.geo_column.is_none() {
+        bail!(
+            "{}: mmm simulate writes a wide geo panel; use data.layout = \"wide\" with a geo_column",
+            spec_path.display()
+        );
+    }
+    if spec.spec.data.start.is_some() {
+        bail!(
+            "{}: mmm simulate of a geo panel does not support data.start yet",
+            spec_path.display()
+        );
+    }
+    let truth = TruthFile::load(truth_path)?;
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let inputs = out.join("inputs");
+    mmm_contracts::run(spec, data, &inputs.join("validate"), false)?;
+    mmm_features::run(
+        spec,
+        &inputs.join("validate"),
+        &inputs.join("features"),
+        false,
+    )?;
+    let features = mmm_core::Upstream::open(&inputs.join("features"), mmm_features::STAGE)?;
+    let (panel, _) = mmm_features::panel::GeoDesign::load(&features, &spec.spec)?;
+    let model = GeoModel::new(&spec.spec, &panel)?;
+    let seed = seed.or(truth.seed).unwrap_or(spec.spec.sampler.seed);
+    let mut rng = mmm_model::rand::rngs::ChaCha8Rng::seed_from_u64(seed);
+    let point = model
+        .theta_from_named(&truth.parameters, &mut rng)
+        .with_context(|| format!("{}", truth_path.display()))?;
+    let margin = spec.spec.decisions.margin;
+    let national_names = model.member(0).param_names();
+    let mut targets: BTreeMap<(String, i32), f64> = BTreeMap::new();
+    let mut geos = BTreeMap::new();
+    let mut geo_parameters = BTreeMap::new();
+    let mut likelihood = "";
+    for (g, (geo, design)) in panel.geos.iter().zip(&panel.designs).enumerate() {
+        let member = model.member(g);
+        likelihood = member.likelihood().name();
+        let theta = model.geo_theta(&point.theta, g);
+        let n = design.len();
+        let (mut mean, mut y) = (vec![0.0; n], vec![0.0; n]);
+        member.predictive_draw(&theta, &mut rng, &mut mean, &mut y);
+        if let Some(t) = y.iter().position(|v| !v.is_finite()) {
+            bail!("geo '{geo}': the parameters give a non-finite target at period {t}");
+        }
+        for (d, v) in design.dates.iter().zip(&y) {
+            targets.insert((geo.clone(), *d), v * design.scales.target);
+        }
+        for (j, name) in national_names.iter().enumerate() {
+            if model.is_pooled(j) {
+                geo_parameters.insert(geo_param_name(name, geo), theta[j]);
+            }
+        }
+        geos.insert(geo.clone(), channel_truths(member, &theta, design, margin));
+    }
+    let mut channels = BTreeMap::new();
+    for name in &panel.designs[0].channel_names {
+        let spend: f64 = geos.values().map(|c| c[name].spend).sum();
+        let contribution: f64 = geos.values().map(|c| c[name].contribution).sum();
+        channels.insert(
+            name.clone(),
+            ChannelTruth {
+                spend,
+                contribution,
+                share: 0.0,
+                roas: contribution / spend,
+                roi: (margin * contribution - spend) / spend,
+            },
+        );
+    }
+    let total: f64 = channels.values().map(|c| c.contribution).sum();
+    for c in channels.values_mut() {
+        c.share = c.contribution / total;
+    }
+    let validate = mmm_core::Upstream::open(&inputs.join("validate"), mmm_contracts::STAGE)?;
+    let (table, _) = validate.parquet("table.parquet")?;
+    let path = inputs.join("validate/table.parquet");
+    let row_geos = mmm_core::columns::string_column(&table, "geo", &path)?;
+    let row_dates = mmm_core::columns::date_column(&table, "date", &path)?;
+    let target: Vec<f64> = row_geos
+        .iter()
+        .zip(&row_dates)
+        .map(|(g, d)| targets.get(&(g.clone(), *d)).copied().unwrap_or(f64::NAN))
+        .collect();
+    let count = matches!(likelihood, "poisson" | "negative_binomial");
+    let csv = table_csv(
+        &table,
+        None,
+        &spec.spec.data.date_column,
+        &spec.spec.data.target,
+        &target,
+        count,
+        spec.spec.data.geo_column.as_deref(),
+    )?;
+    mmm_core::write_atomic(&out.join("data.csv"), csv.as_bytes())?;
+    let report = GeoTruth {
+        spec: spec_path.display().to_string(),
+        spec_sha256: &spec.sha256,
+        likelihood,
+        seed,
+        target_column: &spec.spec.data.target,
+        train_periods: panel.designs[0].n_train,
+        parameters: model
+            .param_names()
+            .into_iter()
+            .zip(point.theta.iter().copied())
+            .collect(),
+        drawn_from_prior: point.from_prior,
+        geo_parameters,
+        geos,
+        channels,
+        method: "global parameters: the truth file's values, the rest (and every geo \
+                 deviation z ~ Normal(0, 1)) drawn from their priors (ChaCha8 seeded by `seed`); \
+                 each geo's parameters u_g = mu + tau z_g on the sampler's scale; target: one \
+                 draw per geo from the likelihood at its parameters on its own spend, in \
+                 original units (scaled values x geo size x the pooled factor of \
+                 geo_scales.json); contribution: sum over the training window of E[y] minus \
+                 E[y] with the channel's spend at zero; national: sums over geos",
+    };
+    mmm_core::write_atomic(
+        &out.join("truth.json"),
+        &serde_json::to_vec_pretty(&report)?,
+    )?;
+    Ok(out.join("data.csv"))
+}
+
 /// The validated wide table as CSV (dates as YYYY-MM-DD; the geo column dropped, since the
 /// table is national), with the target column's values replaced by `target`, after the rows of
 /// `history` (carry-in spend before data.start; other cells empty).
@@ -187,6 +361,7 @@ fn table_csv(
     target_column: &str,
     target: &[f64],
     count: bool,
+    geo_column: Option<&str>,
 ) -> Result<String> {
     use arrow::array::{Array, Date32Array, Float64Array};
     let schema = table.schema();
@@ -219,6 +394,10 @@ fn table_csv(
     for (field, array) in schema.fields().iter().zip(table.columns()) {
         let name = field.name().as_str();
         if name == "geo" {
+            if let Some(header) = geo_column {
+                let geos = mmm_core::columns::string_column(table, "geo", Path::new("table"))?;
+                columns.push((header.to_string(), geos));
+            }
             continue;
         }
         let mut values: Vec<String> = match history.and_then(|h| h.column_by_name(name)) {

@@ -702,6 +702,89 @@ pub fn allocation() -> ArtifactSchema {
     }
 }
 
+/// `diagnose/geo_ppc.parquet` (geo hierarchy only).
+pub fn geo_ppc() -> ArtifactSchema {
+    ArtifactSchema {
+        name: "diagnose/geo_ppc.parquet",
+        schema_version: 1,
+        row: "one period of one geo (geos sorted, periods in date order): the geo's observed \
+              target and its posterior predictive distribution",
+        columns: vec![
+            col("geo", "utf8", "", "the geo"),
+            col("date", "date32", "day", "first day of the period"),
+            col("is_train", "boolean", "", "training window or holdout"),
+            col(
+                "observed",
+                "float64",
+                "target unit",
+                "the geo's observed target",
+            ),
+            col(
+                "pred_mean",
+                "float64",
+                "target unit",
+                "mean of the geo's posterior predictive draws",
+            ),
+            col(
+                "pred_lower",
+                "float64",
+                "target unit",
+                "lower end of the central posterior predictive interval (decisions.interval), \
+                 from at most 1000 evenly spaced posterior draws",
+            ),
+            col(
+                "pred_upper",
+                "float64",
+                "target unit",
+                "upper end of that interval",
+            ),
+        ],
+        dynamic_columns: None,
+    }
+}
+
+/// A national decide table's schema with a leading `geo` column, for its geo-level twin.
+fn with_geo_column(base: ArtifactSchema, name: &'static str, row: &'static str) -> ArtifactSchema {
+    let mut columns = vec![col("geo", "utf8", "", "the geo")];
+    columns.extend(base.columns);
+    ArtifactSchema {
+        name,
+        schema_version: 1,
+        row,
+        columns,
+        dynamic_columns: base.dynamic_columns,
+    }
+}
+
+/// `decide/geo_contributions.parquet` (geo hierarchy only).
+pub fn geo_contributions() -> ArtifactSchema {
+    with_geo_column(
+        contributions(),
+        "decide/geo_contributions.parquet",
+        "one posterior draw of one channel in one geo, from the geo's own parameters; \
+         contributions.parquet is the sum over geos per draw",
+    )
+}
+
+/// `decide/geo_roi.parquet` (geo hierarchy only).
+pub fn geo_roi() -> ArtifactSchema {
+    with_geo_column(
+        roi(),
+        "decide/geo_roi.parquet",
+        "one metric of one channel in one geo, summarized over posterior draws",
+    )
+}
+
+/// `decide/geo_curves.parquet` (geo hierarchy only).
+pub fn geo_curves() -> ArtifactSchema {
+    with_geo_column(
+        curves(),
+        "decide/geo_curves.parquet",
+        "one spend multiplier of one channel in one geo (the geo's own training spend pattern \
+         scaled); curves.parquet scales every geo's spend together and sums",
+    )
+}
+
 /// Every tabular artifact schema, in pipeline order.
 pub fn all() -> Vec<ArtifactSchema> {
     vec![
@@ -715,11 +798,15 @@ pub fn all() -> Vec<ArtifactSchema> {
         draws(),
         sample_stats(),
         ppc(),
+        geo_ppc(),
         prior_predictive(),
         contributions(),
         decomposition(),
         roi(),
         curves(),
+        geo_contributions(),
+        geo_roi(),
+        geo_curves(),
         allocation(),
     ]
 }

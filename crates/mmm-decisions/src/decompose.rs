@@ -15,7 +15,7 @@ use crate::DecideError;
 
 /// `series[component][week][draw]` with the component names; `baseline` is the sum of the
 /// non-media components (the prediction with every channel's spend at zero).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Decomposition {
     /// Component names: `intercept`, each `control[..]`, `seasonality` (when present), the
     /// trend, events and level shifts, `local_level` (when present), `baseline`, then the

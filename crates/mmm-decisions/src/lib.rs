@@ -14,9 +14,10 @@ pub mod optimize;
 pub mod plan;
 pub mod review;
 pub mod stages;
+mod tables;
 
 use mmm_core::spec::LoadedSpec;
-use mmm_core::summary::{central_interval, hdi, mean, quantile_sorted, sorted};
+use mmm_core::summary::{hdi, mean, quantile_sorted, sorted};
 use mmm_core::{BatchBuilder, CoreError, Manifest, RunStatus, StageWriter, Upstream, schemas};
 use mmm_features::Design;
 use mmm_model::{MmmModel, Posterior};
@@ -119,6 +120,111 @@ fn channel_totals(
         .collect()
 }
 
+/// Everything the decide stage computes for one unit (the national model, or one geo), per
+/// draw, in the unit's original units.
+pub(crate) struct UnitResult {
+    channels: Vec<ChannelDraws>,
+    dec: decompose::Decomposition,
+    /// Per channel, per spend multiplier of the grid, per draw: the response.
+    curves: Vec<Vec<Vec<f64>>>,
+}
+
+fn unit_result(
+    model: &MmmModel,
+    design: &Design,
+    thetas: &[Vec<f64>],
+    margin: f64,
+    grid: &[f64],
+) -> Result<UnitResult, DecideError> {
+    let dec = decompose::decompose(model, design, thetas)?;
+    let channels = channel_totals(design, &dec, model, thetas, margin);
+    let curves = (0..channels.len())
+        .map(|c| curves::response_grid(model, thetas, c, grid, design.scales.target))
+        .collect();
+    Ok(UnitResult {
+        channels,
+        dec,
+        curves,
+    })
+}
+
+/// Geos summed per draw into national values.
+#[derive(Default)]
+struct Rollup {
+    units: usize,
+    total: Option<UnitResult>,
+    /// Per channel and draw: sum over geos of marginal ROAS x spend.
+    marginal_spend: Vec<Vec<f64>>,
+}
+
+impl Rollup {
+    fn add(&mut self, unit: UnitResult) {
+        self.units += 1;
+        let weighted: Vec<Vec<f64>> = unit
+            .channels
+            .iter()
+            .map(|c| c.marginal_roas.iter().map(|m| m * c.spend).collect())
+            .collect();
+        let Some(total) = &mut self.total else {
+            self.marginal_spend = weighted;
+            self.total = Some(unit);
+            return;
+        };
+        for (acc, w) in self.marginal_spend.iter_mut().zip(&weighted) {
+            add_into(acc, w);
+        }
+        for (t, u) in total.channels.iter_mut().zip(&unit.channels) {
+            add_into(&mut t.contribution, &u.contribution);
+            t.spend += u.spend;
+        }
+        for (t, u) in total.dec.series.iter_mut().zip(&unit.dec.series) {
+            for (tw, uw) in t.iter_mut().zip(u) {
+                add_into(tw, uw);
+            }
+        }
+        for (t, u) in total.curves.iter_mut().zip(&unit.curves) {
+            for (tm, um) in t.iter_mut().zip(u) {
+                add_into(tm, um);
+            }
+        }
+    }
+
+    /// The national unit: contributions, decomposition and curves summed per draw; shares,
+    /// ROAS, ROI and marginal ROAS recomputed from the sums.
+    fn finish(self, margin: f64) -> UnitResult {
+        let Some(mut total) = self.total else {
+            unreachable!("a geo hierarchy has at least two geos");
+        };
+        let draws = total.channels.first().map_or(0, |c| c.contribution.len());
+        let sums: Vec<f64> = (0..draws)
+            .map(|k| total.channels.iter().map(|c| c.contribution[k]).sum())
+            .collect();
+        for (c, marginal) in total.channels.iter_mut().zip(&self.marginal_spend) {
+            let spend = c.spend;
+            c.share = c
+                .contribution
+                .iter()
+                .zip(&sums)
+                .map(|(x, t)| x / t)
+                .collect();
+            c.roas = c.contribution.iter().map(|x| x / spend).collect();
+            c.roi = c
+                .contribution
+                .iter()
+                .map(|x| (margin * x - spend) / spend)
+                .collect();
+            c.marginal_roas = marginal.iter().map(|m| m / spend).collect();
+        }
+        total
+    }
+}
+
+fn add_into(acc: &mut [f64], values: &[f64]) {
+    for (a, v) in acc.iter_mut().zip(values) {
+        *a += v;
+    }
+}
+
 /// Summary row values: mean, median, HDI.
 fn summarize(values: &[f64], interval: f64) -> [f64; 4] {
     let (lo, hi) = hdi(values, interval);
@@ -139,6 +245,13 @@ pub fn run(
     let fit = Upstream::open(fit_dir, "fit")?;
     let diagnose = Upstream::open(diagnose_dir, "diagnose")?;
     let (design, mut inputs) = Design::load(&features, &spec.spec)?;
+    let panel = if spec.spec.geo.is_hierarchical() {
+        let (panel, records) = mmm_features::panel::GeoDesign::load(&features, &spec.spec)?;
+        inputs.extend(records);
+        Some(panel)
+    } else {
+        None
+    };
     let (draws, rec_d) = fit.parquet("draws.parquet")?;
     let (diag, rec_g): (serde_json::Value, _) = diagnose.json("diagnostics.json")?;
     inputs.extend([rec_d, rec_g]);
@@ -157,11 +270,40 @@ pub fn run(
         .and_then(|v| v.as_bool())
         .unwrap_or(true);
     let model = MmmModel::new(&spec.spec, &design)?;
-    let posterior = Posterior::from_batch(&draws, &model, &fit_dir.join("draws.parquet"))?;
-    let thetas = &posterior.theta;
     let settings_d = &spec.spec.decisions;
     let (interval, margin, hurdle) = (settings_d.interval, settings_d.margin, settings_d.hurdle);
-    let dec = decompose::decompose(&model, &design, thetas)?;
+    let grid = curves::multipliers();
+    let draws_path = fit_dir.join("draws.parquet");
+    let (posterior, units, geo_tables) = match &panel {
+        None => {
+            let posterior = Posterior::from_batch(&draws, &model, &draws_path)?;
+            let unit = unit_result(&model, &design, &posterior.theta, margin, &grid)?;
+            (posterior, unit, None)
+        }
+        Some(panel) => {
+            let hierarchy = mmm_model::geo::GeoModel::new(&spec.spec, panel)?;
+            let posterior = Posterior::from_columns(&draws, &hierarchy.param_names(), &draws_path)?;
+            let mut rollup = Rollup::default();
+            let mut tables = tables::Tables::new(true);
+            for (g, (geo, d)) in panel.geos.iter().zip(&panel.designs).enumerate() {
+                let thetas: Vec<Vec<f64>> = posterior
+                    .theta
+                    .iter()
+                    .map(|t| hierarchy.geo_theta(t, g))
+                    .collect();
+                let unit = unit_result(hierarchy.member(g), d, &thetas, margin, &grid)?;
+                tables.push_unit(geo, &unit, &posterior, &grid, interval, margin, hurdle);
+                rollup.add(unit);
+            }
+            (posterior, rollup.finish(margin), Some(tables))
+        }
+    };
+    let thetas = &posterior.theta;
+    let UnitResult {
+        channels,
+        dec,
+        curves: unit_curves,
+    } = units;
     let baseline_check = decompose::baseline_check(&dec, &design.dates);
     if !baseline_check.passed {
         tracing::warn!(
@@ -169,44 +311,28 @@ pub fn run(
             "the baseline (every channel at zero) is negative in some weeks"
         );
     }
-    let channels = channel_totals(&design, &dec, &model, thetas, margin);
     let out = |e: arrow::error::ArrowError| DecideError::Output(e.to_string());
 
-    // contributions.parquet: draw x channel.
+    // contributions.parquet (draw x channel), curves.parquet (channel x spend multiplier) and
+    // roi.parquet (channel x metric), national.
     let nd = posterior.len();
-    let per_draw = |f: &dyn Fn(&ChannelDraws) -> Vec<f64>| -> Vec<f64> {
-        channels.iter().flat_map(f).collect()
-    };
-    let contributions = BatchBuilder::new()
-        .i64(
-            "chain",
-            channels
-                .iter()
-                .flat_map(|_| posterior.chain.iter().copied())
-                .collect(),
-        )
-        .i64(
-            "draw",
-            channels
-                .iter()
-                .flat_map(|_| posterior.draw.iter().copied())
-                .collect(),
-        )
-        .string(
-            "channel",
-            channels
-                .iter()
-                .flat_map(|c| std::iter::repeat_n(c.channel.clone(), nd))
-                .collect(),
-        )
-        .f64("contribution", per_draw(&|c| c.contribution.clone()))
-        .f64("spend", per_draw(&|c| vec![c.spend; nd]))
-        .f64("share", per_draw(&|c| c.share.clone()))
-        .f64("roas", per_draw(&|c| c.roas.clone()))
-        .f64("roi", per_draw(&|c| c.roi.clone()))
-        .f64("marginal_roas", per_draw(&|c| c.marginal_roas.clone()))
-        .build()
-        .map_err(out)?;
+    let mut national_tables = tables::Tables::new(false);
+    national_tables.push_unit(
+        "",
+        &UnitResult {
+            channels,
+            dec: decompose::Decomposition::default(),
+            curves: unit_curves,
+        },
+        &posterior,
+        &grid,
+        interval,
+        margin,
+        hurdle,
+    );
+    let contributions = national_tables.contributions()?;
+    let curves_batch = national_tables.curves()?;
+    let roi = national_tables.roi()?;
 
     // decomposition.parquet: period x component.
     let n = design.len();
@@ -231,102 +357,6 @@ pub fn run(
         .f64("lower", d_lo)
         .f64("upper", d_hi)
         .f64("share_negative", d_neg)
-        .build()
-        .map_err(out)?;
-
-    // curves.parquet: channel x spend multiplier, and the spend where marginal ROI meets the hurdle.
-    let grid = curves::multipliers();
-    let (mut cv_ch, mut cv_m, mut cv_s) = (vec![], vec![], vec![]);
-    let mut cv_cols: [Vec<f64>; 7] = Default::default();
-    let mut at_hurdle = Vec::new();
-    for (c, ch) in channels.iter().enumerate() {
-        let curve = curves::response_grid(&model, thetas, c, &grid, design.scales.target);
-        for (i, (m, values)) in grid.iter().zip(&curve).enumerate() {
-            let s = sorted(values);
-            let (lo, hi) = hdi(values, interval);
-            let (lo50, hi50) = hdi(values, 0.5);
-            // Marginal ROI of the mean curve by central differences on the grid.
-            let (a, b) = (i.saturating_sub(1), (i + 1).min(grid.len() - 1));
-            let slope = (mean(&curve[b]) - mean(&curve[a])) / ((grid[b] - grid[a]) * ch.spend);
-            cv_ch.push(ch.channel.clone());
-            cv_m.push(*m);
-            cv_s.push(m * ch.spend);
-            for (col, v) in cv_cols.iter_mut().zip([
-                mean(values),
-                quantile_sorted(&s, 0.5),
-                lo50,
-                hi50,
-                lo,
-                hi,
-                margin * slope - 1.0,
-            ]) {
-                col.push(v);
-            }
-        }
-        at_hurdle.push(curves::spend_at_hurdle(
-            &curve, &grid, ch.spend, margin, hurdle,
-        ));
-    }
-    let [cv_mean, cv_med, cv_lo50, cv_hi50, cv_lo, cv_hi, cv_mroi] = cv_cols;
-    let curves_batch = BatchBuilder::new()
-        .string("channel", cv_ch)
-        .f64("multiplier", cv_m)
-        .f64("spend", cv_s)
-        .f64("mean", cv_mean)
-        .f64("median", cv_med)
-        .f64("lower_50", cv_lo50)
-        .f64("upper_50", cv_hi50)
-        .f64("lower", cv_lo)
-        .f64("upper", cv_hi)
-        .f64("marginal_roi", cv_mroi)
-        .build()
-        .map_err(out)?;
-
-    // roi.parquet: channel x metric.
-    let (mut r_ch, mut r_metric, mut r_vals) = (vec![], vec![], Vec::<[f64; 4]>::new());
-    for (c, hurdle_spend) in channels.iter().zip(&at_hurdle) {
-        let cost: Vec<f64> = c.contribution.iter().map(|x| c.spend / x).collect();
-        let profit: Vec<f64> = c
-            .contribution
-            .iter()
-            .map(|x| margin * x - c.spend)
-            .collect();
-        let mroi: Vec<f64> = c.marginal_roas.iter().map(|m| margin * m - 1.0).collect();
-        let p_above = c.roi.iter().filter(|r| **r > hurdle).count() as f64 / nd.max(1) as f64;
-        let s = sorted(hurdle_spend);
-        let (h_lo, h_hi) = central_interval(hurdle_spend, interval);
-        let rows: [(&str, [f64; 4]); 11] = [
-            ("contribution", summarize(&c.contribution, interval)),
-            ("share", summarize(&c.share, interval)),
-            ("roas", summarize(&c.roas, interval)),
-            ("spend", [c.spend; 4]),
-            ("roi", summarize(&c.roi, interval)),
-            ("marginal_roas", summarize(&c.marginal_roas, interval)),
-            ("marginal_roi", summarize(&mroi, interval)),
-            ("cost_per_outcome", summarize(&cost, interval)),
-            ("profit", summarize(&profit, interval)),
-            ("prob_roi_above_hurdle", [p_above; 4]),
-            (
-                "spend_at_hurdle",
-                [mean(hurdle_spend), quantile_sorted(&s, 0.5), h_lo, h_hi],
-            ),
-        ];
-        for (metric, v) in rows {
-            r_ch.push(c.channel.clone());
-            r_metric.push(metric.to_string());
-            r_vals.push(v);
-        }
-    }
-    let rows = r_ch.len();
-    let col = |i: usize| r_vals.iter().map(|v| v[i]).collect::<Vec<f64>>();
-    let roi = BatchBuilder::new()
-        .string("channel", r_ch)
-        .string("metric", r_metric)
-        .f64("mean", col(0))
-        .f64("median", col(1))
-        .f64("lower", col(2))
-        .f64("upper", col(3))
-        .f64("interval", vec![interval; rows])
         .build()
         .map_err(out)?;
 
@@ -395,6 +425,19 @@ pub fn run(
     writer.write_parquet("roi.parquet", &roi, &schemas::roi())?;
     writer.write_parquet("curves.parquet", &curves_batch, &schemas::curves())?;
     writer.write_json("summary.json", &summary, None)?;
+    if let Some(tables) = geo_tables {
+        writer.write_parquet(
+            "geo_contributions.parquet",
+            &tables.contributions()?,
+            &schemas::geo_contributions(),
+        )?;
+        writer.write_parquet("geo_roi.parquet", &tables.roi()?, &schemas::geo_roi())?;
+        writer.write_parquet(
+            "geo_curves.parquet",
+            &tables.curves()?,
+            &schemas::geo_curves(),
+        )?;
+    }
     let mut settings = serde_json::json!({
         "interval": interval,
         "interval_kind": "highest-density interval over posterior draws (spend_at_hurdle: central interval)",
@@ -408,6 +451,14 @@ pub fn run(
         "hurdle": hurdle,
         "not_for_decisions": not_for_decisions,
     });
+    if panel.is_some() {
+        settings["geo"] = "geo hierarchy: every geo's outputs from its own parameters per draw \
+            (geo_contributions, geo_roi, geo_curves); contributions, roi, curves and \
+            decomposition are national: the geos' values summed per draw, then summarized; \
+            national marginal ROAS is the spend-weighted sum of the geos' (every geo's spend \
+            scaled together)"
+            .into();
+    }
     if let Some(start) = &spec.spec.data.start {
         settings["carry_in"] = format!(
             "spend before data.start = {start} carries into the first periods through adstock; \

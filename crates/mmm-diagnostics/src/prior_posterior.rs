@@ -1,7 +1,7 @@
 //! Prior versus posterior per parameter: how much the data moved and narrowed each one.
 
 use mmm_core::summary::mean;
-use mmm_model::MmmModel;
+use mmm_model::joint::Fitted;
 use mmm_model::rand::SeedableRng;
 use mmm_model::rand::rngs::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -44,7 +44,7 @@ pub fn contraction_shift(prior: (f64, f64), posterior: (f64, f64)) -> (f64, f64)
 /// `sample_prior_unconstrained` and `constrain`, so they are the priors the sampler used),
 /// posterior moments from `posterior` (constrained draws, parameter order of the model).
 pub fn prior_posterior(
-    model: &MmmModel,
+    model: &dyn Fitted,
     posterior: &[Vec<f64>],
     prior_draws: usize,
     seed: u64,
@@ -53,11 +53,7 @@ pub fn prior_posterior(
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     rng.set_stream(u64::MAX - 1);
     let prior: Vec<Vec<f64>> = (0..prior_draws)
-        .filter_map(|_| {
-            model
-                .sample_prior_unconstrained(&mut rng)
-                .map(|u| model.constrain(&u))
-        })
+        .filter_map(|_| model.prior_draw(&mut rng))
         .filter(|t| t.iter().all(|v| v.is_finite()))
         .collect();
     model

@@ -4,7 +4,7 @@
 //! impossible values, show up here before anyone reads the posterior.
 
 use mmm_core::summary::{central_interval, mean};
-use mmm_model::MmmModel;
+use mmm_model::joint::Fitted;
 use mmm_model::rand::SeedableRng;
 use mmm_model::rand::rngs::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -50,7 +50,7 @@ pub struct PriorPredictiveBands {
 /// `u64::MAX - 2` of `seed`; draws whose data are not finite are dropped) and compare them with
 /// `observed` (original units) over the first `n_train` periods.
 pub fn prior_predictive(
-    model: &MmmModel,
+    model: &dyn Fitted,
     observed: &[f64],
     n_train: usize,
     draws: usize,
@@ -58,20 +58,20 @@ pub fn prior_predictive(
     interval: f64,
 ) -> (PriorPredictiveCheck, PriorPredictiveBands) {
     let n = model.periods();
-    let scale = model.target_scale();
+    let units = model.unit_names().len();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     rng.set_stream(u64::MAX - 2);
-    let (mut mean_buf, mut y) = (vec![0.0; n], vec![0.0; n]);
+    let (mut mean_buf, mut y) = (vec![0.0; n * units], vec![0.0; n * units]);
     let mut per_period: Vec<Vec<f64>> = vec![Vec::with_capacity(draws); n];
     for _ in 0..draws {
-        let Some(u) = model.sample_prior_unconstrained(&mut rng) else {
+        let Some(theta) = model.prior_draw(&mut rng) else {
             continue;
         };
-        let theta = model.constrain(&u);
-        model.predictive_draw(&theta, &mut rng, &mut mean_buf, &mut y);
+        model.predictive_draw_units(&theta, &mut rng, &mut mean_buf, &mut y);
         if y.iter().all(|v| v.is_finite()) {
-            for (p, v) in per_period.iter_mut().zip(&y) {
-                p.push(v * scale);
+            // The national target: the sum over units.
+            for (t, p) in per_period.iter_mut().enumerate() {
+                p.push((0..units).map(|u| y[u * n + t]).sum());
             }
         }
     }

@@ -7,6 +7,8 @@ use mmm_core::spec::LoadedSpec;
 use mmm_core::summary::{central_interval, mean};
 use mmm_core::{BatchBuilder, CoreError, Manifest, RunStatus, StageWriter, Upstream, schemas};
 use mmm_features::Design;
+use mmm_model::geo::GeoModel;
+use mmm_model::joint::Fitted;
 use mmm_model::rand::SeedableRng;
 use mmm_model::rand::rngs::ChaCha8Rng;
 use mmm_model::{MmmModel, Posterior};
@@ -113,11 +115,28 @@ pub struct Diagnostics {
     /// Prior predictive check against the observed target (absent in older runs).
     #[serde(default)]
     pub prior_predictive: Option<PriorPredictiveCheck>,
+    /// Geo hierarchy: each geo's fit (training window and holdout), in geo order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub geos: Vec<GeoFit>,
     /// Coefficient sign stability over bootstrap refits (absent when not run).
     pub sign_stability: Option<SignStability>,
     /// Rolling-origin cross-validation (absent when not run).
     pub cross_validation: Option<CrossValidation>,
 }
+
+/// One geo's predictive fit.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct GeoFit {
+    /// The geo.
+    pub geo: String,
+    /// Training-window fit.
+    pub train: FitMetrics,
+    /// Holdout fit, when there is a holdout.
+    pub holdout: Option<FitMetrics>,
+}
+
+/// Draws behind each geo's predictive bands (evenly spaced over the posterior).
+const GEO_BAND_DRAWS: usize = 1000;
 
 /// The measured values the gates judge.
 #[derive(Debug, Clone, Copy)]
@@ -315,6 +334,13 @@ pub fn run_with_refits(
     let features = Upstream::open(features_dir, mmm_features::STAGE)?;
     let fit = Upstream::open(fit_dir, "fit")?;
     let (design, mut inputs) = Design::load(&features, &spec.spec)?;
+    let panel = if spec.spec.geo.is_hierarchical() {
+        let (panel, records) = mmm_features::panel::GeoDesign::load(&features, &spec.spec)?;
+        inputs.extend(records);
+        Some(panel)
+    } else {
+        None
+    };
     let (draws, rec_d) = fit.parquet("draws.parquet")?;
     let (stats, rec_s) = fit.parquet("sample_stats.parquet")?;
     inputs.extend([rec_d, rec_s]);
@@ -335,9 +361,17 @@ pub fn run_with_refits(
         let (d, _) = Upstream::open(out_dir, STAGE)?.json::<Diagnostics>("diagnostics.json")?;
         return Ok((None, d));
     };
-    let model = MmmModel::new(&spec.spec, &design)?;
+    let national = MmmModel::new(&spec.spec, &design)?;
+    let hierarchy = match &panel {
+        Some(panel) => Some(GeoModel::new(&spec.spec, panel)?),
+        None => None,
+    };
+    let model: &dyn Fitted = match &hierarchy {
+        Some(h) => h,
+        None => &national,
+    };
     let draws_path = fit_dir.join("draws.parquet");
-    let posterior = Posterior::from_batch(&draws, &model, &draws_path)?;
+    let posterior = Posterior::from_columns(&draws, &model.param_names(), &draws_path)?;
 
     // Convergence per parameter.
     let names = model.param_names();
@@ -383,21 +417,31 @@ pub fn run_with_refits(
         ebfmi,
     };
 
-    // Posterior predictive, in original units, with a seeded noise stream.
+    // Posterior predictive, in original units, with a seeded noise stream; a hierarchy's
+    // national prediction is the sum of its geos' draws.
     let n = design.len();
-    let scale = design.scales.target;
+    let units = model.unit_names();
+    let nu = units.len();
     let interval = spec.spec.decisions.interval;
     let mut rng = ChaCha8Rng::seed_from_u64(spec.spec.sampler.seed);
     rng.set_stream(u64::MAX);
     let mut preds = vec![vec![0.0; posterior.len()]; n];
     let mut mus = vec![0.0; n];
-    let mut buf = vec![0.0; n];
-    let mut mu_buf = vec![0.0; n];
+    let mut buf = vec![0.0; nu * n];
+    let mut mu_buf = vec![0.0; nu * n];
+    // Geo bands from at most GEO_BAND_DRAWS evenly spaced draws, to bound memory at 50 geos.
+    let stride = posterior.len().div_ceil(GEO_BAND_DRAWS).max(1);
+    let mut geo_preds: Vec<Vec<f64>> = vec![Vec::new(); if nu > 1 { nu * n } else { 0 }];
     for (k, theta) in posterior.theta.iter().enumerate() {
-        model.predictive_draw(theta, &mut rng, &mut mu_buf, &mut buf);
+        model.predictive_draw_units(theta, &mut rng, &mut mu_buf, &mut buf);
         for t in 0..n {
-            preds[t][k] = buf[t] * scale;
-            mus[t] += mu_buf[t] * scale / posterior.len() as f64;
+            preds[t][k] = (0..nu).map(|u| buf[u * n + t]).sum();
+            mus[t] += (0..nu).map(|u| mu_buf[u * n + t]).sum::<f64>() / posterior.len() as f64;
+        }
+        if nu > 1 && k % stride == 0 {
+            for (p, v) in geo_preds.iter_mut().zip(&buf) {
+                p.push(*v);
+            }
         }
     }
     let observed = design.target();
@@ -435,6 +479,50 @@ pub fn run_with_refits(
         .build()
         .map_err(|e| DiagnoseError::Output(e.to_string()))?;
 
+    // Each geo's bands and fit, from its thinned draws.
+    let mut geo_fits = Vec::new();
+    let mut geo_ppc = None;
+    if let Some(panel) = &panel {
+        let mut cols: (Vec<String>, Vec<i32>, Vec<bool>) = Default::default();
+        let mut vals: [Vec<f64>; 4] = Default::default();
+        for (g, (geo, d)) in panel.geos.iter().zip(&panel.designs).enumerate() {
+            let obs = d.target();
+            let draws = &geo_preds[g * n..(g + 1) * n];
+            let m: Vec<f64> = draws.iter().map(|p| mean(p)).collect();
+            let b: Vec<(f64, f64)> = draws
+                .iter()
+                .map(|p| central_interval(p, interval))
+                .collect();
+            let lo: Vec<f64> = b.iter().map(|x| x.0).collect();
+            let hi: Vec<f64> = b.iter().map(|x| x.1).collect();
+            geo_fits.push(GeoFit {
+                geo: geo.clone(),
+                train: metrics(&obs[..nt], &m[..nt], &lo[..nt], &hi[..nt], interval),
+                holdout: (nt < n)
+                    .then(|| metrics(&obs[nt..], &m[nt..], &lo[nt..], &hi[nt..], interval)),
+            });
+            cols.0.extend(std::iter::repeat_n(geo.clone(), n));
+            cols.1.extend(&d.dates);
+            cols.2.extend((0..n).map(|t| t < nt));
+            for (v, x) in vals.iter_mut().zip([obs, m, lo, hi]) {
+                v.extend(x);
+            }
+        }
+        let [obs, m, lo, hi] = vals;
+        geo_ppc = Some(
+            BatchBuilder::new()
+                .string("geo", cols.0)
+                .date("date", cols.1)
+                .bool("is_train", cols.2)
+                .f64("observed", obs)
+                .f64("pred_mean", m)
+                .f64("pred_lower", lo)
+                .f64("pred_upper", hi)
+                .build()
+                .map_err(|e| DiagnoseError::Output(e.to_string()))?,
+        );
+    }
+
     let g = &spec.spec.gates;
     let min_ebfmi = -nan_max(sampler.ebfmi.iter().map(|e| -e));
     let gates = evaluate_gates(
@@ -463,20 +551,20 @@ pub fn run_with_refits(
         mean(&e) / posterior.len() as f64
     };
     let order = chain_major_order(&posterior);
-    let mut log_lik = vec![vec![0.0; posterior.len()]; nt];
-    let ln_scale = scale.ln();
-    let mut ll = vec![0.0; n];
+    // One row per training observation: per period, or per geo and period.
+    let mut log_lik = vec![vec![0.0; posterior.len()]; nu * nt];
+    let mut ll = vec![0.0; nu * nt];
     for (s_idx, &k) in order.iter().enumerate() {
-        model.pointwise_log_likelihood(&posterior.theta[k], &mut mu_buf, &mut ll);
-        for t in 0..nt {
-            log_lik[t][s_idx] = ll[t] - ln_scale;
+        model.pointwise_log_likelihood_units(&posterior.theta[k], &mut ll);
+        for (row, v) in log_lik.iter_mut().zip(&ll) {
+            row[s_idx] = *v;
         }
     }
     let loo = loo_waic(&log_lik, r_eff, spec.spec.diagnose.pareto_k_threshold);
 
     let ds = &spec.spec.diagnose;
     let (prior_check, prior_bands) = prior_predictive(
-        &model,
+        model,
         &observed,
         nt,
         ds.prior_draws,
@@ -495,7 +583,7 @@ pub fn run_with_refits(
         .build()
         .map_err(|e| DiagnoseError::Output(e.to_string()))?;
     let prior_posterior = prior_posterior(
-        &model,
+        model,
         &posterior.theta,
         ds.prior_draws,
         spec.spec.sampler.seed,
@@ -512,14 +600,20 @@ pub fn run_with_refits(
         })
         .map(|c| c.name.clone())
         .collect();
-    let (sign_stability, cross_validation) = match refit {
+    if refit.is_some() && hierarchy.is_some() {
+        tracing::warn!(
+            "bootstrap sign stability and rolling-origin cross-validation are not available for \
+             the geo hierarchy yet; skipped"
+        );
+    }
+    let (sign_stability, cross_validation) = match refit.filter(|_| hierarchy.is_none()) {
         Some(refit) => {
             let signs = (ds.bootstrap_replicates > 0)
                 .then(|| {
                     sign_stability(
                         &spec.spec,
                         &design,
-                        &model,
+                        &national,
                         &posterior.theta,
                         refit,
                         ds.bootstrap_replicates,
@@ -573,10 +667,14 @@ pub fn run_with_refits(
         prior_posterior,
         prior_dominated_channels,
         prior_predictive: Some(prior_check),
+        geos: geo_fits,
         sign_stability,
         cross_validation,
     };
     writer.write_parquet("ppc.parquet", &ppc, &schemas::ppc())?;
+    if let Some(batch) = &geo_ppc {
+        writer.write_parquet("geo_ppc.parquet", batch, &schemas::geo_ppc())?;
+    }
     writer.write_parquet(
         "prior_predictive.parquet",
         &prior_table,

@@ -20,6 +20,7 @@
 //! [`prior::Bijection`] whose log-Jacobian is added to the density.
 
 pub mod geo;
+pub mod joint;
 mod kernels;
 pub mod prior;
 pub mod simulate;

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::ops::Range;
 
+use crate::geo::GeoModel;
 use crate::{MmmModel, ModelError};
 
 /// A parameter vector assembled from named values.
@@ -16,50 +17,120 @@ pub struct NamedPoint {
     pub from_prior: Vec<String>,
 }
 
+/// What [`named_point`] needs of a model.
+trait Parameterized {
+    fn names(&self) -> Vec<String>;
+    fn params(&self) -> &[crate::ParamInfo];
+    fn prior_draw(&self, rng: &mut dyn crate::rand::Rng) -> Option<Vec<f64>>;
+    fn to_constrained(&self, u: &[f64]) -> Vec<f64>;
+    fn to_unconstrained(&self, theta: &[f64]) -> Vec<f64>;
+}
+
+impl Parameterized for MmmModel {
+    fn names(&self) -> Vec<String> {
+        self.param_names()
+    }
+    fn params(&self) -> &[crate::ParamInfo] {
+        &self.params
+    }
+    fn prior_draw(&self, rng: &mut dyn crate::rand::Rng) -> Option<Vec<f64>> {
+        self.sample_prior_unconstrained(rng)
+    }
+    fn to_constrained(&self, u: &[f64]) -> Vec<f64> {
+        self.constrain(u)
+    }
+    fn to_unconstrained(&self, theta: &[f64]) -> Vec<f64> {
+        self.unconstrain(theta)
+    }
+}
+
+impl Parameterized for GeoModel {
+    fn names(&self) -> Vec<String> {
+        self.param_names()
+    }
+    fn params(&self) -> &[crate::ParamInfo] {
+        GeoModel::params(self)
+    }
+    fn prior_draw(&self, rng: &mut dyn crate::rand::Rng) -> Option<Vec<f64>> {
+        self.sample_prior_unconstrained(rng)
+    }
+    fn to_constrained(&self, u: &[f64]) -> Vec<f64> {
+        self.constrain(u)
+    }
+    fn to_unconstrained(&self, theta: &[f64]) -> Vec<f64> {
+        self.unconstrain(theta)
+    }
+}
+
+/// Constrained parameters with the `named` values and every other parameter drawn from its
+/// prior; see [`MmmModel::theta_from_named`].
+fn named_point(
+    model: &dyn Parameterized,
+    named: &BTreeMap<String, f64>,
+    rng: &mut dyn crate::rand::Rng,
+) -> Result<NamedPoint, ModelError> {
+    let names = model.names();
+    let base = model.prior_draw(rng).ok_or_else(|| {
+        ModelError::Parameters("cannot draw the unnamed parameters from their priors".into())
+    })?;
+    let mut theta = model.to_constrained(&base);
+    let mut given = vec![false; names.len()];
+    for (name, value) in named {
+        let j = names.iter().position(|n| n == name).ok_or_else(|| {
+            ModelError::Parameters(format!(
+                "no parameter named {name:?}; the parameters are {}",
+                names.join(", ")
+            ))
+        })?;
+        if !value.is_finite() {
+            return Err(ModelError::Parameters(format!(
+                "{name} = {value} is not a finite number"
+            )));
+        }
+        theta[j] = *value;
+        given[j] = true;
+    }
+    let u = model.to_unconstrained(&theta);
+    if let Some(j) = u.iter().position(|v| !v.is_finite()) {
+        return Err(ModelError::Parameters(format!(
+            "{} = {} is outside the parameter's support (prior {:?})",
+            names[j],
+            theta[j],
+            model.params()[j].prior
+        )));
+    }
+    let from_prior = names
+        .into_iter()
+        .zip(given)
+        .filter_map(|(n, g)| (!g).then_some(n))
+        .collect();
+    Ok(NamedPoint { theta, from_prior })
+}
+
+impl GeoModel {
+    /// Global constrained parameters with the `named` values (keyed by
+    /// [`GeoModel::param_names`]) and every other one drawn from its prior (the geo deviations
+    /// from Normal(0, 1), which makes the geos' true effects differ).
+    pub fn theta_from_named<R: crate::rand::Rng>(
+        &self,
+        named: &BTreeMap<String, f64>,
+        rng: &mut R,
+    ) -> Result<NamedPoint, ModelError> {
+        named_point(self, named, rng)
+    }
+}
+
 impl MmmModel {
     /// Constrained parameters with the `named` values (keyed by [`MmmModel::param_names`]) and
     /// every other parameter drawn from its prior with `rng`. Unknown names, non-finite values
     /// and values outside a parameter's support (including the wrong sign for a
     /// sign-constrained coefficient) are refused by name.
-    pub fn theta_from_named<R: crate::rand::Rng + ?Sized>(
+    pub fn theta_from_named<R: crate::rand::Rng>(
         &self,
         named: &BTreeMap<String, f64>,
         rng: &mut R,
     ) -> Result<NamedPoint, ModelError> {
-        let names = self.param_names();
-        let base = self.sample_prior_unconstrained(rng).ok_or_else(|| {
-            ModelError::Parameters("cannot draw the unnamed parameters from their priors".into())
-        })?;
-        let mut theta = self.constrain(&base);
-        let mut given = vec![false; names.len()];
-        for (name, value) in named {
-            let j = names.iter().position(|n| n == name).ok_or_else(|| {
-                ModelError::Parameters(format!(
-                    "no parameter named {name:?}; the parameters are {}",
-                    names.join(", ")
-                ))
-            })?;
-            if !value.is_finite() {
-                return Err(ModelError::Parameters(format!(
-                    "{name} = {value} is not a finite number"
-                )));
-            }
-            theta[j] = *value;
-            given[j] = true;
-        }
-        let u = self.unconstrain(&theta);
-        if let Some(j) = u.iter().position(|v| !v.is_finite()) {
-            return Err(ModelError::Parameters(format!(
-                "{} = {} is outside the parameter's support (prior {:?})",
-                names[j], theta[j], self.params[j].prior
-            )));
-        }
-        let from_prior = names
-            .into_iter()
-            .zip(given)
-            .filter_map(|(n, g)| (!g).then_some(n))
-            .collect();
-        Ok(NamedPoint { theta, from_prior })
+        named_point(self, named, rng)
     }
 
     /// Each channel's counterfactual contribution summed over `periods`, on the response's
