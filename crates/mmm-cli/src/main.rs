@@ -8,6 +8,7 @@
 mod audit;
 mod batch;
 mod checks;
+mod geo_recovery;
 mod remote;
 mod sbc;
 mod schemas;
@@ -743,6 +744,12 @@ fn dispatch(cli: Cli) -> Result<u8> {
             alpha,
             workers,
         } => {
+            if load_spec(&spec)?.spec.geo.is_hierarchical() {
+                let truth = truth.ok_or_else(|| {
+                    anyhow::anyhow!("--truth is required for a geo hierarchy's recovery")
+                })?;
+                return geo_recovery::run(&spec, &data, &truth, &out, sims, 0.9, quiet);
+            }
             let settings = sbc::RecoverySettings {
                 truth,
                 sims,

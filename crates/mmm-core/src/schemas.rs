@@ -785,6 +785,16 @@ pub fn geo_curves() -> ArtifactSchema {
     )
 }
 
+/// `optimize/geo_allocation.parquet` (geo hierarchy only).
+pub fn geo_allocation() -> ArtifactSchema {
+    with_geo_column(
+        allocation(),
+        "optimize/geo_allocation.parquet",
+        "one channel of one plan in one geo, plus a `total` row per plan and geo; \
+         allocation.parquet sums the geos per draw",
+    )
+}
+
 /// Every tabular artifact schema, in pipeline order.
 pub fn all() -> Vec<ArtifactSchema> {
     vec![
@@ -808,5 +818,6 @@ pub fn all() -> Vec<ArtifactSchema> {
         geo_roi(),
         geo_curves(),
         allocation(),
+        geo_allocation(),
     ]
 }

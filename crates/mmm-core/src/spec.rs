@@ -948,6 +948,10 @@ pub enum Objective {
 pub struct ChannelBounds {
     /// Channel name.
     pub channel: String,
+    /// Geo hierarchy: the geo whose channel this bounds. Without it the bound applies to the
+    /// channel in every geo (a geo's own bound takes precedence); a national model refuses it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub geo: Option<String>,
     /// Smallest total spend over the horizon.
     #[serde(default)]
     pub min: Option<f64>,
@@ -2073,6 +2077,11 @@ pub struct GeoSpec {
     /// Population (or any size measure) of every geo, for `size = "population"`.
     #[serde(default)]
     pub population: std::collections::BTreeMap<String, f64>,
+    /// Channel coefficients: `pooled` (the default: one beta per geo and channel, partially
+    /// pooled around the typical geo's) or `shared` (one beta per channel for every geo: the
+    /// completely pooled model, for comparison).
+    #[serde(default = "default_pooled")]
+    pub beta: GeoPooling,
     /// Adstock and saturation parameters: `shared` by all geos (the default) or `pooled`
     /// (one per geo, partially pooled around a shared mean on the sampler's log/logit scale).
     #[serde(default)]
@@ -2104,6 +2113,7 @@ impl Default for GeoSpec {
             model: GeoModelKind::National,
             size: GeoSize::MeanTarget,
             population: Default::default(),
+            beta: GeoPooling::Pooled,
             curves: GeoPooling::Shared,
             seasonality: GeoPooling::Shared,
             beta_sd_prior: default_beta_sd_prior(),
@@ -2124,6 +2134,10 @@ impl GeoSpec {
     pub fn is_hierarchical(&self) -> bool {
         self.model == GeoModelKind::Hierarchical
     }
+}
+
+fn default_pooled() -> GeoPooling {
+    GeoPooling::Pooled
 }
 
 fn default_beta_sd_prior() -> Prior {

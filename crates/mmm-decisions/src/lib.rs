@@ -10,6 +10,7 @@ use std::path::Path;
 
 pub mod curves;
 pub mod decompose;
+mod geo_optimize;
 pub mod optimize;
 pub mod plan;
 pub mod review;

@@ -244,14 +244,83 @@ pub fn project(y: &[f64], lower: &[f64], upper: &[f64], total: f64) -> Vec<f64> 
         .collect()
 }
 
-/// Working state: the plan model and the per-channel lifts of the current point.
-struct Evaluator<'p, 'a> {
-    pm: &'p PlanModel<'a>,
+/// What the optimizer needs of a response model: the per-draw lift of spending a total flat
+/// over the horizon in one cell (a channel, or a geo's channel), and of a whole allocation.
+pub trait Response {
+    /// Number of cells the budget is split over.
+    fn cells(&self) -> usize;
+    /// Number of posterior draws.
+    fn draws(&self) -> usize;
+    /// True when cells add up (per-cell lifts sum to the allocation's).
+    fn is_additive(&self) -> bool;
+    /// Lift per draw of `total` spent in cell `i` (additive models).
+    fn flat_cell_lift(&self, i: usize, total: f64) -> Vec<f64>;
+    /// Lift per draw of the whole allocation `totals` (one total per cell).
+    fn flat_lift(&self, totals: &[f64]) -> Vec<f64>;
+}
+
+impl Response for PlanModel<'_> {
+    fn cells(&self) -> usize {
+        self.channels()
+    }
+    fn draws(&self) -> usize {
+        PlanModel::draws(self)
+    }
+    fn is_additive(&self) -> bool {
+        PlanModel::is_additive(self)
+    }
+    fn flat_cell_lift(&self, i: usize, total: f64) -> Vec<f64> {
+        self.flat_channel_lift(i, total)
+    }
+    fn flat_lift(&self, totals: &[f64]) -> Vec<f64> {
+        PlanModel::flat_lift(self, totals)
+    }
+}
+
+/// Geos x channels: cell g x channels + c is channel c in geo g, each geo with its own plan
+/// model (its parameters per draw, its spend history); lifts add over geos per draw.
+pub struct GeoPlan<'a> {
+    /// One plan model per geo, all over the same draws and horizon.
+    pub geos: Vec<PlanModel<'a>>,
+}
+
+impl Response for GeoPlan<'_> {
+    fn cells(&self) -> usize {
+        self.geos.iter().map(PlanModel::channels).sum()
+    }
+    fn draws(&self) -> usize {
+        self.geos.first().map_or(0, PlanModel::draws)
+    }
+    fn is_additive(&self) -> bool {
+        self.geos.iter().all(PlanModel::is_additive)
+    }
+    fn flat_cell_lift(&self, i: usize, total: f64) -> Vec<f64> {
+        let c = self.geos[0].channels();
+        self.geos[i / c].flat_channel_lift(i % c, total)
+    }
+    fn flat_lift(&self, totals: &[f64]) -> Vec<f64> {
+        let c = self.geos[0].channels();
+        let mut sum = vec![0.0; Response::draws(self)];
+        for (g, pm) in self.geos.iter().enumerate() {
+            for (s, v) in sum
+                .iter_mut()
+                .zip(pm.flat_lift(&totals[g * c..(g + 1) * c]))
+            {
+                *s += v;
+            }
+        }
+        sum
+    }
+}
+
+/// Working state: the response model and the per-cell lifts of the current point.
+struct Evaluator<'p> {
+    pm: &'p dyn Response,
     problem: &'p Problem,
     channels: usize,
 }
 
-impl Evaluator<'_, '_> {
+impl Evaluator<'_> {
     /// Per-channel lifts (additive model), or the plan's joint lift as the single entry (a
     /// non-additive model, whose channels interact through the link).
     fn lifts(&self, x: &[f64]) -> Vec<Vec<f64>> {
@@ -259,7 +328,7 @@ impl Evaluator<'_, '_> {
             return vec![self.pm.flat_lift(&x[..self.channels])];
         }
         (0..self.channels)
-            .map(|c| self.pm.flat_channel_lift(c, x[c]))
+            .map(|c| self.pm.flat_cell_lift(c, x[c]))
             .collect()
     }
 
@@ -285,7 +354,7 @@ impl Evaluator<'_, '_> {
         for c in 0..self.channels {
             let h = 1e-6 * scale.max(1e-9);
             let (up, at) = if self.pm.is_additive() {
-                (self.pm.flat_channel_lift(c, x[c] + h), &lifts[c])
+                (self.pm.flat_cell_lift(c, x[c] + h), &lifts[c])
             } else {
                 let mut xh = x[..self.channels].to_vec();
                 xh[c] += h;
@@ -309,12 +378,12 @@ impl Evaluator<'_, '_> {
 
 /// Maximize the objective from each start; return the best plan.
 pub fn optimize(
-    pm: &PlanModel,
+    pm: &dyn Response,
     problem: &Problem,
     starts: &[Vec<f64>],
 ) -> Result<Solution, InfeasibleError> {
     check_feasible(problem)?;
-    let channels = pm.channels();
+    let channels = pm.cells();
     let profit = problem.objective == Objective::Profit;
     // Profit may leave budget unspent: a slack coordinate in [0, budget] with no return.
     let mut lower: Vec<f64> = problem.ranges.iter().map(|r| r.lower).collect();

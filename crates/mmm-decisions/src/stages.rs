@@ -47,6 +47,13 @@ struct Inputs {
 }
 
 fn load(spec: &LoadedSpec, features_dir: &Path, fit_dir: &Path) -> Result<Inputs, DecideError> {
+    if spec.spec.geo.is_hierarchical() {
+        return Err(DecideError::Input(
+            "scenarios and decision reviews are not supported for the geo hierarchy yet; \
+             `mmm optimize` allocates over geos x channels"
+                .into(),
+        ));
+    }
     let features = Upstream::open(features_dir, mmm_features::STAGE)?;
     let fit = Upstream::open(fit_dir, "fit")?;
     let (design, mut records) = Design::load(&features, &spec.spec)?;
@@ -78,7 +85,7 @@ pub fn parse_day(text: &str) -> Option<i32> {
 pub use mmm_core::spec::format_day;
 
 /// Period index where a plan starts, and the dates of its weeks.
-fn plan_start(
+pub(crate) fn plan_start(
     design: &Design,
     period_days: i32,
     start: Option<&str>,
@@ -116,7 +123,7 @@ fn plan_start(
     Ok((idx, dates))
 }
 
-fn spend_scales(design: &Design) -> Vec<f64> {
+pub(crate) fn spend_scales(design: &Design) -> Vec<f64> {
     design
         .channel_names
         .iter()
@@ -139,7 +146,7 @@ pub struct LiftSummary {
     pub q_risk: f64,
 }
 
-fn lift_summary(lift: &[f64], interval: f64, risk: f64) -> LiftSummary {
+pub(crate) fn lift_summary(lift: &[f64], interval: f64, risk: f64) -> LiftSummary {
     let s = sorted(lift);
     let (lower, upper) = hdi(lift, interval);
     LiftSummary {
@@ -151,9 +158,13 @@ fn lift_summary(lift: &[f64], interval: f64, risk: f64) -> LiftSummary {
     }
 }
 
-/// Rows of allocation.parquet for one plan.
+/// Rows of allocation.parquet (or, with a geo column, geo_allocation.parquet).
 #[derive(Default)]
-struct AllocationRows {
+pub(crate) struct AllocationRows {
+    /// Geo of each row (geo_allocation.parquet only).
+    geo: Vec<String>,
+    /// Geo given to the rows pushed next.
+    pub(crate) at_geo: Option<String>,
     plan: Vec<String>,
     channel: Vec<String>,
     spend: Vec<f64>,
@@ -165,7 +176,7 @@ struct AllocationRows {
 
 impl AllocationRows {
     #[allow(clippy::too_many_arguments)]
-    fn push_plan(
+    pub(crate) fn push_plan(
         &mut self,
         name: &str,
         pm: &PlanModel,
@@ -222,7 +233,7 @@ impl AllocationRows {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn row(
+    pub(crate) fn row(
         &mut self,
         plan: &str,
         channel: &str,
@@ -233,6 +244,9 @@ impl AllocationRows {
         risk: f64,
         margin: f64,
     ) {
+        if let Some(geo) = &self.at_geo {
+            self.geo.push(geo.clone());
+        }
         self.plan.push(plan.to_string());
         self.channel.push(channel.to_string());
         self.spend.push(spend);
@@ -243,10 +257,14 @@ impl AllocationRows {
         self.lift.push(s);
     }
 
-    fn build(self) -> Result<arrow::array::RecordBatch, DecideError> {
+    pub(crate) fn build(self) -> Result<arrow::array::RecordBatch, DecideError> {
         let col = |f: fn(&LiftSummary) -> f64| self.lift.iter().map(f).collect::<Vec<f64>>();
-        BatchBuilder::new()
-            .string("plan", self.plan.clone())
+        let b = if self.geo.is_empty() {
+            BatchBuilder::new()
+        } else {
+            BatchBuilder::new().string("geo", self.geo.clone())
+        };
+        b.string("plan", self.plan.clone())
             .string("channel", self.channel.clone())
             .f64("spend", self.spend.clone())
             .f64("lower_bound", self.lower_bound.clone())
@@ -262,7 +280,7 @@ impl AllocationRows {
     }
 }
 
-fn flat_plan(totals: &[f64], horizon: usize) -> Vec<Vec<f64>> {
+pub(crate) fn flat_plan(totals: &[f64], horizon: usize) -> Vec<Vec<f64>> {
     totals
         .iter()
         .map(|t| vec![t / horizon as f64; horizon])
@@ -326,6 +344,23 @@ pub fn run_optimize(
     out_dir: &Path,
     opts: &OptimizeOptions,
 ) -> Result<Option<Manifest>, DecideError> {
+    if spec.spec.geo.is_hierarchical() {
+        return crate::geo_optimize::run(spec, features_dir, fit_dir, out_dir, opts);
+    }
+    if let Some(b) = spec
+        .spec
+        .decisions
+        .optimizer
+        .bounds
+        .iter()
+        .find(|b| b.geo.is_some())
+    {
+        return Err(DecideError::Input(format!(
+            "decisions.optimizer.bounds: the bound of '{}' names a geo, but the model is national \
+             (geo.model = \"hierarchical\" optimizes geos x channels)",
+            b.channel
+        )));
+    }
     let inp = load(spec, features_dir, fit_dir)?;
     let d = &spec.spec.decisions;
     let o = &d.optimizer;

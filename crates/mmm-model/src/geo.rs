@@ -10,9 +10,15 @@
 //! coefficients. The joint log density is the sum of the priors and every geo's likelihood;
 //! each geo's gradient w.r.t. its own coordinates is chained back through
 //! `d u_g / d mu = 1`, `d u_g / d ln tau = tau z_g` and `d u_g / d z_g = tau`.
+//!
+//! As in the national model, the sampler moves a positive channel's typical coefficient in a
+//! mean-contribution coordinate, `v = ln beta + ln m(curve)` with m the mean training curve of
+//! the geos' average spend: the data pin down the contribution, while beta and a weak
+//! channel's saturation trade off along a curved ridge that this straightens. The map
+//! (u_curve, v) -> (u_curve, ln beta) is triangular with unit diagonal, so it adds no Jacobian.
 
 use mmm_core::Spec;
-use mmm_core::spec::{GeoPooling, Prior};
+use mmm_core::spec::{GeoPooling, LikelihoodSpec, Prior};
 use mmm_features::panel::GeoDesign;
 
 use crate::prior::{Bijection, log_prior};
@@ -37,6 +43,14 @@ pub struct GeoModel {
     params: Vec<ParamInfo>,
     /// Per national parameter.
     slots: Vec<Slot>,
+    /// The national model on the geos' average spend: the curve behind the mean-contribution
+    /// coordinates.
+    reference: MmmModel,
+    /// Channels whose typical beta is sampled in the mean-contribution coordinate: (channel,
+    /// index of its first curve parameter, number of curve parameters, index of beta).
+    mean_coordinate: Vec<(usize, usize, usize, usize)>,
+    /// Parameters whose prior is evaluated after the mean-contribution change of variables.
+    deferred: Vec<bool>,
 }
 
 /// Reusable buffers of one chain.
@@ -48,6 +62,13 @@ pub struct GeoScratch {
     /// Constrained global values and their derivatives d x / d u.
     tau: Vec<f64>,
     dtau: Vec<f64>,
+    /// The global vector with each mean-contribution coordinate replaced by ln beta.
+    u_natural: Vec<f64>,
+    /// Per mean-coordinate channel: d ln m / d u for each curve parameter.
+    chain: Vec<[f64; 4]>,
+    /// Per national parameter: the mean of its geo deviations (pooled ones).
+    zbar: Vec<f64>,
+    reference: Scratch,
 }
 
 /// `stem[args]` -> `stem_SUFFIX[args]`, `stem` -> `stem_SUFFIX`.
@@ -73,6 +94,47 @@ pub fn geo_param_name(name: &str, geo: &str) -> String {
         Some((stem, rest)) => format!("{stem}[geo={geo},{rest}"),
         None => format!("{name}[geo={geo}]"),
     }
+}
+
+/// The national model of the geos' average (scaled) spend, behind the mean-contribution
+/// coordinates; its likelihood is never evaluated (Normal on the average target, so any
+/// observation family's target is acceptable).
+fn reference_model(spec: &Spec, panel: &GeoDesign) -> Result<MmmModel, ModelError> {
+    let first = &panel.designs[0];
+    let k = panel.designs.len() as f64;
+    let average = |f: &dyn Fn(&mmm_features::Design) -> &Vec<Vec<f64>>| -> Vec<Vec<f64>> {
+        let mut out = f(first).clone();
+        for d in &panel.designs[1..] {
+            for (o, v) in out.iter_mut().zip(f(d)) {
+                for (a, b) in o.iter_mut().zip(v) {
+                    *a += b;
+                }
+            }
+        }
+        for o in &mut out {
+            for a in o.iter_mut() {
+                *a /= k;
+            }
+        }
+        out
+    };
+    let mut design = first.clone();
+    design.channels = average(&|d| &d.channels);
+    if panel
+        .designs
+        .iter()
+        .all(|d| d.carry_in.channels.len() == first.carry_in.channels.len())
+    {
+        design.carry_in.channels = average(&|d| &d.carry_in.channels);
+    }
+    design.target_scaled = vec![1.0; first.len()];
+    let mut spec = spec.clone();
+    spec.likelihood = LikelihoodSpec::default();
+    spec.lift_tests.clear();
+    for ch in &mut spec.channels {
+        ch.roas_prior = None;
+    }
+    MmmModel::new(&spec, &design)
 }
 
 impl GeoModel {
@@ -123,7 +185,7 @@ impl GeoModel {
                     suffixed(&p.name, "geo_sd"),
                     geo.intercept_sd_prior,
                 ))
-            } else if beta {
+            } else if beta && geo.beta == GeoPooling::Pooled {
                 Some(sd_param(suffixed(&p.name, "geo_sd"), geo.beta_sd_prior))
             } else if curve && geo.curves == GeoPooling::Pooled {
                 Some(sd_param(suffixed(&p.name, "geo_sd"), geo.curve_sd_prior))
@@ -164,11 +226,34 @@ impl GeoModel {
             }
         }
         debug_assert!(params.len() >= first.dim() + n_geo);
+        let reference = reference_model(spec, panel)?;
+        let mean_coordinate = reference
+            .channels
+            .iter()
+            .enumerate()
+            .filter(|(_, ch)| {
+                let spent = ch.padded[ch.l_max..ch.l_max + reference.n_train]
+                    .iter()
+                    .any(|v| *v > 0.0);
+                spent && matches!(params[ch.beta_at()].bijection, Bijection::Lower(a) if a == 0.0)
+            })
+            .map(|(c, ch)| (c, ch.at, ch.curve_params(), ch.beta_at()))
+            .collect::<Vec<_>>();
+        let mut deferred = vec![false; params.len()];
+        for &(_, _, _, b) in &mean_coordinate {
+            deferred[b] = true;
+        }
+        for (j, slot) in slots.iter().enumerate() {
+            deferred[j] |= matches!(slot, Slot::Pooled { .. });
+        }
         Ok(Self {
             geos: panel.geos.clone(),
             members,
             params,
             slots,
+            reference,
+            mean_coordinate,
+            deferred,
         })
     }
 
@@ -216,21 +301,83 @@ impl GeoModel {
             grad_geo: vec![0.0; d],
             tau: vec![0.0; self.dim()],
             dtau: vec![0.0; self.dim()],
+            u_natural: vec![0.0; self.dim()],
+            chain: vec![[0.0; 4]; self.mean_coordinate.len()],
+            zbar: vec![0.0; self.member_dim()],
+            reference: self.reference.scratch(),
+        }
+    }
+
+    /// The sampler's coordinates -> natural ones (each parameter on its own bijection's scale)
+    /// and constrained values, into the scratch. A pooled parameter's sampler coordinate is the
+    /// average geo's, a = mu + tau zbar with zbar the mean of its geo deviations: the data pin
+    /// down the average geo, while mu alone would move with every z. Its natural coordinate is
+    /// the mean mu = a - tau zbar (unit Jacobian: triangular in a), and a positive channel's
+    /// typical ln beta is further v - ln m(curve) (see the module docs).
+    fn fill_natural(&self, u: &[f64], s: &mut GeoScratch) {
+        s.u_natural.copy_from_slice(u);
+        let forward = |i: usize, v: f64, s: &mut GeoScratch| {
+            let p = &self.params[i];
+            let (x, dx, _, _) = p.bijection.forward(v);
+            s.tau[i] = p.sign * x;
+            s.dtau[i] = p.sign * dx;
+        };
+        for i in 0..self.params.len() {
+            if !self.deferred[i] {
+                forward(i, u[i], s);
+            }
+        }
+        let n_geo = self.members.len();
+        for (j, slot) in self.slots.iter().enumerate() {
+            if let Slot::Pooled { sd, z } = *slot {
+                let zbar = u[z..z + n_geo].iter().sum::<f64>() / n_geo as f64;
+                s.zbar[j] = zbar;
+                s.u_natural[j] -= s.tau[sd] * zbar;
+            }
+        }
+        for j in 0..self.slots.len() {
+            if self.deferred[j] && !self.mean_coordinate.iter().any(|m| m.3 == j) {
+                forward(j, s.u_natural[j], s);
+            }
+        }
+        for (k, &(c, first, np, b)) in self.mean_coordinate.iter().enumerate() {
+            let (ln_m, d) = self.reference.ln_mean_curve(&s.tau, c, &mut s.reference);
+            for j in 0..np {
+                s.chain[k][j] = d[j] * s.dtau[first + j];
+            }
+            s.u_natural[b] -= ln_m;
+            forward(b, s.u_natural[b], s);
         }
     }
 
     /// Constrained values of the global parameters (pooled means and shared values on their
     /// national scale, spreads, deviations).
     pub fn constrain(&self, u: &[f64]) -> Vec<f64> {
-        self.params
-            .iter()
-            .zip(u)
-            .map(|(p, &u)| p.sign * p.bijection.forward(u).0)
-            .collect()
+        let mut s = self.scratch();
+        self.fill_natural(u, &mut s);
+        s.tau
     }
 
-    /// Unconstrained vector of global constrained values.
+    /// Unconstrained vector (the sampler's coordinates) of global constrained values.
     pub fn unconstrain(&self, theta: &[f64]) -> Vec<f64> {
+        let mut u = self.natural(theta);
+        let n_geo = self.members.len();
+        for (j, slot) in self.slots.iter().enumerate() {
+            if let Slot::Pooled { sd, z } = *slot {
+                let zbar = theta[z..z + n_geo].iter().sum::<f64>() / n_geo as f64;
+                u[j] += theta[sd] * zbar;
+            }
+        }
+        let mut s = self.reference.scratch();
+        for &(c, _, _, b) in &self.mean_coordinate {
+            u[b] += self.reference.ln_mean_curve(theta, c, &mut s).0;
+        }
+        u
+    }
+
+    /// Each parameter on its own bijection's scale (ln beta, not the mean-contribution
+    /// coordinate).
+    fn natural(&self, theta: &[f64]) -> Vec<f64> {
         self.params
             .iter()
             .zip(theta)
@@ -252,10 +399,9 @@ impl GeoModel {
     /// Geo g's constrained national parameters (as [`MmmModel::constrain`] gives them) for a
     /// draw of global constrained values.
     pub fn geo_theta(&self, theta: &[f64], g: usize) -> Vec<f64> {
-        let u = self.unconstrain(theta);
-        let x = self.constrain(&u);
+        let u = self.natural(theta);
         let mut ug = vec![0.0; self.member_dim()];
-        self.geo_unconstrained(&u, &x, g, &mut ug);
+        self.geo_unconstrained(&u, theta, g, &mut ug);
         self.members[g].constrain(&ug)
     }
 
@@ -275,20 +421,19 @@ impl GeoModel {
     /// Log posterior density (up to a constant, Jacobians included) at unconstrained `u`,
     /// with its gradient written into `grad`.
     pub fn logp(&self, u: &[f64], grad: &mut [f64], s: &mut GeoScratch) -> Result<f64, NonFinite> {
+        self.fill_natural(u, s);
         let mut logp = 0.0;
         for (i, p) in self.params.iter().enumerate() {
-            let (x, dx, logj, dlogj) = p.bijection.forward(u[i]);
+            let (x, dx, logj, dlogj) = p.bijection.forward(s.u_natural[i]);
             let (lp, dlp) = log_prior(&p.prior, x);
             logp += lp + logj;
             grad[i] = dlp * dx + dlogj;
-            s.tau[i] = x;
-            s.dtau[i] = dx;
         }
         if !logp.is_finite() {
             return Err(NonFinite("prior"));
         }
         for (g, member) in self.members.iter().enumerate() {
-            self.geo_unconstrained(u, &s.tau, g, &mut s.u_geo);
+            self.geo_unconstrained(&s.u_natural, &s.tau, g, &mut s.u_geo);
             logp += member.logp(&s.u_geo, &mut s.grad_geo, &mut s.member)?;
             for (j, slot) in self.slots.iter().enumerate() {
                 let gj = s.grad_geo[j];
@@ -296,6 +441,26 @@ impl GeoModel {
                 if let Slot::Pooled { sd, z } = *slot {
                     grad[sd] += gj * u[z + g] * s.dtau[sd];
                     grad[z + g] += gj * s.tau[sd];
+                }
+            }
+        }
+        // grad[j] is now d log p / d (natural coordinate j). ln beta = v - ln m(curve):
+        for (k, &(_, first, np, b)) in self.mean_coordinate.iter().enumerate() {
+            let g_beta = grad[b];
+            for j in 0..np {
+                grad[first + j] -= g_beta * s.chain[k][j];
+            }
+        }
+        // A pooled mean mu = a - tau zbar: d/da = d/dmu, d/dtau -= zbar d/dmu,
+        // d/dz_g -= tau / G d/dmu.
+        let n_geo = self.members.len() as f64;
+        for (j, slot) in self.slots.iter().enumerate() {
+            if let Slot::Pooled { sd, z } = *slot {
+                let total = grad[j];
+                grad[sd] -= total * s.zbar[j] * s.dtau[sd];
+                let per_geo = total * s.tau[sd] / n_geo;
+                for gz in &mut grad[z..z + self.members.len()] {
+                    *gz -= per_geo;
                 }
             }
         }

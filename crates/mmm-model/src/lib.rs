@@ -721,6 +721,43 @@ impl MmmModel {
         kernels::sum(&v) / self.n_train as f64
     }
 
+    /// ln m and d ln m / d p for each of channel c's curve parameters p (constrained), with m
+    /// the mean over the training window of the channel's curve (beta = 1) at `theta`: the
+    /// same passes as `logp`'s channel loop.
+    pub(crate) fn ln_mean_curve(
+        &self,
+        theta: &[f64],
+        c: usize,
+        s: &mut Scratch,
+    ) -> (f64, [f64; 4]) {
+        let nt = self.n_train;
+        let ch = &self.channels[c];
+        let (base, b, l_max) = (ch.at, ch.beta_at(), ch.l_max);
+        let sat = &mut s.sat[c * nt..(c + 1) * nt];
+        let rows = &mut s.rows[ch.row_at * nt..(ch.row_at + ch.curve_params()) * nt];
+        let mut sums = [0.0f64; 5];
+        if ch.fast {
+            let (w, dw) = (&mut s.weights[..l_max], &mut s.dweights[..l_max]);
+            geometric_weights(theta[base], ch.normalize, w, dw);
+            let (dsa, dsl) = rows.split_at_mut(nt);
+            kernels::convolve_with_derivative(&ch.padded, w, dw, sat, dsa);
+            let k = kernels::logistic_with_derivatives(theta[base + 1], sat, dsl, dsa);
+            sums[..3].copy_from_slice(&[k[0], k[2], k[1]]);
+        } else {
+            general_curve(ch, &theta[base..b], &mut s.curve, sat, rows);
+            sums[0] = kernels::sum(sat);
+            for (j, row) in rows.chunks_exact(nt).enumerate() {
+                sums[1 + j] = kernels::sum(row);
+            }
+        }
+        let m = sums[0] / nt as f64;
+        let mut d = [0.0; 4];
+        for j in 0..ch.curve_params() {
+            d[j] = sums[1 + j] / nt as f64 / m;
+        }
+        (m.ln(), d)
+    }
+
     /// Channel c's carry-in spend before period 0 when it has any (the last l_max - 1
     /// periods), else nothing.
     fn carry_in_of(&self, c: usize) -> &[f64] {
