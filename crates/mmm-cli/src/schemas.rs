@@ -32,6 +32,10 @@ pub fn all_schemas() -> Result<Vec<(String, String)>> {
         serde_json::to_value(schemars::schema_for!(mmm_features::Scales))?,
     )?;
     push_json(
+        "features.geo_scales.schema.json",
+        serde_json::to_value(schemars::schema_for!(mmm_features::panel::GeoScales))?,
+    )?;
+    push_json(
         "diagnose.diagnostics.schema.json",
         serde_json::to_value(schemars::schema_for!(mmm_diagnostics::Diagnostics))?,
     )?;

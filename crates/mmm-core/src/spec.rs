@@ -2082,6 +2082,12 @@ pub struct GeoSpec {
     /// completely pooled model, for comparison).
     #[serde(default = "default_pooled")]
     pub beta: GeoPooling,
+    /// How the geo intercepts are pooled: `centered` (the default: each geo's intercept is a
+    /// parameter drawn from Normal(mean, spread), the better geometry when every geo has many
+    /// periods, as MMM panels do) or `non_centered` (intercept = mean + spread x z_geo, better
+    /// when geos have few periods). Channel effects are always non-centered.
+    #[serde(default)]
+    pub intercept_parameterization: GeoParameterization,
     /// Adstock and saturation parameters: `shared` by all geos (the default) or `pooled`
     /// (one per geo, partially pooled around a shared mean on the sampler's log/logit scale).
     #[serde(default)]
@@ -2114,6 +2120,7 @@ impl Default for GeoSpec {
             size: GeoSize::MeanTarget,
             population: Default::default(),
             beta: GeoPooling::Pooled,
+            intercept_parameterization: GeoParameterization::Centered,
             curves: GeoPooling::Shared,
             seasonality: GeoPooling::Shared,
             beta_sd_prior: default_beta_sd_prior(),
@@ -2178,6 +2185,17 @@ pub enum GeoSize {
     Population,
     /// No size scaling.
     None,
+}
+
+/// Centered or non-centered partial pooling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum GeoParameterization {
+    /// Geo values are parameters with a Normal(mean, spread) prior.
+    #[default]
+    Centered,
+    /// Geo value = mean + spread x z, z ~ Normal(0, 1).
+    NonCentered,
 }
 
 /// Whether a parameter group is shared by all geos or partially pooled per geo.

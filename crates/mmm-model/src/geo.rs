@@ -18,7 +18,7 @@
 //! (u_curve, v) -> (u_curve, ln beta) is triangular with unit diagonal, so it adds no Jacobian.
 
 use mmm_core::Spec;
-use mmm_core::spec::{GeoPooling, LikelihoodSpec, Prior};
+use mmm_core::spec::{GeoParameterization, GeoPooling, LikelihoodSpec, Prior};
 use mmm_features::panel::GeoDesign;
 
 use crate::prior::{Bijection, log_prior};
@@ -31,6 +31,8 @@ enum Slot {
     Shared,
     /// `u_g = u_mean + tau z_g`: `sd` is the index of tau's (log) coordinate, `z` of geo 0's z.
     Pooled { sd: usize, z: usize },
+    /// `u_g ~ Normal(u_mean, tau)` is itself a parameter, at `first + g`.
+    Centered { sd: usize, first: usize },
 }
 
 /// The joint model of a geo panel.
@@ -51,6 +53,8 @@ pub struct GeoModel {
     mean_coordinate: Vec<(usize, usize, usize, usize)>,
     /// Parameters whose prior is evaluated after the mean-contribution change of variables.
     deferred: Vec<bool>,
+    /// Centered geo values (their prior is Normal(mean, spread), not their ParamInfo's).
+    centered_value: Vec<bool>,
 }
 
 /// Reusable buffers of one chain.
@@ -212,6 +216,22 @@ impl GeoModel {
             sigma: 1.0,
         };
         for &(j, sd) in &pooled {
+            if j == INTERCEPT && geo.intercept_parameterization == GeoParameterization::Centered {
+                slots[j] = Slot::Centered {
+                    sd,
+                    first: params.len(),
+                };
+                for g in &panel.geos {
+                    params.push(ParamInfo {
+                        // Its prior is Normal(intercept, intercept_geo_sd), set in `logp`.
+                        name: geo_param_name(&first.params[j].name, g),
+                        prior: std_normal,
+                        bijection: Bijection::Identity,
+                        sign: 1.0,
+                    });
+                }
+                continue;
+            }
             slots[j] = Slot::Pooled {
                 sd,
                 z: params.len(),
@@ -246,6 +266,12 @@ impl GeoModel {
         for (j, slot) in slots.iter().enumerate() {
             deferred[j] |= matches!(slot, Slot::Pooled { .. });
         }
+        let mut centered_value = vec![false; params.len()];
+        for slot in &slots {
+            if let Slot::Centered { first, .. } = *slot {
+                centered_value[first..first + n_geo].fill(true);
+            }
+        }
         Ok(Self {
             geos: panel.geos.clone(),
             members,
@@ -254,6 +280,7 @@ impl GeoModel {
             reference,
             mean_coordinate,
             deferred,
+            centered_value,
         })
     }
 
@@ -289,7 +316,7 @@ impl GeoModel {
 
     /// True when national parameter j varies by geo.
     pub fn is_pooled(&self, j: usize) -> bool {
-        matches!(self.slots[j], Slot::Pooled { .. })
+        !matches!(self.slots[j], Slot::Shared)
     }
 
     /// Buffers for one chain.
@@ -392,6 +419,7 @@ impl GeoModel {
             out[j] = match *slot {
                 Slot::Shared => u[j],
                 Slot::Pooled { sd, z } => u[j] + x[sd] * u[z + g],
+                Slot::Centered { first, .. } => u[first + g],
             };
         }
     }
@@ -410,11 +438,22 @@ impl GeoModel {
         &self,
         rng: &mut R,
     ) -> Option<Vec<f64>> {
-        let theta = self
+        let mut theta = self
             .params
             .iter()
             .map(|p| crate::prior::sample_prior(&p.prior, rng).map(|x| p.sign * x))
             .collect::<Option<Vec<f64>>>()?;
+        for (j, slot) in self.slots.iter().enumerate() {
+            if let Slot::Centered { sd, first } = *slot {
+                let mean = self.params[j]
+                    .bijection
+                    .inverse(theta[j] * self.params[j].sign);
+                for g in 0..self.members.len() {
+                    // The standard-normal draw of the placeholder prior, scaled.
+                    theta[first + g] = mean + theta[sd] * theta[first + g];
+                }
+            }
+        }
         Some(self.unconstrain(&theta))
     }
 
@@ -424,10 +463,31 @@ impl GeoModel {
         self.fill_natural(u, s);
         let mut logp = 0.0;
         for (i, p) in self.params.iter().enumerate() {
+            if self.centered_value[i] {
+                grad[i] = 0.0;
+                continue;
+            }
             let (x, dx, logj, dlogj) = p.bijection.forward(s.u_natural[i]);
             let (lp, dlp) = log_prior(&p.prior, x);
             logp += lp + logj;
             grad[i] = dlp * dx + dlogj;
+        }
+        // Centered geo values: u_g ~ Normal(mean, tau) on the natural scale.
+        for (j, slot) in self.slots.iter().enumerate() {
+            if let Slot::Centered { sd, first } = *slot {
+                let (mean, tau) = (s.u_natural[j], s.tau[sd]);
+                let inv_var = 1.0 / (tau * tau);
+                let mut ss = 0.0;
+                for g in 0..self.members.len() {
+                    let r = u[first + g] - mean;
+                    ss += r * r;
+                    grad[first + g] -= r * inv_var;
+                    grad[j] += r * inv_var;
+                }
+                let n = self.members.len() as f64;
+                logp += -n * tau.ln() - 0.5 * ss * inv_var;
+                grad[sd] += (-n / tau + ss * inv_var / tau) * s.dtau[sd];
+            }
         }
         if !logp.is_finite() {
             return Err(NonFinite("prior"));
@@ -438,9 +498,17 @@ impl GeoModel {
             for (j, slot) in self.slots.iter().enumerate() {
                 let gj = s.grad_geo[j];
                 grad[j] += gj;
-                if let Slot::Pooled { sd, z } = *slot {
-                    grad[sd] += gj * u[z + g] * s.dtau[sd];
-                    grad[z + g] += gj * s.tau[sd];
+                match *slot {
+                    Slot::Pooled { sd, z } => {
+                        grad[sd] += gj * u[z + g] * s.dtau[sd];
+                        grad[z + g] += gj * s.tau[sd];
+                    }
+                    Slot::Centered { first, .. } => {
+                        // The geo's value is its own coordinate, not the mean's.
+                        grad[j] -= gj;
+                        grad[first + g] += gj;
+                    }
+                    Slot::Shared => {}
                 }
             }
         }

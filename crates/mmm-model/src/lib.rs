@@ -166,6 +166,8 @@ pub struct Scratch {
     chain: Vec<[f64; 4]>,
     /// Per channel: beta_c m_c, the mean training contribution.
     level: Vec<f64>,
+    /// Per channel: m_c, the mean training curve (geo members' level intercept).
+    mean_curve: Vec<f64>,
     /// Per channel with a ROAS prior: d log prior / d u_cbar.
     roas_grad: Vec<f64>,
     /// Adstock weights and their alpha-derivatives (longest l_max).
@@ -274,6 +276,10 @@ pub struct MmmModel {
     /// A geo of the hierarchy ([`geo::GeoModel`]): `logp` is the likelihood alone (no priors,
     /// no Jacobians), as a function of the unconstrained vector.
     likelihood_only: bool,
+    /// A geo whose intercept coordinate is its mean level over the training window (at the
+    /// regressors' means, with every channel's mean contribution in), so the geo's intercept
+    /// and channel coefficients are not traded off along a ridge.
+    level_intercept: bool,
 }
 
 /// Index of the intercept in the parameter vector.
@@ -551,6 +557,7 @@ impl MmmModel {
             lift_tests,
             local_level_at,
             likelihood_only: false,
+            level_intercept: false,
         })
     }
 
@@ -569,6 +576,7 @@ impl MmmModel {
         }
         model.deferred_prior.fill(false);
         model.likelihood_only = true;
+        model.level_intercept = model.centered;
         Ok(model)
     }
 
@@ -668,6 +676,7 @@ impl MmmModel {
             rows: vec![0.0; rows * self.n_train],
             chain: vec![[0.0; 4]; self.channels.len()],
             level: vec![0.0; self.channels.len()],
+            mean_curve: vec![0.0; self.channels.len()],
             roas_grad: vec![0.0; self.channels.len()],
             weights: vec![0.0; self.max_l_max()],
             dweights: vec![0.0; self.max_l_max()],
@@ -694,6 +703,9 @@ impl MmmModel {
                     theta[INTERCEPT] -= theta[b];
                 }
                 theta[b] /= self.mean_saturation(&theta, c);
+            } else if self.level_intercept {
+                let b = self.channels[c].beta_at();
+                theta[INTERCEPT] -= theta[b] * self.mean_saturation(&theta, c);
             }
         }
         theta[INTERCEPT] -= self.regressor_offset(&theta);
@@ -856,6 +868,9 @@ impl MmmModel {
                 if self.centered {
                     shifted[INTERCEPT] += shifted[b];
                 }
+            } else if self.level_intercept {
+                let b = self.channels[c].beta_at();
+                shifted[INTERCEPT] += theta[b] * self.mean_saturation(theta, c);
             }
         }
         self.params
@@ -936,7 +951,7 @@ impl MmmModel {
             } else {
                 let params = &s.theta[base..b];
                 general_curve(ch, params, &mut s.curve, sat, rows);
-                if ch.mean_coordinate {
+                if ch.mean_coordinate || self.level_intercept {
                     sums[0] = kernels::sum(sat);
                     for (j, row) in rows.chunks_exact(nt).enumerate() {
                         sums[1 + j] = kernels::sum(row);
@@ -977,6 +992,16 @@ impl MmmModel {
                 s.level[c] = s.theta[b] * m;
                 s.theta[b]
             } else {
+                if self.level_intercept {
+                    // A geo's intercept coordinate is its mean level with the channels' mean
+                    // contributions in: icpt = u0 - sum_c beta_c m_c (d m / d p in `chain`).
+                    let inv_nt = 1.0 / nt as f64;
+                    for j in 0..ch.curve_params() {
+                        s.chain[c][j] = sums[1 + j] * inv_nt;
+                    }
+                    s.mean_curve[c] = sums[0] * inv_nt;
+                    s.level[c] = s.theta[b] * s.mean_curve[c];
+                }
                 s.theta[b]
             };
             for (m, v) in s.mu.iter_mut().zip(sat.iter()) {
@@ -984,6 +1009,9 @@ impl MmmModel {
             }
         }
         logp += self.lift_test_terms(grad, s);
+        if self.level_intercept {
+            s.theta[INTERCEPT] -= s.level.iter().sum::<f64>();
+        }
         if self.centered && !self.likelihood_only {
             // The sampler's intercept coordinate is the mean level of the expected target over
             // the training window: the intercept at the regressors' training means plus the
@@ -1103,6 +1131,13 @@ impl MmmModel {
                 }
                 if ch.roas.is_some() {
                     grad[b] += s.roas_grad[c];
+                }
+            } else if self.level_intercept {
+                // d icpt / d beta_c = -m_c, d icpt / d p = -beta_c d m_c / d p.
+                let g_icpt = grad[INTERCEPT];
+                grad[b] -= g_icpt * s.mean_curve[c] * s.dtheta[b];
+                for j in 0..np {
+                    grad[base + j] -= g_icpt * beta * s.chain[c][j] * s.dtheta[base + j];
                 }
             }
         }

@@ -1147,6 +1147,26 @@ pub fn interval_chart(
     items: &[(&str, f64, f64, f64)],
     x_label: &str,
 ) -> Result<String, ChartError> {
+    interval_chart_with(title, items, x_label, &IntervalOptions::default())
+}
+
+/// Extras of [`interval_chart_with`]; the default draws exactly what [`interval_chart`] draws.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct IntervalOptions<'a> {
+    /// A dashed vertical line at a reference value (e.g. the national figure behind per-geo
+    /// rows), with its legend label. It must be finite; the value axis is widened to include it.
+    pub reference: Option<(&'a str, f64)>,
+    /// Denser rows with smaller text, for long lists (dozens of geos).
+    pub compact: bool,
+}
+
+/// [`interval_chart`] with a reference line and/or a compact layout (see [`IntervalOptions`]).
+pub fn interval_chart_with(
+    title: &str,
+    items: &[(&str, f64, f64, f64)],
+    x_label: &str,
+    options: &IntervalOptions,
+) -> Result<String, ChartError> {
     if items.is_empty() {
         return Err(ChartError::Empty {
             what: "items".to_owned(),
@@ -1162,8 +1182,17 @@ pub fn interval_chart(
             }
         }
     }
+    if let Some((label, v)) = options.reference
+        && !v.is_finite()
+    {
+        return Err(ChartError::NonFinite {
+            what: format!("reference {label}"),
+            index: 0,
+        });
+    }
     let values: Vec<f64> = items.iter().flat_map(|&(_, m, l, u)| [m, l, u]).collect();
-    let (lo, hi) = min_max([values.as_slice()]).ok_or(ChartError::Range)?;
+    let reference: Vec<f64> = options.reference.iter().map(|&(_, v)| v).collect();
+    let (lo, hi) = min_max([values.as_slice(), reference.as_slice()]).ok_or(ChartError::Range)?;
     let (lo, hi) = padded_range(lo, hi, true)?;
     let x_axis = ValueAxis::new(lo, hi, 8);
     let names: Vec<String> = items
@@ -1176,27 +1205,45 @@ pub fn interval_chart(
         .iter()
         .map(|&(_, m, l, u)| format!("{} [{}, {}]", fmt(m), fmt(l.min(u)), fmt(l.max(u))))
         .collect();
+    // Compact rows: smaller labels, markers and row pitch, so that 50 rows stay about 1100 px.
+    let (label_size, row_h, radius, half) = if options.compact {
+        (13.0, 22, 4, 0.24)
+    } else {
+        (LABEL_SIZE, 34, 5, 0.14)
+    };
     let name_w = names
         .iter()
-        .map(|s| text_width(LABEL_SIZE, s))
+        .map(|s| text_width(label_size, s))
         .max()
         .unwrap_or(0)
         + 16;
     let value_w = value_labels
         .iter()
-        .map(|s| text_width(LABEL_SIZE, s))
+        .map(|s| text_width(label_size, s))
         .max()
         .unwrap_or(0)
         + 24;
     let x_area = if x_label.is_empty() { 34 } else { 52 };
-    let row_h = 34;
     let n = items.len();
-    let height = (TITLE_H + 10 + x_area + row_h * n as i32).max(180);
+    let legend: Vec<LegendItem> = options
+        .reference
+        .iter()
+        .map(|&(label, _)| LegendItem {
+            label: label.to_owned(),
+            swatch: Swatch::Marker(VERMILLION_OI),
+        })
+        .collect();
+    let header = if legend.is_empty() {
+        TITLE_H
+    } else {
+        header_height(&legend, WIDTH as i32)
+    };
+    let height = (header + 10 + x_area + row_h * n as i32).max(180);
     let cat_axis = CategoryAxis { names };
 
     render_svg(title, WIDTH, height as u32, |root| {
-        draw_header(root, title, &[], WIDTH as i32)?;
-        let (_, body) = root.split_vertically(TITLE_H);
+        draw_header(root, title, &legend, WIDTH as i32)?;
+        let (_, body) = root.split_vertically(header);
         let mut chart = ChartBuilder::on(&body)
             .margin_top(4)
             .margin_right(value_w)
@@ -1212,7 +1259,7 @@ pub fn interval_chart(
             .y_labels(n.max(1))
             .bold_line_style(GRID.stroke_width(1))
             .axis_style(AXIS.stroke_width(1))
-            .label_style(font(LABEL_SIZE))
+            .label_style(font(label_size))
             .axis_desc_style(font(LABEL_SIZE));
         if !x_label.is_empty() {
             mesh.x_desc(x_label);
@@ -1227,7 +1274,6 @@ pub fn interval_chart(
                 )))
                 .map_err(render_err)?;
         }
-        let half = 0.14;
         chart
             .draw_series(items.iter().enumerate().map(|(i, &(_, _, l, u))| {
                 let y = i as f64;
@@ -1237,20 +1283,29 @@ pub fn interval_chart(
                 )
             }))
             .map_err(render_err)?;
+        if let Some((_, v)) = options.reference {
+            chart
+                .draw_series(std::iter::once(DashedPathElement::new(
+                    vec![(v, -0.5), (v, n as f64 - 0.5)],
+                    6,
+                    4,
+                    VERMILLION_OI.stroke_width(2),
+                )))
+                .map_err(render_err)?;
+        }
         chart
             .draw_series(
                 items
                     .iter()
                     .enumerate()
-                    .map(|(i, &(_, m, ..))| Circle::new((m, i as f64), 5, BLUE_OI.filled())),
+                    .map(|(i, &(_, m, ..))| Circle::new((m, i as f64), radius, BLUE_OI.filled())),
             )
             .map_err(render_err)?;
         chart
             .draw_series(
-                items
-                    .iter()
-                    .enumerate()
-                    .map(|(i, &(_, m, ..))| Circle::new((m, i as f64), 5, INK.stroke_width(1))),
+                items.iter().enumerate().map(|(i, &(_, m, ..))| {
+                    Circle::new((m, i as f64), radius, INK.stroke_width(1))
+                }),
             )
             .map_err(render_err)?;
         let right = chart.plotting_area().get_pixel_range().0.end;
@@ -1259,7 +1314,7 @@ pub fn interval_chart(
             root.draw(&Text::new(
                 label.clone(),
                 (right + 10, y),
-                font(LABEL_SIZE).pos(Pos::new(HPos::Left, VPos::Center)),
+                font(label_size).pos(Pos::new(HPos::Left, VPos::Center)),
             ))
             .map_err(render_err)?;
         }

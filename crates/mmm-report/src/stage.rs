@@ -1,6 +1,7 @@
 //! The report stage: report.html (self-contained, inline SVG) and model_card.md, built from the
 //! artifacts of a run directory alone — nothing is refitted or recomputed from the model.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use minijinja::Environment;
@@ -54,6 +55,75 @@ struct AllocationRow {
     upper_bound: f64,
     lift: [f64; 3],
     profit: f64,
+}
+
+/// One channel in one geo, from decide/geo_roi.parquet.
+#[derive(Debug, Serialize)]
+struct GeoChannelRow {
+    geo: String,
+    channel: String,
+    spend: f64,
+    contribution: [f64; 3],
+    roas: [f64; 3],
+}
+
+/// One channel (or `total`) in one geo: the current and the optimized plan, from
+/// optimize/geo_allocation.parquet.
+#[derive(Debug, Serialize)]
+struct GeoAllocationRow {
+    geo: String,
+    channel: String,
+    current: f64,
+    optimized: f64,
+    /// The cell's allowed spend, e.g. `≤ 5,000` or `any` (empty for totals).
+    allowed: String,
+    current_lift: [f64; 3],
+    optimized_lift: [f64; 3],
+}
+
+/// The results of a geo hierarchy, per geo.
+#[derive(Debug, Serialize)]
+struct GeoSection {
+    geos: Vec<String>,
+    /// Mass of geo_roi.parquet's intervals, in percent.
+    interval_pct: String,
+    rows: Vec<GeoChannelRow>,
+    /// One ROAS interval chart per channel, geos as rows.
+    roas_svgs: Vec<String>,
+    allocation: Option<Vec<GeoAllocationRow>>,
+}
+
+/// Per-geo parameters of a geo hierarchy (`beta_geo_z[geo=g01,ch1]`, `intercept[geo=g01]`) are
+/// shown as one row per stem, not one per geo.
+const PER_GEO: &str = "[geo=";
+
+/// Stems of per-geo standardized deviations (`beta_geo_z`, `adstock_alpha_geo_z`, …).
+const DEVIATION_STEM: &str = "_geo_z";
+
+/// One convergence-table row standing for every per-geo parameter of a stem.
+#[derive(Debug, Serialize)]
+struct ParameterGroup {
+    stem: String,
+    /// Standardized deviations (`…_geo_z`) rather than per-geo values.
+    deviation: bool,
+    count: usize,
+    max_rhat: f64,
+    min_ess_bulk: f64,
+    min_ess_tail: f64,
+}
+
+/// One prior-vs-posterior row standing for every per-geo parameter of a stem.
+#[derive(Debug, Serialize)]
+struct PriorGroup {
+    stem: String,
+    deviation: bool,
+    count: usize,
+    /// Smallest and largest posterior mean over the geos.
+    posterior_mean: [f64; 2],
+    max_posterior_sd: f64,
+    min_contraction: f64,
+    max_shift: f64,
+    prior_dominated: usize,
 }
 
 #[derive(Debug, Serialize)]
@@ -155,6 +225,12 @@ pub fn run(run: &Path, out_dir: &Path, force: bool) -> Result<Option<Manifest>, 
     let plan = match &optimize {
         Some(up) => optional_json(up, "plan.json", &mut inputs)?,
         None => None,
+    };
+    // A geo hierarchy's per-geo results: shown when present.
+    let geo_roi = optional_parquet(&decide, "geo_roi.parquet", &mut inputs)?;
+    let geo_allocation = match (&optimize, &geo_roi) {
+        (Some(up), Some(_)) => optional_parquet(up, "geo_allocation.parquet", &mut inputs)?,
+        _ => None,
     };
     // A refresh comparison against an earlier run (`mmm run --previous-run`, or
     // `mmm compare EARLIER RUN --out RUN/compare`): shown when present.
@@ -336,6 +412,55 @@ pub fn run(run: &Path, out_dir: &Path, force: bool) -> Result<Option<Manifest>, 
         )?),
         None => None,
     };
+    let geo = match &geo_roi {
+        Some(batch) => {
+            let allocation = match &geo_allocation {
+                Some(b) => Some(geo_allocation_table(
+                    b,
+                    &run.join("optimize/geo_allocation.parquet"),
+                )?),
+                None => None,
+            };
+            Some(geo_section(
+                batch,
+                &run.join("decide/geo_roi.parquet"),
+                &rows,
+                &target_name,
+                allocation,
+            )?)
+        }
+        None => None,
+    };
+    let geo_parameters: Vec<ParameterGroup> = per_geo_groups(value(&diag, "parameters"), "name")
+        .into_iter()
+        .map(|(stem, ps)| ParameterGroup {
+            deviation: stem.ends_with(DEVIATION_STEM),
+            count: ps.len(),
+            max_rhat: fold(&ps, "rhat", f64::max),
+            min_ess_bulk: fold(&ps, "ess_bulk", f64::min),
+            min_ess_tail: fold(&ps, "ess_tail", f64::min),
+            stem,
+        })
+        .collect();
+    let geo_priors: Vec<PriorGroup> = per_geo_groups(value(&diag, "prior_posterior"), "parameter")
+        .into_iter()
+        .map(|(stem, ps)| PriorGroup {
+            deviation: stem.ends_with(DEVIATION_STEM),
+            count: ps.len(),
+            posterior_mean: [
+                fold(&ps, "posterior_mean", f64::min),
+                fold(&ps, "posterior_mean", f64::max),
+            ],
+            max_posterior_sd: fold(&ps, "posterior_sd", f64::max),
+            min_contraction: fold(&ps, "contraction", f64::min),
+            max_shift: fold(&ps, "shift", f64::max),
+            prior_dominated: ps
+                .iter()
+                .filter(|p| value(p, "prior_dominated").as_bool() == Some(true))
+                .count(),
+            stem,
+        })
+        .collect();
     let failed_gates: Vec<&serde_json::Value> = value(&diag, "gates")
         .as_array()
         .map(|g| {
@@ -365,6 +490,7 @@ pub fn run(run: &Path, out_dir: &Path, force: bool) -> Result<Option<Manifest>, 
     let mut env = Environment::new();
     env.add_filter("num", |v: Option<f64>| fmt_num(v.unwrap_or(f64::NAN)));
     env.add_filter("pct", |v: Option<f64>| fmt_pct(v.unwrap_or(f64::NAN)));
+    env.add_test("containing", |v: &str, needle: &str| v.contains(needle));
     env.add_template("report.html", TEMPLATE)?;
     env.add_template("model_card.md", CARD_TEMPLATE)?;
     let fit_settings = &fit.manifest().settings;
@@ -391,6 +517,9 @@ pub fn run(run: &Path, out_dir: &Path, force: bool) -> Result<Option<Manifest>, 
         "allocation": allocation_rows,
         "plan": plan,
         "comparison": comparison,
+        "geo": geo,
+        "geo_parameters": geo_parameters,
+        "geo_priors": geo_priors,
         "failed_gates": failed_gates,
         "summary_text": summary_text,
         "decisions": spec.get("decisions").cloned().map(toml_to_json),
@@ -520,6 +649,170 @@ fn allocation_table(
             profit: p[i],
         })
         .collect())
+}
+
+/// Per-geo rows, charts and (when the optimizer ran) allocation of a geo hierarchy.
+fn geo_section(
+    batch: &arrow::array::RecordBatch,
+    path: &Path,
+    national: &[ChannelRow],
+    target: &str,
+    allocation: Option<Vec<GeoAllocationRow>>,
+) -> Result<GeoSection, ReportError> {
+    let geo = string_column(batch, "geo", path)?;
+    let channel = string_column(batch, "channel", path)?;
+    let metric = string_column(batch, "metric", path)?;
+    let (mean, lower, upper) = (
+        f64_column(batch, "mean", path)?,
+        f64_column(batch, "lower", path)?,
+        f64_column(batch, "upper", path)?,
+    );
+    let interval = f64_column(batch, "interval", path)?
+        .first()
+        .copied()
+        .ok_or_else(|| ReportError::Missing(format!("{}: no rows", path.display())))?;
+    let mut geos: Vec<String> = Vec::new();
+    let mut at: HashMap<(&str, &str, &str), usize> = HashMap::new();
+    for i in 0..geo.len() {
+        if !geos.contains(&geo[i]) {
+            geos.push(geo[i].clone());
+        }
+        at.insert((&geo[i], &channel[i], &metric[i]), i);
+    }
+    let get = |g: &str, c: &str, m: &str| -> [f64; 3] {
+        at.get(&(g, c, m))
+            .map_or([f64::NAN; 3], |&i| [mean[i], lower[i], upper[i]])
+    };
+    let rows: Vec<GeoChannelRow> = geos
+        .iter()
+        .flat_map(|g| {
+            national.iter().map(|c| GeoChannelRow {
+                geo: g.clone(),
+                channel: c.channel.clone(),
+                spend: get(g, &c.channel, "spend")[0],
+                contribution: get(g, &c.channel, "contribution"),
+                roas: get(g, &c.channel, "roas"),
+            })
+        })
+        .collect();
+    let interval_pct = format!("{:.0}", 100.0 * interval);
+    let mut roas_svgs = Vec::new();
+    for c in national {
+        // A geo without spend on the channel has no ROAS: it stays in the table as n/a.
+        let items: Vec<(&str, f64, f64, f64)> = rows
+            .iter()
+            .filter(|r| r.channel == c.channel && r.roas.iter().all(|v| v.is_finite()))
+            .map(|r| (r.geo.as_str(), r.roas[0], r.roas[1], r.roas[2]))
+            .collect();
+        if items.is_empty() {
+            continue;
+        }
+        let label = format!("national ROAS (all geos), mean {}", fmt_num(c.roas[0]));
+        let options = charts::IntervalOptions {
+            reference: c.roas[0].is_finite().then_some((label.as_str(), c.roas[0])),
+            compact: items.len() > 12,
+        };
+        roas_svgs.push(charts::interval_chart_with(
+            &format!(
+                "ROAS of {} per geo ({target} per unit of spend), mean and {interval_pct}% HDI",
+                c.channel
+            ),
+            &items,
+            "ROAS",
+            &options,
+        )?);
+    }
+    Ok(GeoSection {
+        geos,
+        interval_pct,
+        rows,
+        roas_svgs,
+        allocation,
+    })
+}
+
+/// The current and optimized plan of every geo and channel, side by side.
+fn geo_allocation_table(
+    batch: &arrow::array::RecordBatch,
+    path: &Path,
+) -> Result<Vec<GeoAllocationRow>, ReportError> {
+    let geo = string_column(batch, "geo", path)?;
+    let plan = string_column(batch, "plan", path)?;
+    let channel = string_column(batch, "channel", path)?;
+    let f = |c: &str| f64_column(batch, c, path);
+    let (spend, lo, hi, m, l, u) = (
+        f("spend")?,
+        f("lower_bound")?,
+        f("upper_bound")?,
+        f("lift_mean")?,
+        f("lift_lower")?,
+        f("lift_upper")?,
+    );
+    let find = |g: &str, p: &str, c: &str| {
+        (0..plan.len()).find(|&i| geo[i] == g && plan[i] == p && channel[i] == c)
+    };
+    let mut out = Vec::new();
+    for i in (0..plan.len()).filter(|&i| plan[i] == "optimized") {
+        let current = find(&geo[i], "current", &channel[i]);
+        out.push(GeoAllocationRow {
+            geo: geo[i].clone(),
+            channel: channel[i].clone(),
+            current: current.map_or(f64::NAN, |j| spend[j]),
+            optimized: spend[i],
+            allowed: allowed_range(lo[i], hi[i]),
+            current_lift: current.map_or([f64::NAN; 3], |j| [m[j], l[j], u[j]]),
+            optimized_lift: [m[i], l[i], u[i]],
+        });
+    }
+    Ok(out)
+}
+
+/// An optimizer cell's bounds as text: `1,000 – 5,000`, `≤ 5,000` (from zero), `≥ 1,000` (no
+/// cap) or `any`; empty without bounds (a total row).
+fn allowed_range(lower: f64, upper: f64) -> String {
+    let (from_zero, uncapped) = (lower == 0.0, upper == f64::INFINITY);
+    if lower.is_nan() && upper.is_nan() {
+        String::new()
+    } else if from_zero && uncapped {
+        "any".to_owned()
+    } else if from_zero {
+        format!("≤ {}", fmt_num(upper))
+    } else if uncapped {
+        format!("≥ {}", fmt_num(lower))
+    } else {
+        format!("{} – {}", fmt_num(lower), fmt_num(upper))
+    }
+}
+
+/// The per-geo entries of `rows` (an array of objects whose `key` holds a parameter name
+/// containing `[geo=`), grouped by stem (the name up to `[`) in order of first appearance.
+fn per_geo_groups<'a>(
+    rows: &'a serde_json::Value,
+    key: &str,
+) -> Vec<(String, Vec<&'a serde_json::Value>)> {
+    let mut groups: Vec<(String, Vec<&serde_json::Value>)> = Vec::new();
+    for row in rows.as_array().into_iter().flatten() {
+        let Some(name) = row.get(key).and_then(|n| n.as_str()) else {
+            continue;
+        };
+        let Some(at) = name.find(PER_GEO) else {
+            continue;
+        };
+        let stem = &name[..at];
+        match groups.iter_mut().find(|(s, _)| s == stem) {
+            Some((_, members)) => members.push(row),
+            None => groups.push((stem.to_owned(), vec![row])),
+        }
+    }
+    groups
+}
+
+/// `f` folded over the numbers under `key` (NaN where none is a number).
+fn fold(rows: &[&serde_json::Value], key: &str, f: fn(f64, f64) -> f64) -> f64 {
+    rows.iter()
+        .filter_map(|r| value(r, key).as_f64())
+        .reduce(f)
+        .unwrap_or(f64::NAN)
 }
 
 /// A few plain sentences for a marketer: what returned most, how sure, and whether to trust it.

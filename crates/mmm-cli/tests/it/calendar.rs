@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use mmm_core::columns::{date_column, f64_column};
 use mmm_features::transforms::{geometric_adstock, logistic_saturation};
 
-use crate::{fixture, mmm_os, stderr};
+use crate::{fixture, mmm_os, parquet, stderr};
 
 /// The fixture spec with `data_extra` in `[data]`, `extra` appended and a short sampler.
 fn spec(dir: &Path, name: &str, data_extra: &str, extra: &str) -> PathBuf {
@@ -66,10 +66,6 @@ fn validate_and_features(
 
 fn read_json(path: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(path).expect("read json")).expect("json")
-}
-
-fn parquet(path: &Path) -> arrow::array::RecordBatch {
-    mmm_core::read_parquet_bytes(std::fs::read(path).expect("read"), path).expect("parquet")
 }
 
 #[test]

@@ -6,6 +6,8 @@ mod calibration;
 mod checks;
 mod contracts;
 mod decisions;
+mod geo;
+mod geo_report;
 mod ingest;
 mod likelihoods;
 mod pipeline;
@@ -117,4 +119,9 @@ pub fn posterior_z(draws: &[f64], truth: f64) -> (f64, f64, f64) {
     let mean = draws.iter().sum::<f64>() / n;
     let sd = (draws.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
     ((mean - truth).abs() / sd, mean, sd)
+}
+
+/// A Parquet file's rows.
+pub fn parquet(path: &Path) -> arrow::array::RecordBatch {
+    mmm_core::read_parquet_bytes(std::fs::read(path).expect("read"), path).expect("parquet")
 }

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use mmm_core::Spec;
-use mmm_core::spec::{GeoModelKind, GeoPooling, LikelihoodSpec};
+use mmm_core::spec::{GeoModelKind, GeoParameterization, GeoPooling, LikelihoodSpec};
 use mmm_features::panel::{GeoDesign, GeoScales};
 use mmm_model::MmmModel;
 use mmm_model::geo::GeoModel;
@@ -62,7 +62,7 @@ fn geo_parameters_are_named_per_geo_and_pooled_as_the_spec_says() {
     for expected in [
         "intercept_geo_sd",
         "beta_geo_sd[x1]",
-        "intercept_geo_z[geo=east]",
+        "intercept[geo=east]",
         "beta_geo_z[geo=west,x2]",
     ] {
         assert!(
@@ -70,7 +70,8 @@ fn geo_parameters_are_named_per_geo_and_pooled_as_the_spec_says() {
             "{expected} missing: {names:?}"
         );
     }
-    // Shared curves: no per-geo adstock; 1 intercept + 2 betas pooled over 3 geos.
+    // Shared curves: no per-geo adstock; 1 intercept (centered: the geo values themselves)
+    // + 2 betas (non-centered deviations) pooled over 3 geos.
     assert!(!names.iter().any(|n| n.starts_with("adstock_alpha_geo")));
     assert_eq!(model.dim(), national.len() + 3 + 3 * 3);
 
@@ -103,19 +104,37 @@ fn geo_parameters_are_named_per_geo_and_pooled_as_the_spec_says() {
     );
 }
 
-/// log p(u) = sum of every global parameter's prior and log-Jacobian + sum over geos of the
-/// Normal likelihood at the geo's own parameters, u_g = mu + tau z_g, computed here from the
-/// geo's predicted mean.
+/// log p(u) = sum of every global parameter's prior and log-Jacobian (a centered geo
+/// intercept's prior being Normal(intercept, intercept_geo_sd)) + sum over geos of the Normal
+/// likelihood at the geo's own parameters (u_g = mu + tau z_g for non-centered ones), computed
+/// here from the geo's predicted mean.
 #[test]
 fn geo_log_density_equals_its_definition() {
-    let spec = hierarchical(fixture_spec(), GeoPooling::Pooled, GeoPooling::Pooled);
-    let panel = panel(&spec, 40, 30);
-    let model = GeoModel::new(&spec, &panel).expect("model");
+    for parameterization in [
+        GeoParameterization::Centered,
+        GeoParameterization::NonCentered,
+    ] {
+        let mut spec = hierarchical(fixture_spec(), GeoPooling::Pooled, GeoPooling::Pooled);
+        spec.geo.intercept_parameterization = parameterization;
+        log_density_equals_its_definition(&spec);
+    }
+}
+
+fn log_density_equals_its_definition(spec: &Spec) {
+    let panel = panel(spec, 40, 30);
+    let model = GeoModel::new(spec, &panel).expect("model");
+    let names = model.param_names();
+    let at = |name: &str| names.iter().position(|n| n == name).expect(name);
     for seed in [1, 2, 3] {
         let u = random_point(model.dim(), seed);
         let theta = model.constrain(&u);
         let mut expected = 0.0;
-        for (p, &t) in model.params().iter().zip(&theta) {
+        for ((p, &t), name) in model.params().iter().zip(&theta).zip(&names) {
+            if name.starts_with("intercept[geo=") {
+                let (mean, sd) = (theta[at("intercept")], theta[at("intercept_geo_sd")]);
+                expected += -sd.ln() - 0.5 * ((t - mean) / sd).powi(2);
+                continue;
+            }
             let x = t * p.sign;
             let (_, _, logj, _) = p.bijection.forward(p.bijection.inverse(x));
             expected += mmm_model::prior::log_prior(&p.prior, x).0 + logj;
@@ -171,11 +190,25 @@ fn geo_log_density_equals_its_definition() {
 
 #[test]
 fn geo_gradient_matches_finite_differences() {
-    for (curves, seasonality) in [
-        (GeoPooling::Shared, GeoPooling::Shared),
-        (GeoPooling::Pooled, GeoPooling::Pooled),
+    for (curves, seasonality, intercept) in [
+        (
+            GeoPooling::Shared,
+            GeoPooling::Shared,
+            GeoParameterization::Centered,
+        ),
+        (
+            GeoPooling::Pooled,
+            GeoPooling::Pooled,
+            GeoParameterization::Centered,
+        ),
+        (
+            GeoPooling::Pooled,
+            GeoPooling::Shared,
+            GeoParameterization::NonCentered,
+        ),
     ] {
-        let spec = hierarchical(fixture_spec(), curves, seasonality);
+        let mut spec = hierarchical(fixture_spec(), curves, seasonality);
+        spec.geo.intercept_parameterization = intercept;
         let model = GeoModel::new(&spec, &panel(&spec, 30, 24)).expect("model");
         let mut scratch = model.scratch();
         check_density_gradient(

@@ -2,8 +2,8 @@
 //! determinism, input validation without panics, and layout that scales with the input.
 
 use mmm_report::charts::{
-    Band, ChartError, civil_from_days, components_chart, days_from_civil, fit_chart,
-    format_compact, interval_chart,
+    Band, ChartError, IntervalOptions, civil_from_days, components_chart, days_from_civil,
+    fit_chart, format_compact, interval_chart, interval_chart_with,
 };
 
 /// 2023-01-02 (a Monday) as days since 1970-01-01.
@@ -579,4 +579,95 @@ fn extreme_day_numbers_do_not_panic() {
     )
     .expect("renders");
     assert_inline_svg(&svg);
+}
+
+// --- interval charts with options (per-geo ROAS) ---------------------------------------------
+
+fn geo_items(k: usize) -> Vec<(String, f64, f64, f64)> {
+    (0..k)
+        .map(|j| {
+            let m = 2.0 + (j as f64 * 0.7).sin();
+            (format!("g{:02}", j + 1), m, m - 0.6, m + 0.9)
+        })
+        .collect()
+}
+
+fn geo_chart(k: usize, options: &IntervalOptions) -> String {
+    let items = geo_items(k);
+    let refs: Vec<(&str, f64, f64, f64)> = items
+        .iter()
+        .map(|(n, m, l, u)| (n.as_str(), *m, *l, *u))
+        .collect();
+    interval_chart_with("ROAS of tv per geo", &refs, "ROAS", options).expect("renders")
+}
+
+#[test]
+fn interval_chart_with_default_options_is_interval_chart() {
+    let items = geo_items(6);
+    let refs: Vec<(&str, f64, f64, f64)> = items
+        .iter()
+        .map(|(n, m, l, u)| (n.as_str(), *m, *l, *u))
+        .collect();
+    assert_eq!(
+        interval_chart_with("t", &refs, "ROAS", &IntervalOptions::default()).expect("renders"),
+        interval_chart("t", &refs, "ROAS").expect("renders")
+    );
+}
+
+#[test]
+fn interval_chart_reference_line_has_a_legend_and_widens_the_axis() {
+    let plain = geo_chart(5, &IntervalOptions::default());
+    let svg = geo_chart(
+        5,
+        &IntervalOptions {
+            reference: Some(("national ROAS, mean 9.00", 9.0)),
+            compact: false,
+        },
+    );
+    assert_inline_svg(&svg);
+    let t = texts(&svg);
+    assert!(t.iter().any(|s| s == "national ROAS, mean 9.00"), "{t:?}");
+    // The axis reaches the reference value (far right of every item).
+    assert!(t.iter().any(|s| s == "8"), "{t:?}");
+    assert!(!texts(&plain).iter().any(|s| s == "8"));
+    // The dashed line adds paths; the legend row adds height.
+    assert!(shapes(&svg) > shapes(&plain));
+    assert!(svg_height(&svg) > svg_height(&plain));
+    assert!(matches!(
+        interval_chart_with(
+            "t",
+            &[("a", 1.0, 0.5, 1.5)],
+            "x",
+            &IntervalOptions {
+                reference: Some(("national", f64::NAN)),
+                compact: false,
+            },
+        ),
+        Err(ChartError::NonFinite { .. })
+    ));
+}
+
+#[test]
+fn compact_interval_chart_keeps_fifty_geos_readable() {
+    let compact = geo_chart(
+        50,
+        &IntervalOptions {
+            reference: Some(("national ROAS, mean 2.00", 2.0)),
+            compact: true,
+        },
+    );
+    let roomy = geo_chart(50, &IntervalOptions::default());
+    assert_inline_svg(&compact);
+    let t = texts(&compact);
+    for j in 1..=50 {
+        assert!(
+            t.iter().any(|s| *s == format!("g{j:02}")),
+            "g{j:02} in {t:?}"
+        );
+    }
+    assert_eq!(count(&compact, "<circle"), 100);
+    let (h, roomy_h) = (svg_height(&compact), svg_height(&roomy));
+    assert!(h < roomy_h, "{h} vs {roomy_h}");
+    // At least 20 px per row, and well under two screens.
+    assert!((1000..1400).contains(&h), "{h}");
 }
