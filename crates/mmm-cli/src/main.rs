@@ -314,6 +314,10 @@ enum Command {
         /// Fits run at once (0 = one per core).
         #[arg(long, default_value_t = 0)]
         workers: usize,
+        /// Geo hierarchy: the smallest share of geo-channel pairs whose true ROAS must lie in
+        /// its `decisions.interval` interval (exit code 3 below it).
+        #[arg(long, default_value_t = 0.9)]
+        min_coverage: f64,
     },
     /// Draw a data set from the model at known parameters: OUT/data.csv (the spec's data with
     /// the target replaced by one draw) and OUT/truth.json (the parameters and each channel's
@@ -743,12 +747,13 @@ fn dispatch(cli: Cli) -> Result<u8> {
             levels,
             alpha,
             workers,
+            min_coverage,
         } => {
             if load_spec(&spec)?.spec.geo.is_hierarchical() {
                 let truth = truth.ok_or_else(|| {
                     anyhow::anyhow!("--truth is required for a geo hierarchy's recovery")
                 })?;
-                return geo_recovery::run(&spec, &data, &truth, &out, sims, 0.9, quiet);
+                return geo_recovery::run(&spec, &data, &truth, &out, sims, min_coverage, quiet);
             }
             let settings = sbc::RecoverySettings {
                 truth,

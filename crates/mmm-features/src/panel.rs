@@ -314,7 +314,7 @@ pub(crate) fn write(
         Ok(m)
     };
     let target_factor = pooled(target, true)?;
-    if !(target_factor > 0.0) {
+    if target_factor.is_nan() || target_factor <= 0.0 {
         return Err(invalid(
             target,
             "target is zero throughout the training window in every geo; cannot scale".into(),
@@ -323,7 +323,7 @@ pub(crate) fn write(
     let mut channels = BTreeMap::new();
     for ch in &spec.channels {
         let s = pooled(ch.spend_column(), true)?;
-        if !(s > 0.0) {
+        if s.is_nan() || s <= 0.0 {
             return Err(invalid(
                 ch.spend_column(),
                 "no spend in the training window of any geo; the channel cannot be fitted".into(),

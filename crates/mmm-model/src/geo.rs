@@ -349,9 +349,9 @@ impl GeoModel {
             s.tau[i] = p.sign * x;
             s.dtau[i] = p.sign * dx;
         };
-        for i in 0..self.params.len() {
+        for (i, &v) in u.iter().enumerate() {
             if !self.deferred[i] {
-                forward(i, u[i], s);
+                forward(i, v, s);
             }
         }
         let n_geo = self.members.len();
@@ -369,8 +369,8 @@ impl GeoModel {
         }
         for (k, &(c, first, np, b)) in self.mean_coordinate.iter().enumerate() {
             let (ln_m, d) = self.reference.ln_mean_curve(&s.tau, c, &mut s.reference);
-            for j in 0..np {
-                s.chain[k][j] = d[j] * s.dtau[first + j];
+            for (j, dj) in d.iter().enumerate().take(np) {
+                s.chain[k][j] = dj * s.dtau[first + j];
             }
             s.u_natural[b] -= ln_m;
             forward(b, s.u_natural[b], s);
@@ -455,6 +455,28 @@ impl GeoModel {
             }
         }
         Some(self.unconstrain(&theta))
+    }
+
+    /// Centered geo values that `point` drew from the prior: drawn again from
+    /// Normal(mean, spread) at the point's own mean and spread.
+    pub(crate) fn redraw_centered<R: crate::rand::Rng>(
+        &self,
+        point: &mut crate::simulate::NamedPoint,
+        rng: &mut R,
+    ) {
+        use rand_distr::Distribution;
+        for (j, slot) in self.slots.iter().enumerate() {
+            if let Slot::Centered { sd, first } = *slot {
+                let p = &self.params[j];
+                let mean = p.bijection.inverse(point.theta[j] * p.sign);
+                for g in 0..self.members.len() {
+                    if point.from_prior.contains(&self.params[first + g].name) {
+                        let e: f64 = rand_distr::StandardNormal.sample(rng);
+                        point.theta[first + g] = mean + point.theta[sd] * e;
+                    }
+                }
+            }
+        }
     }
 
     /// Log posterior density (up to a constant, Jacobians included) at unconstrained `u`,

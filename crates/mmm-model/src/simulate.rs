@@ -116,7 +116,11 @@ impl GeoModel {
         named: &BTreeMap<String, f64>,
         rng: &mut R,
     ) -> Result<NamedPoint, ModelError> {
-        named_point(self, named, rng)
+        let mut point = named_point(self, named, rng)?;
+        // Centered geo values left unnamed were drawn around the prior's mean and spread;
+        // draw them again around the (possibly named) ones.
+        self.redraw_centered(&mut point, rng);
+        Ok(point)
     }
 }
 

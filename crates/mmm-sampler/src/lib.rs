@@ -165,7 +165,6 @@ pub fn run(
         nuts_opts.seed = seed;
     }
     // A seed override changes the outputs, so it is part of what makes them fresh.
-    let mut inputs = inputs;
     inputs.push(mmm_core::FileRecord {
         path: "(seed)".into(),
         sha256: mmm_core::sha256_hex(&nuts_opts.seed.to_le_bytes()),

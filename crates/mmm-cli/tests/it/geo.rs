@@ -160,8 +160,10 @@ fn geo_outputs_exist_per_geo_and_national_values_are_their_per_draw_sums() {
 }
 
 /// On simulated panels whose true effects differ by geo, the hierarchy's 90% intervals hold
-/// the true ROAS of at least 90% of geo-channel pairs, and it orders each geo's channels
-/// closer to the truth than the model with channel effects completely pooled.
+/// the true ROAS of most geo-channel pairs, and it orders each geo's channels closer to the
+/// truth than the model with channel effects completely pooled. Two fixed seeds (48 pairs
+/// that share their curve parameters, so misses come in groups): the bound is loose, 0.8;
+/// the 20-simulation sweep behind the 90% figure is in docs/benchmarks.md.
 #[test]
 fn geo_recovery_covers_geo_roas_and_ranks_channels_better_than_pooling() {
     let dir = tempfile::tempdir().expect("tmp");
@@ -175,6 +177,8 @@ fn geo_recovery_covers_geo_roas_and_ranks_channels_better_than_pooling() {
         fixture("geo/truth.toml").as_os_str(),
         "--sims".as_ref(),
         "2".as_ref(),
+        "--min-coverage".as_ref(),
+        "0.8".as_ref(),
         "--out".as_ref(),
         dir.path().as_os_str(),
         "--quiet".as_ref(),
@@ -184,5 +188,11 @@ fn geo_recovery_covers_geo_roas_and_ranks_channels_better_than_pooling() {
     )
     .expect("json");
     assert_eq!(o.status.code(), Some(0), "{summary:#}\n{}", stderr(&o));
-    assert!(summary["geo_roas_coverage"].as_f64().expect("coverage") >= 0.9);
+    assert!(summary["geo_roas_coverage"].as_f64().expect("coverage") >= 0.8);
+    assert!(
+        summary["hierarchy_rank_concordance"]
+            .as_f64()
+            .expect("hierarchy")
+            > summary["pooled_rank_concordance"].as_f64().expect("pooled")
+    );
 }
