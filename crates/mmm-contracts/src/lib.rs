@@ -333,7 +333,24 @@ fn check(
     rules::spikes(&panel, &mut f);
     let periods = panel.dates.iter().flatten().collect::<BTreeSet<_>>().len();
     let params = spec.parameter_count();
-    if periods < params + 2 {
+    if spec.geo.is_hierarchical() {
+        // Shared parameters learn from every geo: count geo-periods against the national
+        // parameters plus each geo's own intercept and channel coefficients.
+        let rows = panel.dates.iter().flatten().count();
+        let geos = rows / periods.max(1);
+        let per_geo = 1 + spec.channels.len();
+        let total = params + geos * per_geo;
+        if rows < 10 * total {
+            f.warn(
+                "few_rows_per_parameter",
+                panel::At::default(),
+                format!(
+                    "{rows} geo-periods for about {total} parameters (fewer than 10 per \
+                     parameter); priors will dominate"
+                ),
+            );
+        }
+    } else if periods < params + 2 {
         f.error(
             "too_few_rows",
             panel::At::default(),
