@@ -77,16 +77,7 @@ pub fn run(
             spec_path.display()
         );
     }
-    let truth = TruthFile::load(truth_path)?;
-    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    let inputs = out.join("inputs");
-    mmm_contracts::run(&spec, data, &inputs.join("validate"), false)?;
-    mmm_features::run(
-        &spec,
-        &inputs.join("validate"),
-        &inputs.join("features"),
-        false,
-    )?;
+    let (truth, inputs) = prepare(&spec, data, truth_path, out)?;
     let features = mmm_core::Upstream::open(&inputs.join("features"), mmm_features::STAGE)?;
     let (design, _) = mmm_features::Design::load(&features, &spec.spec)?;
     let model = MmmModel::new(&spec.spec, &design)?;
@@ -160,6 +151,27 @@ pub fn run(
         &serde_json::to_vec_pretty(&report)?,
     )?;
     Ok(out.join("data.csv"))
+}
+
+/// Read the truth file and run the spec's validate and features stages on `data` under
+/// OUT/inputs; returns the truth and that directory.
+fn prepare(
+    spec: &LoadedSpec,
+    data: &Path,
+    truth_path: &Path,
+    out: &Path,
+) -> Result<(TruthFile, PathBuf)> {
+    let truth = TruthFile::load(truth_path)?;
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let inputs = out.join("inputs");
+    mmm_contracts::run(spec, data, &inputs.join("validate"), false)?;
+    mmm_features::run(
+        spec,
+        &inputs.join("validate"),
+        &inputs.join("features"),
+        false,
+    )?;
+    Ok((truth, inputs))
 }
 
 /// Each channel's truth over the training window in original units: counterfactual
@@ -236,16 +248,7 @@ fn run_geo(
             spec_path.display()
         );
     }
-    let truth = TruthFile::load(truth_path)?;
-    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    let inputs = out.join("inputs");
-    mmm_contracts::run(spec, data, &inputs.join("validate"), false)?;
-    mmm_features::run(
-        spec,
-        &inputs.join("validate"),
-        &inputs.join("features"),
-        false,
-    )?;
+    let (truth, inputs) = prepare(spec, data, truth_path, out)?;
     let features = mmm_core::Upstream::open(&inputs.join("features"), mmm_features::STAGE)?;
     let (panel, _) = mmm_features::panel::GeoDesign::load(&features, &spec.spec)?;
     let model = GeoModel::new(&spec.spec, &panel)?;
@@ -337,8 +340,10 @@ fn run_geo(
         geos,
         channels,
         method: "global parameters: the truth file's values, the rest (and every geo \
-                 deviation z ~ Normal(0, 1)) drawn from their priors (ChaCha8 seeded by `seed`); \
-                 each geo's parameters u_g = mu + tau z_g on the sampler's scale; target: one \
+                 deviation) drawn from their priors (ChaCha8 seeded by `seed`): a geo's \
+                 intercept (its mean level with media in) from Normal(intercept, \
+                 intercept_geo_sd), its other pooled parameters mu + tau z_g with z_g ~ \
+                 Normal(0, 1) on the sampler's scale (ln beta); target: one \
                  draw per geo from the likelihood at its parameters on its own spend, in \
                  original units (scaled values x geo size x the pooled factor of \
                  geo_scales.json); contribution: sum over the training window of E[y] minus \

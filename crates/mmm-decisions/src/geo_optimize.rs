@@ -86,51 +86,19 @@ pub(crate) fn run(
             let cur = gd.spend(c)[start - ref_weeks..start].iter().sum::<f64>() * horizon as f64
                 / ref_weeks as f64;
             current.push(cur);
-            let mut r = ChannelRange {
-                channel: format!("{name} in {geo}"),
-                lower: 0.0,
-                lower_rule: "spend cannot be negative".into(),
-                upper: f64::INFINITY,
-                upper_rule: "no limit".into(),
-            };
-            if let Some(m) = o.max_change {
-                r.lower = cur * (1.0 - m).max(0.0);
-                r.lower_rule = format!(
-                    "decisions.optimizer.max_change = {m} below the reference spend {cur:.2}"
-                );
-                r.upper = cur * (1.0 + m);
-                r.upper_rule = format!(
-                    "decisions.optimizer.max_change = {m} above the reference spend {cur:.2}"
-                );
-            }
             // A geo's own bound takes precedence over the channel's bound for every geo.
             let bound = o
                 .bounds
                 .iter()
                 .find(|b| &b.channel == name && b.geo.as_ref() == Some(geo))
+                .map(|b| (b, format!("decisions.optimizer.bounds[{name}, geo {geo}]")))
                 .or_else(|| {
                     o.bounds
                         .iter()
                         .find(|b| &b.channel == name && b.geo.is_none())
+                        .map(|b| (b, format!("decisions.optimizer.bounds[{name}] (every geo)")))
                 });
-            if let Some(b) = bound {
-                let which = match &b.geo {
-                    Some(g) => format!("decisions.optimizer.bounds[{name}, geo {g}]"),
-                    None => format!("decisions.optimizer.bounds[{name}] (every geo)"),
-                };
-                if let Some(lo) = b.min
-                    && lo > r.lower
-                {
-                    r.lower = lo;
-                    r.lower_rule = format!("{which}.min");
-                }
-                if let Some(hi) = b.max
-                    && hi < r.upper
-                {
-                    r.upper = hi;
-                    r.upper_rule = format!("{which}.max");
-                }
-            }
+            let r = ChannelRange::new(format!("{name} in {geo}"), cur, o.max_change, bound);
             ranges.push(r);
         }
     }
@@ -267,21 +235,7 @@ pub(crate) fn run(
         .filter(|(a, b)| a > b)
         .count() as f64
         / draws as f64;
-    let tol = 1e-6 * budget.max(1.0);
-    let binding: Vec<String> = problem
-        .ranges
-        .iter()
-        .zip(&solution.spend)
-        .filter_map(|(r, x)| {
-            if (x - r.lower).abs() <= tol && r.lower > 0.0 {
-                Some(format!("{} at its minimum ({})", r.channel, r.lower_rule))
-            } else if (x - r.upper).abs() <= tol {
-                Some(format!("{} at its maximum ({})", r.channel, r.upper_rule))
-            } else {
-                None
-            }
-        })
-        .collect();
+    let binding = optimize::binding_constraints(&problem.ranges, &solution.spend, budget);
     let by_geo = |spend: &[f64]| -> serde_json::Value {
         panel
             .geos

@@ -244,6 +244,69 @@ pub fn project(y: &[f64], lower: &[f64], upper: &[f64], total: f64) -> Vec<f64> 
         .collect()
 }
 
+impl ChannelRange {
+    /// The range of one cell with reference spend `current`: at least 0, within
+    /// `max_change` of the reference when set, and within the spec bound `bound` (named
+    /// `which` in the rules) when given.
+    pub fn new(
+        label: String,
+        current: f64,
+        max_change: Option<f64>,
+        bound: Option<(&mmm_core::spec::ChannelBounds, String)>,
+    ) -> Self {
+        let mut r = ChannelRange {
+            channel: label,
+            lower: 0.0,
+            lower_rule: "spend cannot be negative".into(),
+            upper: f64::INFINITY,
+            upper_rule: "no limit".into(),
+        };
+        if let Some(m) = max_change {
+            r.lower = current * (1.0 - m).max(0.0);
+            r.lower_rule = format!(
+                "decisions.optimizer.max_change = {m} below the reference spend {current:.2}"
+            );
+            r.upper = current * (1.0 + m);
+            r.upper_rule = format!(
+                "decisions.optimizer.max_change = {m} above the reference spend {current:.2}"
+            );
+        }
+        if let Some((b, which)) = bound {
+            if let Some(lo) = b.min
+                && lo > r.lower
+            {
+                r.lower = lo;
+                r.lower_rule = format!("{which}.min");
+            }
+            if let Some(hi) = b.max
+                && hi < r.upper
+            {
+                r.upper = hi;
+                r.upper_rule = format!("{which}.max");
+            }
+        }
+        r
+    }
+}
+
+/// The ranges a solution sits on (within 1e-6 of the budget), as sentences naming the rule.
+pub fn binding_constraints(ranges: &[ChannelRange], spend: &[f64], budget: f64) -> Vec<String> {
+    let tol = 1e-6 * budget.max(1.0);
+    ranges
+        .iter()
+        .zip(spend)
+        .filter_map(|(r, x)| {
+            if (x - r.lower).abs() <= tol && r.lower > 0.0 {
+                Some(format!("{} at its minimum ({})", r.channel, r.lower_rule))
+            } else if (x - r.upper).abs() <= tol {
+                Some(format!("{} at its maximum ({})", r.channel, r.upper_rule))
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
 /// What the optimizer needs of a response model: the per-draw lift of spending a total flat
 /// over the horizon in one cell (a channel, or a geo's channel), and of a whole allocation.
 pub trait Response {

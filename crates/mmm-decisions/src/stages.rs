@@ -397,38 +397,13 @@ pub fn run_optimize(
         .iter()
         .zip(&current)
         .map(|(name, cur)| {
-            let mut r = ChannelRange {
-                channel: name.clone(),
-                lower: 0.0,
-                lower_rule: "spend cannot be negative".into(),
-                upper: f64::INFINITY,
-                upper_rule: "no limit".into(),
-            };
-            if let Some(m) = o.max_change {
-                r.lower = cur * (1.0 - m).max(0.0);
-                r.lower_rule = format!(
-                    "decisions.optimizer.max_change = {m} below the reference spend {cur:.2}"
-                );
-                r.upper = cur * (1.0 + m);
-                r.upper_rule = format!(
-                    "decisions.optimizer.max_change = {m} above the reference spend {cur:.2}"
-                );
-            }
-            if let Some(b) = o.bounds.iter().find(|b| &b.channel == name) {
-                if let Some(lo) = b.min
-                    && lo > r.lower
-                {
-                    r.lower = lo;
-                    r.lower_rule = format!("decisions.optimizer.bounds[{name}].min");
-                }
-                if let Some(hi) = b.max
-                    && hi < r.upper
-                {
-                    r.upper = hi;
-                    r.upper_rule = format!("decisions.optimizer.bounds[{name}].max");
-                }
-            }
-            r
+            let bound = o.bounds.iter().find(|b| &b.channel == name);
+            ChannelRange::new(
+                name.clone(),
+                *cur,
+                o.max_change,
+                bound.map(|b| (b, format!("decisions.optimizer.bounds[{name}]"))),
+            )
         })
         .collect();
     let problem = Problem {
@@ -512,21 +487,7 @@ pub fn run_optimize(
         .filter(|(a, b)| a > b)
         .count() as f64
         / new_lift.len() as f64;
-    let binding: Vec<String> = problem
-        .ranges
-        .iter()
-        .zip(&solution.spend)
-        .filter_map(|(r, x)| {
-            let tol = 1e-6 * budget.max(1.0);
-            if (x - r.lower).abs() <= tol && r.lower > 0.0 {
-                Some(format!("{} at its minimum ({})", r.channel, r.lower_rule))
-            } else if (x - r.upper).abs() <= tol {
-                Some(format!("{} at its maximum ({})", r.channel, r.upper_rule))
-            } else {
-                None
-            }
-        })
-        .collect();
+    let binding = optimize::binding_constraints(&problem.ranges, &solution.spend, budget);
     let plan_json = serde_json::json!({
         "objective": objective,
         "risk_level": risk,

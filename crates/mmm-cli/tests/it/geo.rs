@@ -7,7 +7,7 @@ use std::path::Path;
 
 use mmm_core::columns::{f64_column, i64_column, string_column};
 
-use crate::{fixture, mmm_os, mmm_run, parquet, stderr};
+use crate::{assert_optimize_runs_with, fixture, mmm_os, mmm_run, parquet, stderr};
 
 /// Simulate the geo fixture's panel and run every stage on it.
 fn geo_run(dir: &Path) -> std::path::PathBuf {
@@ -111,26 +111,7 @@ fn geo_outputs_exist_per_geo_and_national_values_are_their_per_draw_sums() {
     // The optimizer splits one budget over geos x channels within the per-geo cap.
     let out = dir.path().join("optimize");
     let budget = 400_000.0;
-    let o = mmm_os([
-        "optimize".as_ref(),
-        "--spec".as_ref(),
-        run.join("spec.toml").as_os_str(),
-        "--features".as_ref(),
-        run.join("features").as_os_str(),
-        "--fit".as_ref(),
-        run.join("fit").as_os_str(),
-        "--weeks".as_ref(),
-        "8".as_ref(),
-        "--budget".as_ref(),
-        "400000".as_ref(),
-        "--out".as_ref(),
-        out.as_os_str(),
-    ]);
-    assert!(
-        matches!(o.status.code(), Some(0) | Some(3)),
-        "optimize: {}",
-        stderr(&o)
-    );
+    assert_optimize_runs_with(&run, &out, &["--weeks", "8", "--budget", "400000"]);
     let plan: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("plan.json")).expect("plan")).expect("json");
     let by_geo = plan["optimized_spend_by_geo"].as_object().expect("by geo");

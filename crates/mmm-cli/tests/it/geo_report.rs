@@ -186,22 +186,7 @@ fn geo_report_shows_every_geo_and_collapses_the_deviation_parameters() {
 
     // After the geos x channels optimizer, the report (rerun: its inputs changed) shows the
     // current and optimized spend per geo and channel next to the national plan.
-    let o = mmm_os([
-        "optimize".as_ref(),
-        "--spec".as_ref(),
-        run.join("spec.toml").as_os_str(),
-        "--features".as_ref(),
-        run.join("features").as_os_str(),
-        "--fit".as_ref(),
-        run.join("fit").as_os_str(),
-        "--out".as_ref(),
-        run.join("optimize").as_os_str(),
-    ]);
-    assert!(
-        matches!(o.status.code(), Some(0) | Some(3)),
-        "optimize: {}",
-        stderr(&o)
-    );
+    crate::assert_optimize_runs_with(&run, &run.join("optimize"), &[]);
     let o = mmm_os(["report".as_ref(), "--run".as_ref(), run.as_os_str()]);
     assert_eq!(o.status.code(), Some(0), "report: {}", stderr(&o));
     let html = read(&run.join("report/report.html"));

@@ -81,19 +81,25 @@ pub fn spec_with(dir: &Path, tune: u64, draws: u64, seed: u64) -> PathBuf {
 /// `mmm optimize` over 8 weeks on a finished run succeeds (or reports a failed gate) and
 /// writes its allocation into `out`.
 pub fn assert_optimize_runs(run: &Path, out: &Path) {
-    let o = mmm_os([
-        "optimize".as_ref(),
-        "--spec".as_ref(),
-        run.join("spec.toml").as_os_str(),
-        "--features".as_ref(),
-        run.join("features").as_os_str(),
-        "--fit".as_ref(),
-        run.join("fit").as_os_str(),
-        "--weeks".as_ref(),
-        "8".as_ref(),
-        "--out".as_ref(),
-        out.as_os_str(),
-    ]);
+    assert_optimize_runs_with(run, out, &["--weeks", "8"]);
+}
+
+/// `mmm optimize` with `options` on a finished run succeeds (or reports a failed gate) and
+/// writes its allocation into `out`.
+pub fn assert_optimize_runs_with(run: &Path, out: &Path, options: &[&str]) {
+    let mut args: Vec<std::ffi::OsString> = vec!["optimize".into()];
+    for (flag, dir) in [
+        ("--spec", "spec.toml"),
+        ("--features", "features"),
+        ("--fit", "fit"),
+    ] {
+        args.push(flag.into());
+        args.push(run.join(dir).into());
+    }
+    args.extend(options.iter().map(std::ffi::OsString::from));
+    args.push("--out".into());
+    args.push(out.into());
+    let o = mmm_os(args);
     assert!(
         matches!(o.status.code(), Some(0) | Some(3)),
         "optimize: {}",
