@@ -459,40 +459,43 @@ pub fn run(
             column: "(design)".into(),
             message: e.to_string(),
         })?;
-    writer.write_parquet("design.parquet", &batch, &schemas::design())?;
-    let mut history_panel = None;
-    let mut settings_geo = None;
-    let carry_in = match history {
+    // Everything is computed before the first file is written, so a rejected panel leaves
+    // nothing behind.
+    let history = match history {
         Some(bytes) => {
             let path = validate_dir.join("history.parquet");
-            history_panel = Some((bytes.clone(), path.clone()));
-            let table = mmm_core::read_parquet_bytes(bytes, &path)?;
-            let table = geo::national_totals(&table, spec, &path)?;
-            let batch = carry_in_batch(spec, &table, &path, &dates, &channel_scales)?;
-            writer.write_parquet(CARRY_IN_FILE, &batch, &schemas::carry_in())?;
-            Some(batch.num_rows())
+            Some((mmm_core::read_parquet_bytes(bytes, &path)?, path))
         }
         None => None,
     };
-    if spec.geo.is_hierarchical() {
-        let history = match &history_panel {
-            Some((bytes, path)) => Some((
-                mmm_core::read_parquet_bytes(bytes.clone(), path)?,
-                path.clone(),
-            )),
-            None => None,
-        };
-        let written = panel::write(
+    let carry_in = match &history {
+        Some((table, path)) => {
+            let table = geo::national_totals(table, spec, path)?;
+            Some(carry_in_batch(spec, &table, path, &dates, &channel_scales)?)
+        }
+        None => None,
+    };
+    let geo_panel = if spec.geo.is_hierarchical() {
+        Some(panel::build(
             spec,
             &panel,
             &table_path,
             history.as_ref().map(|(b, p)| (b, p.as_path())),
             n_train,
             &calendar,
-            &mut writer,
-        )?;
-        settings_geo = Some(written);
+        )?)
+    } else {
+        None
+    };
+    writer.write_parquet("design.parquet", &batch, &schemas::design())?;
+    if let Some(batch) = &carry_in {
+        writer.write_parquet(CARRY_IN_FILE, batch, &schemas::carry_in())?;
     }
+    let settings_geo = match geo_panel {
+        Some(p) => Some(p.write(&mut writer)?),
+        None => None,
+    };
+    let carry_in = carry_in.map(|b| b.num_rows());
     let scales = Scales {
         target: target_scale,
         channels: channel_scales,

@@ -212,17 +212,38 @@ fn with_geo(batch: &RecordBatch, geo: &str) -> Result<RecordBatch, arrow::error:
     RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
 }
 
-/// Write geo_design.parquet, geo_scales.json and (with a history) geo_carry_in.parquet for the
-/// validated panel; returns the manifest settings of the panel.
-pub(crate) fn write(
+/// The panel outputs of the features stage, built before anything is written.
+pub(crate) struct PanelOutputs {
+    design: RecordBatch,
+    carry_in: Option<RecordBatch>,
+    scales: GeoScales,
+    settings: serde_json::Value,
+}
+
+impl PanelOutputs {
+    /// Write geo_design.parquet, geo_carry_in.parquet (with a history) and geo_scales.json;
+    /// returns the manifest settings of the panel.
+    pub(crate) fn write(self, writer: &mut StageWriter) -> Result<serde_json::Value, FeatureError> {
+        writer.write_parquet(GEO_DESIGN_FILE, &self.design, &schemas::geo_design())?;
+        if let Some(batch) = &self.carry_in {
+            writer.write_parquet(GEO_CARRY_IN_FILE, batch, &schemas::geo_carry_in())?;
+        }
+        writer.write_json(GEO_SCALES_FILE, &self.scales, None)?;
+        Ok(self.settings)
+    }
+}
+
+/// Every geo's design (and carry-in) of the validated panel, with the pooled scales; the
+/// panel's problems (too few geos, geos covering different periods, a non-positive size)
+/// are errors naming the geo.
+pub(crate) fn build(
     spec: &Spec,
     panel: &RecordBatch,
     path: &Path,
     history: Option<(&RecordBatch, &Path)>,
     n_train: usize,
     calendar: &[(String, i32)],
-    writer: &mut StageWriter,
-) -> Result<serde_json::Value, FeatureError> {
+) -> Result<PanelOutputs, FeatureError> {
     let invalid = |column: &str, message: String| FeatureError::Invalid {
         column: column.to_string(),
         message,
@@ -374,14 +395,12 @@ pub(crate) fn write(
         arrow::compute::concat_batches(&parts[0].schema(), parts)
             .map_err(|e| invalid("(geo design)", e.to_string()))
     };
-    writer.write_parquet(GEO_DESIGN_FILE, &concat(&blocks)?, &schemas::geo_design())?;
-    if !carry_blocks.is_empty() {
-        writer.write_parquet(
-            GEO_CARRY_IN_FILE,
-            &concat(&carry_blocks)?,
-            &schemas::geo_carry_in(),
-        )?;
-    }
+    let design = concat(&blocks)?;
+    let carry_in = if carry_blocks.is_empty() {
+        None
+    } else {
+        Some(concat(&carry_blocks)?)
+    };
     let size_name = match spec.geo.size {
         GeoSize::MeanTarget => "mean_target",
         GeoSize::Population => "population",
@@ -397,10 +416,15 @@ pub(crate) fn write(
                  max-abs of that (first train_rows periods); controls / their panel max-abs"
             .into(),
     };
-    writer.write_json(GEO_SCALES_FILE, &scales, None)?;
-    Ok(serde_json::json!({
+    let settings = serde_json::json!({
         "geos": geos.len(),
         "size": size_name,
         "pooled_scaling": "max over geos of the size-adjusted training max-abs",
-    }))
+    });
+    Ok(PanelOutputs {
+        design,
+        carry_in,
+        scales,
+        settings,
+    })
 }

@@ -1,21 +1,35 @@
 //! The geo hierarchy: one [`MmmModel`] per geo bound to the geo's design, tied together by
-//! non-centered partial pooling.
+//! partial pooling.
 //!
-//! Every parameter of the national model is either shared by all geos or pooled: geo g's
-//! unconstrained value is `u_g = mu + tau * z_g` with `mu` the shared mean (the national
-//! parameter, with the spec's prior), `tau ~ the spec's geo pooling prior` the spread across
-//! geos and `z_g ~ Normal(0, 1)`. Pooling acts on the sampler's coordinate: ln beta for the
-//! positive channel coefficients (a geo's beta is the typical geo's times e^(tau z_g)), the
-//! logit or log of bounded curve parameters, and the value itself for the intercept and Fourier
-//! coefficients. The joint log density is the sum of the priors and every geo's likelihood;
-//! each geo's gradient w.r.t. its own coordinates is chained back through
-//! `d u_g / d mu = 1`, `d u_g / d ln tau = tau z_g` and `d u_g / d z_g = tau`.
+//! Every parameter of the national model is either shared by all geos or pooled. A pooled
+//! parameter is non-centered, `u_g = mu + tau * z_g`, with:
+//! - `mu` the shared mean (the national parameter, with the spec's prior);
+//! - `tau ~` the spec's geo pooling prior, the spread across geos;
+//! - `z_g ~ Normal(0, 1)`.
 //!
-//! As in the national model, the sampler moves a positive channel's typical coefficient in a
-//! mean-contribution coordinate, `v = ln beta + ln m(curve)` with m the mean training curve of
-//! the geos' average spend: the data pin down the contribution, while beta and a weak
-//! channel's saturation trade off along a curved ridge that this straightens. The map
-//! (u_curve, v) -> (u_curve, ln beta) is triangular with unit diagonal, so it adds no Jacobian.
+//! The exception is the intercept, which is centered by default: `u_g ~ Normal(mu, tau)` is a
+//! parameter itself.
+//!
+//! Pooling acts on the sampler's coordinate:
+//! - ln beta for the positive channel coefficients (a geo's beta is the typical geo's times
+//!   e^(tau z_g));
+//! - the logit or log of bounded curve parameters;
+//! - the value itself for Fourier coefficients;
+//! - for the intercept, the geo's mean level with its media contributions in (see
+//!   [`MmmModel::geo_member`]).
+//!
+//! The joint log density is the sum of the priors and every geo's likelihood. Each geo's
+//! gradient w.r.t. its own coordinates is chained back through `d u_g / d mu = 1`,
+//! `d u_g / d ln tau = tau z_g` and `d u_g / d z_g = tau`.
+//!
+//! Two more coordinates help the sampler:
+//! - As in the national model, a positive channel's typical coefficient moves in a
+//!   mean-contribution coordinate, `v = ln beta + ln m(curve)`, with m the mean training curve
+//!   of the geos' average spend. The data pin down the contribution, while beta and a weak
+//!   channel's saturation trade off along a curved ridge that this straightens.
+//! - A non-centered pooled mean moves as the average geo's, `a = mu + tau mean(z)`.
+//!
+//! Both maps are triangular with a unit diagonal, so they add no Jacobian.
 
 use mmm_core::Spec;
 use mmm_core::spec::{GeoParameterization, GeoPooling, LikelihoodSpec, Prior};

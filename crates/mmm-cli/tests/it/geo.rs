@@ -177,3 +177,22 @@ fn geo_recovery_covers_geo_roas_and_ranks_channels_better_than_pooling() {
             > summary["pooled_rank_concordance"].as_f64().expect("pooled")
     );
 }
+
+/// A hierarchy asked of data with one geo is refused with the rule, before the features stage
+/// writes anything.
+#[test]
+fn a_hierarchy_on_national_data_is_refused_and_writes_no_features() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let spec = dir.path().join("spec.toml");
+    let text = std::fs::read_to_string(fixture("pymc_example/spec.toml")).expect("spec")
+        + "\n[geo]\nmodel = \"hierarchical\"\n";
+    std::fs::write(&spec, text).expect("write spec");
+    let run = dir.path().join("run");
+    let o = mmm_run(&spec, &fixture("pymc_example/data.csv"), &run);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("needs at least two geos"), "{}", stderr(&o));
+    let written: Vec<_> = std::fs::read_dir(run.join("features"))
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(written.is_empty(), "features wrote {written:?}");
+}
