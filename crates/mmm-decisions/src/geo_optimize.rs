@@ -14,7 +14,8 @@ use crate::DecideError;
 use crate::optimize::{self, ChannelRange, GeoPlan, Problem};
 use crate::plan::PlanModel;
 use crate::stages::{
-    AllocationRows, OptimizeOptions, flat_plan, format_day, lift_summary, plan_start, spend_scales,
+    AllocationRows, OptimizeOptions, PlanWindow, flat_plan, format_day, lift_summary, plan_window,
+    spend_scales,
 };
 
 /// Run `mmm optimize` on a geo hierarchy: writes allocation.parquet (national: geos summed
@@ -52,19 +53,13 @@ pub(crate) fn run(
     }
     let d = &spec.spec.decisions;
     let o = &d.optimizer;
-    let horizon = opts.horizon.unwrap_or(o.horizon_weeks);
-    if horizon == 0 {
-        return Err(DecideError::Input("--weeks must be at least 1".into()));
-    }
-    let objective = opts.objective.unwrap_or(o.objective);
-    let period_days = spec.spec.data.period_days as i32;
-    let (start, dates) = plan_start(&design, period_days, opts.start.as_deref(), horizon)?;
-    let ref_weeks = o.reference_weeks.unwrap_or(horizon);
-    if ref_weeks == 0 || ref_weeks > start {
-        return Err(DecideError::Input(format!(
-            "decisions.optimizer.reference_weeks: {ref_weeks} weeks before the plan's start are needed, the data has {start}"
-        )));
-    }
+    let PlanWindow {
+        horizon,
+        objective,
+        start,
+        dates,
+        ref_weeks,
+    } = plan_window(spec, &design, opts)?;
     for b in &o.bounds {
         if let Some(g) = &b.geo
             && !panel.geos.contains(g)

@@ -158,6 +158,46 @@ pub(crate) fn lift_summary(lift: &[f64], interval: f64, risk: f64) -> LiftSummar
     }
 }
 
+/// The weeks an optimized plan covers and the reference weeks its current spend comes from.
+pub(crate) struct PlanWindow {
+    pub(crate) horizon: usize,
+    pub(crate) objective: Objective,
+    /// Period index of the plan's first week.
+    pub(crate) start: usize,
+    /// Dates of the plan's weeks.
+    pub(crate) dates: Vec<i32>,
+    /// Weeks before the start whose spend, scaled to the horizon, is the current plan.
+    pub(crate) ref_weeks: usize,
+}
+
+/// The plan window of `mmm optimize` from the spec and the command-line overrides.
+pub(crate) fn plan_window(
+    spec: &LoadedSpec,
+    design: &Design,
+    opts: &OptimizeOptions,
+) -> Result<PlanWindow, DecideError> {
+    let o = &spec.spec.decisions.optimizer;
+    let horizon = opts.horizon.unwrap_or(o.horizon_weeks);
+    if horizon == 0 {
+        return Err(DecideError::Input("--weeks must be at least 1".into()));
+    }
+    let period_days = spec.spec.data.period_days as i32;
+    let (start, dates) = plan_start(design, period_days, opts.start.as_deref(), horizon)?;
+    let ref_weeks = o.reference_weeks.unwrap_or(horizon);
+    if ref_weeks == 0 || ref_weeks > start {
+        return Err(DecideError::Input(format!(
+            "decisions.optimizer.reference_weeks: {ref_weeks} weeks before the plan's start are needed, the data has {start}"
+        )));
+    }
+    Ok(PlanWindow {
+        horizon,
+        objective: opts.objective.unwrap_or(o.objective),
+        start,
+        dates,
+        ref_weeks,
+    })
+}
+
 /// Rows of allocation.parquet (or, with a geo column, geo_allocation.parquet).
 #[derive(Default)]
 pub(crate) struct AllocationRows {
@@ -364,19 +404,13 @@ pub fn run_optimize(
     let inp = load(spec, features_dir, fit_dir)?;
     let d = &spec.spec.decisions;
     let o = &d.optimizer;
-    let horizon = opts.horizon.unwrap_or(o.horizon_weeks);
-    if horizon == 0 {
-        return Err(DecideError::Input("--weeks must be at least 1".into()));
-    }
-    let objective = opts.objective.unwrap_or(o.objective);
-    let period_days = spec.spec.data.period_days as i32;
-    let (start, dates) = plan_start(&inp.design, period_days, opts.start.as_deref(), horizon)?;
-    let ref_weeks = o.reference_weeks.unwrap_or(horizon);
-    if ref_weeks == 0 || ref_weeks > start {
-        return Err(DecideError::Input(format!(
-            "decisions.optimizer.reference_weeks: {ref_weeks} weeks before the plan's start are needed, the data has {start}"
-        )));
-    }
+    let PlanWindow {
+        horizon,
+        objective,
+        start,
+        dates,
+        ref_weeks,
+    } = plan_window(spec, &inp.design, opts)?;
     let names = inp.design.channel_names.clone();
     let current: Vec<f64> = (0..names.len())
         .map(|c| {

@@ -190,7 +190,11 @@ fn a_hierarchy_on_national_data_is_refused_and_writes_no_features() {
     let run = dir.path().join("run");
     let o = mmm_run(&spec, &fixture("pymc_example/data.csv"), &run);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    assert!(stderr(&o).contains("needs at least two geos"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("needs at least two geos"),
+        "{}",
+        stderr(&o)
+    );
     let written: Vec<_> = std::fs::read_dir(run.join("features"))
         .map(|d| d.flatten().map(|e| e.file_name()).collect())
         .unwrap_or_default();
