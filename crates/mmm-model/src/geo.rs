@@ -230,29 +230,27 @@ impl GeoModel {
             sigma: 1.0,
         };
         for &(j, sd) in &pooled {
-            if j == INTERCEPT && geo.intercept_parameterization == GeoParameterization::Centered {
-                slots[j] = Slot::Centered {
+            let first_geo = params.len();
+            let centered =
+                j == INTERCEPT && geo.intercept_parameterization == GeoParameterization::Centered;
+            // A centered geo value's prior is Normal(mean, spread), applied in `logp`; a
+            // non-centered deviation's is the standard normal.
+            slots[j] = if centered {
+                Slot::Centered {
                     sd,
-                    first: params.len(),
-                };
-                for g in &panel.geos {
-                    params.push(ParamInfo {
-                        // Its prior is Normal(intercept, intercept_geo_sd), set in `logp`.
-                        name: geo_param_name(&first.params[j].name, g),
-                        prior: std_normal,
-                        bijection: Bijection::Identity,
-                        sign: 1.0,
-                    });
+                    first: first_geo,
                 }
-                continue;
-            }
-            slots[j] = Slot::Pooled {
-                sd,
-                z: params.len(),
+            } else {
+                Slot::Pooled { sd, z: first_geo }
             };
             for g in &panel.geos {
+                let national = &first.params[j].name;
                 params.push(ParamInfo {
-                    name: geo_deviation_name(&first.params[j].name, g),
+                    name: if centered {
+                        geo_param_name(national, g)
+                    } else {
+                        geo_deviation_name(national, g)
+                    },
                     prior: std_normal,
                     bijection: Bijection::Identity,
                     sign: 1.0,
