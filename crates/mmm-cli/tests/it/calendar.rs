@@ -209,20 +209,13 @@ fn pre_window_spend_carries_in_and_simulate_round_trips_it() {
     let spec = spec(dir.path(), "spec.toml", "start = \"2018-06-25\"", "");
     let truth = fixture("recovery/truth_normal.toml");
     let sim = dir.path().join("sim");
-    let o = mmm_os([
-        "simulate".as_ref(),
-        "--spec".as_ref(),
-        spec.as_os_str(),
-        "--data".as_ref(),
-        fixture("pymc_example/data.csv").as_os_str(),
-        "--truth".as_ref(),
-        truth.as_os_str(),
-        "--out".as_ref(),
-        sim.as_os_str(),
-        "--seed".as_ref(),
-        "5".as_ref(),
-        "--quiet".as_ref(),
-    ]);
+    let o = crate::mmm_simulate(
+        &sim,
+        &spec,
+        &fixture("pymc_example/data.csv"),
+        &truth,
+        Some("5"),
+    );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 
     // features/carry_in.parquet: the 7 weeks before the window, spend / the window's scale.

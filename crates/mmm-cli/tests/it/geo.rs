@@ -12,17 +12,13 @@ use crate::{assert_optimize_runs_with, fixture, mmm_os, mmm_run, parquet, stderr
 /// Simulate the geo fixture's panel and run every stage on it.
 fn geo_run(dir: &Path) -> std::path::PathBuf {
     let sim = dir.join("sim");
-    let o = mmm_os([
-        "simulate".as_ref(),
-        "--spec".as_ref(),
-        fixture("geo/spec.toml").as_os_str(),
-        "--data".as_ref(),
-        fixture("geo/panel.csv").as_os_str(),
-        "--truth".as_ref(),
-        fixture("geo/truth.toml").as_os_str(),
-        "--out".as_ref(),
-        sim.as_os_str(),
-    ]);
+    let o = crate::mmm_simulate(
+        &sim,
+        &fixture("geo/spec.toml"),
+        &fixture("geo/panel.csv"),
+        &fixture("geo/truth.toml"),
+        None,
+    );
     assert_eq!(o.status.code(), Some(0), "simulate: {}", stderr(&o));
     let run = dir.join("run");
     let o = mmm_run(&fixture("geo/spec.toml"), &sim.join("data.csv"), &run);

@@ -86,17 +86,13 @@ fn geo_report_shows_every_geo_and_collapses_the_deviation_parameters() {
     let dir = tempfile::tempdir().expect("tmp");
     let spec = geo_spec(dir.path());
     let sim = dir.path().join("sim");
-    let o = mmm_os([
-        "simulate".as_ref(),
-        "--spec".as_ref(),
-        spec.as_os_str(),
-        "--data".as_ref(),
-        fixture("geo/panel.csv").as_os_str(),
-        "--truth".as_ref(),
-        fixture("geo/truth.toml").as_os_str(),
-        "--out".as_ref(),
-        sim.as_os_str(),
-    ]);
+    let o = crate::mmm_simulate(
+        &sim,
+        &spec,
+        &fixture("geo/panel.csv"),
+        &fixture("geo/truth.toml"),
+        None,
+    );
     assert_eq!(o.status.code(), Some(0), "simulate: {}", stderr(&o));
     let run = dir.path().join("run");
     let o = mmm_run(&spec, &sim.join("data.csv"), &run);

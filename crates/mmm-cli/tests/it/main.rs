@@ -64,6 +64,33 @@ pub fn mmm_run(spec: &Path, data: &Path, run: &Path) -> Output {
     ])
 }
 
+/// `mmm simulate --spec SPEC --data DATA --truth TRUTH --out OUT [--seed SEED] --quiet`.
+pub fn mmm_simulate(
+    out: &Path,
+    spec: &Path,
+    data: &Path,
+    truth: &Path,
+    seed: Option<&str>,
+) -> Output {
+    let mut args: Vec<&std::ffi::OsStr> = vec![
+        "simulate".as_ref(),
+        "--spec".as_ref(),
+        spec.as_os_str(),
+        "--data".as_ref(),
+        data.as_os_str(),
+        "--truth".as_ref(),
+        truth.as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+        "--quiet".as_ref(),
+    ];
+    if let Some(seed) = seed {
+        args.push("--seed".as_ref());
+        args.push(seed.as_ref());
+    }
+    mmm_os(args)
+}
+
 /// The fixture spec with sampler settings replaced (smaller runs for fast tests).
 pub fn spec_with(dir: &Path, tune: u64, draws: u64, seed: u64) -> PathBuf {
     let text = std::fs::read_to_string(fixture("pymc_example/spec.toml")).expect("spec");

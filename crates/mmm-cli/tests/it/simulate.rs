@@ -14,20 +14,7 @@ fn simulate(
     truth: &Path,
     seed: &str,
 ) -> std::process::Output {
-    mmm_os([
-        "simulate".as_ref(),
-        "--spec".as_ref(),
-        spec.as_os_str(),
-        "--data".as_ref(),
-        data.as_os_str(),
-        "--truth".as_ref(),
-        truth.as_os_str(),
-        "--out".as_ref(),
-        dir.as_os_str(),
-        "--seed".as_ref(),
-        seed.as_ref(),
-        "--quiet".as_ref(),
-    ])
+    crate::mmm_simulate(dir, spec, data, truth, Some(seed))
 }
 
 fn read_json(path: &Path) -> serde_json::Value {
