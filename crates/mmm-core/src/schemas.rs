@@ -252,15 +252,7 @@ pub fn design() -> ArtifactSchema {
 
 /// `features/geo_design.parquet` (geo hierarchy only).
 pub fn geo_design() -> ArtifactSchema {
-    let national = design();
-    let mut columns = vec![col("geo", "utf8", "", "the geo of the row")];
-    columns.extend(national.columns);
     ArtifactSchema {
-        name: "features/geo_design.parquet",
-        schema_version: 1,
-        row: "one period of one geo; geos in sorted order, each a block of every period in date \
-              order (the same periods as design.parquet)",
-        columns,
         dynamic_columns: Some(DynamicColumns {
             pattern: "as design.parquet's, except that the target and each channel are divided by \
                       the geo's size and then by the pooled factor in geo_scales.json, so \
@@ -271,26 +263,30 @@ pub fn geo_design() -> ArtifactSchema {
             unit: "dimensionless; multiply by the geo's size and the factor in geo_scales.json",
             description: "model inputs of each geo",
         }),
+        ..with_geo_column(
+            design(),
+            "features/geo_design.parquet",
+            "one period of one geo; geos in sorted order, each a block of every period in date \
+             order (the same periods as design.parquet)",
+        )
     }
 }
 
 /// `features/geo_carry_in.parquet` (geo hierarchy with `data.start`).
 pub fn geo_carry_in() -> ArtifactSchema {
-    let national = carry_in();
-    let mut columns = vec![col("geo", "utf8", "", "the geo of the row")];
-    columns.extend(national.columns);
     ArtifactSchema {
-        name: "features/geo_carry_in.parquet",
-        schema_version: 1,
-        row: "one period before the modeling window of one geo; geos in sorted order, each a \
-              block in date order",
-        columns,
         dynamic_columns: Some(DynamicColumns {
             pattern: "`channel[NAME]` per channel: spend / (the geo's size x geo_scales.channels[NAME])",
             data_type: "float64",
             unit: "dimensionless; multiply by the geo's size and the factor in geo_scales.json",
             description: "pre-window spend of each geo",
         }),
+        ..with_geo_column(
+            carry_in(),
+            "features/geo_carry_in.parquet",
+            "one period before the modeling window of one geo; geos in sorted order, each a \
+             block in date order",
+        )
     }
 }
 
@@ -743,9 +739,9 @@ pub fn geo_ppc() -> ArtifactSchema {
     }
 }
 
-/// A national decide table's schema with a leading `geo` column, for its geo-level twin.
+/// A national artifact's schema with a leading `geo` column, for its geo-level twin.
 fn with_geo_column(base: ArtifactSchema, name: &'static str, row: &'static str) -> ArtifactSchema {
-    let mut columns = vec![col("geo", "utf8", "", "the geo")];
+    let mut columns = vec![col("geo", "utf8", "", "the geo of the row")];
     columns.extend(base.columns);
     ArtifactSchema {
         name,
