@@ -552,12 +552,25 @@ pub fn run_with_refits(
     };
     let order = chain_major_order(&posterior);
     // One row per training observation: per period, or per geo and period.
+    // Draws in parallel, a bounded chunk at a time so a panel's rows are not held twice.
+    const LOG_LIK_CHUNK: usize = 512;
     let mut log_lik = vec![vec![0.0; posterior.len()]; nu * nt];
-    let mut ll = vec![0.0; nu * nt];
-    for (s_idx, &k) in order.iter().enumerate() {
-        model.pointwise_log_likelihood_units(&posterior.theta[k], &mut ll);
-        for (row, v) in log_lik.iter_mut().zip(&ll) {
-            row[s_idx] = *v;
+    for chunk_start in (0..order.len()).step_by(LOG_LIK_CHUNK) {
+        let chunk = chunk_start..(chunk_start + LOG_LIK_CHUNK).min(order.len());
+        let per_draw: Vec<Vec<f64>> = mmm_core::parallel::map_blocks(chunk.len(), 64, |range| {
+            range
+                .map(|i| {
+                    let mut ll = vec![0.0; nu * nt];
+                    let k = order[chunk.start + i];
+                    model.pointwise_log_likelihood_units(&posterior.theta[k], &mut ll);
+                    ll
+                })
+                .collect()
+        });
+        for (i, ll) in per_draw.iter().enumerate() {
+            for (row, v) in log_lik.iter_mut().zip(ll) {
+                row[chunk.start + i] = *v;
+            }
         }
     }
     let loo = loo_waic(&log_lik, r_eff, spec.spec.diagnose.pareto_k_threshold);

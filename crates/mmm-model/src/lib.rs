@@ -1356,10 +1356,11 @@ impl MmmModel {
         let mut w = vec![0.0; ch.l_max];
         let mut dw = vec![0.0; ch.l_max];
         geometric_weights(alpha, ch.normalize, &mut w, &mut dw);
-        for (t, o) in out.iter_mut().enumerate().take(spend.len()) {
-            let a: f64 = (0..ch.l_max.min(t + 1)).map(|l| w[l] * spend[t - l]).sum();
-            *o = beta * (0.5 * lam * a).tanh();
-        }
+        let n = spend.len().min(out.len());
+        let mut padded = vec![0.0; ch.l_max + n];
+        padded[ch.l_max..].copy_from_slice(&spend[..n]);
+        kernels::convolve(&padded, &w, &mut out[..n]);
+        kernels::scaled_logistic_in_place(lam, beta, &mut out[..n]);
     }
 
     /// For each multiplier m, sum over the periods of `spend` (scaled, zero before its first

@@ -1,22 +1,18 @@
 //! The nuts-rs adapter: any [`LogDensity`] sampled with NUTS on parallel, seeded chains.
 
 use std::collections::HashMap;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
-use arrow::array::{
-    Array, ArrayRef, BooleanArray, Float64Array, LargeListArray, RecordBatch, UInt64Array,
-};
-use arrow::compute::cast;
-use arrow::datatypes::DataType;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mmm_core::spec::{InitStrategy, MassMatrix};
-use nuts_rs::rand::{Rng, RngExt};
+use nuts_rs::rand::rngs::ChaCha8Rng;
+use nuts_rs::rand::{Rng, RngExt, SeedableRng};
 use nuts_rs::{
-    ArrowConfig, ArrowTrace, ChainProgress, CpuLogpFunc, CpuMath, CpuMathError, DiagNutsSettings,
-    EuclideanAdaptOptions, HasDims, InitPositionError, ItemType, LogpError, LowRankNutsSettings,
-    Model, NutsSettings, ProgressCallback, Sampler, SamplerWaitResult, Settings, Storable, Value,
+    Chain, CpuLogpFunc, CpuMath, CpuMathError, DiagNutsSettings, EuclideanAdaptOptions, HasDims,
+    ItemType, LogpError, LowRankNutsSettings, Math, NutsSettings, SamplerStats, Settings, Storable,
+    Value,
 };
 
 /// A log density on R^d with its gradient, the only thing the sampler needs from a model.
@@ -238,7 +234,6 @@ impl LogpError for NotFinite {
 struct Density<D: LogDensity> {
     inner: Arc<D>,
     scratch: D::Scratch,
-    names: Vec<String>,
 }
 
 impl<D: LogDensity> Clone for Density<D> {
@@ -246,50 +241,42 @@ impl<D: LogDensity> Clone for Density<D> {
         Self {
             inner: Arc::clone(&self.inner),
             scratch: self.scratch.clone(),
-            names: self.names.clone(),
         }
     }
 }
 
 impl<D: LogDensity> HasDims for Density<D> {
     fn dim_sizes(&self) -> HashMap<String, u64> {
-        HashMap::from([
-            (
-                "unconstrained_parameter".to_string(),
-                self.inner.dim() as u64,
-            ),
-            (PARAMETER_DIM.to_string(), self.names.len() as u64),
-        ])
+        HashMap::from([(
+            "unconstrained_parameter".to_string(),
+            self.inner.dim() as u64,
+        )])
     }
 }
 
-/// Column of the nuts-rs trace that holds each draw's constrained values, and its dimension.
-const DRAW_ITEM: &str = "theta";
-const PARAMETER_DIM: &str = "parameter";
+/// nuts-rs hands every draw to `expand_vector`; the driver constrains the kept draws itself, so
+/// warm-up iterations cost no `constrain` and nothing per draw goes through named storage.
+struct NoExpansion;
 
-/// The constrained values of one draw, stored as one vector item (one append per draw in the
-/// sampler's storage instead of one per parameter); `convert` splits it into named columns.
-struct Draw(Vec<f64>);
-
-impl<D: LogDensity> Storable<Density<D>> for Draw {
+impl<D: LogDensity> Storable<Density<D>> for NoExpansion {
     fn names(_parent: &Density<D>) -> Vec<&str> {
-        vec![DRAW_ITEM]
+        Vec::new()
     }
     fn item_type(_parent: &Density<D>, _item: &str) -> ItemType {
         ItemType::F64
     }
     fn dims<'a>(_parent: &'a Density<D>, _item: &str) -> Vec<&'a str> {
-        vec![PARAMETER_DIM]
+        Vec::new()
     }
     fn get_all<'a>(&'a mut self, _parent: &'a Density<D>) -> Vec<(&'a str, Option<Value>)> {
-        vec![(DRAW_ITEM, Some(Value::F64(std::mem::take(&mut self.0))))]
+        Vec::new()
     }
 }
 
 impl<D: LogDensity> CpuLogpFunc for Density<D> {
     type LogpError = NotFinite;
     type FlowParameters = ();
-    type ExpandedVector = Draw;
+    type ExpandedVector = NoExpansion;
 
     fn dim(&self) -> usize {
         self.inner.dim()
@@ -304,12 +291,13 @@ impl<D: LogDensity> CpuLogpFunc for Density<D> {
     fn expand_vector<R: Rng + ?Sized>(
         &mut self,
         _rng: &mut R,
-        array: &[f64],
-    ) -> Result<Draw, CpuMathError> {
-        Ok(Draw(self.inner.constrain(array)))
+        _array: &[f64],
+    ) -> Result<NoExpansion, CpuMathError> {
+        Ok(NoExpansion)
     }
 }
 
+/// The density with where its chains start.
 struct NutsModel<D: LogDensity> {
     density: Density<D>,
     init: InitStrategy,
@@ -317,21 +305,22 @@ struct NutsModel<D: LogDensity> {
     jitter: f64,
 }
 
-impl<D: LogDensity> Model for NutsModel<D> {
-    type Math = CpuMath<Density<D>>;
+/// Why no start could be used.
+enum InitError {
+    /// Trying again with another random point cannot help.
+    Fatal(String),
+    /// The point had a non-finite log density; another may not.
+    Retry,
+}
 
-    fn math<R: Rng + ?Sized>(self: Arc<Self>, _rng: &mut R) -> anyhow::Result<Self::Math> {
-        Ok(CpuMath::new(self.density.clone()))
-    }
-
+impl<D: LogDensity> NutsModel<D> {
     /// Uniform(-2, 2) in unconstrained space (as Stan), a prior draw, or a given point with
-    /// uniform jitter; nuts-rs retries points whose log density is not finite.
-    fn init_position<R: Rng + ?Sized>(
+    /// uniform jitter.
+    fn initial_position<R: Rng + ?Sized>(
         &self,
         rng: &mut R,
-        _chain_id: u64,
         position: &mut [f64],
-    ) -> Result<(), InitPositionError> {
+    ) -> Result<(), InitError> {
         match self.init {
             InitStrategy::Uniform => {
                 for p in position.iter_mut() {
@@ -339,9 +328,10 @@ impl<D: LogDensity> Model for NutsModel<D> {
                 }
             }
             InitStrategy::Point => {
-                let start = self.start.as_ref().ok_or_else(|| {
-                    InitPositionError::Fatal(anyhow::anyhow!("init = point without a start"))
-                })?;
+                let start = self
+                    .start
+                    .as_ref()
+                    .ok_or_else(|| InitError::Fatal("init = point without a start".into()))?;
                 for (p, s) in position.iter_mut().zip(start) {
                     *p = if self.jitter > 0.0 {
                         s + rng.random_range(-self.jitter..self.jitter)
@@ -357,9 +347,7 @@ impl<D: LogDensity> Model for NutsModel<D> {
                     .inner
                     .prior_point(&mut rng_dyn)
                     .ok_or_else(|| {
-                        InitPositionError::Fatal(anyhow::anyhow!(
-                            "this density cannot draw from its prior"
-                        ))
+                        InitError::Fatal("this density cannot draw from its prior".into())
                     })?;
                 position.copy_from_slice(&point);
             }
@@ -368,12 +356,13 @@ impl<D: LogDensity> Model for NutsModel<D> {
         let mut scratch = self.density.scratch.clone();
         match self.density.inner.logp(position, &mut grad, &mut scratch) {
             Some(_) => Ok(()),
-            None => Err(InitPositionError::Retry(anyhow::anyhow!(
-                "non-finite log density at the initial point"
-            ))),
+            None => Err(InitError::Retry),
         }
     }
 }
+
+/// Starting points tried per chain before giving up (as nuts-rs's own driver).
+const INIT_TRIES: usize = 500;
 
 /// Sample `density` with NUTS.
 pub fn sample<D: LogDensity>(density: Arc<D>, opts: &NutsOptions) -> Result<Trace, SampleError> {
@@ -394,21 +383,37 @@ pub fn sample<D: LogDensity>(density: Arc<D>, opts: &NutsOptions) -> Result<Trac
         density: Density {
             scratch: density.scratch(),
             inner: density,
-            names: names.clone(),
         },
     };
+    // The stats are read field by field from nuts-rs's typed per-iteration statistics; the
+    // closure is written once here because the two mass-matrix variants have different types.
+    macro_rules! iteration_stats {
+        () => {
+            |s| IterationStats {
+                step_size: s.hamiltonian.step_size,
+                depth: s.depth,
+                n_steps: s.adapt.step_size.n_steps,
+                energy: s.point.energy,
+                diverging: s.divergence.diverging,
+                logp: s.point.logp,
+                mean_tree_accept: s.adapt.step_size.mean_tree_accept,
+            }
+        };
+    }
     match opts.mass_matrix {
         MassMatrix::Diag => run(
-            model,
-            configure(DiagNutsSettings::default(), opts),
+            &model,
+            &configure(DiagNutsSettings::default(), opts),
             opts,
             names,
+            iteration_stats!(),
         ),
         MassMatrix::LowRank => run(
-            model,
-            configure(LowRankNutsSettings::default(), opts),
+            &model,
+            &configure(LowRankNutsSettings::default(), opts),
             opts,
             names,
+            iteration_stats!(),
         ),
     }
 }
@@ -457,167 +462,95 @@ fn progress_bars(opts: &NutsOptions) -> (MultiProgress, Vec<ProgressBar>) {
     (multi, bars)
 }
 
-fn run<D: LogDensity, S: Settings>(
-    model: NutsModel<D>,
-    settings: S,
+/// The statistics kept of one NUTS iteration.
+struct IterationStats {
+    step_size: f64,
+    depth: u64,
+    n_steps: u64,
+    energy: f64,
+    diverging: bool,
+    logp: f64,
+    mean_tree_accept: f64,
+}
+
+/// What one chain produced: its kept draws (constrained, draw-major) and per-iteration stats.
+struct ChainOutput {
+    values: Vec<f64>,
+    stats: ChainStats,
+    complete: bool,
+}
+
+/// The chain type nuts-rs builds for settings `S` on our density.
+type ChainOf<S, D> = <S as Settings>::Chain<CpuMath<Density<D>>>;
+/// Its typed per-iteration statistics.
+type StatsOf<S, D> = <ChainOf<S, D> as SamplerStats<CpuMath<Density<D>>>>::Stats;
+
+/// Run the chains on `opts.threads` worker threads, each taking whole chains from a shared
+/// counter. Every chain owns its RNG stream, so draws do not depend on the thread count.
+fn run<D, S, F>(
+    model: &NutsModel<D>,
+    settings: &S,
     opts: &NutsOptions,
     names: Vec<String>,
-) -> Result<Trace, SampleError> {
+    read_stats: F,
+) -> Result<Trace, SampleError>
+where
+    D: LogDensity,
+    S: Settings + Sync,
+    F: Fn(&StatsOf<S, D>) -> IterationStats + Sync,
+{
     let threads = if opts.threads == 0 {
         std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1)
     } else {
         opts.threads
-    };
+    }
+    .clamp(1, opts.chains.max(1));
     let (_multi, bars) = progress_bars(opts);
-    let cb_bars = bars.clone();
-    let callback = ProgressCallback {
-        callback: Box::new(move |_elapsed: Duration, chains: Box<[ChainProgress]>| {
-            for (bar, c) in cb_bars.iter().zip(chains.iter()) {
-                bar.set_position(c.finished_draws as u64);
-                let phase = if c.tuning { "warm-up" } else { "sampling" };
-                bar.set_message(format!(
-                    "{phase}, {} divergences, step size {:.3}",
-                    c.divergences, c.step_size
-                ));
-            }
-        }),
-        rate: Duration::from_millis(100),
-    };
+    let next_chain = AtomicUsize::new(0);
+    let outputs: Vec<Mutex<Option<Result<ChainOutput, SampleError>>>> =
+        (0..opts.chains).map(|_| Mutex::new(None)).collect();
     let start = Instant::now();
-    let mut sampler = Sampler::new(
-        Arc::new(model),
-        settings,
-        ArrowConfig::new().store_warmup(true),
-        threads,
-        Some(callback),
-    )
-    .map_err(SampleError::Nuts)?;
-    let mut complete = true;
-    let traces: Vec<ArrowTrace> = loop {
-        match sampler.wait_timeout(Duration::from_millis(20)) {
-            SamplerWaitResult::Trace(t) => break t,
-            SamplerWaitResult::Timeout(s) => {
-                if opts
-                    .stop
-                    .as_ref()
-                    .is_some_and(|f| f.load(Ordering::Relaxed))
-                {
-                    complete = false;
-                    let (err, t) = s.abort().map_err(SampleError::Nuts)?;
-                    if let Some(e) = err {
-                        return Err(SampleError::Nuts(e));
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                loop {
+                    let chain = next_chain.fetch_add(1, Ordering::Relaxed);
+                    if chain >= opts.chains {
+                        break;
                     }
-                    break t;
+                    let output = run_chain(
+                        model,
+                        settings,
+                        chain as u64,
+                        opts,
+                        &read_stats,
+                        &bars[chain],
+                    );
+                    if let Ok(mut slot) = outputs[chain].lock() {
+                        *slot = Some(output);
+                    }
                 }
-                sampler = s;
-            }
-            SamplerWaitResult::Err(e, _) => return Err(SampleError::Nuts(e)),
+            });
         }
-    };
+    });
     let sampling_seconds = start.elapsed().as_secs_f64();
     for bar in &bars {
         bar.finish_and_clear();
     }
-    convert(traces, names, opts, sampling_seconds, complete)
-}
-
-fn f64_col(batch: &RecordBatch, name: &str) -> Result<Vec<f64>, SampleError> {
-    let arr = batch
-        .column_by_name(name)
-        .ok_or_else(|| SampleError::Trace(format!("no column '{name}'")))?;
-    let arr = cast(arr, &DataType::Float64).map_err(|e| SampleError::Trace(e.to_string()))?;
-    let a = arr
-        .as_any()
-        .downcast_ref::<Float64Array>()
-        .ok_or_else(|| SampleError::Trace(format!("column '{name}' is not numeric")))?;
-    Ok((0..a.len())
-        .map(|i| if a.is_null(i) { f64::NAN } else { a.value(i) })
-        .collect())
-}
-
-/// The `theta` column (one list of constrained values per iteration) as one row-major vector.
-fn draw_values(batch: &RecordBatch, dim: usize) -> Result<Vec<f64>, SampleError> {
-    let column = batch
-        .column_by_name(DRAW_ITEM)
-        .ok_or_else(|| SampleError::Trace(format!("no column '{DRAW_ITEM}'")))?;
-    let list = column
-        .as_any()
-        .downcast_ref::<LargeListArray>()
-        .ok_or_else(|| SampleError::Trace(format!("column '{DRAW_ITEM}' is not a list")))?;
-    let offsets = list.value_offsets();
-    let (first, last) = (offsets[0] as usize, offsets[list.len()] as usize);
-    if list.null_count() > 0 || last - first != list.len() * dim {
-        return Err(SampleError::Trace(format!(
-            "column '{DRAW_ITEM}' does not hold {dim} values per iteration"
-        )));
-    }
-    let offset = first;
-    let values = list
-        .values()
-        .as_any()
-        .downcast_ref::<Float64Array>()
-        .ok_or_else(|| SampleError::Trace(format!("column '{DRAW_ITEM}' is not f64")))?;
-    Ok(values.values()[offset..offset + list.len() * dim].to_vec())
-}
-
-fn bool_col(batch: &RecordBatch, name: &str) -> Result<Vec<bool>, SampleError> {
-    let arr: &ArrayRef = batch
-        .column_by_name(name)
-        .ok_or_else(|| SampleError::Trace(format!("no column '{name}'")))?;
-    let a = arr
-        .as_any()
-        .downcast_ref::<BooleanArray>()
-        .ok_or_else(|| SampleError::Trace(format!("column '{name}' is not boolean")))?;
-    Ok((0..a.len()).map(|i| !a.is_null(i) && a.value(i)).collect())
-}
-
-fn int_col(batch: &RecordBatch, name: &str) -> Result<Vec<i64>, SampleError> {
-    let arr = batch
-        .column_by_name(name)
-        .ok_or_else(|| SampleError::Trace(format!("no column '{name}'")))?;
-    let arr = cast(arr, &DataType::UInt64).map_err(|e| SampleError::Trace(e.to_string()))?;
-    let a = arr
-        .as_any()
-        .downcast_ref::<UInt64Array>()
-        .ok_or_else(|| SampleError::Trace(format!("column '{name}' is not an integer")))?;
-    Ok((0..a.len())
-        .map(|i| if a.is_null(i) { 0 } else { a.value(i) as i64 })
-        .collect())
-}
-
-fn convert(
-    traces: Vec<ArrowTrace>,
-    names: Vec<String>,
-    opts: &NutsOptions,
-    sampling_seconds: f64,
-    complete: bool,
-) -> Result<Trace, SampleError> {
-    let tune = opts.tune as usize;
-    let mut values = Vec::with_capacity(traces.len());
-    let mut stats = Vec::with_capacity(traces.len());
-    for t in &traces {
-        let rows = t.posterior.num_rows();
-        if rows < tune && complete {
-            return Err(SampleError::Trace(format!(
-                "chain has {rows} iterations, fewer than {tune} warm-up"
-            )));
-        }
-        let flat = draw_values(&t.posterior, names.len())?;
-        values.push(flat[tune.min(rows) * names.len()..].to_vec());
-        let ss = &t.sample_stats;
-        let n = ss.num_rows();
-        stats.push(ChainStats {
-            warmup: (0..n).map(|i| i < tune).collect(),
-            step_size: f64_col(ss, "step_size")?,
-            tree_depth: int_col(ss, "depth")?,
-            n_steps: int_col(ss, "n_steps")?,
-            energy: f64_col(ss, "energy")?,
-            diverging: bool_col(ss, "diverging")?,
-            logp: f64_col(ss, "logp")?,
-            mean_tree_accept: f64_col(ss, "mean_tree_accept")?,
-        });
+    let mut values = Vec::with_capacity(opts.chains);
+    let mut stats = Vec::with_capacity(opts.chains);
+    let mut complete = true;
+    for (chain, slot) in outputs.into_iter().enumerate() {
+        let output = slot
+            .into_inner()
+            .ok()
+            .flatten()
+            .ok_or_else(|| SampleError::Trace(format!("chain {chain} did not finish")))??;
+        complete &= output.complete;
+        values.push(output.values);
+        stats.push(output.stats);
     }
     Ok(Trace {
         names,
@@ -626,4 +559,129 @@ fn convert(
         sampling_seconds,
         complete,
     })
+}
+
+/// One chain from its seeded start to its last draw, or until the stop flag is set.
+///
+/// Seeding, start retries and the RNG stream (ChaCha8 stream `chain + 1` of the seed) follow
+/// nuts-rs's own driver, so the draws equal what its `Sampler` gives.
+fn run_chain<D, S, F>(
+    model: &NutsModel<D>,
+    settings: &S,
+    chain_id: u64,
+    opts: &NutsOptions,
+    read_stats: &F,
+    bar: &ProgressBar,
+) -> Result<ChainOutput, SampleError>
+where
+    D: LogDensity,
+    S: Settings,
+    F: Fn(&StatsOf<S, D>) -> IterationStats,
+{
+    let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
+    rng.set_stream(chain_id + 1);
+    let math = CpuMath::new(model.density.clone());
+    let dim = math.dim();
+    let mut chain: ChainOf<S, D> = settings
+        .new_chain(chain_id, math, &mut rng)
+        .map_err(SampleError::Nuts)?;
+    let mut position = vec![0.0; dim];
+    let mut last_error = String::from("no start was tried");
+    let mut started = false;
+    for _ in 0..INIT_TRIES {
+        match model.initial_position(&mut rng, &mut position) {
+            Err(InitError::Fatal(why)) => {
+                return Err(SampleError::Nuts(anyhow::anyhow!(
+                    "chain {chain_id}: no valid initial position: {why}"
+                )));
+            }
+            Err(InitError::Retry) => {
+                last_error = "non-finite log density at the initial point".into();
+                continue;
+            }
+            Ok(()) => {}
+        }
+        match chain.set_position(&position) {
+            Ok(()) => {
+                started = true;
+                break;
+            }
+            Err(e) => last_error = format!("{e:#}"),
+        }
+    }
+    if !started {
+        return Err(SampleError::Nuts(anyhow::anyhow!(
+            "chain {chain_id}: all {INIT_TRIES} initialization points failed: {last_error}"
+        )));
+    }
+
+    let tune = opts.tune as usize;
+    let total = tune + opts.draws as usize;
+    let mut stats = ChainStats::with_capacity(total);
+    let mut values = Vec::with_capacity(opts.draws as usize * model.density.inner.dim());
+    let mut divergences = 0usize;
+    let mut complete = true;
+    for iteration in 0..total {
+        if opts
+            .stop
+            .as_ref()
+            .is_some_and(|f| f.load(Ordering::Relaxed))
+        {
+            complete = false;
+            break;
+        }
+        let (draw, _, iteration_stats, _) = chain.expanded_draw().map_err(SampleError::Nuts)?;
+        let row = read_stats(&iteration_stats);
+        divergences += usize::from(row.diverging);
+        stats.push(iteration < tune, &row);
+        if iteration >= tune {
+            values.extend(model.density.inner.constrain(&draw));
+        }
+        if iteration % PROGRESS_EVERY == PROGRESS_EVERY - 1 || iteration + 1 == total {
+            bar.set_position(iteration as u64 + 1);
+            let phase = if iteration < tune {
+                "warm-up"
+            } else {
+                "sampling"
+            };
+            bar.set_message(format!(
+                "{phase}, {divergences} divergences, step size {:.3}",
+                row.step_size
+            ));
+        }
+    }
+    Ok(ChainOutput {
+        values,
+        stats,
+        complete,
+    })
+}
+
+/// Iterations between progress-bar updates.
+const PROGRESS_EVERY: usize = 50;
+
+impl ChainStats {
+    fn with_capacity(n: usize) -> Self {
+        Self {
+            warmup: Vec::with_capacity(n),
+            step_size: Vec::with_capacity(n),
+            tree_depth: Vec::with_capacity(n),
+            n_steps: Vec::with_capacity(n),
+            energy: Vec::with_capacity(n),
+            diverging: Vec::with_capacity(n),
+            logp: Vec::with_capacity(n),
+            mean_tree_accept: Vec::with_capacity(n),
+        }
+    }
+
+    fn push(&mut self, warmup: bool, row: &IterationStats) {
+        self.warmup.push(warmup);
+        self.step_size.push(row.step_size);
+        self.tree_depth.push(row.depth as i64);
+        self.n_steps.push(row.n_steps as i64);
+        self.energy.push(row.energy);
+        self.diverging.push(row.diverging);
+        self.logp.push(row.logp);
+        self.mean_tree_accept.push(row.mean_tree_accept);
+    }
 }
