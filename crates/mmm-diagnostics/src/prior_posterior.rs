@@ -40,6 +40,9 @@ pub fn contraction_shift(prior: (f64, f64), posterior: (f64, f64)) -> (f64, f64)
     (contraction, shift)
 }
 
+/// First ChaCha8 stream of the seed used for the prior draws (draw k uses this + k).
+const PRIOR_MOMENTS_STREAM: u64 = 4_000_000;
+
 /// Prior moments from `prior_draws` draws of the model's priors (through the model's own
 /// `sample_prior_unconstrained` and `constrain`, so they are the priors the sampler used),
 /// posterior moments from `posterior` (constrained draws, parameter order of the model).
@@ -50,12 +53,17 @@ pub fn prior_posterior(
     seed: u64,
     min_contraction: f64,
 ) -> Vec<PriorPosteriorRow> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    rng.set_stream(u64::MAX - 1);
-    let prior: Vec<Vec<f64>> = (0..prior_draws)
-        .filter_map(|_| model.prior_draw(&mut rng))
-        .filter(|t| t.iter().all(|v| v.is_finite()))
-        .collect();
+    // Draw k from its own ChaCha8 stream, so the draws run in parallel and do not depend on
+    // the thread count.
+    let prior: Vec<Vec<f64>> = mmm_core::parallel::map_indexed(prior_draws, 64, |k| {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        rng.set_stream(PRIOR_MOMENTS_STREAM + k as u64);
+        model.prior_draw(&mut rng)
+    })
+    .into_iter()
+    .flatten()
+    .filter(|t| t.iter().all(|v| v.is_finite()))
+    .collect();
     model
         .param_names()
         .into_iter()

@@ -46,8 +46,13 @@ pub struct PriorPredictiveBands {
     pub upper: Vec<f64>,
 }
 
-/// Draw `draws` data sets from the prior predictive distribution (ChaCha8 stream
-/// `u64::MAX - 2` of `seed`; draws whose data are not finite are dropped) and compare them with
+/// First ChaCha8 stream of `seed` used here: data set k draws from stream
+/// `PRIOR_PREDICTIVE_STREAM + k`, so the data sets are drawn in parallel and do not depend on
+/// the thread count (the refit checks use streams from 1,000,000 and 2,000,000).
+const PRIOR_PREDICTIVE_STREAM: u64 = 3_000_000;
+
+/// Draw `draws` data sets from the prior predictive distribution (data set k from its own
+/// ChaCha8 stream of `seed`; data sets that are not finite are dropped) and compare them with
 /// `observed` (original units) over the first `n_train` periods.
 pub fn prior_predictive(
     model: &dyn Fitted,
@@ -59,20 +64,23 @@ pub fn prior_predictive(
 ) -> (PriorPredictiveCheck, PriorPredictiveBands) {
     let n = model.periods();
     let units = model.unit_names().len();
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    rng.set_stream(u64::MAX - 2);
-    let (mut mean_buf, mut y) = (vec![0.0; n * units], vec![0.0; n * units]);
+    // Each data set as the national target per period: the sum over units.
+    let data_sets: Vec<Option<Vec<f64>>> = mmm_core::parallel::map_indexed(draws, 64, |k| {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        rng.set_stream(PRIOR_PREDICTIVE_STREAM + k as u64);
+        let theta = model.prior_draw(&mut rng)?;
+        let (mut mean, mut y) = (vec![0.0; n * units], vec![0.0; n * units]);
+        model.predictive_draw_units(&theta, &mut rng, &mut mean, &mut y);
+        y.iter().all(|v| v.is_finite()).then(|| {
+            (0..n)
+                .map(|t| (0..units).map(|u| y[u * n + t]).sum())
+                .collect()
+        })
+    });
     let mut per_period: Vec<Vec<f64>> = vec![Vec::with_capacity(draws); n];
-    for _ in 0..draws {
-        let Some(theta) = model.prior_draw(&mut rng) else {
-            continue;
-        };
-        model.predictive_draw_units(&theta, &mut rng, &mut mean_buf, &mut y);
-        if y.iter().all(|v| v.is_finite()) {
-            // The national target: the sum over units.
-            for (t, p) in per_period.iter_mut().enumerate() {
-                p.push((0..units).map(|u| y[u * n + t]).sum());
-            }
+    for data in data_sets.iter().flatten() {
+        for (p, v) in per_period.iter_mut().zip(data) {
+            p.push(*v);
         }
     }
     let kept = per_period.first().map_or(0, Vec::len);

@@ -135,6 +135,9 @@ pub struct GeoFit {
     pub holdout: Option<FitMetrics>,
 }
 
+/// Draws computed in parallel at a time by the per-draw loops (bounds their memory at 50 geos).
+const PARALLEL_CHUNK: usize = 512;
+
 /// Draws behind each geo's predictive bands (evenly spaced over the posterior).
 const GEO_BAND_DRAWS: usize = 1000;
 
@@ -432,8 +435,20 @@ pub fn run_with_refits(
     // Geo bands from at most GEO_BAND_DRAWS evenly spaced draws, to bound memory at 50 geos.
     let stride = posterior.len().div_ceil(GEO_BAND_DRAWS).max(1);
     let mut geo_preds: Vec<Vec<f64>> = vec![Vec::new(); if nu > 1 { nu * n } else { 0 }];
+    // The linear predictors in parallel, a bounded chunk of draws at a time; the noise in draw
+    // order from the one seeded stream, so the draws do not depend on the thread count.
+    let mut etas: Vec<Vec<f64>> = Vec::new();
     for (k, theta) in posterior.theta.iter().enumerate() {
-        model.predictive_draw_units(theta, &mut rng, &mut mu_buf, &mut buf);
+        if k % PARALLEL_CHUNK == 0 {
+            let chunk = k..(k + PARALLEL_CHUNK).min(posterior.len());
+            etas = mmm_core::parallel::map_indexed(chunk.len(), 64, |i| {
+                let mut eta = vec![0.0; nu * n];
+                model.linear_predictor_units(&posterior.theta[chunk.start + i], &mut eta);
+                eta
+            });
+        }
+        mu_buf.copy_from_slice(&etas[k % PARALLEL_CHUNK]);
+        model.predictive_draw_from_linear_units(theta, &mut rng, &mut mu_buf, &mut buf);
         for t in 0..n {
             preds[t][k] = (0..nu).map(|u| buf[u * n + t]).sum();
             mus[t] += (0..nu).map(|u| mu_buf[u * n + t]).sum::<f64>() / posterior.len() as f64;
@@ -553,10 +568,9 @@ pub fn run_with_refits(
     let order = chain_major_order(&posterior);
     // One row per training observation: per period, or per geo and period.
     // Draws in parallel, a bounded chunk at a time so a panel's rows are not held twice.
-    const LOG_LIK_CHUNK: usize = 512;
     let mut log_lik = vec![vec![0.0; posterior.len()]; nu * nt];
-    for chunk_start in (0..order.len()).step_by(LOG_LIK_CHUNK) {
-        let chunk = chunk_start..(chunk_start + LOG_LIK_CHUNK).min(order.len());
+    for chunk_start in (0..order.len()).step_by(PARALLEL_CHUNK) {
+        let chunk = chunk_start..(chunk_start + PARALLEL_CHUNK).min(order.len());
         let per_draw: Vec<Vec<f64>> = mmm_core::parallel::map_blocks(chunk.len(), 64, |range| {
             range
                 .map(|i| {

@@ -29,13 +29,29 @@ pub trait Fitted: Sync {
         rng: &mut dyn crate::rand::Rng,
         mean: &mut [f64],
         out: &mut [f64],
+    ) {
+        self.linear_predictor_units(theta, mean);
+        self.predictive_draw_from_linear_units(theta, rng, mean, out);
+    }
+    /// The deterministic part of [`Self::predictive_draw_units`]: every unit's linear predictor
+    /// on its model scale, unit-major.
+    fn linear_predictor_units(&self, theta: &[f64], eta: &mut [f64]);
+    /// The random part of [`Self::predictive_draw_units`], with `mean` holding
+    /// [`Self::linear_predictor_units`] of `theta` on entry and the expected target on return.
+    fn predictive_draw_from_linear_units(
+        &self,
+        theta: &[f64],
+        rng: &mut dyn crate::rand::Rng,
+        mean: &mut [f64],
+        out: &mut [f64],
     );
     /// Pointwise log likelihood of every unit's training observations (unit-major, units x
     /// train periods), as densities of the original-unit target.
     fn pointwise_log_likelihood_units(&self, theta: &[f64], out: &mut [f64]);
 }
 
-/// Unit u's predictive draw on the geo's model scale, taken to original units.
+/// Unit u's predictive draw from its linear predictor (in `mean`) on the unit's model scale,
+/// taken to original units.
 fn scaled_draw(
     model: &MmmModel,
     theta: &[f64],
@@ -43,7 +59,7 @@ fn scaled_draw(
     mean: &mut [f64],
     out: &mut [f64],
 ) {
-    model.predictive_draw(theta, rng, mean, out);
+    model.predictive_draw_from_linear(theta, rng, mean, out);
     let s = model.target_scale();
     for v in mean.iter_mut().chain(out.iter_mut()) {
         *v *= s;
@@ -85,7 +101,11 @@ impl Fitted for MmmModel {
         self.sample_prior_unconstrained(rng)
             .map(|u| self.constrain(&u))
     }
-    fn predictive_draw_units(
+    fn linear_predictor_units(&self, theta: &[f64], eta: &mut [f64]) {
+        let n = self.periods();
+        self.linear_predictor(theta, &[], &mut eta[..n]);
+    }
+    fn predictive_draw_from_linear_units(
         &self,
         theta: &[f64],
         rng: &mut dyn crate::rand::Rng,
@@ -122,7 +142,15 @@ impl Fitted for GeoModel {
         self.sample_prior_unconstrained(rng)
             .map(|u| self.constrain(&u))
     }
-    fn predictive_draw_units(
+    fn linear_predictor_units(&self, theta: &[f64], eta: &mut [f64]) {
+        let n = Fitted::periods(self);
+        for g in 0..self.geos().len() {
+            let theta_g = self.geo_theta(theta, g);
+            self.member(g)
+                .linear_predictor(&theta_g, &[], &mut eta[g * n..(g + 1) * n]);
+        }
+    }
+    fn predictive_draw_from_linear_units(
         &self,
         theta: &[f64],
         rng: &mut dyn crate::rand::Rng,

@@ -1391,6 +1391,14 @@ impl MmmModel {
         let adstock: Vec<f64> = (0..spend.len())
             .map(|t| (0..ch.l_max.min(t + 1)).map(|l| w[l] * spend[t - l]).sum())
             .collect();
+        let n = multipliers.len().min(out.len());
+        if let Some(step) = evenly_spaced_from_zero(&multipliers[..n]) {
+            kernels::logistic_sums_on_grid(lam, step, &adstock, &mut out[..n]);
+            for o in &mut out[..n] {
+                *o *= beta;
+            }
+            return;
+        }
         for (o, m) in out.iter_mut().zip(multipliers) {
             *o = beta * kernels::logistic_sum(lam * m, &adstock);
         }
@@ -1648,6 +1656,14 @@ impl Posterior {
     }
 }
 
+/// The step h when `grid` is 0, h, 2h, ... (each within 1e-12 relative of k h), as response
+/// curves use; `None` otherwise.
+fn evenly_spaced_from_zero(grid: &[f64]) -> Option<f64> {
+    let step = *grid.get(1)?;
+    let on_grid = |(k, m): (usize, &f64)| (m - k as f64 * step).abs() <= 1e-12 * (k as f64 * step);
+    (step > 0.0 && grid[0] == 0.0 && grid.iter().enumerate().all(on_grid)).then_some(step)
+}
+
 impl MmmModel {
     /// One posterior predictive draw per period on the response's model scale (target /
     /// scales.target): the expected target is written to `mean` and the draw to `out`
@@ -1660,10 +1676,24 @@ impl MmmModel {
         mean: &mut [f64],
         out: &mut [f64],
     ) {
+        let n = self.n.min(mean.len());
+        self.linear_predictor(theta, &[], &mut mean[..n]);
+        self.predictive_draw_from_linear(theta, rng, mean, out);
+    }
+
+    /// [`Self::predictive_draw`] with `mean` already holding the linear predictor of `theta`
+    /// ([`Self::linear_predictor`]): the noise draws only, so the deterministic part can run
+    /// apart (in parallel over draws) while the random stream stays in draw order.
+    pub fn predictive_draw_from_linear<R: rand::Rng + ?Sized>(
+        &self,
+        theta: &[f64],
+        rng: &mut R,
+        mean: &mut [f64],
+        out: &mut [f64],
+    ) {
         use rand_distr::Distribution;
         let n = self.n.min(mean.len()).min(out.len());
         let (mean, out) = (&mut mean[..n], &mut out[..n]);
-        self.linear_predictor(theta, &[], mean);
         // Past the training window the local level keeps walking: one path per draw, added to
         // the linear predictor the noise is drawn around (`mean` keeps the flat forecast).
         let walked: Option<Vec<f64>> = self.local_level_at.map(|at| {
