@@ -241,10 +241,10 @@ pub fn logistic_sums_on_grid(lam: f64, h: f64, a: &[f64], out: &mut [f64]) {
         let mut sums = [0.0f64; 16];
         let blocks = e.len() / 16;
         for b in 0..blocks {
-            for k in 0..16 {
-                let t = b * 16 + k;
-                sums[k] += (1.0 - e[t]) / (1.0 + e[t]);
-                e[t] *= q[t];
+            let block = b * 16..b * 16 + 16;
+            for ((s, et), qt) in sums.iter_mut().zip(&mut e[block.clone()]).zip(&q[block]) {
+                *s += (1.0 - *et) / (1.0 + *et);
+                *et *= qt;
             }
         }
         let mut tail = 0.0;
