@@ -148,7 +148,9 @@ fn same_seed_gives_identical_bytes_and_another_seed_changes_draws() {
         "fit/sample_stats.parquet",
         "decide/contributions.parquet",
         "decide/roi.parquet",
+        "decide/curves.parquet",
         "diagnose/ppc.parquet",
+        "diagnose/prior_predictive.parquet",
     ] {
         assert_eq!(
             read(&a.join(file)),
