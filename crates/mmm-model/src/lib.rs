@@ -1388,9 +1388,10 @@ impl MmmModel {
         let (alpha, lam, beta) = (theta[base], theta[base + 1], theta[base + 2]);
         let (mut w, mut dw) = (vec![0.0; ch.l_max], vec![0.0; ch.l_max]);
         geometric_weights(alpha, ch.normalize, &mut w, &mut dw);
-        let adstock: Vec<f64> = (0..spend.len())
-            .map(|t| (0..ch.l_max.min(t + 1)).map(|l| w[l] * spend[t - l]).sum())
-            .collect();
+        let mut padded = vec![0.0; ch.l_max + spend.len()];
+        padded[ch.l_max..].copy_from_slice(spend);
+        let mut adstock = vec![0.0; spend.len()];
+        kernels::convolve(&padded, &w, &mut adstock);
         let n = multipliers.len().min(out.len());
         if let Some(step) = evenly_spaced_from_zero(&multipliers[..n]) {
             kernels::logistic_sums_on_grid(lam, step, &adstock, &mut out[..n]);
