@@ -781,6 +781,16 @@ pub fn geo_curves() -> ArtifactSchema {
     )
 }
 
+/// `decide/geo_decomposition.parquet` (geo hierarchy only).
+pub fn geo_decomposition() -> ArtifactSchema {
+    with_geo_column(
+        decomposition(),
+        "decide/geo_decomposition.parquet",
+        "one period x one component in one geo, from the geo's own parameters, summarized over \
+         posterior draws; decomposition.parquet sums the geos per draw",
+    )
+}
+
 /// `optimize/geo_allocation.parquet` (geo hierarchy only).
 pub fn geo_allocation() -> ArtifactSchema {
     with_geo_column(
@@ -813,6 +823,7 @@ pub fn all() -> Vec<ArtifactSchema> {
         geo_contributions(),
         geo_roi(),
         geo_curves(),
+        geo_decomposition(),
         allocation(),
         geo_allocation(),
     ]

@@ -252,3 +252,89 @@ pub fn baseline_check(dec: &Decomposition, dates: &[i32]) -> BaselineCheck {
         method: "baseline = intercept + controls + seasonality per draw and week (every channel's spend at zero); failed when a week's posterior mean is below zero",
     }
 }
+
+/// A decomposition summarized per period and component (the rows of decomposition.parquet):
+/// posterior mean, the `interval` HDI and the share of draws below zero.
+#[derive(Debug, Default)]
+pub(crate) struct DecompositionRows {
+    date: Vec<i32>,
+    component: Vec<String>,
+    mean: Vec<f64>,
+    lower: Vec<f64>,
+    upper: Vec<f64>,
+    share_negative: Vec<f64>,
+}
+
+impl DecompositionRows {
+    /// Number of rows.
+    pub(crate) fn len(&self) -> usize {
+        self.date.len()
+    }
+
+    /// Append `other`'s rows.
+    fn extend(&mut self, other: DecompositionRows) {
+        self.date.extend(other.date);
+        self.component.extend(other.component);
+        self.mean.extend(other.mean);
+        self.lower.extend(other.lower);
+        self.upper.extend(other.upper);
+        self.share_negative.extend(other.share_negative);
+    }
+
+    /// The rows as columns after whatever `leading` already holds (e.g. a `geo` column).
+    pub(crate) fn into_batch(
+        self,
+        leading: mmm_core::BatchBuilder,
+    ) -> Result<arrow::array::RecordBatch, arrow::error::ArrowError> {
+        leading
+            .date("date", self.date)
+            .string("component", self.component)
+            .f64("mean", self.mean)
+            .f64("lower", self.lower)
+            .f64("upper", self.upper)
+            .f64("share_negative", self.share_negative)
+            .build()
+    }
+}
+
+/// Summarize `dec` per period (`dates`) and component, periods outermost.
+pub(crate) fn decomposition_rows(
+    dec: &Decomposition,
+    dates: &[i32],
+    interval: f64,
+) -> DecompositionRows {
+    let nc = dec.names.len();
+    let n = dates.len();
+    let summaries: Vec<[f64; 4]> = mmm_core::parallel::map_indexed(n * nc, 16, |i| {
+        let values = &dec.series[i % nc][i / nc];
+        let (lo, hi) = mmm_core::summary::hdi(values, interval);
+        let negative =
+            values.iter().filter(|v| **v < 0.0).count() as f64 / values.len().max(1) as f64;
+        [mmm_core::summary::mean(values), lo, hi, negative]
+    });
+    let column = |j: usize| summaries.iter().map(|r| r[j]).collect::<Vec<f64>>();
+    DecompositionRows {
+        date: (0..n * nc).map(|i| dates[i / nc]).collect(),
+        component: (0..n * nc).map(|i| dec.names[i % nc].clone()).collect(),
+        mean: column(0),
+        lower: column(1),
+        upper: column(2),
+        share_negative: column(3),
+    }
+}
+
+/// Every geo's decomposition rows, geo by geo (geo_decomposition.parquet).
+#[derive(Debug, Default)]
+pub(crate) struct GeoDecomposition {
+    pub(crate) geo: Vec<String>,
+    pub(crate) rows: DecompositionRows,
+}
+
+impl GeoDecomposition {
+    /// Append one geo's rows.
+    pub(crate) fn push(&mut self, geo: &str, rows: DecompositionRows) {
+        self.geo
+            .extend(std::iter::repeat_n(geo.to_string(), rows.len()));
+        self.rows.extend(rows);
+    }
+}

@@ -20,6 +20,8 @@ mod tables;
 use mmm_core::spec::LoadedSpec;
 use mmm_core::summary::{hdi, mean, quantile_sorted, sorted};
 use mmm_core::{BatchBuilder, CoreError, Manifest, RunStatus, StageWriter, Upstream, schemas};
+
+use crate::decompose::{GeoDecomposition, decomposition_rows};
 use mmm_features::Design;
 use mmm_model::{MmmModel, Posterior};
 
@@ -275,6 +277,7 @@ pub fn run(
     let (interval, margin, hurdle) = (settings_d.interval, settings_d.margin, settings_d.hurdle);
     let grid = curves::multipliers();
     let draws_path = fit_dir.join("draws.parquet");
+    let mut geo_decomposition = GeoDecomposition::default();
     let (posterior, units, geo_tables) = match &panel {
         None => {
             let posterior = Posterior::from_batch(&draws, &model, &draws_path)?;
@@ -294,6 +297,7 @@ pub fn run(
                     .collect();
                 let unit = unit_result(hierarchy.member(g), d, &thetas, margin, &grid)?;
                 tables.push_unit(geo, &unit, &posterior, &grid, interval, margin, hurdle);
+                geo_decomposition.push(geo, decomposition_rows(&unit.dec, &d.dates, interval));
                 rollup.add(unit);
             }
             (posterior, rollup.finish(margin), Some(tables))
@@ -336,29 +340,8 @@ pub fn run(
     let roi = national_tables.roi()?;
 
     // decomposition.parquet: period x component.
-    let n = design.len();
-    let rows: Vec<[f64; 4]> = mmm_core::parallel::map_indexed(n * dec.names.len(), 16, |i| {
-        let values = &dec.series[i % dec.names.len()][i / dec.names.len()];
-        let (lo, hi) = hdi(values, interval);
-        let negative = values.iter().filter(|v| **v < 0.0).count() as f64 / nd.max(1) as f64;
-        [mean(values), lo, hi, negative]
-    });
-    let d_date: Vec<i32> = (0..rows.len())
-        .map(|i| design.dates[i / dec.names.len()])
-        .collect();
-    let d_comp: Vec<String> = (0..rows.len())
-        .map(|i| dec.names[i % dec.names.len()].clone())
-        .collect();
-    let column = |j: usize| rows.iter().map(|r| r[j]).collect::<Vec<f64>>();
-    let (d_mean, d_lo, d_hi, d_neg) = (column(0), column(1), column(2), column(3));
-    let decomposition = BatchBuilder::new()
-        .date("date", d_date)
-        .string("component", d_comp)
-        .f64("mean", d_mean)
-        .f64("lower", d_lo)
-        .f64("upper", d_hi)
-        .f64("share_negative", d_neg)
-        .build()
+    let decomposition = decomposition_rows(&dec, &design.dates, interval)
+        .into_batch(BatchBuilder::new())
         .map_err(out)?;
 
     // Component totals over the training window.
@@ -438,6 +421,16 @@ pub fn run(
             &tables.curves()?,
             &schemas::geo_curves(),
         )?;
+        let geo_rows = geo_decomposition.rows.len();
+        writer.write_parquet(
+            "geo_decomposition.parquet",
+            &geo_decomposition
+                .rows
+                .into_batch(BatchBuilder::new().string("geo", geo_decomposition.geo))
+                .map_err(out)?,
+            &schemas::geo_decomposition(),
+        )?;
+        tracing::debug!(rows = geo_rows, "wrote geo_decomposition.parquet");
     }
     let mut settings = serde_json::json!({
         "interval": interval,
@@ -454,7 +447,7 @@ pub fn run(
     });
     if panel.is_some() {
         settings["geo"] = "geo hierarchy: every geo's outputs from its own parameters per draw \
-            (geo_contributions, geo_roi, geo_curves); contributions, roi, curves and \
+            (geo_contributions, geo_roi, geo_curves, geo_decomposition); contributions, roi, curves and \
             decomposition are national: the geos' values summed per draw, then summarized; \
             national marginal ROAS is the spend-weighted sum of the geos' (every geo's spend \
             scaled together)"

@@ -86,6 +86,46 @@ fn geo_outputs_exist_per_geo_and_national_values_are_their_per_draw_sums() {
             .len(),
         geos
     );
+    // Each geo's decomposition; their posterior means add up to the national one's.
+    let path = run.join("decide/geo_decomposition.parquet");
+    let batch = parquet(&path);
+    let d_geo = string_column(&batch, "geo", &path).expect("geo");
+    let d_date = mmm_core::columns::date_column(&batch, "date", &path).expect("date");
+    let d_comp = string_column(&batch, "component", &path).expect("component");
+    let d_mean = f64_column(&batch, "mean", &path).expect("mean");
+    let (d_lo, d_hi) = (
+        f64_column(&batch, "lower", &path).expect("lower"),
+        f64_column(&batch, "upper", &path).expect("upper"),
+    );
+    let mut geo_sums: BTreeMap<(i32, String), f64> = BTreeMap::new();
+    for i in 0..d_mean.len() {
+        assert!(d_lo[i] <= d_mean[i] && d_mean[i] <= d_hi[i], "row {i}");
+        *geo_sums.entry((d_date[i], d_comp[i].clone())).or_default() += d_mean[i];
+    }
+    assert_eq!(
+        d_geo
+            .iter()
+            .collect::<std::collections::BTreeSet<_>>()
+            .len(),
+        geos
+    );
+    let path = run.join("decide/decomposition.parquet");
+    let batch = parquet(&path);
+    let n_date = mmm_core::columns::date_column(&batch, "date", &path).expect("date");
+    let n_comp = string_column(&batch, "component", &path).expect("component");
+    let n_mean = f64_column(&batch, "mean", &path).expect("mean");
+    assert_eq!(n_mean.len(), geo_sums.len());
+    assert_eq!(d_mean.len(), geos * n_mean.len());
+    for i in 0..n_mean.len() {
+        let g = geo_sums[&(n_date[i], n_comp[i].clone())];
+        assert!(
+            (n_mean[i] - g).abs() <= 1e-9 * g.abs().max(1.0),
+            "{} {}: national {} vs geo sum {g}",
+            n_date[i],
+            n_comp[i],
+            n_mean[i]
+        );
+    }
     let diag: serde_json::Value = serde_json::from_slice(
         &std::fs::read(run.join("diagnose/diagnostics.json")).expect("diagnostics"),
     )
