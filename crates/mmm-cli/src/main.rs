@@ -157,7 +157,9 @@ enum Command {
         common: StageArgs,
         #[command(flatten)]
         plan: PlanArgs,
-        /// CSV with columns `scenario` (optional), `week` (1..H) and one spend column per channel.
+        /// CSV with columns `scenario` (optional), `week` (1..H) and one spend column per channel;
+        /// for a geo hierarchy also `geo` (optional: without it a national plan is split over
+        /// geos by their shares of each channel's current spend).
         #[arg(long)]
         plans: PathBuf,
     },

@@ -1,5 +1,6 @@
-//! The optimize stage for a geo hierarchy: one budget split over geos x channels, each cell
-//! with its own bounds, every geo's response from its own parameters per draw.
+//! The optimize and scenario stages for a geo hierarchy: one budget split over geos x channels,
+//! each cell with its own bounds, and spend plans per geo compared with the current one; every
+//! geo's response from its own parameters per draw, national figures summed over geos per draw.
 
 use std::path::Path;
 
@@ -14,8 +15,8 @@ use crate::DecideError;
 use crate::optimize::{self, ChannelRange, GeoPlan, Problem};
 use crate::plan::PlanModel;
 use crate::stages::{
-    AllocationRows, OptimizeOptions, PlanWindow, flat_plan, format_day, lift_summary, plan_window,
-    spend_scales,
+    AllocationRows, OptimizeOptions, PlanWindow, ScenarioFile, flat_plan, format_day, lift_summary,
+    plan_start, plan_window, read_scenario_file, spend_scales,
 };
 
 /// Run `mmm optimize` on a geo hierarchy: writes allocation.parquet (national: geos summed
@@ -32,25 +33,13 @@ pub(crate) fn run(
             "--record (decision records) is not supported for the geo hierarchy yet".into(),
         ));
     }
-    let features = Upstream::open(features_dir, mmm_features::STAGE)?;
-    let fit = Upstream::open(fit_dir, "fit")?;
-    let (design, mut records) = Design::load(&features, &spec.spec)?;
-    let (panel, recs) = GeoDesign::load(&features, &spec.spec)?;
-    records.extend(recs);
-    let (draws, rec) = fit.parquet("draws.parquet")?;
-    records.push(rec);
-    let hierarchy = GeoModel::new(&spec.spec, &panel)?;
-    let posterior = Posterior::from_columns(
-        &draws,
-        &hierarchy.param_names(),
-        &fit_dir.join("draws.parquet"),
-    )?;
-    if posterior.is_empty() {
-        return Err(DecideError::Input(format!(
-            "{}: no posterior draws",
-            fit_dir.join("draws.parquet").display()
-        )));
-    }
+    let GeoInputs {
+        design,
+        panel,
+        hierarchy,
+        posterior,
+        records,
+    } = GeoInputs::load(spec, features_dir, fit_dir)?;
     let d = &spec.spec.decisions;
     let o = &d.optimizer;
     let PlanWindow {
@@ -121,32 +110,8 @@ pub(crate) fn run(
     else {
         return Ok(None);
     };
-    let thetas: Vec<Vec<Vec<f64>>> = (0..panel.len())
-        .map(|g| {
-            posterior
-                .theta
-                .iter()
-                .map(|t| hierarchy.geo_theta(t, g))
-                .collect()
-        })
-        .collect();
-    let plan = GeoPlan {
-        geos: panel
-            .designs
-            .iter()
-            .enumerate()
-            .map(|(g, gd)| {
-                PlanModel::new(
-                    hierarchy.member(g),
-                    &thetas[g],
-                    spend_scales(gd),
-                    gd.scales.target,
-                    start,
-                    horizon,
-                )
-            })
-            .collect(),
-    };
+    let geo_thetas = geo_thetas(&hierarchy, &posterior);
+    let plan = geo_plan(&hierarchy, &panel, &geo_thetas, start, horizon);
     let cells = current.len();
     let mut starts = vec![current.clone(), vec![budget / cells.max(1) as f64; cells]];
     if objective != Objective::Expected && objective != Objective::Profit {
@@ -160,69 +125,29 @@ pub(crate) fn run(
     let solution = optimize::optimize(&plan, &problem, &starts)?;
     let seconds = timer.elapsed().as_secs_f64();
     let (interval, risk) = (d.interval, o.risk_level);
-
-    // Per geo: each plan's rows; nationally: each channel's lift summed over geos per draw.
-    let mut geo_rows = AllocationRows::default();
     let draws = posterior.len();
-    let mut national = AllocationRows::default();
+
+    let mut rows = PlanRows::default();
     let mut plan_totals = Vec::new();
     for (label, spend) in [("current", &current), ("optimized", &solution.spend)] {
-        let mut channel_lift = vec![vec![0.0; draws]; nc];
-        let mut channel_spend = vec![0.0; nc];
-        let mut total = vec![0.0; draws];
-        for (g, geo) in panel.geos.iter().enumerate() {
-            let cells = &spend[g * nc..(g + 1) * nc];
-            let weekly = flat_plan(cells, horizon);
-            geo_rows.at_geo = Some(geo.clone());
-            let geo_total = geo_rows.push_plan(
-                label,
-                &plan.geos[g],
-                &weekly,
-                &names,
-                Some(&problem.ranges[g * nc..(g + 1) * nc]),
-                interval,
-                risk,
-                d.margin,
-            );
-            for (t, v) in total.iter_mut().zip(&geo_total) {
-                *t += v;
-            }
-            for c in 0..nc {
-                let lift = if plan.geos[g].is_additive() {
-                    plan.geos[g].channel_lift(c, &weekly[c])
-                } else {
-                    plan.geos[g].channel_lift_in(&weekly, c)
-                };
-                for (a, v) in channel_lift[c].iter_mut().zip(&lift) {
-                    *a += v;
-                }
-                channel_spend[c] += cells[c];
-            }
-        }
-        for c in 0..nc {
-            national.row(
-                label,
-                &names[c],
-                channel_spend[c],
-                (f64::NAN, f64::NAN),
-                &channel_lift[c],
-                interval,
-                risk,
-                d.margin,
-            );
-        }
-        national.row(
+        let weekly: Vec<Vec<Vec<f64>>> = spend
+            .chunks(nc)
+            .map(|cells| flat_plan(cells, horizon))
+            .collect();
+        plan_totals.push(rows.push(
             label,
-            "total",
-            spend.iter().sum(),
-            (f64::NAN, f64::NAN),
-            &total,
-            interval,
-            risk,
-            d.margin,
-        );
-        plan_totals.push(total);
+            &plan,
+            &panel.geos,
+            &weekly,
+            &names,
+            Some(&problem.ranges),
+            (interval, risk, d.margin),
+        ));
     }
+    let PlanRows {
+        national,
+        geos: geo_rows,
+    } = rows;
     let (current_lift, new_lift) = (&plan_totals[0], &plan_totals[1]);
     let p_better = new_lift
         .iter()
@@ -279,4 +204,377 @@ pub(crate) fn run(
         "start": format_day(dates[0]), "geos": panel.len(), "cells": cells,
     });
     Ok(Some(writer.finish(None, settings, RunStatus::Complete)?))
+}
+
+/// A scenario's plan per geo: `plans[g][c][week]`, currency.
+type GeoScenario = (String, Vec<Vec<Vec<f64>>>);
+
+/// Run `mmm scenario` on a geo hierarchy: each plan of `plans_file` against the current one
+/// (every geo's actual spend in the horizon-length window before the start). Writes
+/// scenarios.parquet (national: geos summed per draw), geo_scenarios.parquet and
+/// comparison.json.
+pub(crate) fn run_scenario(
+    spec: &LoadedSpec,
+    features_dir: &Path,
+    fit_dir: &Path,
+    plans_file: &Path,
+    out_dir: &Path,
+    opts: &OptimizeOptions,
+) -> Result<Option<Manifest>, DecideError> {
+    if opts.record {
+        return Err(DecideError::Input(
+            "--record (decision records) is not supported for the geo hierarchy yet".into(),
+        ));
+    }
+    let GeoInputs {
+        design,
+        panel,
+        hierarchy,
+        posterior,
+        mut records,
+    } = GeoInputs::load(spec, features_dir, fit_dir)?;
+    let names = design.channel_names.clone();
+    let nc = names.len();
+    let file = read_scenario_file(plans_file, &names)?;
+    let horizon = file.plans[0].2[0].len();
+    let d = &spec.spec.decisions;
+    let period_days = spec.spec.data.period_days as i32;
+    let (start, dates) = plan_start(&design, period_days, opts.start.as_deref(), horizon)?;
+    if start < horizon {
+        return Err(DecideError::Input(format!(
+            "the current plan repeats the {horizon} weeks before the start; the data has only {start}"
+        )));
+    }
+    let current: Vec<Vec<Vec<f64>>> = panel
+        .designs
+        .iter()
+        .map(|gd| {
+            (0..nc)
+                .map(|c| gd.spend(c)[start - horizon..start].to_vec())
+                .collect()
+        })
+        .collect();
+    let scenarios = geo_scenarios(file, &panel.geos, &names, &current, plans_file)?;
+    records.push(mmm_core::file_record(plans_file)?);
+    let Some(mut writer) = StageWriter::begin(
+        out_dir,
+        &mmm_core::stage_id!(crate::stages::SCENARIO_STAGE),
+        &spec.sha256,
+        records,
+        opts.force,
+    )?
+    else {
+        return Ok(None);
+    };
+    let thetas = geo_thetas(&hierarchy, &posterior);
+    let plan = geo_plan(&hierarchy, &panel, &thetas, start, horizon);
+    let (interval, risk) = (d.interval, d.optimizer.risk_level);
+    let settings = (interval, risk, d.margin);
+    let mut rows = PlanRows::default();
+    let current_lift = rows.push(
+        "current",
+        &plan,
+        &panel.geos,
+        &current,
+        &names,
+        None,
+        settings,
+    );
+    let spend_by_geo = |plans: &[Vec<Vec<f64>>]| -> serde_json::Value {
+        panel
+            .geos
+            .iter()
+            .zip(plans)
+            .map(|(geo, p)| {
+                let per_channel: Vec<f64> = p.iter().map(|w| w.iter().sum()).collect();
+                (geo.clone(), serde_json::json!(per_channel))
+            })
+            .collect::<serde_json::Map<_, _>>()
+            .into()
+    };
+    let total_spend = |plans: &[Vec<Vec<f64>>]| -> f64 { plans.iter().flatten().flatten().sum() };
+    let mut table = Vec::new();
+    for (name, plans) in &scenarios {
+        let lift = rows.push(name, &plan, &panel.geos, plans, &names, None, settings);
+        let spend = total_spend(plans);
+        let gain: Vec<f64> = lift.iter().zip(&current_lift).map(|(a, b)| a - b).collect();
+        table.push(serde_json::json!({
+            "scenario": name,
+            "spend": spend,
+            "spend_by_geo": spend_by_geo(plans),
+            "lift": lift_summary(&lift, interval, risk),
+            "profit_mean": d.margin * mmm_core::summary::mean(&lift) - spend,
+            "lift_minus_current": lift_summary(&gain, interval, risk),
+            "prob_beats_current": gain.iter().filter(|g| **g > 0.0).count() as f64 / gain.len().max(1) as f64,
+        }));
+    }
+    let comparison = serde_json::json!({
+        "start": format_day(dates[0]),
+        "horizon_weeks": horizon,
+        "channels": names,
+        "geos": panel.geos,
+        "current": {
+            "definition": "each geo's actual spend of the horizon-length window right before the start, week by week",
+            "spend": total_spend(&current),
+            "spend_by_geo": spend_by_geo(&current),
+            "lift": lift_summary(&current_lift, interval, risk),
+        },
+        "scenarios": table,
+        "interval": interval,
+        "method": "every geo's response from its own parameters per draw; lift = response over the horizon and carry-out weeks minus the response to carry-in alone, summed over geos per draw; a plan without a geo column is split over geos by each geo's share of the channel's spend in the current window",
+    });
+    let PlanRows { national, geos } = rows;
+    writer.write_parquet(
+        "scenarios.parquet",
+        &national.build()?,
+        &schemas::allocation(),
+    )?;
+    writer.write_parquet(
+        "geo_scenarios.parquet",
+        &geos.build()?,
+        &schemas::geo_allocation(),
+    )?;
+    writer.write_json("comparison.json", &comparison, None)?;
+    let settings = serde_json::json!({
+        "plans": plans_file.display().to_string(),
+        "start": format_day(dates[0]),
+        "geos": panel.len(),
+        "per_geo_plans": scenarios.len(),
+    });
+    Ok(Some(writer.finish(None, settings, RunStatus::Complete)?))
+}
+
+/// Each scenario of `file` as one plan per geo of `geos`. With a `geo` column every geo needs
+/// its rows; without one, a national plan is split over geos by each geo's share of the
+/// channel's spend in `current` (`current[g][c][week]`).
+fn geo_scenarios(
+    file: ScenarioFile,
+    geos: &[String],
+    names: &[String],
+    current: &[Vec<Vec<f64>>],
+    path: &Path,
+) -> Result<Vec<GeoScenario>, DecideError> {
+    let err = |m: String| DecideError::Input(format!("{}: {m}", path.display()));
+    if !file.has_geo {
+        return file
+            .plans
+            .into_iter()
+            .map(|(name, _, plan)| {
+                let mut per_geo = vec![Vec::with_capacity(names.len()); geos.len()];
+                for (c, weeks) in plan.iter().enumerate() {
+                    let by_geo: Vec<f64> = current.iter().map(|g| g[c].iter().sum()).collect();
+                    let all: f64 = by_geo.iter().sum();
+                    if all <= 0.0 && weeks.iter().any(|w| *w > 0.0) {
+                        return Err(err(format!(
+                            "scenario '{name}': channel '{}' had no spend in any geo in the {} \
+                             weeks before the start, so its national plan cannot be split by \
+                             geo; give one row per geo and week with a 'geo' column",
+                            names[c],
+                            weeks.len()
+                        )));
+                    }
+                    for (g, geo_plan) in per_geo.iter_mut().enumerate() {
+                        let share = if all > 0.0 { by_geo[g] / all } else { 0.0 };
+                        geo_plan.push(weeks.iter().map(|w| w * share).collect());
+                    }
+                }
+                Ok((name, per_geo))
+            })
+            .collect();
+    }
+    if let Some((name, geo, _)) = file.plans.iter().find(|p| !geos.contains(&p.1)) {
+        return Err(err(format!(
+            "scenario '{name}': geo '{geo}' is not a geo of the data ({})",
+            geos.join(", ")
+        )));
+    }
+    let mut order: Vec<String> = Vec::new();
+    for (name, _, _) in &file.plans {
+        if !order.contains(name) {
+            order.push(name.clone());
+        }
+    }
+    order
+        .into_iter()
+        .map(|name| {
+            let per_geo = geos
+                .iter()
+                .map(|geo| {
+                    file.plans
+                        .iter()
+                        .find(|p| p.0 == name && &p.1 == geo)
+                        .map(|p| p.2.clone())
+                        .ok_or_else(|| {
+                            err(format!(
+                                "scenario '{name}': no rows for geo '{geo}' (with a 'geo' column \
+                                 every scenario needs every geo: {})",
+                                geos.join(", ")
+                            ))
+                        })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok((name, per_geo))
+        })
+        .collect()
+}
+
+/// What the geo decision stages read: the national and per-geo designs, the hierarchy and its
+/// posterior draws, with the input records for the manifest.
+struct GeoInputs {
+    design: Design,
+    panel: GeoDesign,
+    hierarchy: GeoModel,
+    posterior: Posterior,
+    records: Vec<mmm_core::FileRecord>,
+}
+
+impl GeoInputs {
+    fn load(spec: &LoadedSpec, features_dir: &Path, fit_dir: &Path) -> Result<Self, DecideError> {
+        let features = Upstream::open(features_dir, mmm_features::STAGE)?;
+        let fit = Upstream::open(fit_dir, "fit")?;
+        let (design, mut records) = Design::load(&features, &spec.spec)?;
+        let (panel, recs) = GeoDesign::load(&features, &spec.spec)?;
+        records.extend(recs);
+        let (draws, rec) = fit.parquet("draws.parquet")?;
+        records.push(rec);
+        let hierarchy = GeoModel::new(&spec.spec, &panel)?;
+        let posterior = Posterior::from_columns(
+            &draws,
+            &hierarchy.param_names(),
+            &fit_dir.join("draws.parquet"),
+        )?;
+        if posterior.is_empty() {
+            return Err(DecideError::Input(format!(
+                "{}: no posterior draws",
+                fit_dir.join("draws.parquet").display()
+            )));
+        }
+        Ok(Self {
+            design,
+            panel,
+            hierarchy,
+            posterior,
+            records,
+        })
+    }
+}
+
+/// Every geo's own parameters per draw: `result[g][draw]`.
+fn geo_thetas(hierarchy: &GeoModel, posterior: &Posterior) -> Vec<Vec<Vec<f64>>> {
+    (0..hierarchy.geos().len())
+        .map(|g| {
+            posterior
+                .theta
+                .iter()
+                .map(|t| hierarchy.geo_theta(t, g))
+                .collect()
+        })
+        .collect()
+}
+
+/// The response of every geo to a plan of `horizon` weeks from period `start`.
+fn geo_plan<'a>(
+    hierarchy: &'a GeoModel,
+    panel: &GeoDesign,
+    thetas: &'a [Vec<Vec<f64>>],
+    start: usize,
+    horizon: usize,
+) -> GeoPlan<'a> {
+    GeoPlan {
+        geos: panel
+            .designs
+            .iter()
+            .enumerate()
+            .map(|(g, gd)| {
+                PlanModel::new(
+                    hierarchy.member(g),
+                    &thetas[g],
+                    spend_scales(gd),
+                    gd.scales.target,
+                    start,
+                    horizon,
+                )
+            })
+            .collect(),
+    }
+}
+
+/// Rows of plans evaluated over geos: per geo and channel (geo_allocation.parquet and its
+/// scenario twin), and nationally with each channel's lift summed over geos per draw.
+#[derive(Default)]
+struct PlanRows {
+    national: AllocationRows,
+    geos: AllocationRows,
+}
+
+impl PlanRows {
+    /// Add plan `label` (`weekly[g][c][week]`, currency) and return its total lift per draw,
+    /// summed over geos. `ranges` (geo-major cells) are the optimizer's bounds, when any.
+    #[allow(clippy::too_many_arguments)]
+    fn push(
+        &mut self,
+        label: &str,
+        plan: &GeoPlan,
+        geos: &[String],
+        weekly: &[Vec<Vec<f64>>],
+        names: &[String],
+        ranges: Option<&[ChannelRange]>,
+        (interval, risk, margin): (f64, f64, f64),
+    ) -> Vec<f64> {
+        let nc = names.len();
+        let draws = plan.geos.first().map_or(0, |p| p.draws());
+        let mut channel_lift = vec![vec![0.0; draws]; nc];
+        let mut channel_spend = vec![0.0; nc];
+        let mut total = vec![0.0; draws];
+        for (g, geo) in geos.iter().enumerate() {
+            self.geos.at_geo = Some(geo.clone());
+            let geo_total = self.geos.push_plan(
+                label,
+                &plan.geos[g],
+                &weekly[g],
+                names,
+                ranges.map(|r| &r[g * nc..(g + 1) * nc]),
+                interval,
+                risk,
+                margin,
+            );
+            for (t, v) in total.iter_mut().zip(&geo_total) {
+                *t += v;
+            }
+            for c in 0..nc {
+                let lift = if plan.geos[g].is_additive() {
+                    plan.geos[g].channel_lift(c, &weekly[g][c])
+                } else {
+                    plan.geos[g].channel_lift_in(&weekly[g], c)
+                };
+                for (a, v) in channel_lift[c].iter_mut().zip(&lift) {
+                    *a += v;
+                }
+                channel_spend[c] += weekly[g][c].iter().sum::<f64>();
+            }
+        }
+        for c in 0..nc {
+            self.national.row(
+                label,
+                &names[c],
+                channel_spend[c],
+                (f64::NAN, f64::NAN),
+                &channel_lift[c],
+                interval,
+                risk,
+                margin,
+            );
+        }
+        self.national.row(
+            label,
+            "total",
+            channel_spend.iter().sum(),
+            (f64::NAN, f64::NAN),
+            &total,
+            interval,
+            risk,
+            margin,
+        );
+        total
+    }
 }

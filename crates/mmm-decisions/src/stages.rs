@@ -49,8 +49,8 @@ struct Inputs {
 fn load(spec: &LoadedSpec, features_dir: &Path, fit_dir: &Path) -> Result<Inputs, DecideError> {
     if spec.spec.geo.is_hierarchical() {
         return Err(DecideError::Input(
-            "scenarios and decision reviews are not supported for the geo hierarchy yet; \
-             `mmm optimize` allocates over geos x channels"
+            "decision reviews are not supported for the geo hierarchy yet; `mmm optimize` \
+             allocates over geos x channels and `mmm scenario` compares plans per geo"
                 .into(),
         ));
     }
@@ -570,24 +570,55 @@ pub fn run_optimize(
 /// A named spend plan: `plan[channel][week]` in currency.
 pub type Scenario = (String, Vec<Vec<f64>>);
 
+/// A scenario file's plans, one per scenario and geo (`geo` is empty when the file has no
+/// `geo` column).
+pub(crate) struct ScenarioFile {
+    /// Whether the file has a `geo` column.
+    pub(crate) has_geo: bool,
+    /// (scenario, geo, plan[c][week]) in file order.
+    pub(crate) plans: Vec<(String, String, Vec<Vec<f64>>)>,
+}
+
 /// Parse a scenario file: CSV with an optional `scenario` column, a `week` column (1..H) and
 /// one spend column per channel (currency). Returns (name, plan[c][week]) per scenario.
 pub fn read_scenarios(path: &Path, channels: &[String]) -> Result<Vec<Scenario>, DecideError> {
+    let file = read_scenario_file(path, channels)?;
+    if file.has_geo {
+        return Err(DecideError::Input(format!(
+            "{}: column 'geo' names geos, but the model is national (a geo hierarchy reads \
+             per-geo scenarios)",
+            path.display()
+        )));
+    }
+    Ok(file
+        .plans
+        .into_iter()
+        .map(|(name, _, plan)| (name, plan))
+        .collect())
+}
+
+/// Parse a scenario file as [`read_scenarios`] does, with an optional `geo` column: each
+/// scenario then has one plan per geo, each with every week 1..H once.
+pub(crate) fn read_scenario_file(
+    path: &Path,
+    channels: &[String],
+) -> Result<ScenarioFile, DecideError> {
     let err = |m: String| DecideError::Input(format!("{}: {m}", path.display()));
     let mut rdr = csv::Reader::from_path(path).map_err(|e| err(e.to_string()))?;
     let headers = rdr.headers().map_err(|e| err(e.to_string()))?.clone();
     let find = |name: &str| headers.iter().position(|h| h.trim() == name);
     let week_col = find("week").ok_or_else(|| err("missing column 'week'".into()))?;
     let scen_col = find("scenario");
+    let geo_col = find("geo");
     let ch_cols = channels
         .iter()
         .map(|c| {
             find(c).ok_or_else(|| err(format!("missing spend column '{c}' (one per channel)")))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    // Per scenario, its rows as (week, spend per channel).
+    // Per scenario and geo, its rows as (week, spend per channel).
     type Rows = Vec<(usize, Vec<f64>)>;
-    let mut scenarios: Vec<(String, Rows)> = Vec::new();
+    let mut groups: Vec<(String, String, Rows)> = Vec::new();
     for (i, rec) in rdr.records().enumerate() {
         let row = i + 2;
         let rec = rec.map_err(|e| err(format!("row {row}: {e}")))?;
@@ -599,6 +630,13 @@ pub fn read_scenarios(path: &Path, channels: &[String]) -> Result<Vec<Scenario>,
             return Err(err(format!(
                 "row {row}, column 'scenario': a scenario needs a name other than 'current'"
             )));
+        }
+        let geo = geo_col
+            .and_then(|c| rec.get(c))
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default();
+        if geo_col.is_some() && geo.is_empty() {
+            return Err(err(format!("row {row}, column 'geo': empty")));
         }
         let week: usize = rec
             .get(week_col)
@@ -619,26 +657,31 @@ pub fn read_scenarios(path: &Path, channels: &[String]) -> Result<Vec<Scenario>,
                     })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        match scenarios.iter_mut().find(|s| s.0 == name) {
-            Some(s) => s.1.push((week, spend)),
-            None => scenarios.push((name, vec![(week, spend)])),
+        match groups.iter_mut().find(|s| s.0 == name && s.1 == geo) {
+            Some(s) => s.2.push((week, spend)),
+            None => groups.push((name, geo, vec![(week, spend)])),
         }
     }
-    if scenarios.is_empty() {
+    if groups.is_empty() {
         return Err(err("no rows".into()));
     }
-    let horizon = scenarios
+    let horizon = groups
         .iter()
-        .flat_map(|s| s.1.iter().map(|w| w.0))
+        .flat_map(|s| s.2.iter().map(|w| w.0))
         .max()
         .unwrap_or(0);
-    scenarios
+    let plans = groups
         .into_iter()
-        .map(|(name, weeks)| {
+        .map(|(name, geo, weeks)| {
+            let label = if geo.is_empty() {
+                format!("scenario '{name}'")
+            } else {
+                format!("scenario '{name}', geo '{geo}'")
+            };
             let mut plan = vec![vec![f64::NAN; horizon]; channels.len()];
             for (w, spend) in weeks {
                 if !plan[0][w - 1].is_nan() {
-                    return Err(err(format!("scenario '{name}': week {w} appears twice")));
+                    return Err(err(format!("{label}: week {w} appears twice")));
                 }
                 for (c, v) in spend.into_iter().enumerate() {
                     plan[c][w - 1] = v;
@@ -646,13 +689,17 @@ pub fn read_scenarios(path: &Path, channels: &[String]) -> Result<Vec<Scenario>,
             }
             if let Some(w) = (0..horizon).find(|&w| plan[0][w].is_nan()) {
                 return Err(err(format!(
-                    "scenario '{name}': week {} is missing (every scenario needs weeks 1..{horizon})",
+                    "{label}: week {} is missing (every scenario needs weeks 1..{horizon})",
                     w + 1
                 )));
             }
-            Ok((name, plan))
+            Ok((name, geo, plan))
         })
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(ScenarioFile {
+        has_geo: geo_col.is_some(),
+        plans,
+    })
 }
 
 /// The scenario stage: outcome distributions of plans from a file vs the current plan;
@@ -665,6 +712,16 @@ pub fn run_scenario(
     out_dir: &Path,
     opts: &OptimizeOptions,
 ) -> Result<Option<Manifest>, DecideError> {
+    if spec.spec.geo.is_hierarchical() {
+        return crate::geo_optimize::run_scenario(
+            spec,
+            features_dir,
+            fit_dir,
+            plans_file,
+            out_dir,
+            opts,
+        );
+    }
     let inp = load(spec, features_dir, fit_dir)?;
     let names = inp.design.channel_names.clone();
     let scenarios = read_scenarios(plans_file, &names)?;

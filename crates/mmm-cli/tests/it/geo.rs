@@ -174,6 +174,113 @@ fn geo_outputs_exist_per_geo_and_national_values_are_their_per_draw_sums() {
             .len(),
         geos * 2 * 4
     );
+
+    geo_scenarios_compare_plans_per_geo(dir.path(), &run, geos);
+}
+
+/// `mmm scenario` on the hierarchy: a per-geo plan equal to every geo's actual spend in the
+/// window before the start has exactly the current plan's lift, a national plan is split over
+/// geos by their shares of each channel, national rows are the geos' sums, and a plan for a
+/// geo the data lacks is refused without writing anything.
+fn geo_scenarios_compare_plans_per_geo(dir: &Path, run: &Path, geos: usize) {
+    let horizon = 4;
+    let data = std::fs::read_to_string(dir.join("sim/data.csv")).expect("data");
+    let mut lines = data.lines();
+    let header: Vec<&str> = lines.next().expect("header").split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).expect("column");
+    let (geo_col, channels) = (col("region"), [col("ch1"), col("ch2"), col("ch3")]);
+    let mut by_geo: BTreeMap<String, Vec<Vec<String>>> = BTreeMap::new();
+    for line in lines {
+        let f: Vec<&str> = line.split(',').collect();
+        by_geo
+            .entry(f[geo_col].to_string())
+            .or_default()
+            .push(channels.iter().map(|&c| f[c].to_string()).collect());
+    }
+    let mut per_geo = String::from("scenario,geo,week,ch1,ch2,ch3\n");
+    for (geo, rows) in &by_geo {
+        for (w, spend) in rows[rows.len() - horizon..].iter().enumerate() {
+            per_geo.push_str(&format!("as_is,{geo},{},{}\n", w + 1, spend.join(",")));
+        }
+    }
+    let national = (1..=horizon)
+        .map(|w| format!("more_ch2,{w},1000,30000,1000\n"))
+        .collect::<String>();
+    let scenario = |name: &str, csv: String| -> (std::process::Output, std::path::PathBuf) {
+        let plans = dir.join(format!("{name}.csv"));
+        std::fs::write(&plans, csv).expect("plans");
+        let out = dir.join(name);
+        let o = mmm_os([
+            "scenario".as_ref(),
+            "--spec".as_ref(),
+            fixture("geo/spec.toml").as_os_str(),
+            "--features".as_ref(),
+            run.join("features").as_os_str(),
+            "--fit".as_ref(),
+            run.join("fit").as_os_str(),
+            "--plans".as_ref(),
+            plans.as_os_str(),
+            "--out".as_ref(),
+            out.as_os_str(),
+        ]);
+        (o, out)
+    };
+    let (o, out) = scenario("per_geo", per_geo);
+    assert_eq!(o.status.code(), Some(0), "scenario: {}", stderr(&o));
+    let comparison: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("comparison.json")).expect("json"))
+            .expect("json");
+    let as_is = &comparison["scenarios"][0];
+    assert_eq!(as_is["lift_minus_current"]["mean"].as_f64(), Some(0.0));
+    assert_eq!(as_is["prob_beats_current"].as_f64(), Some(0.0));
+
+    let (o, out) = scenario("national", format!("scenario,week,ch1,ch2,ch3\n{national}"));
+    assert_eq!(o.status.code(), Some(0), "scenario: {}", stderr(&o));
+    // National rows: the geos' lifts summed per draw, so their means add up.
+    let path = out.join("geo_scenarios.parquet");
+    let batch = parquet(&path);
+    let (g_plan, g_ch) = (
+        string_column(&batch, "plan", &path).expect("plan"),
+        string_column(&batch, "channel", &path).expect("channel"),
+    );
+    let (g_spend, g_lift) = (
+        f64_column(&batch, "spend", &path).expect("spend"),
+        f64_column(&batch, "lift_mean", &path).expect("lift"),
+    );
+    assert_eq!(g_plan.len(), geos * 2 * 4);
+    let path = out.join("scenarios.parquet");
+    let batch = parquet(&path);
+    let (n_plan, n_ch) = (
+        string_column(&batch, "plan", &path).expect("plan"),
+        string_column(&batch, "channel", &path).expect("channel"),
+    );
+    let (n_spend, n_lift) = (
+        f64_column(&batch, "spend", &path).expect("spend"),
+        f64_column(&batch, "lift_mean", &path).expect("lift"),
+    );
+    for i in 0..n_plan.len() {
+        let rows = (0..g_plan.len()).filter(|&j| g_plan[j] == n_plan[i] && g_ch[j] == n_ch[i]);
+        let (spend, lift) = rows.fold((0.0, 0.0), |(s, l), j| (s + g_spend[j], l + g_lift[j]));
+        assert!((n_spend[i] - spend).abs() <= 1e-9 * spend.max(1.0));
+        assert!(
+            (n_lift[i] - lift).abs() <= 1e-9 * lift.abs().max(1.0),
+            "{} {}: {} vs {lift}",
+            n_plan[i],
+            n_ch[i],
+            n_lift[i]
+        );
+        if n_plan[i] == "more_ch2" && n_ch[i] == "ch2" {
+            assert!((n_spend[i] - 4.0 * 30_000.0).abs() <= 1e-6);
+        }
+    }
+
+    let (o, out) = scenario(
+        "unknown_geo",
+        "scenario,geo,week,ch1,ch2,ch3\nx,nowhere,1,1,1,1\n".into(),
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("geo 'nowhere' is not a geo of the data"));
+    assert!(!out.exists(), "a refused scenario wrote {}", out.display());
 }
 
 /// On simulated panels whose true effects differ by geo, the hierarchy's 90% intervals hold
