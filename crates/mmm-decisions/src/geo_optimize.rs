@@ -16,7 +16,7 @@ use crate::optimize::{self, ChannelRange, GeoPlan, Problem};
 use crate::plan::PlanModel;
 use crate::stages::{
     AllocationRows, OptimizeOptions, PlanWindow, ScenarioFile, flat_plan, format_day, lift_summary,
-    plan_start, plan_window, read_scenario_file, spend_scales,
+    plan_start, plan_window, read_scenario_file, require_draws, spend_scales,
 };
 
 /// Run `mmm optimize` on a geo hierarchy: writes allocation.parquet (national: geos summed
@@ -28,18 +28,13 @@ pub(crate) fn run(
     out_dir: &Path,
     opts: &OptimizeOptions,
 ) -> Result<Option<Manifest>, DecideError> {
-    if opts.record {
-        return Err(DecideError::Input(
-            "--record (decision records) is not supported for the geo hierarchy yet".into(),
-        ));
-    }
     let GeoInputs {
         design,
         panel,
         hierarchy,
         posterior,
         records,
-    } = GeoInputs::load(spec, features_dir, fit_dir)?;
+    } = GeoInputs::load(spec, features_dir, fit_dir, opts)?;
     let d = &spec.spec.decisions;
     let o = &d.optimizer;
     let PlanWindow {
@@ -221,18 +216,13 @@ pub(crate) fn run_scenario(
     out_dir: &Path,
     opts: &OptimizeOptions,
 ) -> Result<Option<Manifest>, DecideError> {
-    if opts.record {
-        return Err(DecideError::Input(
-            "--record (decision records) is not supported for the geo hierarchy yet".into(),
-        ));
-    }
     let GeoInputs {
         design,
         panel,
         hierarchy,
         posterior,
         mut records,
-    } = GeoInputs::load(spec, features_dir, fit_dir)?;
+    } = GeoInputs::load(spec, features_dir, fit_dir, opts)?;
     let names = design.channel_names.clone();
     let nc = names.len();
     let file = read_scenario_file(plans_file, &names)?;
@@ -429,7 +419,18 @@ struct GeoInputs {
 }
 
 impl GeoInputs {
-    fn load(spec: &LoadedSpec, features_dir: &Path, fit_dir: &Path) -> Result<Self, DecideError> {
+    /// Read the inputs of a geo decision stage; decision records (`--record`) are refused.
+    fn load(
+        spec: &LoadedSpec,
+        features_dir: &Path,
+        fit_dir: &Path,
+        opts: &OptimizeOptions,
+    ) -> Result<Self, DecideError> {
+        if opts.record {
+            return Err(DecideError::Input(
+                "--record (decision records) is not supported for the geo hierarchy yet".into(),
+            ));
+        }
         let features = Upstream::open(features_dir, mmm_features::STAGE)?;
         let fit = Upstream::open(fit_dir, "fit")?;
         let (design, mut records) = Design::load(&features, &spec.spec)?;
@@ -438,17 +439,11 @@ impl GeoInputs {
         let (draws, rec) = fit.parquet("draws.parquet")?;
         records.push(rec);
         let hierarchy = GeoModel::new(&spec.spec, &panel)?;
-        let posterior = Posterior::from_columns(
-            &draws,
-            &hierarchy.param_names(),
-            &fit_dir.join("draws.parquet"),
+        let draws_path = fit_dir.join("draws.parquet");
+        let posterior = require_draws(
+            Posterior::from_columns(&draws, &hierarchy.param_names(), &draws_path)?,
+            &draws_path,
         )?;
-        if posterior.is_empty() {
-            return Err(DecideError::Input(format!(
-                "{}: no posterior draws",
-                fit_dir.join("draws.parquet").display()
-            )));
-        }
         Ok(Self {
             design,
             panel,

@@ -60,19 +60,31 @@ fn load(spec: &LoadedSpec, features_dir: &Path, fit_dir: &Path) -> Result<Inputs
     let (draws, rec) = fit.parquet("draws.parquet")?;
     records.push(rec);
     let model = MmmModel::new(&spec.spec, &design)?;
-    let posterior = Posterior::from_batch(&draws, &model, &fit_dir.join("draws.parquet"))?;
-    if posterior.is_empty() {
-        return Err(DecideError::Input(format!(
-            "{}: no posterior draws",
-            fit_dir.join("draws.parquet").display()
-        )));
-    }
+    let draws_path = fit_dir.join("draws.parquet");
+    let posterior = require_draws(
+        Posterior::from_batch(&draws, &model, &draws_path)?,
+        &draws_path,
+    )?;
     Ok(Inputs {
         design,
         model,
         posterior,
         records,
     })
+}
+
+/// `posterior`, or an error naming `draws_path` when it holds no draws.
+pub(crate) fn require_draws(
+    posterior: Posterior,
+    draws_path: &Path,
+) -> Result<Posterior, DecideError> {
+    if posterior.is_empty() {
+        return Err(DecideError::Input(format!(
+            "{}: no posterior draws",
+            draws_path.display()
+        )));
+    }
+    Ok(posterior)
 }
 
 /// Days since 1970-01-01 of an ISO date.
