@@ -659,6 +659,10 @@ pub struct LiftTestSpec {
     pub lift: f64,
     /// Standard error of the measured lift (target units, > 0).
     pub standard_error: f64,
+    /// Geo hierarchy only: the geo where the experiment ran (its lift is that geo's target).
+    /// Every lift test of a hierarchy names one; a national model takes none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub geo: Option<String>,
 }
 
 /// ISO `YYYY-MM-DD` date of a day number (days since 1970-01-01).
@@ -1479,15 +1483,29 @@ impl Spec {
             );
         }
         if g.model != GeoModelKind::Hierarchical {
+            for (i, t) in self.lift_tests.iter().enumerate() {
+                if let Some(geo) = &t.geo {
+                    problems.push(
+                        format!("lift_tests[{i}].geo"),
+                        format!(
+                            "names geo '{geo}', but the model is national (geo.model = \
+                             \"hierarchical\" fits geo-level lift tests)"
+                        ),
+                    );
+                }
+            }
             return;
         }
-        if !self.lift_tests.is_empty() {
-            problems.push(
-                "lift_tests".into(),
-                "lift tests are national experiments and are not supported by the geo \
-                 hierarchy yet; fit national totals (geo.model = \"national\") to use them"
+        for (i, t) in self.lift_tests.iter().enumerate() {
+            if t.geo.is_none() {
+                problems.push(
+                    format!("lift_tests[{i}].geo"),
+                    "a lift test under the geo hierarchy names the geo where the experiment ran; \
+                     an experiment over several geos measures their sum, which is not supported \
+                     yet"
                     .into(),
-            );
+                );
+            }
         }
         for (i, ch) in self.channels.iter().enumerate() {
             if ch.roas_prior.is_some() {

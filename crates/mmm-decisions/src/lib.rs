@@ -278,6 +278,8 @@ pub fn run(
     let grid = curves::multipliers();
     let draws_path = fit_dir.join("draws.parquet");
     let mut geo_decomposition = GeoDecomposition::default();
+    // Per lift test that names a geo: the geo member's lift per draw, target units.
+    let mut geo_lift: Vec<Option<Vec<f64>>> = vec![None; spec.spec.lift_tests.len()];
     let (posterior, units, geo_tables) = match &panel {
         None => {
             let posterior = Posterior::from_batch(&draws, &model, &draws_path)?;
@@ -298,6 +300,20 @@ pub fn run(
                 let unit = unit_result(hierarchy.member(g), d, &thetas, margin, &grid)?;
                 tables.push_unit(geo, &unit, &posterior, &grid, interval, margin, hurdle);
                 geo_decomposition.push(geo, decomposition_rows(&unit.dec, &d.dates, interval));
+                // The member binds the tests naming its geo, in spec order.
+                let own: Vec<usize> = (0..spec.spec.lift_tests.len())
+                    .filter(|&i| spec.spec.lift_tests[i].geo.as_ref() == Some(geo))
+                    .collect();
+                if !own.is_empty() {
+                    let per_draw: Vec<Vec<f64>> = thetas
+                        .iter()
+                        .map(|t| hierarchy.member(g).lift_test_predictions(t))
+                        .collect();
+                    for (k, &i) in own.iter().enumerate() {
+                        geo_lift[i] =
+                            Some(per_draw.iter().map(|l| l[k] * d.scales.target).collect());
+                    }
+                }
                 rollup.add(unit);
             }
             (posterior, rollup.finish(margin), Some(tables))
@@ -360,21 +376,30 @@ pub fn run(
     let lift_tests: Vec<serde_json::Value> = if spec.spec.lift_tests.is_empty() {
         Vec::new()
     } else {
+        // The national model binds the tests without a geo, in spec order.
         let per_draw: Vec<Vec<f64>> = thetas
             .iter()
             .map(|theta| model.lift_test_predictions(theta))
             .collect();
+        let mut national_index = 0;
         spec.spec
             .lift_tests
             .iter()
             .enumerate()
             .map(|(i, test)| {
-                let lift: Vec<f64> = per_draw
-                    .iter()
-                    .map(|l| l[i] * design.scales.target)
-                    .collect();
+                let lift: Vec<f64> = match geo_lift[i].take() {
+                    Some(lift) => lift,
+                    None => {
+                        let k = national_index;
+                        national_index += 1;
+                        per_draw
+                            .iter()
+                            .map(|l| l.get(k).copied().unwrap_or(f64::NAN) * design.scales.target)
+                            .collect()
+                    }
+                };
                 let [m, med, lo, hi] = summarize(&lift, interval);
-                serde_json::json!({
+                let mut row = serde_json::json!({
                     "channel": test.channel,
                     "start": test.start,
                     "end": test.end,
@@ -382,7 +407,11 @@ pub fn run(
                     "standard_error": test.standard_error,
                     "model": {"mean": m, "median": med, "lower": lo, "upper": hi},
                     "z": (m - test.lift) / test.standard_error,
-                })
+                });
+                if let Some(geo) = &test.geo {
+                    row["geo"] = serde_json::json!(geo);
+                }
+                row
             })
             .collect()
     };

@@ -164,10 +164,21 @@ impl GeoModel {
                 panel.len()
             )));
         }
+        for (i, t) in spec.lift_tests.iter().enumerate() {
+            if let Some(geo) = &t.geo
+                && !panel.geos.contains(geo)
+            {
+                return Err(ModelError::Mismatch(format!(
+                    "lift_tests[{i}].geo: '{geo}' is not a geo of the data ({})",
+                    panel.geos.join(", ")
+                )));
+            }
+        }
         let members = panel
-            .designs
+            .geos
             .iter()
-            .map(|d| MmmModel::geo_member(spec, d))
+            .zip(&panel.designs)
+            .map(|(geo, d)| MmmModel::geo_member(spec, d, geo))
             .collect::<Result<Vec<_>, _>>()?;
         let first = &members[0];
         if members

@@ -564,11 +564,21 @@ impl MmmModel {
     /// One geo of a geo hierarchy: the model of the geo's design whose `logp` is its
     /// likelihood alone (priors and Jacobians belong to the hierarchy), with every coefficient
     /// on its own bijection's scale (no mean-contribution coordinates).
-    pub fn geo_member(spec: &Spec, design: &Design) -> Result<Self, ModelError> {
-        let mut model = Self::new(spec, design)?;
-        if !model.lift_tests.is_empty() || model.channels.iter().any(|c| c.roas.is_some()) {
+    /// Its lift tests are the spec's tests that name `geo`: their likelihood terms are part of
+    /// the member's `logp`, so the hierarchy's chain rule carries their gradient too.
+    pub fn geo_member(spec: &Spec, design: &Design, geo: &str) -> Result<Self, ModelError> {
+        // Its own tests become national for it; the others keep their geo and are not bound
+        // (so errors keep the spec's indices).
+        let mut own = spec.clone();
+        for t in &mut own.lift_tests {
+            if t.geo.as_deref() == Some(geo) {
+                t.geo = None;
+            }
+        }
+        let mut model = Self::new(&own, design)?;
+        if model.channels.iter().any(|c| c.roas.is_some()) {
             return Err(ModelError::Unsupported(
-                "lift tests and ROAS priors under the geo hierarchy".into(),
+                "ROAS priors under the geo hierarchy".into(),
             ));
         }
         for ch in &mut model.channels {
@@ -1947,6 +1957,8 @@ fn bind_lift_tests(
     spec.lift_tests
         .iter()
         .enumerate()
+        // A geo's test belongs to that geo's member of a hierarchy (`geo_member`).
+        .filter(|(_, test)| test.geo.is_none())
         .map(|(i, test)| {
             let problem =
                 |message: String| ModelError::Mismatch(format!("lift_tests[{i}]: {message}"));

@@ -50,6 +50,7 @@ fn calibrated(n_train: usize) -> (Spec, Design) {
             end: week(15),
             lift: 120.0,
             standard_error: 30.0,
+            geo: None,
         },
         LiftTestSpec {
             channel: "x2".into(),
@@ -57,6 +58,7 @@ fn calibrated(n_train: usize) -> (Spec, Design) {
             end: week(33),
             lift: 40.0,
             standard_error: 25.0,
+            geo: None,
         },
     ];
     assert!(spec.problems().is_empty(), "{:?}", spec.problems());

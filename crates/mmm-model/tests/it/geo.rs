@@ -247,3 +247,95 @@ fn geo_hierarchy_refuses_a_single_geo() {
     let err = GeoModel::new(&spec, &one).expect_err("one geo");
     assert!(err.to_string().contains("at least two geos"), "{err}");
 }
+
+/// A lift test naming a geo is a term of that geo's likelihood: the hierarchy's log density
+/// rises by exactly -z^2 / 2 with z = (model lift in the geo - measured) / se, and its
+/// gradient (through pooled curves and the geo's channel effect) matches finite differences.
+#[test]
+fn a_geo_lift_test_is_a_term_of_its_geos_likelihood() {
+    let spec = hierarchical(fixture_spec(), GeoPooling::Pooled, GeoPooling::Shared);
+    let panel = panel(&spec, 30, 24);
+    let dates = &panel.designs[1].dates;
+    let scale = panel.designs[1].scales.target;
+    let mut with_test = spec.clone();
+    with_test.lift_tests = vec![mmm_core::spec::LiftTestSpec {
+        channel: "x1".into(),
+        start: mmm_core::spec::format_day(dates[6]),
+        end: mmm_core::spec::format_day(dates[11]),
+        lift: 0.4 * scale,
+        standard_error: 0.05 * scale,
+        geo: Some("north".into()),
+    }];
+    let plain = GeoModel::new(&spec, &panel).expect("model");
+    let model = GeoModel::new(&with_test, &panel).expect("model");
+    assert_eq!(model.param_names(), plain.param_names());
+    for seed in [4, 5] {
+        let u = random_point(model.dim(), seed);
+        let theta = model.constrain(&u);
+        let lift = model
+            .member(1)
+            .lift_test_predictions(&model.geo_theta(&theta, 1));
+        assert_eq!(lift.len(), 1, "the test belongs to north only");
+        assert!(
+            model
+                .member(0)
+                .lift_test_predictions(&model.geo_theta(&theta, 0))
+                .is_empty()
+        );
+        let z = (lift[0] - 0.4) / 0.05;
+        let mut grad = vec![0.0; model.dim()];
+        let got = model
+            .logp(&u, &mut grad, &mut model.scratch())
+            .expect("finite");
+        let base = plain
+            .logp(&u, &mut grad, &mut plain.scratch())
+            .expect("finite");
+        assert!(
+            (got - base + 0.5 * z * z).abs() < 1e-9 * (1.0 + got.abs()),
+            "{got} - {base} vs {}",
+            -0.5 * z * z
+        );
+    }
+    let mut scratch = model.scratch();
+    check_density_gradient(
+        &model.param_names(),
+        |u, grad| model.logp(u, grad, &mut scratch).expect("finite"),
+        13,
+        0.8,
+    );
+    // A geo the data lacks is refused, naming it.
+    let mut unknown = with_test.clone();
+    unknown.lift_tests[0].geo = Some("south".into());
+    let err = GeoModel::new(&unknown, &panel).expect_err("unknown geo");
+    assert!(err.to_string().contains("'south' is not a geo"), "{err}");
+}
+
+/// Under a hierarchy every lift test names its geo; a national model takes none.
+#[test]
+fn lift_tests_name_a_geo_exactly_under_a_hierarchy() {
+    let test = mmm_core::spec::LiftTestSpec {
+        channel: "x1".into(),
+        start: "2019-03-04".into(),
+        end: "2019-03-25".into(),
+        lift: 100.0,
+        standard_error: 10.0,
+        geo: None,
+    };
+    let mut spec = hierarchical(fixture_spec(), GeoPooling::Shared, GeoPooling::Shared);
+    spec.lift_tests = vec![test.clone()];
+    let problems = format!("{:?}", spec.problems());
+    assert!(
+        problems.contains("lift_tests[0].geo") && problems.contains("names the geo"),
+        "{problems}"
+    );
+    let mut national = fixture_spec();
+    national.lift_tests = vec![mmm_core::spec::LiftTestSpec {
+        geo: Some("north".into()),
+        ..test
+    }];
+    let problems = format!("{:?}", national.problems());
+    assert!(
+        problems.contains("lift_tests[0].geo") && problems.contains("the model is national"),
+        "{problems}"
+    );
+}
