@@ -9,8 +9,8 @@ use mmm_core::columns::{f64_column, i64_column, string_column};
 
 use crate::{assert_optimize_runs_with, fixture, mmm_os, mmm_run, parquet, stderr};
 
-/// Simulate the geo fixture's panel and run every stage on it.
-fn geo_run(dir: &Path) -> std::path::PathBuf {
+/// Simulate the geo fixture's panel into `dir/sim` (its `data.csv`) from `truth.toml`.
+fn simulate_geo(dir: &Path) -> std::path::PathBuf {
     let sim = dir.join("sim");
     let o = crate::mmm_simulate(
         &sim,
@@ -20,6 +20,12 @@ fn geo_run(dir: &Path) -> std::path::PathBuf {
         None,
     );
     assert_eq!(o.status.code(), Some(0), "simulate: {}", stderr(&o));
+    sim
+}
+
+/// Simulate the geo fixture's panel and run every stage on it.
+fn geo_run(dir: &Path) -> std::path::PathBuf {
+    let sim = simulate_geo(dir);
     let run = dir.join("run");
     let o = mmm_run(&fixture("geo/spec.toml"), &sim.join("data.csv"), &run);
     assert!(
@@ -350,15 +356,7 @@ fn a_hierarchy_on_national_data_is_refused_and_writes_no_features() {
 #[test]
 fn a_geo_lift_test_pulls_its_geos_lift_toward_the_experiment() {
     let dir = tempfile::tempdir().expect("tmp");
-    let sim = dir.path().join("sim");
-    let o = crate::mmm_simulate(
-        &sim,
-        &fixture("geo/spec.toml"),
-        &fixture("geo/panel.csv"),
-        &fixture("geo/truth.toml"),
-        None,
-    );
-    assert_eq!(o.status.code(), Some(0), "simulate: {}", stderr(&o));
+    let sim = simulate_geo(dir.path());
     let base = std::fs::read_to_string(fixture("geo/spec.toml")).expect("spec");
     let run_with = |name: &str, lift: f64, se: f64| -> serde_json::Value {
         let spec = dir.path().join(format!("{name}.toml"));
