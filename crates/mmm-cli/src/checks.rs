@@ -7,21 +7,25 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use mmm_core::Spec;
 use mmm_diagnostics::compare::Comparison;
-use mmm_model::MmmModel;
+use mmm_diagnostics::refits::RefitModel;
 
-/// Fits a model with NUTS using the spec's sampler settings and `[diagnose]` refit sizes, one
-/// thread per refit (the diagnose stage runs refits in parallel).
-pub fn refitter(spec: &Spec) -> impl Fn(&MmmModel, u64) -> Result<Vec<Vec<f64>>, String> + Sync {
+/// Fits a model (national or geo hierarchy) with NUTS using the spec's sampler settings and
+/// `[diagnose]` refit sizes, one thread per refit (the diagnose stage runs refits in parallel).
+pub fn refitter(spec: &Spec) -> impl Fn(&RefitModel, u64) -> Result<Vec<Vec<f64>>, String> + Sync {
     let mut opts = mmm_sampler::NutsOptions::from_spec(&spec.sampler);
     opts.chains = spec.diagnose.refit_chains;
     opts.tune = spec.diagnose.refit_tune;
     opts.draws = spec.diagnose.refit_draws;
     opts.threads = 1;
     opts.progress = false;
-    move |model: &MmmModel, seed: u64| {
+    move |model: &RefitModel, seed: u64| {
         let mut o = opts.clone();
         o.seed = seed;
-        let trace = mmm_sampler::sample(Arc::new(model.clone()), &o).map_err(|e| e.to_string())?;
+        let trace = match model {
+            RefitModel::National(m) => mmm_sampler::sample(Arc::new(m.clone()), &o),
+            RefitModel::Geo(m) => mmm_sampler::sample(Arc::new(m.clone()), &o),
+        }
+        .map_err(|e| e.to_string())?;
         let d = trace.names.len().max(1);
         Ok(trace
             .values

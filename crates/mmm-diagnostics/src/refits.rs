@@ -1,6 +1,7 @@
 //! Checks that need refits of the model: coefficient sign stability under a moving-block
-//! bootstrap, and rolling-origin cross-validation. The fitting itself is passed in as a
-//! [`Refit`] function (the CLI passes the NUTS sampler), so this crate depends on the model only.
+//! bootstrap, and rolling-origin cross-validation, for the national model and the geo
+//! hierarchy alike. The fitting itself is passed in as a [`Refit`] function (the CLI passes the
+//! NUTS sampler), so this crate depends on the model only.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -9,16 +10,142 @@ use mmm_core::Spec;
 use mmm_core::spec::ExpectedSign;
 use mmm_core::summary::{mean, quantile_sorted, sorted};
 use mmm_features::Design;
-use mmm_model::MmmModel;
+use mmm_features::panel::GeoDesign;
+use mmm_model::geo::GeoModel;
+use mmm_model::joint::Fitted;
 use mmm_model::rand::rngs::ChaCha8Rng;
 use mmm_model::rand::{RngExt, SeedableRng};
+use mmm_model::{Likelihood, MmmModel};
 use serde::{Deserialize, Serialize};
 
 use crate::predictive::coverage;
 
 /// Fits `model` with the given seed and returns its constrained posterior draws
 /// (one vector per draw, parameter order of the model), or why it failed.
-pub type Refit<'a> = &'a (dyn Fn(&MmmModel, u64) -> Result<Vec<Vec<f64>>, String> + Sync);
+pub type Refit<'a> = &'a (dyn Fn(&RefitModel, u64) -> Result<Vec<Vec<f64>>, String> + Sync);
+
+/// A model to refit: the national model or the geo hierarchy.
+#[derive(Debug, Clone)]
+pub enum RefitModel {
+    /// One national series.
+    National(MmmModel),
+    /// A panel under the geo hierarchy.
+    Geo(GeoModel),
+}
+
+impl RefitModel {
+    fn fitted(&self) -> &dyn Fitted {
+        match self {
+            Self::National(m) => m,
+            Self::Geo(m) => m,
+        }
+    }
+}
+
+/// The fitted model and its data, whose refits the checks run.
+#[derive(Debug, Clone, Copy)]
+pub enum RefitSubject<'a> {
+    /// The national model on its design.
+    National {
+        /// The design the model was fitted on.
+        design: &'a Design,
+        /// The model.
+        model: &'a MmmModel,
+    },
+    /// The geo hierarchy on its panel.
+    Geo {
+        /// Every geo's design.
+        panel: &'a GeoDesign,
+        /// The hierarchy.
+        model: &'a GeoModel,
+    },
+}
+
+impl RefitSubject<'_> {
+    /// Each unit's design: the national one, or one per geo.
+    fn designs(&self) -> Vec<&Design> {
+        match self {
+            Self::National { design, .. } => vec![design],
+            Self::Geo { panel, .. } => panel.designs.iter().collect(),
+        }
+    }
+
+    fn fitted(&self) -> &dyn Fitted {
+        match self {
+            Self::National { model, .. } => *model,
+            Self::Geo { model, .. } => *model,
+        }
+    }
+
+    /// Unit u's posterior-mean fitted training values of the model scale: the linear predictor
+    /// under LogNormal (the model is additive on the log scale), the expected target otherwise.
+    fn mean_fit(&self, posterior: &[Vec<f64>], u: usize, log_scale: bool) -> Vec<f64> {
+        let (model, design) = match self {
+            Self::National { design, model } => (*model, *design),
+            Self::Geo { panel, model } => (model.member(u), &panel.designs[u]),
+        };
+        let mut fitted = vec![0.0; design.n_train];
+        let mut buf = vec![0.0; design.len()];
+        for theta in posterior {
+            let theta_u;
+            let theta = match self {
+                Self::National { .. } => theta.as_slice(),
+                Self::Geo { model, .. } => {
+                    theta_u = model.geo_theta(theta, u);
+                    theta_u.as_slice()
+                }
+            };
+            if log_scale {
+                model.linear_predictor(theta, &[], &mut buf);
+            } else {
+                model.predict_mean(theta, &[], &mut buf);
+            }
+            for (f, b) in fitted.iter_mut().zip(&buf) {
+                *f += b / posterior.len() as f64;
+            }
+        }
+        fitted
+    }
+
+    /// The same kind of model on new unit designs (same units, same order).
+    fn rebuilt(&self, spec: &Spec, designs: Vec<Design>) -> Option<RefitModel> {
+        match self {
+            Self::National { .. } => {
+                let design = designs.into_iter().next()?;
+                MmmModel::new(spec, &design).ok().map(RefitModel::National)
+            }
+            Self::Geo { panel, .. } => {
+                let panel = GeoDesign {
+                    geos: panel.geos.clone(),
+                    designs,
+                    scales: panel.scales.clone(),
+                };
+                GeoModel::new(spec, &panel).ok().map(RefitModel::Geo)
+            }
+        }
+    }
+
+    /// The model rebuilt on the first `n_train` periods as training window, rescaled on that
+    /// window alone, with its unit designs.
+    fn with_training_window(
+        &self,
+        spec: &Spec,
+        n_train: usize,
+    ) -> Option<(RefitModel, Vec<Design>)> {
+        match self {
+            Self::National { design, .. } => {
+                let d = design.with_training_window(spec, n_train)?;
+                let m = MmmModel::new(spec, &d).ok()?;
+                Some((RefitModel::National(m), vec![d]))
+            }
+            Self::Geo { panel, .. } => {
+                let p = panel.with_training_window(spec, n_train)?;
+                let m = GeoModel::new(spec, &p).ok()?;
+                Some((RefitModel::Geo(m), p.designs))
+            }
+        }
+    }
+}
 
 /// Sign stability of one coefficient over the bootstrap refits.
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
@@ -171,10 +298,9 @@ pub fn block_indices(n: usize, block: usize, rng: &mut ChaCha8Rng) -> Vec<usize>
 /// sign constrained).
 fn coefficients(
     spec: &Spec,
-    model: &MmmModel,
+    names: &[String],
     posterior: &[Vec<f64>],
 ) -> Vec<(usize, String, f64, &'static str, bool)> {
-    let names = model.param_names();
     let find = |n: &str| names.iter().position(|p| p == n);
     let mut out = Vec::new();
     for ch in &spec.channels {
@@ -203,70 +329,74 @@ fn coefficients(
 /// training weeks, with mu_hat the posterior-mean fitted curve, e the centered residuals and
 /// i a moving-block index series; each of `replicates` refits gets seed `seed + 1 + b`.
 /// LogNormal resamples on the log scale (ln y* = eta_hat + e); Poisson and NB round y* to a
-/// count, floored at zero.
-#[allow(clippy::too_many_arguments)]
+/// count, floored at zero. Under the geo hierarchy every geo keeps its own fitted curve and
+/// residuals, and all geos share one index series, so shocks common to the geos in a week stay
+/// together; the coefficients checked are the national ones (the typical geo's).
 pub fn sign_stability(
     spec: &Spec,
-    design: &Design,
-    model: &MmmModel,
+    subject: RefitSubject<'_>,
     posterior: &[Vec<f64>],
     refit: Refit<'_>,
     replicates: usize,
     block_length: Option<usize>,
     seed: u64,
 ) -> Result<SignStability, RefitError> {
-    let nt = design.n_train;
-    let n = design.len();
-    let mut fitted = vec![0.0; nt];
-    let mut buf = vec![0.0; n];
+    let designs = subject.designs();
+    let nt = designs[0].n_train;
+    let likelihood = subject.fitted().likelihood();
     // LogNormal residuals live on the log scale (the model is multiplicative there).
-    let log_scale = model.likelihood() == mmm_model::Likelihood::LogNormal;
-    for theta in posterior {
-        if log_scale {
-            model.linear_predictor(theta, &[], &mut buf);
-        } else {
-            model.predict_mean(theta, &[], &mut buf);
-        }
-        for (f, b) in fitted.iter_mut().zip(&buf) {
-            *f += b / posterior.len() as f64;
-        }
-    }
-    let observed = |t: usize| {
-        if log_scale {
-            design.target_scaled[t].ln()
-        } else {
-            design.target_scaled[t]
-        }
-    };
-    let resid: Vec<f64> = (0..nt).map(|t| observed(t) - fitted[t]).collect();
+    let log_scale = likelihood == Likelihood::LogNormal;
     let counts = matches!(
-        model.likelihood(),
-        mmm_model::Likelihood::Poisson | mmm_model::Likelihood::NegativeBinomial
+        likelihood,
+        Likelihood::Poisson | Likelihood::NegativeBinomial
     );
-    let scale = design.scales.target;
-    let rbar = mean(&resid);
-    let resid: Vec<f64> = resid.iter().map(|r| r - rbar).collect();
+    // Per unit: posterior-mean fit and centered residuals over the training weeks.
+    let units: Vec<(Vec<f64>, Vec<f64>)> = designs
+        .iter()
+        .enumerate()
+        .map(|(u, design)| {
+            let fitted = subject.mean_fit(posterior, u, log_scale);
+            let observed = |t: usize| {
+                if log_scale {
+                    design.target_scaled[t].ln()
+                } else {
+                    design.target_scaled[t]
+                }
+            };
+            let resid: Vec<f64> = (0..nt).map(|t| observed(t) - fitted[t]).collect();
+            let rbar = mean(&resid);
+            (fitted, resid.iter().map(|r| r - rbar).collect())
+        })
+        .collect();
     let block = block_length
         .unwrap_or_else(|| default_block_length(nt))
         .min(nt);
-    let coefs = coefficients(spec, model, posterior);
+    let coefs = coefficients(spec, &subject.fitted().param_names(), posterior);
     let results = parallel_map(replicates, |b| -> Option<Vec<f64>> {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         rng.set_stream(1_000_000 + b as u64);
         let idx = block_indices(nt, block, &mut rng);
-        let mut d = design.clone();
-        for t in 0..nt {
-            let v = fitted[t] + resid[idx[t]];
-            d.target_scaled[t] = if log_scale {
-                v.exp()
-            } else if counts {
-                // Counts stay counts: the resampled value rounded, floored at zero.
-                (v * scale).round().max(0.0) / scale
-            } else {
-                v
-            };
-        }
-        let m = MmmModel::new(spec, &d).ok()?;
+        let resampled = designs
+            .iter()
+            .zip(&units)
+            .map(|(design, (fitted, resid))| {
+                let mut d = (*design).clone();
+                let scale = design.scales.target;
+                for t in 0..nt {
+                    let v = fitted[t] + resid[idx[t]];
+                    d.target_scaled[t] = if log_scale {
+                        v.exp()
+                    } else if counts {
+                        // Counts stay counts: the resampled value rounded, floored at zero.
+                        (v * scale).round().max(0.0) / scale
+                    } else {
+                        v
+                    };
+                }
+                d
+            })
+            .collect();
+        let m = subject.rebuilt(spec, resampled)?;
         let draws = refit(&m, seed.wrapping_add(1 + b as u64)).ok()?;
         (!draws.is_empty()).then(|| coefs.iter().map(|c| median_of(&draws, c.0)).collect())
     });
@@ -295,8 +425,9 @@ pub fn sign_stability(
         rows,
         method: "moving-block residual bootstrap over the training weeks (Kuensch 1989): \
                  refit on the posterior-mean fitted curve plus centered residuals resampled in \
-                 blocks of consecutive weeks, so spend, carry-over and controls stay intact; a \
-                 refit keeps the sign when its posterior median has the expected sign; refits \
+                 blocks of consecutive weeks, so spend, carry-over and controls stay intact (a \
+                 geo hierarchy resamples every geo's own residuals with one block series for all \
+                 geos, and checks the typical geo's coefficients); a refit keeps the sign when its posterior median has the expected sign; refits \
                  use diagnose.refit_chains x (refit_tune + refit_draws) NUTS iterations"
             .into(),
     })
@@ -304,16 +435,18 @@ pub fn sign_stability(
 
 /// Rolling-origin cross-validation: fold i (1..=k) trains on the weeks before
 /// n_train - (k - i + 1) h, rescaled on that window alone, and predicts the next h weeks; the
-/// last fold ends at the end of the training window (the holdout is never touched).
+/// last fold ends at the end of the training window (the holdout is never touched). Under the
+/// geo hierarchy a fold refits the whole panel and is scored on the national total, each
+/// predictive draw summed over geos.
 pub fn rolling_origin(
     spec: &Spec,
-    design: &Design,
+    subject: RefitSubject<'_>,
     refit: Refit<'_>,
     folds: usize,
     horizon: Option<usize>,
     seed: u64,
 ) -> Result<CrossValidation, RefitError> {
-    let nt = design.n_train;
+    let nt = subject.designs()[0].n_train;
     let h = horizon.unwrap_or_else(|| (nt / (4 * (folds + 1))).max(4));
     let first = nt
         .checked_sub(folds * h)
@@ -326,28 +459,34 @@ pub fn rolling_origin(
         })?;
     let rows = parallel_map(folds, |i| -> Option<CvRow> {
         let start = first + i * h;
-        let d = design.with_training_window(spec, start)?;
-        let m = MmmModel::new(spec, &d).ok()?;
+        let (m, designs) = subject.with_training_window(spec, start)?;
         let draws = refit(&m, seed.wrapping_add(10_000 + i as u64)).ok()?;
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         rng.set_stream(2_000_000 + i as u64);
-        let n = d.len();
-        let (mut mu, mut y) = (vec![0.0; n], vec![0.0; n]);
+        let fitted = m.fitted();
+        let n = fitted.periods();
+        let units = designs.len();
+        let (mut mu, mut y) = (vec![0.0; units * n], vec![0.0; units * n]);
         let mut per_week = vec![Vec::with_capacity(draws.len()); h];
         for theta in &draws {
-            m.predictive_draw(theta, &mut rng, &mut mu, &mut y);
+            fitted.predictive_draw_units(theta, &mut rng, &mut mu, &mut y);
             for (w, p) in per_week.iter_mut().enumerate() {
-                p.push(y[start + w] * d.scales.target);
+                p.push((0..units).map(|u| y[u * n + start + w]).sum());
             }
         }
         let observed: Vec<f64> = (start..start + h)
-            .map(|t| d.target_scaled[t] * d.scales.target)
+            .map(|t| {
+                designs
+                    .iter()
+                    .map(|d| d.target_scaled[t] * d.scales.target)
+                    .sum()
+            })
             .collect();
         let pred: Vec<f64> = per_week.iter().map(|p| mean(p)).collect();
         let metrics = crate::predictive::point_metrics("cv", &observed, &pred);
         Some(CvRow {
             fold: i + 1,
-            train_end_date: mmm_core::spec::format_day(d.dates[start - 1]),
+            train_end_date: mmm_core::spec::format_day(designs[0].dates[start - 1]),
             train_weeks: start,
             test_weeks: h,
             rmse: metrics.rmse,
@@ -374,7 +513,9 @@ pub fn rolling_origin(
         summary,
         method: "rolling origin: each fold rescales and refits on the weeks before its origin \
                  (training window only, holdout untouched) and predicts the next horizon weeks; \
-                 metrics of the posterior predictive mean in original target units"
+                 metrics of the posterior predictive mean in original target units (a geo \
+                 hierarchy refits the panel and is scored on the national total, each \
+                 predictive draw summed over geos)"
             .into(),
     })
 }

@@ -19,7 +19,9 @@ use crate::loo::{LooSummary, loo_waic};
 use crate::predictive::{Predictive, predictive_checks};
 use crate::prior_posterior::{PriorPosteriorRow, prior_posterior};
 use crate::prior_predictive::{PriorPredictiveCheck, prior_predictive};
-use crate::refits::{CrossValidation, Refit, SignStability, rolling_origin, sign_stability};
+use crate::refits::{
+    CrossValidation, Refit, RefitSubject, SignStability, rolling_origin, sign_stability,
+};
 
 /// Name of the stage.
 pub const STAGE: &str = "diagnose";
@@ -627,20 +629,20 @@ pub fn run_with_refits(
         })
         .map(|c| c.name.clone())
         .collect();
-    if refit.is_some() && hierarchy.is_some() {
-        tracing::warn!(
-            "bootstrap sign stability and rolling-origin cross-validation are not available for \
-             the geo hierarchy yet; skipped"
-        );
-    }
-    let (sign_stability, cross_validation) = match refit.filter(|_| hierarchy.is_none()) {
+    let subject = match (&panel, &hierarchy) {
+        (Some(panel), Some(model)) => RefitSubject::Geo { panel, model },
+        _ => RefitSubject::National {
+            design: &design,
+            model: &national,
+        },
+    };
+    let (sign_stability, cross_validation) = match refit {
         Some(refit) => {
             let signs = (ds.bootstrap_replicates > 0)
                 .then(|| {
                     sign_stability(
                         &spec.spec,
-                        &design,
-                        &national,
+                        subject,
                         &posterior.theta,
                         refit,
                         ds.bootstrap_replicates,
@@ -653,7 +655,7 @@ pub fn run_with_refits(
                 .then(|| {
                     rolling_origin(
                         &spec.spec,
-                        &design,
+                        subject,
                         refit,
                         ds.cv_folds,
                         ds.cv_horizon,

@@ -179,6 +179,12 @@ fn geo_report_shows_every_geo_and_collapses_the_deviation_parameters() {
     let inputs = report_inputs(&run);
     assert!(inputs.iter().any(|p| p.ends_with("decide/geo_roi.parquet")));
     assert!(!html.contains("id=\"geo-allocation\""), "no optimizer yet");
+    // The refit checks ran on the panel (the fixture asks for 20 bootstrap refits, 3 folds).
+    let signs = rows(table(&html, "sign-stability"));
+    assert_eq!(signs.len(), 4, "three channels and price: {signs:?}");
+    assert!(html.contains("id=\"sign-stability-geo\""));
+    assert_eq!(rows(table(&html, "cross-validation")).len(), 3);
+    assert!(html.contains("scored on the national total"));
 
     // After the geos x channels optimizer, the report (rerun: its inputs changed) shows the
     // current and optimized spend per geo and channel next to the national plan.
