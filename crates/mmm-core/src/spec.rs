@@ -165,7 +165,8 @@ pub struct ChannelSpec {
     /// summed over the window, divided by its spend there in currency; Meridian calls this the
     /// ROI prior). When set it replaces the saturation's `beta_prior` as the density: beta is
     /// implied by the ROAS and the curve parameters. Needs a positive-support family and an
-    /// additive likelihood (normal or student_t).
+    /// additive likelihood (normal or student_t). Under the geo hierarchy it is the ROAS of the
+    /// typical geo (mean size, the geos' average size-adjusted spend, pooled mean parameters).
     #[serde(default)]
     pub roas_prior: Option<Prior>,
 }
@@ -1504,16 +1505,6 @@ impl Spec {
                      an experiment over several geos measures their sum, which is not supported \
                      yet"
                     .into(),
-                );
-            }
-        }
-        for (i, ch) in self.channels.iter().enumerate() {
-            if ch.roas_prior.is_some() {
-                problems.push(
-                    format!("channels[{i}].roas_prior"),
-                    "a ROAS prior is not supported by the geo hierarchy yet (geo channel \
-                     effects are pooled on ln beta); use the saturation's beta_prior"
-                        .into(),
                 );
             }
         }

@@ -30,6 +30,11 @@
 //! - A non-centered pooled mean moves as the average geo's, `a = mu + tau mean(z)`.
 //!
 //! Both maps are triangular with a unit diagonal, so they add no Jacobian.
+//!
+//! A channel's `roas_prior` is a prior on the typical geo's training-window ROAS: the ROAS of a
+//! geo of mean size whose size-adjusted spend is the geos' average, with the pooled mean of
+//! every parameter, r = K exp(v - tau zbar) with K = n_train s_target / (training spend in
+//! currency) of that geo. It replaces the typical beta's prior, as it does nationally.
 
 use mmm_core::Spec;
 use mmm_core::spec::{GeoParameterization, GeoPooling, LikelihoodSpec, Prior};
@@ -69,6 +74,8 @@ pub struct GeoModel {
     deferred: Vec<bool>,
     /// Centered geo values (their prior is Normal(mean, spread), not their ParamInfo's).
     centered_value: Vec<bool>,
+    /// Per mean-coordinate channel: its ROAS prior and ln K, when the spec gives one.
+    roas: Vec<Option<(Prior, f64)>>,
 }
 
 /// Reusable buffers of one chain.
@@ -86,6 +93,8 @@ pub struct GeoScratch {
     chain: Vec<[f64; 4]>,
     /// Per national parameter: the mean of its geo deviations (pooled ones).
     zbar: Vec<f64>,
+    /// Per mean-coordinate channel: ln of the typical geo's mean training contribution.
+    ln_cbar: Vec<f64>,
     reference: Scratch,
 }
 
@@ -153,6 +162,57 @@ fn reference_model(spec: &Spec, panel: &GeoDesign) -> Result<MmmModel, ModelErro
         ch.roas_prior = None;
     }
     MmmModel::new(&spec, &design)
+}
+
+/// Per mean-coordinate channel: the spec's ROAS prior and ln K of the typical geo, K =
+/// n_train s_target / (C sum_t x_ref,t) with x_ref the geos' average scaled spend and s_target,
+/// C the scales of geo 0's design, whose geo size cancels out of K.
+fn roas_priors(
+    spec: &Spec,
+    reference: &MmmModel,
+    first: &mmm_features::Design,
+    mean_coordinate: &[(usize, usize, usize, usize)],
+) -> Result<Vec<Option<(Prior, f64)>>, ModelError> {
+    for (c, ch) in spec.channels.iter().enumerate() {
+        if ch.roas_prior.is_none() {
+            continue;
+        }
+        if !spec.likelihood.is_additive() {
+            return Err(ModelError::Mismatch(format!(
+                "channel '{}' has a roas_prior, which needs an additive likelihood",
+                ch.name
+            )));
+        }
+        if !mean_coordinate.iter().any(|m| m.0 == c) {
+            return Err(ModelError::Mismatch(format!(
+                "channel '{}' has a roas_prior but no spend in the training window of any geo",
+                ch.name
+            )));
+        }
+    }
+    let nt = reference.n_train;
+    mean_coordinate
+        .iter()
+        .map(|&(c, ..)| {
+            let ch = &spec.channels[c];
+            let Some(prior) = ch.roas_prior else {
+                return Ok(None);
+            };
+            let input = &reference.channels[c];
+            let scaled: f64 = input.padded[input.l_max..input.l_max + nt].iter().sum();
+            let scale = first.scales.channels.get(&ch.name).copied();
+            let k = nt as f64 * first.scales.target / (scaled * scale.unwrap_or(f64::NAN));
+            if k.is_finite() && k > 0.0 {
+                Ok(Some((prior, k.ln())))
+            } else {
+                Err(ModelError::Mismatch(format!(
+                    "channel '{}' has a roas_prior, but the typical geo's training spend in \
+                     currency is not a positive number (no spend scale for the channel)",
+                    ch.name
+                )))
+            }
+        })
+        .collect()
 }
 
 impl GeoModel {
@@ -282,6 +342,7 @@ impl GeoModel {
             })
             .map(|(c, ch)| (c, ch.at, ch.curve_params(), ch.beta_at()))
             .collect::<Vec<_>>();
+        let roas = roas_priors(spec, &reference, &panel.designs[0], &mean_coordinate)?;
         let mut deferred = vec![false; params.len()];
         for &(_, _, _, b) in &mean_coordinate {
             deferred[b] = true;
@@ -304,6 +365,7 @@ impl GeoModel {
             mean_coordinate,
             deferred,
             centered_value,
+            roas,
         })
     }
 
@@ -354,6 +416,7 @@ impl GeoModel {
             u_natural: vec![0.0; self.dim()],
             chain: vec![[0.0; 4]; self.mean_coordinate.len()],
             zbar: vec![0.0; self.member_dim()],
+            ln_cbar: vec![0.0; self.mean_coordinate.len()],
             reference: self.reference.scratch(),
         }
     }
@@ -395,9 +458,18 @@ impl GeoModel {
             for (j, dj) in d.iter().enumerate().take(np) {
                 s.chain[k][j] = dj * s.dtau[first + j];
             }
+            s.ln_cbar[k] = s.u_natural[b];
             s.u_natural[b] -= ln_m;
             forward(b, s.u_natural[b], s);
         }
+    }
+
+    /// True when global parameter `j` is a typical beta whose prior is a ROAS prior.
+    fn has_roas_prior(&self, j: usize) -> bool {
+        self.mean_coordinate
+            .iter()
+            .zip(&self.roas)
+            .any(|(m, r)| m.3 == j && r.is_some())
     }
 
     /// Constrained values of the global parameters (pooled means and shared values on their
@@ -477,6 +549,15 @@ impl GeoModel {
                 }
             }
         }
+        let mut s = self.reference.scratch();
+        for (k, &(c, _, _, b)) in self.mean_coordinate.iter().enumerate() {
+            if let Some((prior, ln_k)) = self.roas[k] {
+                // The typical beta = cbar / m with cbar = r / K, r drawn from the ROAS prior.
+                let r = crate::prior::sample_prior(&prior, rng)?;
+                let ln_m = self.reference.ln_mean_curve(&theta, c, &mut s).0;
+                theta[b] = (r.ln() - ln_k - ln_m).exp();
+            }
+        }
         Some(self.unconstrain(&theta))
     }
 
@@ -508,7 +589,8 @@ impl GeoModel {
         self.fill_natural(u, s);
         let mut logp = 0.0;
         for (i, p) in self.params.iter().enumerate() {
-            if self.centered_value[i] {
+            // A ROAS prior replaces the typical beta's; it is added below.
+            if self.centered_value[i] || self.has_roas_prior(i) {
                 grad[i] = 0.0;
                 continue;
             }
@@ -562,6 +644,17 @@ impl GeoModel {
             let g_beta = grad[b];
             for j in 0..np {
                 grad[first + j] -= g_beta * s.chain[k][j];
+            }
+        }
+        // The ROAS prior is on r = K cbar of the typical geo; in the coordinate
+        // ln cbar = u_b - tau zbar its density is p(r) r (constant ln K dropped), and it does not
+        // depend on the curve, so it joins after the chain above and before the pooled mean's.
+        for (k, &(_, _, _, b)) in self.mean_coordinate.iter().enumerate() {
+            if let Some((prior, ln_k)) = self.roas[k] {
+                let r = (ln_k + s.ln_cbar[k]).exp();
+                let (lp, dlp) = log_prior(&prior, r);
+                logp += lp + s.ln_cbar[k];
+                grad[b] += dlp * r + 1.0;
             }
         }
         // A pooled mean mu = a - tau zbar: d/da = d/dmu, d/dtau -= zbar d/dmu,

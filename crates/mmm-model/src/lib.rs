@@ -575,11 +575,18 @@ impl MmmModel {
                 t.geo = None;
             }
         }
+        // A ROAS prior is on the typical geo's ROAS, evaluated by the hierarchy: a geo needs
+        // no spend of its own for it, only beta's positive support.
+        let roas_channels: Vec<bool> = own
+            .channels
+            .iter_mut()
+            .map(|ch| ch.roas_prior.take().is_some())
+            .collect();
         let mut model = Self::new(&own, design)?;
-        if model.channels.iter().any(|c| c.roas.is_some()) {
-            return Err(ModelError::Unsupported(
-                "ROAS priors under the geo hierarchy".into(),
-            ));
+        for (ch, roas) in model.channels.iter().zip(roas_channels) {
+            if roas {
+                model.params[ch.beta_at()].bijection = Bijection::Lower(0.0);
+            }
         }
         for ch in &mut model.channels {
             ch.mean_coordinate = false;

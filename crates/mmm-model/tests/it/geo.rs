@@ -339,3 +339,177 @@ fn lift_tests_name_a_geo_exactly_under_a_hierarchy() {
         "{problems}"
     );
 }
+
+/// The geo fixture panel with x1 under a ROAS prior on the typical geo, each geo's design in
+/// original units (target scale 500, spend scales 40 and 70, sizes 1).
+fn roas_panel(prior: mmm_core::spec::Prior, curves: GeoPooling) -> (Spec, GeoDesign) {
+    let mut spec = hierarchical(fixture_spec(), curves, GeoPooling::Shared);
+    spec.channels[0].roas_prior = Some(prior);
+    assert!(spec.problems().is_empty(), "{:?}", spec.problems());
+    let mut panel = panel(&spec, 30, 24);
+    for d in &mut panel.designs {
+        d.scales.target = 500.0;
+        d.scales.channels = [("x1".to_string(), 40.0), ("x2".to_string(), 70.0)].into();
+    }
+    (spec, panel)
+}
+
+/// The typical geo's training ROAS of channel c, computed apart from the hierarchy: a national
+/// model on the geos' average spend, at the pooled means (the national part of `theta`).
+fn typical_roas(spec: &Spec, panel: &GeoDesign, model: &GeoModel, theta: &[f64], c: usize) -> f64 {
+    let mut plain = spec.clone();
+    for ch in &mut plain.channels {
+        ch.roas_prior = None;
+    }
+    let mut average = panel.designs[0].clone();
+    let k = panel.designs.len() as f64;
+    for (i, channel) in average.channels.iter_mut().enumerate() {
+        for (t, v) in channel.iter_mut().enumerate() {
+            *v = panel.designs.iter().map(|d| d.channels[i][t]).sum::<f64>() / k;
+        }
+    }
+    let national = MmmModel::new(&plain, &average).expect("national");
+    let mut term = vec![0.0; average.len()];
+    national.channel_term(&theta[..model.member_dim()], c, &mut term);
+    let nt = average.n_train;
+    let name = &average.channel_names[c];
+    term[..nt].iter().sum::<f64>() * average.scales.target
+        / (average.channels[c][..nt].iter().sum::<f64>() * average.scales.channels[name])
+}
+
+/// A ROAS prior under the hierarchy replaces the typical beta's prior by the prior of the
+/// typical geo's ROAS (computed apart, on the geos' average spend) with its Jacobian: the log
+/// density moves by exactly log p(r) + ln r - (log p(beta) + ln beta); the gradient, through
+/// the pooled mean, its spread and deviations and the curve, matches finite differences.
+#[test]
+fn a_geo_roas_prior_is_a_prior_on_the_typical_geos_roas() {
+    use mmm_core::spec::Prior;
+    let gamma = Prior::Gamma {
+        shape: 4.0,
+        rate: 2.0,
+    };
+    let log_normal = Prior::LogNormal {
+        mu: 0.3,
+        sigma: 0.5,
+    };
+    for (prior, curves) in [
+        (log_normal, GeoPooling::Shared),
+        (gamma, GeoPooling::Pooled),
+    ] {
+        let (spec, panel) = roas_panel(prior, curves);
+        let mut plain_spec = spec.clone();
+        plain_spec.channels[0].roas_prior = None;
+        let model = GeoModel::new(&spec, &panel).expect("model");
+        let plain = GeoModel::new(&plain_spec, &panel).expect("model");
+        assert_eq!(model.param_names(), plain.param_names());
+        let b = model
+            .param_names()
+            .iter()
+            .position(|n| n == "beta[x1]")
+            .expect("beta");
+        for seed in [6, 7, 8] {
+            let u = random_point(model.dim(), seed);
+            let theta = model.constrain(&u);
+            assert_eq!(theta, plain.constrain(&u), "same coordinates");
+            let r = typical_roas(&spec, &panel, &model, &theta, 0);
+            let beta = theta[b];
+            let beta_prior = plain.params()[b].prior;
+            let want = mmm_model::prior::log_prior(&prior, r).0 + r.ln()
+                - mmm_model::prior::log_prior(&beta_prior, beta).0
+                - beta.ln();
+            let mut grad = vec![0.0; model.dim()];
+            let got = model
+                .logp(&u, &mut grad, &mut model.scratch())
+                .expect("finite")
+                - plain
+                    .logp(&u, &mut grad, &mut plain.scratch())
+                    .expect("finite");
+            // Up to the dropped constant ln K, the same at every point.
+            let ln_k = (r / (beta * typical_mean_curve(&spec, &panel, &model, &theta))).ln();
+            assert!(
+                (got - (want - ln_k)).abs() < 1e-9 * (1.0 + want.abs()),
+                "{got} vs {want} - {ln_k}"
+            );
+        }
+        let mut scratch = model.scratch();
+        check_density_gradient(
+            &model.param_names(),
+            |u, grad| model.logp(u, grad, &mut scratch).expect("finite"),
+            14,
+            0.8,
+        );
+    }
+}
+
+/// The typical geo's mean training curve (the contribution per unit beta, model scale).
+fn typical_mean_curve(spec: &Spec, panel: &GeoDesign, model: &GeoModel, theta: &[f64]) -> f64 {
+    let b = model
+        .param_names()
+        .iter()
+        .position(|n| n == "beta[x1]")
+        .expect("beta");
+    let d = &panel.designs[0];
+    let nt = d.n_train as f64;
+    // ROAS = beta m nt s_target / spend, so m = ROAS spend / (beta nt s_target).
+    let spend: f64 = (0..d.n_train)
+        .map(|t| panel.designs.iter().map(|g| g.channels[0][t]).sum::<f64>())
+        .sum::<f64>()
+        / panel.designs.len() as f64
+        * d.scales.channels["x1"];
+    typical_roas(spec, panel, model, theta, 0) * spend / (theta[b] * nt * d.scales.target)
+}
+
+/// Prior draws of the hierarchy put the typical geo's ROAS on its prior: ln r of 4000 draws
+/// has the LogNormal prior's mean and variance within 4 Monte Carlo standard errors.
+#[test]
+fn geo_prior_draws_follow_the_roas_prior() {
+    use mmm_model::rand::SeedableRng;
+    let prior = mmm_core::spec::Prior::LogNormal {
+        mu: 0.3,
+        sigma: 0.5,
+    };
+    let (spec, panel) = roas_panel(prior, GeoPooling::Pooled);
+    let model = GeoModel::new(&spec, &panel).expect("model");
+    let mut rng = mmm_model::rand::rngs::StdRng::seed_from_u64(9);
+    let draws = 4000;
+    let log_roas: Vec<f64> = (0..draws)
+        .map(|_| {
+            let u = model.sample_prior_unconstrained(&mut rng).expect("draw");
+            typical_roas(&spec, &panel, &model, &model.constrain(&u), 0).ln()
+        })
+        .collect();
+    let n = draws as f64;
+    let m = log_roas.iter().sum::<f64>() / n;
+    let v = log_roas.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0);
+    assert!(
+        (m - 0.3).abs() < 4.0 * 0.5 / n.sqrt(),
+        "mean of ln ROAS {m}"
+    );
+    let se_var = 0.25 * (2.0 / (n - 1.0)).sqrt();
+    assert!((v - 0.25).abs() < 4.0 * se_var, "variance of ln ROAS {v}");
+}
+
+/// A geo ROAS prior needs an additive likelihood, as the national one does.
+#[test]
+fn a_geo_roas_prior_under_a_log_link_is_refused() {
+    let (mut spec, mut panel) = roas_panel(
+        mmm_core::spec::Prior::LogNormal {
+            mu: 0.0,
+            sigma: 1.0,
+        },
+        GeoPooling::Shared,
+    );
+    spec.likelihood = LikelihoodSpec::Poisson;
+    for d in &mut panel.designs {
+        for y in &mut d.target_scaled {
+            *y = (*y * 500.0).round() / 500.0;
+        }
+    }
+    let err = GeoModel::new(&spec, &panel)
+        .expect_err("refused")
+        .to_string();
+    assert!(
+        err.contains("roas_prior") && err.contains("additive"),
+        "{err}"
+    );
+}
