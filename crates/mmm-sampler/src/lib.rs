@@ -103,25 +103,60 @@ pub fn stats_batch(trace: &Trace) -> Result<arrow::array::RecordBatch, FitError>
         .map_err(|e| FitError::Table("sample_stats.parquet", e.to_string()))
 }
 
+/// A model that can start from named parameter values: [`MmmModel`] and the geo hierarchy.
+pub trait NamedStart: nuts::LogDensity {
+    /// The unconstrained vector with the `named` constrained values and every other parameter
+    /// drawn from its prior with `rng`.
+    fn unconstrained_from_named(
+        &self,
+        named: &std::collections::BTreeMap<String, f64>,
+        rng: &mut mmm_model::rand::rngs::StdRng,
+    ) -> Result<Vec<f64>, mmm_model::ModelError>;
+}
+
+impl NamedStart for MmmModel {
+    fn unconstrained_from_named(
+        &self,
+        named: &std::collections::BTreeMap<String, f64>,
+        rng: &mut mmm_model::rand::rngs::StdRng,
+    ) -> Result<Vec<f64>, mmm_model::ModelError> {
+        Ok(self.unconstrain(&self.theta_from_named(named, rng)?.theta))
+    }
+}
+
+impl NamedStart for mmm_model::geo::GeoModel {
+    fn unconstrained_from_named(
+        &self,
+        named: &std::collections::BTreeMap<String, f64>,
+        rng: &mut mmm_model::rand::rngs::StdRng,
+    ) -> Result<Vec<f64>, mmm_model::ModelError> {
+        Ok(self.unconstrain(&self.theta_from_named(named, rng)?.theta))
+    }
+}
+
 /// The unconstrained start for `init = "point"`: the named values of `sampler.init_point`,
-/// the other parameters from a prior draw seeded by the spec's seed.
-pub fn start_point(
-    model: &MmmModel,
+/// the other parameters from a prior draw seeded by the spec's seed (under the geo hierarchy,
+/// unnamed geo deviations too).
+pub fn start_point<M: NamedStart>(
+    model: &M,
     sampler: &mmm_core::spec::SamplerSpec,
 ) -> Result<Vec<f64>, FitError> {
     use mmm_model::rand::SeedableRng;
     let mut rng = mmm_model::rand::rngs::StdRng::seed_from_u64(sampler.seed);
-    let point = model
-        .theta_from_named(&sampler.init_point, &mut rng)
+    let u = model
+        .unconstrained_from_named(&sampler.init_point, &mut rng)
         .map_err(|e| match e {
             mmm_model::ModelError::Parameters(m) => FitError::InitPoint(m),
             other => FitError::InitPoint(other.to_string()),
         })?;
-    let u = model.unconstrain(&point.theta);
     let mut grad = vec![0.0; u.len()];
     model
         .logp(&u, &mut grad, &mut model.scratch())
-        .map_err(|e| FitError::InitPoint(format!("at the given start: {e}")))?;
+        .ok_or_else(|| {
+            FitError::InitPoint(
+                "at the given start the log density or its gradient is not finite".into(),
+            )
+        })?;
     Ok(u)
 }
 
@@ -183,9 +218,7 @@ pub fn run(
         Some(panel) => {
             let model = Arc::new(mmm_model::geo::GeoModel::new(&spec.spec, &panel)?);
             if spec.spec.sampler.init == mmm_core::spec::InitStrategy::Point {
-                return Err(FitError::InitPoint(
-                    "init = \"point\" is not supported by the geo hierarchy; use the prior".into(),
-                ));
+                nuts_opts.start = Some(start_point(model.as_ref(), &spec.spec.sampler)?);
             }
             tracing::info!(
                 chains = nuts_opts.chains,
@@ -198,7 +231,7 @@ pub fn run(
         None => {
             let model = Arc::new(MmmModel::new(&spec.spec, &design)?);
             if spec.spec.sampler.init == mmm_core::spec::InitStrategy::Point {
-                nuts_opts.start = Some(start_point(&model, &spec.spec.sampler)?);
+                nuts_opts.start = Some(start_point(model.as_ref(), &spec.spec.sampler)?);
             }
             tracing::info!(
                 chains = nuts_opts.chains,

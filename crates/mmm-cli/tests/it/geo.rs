@@ -455,6 +455,43 @@ fn a_geo_roas_prior_pulls_the_channels_roas_toward_it() {
     );
 }
 
+/// `init = "point"` under the hierarchy: a start naming a pooled mean and a geo deviation fits;
+/// a name that is not a parameter of the hierarchy is refused by name.
+#[test]
+fn a_geo_fit_starts_from_named_values() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let sim = simulate_geo(dir.path());
+    let base = std::fs::read_to_string(fixture("geo/spec.toml"))
+        .expect("spec")
+        .replace("tune = 1000\ndraws = 1000", "tune = 300\ndraws = 300");
+    let run_with = |name: &str, point: &str| {
+        let spec = dir.path().join(format!("{name}.toml"));
+        let text = base.replace(
+            "[sampler]\n",
+            &format!("[sampler]\ninit = \"point\"\ninit_point = {{ {point} }}\n"),
+        );
+        assert_ne!(text, base);
+        std::fs::write(&spec, text).expect("spec");
+        mmm_run_without_refits(&spec, &sim.join("data.csv"), &dir.path().join(name))
+    };
+    let o = run_with(
+        "point",
+        "\"beta[ch1]\" = 0.25, \"beta_geo_z[geo=g03,ch1]\" = 0.5, sigma = 0.05",
+    );
+    assert!(
+        matches!(o.status.code(), Some(0) | Some(3)),
+        "run: {}",
+        stderr(&o)
+    );
+    let o = run_with("bad", "\"beta_geo_z[geo=g99,ch1]\" = 0.5");
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("no parameter named \"beta_geo_z[geo=g99,ch1]\""),
+        "{}",
+        stderr(&o)
+    );
+}
+
 /// A hierarchy asked of data with one geo is refused with the rule, before the features stage
 /// writes anything.
 #[test]
