@@ -267,6 +267,14 @@ fn nan_max(values: impl Iterator<Item = f64>) -> f64 {
     })
 }
 
+/// Series a refit fits: 1 nationally, the number of geos under the hierarchy.
+fn subject_units(subject: &RefitSubject<'_>) -> usize {
+    match subject {
+        RefitSubject::National { .. } => 1,
+        RefitSubject::Geo { panel, .. } => panel.len(),
+    }
+}
+
 /// E-BFMI = sum (E_t - E_{t-1})^2 / sum (E_t - mean E)^2 over a chain's kept draws.
 pub fn ebfmi(energy: &[f64]) -> f64 {
     if energy.len() < 2 {
@@ -638,6 +646,14 @@ pub fn run_with_refits(
     };
     let (sign_stability, cross_validation) = match refit {
         Some(refit) => {
+            // Each refit is a fit of the whole model, so on a large panel they dominate the stage.
+            tracing::info!(
+                bootstrap_refits = ds.bootstrap_replicates,
+                cv_folds = ds.cv_folds,
+                units = subject_units(&subject),
+                "refit checks ([diagnose] bootstrap_replicates and cv_folds set their number; \
+                 --no-refits skips them)"
+            );
             let signs = (ds.bootstrap_replicates > 0)
                 .then(|| {
                     sign_stability(
