@@ -114,25 +114,22 @@ pub trait NamedStart: nuts::LogDensity {
     ) -> Result<Vec<f64>, mmm_model::ModelError>;
 }
 
-impl NamedStart for MmmModel {
-    fn unconstrained_from_named(
-        &self,
-        named: &std::collections::BTreeMap<String, f64>,
-        rng: &mut mmm_model::rand::rngs::StdRng,
-    ) -> Result<Vec<f64>, mmm_model::ModelError> {
-        Ok(self.unconstrain(&self.theta_from_named(named, rng)?.theta))
-    }
+/// Both models name their parameters and draw the rest from the priors the same way.
+macro_rules! named_start {
+    ($model:ty) => {
+        impl NamedStart for $model {
+            fn unconstrained_from_named(
+                &self,
+                named: &std::collections::BTreeMap<String, f64>,
+                rng: &mut mmm_model::rand::rngs::StdRng,
+            ) -> Result<Vec<f64>, mmm_model::ModelError> {
+                Ok(self.unconstrain(&self.theta_from_named(named, rng)?.theta))
+            }
+        }
+    };
 }
-
-impl NamedStart for mmm_model::geo::GeoModel {
-    fn unconstrained_from_named(
-        &self,
-        named: &std::collections::BTreeMap<String, f64>,
-        rng: &mut mmm_model::rand::rngs::StdRng,
-    ) -> Result<Vec<f64>, mmm_model::ModelError> {
-        Ok(self.unconstrain(&self.theta_from_named(named, rng)?.theta))
-    }
-}
+named_start!(MmmModel);
+named_start!(mmm_model::geo::GeoModel);
 
 /// The unconstrained start for `init = "point"`: the named values of `sampler.init_point`,
 /// the other parameters from a prior draw seeded by the spec's seed (under the geo hierarchy,

@@ -7,7 +7,10 @@ use std::path::Path;
 
 use mmm_core::columns::{f64_column, i64_column, string_column};
 
-use crate::{assert_optimize_runs_with, fixture, mmm_os, mmm_run, parquet, stderr};
+use crate::{
+    assert_fitted, assert_optimize_runs_with, fixture, mmm_os, mmm_run, mmm_run_with, parquet,
+    stderr,
+};
 
 /// Simulate the geo fixture's panel into `dir/sim` (its `data.csv`) from `truth.toml`.
 fn simulate_geo(dir: &Path) -> std::path::PathBuf {
@@ -23,20 +26,9 @@ fn simulate_geo(dir: &Path) -> std::path::PathBuf {
     sim
 }
 
-/// `mmm run --spec SPEC --data DATA --out RUN --quiet --no-refits` (the refit checks have
-/// their own test).
+/// `mmm run ... --no-refits` (the refit checks have their own test).
 fn mmm_run_without_refits(spec: &Path, data: &Path, run: &Path) -> std::process::Output {
-    mmm_os([
-        "run".as_ref(),
-        "--spec".as_ref(),
-        spec.as_os_str(),
-        "--data".as_ref(),
-        data.as_os_str(),
-        "--out".as_ref(),
-        run.as_os_str(),
-        "--quiet".as_ref(),
-        "--no-refits".as_ref(),
-    ])
+    mmm_run_with(spec, data, run, &["--no-refits"])
 }
 
 /// Simulate the geo fixture's panel and run every stage on it.
@@ -44,11 +36,7 @@ fn geo_run(dir: &Path) -> std::path::PathBuf {
     let sim = simulate_geo(dir);
     let run = dir.join("run");
     let o = mmm_run_without_refits(&fixture("geo/spec.toml"), &sim.join("data.csv"), &run);
-    assert!(
-        matches!(o.status.code(), Some(0) | Some(3)),
-        "run: {}",
-        stderr(&o)
-    );
+    assert_fitted(&o);
     run
 }
 
@@ -369,11 +357,7 @@ fn geo_refit_checks_resample_the_panel_and_score_the_national_total() {
     std::fs::write(&spec, text).expect("write spec");
     let run = dir.path().join("run");
     let o = mmm_run(&spec, &sim.join("data.csv"), &run);
-    assert!(
-        matches!(o.status.code(), Some(0) | Some(3)),
-        "run: {}",
-        stderr(&o)
-    );
+    assert_fitted(&o);
     assert!(!stderr(&o).contains("skipped"), "{}", stderr(&o));
     let d: serde_json::Value = serde_json::from_slice(
         &std::fs::read(run.join("diagnose/diagnostics.json")).expect("diagnostics"),
@@ -421,11 +405,7 @@ fn a_geo_roas_prior_pulls_the_channels_roas_toward_it() {
         std::fs::write(&spec, text).expect("spec");
         let run = dir.path().join(name);
         let o = mmm_run_without_refits(&spec, &sim.join("data.csv"), &run);
-        assert!(
-            matches!(o.status.code(), Some(0) | Some(3)),
-            "run: {}",
-            stderr(&o)
-        );
+        assert_fitted(&o);
         let path = run.join("decide/roi.parquet");
         let batch = parquet(&path);
         let channel = string_column(&batch, "channel", &path).expect("channel");
@@ -478,11 +458,7 @@ fn a_geo_fit_starts_from_named_values() {
         "point",
         "\"beta[ch1]\" = 0.25, \"beta_geo_z[geo=g03,ch1]\" = 0.5, sigma = 0.05",
     );
-    assert!(
-        matches!(o.status.code(), Some(0) | Some(3)),
-        "run: {}",
-        stderr(&o)
-    );
+    assert_fitted(&o);
     let o = run_with("bad", "\"beta_geo_z[geo=g99,ch1]\" = 0.5");
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(
@@ -532,11 +508,7 @@ fn a_geo_lift_test_pulls_its_geos_lift_toward_the_experiment() {
         std::fs::write(&spec, text).expect("spec");
         let run = dir.path().join(name);
         let o = mmm_run_without_refits(&spec, &sim.join("data.csv"), &run);
-        assert!(
-            matches!(o.status.code(), Some(0) | Some(3)),
-            "run: {}",
-            stderr(&o)
-        );
+        assert_fitted(&o);
         let summary: serde_json::Value = serde_json::from_slice(
             &std::fs::read(run.join("decide/summary.json")).expect("summary"),
         )

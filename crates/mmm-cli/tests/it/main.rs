@@ -52,7 +52,12 @@ pub fn stderr(o: &Output) -> String {
 
 /// `mmm run --spec SPEC --data DATA --out RUN --quiet`.
 pub fn mmm_run(spec: &Path, data: &Path, run: &Path) -> Output {
-    mmm_os([
+    mmm_run_with(spec, data, run, &[])
+}
+
+/// `mmm run --spec SPEC --data DATA --out RUN --quiet EXTRA...`.
+pub fn mmm_run_with(spec: &Path, data: &Path, run: &Path, extra: &[&str]) -> Output {
+    let mut args: Vec<&std::ffi::OsStr> = vec![
         "run".as_ref(),
         "--spec".as_ref(),
         spec.as_os_str(),
@@ -61,7 +66,19 @@ pub fn mmm_run(spec: &Path, data: &Path, run: &Path) -> Output {
         "--out".as_ref(),
         run.as_os_str(),
         "--quiet".as_ref(),
-    ])
+    ];
+    args.extend(extra.iter().map(|a| std::ffi::OsStr::new(*a)));
+    mmm_os(args)
+}
+
+/// Every stage ran: exit 0, or 3 when a diagnostic gate failed (results marked "not for
+/// decisions").
+pub fn assert_fitted(o: &Output) {
+    assert!(
+        matches!(o.status.code(), Some(0) | Some(3)),
+        "{}",
+        stderr(o)
+    );
 }
 
 /// `mmm simulate --spec SPEC --data DATA --truth TRUTH --out OUT [--seed SEED] --quiet`.

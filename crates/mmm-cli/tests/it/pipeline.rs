@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use mmm_core::columns::{f64_column, string_column};
 
-use crate::{fixture, mmm_os, spec_with, stderr};
+use crate::{assert_fitted, fixture, mmm_os, spec_with, stderr};
 
 fn run_pipeline(spec: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
     let mut args: Vec<std::ffi::OsString> = vec![
@@ -23,14 +23,6 @@ fn run_pipeline(spec: &Path, out: &Path, extra: &[&str]) -> std::process::Output
 }
 
 /// The model was fitted: exit 0, or 3 when a gate failed (short test runs may not converge).
-fn assert_fitted(out: &std::process::Output) {
-    assert!(
-        matches!(out.status.code(), Some(0) | Some(3)),
-        "{}",
-        stderr(out)
-    );
-}
-
 fn read(path: &Path) -> Vec<u8> {
     std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
