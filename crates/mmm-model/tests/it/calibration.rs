@@ -161,16 +161,8 @@ fn prior_draws_follow_the_roas_prior() {
         model.channel_term(&theta, 0, &mut term);
         log_roas.push((term.iter().sum::<f64>() * design.scales.target / spend).ln());
     }
-    // ln r ~ Normal(0.5, 0.4): mean and variance within 4 Monte Carlo standard errors.
-    let m = log_roas.iter().sum::<f64>() / draws as f64;
-    let v = log_roas.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (draws - 1) as f64;
-    let n = draws as f64;
-    assert!(
-        (m - 0.5).abs() < 4.0 * 0.4 / n.sqrt(),
-        "mean of ln ROAS {m}"
-    );
-    let se_var = 0.16 * (2.0 / (n - 1.0)).sqrt();
-    assert!((v - 0.16).abs() < 4.0 * se_var, "variance of ln ROAS {v}");
+    // ln r ~ Normal(0.5, 0.4).
+    crate::assert_normal_moments(&log_roas, 0.5, 0.4, "ln ROAS");
 }
 
 #[test]

@@ -478,15 +478,7 @@ fn geo_prior_draws_follow_the_roas_prior() {
             typical_roas(&spec, &panel, &model, &model.constrain(&u), 0).ln()
         })
         .collect();
-    let n = draws as f64;
-    let m = log_roas.iter().sum::<f64>() / n;
-    let v = log_roas.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0);
-    assert!(
-        (m - 0.3).abs() < 4.0 * 0.5 / n.sqrt(),
-        "mean of ln ROAS {m}"
-    );
-    let se_var = 0.25 * (2.0 / (n - 1.0)).sqrt();
-    assert!((v - 0.25).abs() < 4.0 * se_var, "variance of ln ROAS {v}");
+    crate::assert_normal_moments(&log_roas, 0.3, 0.5, "ln ROAS");
 }
 
 /// A geo ROAS prior needs an additive likelihood, as the national one does.

@@ -101,3 +101,18 @@ pub fn assert_log_density(model: &mmm_model::MmmModel, u: &[f64], expected: f64,
         "{label}: {got} vs {expected}"
     );
 }
+
+/// Draws of a Normal(mu, sigma) quantity: their mean and variance lie within 4 Monte Carlo
+/// standard errors of mu and sigma^2 (sd of the variance: sigma^2 sqrt(2 / (n - 1))).
+pub fn assert_normal_moments(draws: &[f64], mu: f64, sigma: f64, what: &str) {
+    let n = draws.len() as f64;
+    let m = draws.iter().sum::<f64>() / n;
+    let v = draws.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0);
+    assert!(
+        (m - mu).abs() < 4.0 * sigma / n.sqrt(),
+        "mean of {what} {m}"
+    );
+    let var = sigma * sigma;
+    let se_var = var * (2.0 / (n - 1.0)).sqrt();
+    assert!((v - var).abs() < 4.0 * se_var, "variance of {what} {v}");
+}
