@@ -168,7 +168,8 @@ enum Command {
         /// decision_record.json written by `mmm optimize --record` or `mmm scenario --record`.
         #[arg(long)]
         record: PathBuf,
-        /// CSV with the data's date and target columns covering the plan's weeks.
+        /// CSV with the data's date and target columns covering the plan's weeks (for a geo
+        /// hierarchy's record, also its geo column, every week in every geo).
         #[arg(long)]
         actuals: PathBuf,
         /// Output directory (review.json).
@@ -622,29 +623,29 @@ fn dispatch(cli: Cli) -> Result<u8> {
             actuals,
             out,
         } => {
-            let bytes =
-                std::fs::read(&record).with_context(|| format!("reading {}", record.display()))?;
-            let rec: mmm_decisions::review::DecisionRecord = serde_json::from_slice(&bytes)
-                .with_context(|| format!("{}: not a decision record", record.display()))?;
+            let rec = mmm_decisions::review::DecisionRecord::read(&record)?;
             let r = mmm_decisions::review::review(&rec, &actuals)?;
             let mut text = serde_json::to_vec_pretty(&r)?;
             text.push(b'\n');
             mmm_core::write_atomic(&out.join("review.json"), &text)?;
-            say(
-                quiet,
+            let line = |what: &str, o: &mmm_decisions::review::Outcome| {
                 format!(
-                    "   review: actual {:.2} vs predicted {:.2} [{:.2}, {:.2}]: {}",
-                    r.actual_total,
-                    r.predicted_mean,
-                    r.predicted_lower,
-                    r.predicted_upper,
-                    if r.inside_interval {
+                    "   {what}: actual {:.2} vs predicted {:.2} [{:.2}, {:.2}]: {}",
+                    o.actual_total,
+                    o.predicted_mean,
+                    o.predicted_lower,
+                    o.predicted_upper,
+                    if o.inside_interval {
                         "inside the interval"
                     } else {
                         "OUTSIDE the interval"
                     }
-                ),
-            );
+                )
+            };
+            say(quiet, line("review", &r.outcome));
+            for g in &r.geos {
+                say(quiet, line(&format!("  geo {}", g.geo), &g.outcome));
+            }
             Ok(0)
         }
         Command::Run {

@@ -14,9 +14,10 @@ use mmm_model::geo::GeoModel;
 use crate::DecideError;
 use crate::optimize::{self, ChannelRange, GeoPlan, Problem};
 use crate::plan::PlanModel;
+use crate::review::{DecisionRecord, GeoPrediction};
 use crate::stages::{
-    AllocationRows, OptimizeOptions, PlanWindow, ScenarioFile, flat_plan, format_day, lift_summary,
-    plan_start, plan_window, read_scenario_file, require_draws, spend_scales,
+    AllocationRows, OptimizeOptions, PlanWindow, RECORD_FILE, ScenarioFile, flat_plan, format_day,
+    lift_summary, plan_start, plan_window, read_scenario_file, require_draws, spend_scales,
 };
 
 /// Run `mmm optimize` on a geo hierarchy: writes allocation.parquet (national: geos summed
@@ -28,13 +29,8 @@ pub(crate) fn run(
     out_dir: &Path,
     opts: &OptimizeOptions,
 ) -> Result<Option<Manifest>, DecideError> {
-    let GeoInputs {
-        design,
-        panel,
-        hierarchy,
-        posterior,
-        records,
-    } = GeoInputs::load(spec, features_dir, fit_dir, opts)?;
+    let inputs = GeoInputs::load(spec, features_dir, fit_dir)?;
+    let (design, panel) = (&inputs.design, &inputs.panel);
     let d = &spec.spec.decisions;
     let o = &d.optimizer;
     let PlanWindow {
@@ -43,7 +39,7 @@ pub(crate) fn run(
         start,
         dates,
         ref_weeks,
-    } = plan_window(spec, &design, opts)?;
+    } = plan_window(spec, design, opts)?;
     for b in &o.bounds {
         if let Some(g) = &b.geo
             && !panel.geos.contains(g)
@@ -99,14 +95,13 @@ pub(crate) fn run(
         out_dir,
         &mmm_core::stage_id!(crate::stages::OPTIMIZE_STAGE),
         &spec.sha256,
-        records,
+        inputs.records.clone(),
         opts.force,
     )?
     else {
         return Ok(None);
     };
-    let geo_thetas = geo_thetas(&hierarchy, &posterior);
-    let plan = geo_plan(&hierarchy, &panel, &geo_thetas, start, horizon);
+    let plan = inputs.plan(start, horizon);
     let cells = current.len();
     let mut starts = vec![current.clone(), vec![budget / cells.max(1) as f64; cells]];
     if objective != Objective::Expected && objective != Objective::Profit {
@@ -120,16 +115,17 @@ pub(crate) fn run(
     let solution = optimize::optimize(&plan, &problem, &starts)?;
     let seconds = timer.elapsed().as_secs_f64();
     let (interval, risk) = (d.interval, o.risk_level);
-    let draws = posterior.len();
+    let draws = optimize::Response::draws(&plan);
 
     let mut rows = PlanRows::default();
-    let mut plan_totals = Vec::new();
+    let mut lifts = Vec::new();
+    let mut weekly_plans = Vec::new();
     for (label, spend) in [("current", &current), ("optimized", &solution.spend)] {
         let weekly: Vec<Vec<Vec<f64>>> = spend
             .chunks(nc)
             .map(|cells| flat_plan(cells, horizon))
             .collect();
-        plan_totals.push(rows.push(
+        lifts.push(rows.push(
             label,
             &plan,
             &panel.geos,
@@ -138,12 +134,13 @@ pub(crate) fn run(
             Some(&problem.ranges),
             (interval, risk, d.margin),
         ));
+        weekly_plans.push(weekly);
     }
     let PlanRows {
         national,
         geos: geo_rows,
     } = rows;
-    let (current_lift, new_lift) = (&plan_totals[0], &plan_totals[1]);
+    let (current_lift, new_lift) = (&lifts[0].national, &lifts[1].national);
     let p_better = new_lift
         .iter()
         .zip(current_lift)
@@ -194,9 +191,24 @@ pub(crate) fn run(
         &schemas::geo_allocation(),
     )?;
     writer.write_json("plan.json", &plan_json, None)?;
+    if opts.record {
+        let record = geo_record(
+            spec,
+            "optimized",
+            &plan,
+            &panel.geos,
+            &names,
+            &dates,
+            &weekly_plans[1],
+            &lifts[1],
+            interval,
+        );
+        writer.write_json(RECORD_FILE, &record, None)?;
+    }
     let settings = serde_json::json!({
         "objective": objective, "budget": budget, "horizon_weeks": horizon,
         "start": format_day(dates[0]), "geos": panel.len(), "cells": cells,
+        "record": opts.record,
     });
     Ok(Some(writer.finish(None, settings, RunStatus::Complete)?))
 }
@@ -216,20 +228,15 @@ pub(crate) fn run_scenario(
     out_dir: &Path,
     opts: &OptimizeOptions,
 ) -> Result<Option<Manifest>, DecideError> {
-    let GeoInputs {
-        design,
-        panel,
-        hierarchy,
-        posterior,
-        mut records,
-    } = GeoInputs::load(spec, features_dir, fit_dir, opts)?;
+    let inputs = GeoInputs::load(spec, features_dir, fit_dir)?;
+    let (design, panel) = (&inputs.design, &inputs.panel);
     let names = design.channel_names.clone();
     let nc = names.len();
     let file = read_scenario_file(plans_file, &names)?;
     let horizon = file.plans[0].2[0].len();
     let d = &spec.spec.decisions;
     let period_days = spec.spec.data.period_days as i32;
-    let (start, dates) = plan_start(&design, period_days, opts.start.as_deref(), horizon)?;
+    let (start, dates) = plan_start(design, period_days, opts.start.as_deref(), horizon)?;
     if start < horizon {
         return Err(DecideError::Input(format!(
             "the current plan repeats the {horizon} weeks before the start; the data has only {start}"
@@ -245,6 +252,14 @@ pub(crate) fn run_scenario(
         })
         .collect();
     let scenarios = geo_scenarios(file, &panel.geos, &names, &current, plans_file)?;
+    if opts.record && scenarios.len() != 1 {
+        return Err(DecideError::Input(format!(
+            "{}: --record needs exactly one scenario, the file has {}",
+            plans_file.display(),
+            scenarios.len()
+        )));
+    }
+    let mut records = inputs.records.clone();
     records.push(mmm_core::file_record(plans_file)?);
     let Some(mut writer) = StageWriter::begin(
         out_dir,
@@ -256,20 +271,21 @@ pub(crate) fn run_scenario(
     else {
         return Ok(None);
     };
-    let thetas = geo_thetas(&hierarchy, &posterior);
-    let plan = geo_plan(&hierarchy, &panel, &thetas, start, horizon);
+    let plan = inputs.plan(start, horizon);
     let (interval, risk) = (d.interval, d.optimizer.risk_level);
     let settings = (interval, risk, d.margin);
     let mut rows = PlanRows::default();
-    let current_lift = rows.push(
-        "current",
-        &plan,
-        &panel.geos,
-        &current,
-        &names,
-        None,
-        settings,
-    );
+    let current_lift = rows
+        .push(
+            "current",
+            &plan,
+            &panel.geos,
+            &current,
+            &names,
+            None,
+            settings,
+        )
+        .national;
     let spend_by_geo = |plans: &[Vec<Vec<f64>>]| -> serde_json::Value {
         panel
             .geos
@@ -284,8 +300,11 @@ pub(crate) fn run_scenario(
     };
     let total_spend = |plans: &[Vec<Vec<f64>>]| -> f64 { plans.iter().flatten().flatten().sum() };
     let mut table = Vec::new();
+    let mut first_lift = None;
     for (name, plans) in &scenarios {
-        let lift = rows.push(name, &plan, &panel.geos, plans, &names, None, settings);
+        let by_geo = rows.push(name, &plan, &panel.geos, plans, &names, None, settings);
+        let lift = by_geo.national.clone();
+        first_lift.get_or_insert(by_geo);
         let spend = total_spend(plans);
         let gain: Vec<f64> = lift.iter().zip(&current_lift).map(|(a, b)| a - b).collect();
         table.push(serde_json::json!({
@@ -325,11 +344,27 @@ pub(crate) fn run_scenario(
         &schemas::geo_allocation(),
     )?;
     writer.write_json("comparison.json", &comparison, None)?;
+    if let (true, Some(lift)) = (opts.record, &first_lift) {
+        let (name, weekly) = &scenarios[0];
+        let record = geo_record(
+            spec,
+            name,
+            &plan,
+            &panel.geos,
+            &names,
+            &dates,
+            weekly,
+            lift,
+            interval,
+        );
+        writer.write_json(RECORD_FILE, &record, None)?;
+    }
     let settings = serde_json::json!({
         "plans": plans_file.display().to_string(),
         "start": format_day(dates[0]),
         "geos": panel.len(),
         "per_geo_plans": scenarios.len(),
+        "record": opts.record,
     });
     Ok(Some(writer.finish(None, settings, RunStatus::Complete)?))
 }
@@ -408,29 +443,20 @@ fn geo_scenarios(
         .collect()
 }
 
-/// What the geo decision stages read: the national and per-geo designs, the hierarchy and its
-/// posterior draws, with the input records for the manifest.
+/// What the geo decision stages read: the national and per-geo designs, the hierarchy and
+/// every geo's own parameters per posterior draw, with the input records for the manifest.
 struct GeoInputs {
     design: Design,
     panel: GeoDesign,
     hierarchy: GeoModel,
-    posterior: Posterior,
+    /// `thetas[g][draw]`: geo g's parameters in each draw.
+    thetas: Vec<Vec<Vec<f64>>>,
     records: Vec<mmm_core::FileRecord>,
 }
 
 impl GeoInputs {
-    /// Read the inputs of a geo decision stage; decision records (`--record`) are refused.
-    fn load(
-        spec: &LoadedSpec,
-        features_dir: &Path,
-        fit_dir: &Path,
-        opts: &OptimizeOptions,
-    ) -> Result<Self, DecideError> {
-        if opts.record {
-            return Err(DecideError::Input(
-                "--record (decision records) is not supported for the geo hierarchy yet".into(),
-            ));
-        }
+    /// Read the inputs of a geo decision stage.
+    fn load(spec: &LoadedSpec, features_dir: &Path, fit_dir: &Path) -> Result<Self, DecideError> {
         let features = Upstream::open(features_dir, mmm_features::STAGE)?;
         let fit = Upstream::open(fit_dir, "fit")?;
         let (design, mut records) = Design::load(&features, &spec.spec)?;
@@ -444,54 +470,78 @@ impl GeoInputs {
             Posterior::from_columns(&draws, &hierarchy.param_names(), &draws_path)?,
             &draws_path,
         )?;
+        let thetas = (0..hierarchy.geos().len())
+            .map(|g| {
+                posterior
+                    .theta
+                    .iter()
+                    .map(|t| hierarchy.geo_theta(t, g))
+                    .collect()
+            })
+            .collect();
         Ok(Self {
             design,
             panel,
             hierarchy,
-            posterior,
+            thetas,
             records,
         })
     }
-}
 
-/// Every geo's own parameters per draw: `result[g][draw]`.
-fn geo_thetas(hierarchy: &GeoModel, posterior: &Posterior) -> Vec<Vec<Vec<f64>>> {
-    (0..hierarchy.geos().len())
-        .map(|g| {
-            posterior
-                .theta
+    /// The response of every geo to a plan of `horizon` weeks from period `start`.
+    fn plan(&self, start: usize, horizon: usize) -> GeoPlan<'_> {
+        GeoPlan {
+            geos: self
+                .panel
+                .designs
                 .iter()
-                .map(|t| hierarchy.geo_theta(t, g))
-                .collect()
-        })
-        .collect()
+                .enumerate()
+                .map(|(g, gd)| {
+                    PlanModel::new(
+                        self.hierarchy.member(g),
+                        &self.thetas[g],
+                        spend_scales(gd),
+                        gd.scales.target,
+                        start,
+                        horizon,
+                    )
+                })
+                .collect(),
+        }
+    }
 }
 
-/// The response of every geo to a plan of `horizon` weeks from period `start`.
-fn geo_plan<'a>(
-    hierarchy: &'a GeoModel,
-    panel: &GeoDesign,
-    thetas: &'a [Vec<Vec<f64>>],
-    start: usize,
-    horizon: usize,
-) -> GeoPlan<'a> {
-    GeoPlan {
-        geos: panel
-            .designs
-            .iter()
-            .enumerate()
-            .map(|(g, gd)| {
-                PlanModel::new(
-                    hierarchy.member(g),
-                    &thetas[g],
-                    spend_scales(gd),
-                    gd.scales.target,
-                    start,
-                    horizon,
-                )
-            })
-            .collect(),
-    }
+/// A plan's lift per draw: summed over geos, and per geo.
+struct PlanLift {
+    national: Vec<f64>,
+    by_geo: Vec<Vec<f64>>,
+}
+
+/// The decision record of plan `name` (`weekly[g][c][week]`, currency) with its lift: every
+/// geo's prediction from its own parameters, and their sums.
+#[allow(clippy::too_many_arguments)]
+fn geo_record(
+    spec: &LoadedSpec,
+    name: &str,
+    plan: &GeoPlan,
+    geos: &[String],
+    names: &[String],
+    dates: &[i32],
+    weekly: &[Vec<Vec<f64>>],
+    lift: &PlanLift,
+    interval: f64,
+) -> DecisionRecord {
+    let parts = geos
+        .iter()
+        .enumerate()
+        .map(|(g, geo)| GeoPrediction {
+            geo: geo.clone(),
+            spend: weekly[g].clone(),
+            lift_per_draw: lift.by_geo[g].clone(),
+            total: plan.geos[g].total_prediction(&weekly[g]),
+        })
+        .collect();
+    DecisionRecord::for_geos(spec, name, names, dates, parts, interval)
 }
 
 /// Rows of plans evaluated over geos: per geo and channel (geo_allocation.parquet and its
@@ -504,7 +554,8 @@ struct PlanRows {
 
 impl PlanRows {
     /// Add plan `label` (`weekly[g][c][week]`, currency) and return its total lift per draw,
-    /// summed over geos. `ranges` (geo-major cells) are the optimizer's bounds, when any.
+    /// per geo and summed over geos. `ranges` (geo-major cells) are the optimizer's bounds,
+    /// when any.
     #[allow(clippy::too_many_arguments)]
     fn push(
         &mut self,
@@ -515,12 +566,13 @@ impl PlanRows {
         names: &[String],
         ranges: Option<&[ChannelRange]>,
         (interval, risk, margin): (f64, f64, f64),
-    ) -> Vec<f64> {
+    ) -> PlanLift {
         let nc = names.len();
         let draws = plan.geos.first().map_or(0, |p| p.draws());
         let mut channel_lift = vec![vec![0.0; draws]; nc];
         let mut channel_spend = vec![0.0; nc];
         let mut total = vec![0.0; draws];
+        let mut by_geo = Vec::with_capacity(geos.len());
         for (g, geo) in geos.iter().enumerate() {
             self.geos.at_geo = Some(geo.clone());
             let geo_total = self.geos.push_plan(
@@ -536,6 +588,7 @@ impl PlanRows {
             for (t, v) in total.iter_mut().zip(&geo_total) {
                 *t += v;
             }
+            by_geo.push(geo_total);
             for c in 0..nc {
                 let lift = if plan.geos[g].is_additive() {
                     plan.geos[g].channel_lift(c, &weekly[g][c])
@@ -570,6 +623,9 @@ impl PlanRows {
             risk,
             margin,
         );
-        total
+        PlanLift {
+            national: total,
+            by_geo,
+        }
     }
 }

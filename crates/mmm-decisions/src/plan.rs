@@ -20,6 +20,8 @@
 
 use mmm_model::MmmModel;
 
+use crate::review::TotalPrediction;
+
 /// A model, its posterior draws, and the history a plan starts from.
 #[derive(Debug, Clone)]
 pub struct PlanModel<'a> {
@@ -31,6 +33,8 @@ pub struct PlanModel<'a> {
     target_scale: f64,
     /// Scaled spend of the weeks before the plan (carry-in), per channel.
     history: Vec<Vec<f64>>,
+    /// Period of the model's data where the plan starts.
+    start: usize,
     /// Lift-free response (carry-in alone) per channel and draw, over a horizon length.
     carry_in_only: Vec<Vec<f64>>,
     horizon: usize,
@@ -77,6 +81,7 @@ impl<'a> PlanModel<'a> {
             spend_scale,
             target_scale,
             history,
+            start,
             carry_in_only: Vec::new(),
             horizon,
             joint: None,
@@ -228,6 +233,52 @@ impl<'a> PlanModel<'a> {
             vars.push(v * s * s);
         }
         Some((means, vars))
+    }
+
+    /// The predictive distribution of the total outcome over the horizon under `plan`
+    /// (currency, `plan[c][week]`), per draw: expected total (baseline + media, target units)
+    /// and the sd of the sum's observation noise, weeks independent. `None` when the horizon
+    /// runs past the data: the baseline of those weeks needs control values the model lacks.
+    pub fn total_prediction(&self, plan: &[Vec<f64>]) -> Option<TotalPrediction> {
+        let h = self.horizon;
+        if self.start + h > self.model.periods() {
+            return None;
+        }
+        if let Some((means, vars)) = self.expected_outcome(plan) {
+            return Some(TotalPrediction {
+                mean_per_draw: means,
+                sd_per_draw: vars.iter().map(|v| v.sqrt()).collect(),
+                noise: format!(
+                    "the {} likelihood's variance per week around its expected response, weeks independent; the sum's sd is the root of the summed variances",
+                    self.model.likelihood().name()
+                ),
+            });
+        }
+        let scale = self.target_scale;
+        let all: Vec<usize> = (0..self.channels()).collect();
+        let media = self.weekly_media(plan);
+        let mut base = vec![0.0; self.model.periods()];
+        let (mut means, mut sds) = (Vec::new(), Vec::new());
+        for (theta, m) in self.thetas.iter().zip(&media) {
+            self.model.predict_mean(theta, &all, &mut base);
+            let b: f64 = base[self.start..self.start + h].iter().sum::<f64>() * scale;
+            means.push(b + m.iter().sum::<f64>());
+            // Independent noise per week: the sum's variance is H times a week's.
+            sds.push(match self.model.sigma(theta) {
+                Some(sigma) if self.model.likelihood() == mmm_model::Likelihood::Normal => {
+                    sigma * scale * (h as f64).sqrt()
+                }
+                // Student-t: its variance sigma^2 nu / (nu - 2) per week (infinite for nu <= 2).
+                _ => (self.model.predictive_variance(theta, 0.0) * h as f64).sqrt() * scale,
+            });
+        }
+        Some(TotalPrediction {
+            mean_per_draw: means,
+            sd_per_draw: sds,
+            noise:
+                "Normal(0, sigma) per week, independent; the sum over the horizon has sd sigma sqrt(H)"
+                    .into(),
+        })
     }
 
     /// Number of channels.

@@ -24,7 +24,7 @@ pub struct TotalPrediction {
 /// A chosen plan and what the model predicted for it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DecisionRecord {
-    /// Record format version.
+    /// Record format version (1: national; 2: with per-geo predictions).
     pub record_version: u32,
     /// Which plan (`optimized` or a scenario name).
     pub plan_name: String,
@@ -38,14 +38,35 @@ pub struct DecisionRecord {
     pub weeks: Vec<String>,
     /// Channel names.
     pub channels: Vec<String>,
-    /// Spend per channel and week (currency).
+    /// Spend per channel and week (currency); for a geo hierarchy, summed over geos.
     pub spend: Vec<Vec<f64>>,
-    /// Incremental outcome per draw (target units).
+    /// Incremental outcome per draw (target units); for a geo hierarchy, summed over geos.
     pub lift_per_draw: Vec<f64>,
     /// Interval mass used in the review.
     pub interval: f64,
     /// Predicted total target over the horizon; absent when the horizon runs past the data
-    /// (the baseline of those weeks needs control values the run does not have).
+    /// (the baseline of those weeks needs control values the run does not have). For a geo
+    /// hierarchy, the sum over geos per draw.
+    pub total: Option<TotalPrediction>,
+    /// Geo column of the data, for a geo hierarchy's record: its actuals then hold one row
+    /// per geo and week.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub geo_column: Option<String>,
+    /// A geo hierarchy's plan and prediction per geo.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub geos: Vec<GeoPrediction>,
+}
+
+/// One geo's plan and what the hierarchy predicted for it, from the geo's own parameters.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GeoPrediction {
+    /// Geo name.
+    pub geo: String,
+    /// Spend per channel and week (currency).
+    pub spend: Vec<Vec<f64>>,
+    /// Incremental outcome per draw (target units).
+    pub lift_per_draw: Vec<f64>,
+    /// Predicted total target of the geo over the horizon (absent past the data).
     pub total: Option<TotalPrediction>,
 }
 
@@ -74,8 +95,135 @@ impl DecisionRecord {
             lift_per_draw: lift.to_vec(),
             interval,
             total,
+            geo_column: None,
+            geos: Vec::new(),
         }
     }
+
+    /// Build a geo hierarchy's record from its per-geo predictions: the national spend, lift
+    /// and total are the geos' sums (lift and total per draw; the total's noise variance adds
+    /// over geos, independent given the parameters).
+    pub fn for_geos(
+        spec: &LoadedSpec,
+        plan_name: &str,
+        channels: &[String],
+        days: &[i32],
+        geos: Vec<GeoPrediction>,
+        interval: f64,
+    ) -> Self {
+        let weeks = days.len();
+        let mut spend = vec![vec![0.0; weeks]; channels.len()];
+        let draws = geos.first().map_or(0, |g| g.lift_per_draw.len());
+        let mut lift = vec![0.0; draws];
+        for g in &geos {
+            for (total, part) in spend.iter_mut().zip(&g.spend) {
+                for (t, v) in total.iter_mut().zip(part) {
+                    *t += v;
+                }
+            }
+            for (t, v) in lift.iter_mut().zip(&g.lift_per_draw) {
+                *t += v;
+            }
+        }
+        let totals: Option<Vec<&TotalPrediction>> = geos.iter().map(|g| g.total.as_ref()).collect();
+        let total = totals.and_then(|parts| {
+            let first = parts.first()?;
+            let mut mean = vec![0.0; first.mean_per_draw.len()];
+            let mut var = vec![0.0; first.sd_per_draw.len()];
+            for p in &parts {
+                for (m, v) in mean.iter_mut().zip(&p.mean_per_draw) {
+                    *m += v;
+                }
+                for (s, v) in var.iter_mut().zip(&p.sd_per_draw) {
+                    *s += v * v;
+                }
+            }
+            Some(TotalPrediction {
+                mean_per_draw: mean,
+                sd_per_draw: var.iter().map(|v| v.sqrt()).collect(),
+                noise: format!(
+                    "per draw, the sum over geos of each geo's expected total, with the geos' noise independent given the parameters (variances add); each geo's noise: {}",
+                    first.noise
+                ),
+            })
+        });
+        Self {
+            record_version: 2,
+            geo_column: spec.spec.data.geo_column.clone(),
+            geos,
+            ..Self::new(
+                spec, plan_name, channels, days, spend, &lift, total, interval,
+            )
+        }
+    }
+
+    /// Read and check a record written by `mmm optimize --record` or `mmm scenario --record`.
+    pub fn read(path: &Path) -> Result<Self, DecideError> {
+        let err = |m: String| DecideError::Input(format!("{}: {m}", path.display()));
+        let bytes = std::fs::read(path).map_err(|e| err(e.to_string()))?;
+        let record: Self = serde_json::from_slice(&bytes)
+            .map_err(|e| err(format!("not a decision record: {e}")))?;
+        record.check().map_err(err)?;
+        Ok(record)
+    }
+
+    /// The rules a review relies on: a known version, draws in every prediction, one sd per
+    /// expected total, finite numbers, and per-geo parts that name distinct geos.
+    fn check(&self) -> Result<(), String> {
+        if !(1..=2).contains(&self.record_version) {
+            return Err(format!(
+                "record_version {} is not one this version reads (1 or 2)",
+                self.record_version
+            ));
+        }
+        if !(self.interval > 0.0 && self.interval < 1.0) {
+            return Err(format!("interval {} must lie in (0, 1)", self.interval));
+        }
+        if self.weeks.is_empty() {
+            return Err("weeks: empty".into());
+        }
+        check_prediction("", &self.lift_per_draw, self.total.as_ref())?;
+        if !self.geos.is_empty() && self.geo_column.is_none() {
+            return Err("geos: per-geo predictions need geo_column".into());
+        }
+        for (i, g) in self.geos.iter().enumerate() {
+            if self.geos[..i].iter().any(|o| o.geo == g.geo) {
+                return Err(format!("geos: geo '{}' appears twice", g.geo));
+            }
+            check_prediction(
+                &format!("geos[{}].", g.geo),
+                &g.lift_per_draw,
+                g.total.as_ref(),
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// A prediction's rules: finite lifts, one per draw; a total's mean and sd per draw, finite
+/// (sd >= 0). `what` prefixes the field names in the message.
+fn check_prediction(
+    what: &str,
+    lift: &[f64],
+    total: Option<&TotalPrediction>,
+) -> Result<(), String> {
+    if lift.is_empty() || lift.iter().any(|v| !v.is_finite()) {
+        return Err(format!(
+            "{what}lift_per_draw: needs finite values, one per draw"
+        ));
+    }
+    let bad_total = total.is_some_and(|t| {
+        t.mean_per_draw.is_empty()
+            || t.mean_per_draw.len() != t.sd_per_draw.len()
+            || t.mean_per_draw.iter().any(|v| !v.is_finite())
+            || t.sd_per_draw.iter().any(|v| !(v.is_finite() && *v >= 0.0))
+    });
+    if bad_total {
+        return Err(format!(
+            "{what}total: mean_per_draw and sd_per_draw need one finite value per draw (sd >= 0)"
+        ));
+    }
+    Ok(())
 }
 
 /// erfc(x) with fractional error below 1.2e-7 (Numerical Recipes' Chebyshev fit `erfcc`).
@@ -143,13 +291,9 @@ pub fn mixture_quantile(p: &TotalPrediction, q: f64) -> f64 {
     0.5 * (lo + hi)
 }
 
-/// The review of a decision: realized vs predicted.
+/// Realized against predicted for one total (national, or one geo's).
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Review {
-    /// The plan reviewed.
-    pub plan_name: String,
-    /// First and last week.
-    pub weeks: (String, String),
+pub struct Outcome {
     /// Realized total target over the horizon.
     pub actual_total: f64,
     /// Predicted mean of the total.
@@ -158,8 +302,6 @@ pub struct Review {
     pub predicted_lower: f64,
     /// Upper end.
     pub predicted_upper: f64,
-    /// Interval mass.
-    pub interval: f64,
     /// Whether the realized total lies inside the interval.
     pub inside_interval: bool,
     /// Realized minus predicted mean.
@@ -172,19 +314,125 @@ pub struct Review {
     pub percentile: f64,
     /// Predicted incremental outcome of the plan (mean, HDI).
     pub predicted_lift: [f64; 3],
-    /// How the comparison was made.
-    pub method: String,
 }
 
+impl Outcome {
+    /// Compare the realized total `actual` with its predictive distribution.
+    fn new(total: &TotalPrediction, lift: &[f64], actual: f64, interval: f64) -> Self {
+        let tail = (1.0 - interval) / 2.0;
+        let lo = mixture_quantile(total, tail);
+        let hi = mixture_quantile(total, 1.0 - tail);
+        let m = mean(&total.mean_per_draw);
+        let (llo, lhi) = hdi(lift, interval);
+        Self {
+            actual_total: actual,
+            predicted_mean: m,
+            predicted_lower: lo,
+            predicted_upper: hi,
+            inside_interval: (lo..=hi).contains(&actual),
+            error: actual - m,
+            relative_error: (actual - m) / m,
+            outside_by: if actual < lo {
+                actual - lo
+            } else if actual > hi {
+                actual - hi
+            } else {
+                0.0
+            },
+            percentile: mixture_cdf(total, actual),
+            predicted_lift: [mean(lift), llo, lhi],
+        }
+    }
+}
+
+/// The review of a decision: realized vs predicted.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Review {
+    /// The plan reviewed.
+    pub plan_name: String,
+    /// First and last week.
+    pub weeks: (String, String),
+    /// The total over the horizon (for a geo hierarchy, summed over geos).
+    #[serde(flatten)]
+    pub outcome: Outcome,
+    /// Interval mass.
+    pub interval: f64,
+    /// How the comparison was made.
+    pub method: String,
+    /// A geo hierarchy's review per geo.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub geos: Vec<GeoReview>,
+}
+
+/// One geo's realized total against the hierarchy's prediction for it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GeoReview {
+    /// Geo name.
+    pub geo: String,
+    /// Realized against predicted.
+    #[serde(flatten)]
+    pub outcome: Outcome,
+}
+
+const REVIEW_METHOD: &str = "predictive distribution of the horizon's total = equal mixture over posterior draws of Normal(expected total, sd of the summed weekly noise); central interval by bisection on its CDF";
+
 /// Compare a record with realized outcomes from a CSV file holding the record's date and
-/// target columns; every week of the horizon must be present once.
+/// target columns (and, for a geo hierarchy's record, its geo column); every week of the
+/// horizon (in every geo of the record) must be present once. Other rows are ignored.
 pub fn review(record: &DecisionRecord, actuals: &Path) -> Result<Review, DecideError> {
-    let err = |m: String| DecideError::Input(format!("{}: {m}", actuals.display()));
     let total = record.total.as_ref().ok_or_else(|| {
         DecideError::Input(
             "the decision record has no total-outcome prediction (its horizon runs past the data the model saw); it can only be reviewed after a refit that covers those weeks".into(),
         )
     })?;
+    let geo_names: Vec<&str> = record.geos.iter().map(|g| g.geo.as_str()).collect();
+    let realized = read_actuals(record, &geo_names, actuals)?;
+    let sum = |weeks: &[f64]| weeks.iter().sum::<f64>();
+    let national: f64 = realized.iter().map(|w| sum(w)).sum();
+    let geos = record
+        .geos
+        .iter()
+        .zip(&realized)
+        .map(|(g, weeks)| {
+            let total = g.total.as_ref().ok_or_else(|| {
+                DecideError::Input(format!(
+                    "the decision record has no total-outcome prediction for geo '{}'",
+                    g.geo
+                ))
+            })?;
+            Ok(GeoReview {
+                geo: g.geo.clone(),
+                outcome: Outcome::new(total, &g.lift_per_draw, sum(weeks), record.interval),
+            })
+        })
+        .collect::<Result<Vec<_>, DecideError>>()?;
+    Ok(Review {
+        plan_name: record.plan_name.clone(),
+        weeks: (
+            record.weeks.first().cloned().unwrap_or_default(),
+            record.weeks.last().cloned().unwrap_or_default(),
+        ),
+        outcome: Outcome::new(total, &record.lift_per_draw, national, record.interval),
+        interval: record.interval,
+        method: if record.geos.is_empty() {
+            REVIEW_METHOD.to_string()
+        } else {
+            format!(
+                "{REVIEW_METHOD}; national: realized and predicted totals summed over geos (per draw for the prediction); per geo: each geo's own prediction from its own parameters"
+            )
+        },
+        geos,
+    })
+}
+
+/// Realized target per geo of `geos` (one unnamed part for a national record) and horizon
+/// week, from the actuals CSV.
+fn read_actuals(
+    record: &DecisionRecord,
+    geos: &[&str],
+    actuals: &Path,
+) -> Result<Vec<Vec<f64>>, DecideError> {
+    let err = |m: String| DecideError::Input(format!("{}: {m}", actuals.display()));
     let mut rdr = csv::Reader::from_path(actuals).map_err(|e| err(e.to_string()))?;
     let headers = rdr.headers().map_err(|e| err(e.to_string()))?.clone();
     let find = |n: &str| {
@@ -194,15 +442,30 @@ pub fn review(record: &DecisionRecord, actuals: &Path) -> Result<Review, DecideE
             .ok_or_else(|| err(format!("missing column '{n}'")))
     };
     let (dc, tc) = (find(&record.date_column)?, find(&record.target)?);
+    let gc = match (&record.geo_column, geos.is_empty()) {
+        (Some(g), false) => Some((g.as_str(), find(g)?)),
+        _ => None,
+    };
     let wanted: Vec<i32> = record
         .weeks
         .iter()
         .map(|w| parse_day(w).ok_or_else(|| DecideError::Input(format!("record week '{w}'"))))
         .collect::<Result<_, _>>()?;
-    let mut found = vec![None; wanted.len()];
+    let parts = geos.len().max(1);
+    let mut found = vec![vec![None; wanted.len()]; parts];
     for (i, rec) in rdr.records().enumerate() {
         let row = i + 2;
         let rec = rec.map_err(|e| err(format!("row {row}: {e}")))?;
+        let part = match gc {
+            Some((_, col)) => {
+                let geo = rec.get(col).unwrap_or("").trim();
+                match geos.iter().position(|g| *g == geo) {
+                    Some(p) => p,
+                    None => continue,
+                }
+            }
+            None => 0,
+        };
         let date = rec.get(dc).unwrap_or("");
         let day = parse_day(date).ok_or_else(|| {
             err(format!(
@@ -221,46 +484,33 @@ pub fn review(record: &DecisionRecord, actuals: &Path) -> Result<Review, DecideE
                         record.target
                     ))
                 })?;
-            if found[w].replace(v).is_some() {
-                return Err(err(format!("row {row}: week {date} appears twice")));
+            if found[part][w].replace(v).is_some() {
+                let at = gc.map_or(String::new(), |(name, _)| {
+                    format!(" of {name} '{}'", geos[part])
+                });
+                return Err(err(format!("row {row}: week {date}{at} appears twice")));
             }
         }
     }
-    if let Some(w) = found.iter().position(Option::is_none) {
-        return Err(err(format!(
-            "week {} of the plan's horizon is missing",
-            record.weeks[w]
-        )));
-    }
-    let actual: f64 = found.iter().flatten().sum();
-    let tail = (1.0 - record.interval) / 2.0;
-    let lo = mixture_quantile(total, tail);
-    let hi = mixture_quantile(total, 1.0 - tail);
-    let m = mean(&total.mean_per_draw);
-    let (llo, lhi) = hdi(&record.lift_per_draw, record.interval);
-    Ok(Review {
-        plan_name: record.plan_name.clone(),
-        weeks: (
-            record.weeks.first().cloned().unwrap_or_default(),
-            record.weeks.last().cloned().unwrap_or_default(),
-        ),
-        actual_total: actual,
-        predicted_mean: m,
-        predicted_lower: lo,
-        predicted_upper: hi,
-        interval: record.interval,
-        inside_interval: (lo..=hi).contains(&actual),
-        error: actual - m,
-        relative_error: (actual - m) / m,
-        outside_by: if actual < lo {
-            actual - lo
-        } else if actual > hi {
-            actual - hi
-        } else {
-            0.0
-        },
-        percentile: mixture_cdf(total, actual),
-        predicted_lift: [mean(&record.lift_per_draw), llo, lhi],
-        method: "predictive distribution of the horizon's total = equal mixture over posterior draws of Normal(expected total, sigma sqrt(H)); central interval by bisection on its CDF".into(),
-    })
+    found
+        .into_iter()
+        .enumerate()
+        .map(|(p, weeks)| {
+            weeks
+                .iter()
+                .enumerate()
+                .map(|(w, v)| {
+                    v.ok_or_else(|| {
+                        let at = gc.map_or(String::new(), |(name, _)| {
+                            format!(" for {name} '{}'", geos[p])
+                        });
+                        err(format!(
+                            "week {} of the plan's horizon is missing{at}",
+                            record.weeks[w]
+                        ))
+                    })
+                })
+                .collect()
+        })
+        .collect()
 }

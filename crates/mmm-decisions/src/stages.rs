@@ -12,7 +12,7 @@ use mmm_model::{MmmModel, Posterior};
 use crate::DecideError;
 use crate::optimize::{self, ChannelRange, Problem};
 use crate::plan::PlanModel;
-use crate::review::{DecisionRecord, TotalPrediction};
+use crate::review::DecisionRecord;
 
 /// Name of the optimize stage.
 pub const OPTIMIZE_STAGE: &str = "optimize";
@@ -49,8 +49,8 @@ struct Inputs {
 fn load(spec: &LoadedSpec, features_dir: &Path, fit_dir: &Path) -> Result<Inputs, DecideError> {
     if spec.spec.geo.is_hierarchical() {
         return Err(DecideError::Input(
-            "decision reviews are not supported for the geo hierarchy yet; `mmm optimize` \
-             allocates over geos x channels and `mmm scenario` compares plans per geo"
+            "the national decision stages cannot read a geo hierarchy's fit (geo.model = \
+             \"hierarchical\" plans over geos x channels)"
                 .into(),
         ));
     }
@@ -339,55 +339,6 @@ pub(crate) fn flat_plan(totals: &[f64], horizon: usize) -> Vec<Vec<f64>> {
         .collect()
 }
 
-/// Predicted total target over the horizon, per draw, when the horizon lies inside the data
-/// (the baseline of later weeks needs control values the run does not have).
-fn total_prediction(
-    inp: &Inputs,
-    pm: &PlanModel,
-    plan: &[Vec<f64>],
-    start: usize,
-) -> Option<TotalPrediction> {
-    let h = pm.horizon();
-    if start + h > inp.design.len() {
-        return None;
-    }
-    if let Some((means, vars)) = pm.expected_outcome(plan) {
-        return Some(TotalPrediction {
-            mean_per_draw: means,
-            sd_per_draw: vars.iter().map(|v| v.sqrt()).collect(),
-            noise: format!(
-                "the {} likelihood's variance per week around its expected response, weeks independent; the sum's sd is the root of the summed variances",
-                inp.model.likelihood().name()
-            ),
-        });
-    }
-    let scale = inp.design.scales.target;
-    let all: Vec<usize> = (0..inp.design.channel_names.len()).collect();
-    let media = pm.weekly_media(plan);
-    let mut base = vec![0.0; inp.design.len()];
-    let (mut means, mut sds) = (Vec::new(), Vec::new());
-    for (theta, m) in inp.posterior.theta.iter().zip(&media) {
-        inp.model.predict_mean(theta, &all, &mut base);
-        let b: f64 = base[start..start + h].iter().sum::<f64>() * scale;
-        means.push(b + m.iter().sum::<f64>());
-        // Independent Normal noise per week: the sum has sd sigma sqrt(H).
-        sds.push(match inp.model.sigma(theta) {
-            Some(sigma) if inp.model.likelihood() == mmm_model::Likelihood::Normal => {
-                sigma * scale * (h as f64).sqrt()
-            }
-            // Student-t: its variance sigma^2 nu / (nu - 2) per week (infinite for nu <= 2).
-            _ => (inp.model.predictive_variance(theta, 0.0) * h as f64).sqrt() * scale,
-        });
-    }
-    Some(TotalPrediction {
-        mean_per_draw: means,
-        sd_per_draw: sds,
-        noise:
-            "Normal(0, sigma) per week, independent; the sum over the horizon has sd sigma sqrt(H)"
-                .into(),
-    })
-}
-
 /// The optimize stage: writes allocation.parquet, plan.json and, with `record`, a decision record.
 pub fn run_optimize(
     spec: &LoadedSpec,
@@ -567,7 +518,7 @@ pub fn run_optimize(
             &dates,
             new_plan.clone(),
             &new_lift,
-            total_prediction(&inp, &pm, &new_plan, start),
+            pm.total_prediction(&new_plan),
             interval,
         );
         writer.write_json(RECORD_FILE, &record, None)?;
@@ -821,7 +772,7 @@ pub fn run_scenario(
             &dates,
             plan.clone(),
             &lift,
-            total_prediction(&inp, &pm, plan, start),
+            pm.total_prediction(plan),
             interval,
         );
         writer.write_json(RECORD_FILE, &record, None)?;

@@ -186,6 +186,7 @@ fn geo_outputs_exist_per_geo_and_national_values_are_their_per_draw_sums() {
     );
 
     geo_scenarios_compare_plans_per_geo(dir.path(), &run, geos);
+    geo_decision_log_round_trip_on_held_back_weeks(dir.path(), &run, geos);
 }
 
 /// `mmm scenario` on the hierarchy: a per-geo plan equal to every geo's actual spend in the
@@ -291,6 +292,145 @@ fn geo_scenarios_compare_plans_per_geo(dir: &Path, run: &Path, geos: usize) {
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(stderr(&o).contains("geo 'nowhere' is not a geo of the data"));
     assert!(!out.exists(), "a refused scenario wrote {}", out.display());
+}
+
+/// The decision log on the hierarchy: each geo's executed spend in the held-back weeks,
+/// recorded as a per-geo scenario and reviewed against the realized panel, reproduces the
+/// diagnose stage's holdout prediction per geo and nationally; the optimizer's record holds
+/// every geo and their per-draw sums; actuals missing a geo are refused by name.
+fn geo_decision_log_round_trip_on_held_back_weeks(dir: &Path, run: &Path, geos: usize) {
+    let held = 8;
+    let data = dir.join("sim/data.csv");
+    let text = std::fs::read_to_string(&data).expect("data");
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().expect("header").split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).expect("column");
+    let (week_col, geo_col) = (col("week"), col("region"));
+    let channels = [col("ch1"), col("ch2"), col("ch3")];
+    let mut by_geo: BTreeMap<String, Vec<(String, Vec<String>)>> = BTreeMap::new();
+    for line in lines {
+        let f: Vec<&str> = line.split(',').collect();
+        by_geo.entry(f[geo_col].to_string()).or_default().push((
+            f[week_col].to_string(),
+            channels.iter().map(|&c| f[c].to_string()).collect(),
+        ));
+    }
+    let mut plans = String::from("scenario,geo,week,ch1,ch2,ch3\n");
+    for (geo, rows) in &by_geo {
+        for (w, (_, spend)) in rows[rows.len() - held..].iter().enumerate() {
+            plans.push_str(&format!("executed,{geo},{},{}\n", w + 1, spend.join(",")));
+        }
+    }
+    let first_rows = by_geo.values().next().expect("a geo");
+    let start = first_rows[first_rows.len() - held].0.clone();
+    let plans_path = dir.join("executed.csv");
+    std::fs::write(&plans_path, plans).expect("plans");
+    let stage = |command: &str, extra: &[&str], out: &Path| {
+        let mut args: Vec<std::ffi::OsString> = vec![command.into()];
+        for (flag, sub) in [
+            ("--spec", "spec.toml"),
+            ("--features", "features"),
+            ("--fit", "fit"),
+        ] {
+            args.push(flag.into());
+            args.push(run.join(sub).into());
+        }
+        args.extend(extra.iter().map(Into::into));
+        args.extend(["--start", start.as_str(), "--record", "--out"].map(Into::into));
+        args.push(out.into());
+        let o = mmm_os(args);
+        assert_eq!(o.status.code(), Some(0), "{command}: {}", stderr(&o));
+    };
+    let review = |record: &Path, actuals: &Path, out: &Path| {
+        mmm_os([
+            "review".as_ref(),
+            "--record".as_ref(),
+            record.as_os_str(),
+            "--actuals".as_ref(),
+            actuals.as_os_str(),
+            "--out".as_ref(),
+            out.as_os_str(),
+        ])
+    };
+    let json = |path: &Path| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(path).expect("json")).expect("json")
+    };
+    let scen = dir.join("executed");
+    let plans_arg = plans_path.to_str().expect("utf-8 path");
+    stage("scenario", &["--plans", plans_arg], &scen);
+    let out = dir.join("review");
+    let o = review(&scen.join("decision_record.json"), &data, &out);
+    assert_eq!(o.status.code(), Some(0), "review: {}", stderr(&o));
+    let r = json(&out.join("review.json"));
+
+    // The diagnose stage's holdout per geo: realized and mean predicted totals.
+    let path = run.join("diagnose/geo_ppc.parquet");
+    let batch = parquet(&path);
+    let p_geo = string_column(&batch, "geo", &path).expect("geo");
+    let p_train = mmm_core::columns::bool_column(&batch, "is_train", &path).expect("is_train");
+    let p_obs = f64_column(&batch, "observed", &path).expect("observed");
+    let p_mean = f64_column(&batch, "pred_mean", &path).expect("pred_mean");
+    let mut holdout: BTreeMap<&str, (f64, f64)> = BTreeMap::new();
+    for i in (0..p_obs.len()).filter(|&i| !p_train[i]) {
+        let e = holdout.entry(p_geo[i].as_str()).or_default();
+        e.0 += p_obs[i];
+        e.1 += p_mean[i];
+    }
+    let f = |v: &serde_json::Value| v.as_f64().expect("number");
+    let rel = |a: f64, b: f64| (a - b).abs() / b.abs();
+    let reviewed = r["geos"].as_array().expect("geos");
+    assert_eq!(reviewed.len(), geos);
+    let (mut actual_sum, mut predicted_sum, mut inside) = (0.0, 0.0, 0);
+    for g in reviewed {
+        let name = g["geo"].as_str().expect("geo");
+        let (observed, predicted) = holdout[name];
+        assert!(rel(f(&g["actual_total"]), observed) < 1e-9, "{name}");
+        // The mean of 4,000 predictive draws of an 8-week sum: Monte Carlo error well under 1%.
+        assert!(
+            rel(f(&g["predicted_mean"]), predicted) < 0.01,
+            "{name}: {} vs {predicted}",
+            g["predicted_mean"]
+        );
+        actual_sum += f(&g["actual_total"]);
+        predicted_sum += f(&g["predicted_mean"]);
+        inside += usize::from(g["inside_interval"].as_bool().expect("bool"));
+    }
+    assert!(rel(f(&r["actual_total"]), actual_sum) < 1e-12);
+    assert!(rel(f(&r["predicted_mean"]), predicted_sum) < 1e-12);
+    // Data drawn from the model: each geo's 90% interval holds its total with probability
+    // 0.9, so 6 or more of 8 fail only with probability ~4% (independent geos).
+    assert!(inside >= 6, "{inside} of {geos} geos inside: {r}");
+    assert!((0.005..0.995).contains(&f(&r["percentile"])), "{r}");
+
+    // The optimizer's plan for the held-back weeks: every geo recorded, the lift their sum.
+    let opt = dir.join("optimize_record");
+    stage("optimize", &["--weeks", "8"], &opt);
+    let rec = json(&opt.join("decision_record.json"));
+    let parts = rec["geos"].as_array().expect("geos");
+    assert_eq!(parts.len(), geos);
+    for (k, lift) in rec["lift_per_draw"]
+        .as_array()
+        .expect("lift")
+        .iter()
+        .enumerate()
+    {
+        let sum: f64 = parts.iter().map(|g| f(&g["lift_per_draw"][k])).sum();
+        assert!(rel(f(lift), sum) < 1e-9 || (f(lift) - sum).abs() < 1e-9);
+    }
+
+    // Actuals without one geo's rows: refused, naming the week and the geo; nothing written.
+    let partial = dir.join("partial.csv");
+    let kept: Vec<&str> = text.lines().filter(|l| !l.contains(",g08,")).collect();
+    std::fs::write(&partial, kept.join("\n")).expect("partial");
+    let refused = dir.join("review_refused");
+    let o = review(&scen.join("decision_record.json"), &partial, &refused);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("missing for region 'g08'"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!refused.join("review.json").exists());
 }
 
 /// On simulated panels whose true effects differ by geo, the hierarchy's 90% intervals hold

@@ -1,2 +1,3 @@
 mod likelihoods;
 mod optimizer;
+mod review;
