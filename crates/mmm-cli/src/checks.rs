@@ -22,8 +22,8 @@ pub fn refitter(spec: &Spec) -> impl Fn(&RefitModel, u64) -> Result<Vec<Vec<f64>
         let mut o = opts.clone();
         o.seed = seed;
         let trace = match model {
-            RefitModel::National(m) => mmm_sampler::sample(Arc::new(m.clone()), &o),
-            RefitModel::Geo(m) => mmm_sampler::sample(Arc::new(m.clone()), &o),
+            RefitModel::National(m) => mmm_sampler::sample(Arc::new(m.as_ref().clone()), &o),
+            RefitModel::Geo(m) => mmm_sampler::sample(Arc::new(m.as_ref().clone()), &o),
         }
         .map_err(|e| e.to_string())?;
         let d = trace.names.len().max(1);

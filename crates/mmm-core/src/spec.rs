@@ -661,9 +661,15 @@ pub struct LiftTestSpec {
     /// Standard error of the measured lift (target units, > 0).
     pub standard_error: f64,
     /// Geo hierarchy only: the geo where the experiment ran (its lift is that geo's target).
-    /// Every lift test of a hierarchy names one; a national model takes none.
+    /// Every lift test of a hierarchy names its geo here or its geos in `geos`; a national
+    /// model takes neither.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub geo: Option<String>,
+    /// Geo hierarchy only: the geos of an experiment that ran in several geos at once and
+    /// measured their summed lift (target units, like `lift`); each geo's part is its own
+    /// counterfactual lift over the window, from its own parameters.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub geos: Vec<String>,
 }
 
 /// ISO `YYYY-MM-DD` date of a day number (days since 1970-01-01).
@@ -1485,11 +1491,16 @@ impl Spec {
         }
         if g.model != GeoModelKind::Hierarchical {
             for (i, t) in self.lift_tests.iter().enumerate() {
-                if let Some(geo) = &t.geo {
+                let named = match (&t.geo, t.geos.is_empty()) {
+                    (Some(geo), _) => Some(("geo", format!("geo '{geo}'"))),
+                    (None, false) => Some(("geos", format!("geos {}", t.geos.join(", ")))),
+                    (None, true) => None,
+                };
+                if let Some((key, what)) = named {
                     problems.push(
-                        format!("lift_tests[{i}].geo"),
+                        format!("lift_tests[{i}].{key}"),
                         format!(
-                            "names geo '{geo}', but the model is national (geo.model = \
+                            "names {what}, but the model is national (geo.model = \
                              \"hierarchical\" fits geo-level lift tests)"
                         ),
                     );
@@ -1498,14 +1509,28 @@ impl Spec {
             return;
         }
         for (i, t) in self.lift_tests.iter().enumerate() {
-            if t.geo.is_none() {
+            if t.geo.is_none() && t.geos.is_empty() {
                 problems.push(
                     format!("lift_tests[{i}].geo"),
-                    "a lift test under the geo hierarchy names the geo where the experiment ran; \
-                     an experiment over several geos measures their sum, which is not supported \
-                     yet"
-                    .into(),
+                    "a lift test under the geo hierarchy names the geo where the experiment ran \
+                     (geo = \"...\"), or the geos whose summed lift it measured \
+                     (geos = [\"...\", ...])"
+                        .into(),
                 );
+            }
+            if t.geo.is_some() && !t.geos.is_empty() {
+                problems.push(
+                    format!("lift_tests[{i}].geos"),
+                    "give either geo (one geo) or geos (several), not both".into(),
+                );
+            }
+            for (k, geo) in t.geos.iter().enumerate() {
+                if t.geos[..k].contains(geo) {
+                    problems.push(
+                        format!("lift_tests[{i}].geos"),
+                        format!("geo '{geo}' appears twice"),
+                    );
+                }
             }
         }
     }

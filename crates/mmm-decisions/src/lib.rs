@@ -278,7 +278,8 @@ pub fn run(
     let grid = curves::multipliers();
     let draws_path = fit_dir.join("draws.parquet");
     let mut geo_decomposition = GeoDecomposition::default();
-    // Per lift test that names a geo: the geo member's lift per draw, target units.
+    // Under a hierarchy: per lift test (each names its geo or geos), the model's lift per
+    // draw in target units.
     let mut geo_lift: Vec<Option<Vec<f64>>> = vec![None; spec.spec.lift_tests.len()];
     let (posterior, units, geo_tables) = match &panel {
         None => {
@@ -300,21 +301,15 @@ pub fn run(
                 let unit = unit_result(hierarchy.member(g), d, &thetas, margin, &grid)?;
                 tables.push_unit(geo, &unit, &posterior, &grid, interval, margin, hurdle);
                 geo_decomposition.push(geo, decomposition_rows(&unit.dec, &d.dates, interval));
-                // The member binds the tests naming its geo, in spec order.
-                let own: Vec<usize> = (0..spec.spec.lift_tests.len())
-                    .filter(|&i| spec.spec.lift_tests[i].geo.as_ref() == Some(geo))
-                    .collect();
-                if !own.is_empty() {
-                    let per_draw: Vec<Vec<f64>> = thetas
-                        .iter()
-                        .map(|t| hierarchy.member(g).lift_test_predictions(t))
-                        .collect();
-                    for (k, &i) in own.iter().enumerate() {
-                        geo_lift[i] =
-                            Some(per_draw.iter().map(|l| l[k] * d.scales.target).collect());
-                    }
-                }
                 rollup.add(unit);
+            }
+            if !spec.spec.lift_tests.is_empty() {
+                let per_draw: Vec<Vec<f64>> = (posterior.theta.iter())
+                    .map(|t| hierarchy.lift_test_predictions(t))
+                    .collect();
+                for (i, lift) in geo_lift.iter_mut().enumerate() {
+                    *lift = Some(per_draw.iter().map(|l| l[i]).collect());
+                }
             }
             (posterior, rollup.finish(margin), Some(tables))
         }
@@ -411,6 +406,9 @@ pub fn run(
                 if let Some(geo) = &test.geo {
                     row["geo"] = serde_json::json!(geo);
                 }
+                if !test.geos.is_empty() {
+                    row["geos"] = serde_json::json!(test.geos);
+                }
                 row
             })
             .collect()
@@ -467,7 +465,7 @@ pub fn run(
         "window": "training window",
         "contribution": "prediction minus prediction with the channel's spend set to zero, adstock recomputed, times scales.target",
         "roi": "(margin x contribution - spend) / spend",
-        "lift_tests": "model lift = expected target minus expected target with the channel's spend at zero inside the test window only, summed over the window; calibrated fits include each test as lift ~ Normal(model lift, standard_error)",
+        "lift_tests": "model lift = expected target minus expected target with the channel's spend at zero inside the test window only, summed over the window; under a geo hierarchy, the named geo's lift from its own parameters, or for a test over several geos the sum of theirs; calibrated fits include each test as lift ~ Normal(model lift, standard_error)",
         "marginal_roas": "central difference of the channel's response (training window plus carry-out) at 0.99x and 1.01x its spend",
         "curves": "response to m x the training spend (weekly pattern kept), m = 0..2 step 0.05, training window plus carry-out",
         "margin": margin,

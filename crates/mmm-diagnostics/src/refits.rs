@@ -28,16 +28,16 @@ pub type Refit<'a> = &'a (dyn Fn(&RefitModel, u64) -> Result<Vec<Vec<f64>>, Stri
 #[derive(Debug, Clone)]
 pub enum RefitModel {
     /// One national series.
-    National(MmmModel),
+    National(Box<MmmModel>),
     /// A panel under the geo hierarchy.
-    Geo(GeoModel),
+    Geo(Box<GeoModel>),
 }
 
 impl RefitModel {
     fn fitted(&self) -> &dyn Fitted {
         match self {
-            Self::National(m) => m,
-            Self::Geo(m) => m,
+            Self::National(m) => m.as_ref(),
+            Self::Geo(m) => m.as_ref(),
         }
     }
 }
@@ -112,7 +112,9 @@ impl RefitSubject<'_> {
         match self {
             Self::National { .. } => {
                 let design = designs.into_iter().next()?;
-                MmmModel::new(spec, &design).ok().map(RefitModel::National)
+                MmmModel::new(spec, &design)
+                    .ok()
+                    .map(|m| RefitModel::National(Box::new(m)))
             }
             Self::Geo { panel, .. } => {
                 let panel = GeoDesign {
@@ -120,7 +122,9 @@ impl RefitSubject<'_> {
                     designs,
                     scales: panel.scales.clone(),
                 };
-                GeoModel::new(spec, &panel).ok().map(RefitModel::Geo)
+                GeoModel::new(spec, &panel)
+                    .ok()
+                    .map(|m| RefitModel::Geo(Box::new(m)))
             }
         }
     }
@@ -136,12 +140,12 @@ impl RefitSubject<'_> {
             Self::National { design, .. } => {
                 let d = design.with_training_window(spec, n_train)?;
                 let m = MmmModel::new(spec, &d).ok()?;
-                Some((RefitModel::National(m), vec![d]))
+                Some((RefitModel::National(Box::new(m)), vec![d]))
             }
             Self::Geo { panel, .. } => {
                 let p = panel.with_training_window(spec, n_train)?;
                 let m = GeoModel::new(spec, &p).ok()?;
-                Some((RefitModel::Geo(m), p.designs))
+                Some((RefitModel::Geo(Box::new(m)), p.designs))
             }
         }
     }

@@ -35,6 +35,12 @@
 //! geo of mean size whose size-adjusted spend is the geos' average, with the pooled mean of
 //! every parameter, r = K exp(v - tau zbar) with K = n_train s_target / (training spend in
 //! currency) of that geo. It replaces the typical beta's prior, as it does nationally.
+//!
+//! A lift test names the geo where the experiment ran (a term of that geo's likelihood) or,
+//! for an experiment over several geos, the geos whose summed lift it measured: then each
+//! geo's part is its own counterfactual lift over the window, L_g = s_g beta_g D_g (s_g the
+//! geo's target scale), and the term is -((sum_g L_g - lift) / se)^2 / 2, its gradient
+//! reaching every geo's parameters through the same chain as the geo's likelihood.
 
 use mmm_core::Spec;
 use mmm_core::spec::{GeoParameterization, GeoPooling, LikelihoodSpec, Prior};
@@ -76,6 +82,20 @@ pub struct GeoModel {
     centered_value: Vec<bool>,
     /// Per mean-coordinate channel: its ROAS prior and ln K, when the spec gives one.
     roas: Vec<Option<(Prior, f64)>>,
+    /// Lift tests over several geos.
+    shared_lifts: Vec<SharedLift>,
+    /// Number of lift tests in the spec (every one names its geo or geos).
+    lift_test_count: usize,
+}
+
+/// A lift test over several geos: their summed lift, measured (target units).
+#[derive(Debug, Clone)]
+struct SharedLift {
+    lift: f64,
+    standard_error: f64,
+    /// (geo, index of the part among the member's `lift_parts`, index into the scratch's
+    /// part buffers).
+    parts: Vec<(usize, usize, usize)>,
 }
 
 /// Reusable buffers of one chain.
@@ -96,6 +116,10 @@ pub struct GeoScratch {
     /// Per mean-coordinate channel: ln of the typical geo's mean training contribution.
     ln_cbar: Vec<f64>,
     reference: Scratch,
+    /// Per part of a lift test over several geos: its lift (the member's model scale) and
+    /// its gradient w.r.t. the member's coordinates.
+    part_value: Vec<f64>,
+    part_grad: Vec<Vec<f64>>,
 }
 
 /// `stem[args]` -> `stem_SUFFIX[args]`, `stem` -> `stem_SUFFIX`.
@@ -211,6 +235,56 @@ fn roas_priors(
                     ch.name
                 )))
             }
+        })
+        .collect()
+}
+
+/// The spec's lift tests over several geos, each with its parts in the members, numbered in
+/// the order [`GeoModel::logp`] visits them (geo by geo, each member's parts in spec order).
+fn shared_lifts(
+    spec: &Spec,
+    geos: &[String],
+    members: &[MmmModel],
+) -> Result<Vec<SharedLift>, ModelError> {
+    let mut numbering = Vec::new();
+    for (g, member) in members.iter().enumerate() {
+        for (k, part) in member.lift_parts.iter().enumerate() {
+            numbering.push((part.spec_index, g, k));
+        }
+    }
+    spec.lift_tests
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| !t.geos.is_empty())
+        .map(|(i, t)| {
+            if let Some(geo) = t.geos.iter().find(|g| !geos.contains(g)) {
+                return Err(ModelError::Mismatch(format!(
+                    "lift_tests[{i}].geos: '{geo}' is not a geo of the data ({})",
+                    geos.join(", ")
+                )));
+            }
+            let parts: Vec<(usize, usize, usize)> = (numbering.iter().enumerate())
+                .filter(|(_, n)| n.0 == i)
+                .map(|(p, &(_, g, k))| (g, k, p))
+                .collect();
+            if !parts
+                .iter()
+                .any(|&(g, k, _)| members[g].lift_parts[k].spent)
+            {
+                return Err(ModelError::Mismatch(format!(
+                    "lift_tests[{i}]: channel '{}' has no spend from {} to {} in any of its geos \
+                     ({}), so the test measures nothing",
+                    t.channel,
+                    t.start,
+                    t.end,
+                    t.geos.join(", ")
+                )));
+            }
+            Ok(SharedLift {
+                lift: t.lift,
+                standard_error: t.standard_error,
+                parts,
+            })
         })
         .collect()
 }
@@ -343,6 +417,7 @@ impl GeoModel {
             .map(|(c, ch)| (c, ch.at, ch.curve_params(), ch.beta_at()))
             .collect::<Vec<_>>();
         let roas = roas_priors(spec, &reference, &panel.designs[0], &mean_coordinate)?;
+        let shared_lifts = shared_lifts(spec, &panel.geos, &members)?;
         let mut deferred = vec![false; params.len()];
         for &(_, _, _, b) in &mean_coordinate {
             deferred[b] = true;
@@ -366,6 +441,8 @@ impl GeoModel {
             deferred,
             centered_value,
             roas,
+            shared_lifts,
+            lift_test_count: spec.lift_tests.len(),
         })
     }
 
@@ -404,6 +481,61 @@ impl GeoModel {
         !matches!(self.slots[j], Slot::Shared)
     }
 
+    /// Number of geo parts over all lift tests over several geos.
+    fn part_count(&self) -> usize {
+        self.shared_lifts.iter().map(|l| l.parts.len()).sum()
+    }
+
+    /// Model lift of every lift test of the spec at constrained global `theta`, in target
+    /// units and spec order: the named geo's counterfactual lift over the window, or the sum
+    /// of the named geos'.
+    pub fn lift_test_predictions(&self, theta: &[f64]) -> Vec<f64> {
+        let mut out = vec![0.0; self.lift_test_count];
+        for (g, member) in self.members.iter().enumerate() {
+            if member.lift_tests.is_empty() && member.lift_parts.is_empty() {
+                continue;
+            }
+            let geo_theta = self.geo_theta(theta, g);
+            let scale = member.target_scale();
+            let own = member
+                .lift_tests
+                .iter()
+                .zip(member.lift_test_predictions(&geo_theta));
+            let parts = (member.lift_parts.iter()).zip(member.lift_part_predictions(&geo_theta));
+            for (test, lift) in own.chain(parts) {
+                out[test.spec_index] += lift * scale;
+            }
+        }
+        out
+    }
+
+    /// Add `weight` times geo g's gradient `member_grad` (w.r.t. the geo's own coordinates) to
+    /// the global `grad` (w.r.t. natural coordinates), through each parameter's slot:
+    /// `d u_g / d mu = 1`, `d u_g / d ln tau = tau z_g`, `d u_g / d z_g = tau`, and a centered
+    /// geo value's own coordinate.
+    fn add_member_gradient(
+        &self,
+        g: usize,
+        member_grad: &[f64],
+        weight: f64,
+        (u, tau, dtau): (&[f64], &[f64], &[f64]),
+        grad: &mut [f64],
+    ) {
+        for (j, slot) in self.slots.iter().enumerate() {
+            let gj = weight * member_grad[j];
+            match *slot {
+                Slot::Shared => grad[j] += gj,
+                Slot::Pooled { sd, z } => {
+                    grad[j] += gj;
+                    grad[sd] += gj * u[z + g] * dtau[sd];
+                    grad[z + g] += gj * tau[sd];
+                }
+                // The geo's value is its own coordinate, not the mean's.
+                Slot::Centered { first, .. } => grad[first + g] += gj,
+            }
+        }
+    }
+
     /// Buffers for one chain.
     pub fn scratch(&self) -> GeoScratch {
         let d = self.member_dim();
@@ -418,6 +550,8 @@ impl GeoModel {
             zbar: vec![0.0; self.member_dim()],
             ln_cbar: vec![0.0; self.mean_coordinate.len()],
             reference: self.reference.scratch(),
+            part_value: vec![0.0; self.part_count()],
+            part_grad: vec![vec![0.0; d]; self.part_count()],
         }
     }
 
@@ -619,24 +753,27 @@ impl GeoModel {
         if !logp.is_finite() {
             return Err(NonFinite("prior"));
         }
+        let mut part = 0;
         for (g, member) in self.members.iter().enumerate() {
             self.geo_unconstrained(&s.u_natural, &s.tau, g, &mut s.u_geo);
             logp += member.logp(&s.u_geo, &mut s.grad_geo, &mut s.member)?;
-            for (j, slot) in self.slots.iter().enumerate() {
-                let gj = s.grad_geo[j];
-                grad[j] += gj;
-                match *slot {
-                    Slot::Pooled { sd, z } => {
-                        grad[sd] += gj * u[z + g] * s.dtau[sd];
-                        grad[z + g] += gj * s.tau[sd];
-                    }
-                    Slot::Centered { first, .. } => {
-                        // The geo's value is its own coordinate, not the mean's.
-                        grad[j] -= gj;
-                        grad[first + g] += gj;
-                    }
-                    Slot::Shared => {}
-                }
+            self.add_member_gradient(g, &s.grad_geo, 1.0, (u, &s.tau, &s.dtau), grad);
+            // Parts of lift tests over several geos, in the order `shared_lifts` numbers them.
+            for k in 0..member.lift_parts.len() {
+                s.part_value[part] = member.lift_part(k, &mut s.part_grad[part], &mut s.member);
+                part += 1;
+            }
+        }
+        for shared in &self.shared_lifts {
+            let scale = |g: usize| self.members[g].target_scale();
+            let total: f64 = (shared.parts.iter())
+                .map(|&(g, _, p)| scale(g) * s.part_value[p])
+                .sum();
+            let z = (total - shared.lift) / shared.standard_error;
+            logp -= 0.5 * z * z;
+            for &(g, _, p) in &shared.parts {
+                let weight = -z / shared.standard_error * scale(g);
+                self.add_member_gradient(g, &s.part_grad[p], weight, (u, &s.tau, &s.dtau), grad);
             }
         }
         // grad[j] is now d log p / d (natural coordinate j). ln beta = v - ln m(curve):

@@ -94,6 +94,11 @@ struct ChannelInput {
 /// `first..=last` of channel `channel`, on the model scale (target / scales.target).
 #[derive(Debug, Clone)]
 struct LiftTest {
+    /// Index in the spec's `lift_tests`.
+    spec_index: usize,
+    /// Whether the channel had spend in the window (a geo's part of an experiment over
+    /// several geos may have none).
+    spent: bool,
     channel: usize,
     first: usize,
     last: usize,
@@ -270,6 +275,9 @@ pub struct MmmModel {
     params: Vec<ParamInfo>,
     channel_names: Vec<String>,
     lift_tests: Vec<LiftTest>,
+    /// A geo member's parts of the lift tests over several geos that include its geo: the
+    /// hierarchy adds their lifts over geos before its likelihood term.
+    lift_parts: Vec<LiftTest>,
     /// Index of `level_sigma` when the trend is a local level; its steps z_1..z_(n_train-1)
     /// follow it.
     local_level_at: Option<usize>,
@@ -535,7 +543,13 @@ impl MmmModel {
             .zip(&regressor_means)
             .map(|(z, m)| z[..nt].iter().map(|v| v - m).collect())
             .collect();
-        let lift_tests = bind_lift_tests(spec, design, &channels)?;
+        // A test naming a geo belongs to that geo's member of a hierarchy (`geo_member`).
+        let national_tests = spec
+            .lift_tests
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| t.geo.is_none() && t.geos.is_empty());
+        let lift_tests = bind_lift_tests(spec, design, &channels, national_tests, false)?;
         Ok(Self {
             n,
             n_train: design.n_train,
@@ -555,6 +569,7 @@ impl MmmModel {
             params,
             channel_names: design.channel_names.clone(),
             lift_tests,
+            lift_parts: Vec::new(),
             local_level_at,
             likelihood_only: false,
             level_intercept: false,
@@ -591,6 +606,12 @@ impl MmmModel {
         for ch in &mut model.channels {
             ch.mean_coordinate = false;
         }
+        let parts = spec
+            .lift_tests
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| t.geos.iter().any(|g| g == geo));
+        model.lift_parts = bind_lift_tests(spec, design, &model.channels, parts, true)?;
         model.deferred_prior.fill(false);
         model.likelihood_only = true;
         model.level_intercept = model.centered;
@@ -1164,43 +1185,72 @@ impl MmmModel {
         Ok(logp)
     }
 
-    /// The lift tests' log likelihood, sum_i -((beta D_i - lift_i) / se_i)^2 / 2 with
-    /// D_i = sum over the window of v_t - v'_t (v' the curve with the window's spend at zero),
-    /// adding its gradient w.r.t. beta and the curve parameters to `grad` (before the
-    /// mean-coordinate chain rule, like the likelihood's).
+    /// The lift tests' log likelihood, sum_i -((beta D_i - lift_i) / se_i)^2 / 2 with D_i from
+    /// [`Self::lift_window`], adding its gradient w.r.t. beta and the curve parameters to
+    /// `grad` (before the mean-coordinate chain rule, like the likelihood's).
     fn lift_test_terms(&self, grad: &mut [f64], s: &mut Scratch) -> f64 {
-        let nt = self.n_train;
         let mut logp = 0.0;
         for test in &self.lift_tests {
             let ch = &self.channels[test.channel];
-            let (base, b, np) = (ch.at, ch.beta_at(), ch.curve_params());
-            let len = test.last + 1;
-            let (cf_sat, cf_rows) = (&mut s.lift_sat[..len], &mut s.lift_rows[..np * len]);
-            general_curve(
-                &test.counterfactual,
-                &s.theta[base..b],
-                &mut s.curve,
-                cf_sat,
-                cf_rows,
-            );
-            let sat = &s.sat[test.channel * nt..(test.channel + 1) * nt];
-            let rows = &s.rows[ch.row_at * nt..(ch.row_at + np) * nt];
-            let window = test.first..=test.last;
-            let d: f64 = window.clone().map(|t| sat[t] - cf_sat[t]).sum();
+            let (base, b) = (ch.at, ch.beta_at());
+            let (d, dd) = self.lift_window(test, s);
             let beta = s.theta[b];
             let z = (beta * d - test.lift) / test.standard_error;
             logp -= 0.5 * z * z;
             let d_lift = -z / test.standard_error;
             grad[b] += d_lift * d * s.dtheta[b];
-            for j in 0..np {
-                let dj: f64 = window
-                    .clone()
-                    .map(|t| rows[j * nt + t] - cf_rows[j * len + t])
-                    .sum();
+            for (j, dj) in dd.iter().enumerate().take(ch.curve_params()) {
                 grad[base + j] += d_lift * beta * dj * s.dtheta[base + j];
             }
         }
         logp
+    }
+
+    /// D = sum over the test's window of v_t - v'_t, with v the channel's curve and v' the
+    /// same with the window's spend at zero, and dD/dp for each curve parameter p; from the
+    /// curves of the last [`Self::logp`] call.
+    fn lift_window(&self, test: &LiftTest, s: &mut Scratch) -> (f64, [f64; 4]) {
+        let nt = self.n_train;
+        let ch = &self.channels[test.channel];
+        let (base, b, np) = (ch.at, ch.beta_at(), ch.curve_params());
+        let len = test.last + 1;
+        let (cf_sat, cf_rows) = (&mut s.lift_sat[..len], &mut s.lift_rows[..np * len]);
+        general_curve(
+            &test.counterfactual,
+            &s.theta[base..b],
+            &mut s.curve,
+            cf_sat,
+            cf_rows,
+        );
+        let sat = &s.sat[test.channel * nt..(test.channel + 1) * nt];
+        let rows = &s.rows[ch.row_at * nt..(ch.row_at + np) * nt];
+        let window = test.first..=test.last;
+        let d = window.clone().map(|t| sat[t] - cf_sat[t]).sum();
+        let mut dd = [0.0; 4];
+        for (j, dj) in dd.iter_mut().enumerate().take(np) {
+            *dj = window
+                .clone()
+                .map(|t| rows[j * nt + t] - cf_rows[j * len + t])
+                .sum();
+        }
+        (d, dd)
+    }
+
+    /// A geo member's part `k` of a lift test over several geos: its lift beta D (model
+    /// scale), with d(beta D)/du written into `grad` (every coordinate), from the state of
+    /// the last [`Self::logp`] call.
+    pub(crate) fn lift_part(&self, k: usize, grad: &mut [f64], s: &mut Scratch) -> f64 {
+        let test = &self.lift_parts[k];
+        let ch = &self.channels[test.channel];
+        let (base, b) = (ch.at, ch.beta_at());
+        let (d, dd) = self.lift_window(test, s);
+        let beta = s.theta[b];
+        grad.fill(0.0);
+        grad[b] = d * s.dtheta[b];
+        for (j, dj) in dd.iter().enumerate().take(ch.curve_params()) {
+            grad[base + j] = beta * dj * s.dtheta[base + j];
+        }
+        beta * d
     }
 
     /// Model lift of each lift test at constrained `theta` (model scale), in spec order: the
@@ -1208,24 +1258,36 @@ impl MmmModel {
     pub fn lift_test_predictions(&self, theta: &[f64]) -> Vec<f64> {
         self.lift_tests
             .iter()
-            .map(|test| {
-                let c = test.channel;
-                let ch = &self.channels[c];
-                // From the first history period (zeros without carry-in), so spend before the
-                // window carries in as in the log density.
-                let end = ch.l_max + test.last + 1;
-                let (factual, counterfactual) =
-                    (&ch.padded[1..end], &test.counterfactual.padded[1..end]);
-                let mut with = vec![0.0; factual.len()];
-                let mut without = vec![0.0; factual.len()];
-                self.channel_term_for_spend(theta, c, factual, &mut with);
-                self.channel_term_for_spend(theta, c, counterfactual, &mut without);
-                let at = ch.l_max - 1;
-                (test.first..=test.last)
-                    .map(|t| with[at + t] - without[at + t])
-                    .sum()
-            })
+            .map(|test| self.window_lift(test, theta))
             .collect()
+    }
+
+    /// The lift of a geo member's parts of lift tests over several geos at `theta` (model
+    /// scale), in spec order.
+    pub(crate) fn lift_part_predictions(&self, theta: &[f64]) -> Vec<f64> {
+        self.lift_parts
+            .iter()
+            .map(|test| self.window_lift(test, theta))
+            .collect()
+    }
+
+    /// The channel's term summed over the test's window minus the same with the window's spend
+    /// at zero, at constrained `theta` (model scale).
+    fn window_lift(&self, test: &LiftTest, theta: &[f64]) -> f64 {
+        let c = test.channel;
+        let ch = &self.channels[c];
+        // From the first history period (zeros without carry-in), so spend before the window
+        // carries in as in the log density.
+        let end = ch.l_max + test.last + 1;
+        let (factual, counterfactual) = (&ch.padded[1..end], &test.counterfactual.padded[1..end]);
+        let mut with = vec![0.0; factual.len()];
+        let mut without = vec![0.0; factual.len()];
+        self.channel_term_for_spend(theta, c, factual, &mut with);
+        self.channel_term_for_spend(theta, c, counterfactual, &mut without);
+        let at = ch.l_max - 1;
+        (test.first..=test.last)
+            .map(|t| with[at + t] - without[at + t])
+            .sum()
     }
 
     /// Expected target (model scale: target / scales.target) for every period at constrained
@@ -1952,20 +2014,19 @@ fn poisson_draw<R: rand::Rng + ?Sized>(rate: f64, rng: &mut R) -> f64 {
     }
 }
 
-/// Bind the spec's lift tests to the design's periods (each window inside the training
-/// window, its channel with spend there) and to a counterfactual channel input.
-fn bind_lift_tests(
+/// Bind lift tests (with their spec indices) to the design's periods (each window inside the
+/// training window) and to a counterfactual channel input. Without `allow_unspent`, the
+/// channel needs spend in the window; a geo's part of a test over several geos may have none.
+fn bind_lift_tests<'a>(
     spec: &Spec,
     design: &Design,
     channels: &[ChannelInput],
+    tests: impl Iterator<Item = (usize, &'a mmm_core::spec::LiftTestSpec)>,
+    allow_unspent: bool,
 ) -> Result<Vec<LiftTest>, ModelError> {
     let period_days = spec.data.period_days as i32;
     let scale = design.scales.target;
-    spec.lift_tests
-        .iter()
-        .enumerate()
-        // A geo's test belongs to that geo's member of a hierarchy (`geo_member`).
-        .filter(|(_, test)| test.geo.is_none())
+    tests
         .map(|(i, test)| {
             let problem =
                 |message: String| ModelError::Mismatch(format!("lift_tests[{i}]: {message}"));
@@ -1992,7 +2053,8 @@ fn bind_lift_tests(
             let mut counterfactual = ch.clone();
             counterfactual.fast = false;
             let spend = &mut counterfactual.padded[ch.l_max..];
-            if spend[first..=last].iter().all(|x| *x == 0.0) {
+            let spent = spend[first..=last].iter().any(|x| *x != 0.0);
+            if !spent && !allow_unspent {
                 return Err(problem(format!(
                     "channel '{}' has no spend from {} to {}, so the test measures nothing",
                     test.channel, test.start, test.end
@@ -2000,6 +2062,8 @@ fn bind_lift_tests(
             }
             spend[first..=last].fill(0.0);
             Ok(LiftTest {
+                spec_index: i,
+                spent,
                 channel: c,
                 first,
                 last,

@@ -51,6 +51,7 @@ fn calibrated(n_train: usize) -> (Spec, Design) {
             lift: 120.0,
             standard_error: 30.0,
             geo: None,
+            geos: Vec::new(),
         },
         LiftTestSpec {
             channel: "x2".into(),
@@ -59,6 +60,7 @@ fn calibrated(n_train: usize) -> (Spec, Design) {
             lift: 40.0,
             standard_error: 25.0,
             geo: None,
+            geos: Vec::new(),
         },
     ];
     assert!(spec.problems().is_empty(), "{:?}", spec.problems());

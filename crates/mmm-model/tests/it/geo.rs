@@ -265,6 +265,7 @@ fn a_geo_lift_test_is_a_term_of_its_geos_likelihood() {
         lift: 0.4 * scale,
         standard_error: 0.05 * scale,
         geo: Some("north".into()),
+        geos: Vec::new(),
     }];
     let plain = GeoModel::new(&spec, &panel).expect("model");
     let model = GeoModel::new(&with_test, &panel).expect("model");
@@ -310,7 +311,118 @@ fn a_geo_lift_test_is_a_term_of_its_geos_likelihood() {
     assert!(err.to_string().contains("'south' is not a geo"), "{err}");
 }
 
-/// Under a hierarchy every lift test names its geo; a national model takes none.
+/// A lift test over several geos is one likelihood term on their summed lift: the log
+/// density rises by exactly -z^2 / 2 with z = (sum over the named geos of each geo's lift in
+/// target units - measured) / se, each geo's lift computed apart (as a one-geo test), and the
+/// gradient through every named geo's parameters matches finite differences.
+#[test]
+fn a_lift_test_over_several_geos_is_one_term_on_their_summed_lift() {
+    let spec = hierarchical(fixture_spec(), GeoPooling::Pooled, GeoPooling::Shared);
+    let mut panel = panel(&spec, 30, 24);
+    // Different target scales, so the geos' lifts add in target units, not model units.
+    for (d, scale) in panel.designs.iter_mut().zip([100.0, 250.0, 400.0]) {
+        d.scales.target = scale;
+    }
+    let dates = &panel.designs[0].dates;
+    let test = mmm_core::spec::LiftTestSpec {
+        channel: "x1".into(),
+        start: mmm_core::spec::format_day(dates[6]),
+        end: mmm_core::spec::format_day(dates[11]),
+        lift: 150.0,
+        standard_error: 20.0,
+        geo: None,
+        geos: vec!["east".into(), "west".into()],
+    };
+    let mut with_test = spec.clone();
+    with_test.lift_tests = vec![test.clone()];
+    assert!(
+        with_test.problems().is_empty(),
+        "{:?}",
+        with_test.problems()
+    );
+    // The same window as a one-geo test in each geo, for each geo's lift on its own.
+    let mut one_geo = spec.clone();
+    one_geo.lift_tests = ["east", "west"]
+        .map(|g| mmm_core::spec::LiftTestSpec {
+            geo: Some(g.into()),
+            geos: Vec::new(),
+            ..test.clone()
+        })
+        .to_vec();
+    let plain = GeoModel::new(&spec, &panel).expect("model");
+    let model = GeoModel::new(&with_test, &panel).expect("model");
+    let apart = GeoModel::new(&one_geo, &panel).expect("model");
+    assert_eq!(model.param_names(), plain.param_names());
+    for seed in [6, 7] {
+        let u = random_point(model.dim(), seed);
+        let theta = model.constrain(&u);
+        let lift_in = |g: usize, scale: f64| {
+            let lifts = apart
+                .member(g)
+                .lift_test_predictions(&apart.geo_theta(&theta, g));
+            assert_eq!(lifts.len(), 1);
+            lifts[0] * scale
+        };
+        let total = lift_in(0, 100.0) + lift_in(2, 400.0);
+        assert!(total.abs() > 1e-6, "the window has spend");
+        let predicted = model.lift_test_predictions(&theta);
+        assert_eq!(predicted.len(), 1);
+        assert!((predicted[0] - total).abs() < 1e-9 * total.abs().max(1.0));
+        let z = (total - 150.0) / 20.0;
+        let mut grad = vec![0.0; model.dim()];
+        let got = model
+            .logp(&u, &mut grad, &mut model.scratch())
+            .expect("finite");
+        let base = plain
+            .logp(&u, &mut grad, &mut plain.scratch())
+            .expect("finite");
+        assert!(
+            (got - base + 0.5 * z * z).abs() < 1e-9 * (1.0 + got.abs()),
+            "{got} - {base} vs {}",
+            -0.5 * z * z
+        );
+    }
+    let mut scratch = model.scratch();
+    check_density_gradient(
+        &model.param_names(),
+        |u, grad| model.logp(u, grad, &mut scratch).expect("finite"),
+        14,
+        0.8,
+    );
+    // Pooled curves: the parts' gradients also reach every geo's curve deviations.
+    let pooled = hierarchical(with_test.clone(), GeoPooling::Pooled, GeoPooling::Pooled);
+    let model = GeoModel::new(&pooled, &panel).expect("model");
+    let mut scratch = model.scratch();
+    check_density_gradient(
+        &model.param_names(),
+        |u, grad| model.logp(u, grad, &mut scratch).expect("finite"),
+        15,
+        0.8,
+    );
+
+    // A geo the data lacks is refused, naming it; so is a window without spend in any geo.
+    let mut unknown = with_test.clone();
+    unknown.lift_tests[0].geos = vec!["east".into(), "south".into()];
+    let err = GeoModel::new(&unknown, &panel).expect_err("unknown geo");
+    assert!(
+        err.to_string()
+            .contains("lift_tests[0].geos: 'south' is not a geo"),
+        "{err}"
+    );
+    let mut unspent = with_test.clone();
+    let mut bare = panel.clone();
+    for d in &mut bare.designs {
+        d.channels[0][6..=11].fill(0.0);
+    }
+    unspent.lift_tests[0].lift = 1.0;
+    let err = GeoModel::new(&unspent, &bare).expect_err("no spend");
+    assert!(
+        err.to_string().contains("no spend") && err.to_string().contains("east, west"),
+        "{err}"
+    );
+}
+
+/// Under a hierarchy every lift test names its geo or geos; a national model takes neither.
 #[test]
 fn lift_tests_name_a_geo_exactly_under_a_hierarchy() {
     let test = mmm_core::spec::LiftTestSpec {
@@ -320,6 +432,7 @@ fn lift_tests_name_a_geo_exactly_under_a_hierarchy() {
         lift: 100.0,
         standard_error: 10.0,
         geo: None,
+        geos: Vec::new(),
     };
     let mut spec = hierarchical(fixture_spec(), GeoPooling::Shared, GeoPooling::Shared);
     spec.lift_tests = vec![test.clone()];
@@ -336,6 +449,21 @@ fn lift_tests_name_a_geo_exactly_under_a_hierarchy() {
     let problems = format!("{:?}", national.problems());
     assert!(
         problems.contains("lift_tests[0].geo") && problems.contains("the model is national"),
+        "{problems}"
+    );
+    national.lift_tests[0].geo = None;
+    national.lift_tests[0].geos = vec!["north".into(), "west".into()];
+    let problems = format!("{:?}", national.problems());
+    assert!(
+        problems.contains("lift_tests[0].geos") && problems.contains("the model is national"),
+        "{problems}"
+    );
+    // Under a hierarchy: one geo or several, not both; no geo twice.
+    spec.lift_tests[0].geo = Some("north".into());
+    spec.lift_tests[0].geos = vec!["north".into(), "north".into()];
+    let problems = format!("{:?}", spec.problems());
+    assert!(
+        problems.contains("not both") && problems.contains("'north' appears twice"),
         "{problems}"
     );
 }

@@ -115,6 +115,7 @@ fn a_lift_test_narrows_its_channels_roas_and_pulls_it_toward_the_experiment() {
         lift: 0.0,
         standard_error: 1.0,
         geo: None,
+        geos: Vec::new(),
     }];
     let true_lift = MmmModel::new(&calibrated, &design)
         .expect("model")
