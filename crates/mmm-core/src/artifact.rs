@@ -224,6 +224,41 @@ pub struct StageWriter {
     inputs: Vec<FileRecord>,
     outputs: Vec<OutputRecord>,
     started: Instant,
+    created: CreatedDir,
+}
+
+/// The directories `begin` created (the output directory and any missing parents, innermost
+/// first): removed again if the stage ends without finishing and without writing anything, so
+/// a refused stage leaves no empty directories behind.
+#[derive(Debug)]
+struct CreatedDir(Vec<PathBuf>);
+
+impl CreatedDir {
+    /// `dir` and those of its ancestors that do not exist yet, innermost first.
+    fn missing(dir: &Path) -> Self {
+        Self(
+            dir.ancestors()
+                .take_while(|d| !d.as_os_str().is_empty() && !d.exists())
+                .map(Path::to_path_buf)
+                .collect(),
+        )
+    }
+
+    /// Keep the directories.
+    fn keep(&mut self) {
+        self.0.clear();
+    }
+}
+
+impl Drop for CreatedDir {
+    fn drop(&mut self) {
+        for dir in &self.0 {
+            // Only an empty directory is removed; outputs already written stay for inspection.
+            if fs::remove_dir(dir).is_err() {
+                break;
+            }
+        }
+    }
 }
 
 impl StageWriter {
@@ -244,6 +279,7 @@ impl StageWriter {
             tracing::info!(stage, dir = %dir.display(), "outputs are fresh; skipping (use --force to redo)");
             return Ok(None);
         }
+        let created = CreatedDir::missing(dir);
         fs::create_dir_all(dir).map_err(|e| CoreError::io(dir, e))?;
         match fs::remove_file(&manifest_path) {
             Ok(()) => {}
@@ -260,6 +296,7 @@ impl StageWriter {
             inputs,
             outputs: Vec::new(),
             started: Instant::now(),
+            created,
         }))
     }
 
@@ -284,6 +321,8 @@ impl StageWriter {
     ) -> Result<(), CoreError> {
         let path = self.dir.join(name);
         write_atomic(&path, bytes)?;
+        // Something is written: the directory stays whatever happens next.
+        self.created.keep();
         self.outputs.retain(|o| o.path != name);
         self.outputs.push(OutputRecord {
             path: name.to_string(),
@@ -350,6 +389,8 @@ impl StageWriter {
         })?;
         bytes.push(b'\n');
         write_atomic(&path, &bytes)?;
+        let mut created = self.created;
+        created.keep();
         Ok(manifest)
     }
 }
@@ -394,4 +435,48 @@ pub fn file_record(path: &Path) -> Result<FileRecord, CoreError> {
         path: path.display().to_string(),
         sha256: crate::hash::sha256_file(path)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn begin(dir: &Path) -> StageWriter {
+        let id = StageId {
+            stage: "test",
+            crate_name: "mmm-core",
+            crate_version: "0",
+        };
+        StageWriter::begin(dir, &id, "spec", Vec::new(), true)
+            .expect("begin")
+            .expect("not fresh")
+    }
+
+    #[test]
+    fn a_stage_that_ends_before_writing_leaves_no_directory_it_created() {
+        let root = tempfile::tempdir().expect("tmp");
+        let new = root.path().join("a/stage");
+        drop(begin(&new));
+        assert!(
+            !root.path().join("a").exists(),
+            "an abandoned stage left its directories"
+        );
+        // A directory that existed before is kept, even empty.
+        let existing = root.path().join("existing");
+        fs::create_dir(&existing).expect("mkdir");
+        drop(begin(&existing));
+        assert!(existing.is_dir());
+        // Once something is written, the directory stays, finished or not.
+        let written = root.path().join("written");
+        let mut w = begin(&written);
+        w.write_bytes("x.txt", b"x", None, None).expect("write");
+        drop(w);
+        assert!(written.join("x.txt").is_file());
+        let finished = root.path().join("finished");
+        let manifest = begin(&finished)
+            .finish(None, serde_json::Value::Null, RunStatus::Complete)
+            .expect("finish");
+        assert_eq!(manifest.stage, "test");
+        assert!(finished.join(MANIFEST_FILE).is_file());
+    }
 }
