@@ -48,8 +48,8 @@ pub struct DecisionRecord {
     /// (the baseline of those weeks needs control values the run does not have). For a geo
     /// hierarchy, the sum over geos per draw.
     pub total: Option<TotalPrediction>,
-    /// Geo column of the data, for a geo hierarchy's record: its actuals then hold one row
-    /// per geo and week.
+    /// Geo column of the data, when it has one: a geo hierarchy's actuals hold one row per
+    /// geo and week; a national record's panel actuals are summed over geos per week.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub geo_column: Option<String>,
     /// A geo hierarchy's plan and prediction per geo.
@@ -95,7 +95,7 @@ impl DecisionRecord {
             lift_per_draw: lift.to_vec(),
             interval,
             total,
-            geo_column: None,
+            geo_column: spec.spec.data.geo_column.clone(),
             geos: Vec::new(),
         }
     }
@@ -425,8 +425,10 @@ pub fn review(record: &DecisionRecord, actuals: &Path) -> Result<Review, DecideE
     })
 }
 
-/// Realized target per geo of `geos` (one unnamed part for a national record) and horizon
-/// week, from the actuals CSV.
+/// Realized target per part and horizon week, from the actuals CSV: one part per geo of
+/// `geos` (a geo hierarchy's record), else one national part. A national record on panel
+/// actuals (the record's geo column present in the file) sums every geo found in the horizon's
+/// weeks, each of which must then have every week once.
 fn read_actuals(
     record: &DecisionRecord,
     geos: &[&str],
@@ -435,37 +437,24 @@ fn read_actuals(
     let err = |m: String| DecideError::Input(format!("{}: {m}", actuals.display()));
     let mut rdr = csv::Reader::from_path(actuals).map_err(|e| err(e.to_string()))?;
     let headers = rdr.headers().map_err(|e| err(e.to_string()))?.clone();
-    let find = |n: &str| {
-        headers
-            .iter()
-            .position(|h| h.trim() == n)
-            .ok_or_else(|| err(format!("missing column '{n}'")))
-    };
+    let position = |n: &str| headers.iter().position(|h| h.trim() == n);
+    let find = |n: &str| position(n).ok_or_else(|| err(format!("missing column '{n}'")));
     let (dc, tc) = (find(&record.date_column)?, find(&record.target)?);
-    let gc = match (&record.geo_column, geos.is_empty()) {
-        (Some(g), false) => Some((g.as_str(), find(g)?)),
-        _ => None,
+    let gc = match &record.geo_column {
+        Some(g) if !geos.is_empty() => Some((g.as_str(), find(g)?)),
+        Some(g) => position(g).map(|c| (g.as_str(), c)),
+        None => None,
     };
     let wanted: Vec<i32> = record
         .weeks
         .iter()
         .map(|w| parse_day(w).ok_or_else(|| DecideError::Input(format!("record week '{w}'"))))
         .collect::<Result<_, _>>()?;
-    let parts = geos.len().max(1);
-    let mut found = vec![vec![None; wanted.len()]; parts];
+    // (row number, geo, horizon week, target) of every row inside the horizon.
+    let mut rows: Vec<(usize, String, usize, f64)> = Vec::new();
     for (i, rec) in rdr.records().enumerate() {
         let row = i + 2;
         let rec = rec.map_err(|e| err(format!("row {row}: {e}")))?;
-        let part = match gc {
-            Some((_, col)) => {
-                let geo = rec.get(col).unwrap_or("").trim();
-                match geos.iter().position(|g| *g == geo) {
-                    Some(p) => p,
-                    None => continue,
-                }
-            }
-            None => 0,
-        };
         let date = rec.get(dc).unwrap_or("");
         let day = parse_day(date).ok_or_else(|| {
             err(format!(
@@ -473,26 +462,51 @@ fn read_actuals(
                 record.date_column
             ))
         })?;
-        if let Some(w) = wanted.iter().position(|d| *d == day) {
-            let v: f64 = rec
-                .get(tc)
-                .and_then(|v| v.trim().parse().ok())
-                .filter(|v: &f64| v.is_finite())
-                .ok_or_else(|| {
-                    err(format!(
-                        "row {row}, column '{}': must be a number",
-                        record.target
-                    ))
-                })?;
-            if found[part][w].replace(v).is_some() {
-                let at = gc.map_or(String::new(), |(name, _)| {
-                    format!(" of {name} '{}'", geos[part])
-                });
-                return Err(err(format!("row {row}: week {date}{at} appears twice")));
+        let Some(w) = wanted.iter().position(|d| *d == day) else {
+            continue;
+        };
+        let v: f64 = rec
+            .get(tc)
+            .and_then(|v| v.trim().parse().ok())
+            .filter(|v: &f64| v.is_finite())
+            .ok_or_else(|| {
+                err(format!(
+                    "row {row}, column '{}': must be a number",
+                    record.target
+                ))
+            })?;
+        let geo = gc.map_or("", |(_, c)| rec.get(c).unwrap_or("").trim());
+        rows.push((row, geo.to_string(), w, v));
+    }
+    let sum_over_geos = geos.is_empty() && gc.is_some();
+    let mut found_geos: Vec<&str> = Vec::new();
+    if sum_over_geos {
+        for (_, geo, ..) in &rows {
+            if !found_geos.contains(&geo.as_str()) {
+                found_geos.push(geo);
             }
         }
     }
-    found
+    let parts: &[&str] = if sum_over_geos { &found_geos } else { geos };
+    let mut found = vec![vec![None; wanted.len()]; parts.len().max(1)];
+    for (row, geo, w, v) in &rows {
+        let part = if parts.is_empty() {
+            0
+        } else {
+            match parts.iter().position(|g| g == geo) {
+                Some(p) => p,
+                None => continue,
+            }
+        };
+        if found[part][*w].replace(*v).is_some() {
+            let at = gc.map_or(String::new(), |(name, _)| format!(" of {name} '{geo}'"));
+            return Err(err(format!(
+                "row {row}: week {}{at} appears twice",
+                record.weeks[*w]
+            )));
+        }
+    }
+    let by_part = found
         .into_iter()
         .enumerate()
         .map(|(p, weeks)| {
@@ -501,16 +515,24 @@ fn read_actuals(
                 .enumerate()
                 .map(|(w, v)| {
                     v.ok_or_else(|| {
-                        let at = gc.map_or(String::new(), |(name, _)| {
-                            format!(" for {name} '{}'", geos[p])
-                        });
+                        let at = match (gc, parts.get(p)) {
+                            (Some((name, _)), Some(geo)) => format!(" for {name} '{geo}'"),
+                            _ => String::new(),
+                        };
                         err(format!(
                             "week {} of the plan's horizon is missing{at}",
                             record.weeks[w]
                         ))
                     })
                 })
-                .collect()
+                .collect::<Result<Vec<f64>, _>>()
         })
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+    if sum_over_geos {
+        let total = (0..wanted.len())
+            .map(|w| by_part.iter().map(|p| p[w]).sum())
+            .collect();
+        return Ok(vec![total]);
+    }
+    Ok(by_part)
 }

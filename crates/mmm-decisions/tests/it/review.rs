@@ -190,3 +190,54 @@ fn a_corrupt_record_is_refused_with_its_path_and_rule() {
         .to_string();
     assert!(e.contains("garbage.json: not a decision record"), "{e}");
 }
+
+/// A national model fitted on panel data (geo.model = "national") records one national
+/// prediction: its panel actuals are summed over every geo found in the horizon's weeks.
+#[test]
+fn a_national_record_sums_panel_actuals_over_geos() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let record = DecisionRecord::new(
+        &geo_spec(),
+        "plan",
+        &["tv".into()],
+        &[19_723, 19_730],
+        vec![vec![1.0, 1.0]],
+        &[1.0, 2.0],
+        Some(prediction(&[150.0], &[5.0])),
+        0.9,
+    );
+    assert_eq!(record.geo_column.as_deref(), Some("region"));
+    let panel = write(
+        dir.path(),
+        "panel.csv",
+        "week,region,sales\n2024-01-01,north,70\n2024-01-01,south,10\n2024-01-08,north,60\n\
+         2024-01-08,south,5\n",
+    );
+    let r = review(&record, &panel).expect("review");
+    assert_eq!(r.outcome.actual_total, 145.0);
+    assert!(r.geos.is_empty());
+    // Without a geo column the file is one national row per week.
+    let national = write(
+        dir.path(),
+        "national.csv",
+        "week,sales\n2024-01-01,80\n2024-01-08,65\n",
+    );
+    assert_eq!(
+        review(&record, &national)
+            .expect("review")
+            .outcome
+            .actual_total,
+        145.0
+    );
+    // A geo seen in the horizon needs every week.
+    let gap = write(
+        dir.path(),
+        "gap.csv",
+        "week,region,sales\n2024-01-01,north,70\n2024-01-01,south,10\n2024-01-08,north,60\n",
+    );
+    let e = review(&record, &gap).expect_err("gap").to_string();
+    assert!(
+        e.contains("week 2024-01-08") && e.contains("region 'south'"),
+        "{e}"
+    );
+}
