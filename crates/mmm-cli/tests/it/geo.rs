@@ -326,19 +326,8 @@ fn geo_decision_log_round_trip_on_held_back_weeks(dir: &Path, run: &Path, geos: 
     let plans_path = dir.join("executed.csv");
     std::fs::write(&plans_path, plans).expect("plans");
     let stage = |command: &str, extra: &[&str], out: &Path| {
-        let mut args: Vec<std::ffi::OsString> = vec![command.into()];
-        for (flag, sub) in [
-            ("--spec", "spec.toml"),
-            ("--features", "features"),
-            ("--fit", "fit"),
-        ] {
-            args.push(flag.into());
-            args.push(run.join(sub).into());
-        }
-        args.extend(extra.iter().map(Into::into));
-        args.extend(["--start", start.as_str(), "--record", "--out"].map(Into::into));
-        args.push(out.into());
-        let o = mmm_os(args);
+        let options = [extra, &["--start", start.as_str(), "--record"]].concat();
+        let o = crate::decision_stage(command, run, &options, out);
         assert_eq!(o.status.code(), Some(0), "{command}: {}", stderr(&o));
     };
     let review = |record: &Path, actuals: &Path, out: &Path| {

@@ -131,7 +131,19 @@ pub fn assert_optimize_runs(run: &Path, out: &Path) {
 /// `mmm optimize` with `options` on a finished run succeeds (or reports a failed gate) and
 /// writes its allocation into `out`.
 pub fn assert_optimize_runs_with(run: &Path, out: &Path, options: &[&str]) {
-    let mut args: Vec<std::ffi::OsString> = vec!["optimize".into()];
+    let o = decision_stage("optimize", run, options, out);
+    assert!(
+        matches!(o.status.code(), Some(0) | Some(3)),
+        "optimize: {}",
+        stderr(&o)
+    );
+    assert!(out.join("allocation.parquet").exists());
+}
+
+/// `mmm COMMAND --spec RUN/spec.toml --features RUN/features --fit RUN/fit OPTIONS... --out OUT`
+/// (a decision stage on a finished run).
+pub fn decision_stage(command: &str, run: &Path, options: &[&str], out: &Path) -> Output {
+    let mut args: Vec<std::ffi::OsString> = vec![command.into()];
     for (flag, dir) in [
         ("--spec", "spec.toml"),
         ("--features", "features"),
@@ -143,13 +155,7 @@ pub fn assert_optimize_runs_with(run: &Path, out: &Path, options: &[&str]) {
     args.extend(options.iter().map(std::ffi::OsString::from));
     args.push("--out".into());
     args.push(out.into());
-    let o = mmm_os(args);
-    assert!(
-        matches!(o.status.code(), Some(0) | Some(3)),
-        "optimize: {}",
-        stderr(&o)
-    );
-    assert!(out.join("allocation.parquet").exists());
+    mmm_os(args)
 }
 
 /// Column `name` of a plain CSV file (no quoting), as numbers.

@@ -38,6 +38,34 @@ fn panel(spec: &Spec, n: usize, n_train: usize) -> GeoDesign {
     }
 }
 
+/// The hierarchy's gradient against finite differences at seeded points drawn uniformly from
+/// [-half_width, half_width]^d.
+fn check_geo_gradient(model: &GeoModel, seed: u64, half_width: f64) {
+    let mut scratch = model.scratch();
+    check_density_gradient(
+        &model.param_names(),
+        |u, grad| model.logp(u, grad, &mut scratch).expect("finite"),
+        seed,
+        half_width,
+    );
+}
+
+/// `model`'s log density at `u` is `plain`'s plus exactly one lift-test term -z^2 / 2.
+fn assert_adds_lift_term(model: &GeoModel, plain: &GeoModel, u: &[f64], z: f64) {
+    let mut grad = vec![0.0; model.dim()];
+    let got = model
+        .logp(u, &mut grad, &mut model.scratch())
+        .expect("finite");
+    let base = plain
+        .logp(u, &mut grad, &mut plain.scratch())
+        .expect("finite");
+    assert!(
+        (got - base + 0.5 * z * z).abs() < 1e-9 * (1.0 + got.abs()),
+        "{got} - {base} vs {}",
+        -0.5 * z * z
+    );
+}
+
 fn random_point(dim: usize, seed: u64) -> Vec<f64> {
     let mut state = seed;
     (0..dim)
@@ -210,13 +238,7 @@ fn geo_gradient_matches_finite_differences() {
         let mut spec = hierarchical(fixture_spec(), curves, seasonality);
         spec.geo.intercept_parameterization = intercept;
         let model = GeoModel::new(&spec, &panel(&spec, 30, 24)).expect("model");
-        let mut scratch = model.scratch();
-        check_density_gradient(
-            &model.param_names(),
-            |u, grad| model.logp(u, grad, &mut scratch).expect("finite"),
-            11,
-            0.8,
-        );
+        check_geo_gradient(&model, 11, 0.8);
     }
     // A log link: the geo's likelihood and its chain rule are the national model's.
     let mut spec = hierarchical(fixture_spec(), GeoPooling::Pooled, GeoPooling::Shared);
@@ -229,13 +251,7 @@ fn geo_gradient_matches_finite_differences() {
         }
     }
     let model = GeoModel::new(&spec, &panel).expect("model");
-    let mut scratch = model.scratch();
-    check_density_gradient(
-        &model.param_names(),
-        |u, grad| model.logp(u, grad, &mut scratch).expect("finite"),
-        12,
-        0.5,
-    );
+    check_geo_gradient(&model, 12, 0.5);
 }
 
 #[test]
@@ -284,26 +300,9 @@ fn a_geo_lift_test_is_a_term_of_its_geos_likelihood() {
                 .is_empty()
         );
         let z = (lift[0] - 0.4) / 0.05;
-        let mut grad = vec![0.0; model.dim()];
-        let got = model
-            .logp(&u, &mut grad, &mut model.scratch())
-            .expect("finite");
-        let base = plain
-            .logp(&u, &mut grad, &mut plain.scratch())
-            .expect("finite");
-        assert!(
-            (got - base + 0.5 * z * z).abs() < 1e-9 * (1.0 + got.abs()),
-            "{got} - {base} vs {}",
-            -0.5 * z * z
-        );
+        assert_adds_lift_term(&model, &plain, &u, z);
     }
-    let mut scratch = model.scratch();
-    check_density_gradient(
-        &model.param_names(),
-        |u, grad| model.logp(u, grad, &mut scratch).expect("finite"),
-        13,
-        0.8,
-    );
+    check_geo_gradient(&model, 13, 0.8);
     // A geo the data lacks is refused, naming it.
     let mut unknown = with_test.clone();
     unknown.lift_tests[0].geo = Some("south".into());
@@ -369,36 +368,13 @@ fn a_lift_test_over_several_geos_is_one_term_on_their_summed_lift() {
         assert_eq!(predicted.len(), 1);
         assert!((predicted[0] - total).abs() < 1e-9 * total.abs().max(1.0));
         let z = (total - 150.0) / 20.0;
-        let mut grad = vec![0.0; model.dim()];
-        let got = model
-            .logp(&u, &mut grad, &mut model.scratch())
-            .expect("finite");
-        let base = plain
-            .logp(&u, &mut grad, &mut plain.scratch())
-            .expect("finite");
-        assert!(
-            (got - base + 0.5 * z * z).abs() < 1e-9 * (1.0 + got.abs()),
-            "{got} - {base} vs {}",
-            -0.5 * z * z
-        );
+        assert_adds_lift_term(&model, &plain, &u, z);
     }
-    let mut scratch = model.scratch();
-    check_density_gradient(
-        &model.param_names(),
-        |u, grad| model.logp(u, grad, &mut scratch).expect("finite"),
-        14,
-        0.8,
-    );
+    check_geo_gradient(&model, 14, 0.8);
     // Pooled curves: the parts' gradients also reach every geo's curve deviations.
     let pooled = hierarchical(with_test.clone(), GeoPooling::Pooled, GeoPooling::Pooled);
     let model = GeoModel::new(&pooled, &panel).expect("model");
-    let mut scratch = model.scratch();
-    check_density_gradient(
-        &model.param_names(),
-        |u, grad| model.logp(u, grad, &mut scratch).expect("finite"),
-        15,
-        0.8,
-    );
+    check_geo_gradient(&model, 15, 0.8);
 
     // A geo the data lacks is refused, naming it; so is a window without spend in any geo.
     let mut unknown = with_test.clone();
@@ -559,13 +535,7 @@ fn a_geo_roas_prior_is_a_prior_on_the_typical_geos_roas() {
                 "{got} vs {want} - {ln_k}"
             );
         }
-        let mut scratch = model.scratch();
-        check_density_gradient(
-            &model.param_names(),
-            |u, grad| model.logp(u, grad, &mut scratch).expect("finite"),
-            14,
-            0.8,
-        );
+        check_geo_gradient(&model, 14, 0.8);
     }
 }
 
