@@ -17,7 +17,8 @@ use crate::plan::PlanModel;
 use crate::review::{DecisionRecord, GeoPrediction};
 use crate::stages::{
     AllocationRows, OptimizeOptions, PlanWindow, RECORD_FILE, ScenarioFile, flat_plan, format_day,
-    lift_summary, plan_start, plan_window, read_scenario_file, require_draws, spend_scales,
+    lift_summary, one_scenario_to_record, plan_start, plan_window, read_scenario_file,
+    require_draws, spend_scales,
 };
 
 /// Run `mmm optimize` on a geo hierarchy: writes allocation.parquet (national: geos summed
@@ -252,13 +253,7 @@ pub(crate) fn run_scenario(
         })
         .collect();
     let scenarios = geo_scenarios(file, &panel.geos, &names, &current, plans_file)?;
-    if opts.record && scenarios.len() != 1 {
-        return Err(DecideError::Input(format!(
-            "{}: --record needs exactly one scenario, the file has {}",
-            plans_file.display(),
-            scenarios.len()
-        )));
-    }
+    one_scenario_to_record(opts, scenarios.len(), plans_file)?;
     let mut records = inputs.records.clone();
     records.push(mmm_core::file_record(plans_file)?);
     let Some(mut writer) = StageWriter::begin(

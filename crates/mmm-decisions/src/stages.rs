@@ -73,6 +73,21 @@ fn load(spec: &LoadedSpec, features_dir: &Path, fit_dir: &Path) -> Result<Inputs
     })
 }
 
+/// With `--record`, the plans file must hold exactly one scenario: the plan being decided.
+pub(crate) fn one_scenario_to_record(
+    opts: &OptimizeOptions,
+    scenarios: usize,
+    plans_file: &Path,
+) -> Result<(), DecideError> {
+    if opts.record && scenarios != 1 {
+        return Err(DecideError::Input(format!(
+            "{}: --record needs exactly one scenario, the file has {scenarios}",
+            plans_file.display(),
+        )));
+    }
+    Ok(())
+}
+
 /// `posterior`, or an error naming `draws_path` when it holds no draws.
 pub(crate) fn require_draws(
     posterior: Posterior,
@@ -688,13 +703,7 @@ pub fn run_scenario(
     let inp = load(spec, features_dir, fit_dir)?;
     let names = inp.design.channel_names.clone();
     let scenarios = read_scenarios(plans_file, &names)?;
-    if opts.record && scenarios.len() != 1 {
-        return Err(DecideError::Input(format!(
-            "{}: --record needs exactly one scenario, the file has {}",
-            plans_file.display(),
-            scenarios.len()
-        )));
-    }
+    one_scenario_to_record(opts, scenarios.len(), plans_file)?;
     let horizon = scenarios[0].1[0].len();
     let d = &spec.spec.decisions;
     let period_days = spec.spec.data.period_days as i32;

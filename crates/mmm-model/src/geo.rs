@@ -93,9 +93,8 @@ pub struct GeoModel {
 struct SharedLift {
     lift: f64,
     standard_error: f64,
-    /// (geo, index of the part among the member's `lift_parts`, index into the scratch's
-    /// part buffers).
-    parts: Vec<(usize, usize, usize)>,
+    /// (geo, index into the scratch's part buffers) of each part.
+    parts: Vec<(usize, usize)>,
 }
 
 /// Reusable buffers of one chain.
@@ -263,14 +262,8 @@ fn shared_lifts(
                     geos.join(", ")
                 )));
             }
-            let parts: Vec<(usize, usize, usize)> = (numbering.iter().enumerate())
-                .filter(|(_, n)| n.0 == i)
-                .map(|(p, &(_, g, k))| (g, k, p))
-                .collect();
-            if !parts
-                .iter()
-                .any(|&(g, k, _)| members[g].lift_parts[k].spent)
-            {
+            let ours = || (numbering.iter().enumerate()).filter(|(_, n)| n.0 == i);
+            if !ours().any(|(_, &(_, g, k))| members[g].lift_parts[k].spent) {
                 return Err(ModelError::Mismatch(format!(
                     "lift_tests[{i}]: channel '{}' has no spend from {} to {} in any of its geos \
                      ({}), so the test measures nothing",
@@ -283,7 +276,7 @@ fn shared_lifts(
             Ok(SharedLift {
                 lift: t.lift,
                 standard_error: t.standard_error,
-                parts,
+                parts: ours().map(|(p, &(_, g, _))| (g, p)).collect(),
             })
         })
         .collect()
@@ -767,11 +760,11 @@ impl GeoModel {
         for shared in &self.shared_lifts {
             let scale = |g: usize| self.members[g].target_scale();
             let total: f64 = (shared.parts.iter())
-                .map(|&(g, _, p)| scale(g) * s.part_value[p])
+                .map(|&(g, p)| scale(g) * s.part_value[p])
                 .sum();
             let z = (total - shared.lift) / shared.standard_error;
             logp -= 0.5 * z * z;
-            for &(g, _, p) in &shared.parts {
+            for &(g, p) in &shared.parts {
                 let weight = -z / shared.standard_error * scale(g);
                 self.add_member_gradient(g, &s.part_grad[p], weight, (u, &s.tau, &s.dtau), grad);
             }
