@@ -103,12 +103,7 @@ pub fn run(
 
     let validate = mmm_core::Upstream::open(&inputs.join("validate"), mmm_contracts::STAGE)?;
     let (table, _) = validate.parquet("table.parquet")?;
-    // With data.start the carry-in history rows come first (spend only; the target and controls
-    // are empty), so data.csv reproduces the same carry-in.
-    let history = match spec.spec.data.start {
-        Some(_) => Some(validate.parquet("history.parquet")?.0),
-        None => None,
-    };
+    let history = carry_in_history(&spec, &validate)?;
     let csv = table_csv(
         &table,
         history.as_ref(),
@@ -242,12 +237,6 @@ fn run_geo(
             spec_path.display()
         );
     }
-    if spec.spec.data.start.is_some() {
-        bail!(
-            "{}: mmm simulate of a geo panel does not support data.start yet",
-            spec_path.display()
-        );
-    }
     let (truth, inputs) = prepare(spec, data, truth_path, out)?;
     let features = mmm_core::Upstream::open(&inputs.join("features"), mmm_features::STAGE)?;
     let (panel, _) = mmm_features::panel::GeoDesign::load(&features, &spec.spec)?;
@@ -304,6 +293,7 @@ fn run_geo(
     }
     let validate = mmm_core::Upstream::open(&inputs.join("validate"), mmm_contracts::STAGE)?;
     let (table, _) = validate.parquet("table.parquet")?;
+    let history = carry_in_history(spec, &validate)?;
     let path = inputs.join("validate/table.parquet");
     let row_geos = mmm_core::columns::string_column(&table, "geo", &path)?;
     let row_dates = mmm_core::columns::date_column(&table, "date", &path)?;
@@ -315,7 +305,7 @@ fn run_geo(
     let count = matches!(likelihood, "poisson" | "negative_binomial");
     let csv = table_csv(
         &table,
-        None,
+        history.as_ref(),
         &spec.spec.data.date_column,
         &spec.spec.data.target,
         &target,
@@ -356,9 +346,23 @@ fn run_geo(
     Ok(out.join("data.csv"))
 }
 
-/// The validated wide table as CSV (dates as YYYY-MM-DD; the geo column dropped, since the
-/// table is national), with the target column's values replaced by `target`, after the rows of
-/// `history` (carry-in spend before data.start; other cells empty).
+/// With data.start, the validated carry-in history (spend of the periods before it): its rows
+/// come first in data.csv, target and controls empty, so the simulated data reproduces the
+/// same carry-in.
+fn carry_in_history(
+    spec: &LoadedSpec,
+    validate: &mmm_core::Upstream,
+) -> Result<Option<arrow::array::RecordBatch>> {
+    Ok(match spec.spec.data.start {
+        Some(_) => Some(validate.parquet("history.parquet")?.0),
+        None => None,
+    })
+}
+
+/// The validated wide table as CSV (dates as YYYY-MM-DD; the geo column named `geo_column`,
+/// or dropped when that is `None` and the table is national), with the target column's values
+/// replaced by `target`, after the rows of `history` (carry-in spend before data.start; other
+/// cells empty).
 fn table_csv(
     table: &arrow::array::RecordBatch,
     history: Option<&arrow::array::RecordBatch>,
@@ -400,7 +404,15 @@ fn table_csv(
         let name = field.name().as_str();
         if name == "geo" {
             if let Some(header) = geo_column {
-                let geos = mmm_core::columns::string_column(table, "geo", Path::new("table"))?;
+                let mut geos = match history {
+                    Some(h) => mmm_core::columns::string_column(h, "geo", Path::new("history"))?,
+                    None => Vec::new(),
+                };
+                geos.extend(mmm_core::columns::string_column(
+                    table,
+                    "geo",
+                    Path::new("table"),
+                )?);
                 columns.push((header.to_string(), geos));
             }
             continue;

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use mmm_core::columns::{date_column, f64_column};
 use mmm_features::transforms::{geometric_adstock, logistic_saturation};
 
-use crate::{fixture, mmm_os, parquet, stderr};
+use crate::{fixture, mmm_os, parquet, stderr, validate_and_features};
 
 /// The fixture spec with `data_extra` in `[data]`, `extra` appended and a short sampler.
 fn spec(dir: &Path, name: &str, data_extra: &str, extra: &str) -> PathBuf {
@@ -27,41 +27,6 @@ fn spec(dir: &Path, name: &str, data_extra: &str, extra: &str) -> PathBuf {
 
 fn stage(args: &[&std::ffi::OsStr]) -> std::process::Output {
     mmm_os(args.iter().copied().chain(["--quiet".as_ref()]))
-}
-
-/// `mmm validate` (with an optional calendar) then `mmm features` into `run`.
-fn validate_and_features(
-    spec: &Path,
-    data: &Path,
-    calendar: Option<&Path>,
-    run: &Path,
-) -> std::process::Output {
-    let (v, f) = (run.join("validate"), run.join("features"));
-    let mut args: Vec<&std::ffi::OsStr> = vec![
-        "validate".as_ref(),
-        "--spec".as_ref(),
-        spec.as_os_str(),
-        "--data".as_ref(),
-        data.as_os_str(),
-        "--out".as_ref(),
-        v.as_os_str(),
-    ];
-    if let Some(c) = calendar {
-        args.extend(["--calendar".as_ref(), c.as_os_str()]);
-    }
-    let o = stage(&args);
-    if o.status.code() != Some(0) {
-        return o;
-    }
-    stage(&[
-        "features".as_ref(),
-        "--spec".as_ref(),
-        spec.as_os_str(),
-        "--validate".as_ref(),
-        v.as_os_str(),
-        "--out".as_ref(),
-        f.as_os_str(),
-    ])
 }
 
 fn read_json(path: &Path) -> serde_json::Value {

@@ -599,6 +599,67 @@ fn a_geo_fit_starts_from_named_values() {
 
 /// A hierarchy asked of data with one geo is refused with the rule, before the features stage
 /// writes anything.
+/// With data.start, a simulated geo panel keeps every geo's spend before the window as rows
+/// with an empty target, so validating and building features on it reproduces the hierarchy's
+/// carry-in exactly.
+#[test]
+fn a_simulated_geo_panel_keeps_its_carry_in_history() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let text = std::fs::read_to_string(fixture("geo/spec.toml"))
+        .expect("spec")
+        .replace(
+            "geo_column = \"region\"",
+            "geo_column = \"region\"\nstart = \"2023-02-06\"",
+        );
+    let spec = dir.path().join("spec.toml");
+    std::fs::write(&spec, text).expect("spec");
+    let sim = dir.path().join("sim");
+    let o = crate::mmm_simulate(
+        &sim,
+        &spec,
+        &fixture("geo/panel.csv"),
+        &fixture("geo/truth.toml"),
+        None,
+    );
+    assert_eq!(o.status.code(), Some(0), "simulate: {}", stderr(&o));
+    // 5 weeks before 2023-02-06 (l_max 6) in each of 8 geos: spend as in the input, no target.
+    let data = sim.join("data.csv");
+    let sales = std::fs::read_to_string(&data).expect("data");
+    let header: Vec<&str> = sales.lines().next().expect("header").split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).expect(name);
+    let history: Vec<Vec<&str>> = sales
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .filter(|f| f[col("week")] < "2023-02-06")
+        .collect();
+    assert_eq!(history.len(), 8 * 5);
+    assert!(history.iter().all(|f| f[col("sales")].is_empty()));
+    let input = std::fs::read_to_string(fixture("geo/panel.csv")).expect("panel");
+    for f in &history {
+        let row = format!("{},{},", f[col("week")], f[col("region")]);
+        let line = input
+            .lines()
+            .find(|l| l.starts_with(&row))
+            .expect("input row");
+        let spend: f64 = line
+            .split(',')
+            .nth(3)
+            .expect("ch1")
+            .parse()
+            .expect("number");
+        assert_eq!(f[col("ch1")].parse::<f64>().expect("ch1"), spend, "{row}");
+    }
+    let again = dir.path().join("again");
+    let o = crate::validate_and_features(&spec, &data, None, &again);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let bytes = |p: std::path::PathBuf| std::fs::read(p).expect("read");
+    assert_eq!(
+        bytes(again.join("features/geo_carry_in.parquet")),
+        bytes(sim.join("inputs/features/geo_carry_in.parquet"))
+    );
+}
+
 #[test]
 fn a_hierarchy_on_national_data_is_refused_and_writes_no_features() {
     let dir = tempfile::tempdir().expect("tmp");

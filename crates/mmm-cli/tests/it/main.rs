@@ -158,6 +158,42 @@ pub fn decision_stage(command: &str, run: &Path, options: &[&str], out: &Path) -
     mmm_os(args)
 }
 
+/// `mmm validate` (with an optional calendar) then `mmm features` into `run`.
+pub fn validate_and_features(
+    spec: &Path,
+    data: &Path,
+    calendar: Option<&Path>,
+    run: &Path,
+) -> std::process::Output {
+    let (v, f) = (run.join("validate"), run.join("features"));
+    let mut args: Vec<&std::ffi::OsStr> = vec![
+        "validate".as_ref(),
+        "--spec".as_ref(),
+        spec.as_os_str(),
+        "--data".as_ref(),
+        data.as_os_str(),
+        "--out".as_ref(),
+        v.as_os_str(),
+    ];
+    if let Some(c) = calendar {
+        args.extend(["--calendar".as_ref(), c.as_os_str()]);
+    }
+    let o = mmm_os(args.iter().copied().chain(["--quiet".as_ref()]));
+    if o.status.code() != Some(0) {
+        return o;
+    }
+    mmm_os([
+        "features".as_ref(),
+        "--spec".as_ref(),
+        spec.as_os_str(),
+        "--validate".as_ref(),
+        v.as_os_str(),
+        "--out".as_ref(),
+        f.as_os_str(),
+        "--quiet".as_ref(),
+    ] as [&std::ffi::OsStr; 8])
+}
+
 /// Column `name` of a plain CSV file (no quoting), as numbers.
 pub fn csv_column(path: &Path, name: &str) -> Vec<f64> {
     let text = std::fs::read_to_string(path).expect("csv");
