@@ -43,6 +43,14 @@ pub fn all_schemas() -> Result<Vec<(String, String)>> {
         "compare.schema.json",
         serde_json::to_value(schemars::schema_for!(mmm_diagnostics::compare::Comparison))?,
     )?;
+    push_json(
+        "decision_record.schema.json",
+        serde_json::to_value(schemars::schema_for!(mmm_decisions::review::DecisionRecord))?,
+    )?;
+    push_json(
+        "review.schema.json",
+        serde_json::to_value(schemars::schema_for!(mmm_decisions::review::Review))?,
+    )?;
     for a in mmm_core::schemas::all() {
         let file = format!(
             "{}.schema.json",

@@ -5,13 +5,14 @@ use std::path::Path;
 
 use mmm_core::spec::LoadedSpec;
 use mmm_core::summary::{hdi, mean};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::DecideError;
 use crate::stages::{format_day, parse_day};
 
 /// Predicted total target over the horizon: a mixture over draws of Normal(mean_k, sd_k).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct TotalPrediction {
     /// Expected total per draw (baseline + media, target units).
     pub mean_per_draw: Vec<f64>,
@@ -22,7 +23,7 @@ pub struct TotalPrediction {
 }
 
 /// A chosen plan and what the model predicted for it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct DecisionRecord {
     /// Record format version (1: national; 2: with per-geo predictions).
     pub record_version: u32,
@@ -58,7 +59,7 @@ pub struct DecisionRecord {
 }
 
 /// One geo's plan and what the hierarchy predicted for it, from the geo's own parameters.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct GeoPrediction {
     /// Geo name.
     pub geo: String,
@@ -292,7 +293,7 @@ pub fn mixture_quantile(p: &TotalPrediction, q: f64) -> f64 {
 }
 
 /// Realized against predicted for one total (national, or one geo's).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct Outcome {
     /// Realized total target over the horizon.
     pub actual_total: f64,
@@ -346,7 +347,7 @@ impl Outcome {
 }
 
 /// The review of a decision: realized vs predicted.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct Review {
     /// The plan reviewed.
     pub plan_name: String,
@@ -365,7 +366,7 @@ pub struct Review {
 }
 
 /// One geo's realized total against the hierarchy's prediction for it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct GeoReview {
     /// Geo name.
     pub geo: String,
