@@ -14,10 +14,16 @@ use crate::{
 
 /// Simulate the geo fixture's panel into `dir/sim` (its `data.csv`) from `truth.toml`.
 fn simulate_geo(dir: &Path) -> std::path::PathBuf {
+    simulate_geo_with(dir, &fixture("geo/spec.toml"))
+}
+
+/// Simulate the geo fixture's panel under `spec` into `dir/sim` from the fixture's
+/// `truth.toml`; returns that directory.
+pub fn simulate_geo_with(dir: &Path, spec: &Path) -> std::path::PathBuf {
     let sim = dir.join("sim");
     let o = crate::mmm_simulate(
         &sim,
-        &fixture("geo/spec.toml"),
+        spec,
         &fixture("geo/panel.csv"),
         &fixture("geo/truth.toml"),
         None,
@@ -613,15 +619,7 @@ fn a_simulated_geo_panel_keeps_its_carry_in_history() {
         );
     let spec = dir.path().join("spec.toml");
     std::fs::write(&spec, text).expect("spec");
-    let sim = dir.path().join("sim");
-    let o = crate::mmm_simulate(
-        &sim,
-        &spec,
-        &fixture("geo/panel.csv"),
-        &fixture("geo/truth.toml"),
-        None,
-    );
-    assert_eq!(o.status.code(), Some(0), "simulate: {}", stderr(&o));
+    let sim = simulate_geo_with(dir.path(), &spec);
     // 5 weeks before 2023-02-06 (l_max 6) in each of 8 geos: spend as in the input, no target.
     let data = sim.join("data.csv");
     let sales = std::fs::read_to_string(&data).expect("data");

@@ -85,15 +85,7 @@ fn row_of(table: &[Vec<String>], geo: &str, channel: &str) -> Option<Vec<String>
 fn geo_report_shows_every_geo_and_collapses_the_deviation_parameters() {
     let dir = tempfile::tempdir().expect("tmp");
     let spec = geo_spec(dir.path());
-    let sim = dir.path().join("sim");
-    let o = crate::mmm_simulate(
-        &sim,
-        &spec,
-        &fixture("geo/panel.csv"),
-        &fixture("geo/truth.toml"),
-        None,
-    );
-    assert_eq!(o.status.code(), Some(0), "simulate: {}", stderr(&o));
+    let sim = crate::geo::simulate_geo_with(dir.path(), &spec);
     let run = dir.path().join("run");
     let o = mmm_run(&spec, &sim.join("data.csv"), &run);
     assert!(
