@@ -316,7 +316,7 @@ fn a_geo_lift_test_is_a_term_of_its_geos_likelihood() {
 /// gradient through every named geo's parameters matches finite differences.
 #[test]
 fn a_lift_test_over_several_geos_is_one_term_on_their_summed_lift() {
-    let spec = hierarchical(fixture_spec(), GeoPooling::Pooled, GeoPooling::Shared);
+    let spec = hierarchical(fixture_spec(), GeoPooling::Shared, GeoPooling::Shared);
     let mut panel = panel(&spec, 30, 24);
     // Different target scales, so the geos' lifts add in target units, not model units.
     for (d, scale) in panel.designs.iter_mut().zip([100.0, 250.0, 400.0]) {
