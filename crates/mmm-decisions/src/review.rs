@@ -168,8 +168,8 @@ impl DecisionRecord {
         Ok(record)
     }
 
-    /// The rules a review relies on: a known version, draws in every prediction, one sd per
-    /// expected total, finite numbers, and per-geo parts that name distinct geos.
+    /// The rules a review relies on: a known version, dated weeks, draws in every prediction,
+    /// one sd per expected total, finite numbers, and per-geo parts that name distinct geos.
     fn check(&self) -> Result<(), String> {
         if !(1..=2).contains(&self.record_version) {
             return Err(format!(
@@ -182,6 +182,9 @@ impl DecisionRecord {
         }
         if self.weeks.is_empty() {
             return Err("weeks: empty".into());
+        }
+        if let Some(w) = self.weeks.iter().find(|w| parse_day(w).is_none()) {
+            return Err(format!("weeks: '{w}' is not a YYYY-MM-DD date"));
         }
         check_prediction("", &self.lift_per_draw, self.total.as_ref())?;
         if !self.geos.is_empty() && self.geo_column.is_none() {

@@ -153,7 +153,7 @@ fn a_corrupt_record_is_refused_with_its_path_and_rule() {
             .map_err(|e| e.to_string())
     };
     assert_eq!(read("ok.json", &|_| {}), Ok(()));
-    let cases: [(&str, &Edit, &str); 5] = [
+    let cases: [(&str, &Edit, &str); 6] = [
         (
             "version.json",
             &|v| v["record_version"] = 3.into(),
@@ -178,6 +178,11 @@ fn a_corrupt_record_is_refused_with_its_path_and_rule() {
             "interval.json",
             &|v| v["interval"] = 1.5.into(),
             "interval 1.5",
+        ),
+        (
+            "weeks.json",
+            &|v| v["weeks"][1] = "next week".into(),
+            "'next week' is not a YYYY-MM-DD date",
         ),
     ];
     for (name, edit, rule) in cases {
