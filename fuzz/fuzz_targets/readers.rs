@@ -1,6 +1,9 @@
 //! Arbitrary bytes as a CSV or Parquet file: reading and checking must return findings or an
 //! error naming the file, never panic. The first byte picks the format and the spec layout.
+//! Panics that the Parquet reader's guard catches are counted and printed (see `common`).
 #![no_main]
+
+mod common;
 
 use std::path::Path;
 use std::sync::OnceLock;
@@ -19,6 +22,13 @@ fn specs() -> &'static [mmm_core::Spec; 2] {
 }
 
 fuzz_target!(|data: &[u8]| {
+    common::install();
+    let before = common::panics();
+    run(data);
+    common::report_caught("readers", before, data);
+});
+
+fn run(data: &[u8]) {
     let Some((&selector, bytes)) = data.split_first() else {
         return;
     };
@@ -31,4 +41,4 @@ fuzz_target!(|data: &[u8]| {
     mapping.insert("C1".into(), "x1".into());
     let as_of = 18_700; // 2021-03-14
     let _ = mmm_contracts::check_table(&raw, spec, Some(&mapping), as_of);
-});
+}

@@ -243,14 +243,26 @@ fn progress_bar(len: u64, quiet: bool) -> ProgressBar {
     bar
 }
 
+/// Names the batch itself writes in the output root, beside the entity directories
+/// (`_batch/` is covered by the rule on a leading `_`).
+const BATCH_OUTPUTS: [&str; 2] = ["batch_summary.parquet", "batch_summary.json"];
+
 /// An entity name is a directory name under the output root: letters, digits, `-`, `_`, `.`,
-/// not starting with `.` or `_` (reserved for the batch's own files).
+/// not starting with `.` or `_` (reserved for the batch's own files), and not a name of the
+/// batch's outputs, compared case-insensitively (case-insensitive file systems): an entity
+/// named `batch_summary.parquet` had its run directory replace the summary.
 fn check_entity_name(name: &str) -> Result<(), String> {
     if name.is_empty() || name.len() > 100 {
         return Err("must have 1 to 100 characters".into());
     }
     if name.starts_with('.') || name.starts_with('_') {
         return Err("must not start with '.' or '_'".into());
+    }
+    if name.to_ascii_lowercase().starts_with("batch_summary") {
+        return Err(format!(
+            "is reserved: the batch writes {} in the output root",
+            BATCH_OUTPUTS.join(" and ")
+        ));
     }
     if let Some(c) = name
         .chars()
@@ -368,8 +380,11 @@ fn parse_entities(
             problems.push(format!("{at}: entity name '{name}' {e}"));
             continue;
         }
-        if !seen.insert(name.clone()) {
-            problems.push(format!("{at}: entity '{name}' appears twice"));
+        // Case-insensitively: `Acme` and `acme` are one directory on macOS and Windows.
+        if !seen.insert(name.to_ascii_lowercase()) {
+            problems.push(format!(
+                "{at}: entity '{name}' appears twice (names are compared ignoring case)"
+            ));
             continue;
         }
         let plan = (|| {

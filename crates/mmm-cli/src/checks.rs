@@ -52,10 +52,15 @@ pub fn compare_and_record(runs: &[PathBuf], out: Option<&Path>) -> Result<Compar
     let c = mmm_diagnostics::compare::compare_runs(runs)?;
     if let Some(dir) = out {
         let last = runs.last().context("no runs to compare")?;
-        let spec_sha = mmm_core::sha256_hex(
-            &std::fs::read(last.join("spec.toml"))
-                .with_context(|| format!("reading {}", last.join("spec.toml").display()))?,
-        );
+        let spec_path = last.join("spec.toml");
+        let spec_text = std::fs::read_to_string(&spec_path)
+            .with_context(|| format!("reading {}", spec_path.display()))?;
+        let spec_sha = mmm_core::sha256_hex(spec_text.as_bytes());
+        let spec = mmm_core::SpecRef {
+            sha256: &spec_sha,
+            text: &spec_text,
+            path: &spec_path,
+        };
         let mut inputs = Vec::new();
         for run in runs {
             for stage in ["fit", "diagnose", "decide"] {
@@ -67,8 +72,7 @@ pub fn compare_and_record(runs: &[PathBuf], out: Option<&Path>) -> Result<Compar
         if let Some(mut writer) = mmm_core::StageWriter::begin(
             dir,
             &mmm_core::stage_id!("compare"),
-            &spec_sha,
-            inputs,
+            mmm_core::StageInputs::new(spec, &[], inputs),
             true,
         )? {
             writer.write_json("compare.json", &c, None)?;

@@ -2,13 +2,15 @@
 //!
 //! Exit codes: 0 ok; 1 usage or internal error; 2 input rejected by the data contract;
 //! 3 model fitted but a diagnostic gate failed (results are marked "not for decisions");
-//! 4 `mmm inspect` found a changed artifact; 5 `mmm batch`: at least one entity failed;
-//! 130 sampling interrupted by Ctrl-C (finished draws kept, fit manifest marked incomplete).
+//! 4 `mmm inspect` found a gap in the run's chain; 5 `mmm batch`: at least one entity failed;
+//! 130 interrupted by Ctrl-C (during sampling the finished draws are kept and the fit manifest
+//! is marked incomplete; elsewhere nothing is half-written).
 
 mod audit;
 mod batch;
 mod checks;
 mod geo_recovery;
+mod interrupt;
 mod remote;
 mod sbc;
 mod schemas;
@@ -16,8 +18,6 @@ mod simulate;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -405,7 +405,18 @@ struct SamplingArgs {
 struct Exit(u8, String);
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // A decoder's panic on a corrupt artifact is caught and reported as an error naming the
+    // file, without the panic message; Ctrl-C exits 130 in every stage.
+    mmm_core::guard::install_quiet_panic_hook();
+    interrupt::install();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // clap exits 2 on a usage error, the code of rejected input: usage errors exit 1.
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(u8::from(e.use_stderr()));
+        }
+    };
     let level = if cli.quiet {
         tracing::Level::ERROR
     } else {
@@ -434,13 +445,13 @@ fn main() -> ExitCode {
     }
 }
 
+/// Exit code 2 when the data input is refused: rejected by the contract, unreadable or
+/// malformed (ragged CSV rows, invalid UTF-8, an unterminated quote, corrupt Parquet), or not a
+/// regular file; 1 for usage and internal errors.
 fn exit_code_of(e: &anyhow::Error) -> u8 {
-    if let Some(mmm_contracts::ContractError::Rejected { .. }) =
-        e.downcast_ref::<mmm_contracts::ContractError>()
-    {
-        2
-    } else {
-        1
+    match e.downcast_ref::<mmm_contracts::ContractError>() {
+        Some(c) if c.rejects_input() => 2,
+        _ => 1,
     }
 }
 
@@ -502,12 +513,15 @@ fn dispatch(cli: Cli) -> Result<u8> {
             let io = remote::Io::default();
             let spec = load_spec(&io.file(&common.spec)?)?;
             let (features, out) = (io.stage(&features)?, io.stage(&common.out)?);
-            let m = mmm_sampler::run(
-                &spec,
-                &features,
-                &out,
-                &fit_options(common.force, &sampling, quiet),
-            )?;
+            let m = {
+                let _graceful = interrupt::graceful();
+                mmm_sampler::run(
+                    &spec,
+                    &features,
+                    &out,
+                    &fit_options(common.force, &sampling, quiet),
+                )?
+            };
             io.publish(&common.out)?;
             report_stage(quiet, "fit", &common.out, m.is_some());
             check_complete(m.as_ref(), &common.out)?;
@@ -576,6 +590,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
             objective,
             weeks,
         } => {
+            mmm_decisions::stages::check_horizon(weeks, "--weeks")?;
             let spec = load_spec(&common.spec)?;
             let opts = mmm_decisions::stages::OptimizeOptions {
                 budget,
@@ -772,17 +787,25 @@ fn dispatch(cli: Cli) -> Result<u8> {
 
 fn fit_options(force: bool, s: &SamplingArgs, quiet: bool) -> mmm_sampler::FitOptions {
     // Ctrl-C stops sampling but keeps the finished draws (the manifest says incomplete).
-    let stop = Arc::new(AtomicBool::new(false));
-    if let Err(e) = signal_hook::flag::register(signal_hook::consts::SIGINT, Arc::clone(&stop)) {
-        tracing::warn!("cannot install the Ctrl-C handler: {e}");
-    }
     mmm_sampler::FitOptions {
         force,
         threads: s.threads,
         seed: s.seed,
         progress: !quiet,
-        stop: Some(stop),
+        stop: Some(interrupt::stop_flag()),
     }
+}
+
+/// Exit 130 between stages once Ctrl-C was pressed (during sampling, which stops gracefully).
+fn stop_if_interrupted() -> Result<()> {
+    if interrupt::requested() {
+        return Err(Exit(
+            interrupt::EXIT_INTERRUPTED,
+            "interrupted: the stages written so far are complete; rerun to finish".into(),
+        )
+        .into());
+    }
+    Ok(())
 }
 
 /// Fail when the fit was stopped early: its outputs are kept but must not feed later stages.
@@ -853,7 +876,7 @@ fn spec_check(file: &Path) -> Result<u8> {
 /// Freeze the spec into the run directory; refuse to silently replace a different one.
 fn freeze_spec(spec: &Path, run: &Path, force: bool) -> Result<PathBuf> {
     let frozen = run.join("spec.toml");
-    let bytes = std::fs::read(spec).with_context(|| format!("reading {}", spec.display()))?;
+    let bytes = mmm_core::read_regular_file(spec, 1 << 20)?;
     if let Ok(existing) = std::fs::read(&frozen) {
         if existing != bytes && !force {
             return Err(Exit(
@@ -901,6 +924,8 @@ fn run_all(
     // Validate the spec before anything is written.
     load_spec(spec)?;
     std::fs::create_dir_all(run).with_context(|| format!("creating {}", run.display()))?;
+    // One writer per run directory: a second `mmm run` into it is told who holds it.
+    let _lock = mmm_core::DirLock::acquire(run)?;
     let frozen = freeze_spec(spec, run, force)?;
     (options.publish_spec)()?;
     let spec = load_spec(&frozen)?;
@@ -926,15 +951,19 @@ fn run_all(
     time("features", t);
 
     let t = Instant::now();
-    let m = mmm_sampler::run(
-        &spec,
-        &dir("features"),
-        &dir("fit"),
-        &fit_options(force, sampling, quiet),
-    )?;
+    let m = {
+        let _graceful = interrupt::graceful();
+        mmm_sampler::run(
+            &spec,
+            &dir("features"),
+            &dir("fit"),
+            &fit_options(force, sampling, quiet),
+        )?
+    };
     (options.publish)("fit")?;
     report_stage(quiet, "fit", &dir("fit"), m.is_some());
     check_complete(m.as_ref(), &dir("fit"))?;
+    stop_if_interrupted()?;
     time("fit", t);
 
     let t = Instant::now();
@@ -951,6 +980,7 @@ fn run_all(
     report_stage(quiet, "diagnose", &dir("diagnose"), m.is_some());
     time("diagnose", t);
     let mut code = gate_code(quiet, &diagnostics);
+    stop_if_interrupted()?;
 
     let t = Instant::now();
     let m = mmm_decisions::run(

@@ -2,7 +2,9 @@
 //!
 //! All rules run in one pass and every finding is reported together, each with its rule id,
 //! severity, column, row and period. Any error-severity finding rejects the input
-//! ([`ContractError::Rejected`], exit code 2 at the CLI).
+//! ([`ContractError::Rejected`], exit code 2 at the CLI), as does an input that cannot be read
+//! or parsed ([`ContractError::rejects_input`]). contract.json and the terminal list the first
+//! [`FINDINGS_PER_RULE`] findings of each rule and count the rest ([`cap_findings`]).
 
 mod aggregate;
 pub mod calendar;
@@ -30,15 +32,21 @@ pub use calendar::{Calendar, CalendarReport};
 pub use drift::{ColumnDrift, psi};
 pub use history::HistoryReport;
 pub use long::{CampaignMap, read_mapping};
-pub use read::{RawTable, read_table, read_table_bytes};
+pub use read::{RawTable, read_table, read_table_bytes, require_regular_file};
+pub use rules::MAX_ABS_VALUE;
 pub use sql::SqlEngine;
 pub use summary::summary_text;
 
 /// Name of the stage.
 pub const STAGE: &str = "validate";
 
+/// Findings listed per rule (and severity) in contract.json, on the terminal and in
+/// [`ContractError::Rejected`]; the rest are only counted ([`RuleCount::omitted`]). A 200 MB
+/// file of repeated weeks gave 3 million findings and a 684 MB contract.json before the cap.
+pub const FINDINGS_PER_RULE: usize = 20;
+
 /// How serious a finding is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     /// The input is rejected.
@@ -95,6 +103,92 @@ impl std::fmt::Display for Finding {
     }
 }
 
+/// How many findings one rule (at one severity) produced, and how many of them are left out
+/// of the listed findings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct RuleCount {
+    /// Rule id.
+    pub rule: &'static str,
+    /// Error or warning.
+    pub severity: Severity,
+    /// Findings of the rule in all.
+    pub count: usize,
+    /// Findings beyond the first [`FINDINGS_PER_RULE`]: counted here, not listed.
+    pub omitted: usize,
+}
+
+/// Keep the first [`FINDINGS_PER_RULE`] findings of each rule and severity, in their order,
+/// and count every rule's findings (sorted by rule, then severity). Bounds contract.json and
+/// the terminal output whatever the input's size.
+pub fn cap_findings(findings: Vec<Finding>) -> (Vec<Finding>, Vec<RuleCount>) {
+    let mut counts: BTreeMap<(&'static str, Severity), usize> = BTreeMap::new();
+    let kept = findings
+        .into_iter()
+        .filter(|f| {
+            let n = counts.entry((f.rule, f.severity)).or_insert(0);
+            *n += 1;
+            *n <= FINDINGS_PER_RULE
+        })
+        .collect();
+    let rules = counts
+        .into_iter()
+        .map(|((rule, severity), count)| RuleCount {
+            rule,
+            severity,
+            count,
+            omitted: count.saturating_sub(FINDINGS_PER_RULE),
+        })
+        .collect();
+    (kept, rules)
+}
+
+/// `n` with thousands separators (`2,999,980`).
+pub fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// One line per rule whose findings were cut: `... and 2,999,980 more duplicate_period
+/// finding(s)`.
+pub fn omitted_lines(rules: &[RuleCount]) -> Vec<String> {
+    rules
+        .iter()
+        .filter(|r| r.omitted > 0)
+        .map(|r| {
+            format!(
+                "... and {} more {} finding(s) (the first {FINDINGS_PER_RULE} are listed)",
+                thousands(r.omitted),
+                r.rule
+            )
+        })
+        .collect()
+}
+
+/// The message of [`ContractError::Rejected`]: the error count, the listed findings and a
+/// count of those left out.
+fn rejected_message(path: &Path, findings: &[Finding], rules: &[RuleCount]) -> String {
+    let errors: usize = rules
+        .iter()
+        .filter(|r| r.severity == Severity::Error)
+        .map(|r| r.count)
+        .sum();
+    let mut lines = vec![format!(
+        "{}: rejected by the data contract ({} error(s)):",
+        path.display(),
+        thousands(errors)
+    )];
+    lines.extend(findings.iter().map(|f| format!("  - {f}")));
+    lines.extend(omitted_lines(rules).into_iter().map(|l| format!("  {l}")));
+    lines.join("\n")
+}
+
 /// Summary statistics of one validated column.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ColumnSummary {
@@ -138,8 +232,11 @@ pub struct ContractReport {
     pub period_days: u32,
     /// Summary per modeled column.
     pub columns: Vec<ColumnSummary>,
-    /// Every finding.
+    /// The first [`FINDINGS_PER_RULE`] findings of each rule and severity, in the order the
+    /// checks found them.
     pub findings: Vec<Finding>,
+    /// Every rule with findings: how many, and how many `findings` leaves out.
+    pub rules: Vec<RuleCount>,
     /// Drift per column against the previous table, when one was given.
     pub drift: Vec<ColumnDrift>,
     /// Carry-in history before `data.start` (only when the spec sets it).
@@ -156,18 +253,46 @@ pub struct ContractReport {
 /// Errors of the validate stage.
 #[derive(Debug, thiserror::Error)]
 pub enum ContractError {
-    /// The input broke the data contract; every finding is listed.
-    #[error("{}: rejected by the data contract ({} error(s)):\n{}", path.display(), findings.iter().filter(|f| f.severity == Severity::Error).count(), findings.iter().map(|f| format!("  - {f}")).collect::<Vec<_>>().join("\n"))]
+    /// The input broke the data contract; the first findings of each rule are listed.
+    #[error("{}", rejected_message(path, findings, rules))]
     Rejected {
         /// The data file.
         path: PathBuf,
-        /// All findings, errors and warnings.
+        /// Errors and warnings: the first [`FINDINGS_PER_RULE`] of each rule.
         findings: Vec<Finding>,
+        /// Every rule with findings, with its count and how many are not listed.
+        rules: Vec<RuleCount>,
     },
-    /// The file could not be read at all.
+    /// An input file could not be read or parsed (malformed CSV, invalid UTF-8, corrupt
+    /// Parquet, an unusable mapping or previous table): rejected input, exit code 2.
     #[error("{}: {message}", path.display())]
     Unreadable {
-        /// The data file.
+        /// The input file.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// An input path names a named pipe, a device, a socket or a directory: refused before it
+    /// is opened, since reading a FIFO or a device blocks forever.
+    #[error("{}: is {kind}, not a regular file (give a CSV or Parquet file)", path.display())]
+    NotAFile {
+        /// The input path.
+        path: PathBuf,
+        /// What it is instead.
+        kind: &'static str,
+    },
+    /// A spec setting the stage needs is not usable (`data.as_of`).
+    #[error("spec: {key}: {message}")]
+    Setting {
+        /// Key path in the spec.
+        key: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+    /// Building the table or running the ingestion SQL failed.
+    #[error("{}: {message}", path.display())]
+    Internal {
+        /// The data file being processed.
         path: PathBuf,
         /// What went wrong.
         message: String,
@@ -175,6 +300,18 @@ pub enum ContractError {
     /// Artifact IO failed.
     #[error(transparent)]
     Core(#[from] CoreError),
+}
+
+impl ContractError {
+    /// True when the input itself is refused (the contract rejected it, or it cannot be read
+    /// or parsed, or it is not a regular file): exit code 2 at the CLI, not 1 (usage or
+    /// internal error).
+    pub fn rejects_input(&self) -> bool {
+        matches!(
+            self,
+            Self::Rejected { .. } | Self::Unreadable { .. } | Self::NotAFile { .. }
+        )
+    }
 }
 
 /// The validated table: rows sorted by date then geo.
@@ -435,14 +572,12 @@ pub fn run(
 
 fn as_of_day(spec: &mmm_core::Spec) -> Result<i32, ContractError> {
     match &spec.data.as_of {
-        Some(text) => {
-            parse_date(text)
-                .map(days_from_date)
-                .ok_or_else(|| ContractError::Unreadable {
-                    path: PathBuf::from("spec: data.as_of"),
-                    message: format!("'{text}' is not an ISO date"),
-                })
-        }
+        Some(text) => parse_date(text)
+            .map(days_from_date)
+            .ok_or_else(|| ContractError::Setting {
+                key: "data.as_of",
+                message: format!("'{text}' is not an ISO date"),
+            }),
         None => {
             let secs = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -460,6 +595,14 @@ pub fn run_with(
     force: bool,
 ) -> Result<Option<(Manifest, ContractReport)>, ContractError> {
     let data = inputs.data.as_path();
+    // Hashing below opens every input: refuse a FIFO or a device first, or it blocks forever.
+    for path in std::iter::once(data)
+        .chain(inputs.campaign_map.as_deref())
+        .chain(inputs.calendar.as_deref())
+        .chain(inputs.previous.as_deref())
+    {
+        require_regular_file(path)?;
+    }
     let input = file_record(data)?;
     let mut records = vec![input.clone()];
     for p in inputs.campaign_map.iter().chain(&inputs.previous) {
@@ -470,8 +613,7 @@ pub fn run_with(
     let Some(mut writer) = StageWriter::begin(
         out_dir,
         &mmm_core::stage_id!(STAGE),
-        &spec.sha256,
-        records,
+        mmm_core::StageInputs::new(spec, &[], records),
         force,
     )?
     else {
@@ -484,7 +626,7 @@ pub fn run_with(
         .transpose()?;
     let raw = read::read_table(data)?;
     let as_of = as_of_day(&spec.spec)?;
-    let unreadable = |message: String| ContractError::Unreadable {
+    let unreadable = |message: String| ContractError::Internal {
         path: data.to_path_buf(),
         message,
     };
@@ -551,12 +693,16 @@ pub fn run_with(
         findings.extend(f.0);
     }
     let passed = batch.is_some() && !findings.iter().any(|f| f.severity == Severity::Error);
-    for f in &findings {
-        match f.severity {
-            Severity::Error => tracing::error!("{f}"),
-            Severity::Warning => tracing::warn!("{f}"),
-        }
-    }
+    // Findings are shown once: by the caller's summary, or in the rejection error. (They were
+    // also logged one by one here, so every finding was printed twice.)
+    let calendar_source = calendar.as_ref().map(|(_, _, r)| r.source.as_str());
+    let all_in_calendar = calendar_source.is_some()
+        && findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .all(|f| f.file.as_deref() == calendar_source);
+    let warnings = findings.len();
+    let (findings, rules) = cap_findings(findings);
     let report = ContractReport {
         source: file_name(data),
         source_sha256: input.sha256.clone(),
@@ -585,6 +731,7 @@ pub fn run_with(
         period_days: spec.spec.data.period_days,
         columns: summaries,
         findings: findings.clone(),
+        rules: rules.clone(),
         drift,
         history: history.as_ref().map(|(_, r)| r.clone()),
         calendar: calendar.as_ref().map(|(_, _, r)| r.clone()),
@@ -595,17 +742,14 @@ pub fn run_with(
     let (Some(batch), true) = (batch, passed) else {
         // Name the calendar when every error is in it.
         let path = match &calendar {
-            Some((path, _, r))
-                if findings
-                    .iter()
-                    .filter(|f| f.severity == Severity::Error)
-                    .all(|f| f.file.as_deref() == Some(r.source.as_str())) =>
-            {
-                path.clone()
-            }
+            Some((path, _, _)) if all_in_calendar => path.clone(),
             _ => data.to_path_buf(),
         };
-        return Err(ContractError::Rejected { path, findings });
+        return Err(ContractError::Rejected {
+            path,
+            findings,
+            rules,
+        });
     };
     writer.write_parquet("table.parquet", &batch, &schemas::table())?;
     if let Some((h, _)) = &history {
@@ -633,7 +777,7 @@ pub fn run_with(
         "input_period_days": spec.spec.data.input_period_days,
         "as_of": date_from_days(as_of),
         "columns": required_columns(&spec.spec).into_iter().map(|(n, r)| serde_json::json!({"name": n, "role": r})).collect::<Vec<_>>(),
-        "warnings": findings.len(),
+        "warnings": warnings,
     });
     if let Some(h) = &report.history {
         settings["start"] = h.start.clone().into();

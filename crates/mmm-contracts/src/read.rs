@@ -37,8 +37,47 @@ fn unreadable(path: &Path, message: impl Into<String>) -> ContractError {
     }
 }
 
+/// Refuse a path that exists but is not a regular file (a named pipe, a device, a socket, a
+/// directory) before anything opens it: reading a FIFO or a character device blocks forever
+/// or never ends. A path that does not exist is left to the caller's own open.
+pub fn require_regular_file(path: &Path) -> Result<(), ContractError> {
+    let Ok(meta) = std::fs::metadata(path) else {
+        return Ok(());
+    };
+    if meta.is_file() {
+        return Ok(());
+    }
+    Err(ContractError::NotAFile {
+        path: path.to_path_buf(),
+        kind: file_kind(&meta.file_type()),
+    })
+}
+
+/// A readable name for a file type that is not a regular file.
+fn file_kind(t: &std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return "a named pipe (FIFO)";
+        }
+        if t.is_char_device() || t.is_block_device() {
+            return "a device";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+    }
+    if t.is_dir() {
+        "a directory"
+    } else {
+        "not a regular file"
+    }
+}
+
 /// Read a CSV (`.csv`) or Parquet (`.parquet`, `.pq`) file by extension.
 pub fn read_table(path: &Path) -> Result<RawTable, ContractError> {
+    require_regular_file(path)?;
     let bytes = std::fs::read(path).map_err(|e| unreadable(path, e.to_string()))?;
     read_table_bytes(bytes, path)
 }
@@ -102,31 +141,13 @@ fn read_csv(bytes: &[u8], path: &Path) -> Result<RawTable, ContractError> {
     Ok(RawTable { names, cells, rows })
 }
 
-/// Decode a whole Parquet file. The Arrow schema embedded by writers is skipped: it is an IPC
-/// message that arrow-ipc 59 can panic on when corrupt (found by fuzzing), and the Parquet
-/// schema alone types every column we read. A panic inside the decoder is still turned into an
-/// error naming the file.
+/// Decode a whole Parquet file through the one hardened reader ([`mmm_core::read_parquet_bytes`]:
+/// no panic on corrupt bytes, an error naming the file).
 fn decode_parquet(bytes: Vec<u8>, path: &Path) -> Result<arrow::array::RecordBatch, ContractError> {
-    use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
-    let decode = move || -> Result<arrow::array::RecordBatch, String> {
-        let options = ArrowReaderOptions::new().with_skip_arrow_metadata(true);
-        let builder = ParquetRecordBatchReaderBuilder::try_new_with_options(
-            bytes::Bytes::from(bytes),
-            options,
-        )
-        .map_err(|e| e.to_string())?;
-        let schema = builder.schema().clone();
-        let reader = builder.build().map_err(|e| e.to_string())?;
-        let batches = reader
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| e.to_string())?;
-        arrow::compute::concat_batches(&schema, &batches).map_err(|e| e.to_string())
-    };
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(decode)) {
-        Ok(Ok(batch)) => Ok(batch),
-        Ok(Err(e)) => Err(unreadable(path, format!("corrupt Parquet: {e}"))),
-        Err(_) => Err(unreadable(path, "corrupt Parquet: the decoder failed")),
-    }
+    mmm_core::read_parquet_bytes(bytes, path).map_err(|e| match e {
+        mmm_core::CoreError::Parquet { message, .. } => unreadable(path, message),
+        other => ContractError::from(other),
+    })
 }
 
 fn read_parquet(bytes: Vec<u8>, path: &Path) -> Result<RawTable, ContractError> {

@@ -6,6 +6,22 @@ use mmm_core::spec::TargetDomain;
 use crate::panel::{At, Findings, Panel};
 use crate::{ColumnSummary, date_from_days};
 
+/// Largest magnitude of a numeric cell (target, spend, controls); larger values are
+/// `value_out_of_range` errors. Sums of a few thousand such values and of their squares
+/// (1e30 each) stay far inside f64, so scaling, means and variances stay finite; a value of
+/// 1e308 passed before and turned every result into NaN.
+pub const MAX_ABS_VALUE: f64 = 1e15;
+
+/// `value_out_of_range`: the cell `text` parsed to a finite number whose magnitude exceeds
+/// [`MAX_ABS_VALUE`].
+pub fn out_of_range(text: &str, at: At, f: &mut Findings) {
+    f.error(
+        "value_out_of_range",
+        at,
+        format!("value {text} exceeds the allowed magnitude {MAX_ABS_VALUE:e}"),
+    );
+}
+
 /// Periods must be `step` days apart within each geo: duplicates, off-grid dates and gaps.
 /// Geos in `skip` (mixed frequency) are not checked.
 pub fn grid(p: &Panel, step: i32, date_col: &str, skip: &[String], f: &mut Findings) {

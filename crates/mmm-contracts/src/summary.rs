@@ -2,7 +2,9 @@
 
 use std::fmt::Write;
 
-use crate::{ContractReport, Severity, rule_counts};
+use std::collections::BTreeMap;
+
+use crate::{ContractReport, Severity, omitted_lines, thousands};
 
 /// Lines shown per severity before the rest is left to contract.json.
 const SHOWN: usize = 15;
@@ -10,12 +12,15 @@ const SHOWN: usize = 15;
 /// A short human-readable summary: the table's shape, each column's range, and the findings.
 pub fn summary_text(r: &ContractReport) -> String {
     let mut s = String::new();
-    let errors = r
-        .findings
-        .iter()
-        .filter(|f| f.severity == Severity::Error)
-        .count();
-    let warnings = r.findings.len() - errors;
+    // Counts come from `rules`: `findings` lists only the first few of each rule.
+    let total = |severity: Severity| -> usize {
+        r.rules
+            .iter()
+            .filter(|c| c.severity == severity)
+            .map(|c| c.count)
+            .sum()
+    };
+    let (errors, warnings) = (total(Severity::Error), total(Severity::Warning));
     let _ = writeln!(
         s,
         "{}: {} ({} layout, {} rows read)",
@@ -78,9 +83,18 @@ pub fn summary_text(r: &ContractReport) -> String {
             );
         }
     }
-    let _ = writeln!(s, "{errors} error(s), {warnings} warning(s)");
-    for (rule, n) in rule_counts(&r.findings) {
-        let _ = writeln!(s, "  {rule}: {n}");
+    let _ = writeln!(
+        s,
+        "{} error(s), {} warning(s)",
+        thousands(errors),
+        thousands(warnings)
+    );
+    let mut per_rule: BTreeMap<&str, usize> = BTreeMap::new();
+    for c in &r.rules {
+        *per_rule.entry(c.rule).or_insert(0) += c.count;
+    }
+    for (rule, n) in per_rule {
+        let _ = writeln!(s, "  {rule}: {}", thousands(n));
     }
     for severity in [Severity::Error, Severity::Warning] {
         let list: Vec<_> = r
@@ -94,6 +108,9 @@ pub fn summary_text(r: &ContractReport) -> String {
         if list.len() > SHOWN {
             let _ = writeln!(s, "  ... {} more in contract.json", list.len() - SHOWN);
         }
+    }
+    for line in omitted_lines(&r.rules) {
+        let _ = writeln!(s, "  {line}");
     }
     for d in r
         .drift

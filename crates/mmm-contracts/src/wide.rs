@@ -3,8 +3,9 @@
 use crate::panel::{At, Findings, NATIONAL, Panel, Role};
 use crate::{RawTable, days_from_date, parse_date};
 
-/// Parse one numeric cell; on failure record the rule (`non_finite`, `missing_value`,
-/// `wrong_type`) at `at()` and return NaN. The location is built only on failure.
+/// Parse one numeric cell; on failure record the rule (`non_finite`, `value_out_of_range`,
+/// `missing_value`, `wrong_type`) at `at()` and return NaN. The location is built only on
+/// failure.
 pub fn parse_number(cell: &str, at: impl FnOnce() -> At, findings: &mut Findings) -> f64 {
     let trimmed = cell.trim();
     match trimmed.parse::<f64>() {
@@ -14,6 +15,10 @@ pub fn parse_number(cell: &str, at: impl FnOnce() -> At, findings: &mut Findings
                 at(),
                 format!("value '{trimmed}' is NaN or infinite"),
             );
+            f64::NAN
+        }
+        Ok(v) if v.abs() > crate::rules::MAX_ABS_VALUE => {
+            crate::rules::out_of_range(trimmed, at(), findings);
             f64::NAN
         }
         Ok(v) => v,

@@ -10,21 +10,30 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::Schema;
 use bytes::Bytes;
 use parquet::arrow::ArrowWriter;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
 use parquet::basic::Compression;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
 use crate::error::CoreError;
 use crate::hash::sha256_hex;
-use crate::manifest::{FileRecord, MANIFEST_SCHEMA_VERSION, Manifest, OutputRecord, RunStatus};
+use crate::lineage::{SpecRef, check_chain};
+use crate::lock::DirLock;
+use crate::manifest::{
+    FileRecord, MANIFEST_SCHEMA_VERSION, Manifest, OutputRecord, RunStatus, UpstreamRecord,
+};
 use crate::schemas::ArtifactSchema;
 
 /// File name of every stage's manifest.
 pub const MANIFEST_FILE: &str = "manifest.json";
 
+/// Largest file an artifact reader accepts (a manifest, a JSON or Parquet artifact): 4 GiB.
+pub const MAX_ARTIFACT_BYTES: u64 = 4 << 30;
+
 /// Write `bytes` to `path` atomically: temp file in the same directory, fsync, rename.
 ///
 /// A crash at any point leaves either the old file or the new one under `path`, never a part.
+/// The temp file is created exclusively (never through a planted link) under an unpredictable
+/// name, and removed on every error path and on Ctrl-C ([`crate::guard`]).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CoreError> {
     let dir = path
         .parent()
@@ -35,22 +44,50 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CoreError> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut f = File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)?;
-        // Persist the rename itself.
-        if let Ok(d) = File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    })();
-    result.map_err(|e| {
-        let _ = fs::remove_file(&tmp);
-        CoreError::io(path, e)
-    })
+    let prefix = format!(".{file_name}.");
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".tmp");
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
+    let mut tmp = builder.tempfile_in(dir).map_err(|e| CoreError::io(dir, e))?;
+    let tmp_path = tmp.path().to_path_buf();
+    crate::guard::register_cleanup(&tmp_path);
+    let written = tmp
+        .as_file_mut()
+        .write_all(bytes)
+        .and_then(|()| tmp.as_file().sync_all());
+    let result = written.and_then(|()| tmp.persist(path).map(drop).map_err(|e| e.error));
+    crate::guard::unregister_cleanup(&tmp_path);
+    result.map_err(|e| CoreError::io(path, e))?;
+    // Persist the rename itself.
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// Read a whole input file, refusing what is not a regular file (a FIFO would block forever,
+/// a device never ends) and files over `max_bytes`, with an error naming the path.
+pub fn read_regular_file(path: &Path, max_bytes: u64) -> Result<Vec<u8>, CoreError> {
+    let meta = fs::metadata(path).map_err(|e| CoreError::io(path, e))?;
+    let refuse = |why: String| {
+        CoreError::io(
+            path,
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, why),
+        )
+    };
+    if !meta.is_file() {
+        return Err(refuse(
+            "not a regular file (a FIFO, device or directory cannot be read as an input)".into(),
+        ));
+    }
+    if meta.len() > max_bytes {
+        return Err(refuse(format!(
+            "{} bytes, more than the {max_bytes} bytes an input may have",
+            meta.len()
+        )));
+    }
+    fs::read(path).map_err(|e| CoreError::io(path, e))
 }
 
 /// Encode a batch as Parquet bytes with fixed writer metadata (no timestamps, fixed `created_by`).
@@ -72,21 +109,35 @@ pub fn parquet_bytes(batch: &RecordBatch, path_for_errors: &Path) -> Result<Vec<
     Ok(buf)
 }
 
-/// Decode Parquet bytes into one batch. Corrupt input gives an error naming `path`, never a panic.
+/// Decode Parquet bytes into one batch. Corrupt input gives an error naming `path`, never a
+/// panic, even when the bytes match a manifest that was rehashed after tampering.
+///
+/// The Arrow schema that writers embed is skipped: it is an IPC message that arrow-ipc 59 can
+/// panic on when corrupt (found by fuzzing), and the Parquet schema alone types every column we
+/// write. A panic left inside the decoder is caught and reported as corruption.
 pub fn read_parquet_bytes(bytes: Vec<u8>, path: &Path) -> Result<RecordBatch, CoreError> {
+    let decode = move || -> Result<RecordBatch, String> {
+        let options = ArrowReaderOptions::new().with_skip_arrow_metadata(true);
+        let builder = ParquetRecordBatchReaderBuilder::try_new_with_options(
+            Bytes::from(bytes),
+            options,
+        )
+        .map_err(|e| e.to_string())?;
+        let schema: Arc<Schema> = builder.schema().clone();
+        let reader = builder.build().map_err(|e| e.to_string())?;
+        let batches = reader
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| e.to_string())?;
+        arrow::compute::concat_batches(&schema, &batches).map_err(|e| e.to_string())
+    };
     let perr = |message: String| CoreError::Parquet {
         path: path.to_path_buf(),
-        message,
+        message: format!("corrupt or not a Parquet file: {message}"),
     };
-    let builder = ParquetRecordBatchReaderBuilder::try_new(Bytes::from(bytes))
-        .map_err(|e| perr(e.to_string()))?;
-    let schema: Arc<Schema> = builder.schema().clone();
-    let reader = builder.build().map_err(|e| perr(e.to_string()))?;
-    let mut batches = Vec::new();
-    for b in reader {
-        batches.push(b.map_err(|e| perr(e.to_string()))?);
+    match crate::guard::catch_panic(decode) {
+        Ok(result) => result.map_err(perr),
+        Err(panic) => Err(perr(panic)),
     }
-    arrow::compute::concat_batches(&schema, &batches).map_err(|e| perr(e.to_string()))
 }
 
 /// A finished upstream stage whose files are checked against its manifest before use.
@@ -94,18 +145,21 @@ pub fn read_parquet_bytes(bytes: Vec<u8>, path: &Path) -> Result<RecordBatch, Co
 pub struct Upstream {
     dir: PathBuf,
     manifest: Manifest,
+    manifest_sha256: String,
 }
 
 impl Upstream {
     /// Open a stage directory and read its manifest; `stage` must match.
     pub fn open(dir: &Path, stage: &str) -> Result<Self, CoreError> {
         let path = dir.join(MANIFEST_FILE);
-        let bytes = fs::read(&path).map_err(|e| CoreError::Manifest {
-            path: path.clone(),
-            message: format!(
-                "cannot read the manifest of stage '{stage}' ({e}); run `mmm {stage}` first"
-            ),
-        })?;
+        let bytes =
+            read_regular_file(&path, MAX_ARTIFACT_BYTES).map_err(|e| CoreError::Manifest {
+                path: path.clone(),
+                message: format!(
+                    "cannot read the manifest of stage '{stage}' ({}); run `mmm {stage}` first",
+                    io_reason(&e)
+                ),
+            })?;
         let manifest: Manifest =
             serde_json::from_slice(&bytes).map_err(|e| CoreError::Manifest {
                 path: path.clone(),
@@ -125,8 +179,23 @@ impl Upstream {
         }
         Ok(Self {
             dir: dir.to_path_buf(),
+            manifest_sha256: manifest.digest(),
             manifest,
         })
+    }
+
+    /// The manifest's digest ([`Manifest::digest`]): what a downstream stage records as its link.
+    pub fn manifest_sha256(&self) -> &str {
+        &self.manifest_sha256
+    }
+
+    /// The link a downstream stage records for this upstream.
+    pub fn record(&self) -> UpstreamRecord {
+        UpstreamRecord {
+            stage: self.manifest.stage.clone(),
+            dir: self.dir.display().to_string(),
+            manifest_sha256: self.manifest_sha256.clone(),
+        }
     }
 
     /// The upstream manifest.
@@ -152,7 +221,7 @@ impl Upstream {
                     self.manifest.stage
                 ),
             })?;
-        let bytes = fs::read(&path).map_err(|e| CoreError::io(&path, e))?;
+        let bytes = read_regular_file(&path, MAX_ARTIFACT_BYTES)?;
         let actual = sha256_hex(&bytes);
         if actual != record.sha256 {
             return Err(CoreError::HashMismatch {
@@ -213,6 +282,51 @@ macro_rules! stage_id {
     };
 }
 
+/// The reason inside an IO error (the path is named by the caller).
+fn io_reason(e: &CoreError) -> String {
+    match e {
+        CoreError::Io { source, .. } => source.to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// What a stage's outputs follow from: the spec, the upstream stages, the input files and
+/// every option that changes the outputs. All of it is recorded in the manifest and all of it
+/// decides freshness.
+#[derive(Debug, Clone)]
+pub struct StageInputs<'a> {
+    /// The spec the stage runs with.
+    pub spec: SpecRef<'a>,
+    /// Upstream stages consumed (checked to chain with each other and the spec).
+    pub upstream: Vec<&'a Upstream>,
+    /// Input files with their sha256.
+    pub files: Vec<FileRecord>,
+    /// Options that change the outputs (`null` when there are none).
+    pub options: serde_json::Value,
+}
+
+impl<'a> StageInputs<'a> {
+    /// A stage's inputs without options.
+    pub fn new(
+        spec: impl Into<SpecRef<'a>>,
+        upstream: &[&'a Upstream],
+        files: Vec<FileRecord>,
+    ) -> Self {
+        Self {
+            spec: spec.into(),
+            upstream: upstream.to_vec(),
+            files,
+            options: serde_json::Value::Null,
+        }
+    }
+
+    /// The same inputs with the options that change the outputs.
+    pub fn with_options(mut self, options: serde_json::Value) -> Self {
+        self.options = options;
+        self
+    }
+}
+
 /// Writes one stage's outputs and, last, its manifest.
 #[derive(Debug)]
 pub struct StageWriter {
@@ -221,9 +335,14 @@ pub struct StageWriter {
     crate_name: String,
     crate_version: String,
     spec_sha256: String,
+    spec_toml: String,
+    upstream: Vec<UpstreamRecord>,
+    options: serde_json::Value,
     inputs: Vec<FileRecord>,
     outputs: Vec<OutputRecord>,
     started: Instant,
+    // Dropped before `created`, so that an abandoned directory can be removed.
+    lock: Option<DirLock>,
     created: CreatedDir,
 }
 
@@ -262,25 +381,30 @@ impl Drop for CreatedDir {
 }
 
 impl StageWriter {
-    /// Prepare `dir` for a stage. Returns `Ok(None)` when a complete manifest with the same
-    /// stage, spec hash and input hashes exists and every output still matches it (fresh: skip),
-    /// unless `force` is set. Otherwise the old manifest is removed first, so a failure midway
-    /// never leaves outputs that a manifest vouches for.
+    /// Prepare `dir` for a stage. The upstream stages must chain with each other and with the
+    /// spec ([`check_chain`]). Returns `Ok(None)` when a complete manifest with the same stage,
+    /// spec, upstream manifests, input hashes and options exists and every output still matches
+    /// it (fresh: skip), unless `force` is set. Otherwise the directory is locked against other
+    /// writers and the old manifest removed first, so a failure midway never leaves outputs that
+    /// a manifest vouches for.
     pub fn begin(
         dir: &Path,
         id: &StageId,
-        spec_sha256: &str,
-        inputs: Vec<FileRecord>,
+        inputs: StageInputs<'_>,
         force: bool,
     ) -> Result<Option<Self>, CoreError> {
         let stage = id.stage;
+        check_chain(inputs.spec, &inputs.upstream)?;
+        let upstream: Vec<UpstreamRecord> = inputs.upstream.iter().map(|u| u.record()).collect();
         let manifest_path = dir.join(MANIFEST_FILE);
-        if !force && is_fresh(dir, stage, spec_sha256, &inputs) {
+        let created = CreatedDir::missing(dir);
+        let lock = DirLock::acquire(dir)?;
+        if !force && is_fresh(dir, stage, &inputs, &upstream) {
             tracing::info!(stage, dir = %dir.display(), "outputs are fresh; skipping (use --force to redo)");
+            drop(lock);
+            drop(created);
             return Ok(None);
         }
-        let created = CreatedDir::missing(dir);
-        fs::create_dir_all(dir).map_err(|e| CoreError::io(dir, e))?;
         match fs::remove_file(&manifest_path) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -292,10 +416,14 @@ impl StageWriter {
             stage: stage.to_string(),
             crate_name: id.crate_name.to_string(),
             crate_version: id.crate_version.to_string(),
-            spec_sha256: spec_sha256.to_string(),
-            inputs,
+            spec_sha256: inputs.spec.sha256.to_string(),
+            spec_toml: inputs.spec.text.to_string(),
+            upstream,
+            options: inputs.options,
+            inputs: inputs.files,
             outputs: Vec::new(),
             started: Instant::now(),
+            lock: Some(lock),
             created,
         }))
     }
@@ -374,6 +502,9 @@ impl StageWriter {
             crate_name: self.crate_name,
             crate_version: self.crate_version,
             spec_sha256: self.spec_sha256,
+            spec_toml: self.spec_toml,
+            upstream: self.upstream,
+            options: self.options,
             inputs: self.inputs,
             outputs: self.outputs,
             seed,
@@ -391,6 +522,7 @@ impl StageWriter {
         write_atomic(&path, &bytes)?;
         let mut created = self.created;
         created.keep();
+        drop(self.lock);
         Ok(manifest)
     }
 }
@@ -404,22 +536,40 @@ fn remove_stale_temp_files(dir: &Path) {
     for entry in entries.flatten() {
         let name = entry.file_name();
         let name = name.to_string_lossy();
-        if name.starts_with('.') && name.ends_with(".tmp") && entry.path().is_file() {
+        // A link is removed itself, never followed.
+        let is_file_or_link = entry
+            .file_type()
+            .is_ok_and(|t| t.is_file() || t.is_symlink());
+        if name.starts_with('.') && name.ends_with(".tmp") && is_file_or_link {
             let _ = fs::remove_file(entry.path());
         }
     }
 }
 
-/// A stage is fresh when its manifest is complete, was made from the same spec and inputs,
-/// and every output it lists is still there with the recorded hash.
-fn is_fresh(dir: &Path, stage: &str, spec_sha256: &str, inputs: &[FileRecord]) -> bool {
+/// A stage is fresh when its manifest is complete, was made from the same spec, upstream
+/// manifests, inputs and options, and every output it lists is still there with the recorded
+/// hash.
+fn is_fresh(dir: &Path, stage: &str, inputs: &StageInputs<'_>, upstream: &[UpstreamRecord]) -> bool {
     let Ok(up) = Upstream::open(dir, stage) else {
         return false;
     };
     let m = up.manifest();
-    if m.spec_sha256 != spec_sha256 {
+    if m.spec_sha256 != inputs.spec.sha256 || m.options != inputs.options {
         return false;
     }
+    // Linked by manifest hash: a directory moved since is still the same upstream.
+    let links = |u: &[UpstreamRecord]| {
+        let mut v: Vec<(String, String)> = u
+            .iter()
+            .map(|r| (r.stage.clone(), r.manifest_sha256.clone()))
+            .collect();
+        v.sort();
+        v
+    };
+    if links(&m.upstream) != links(upstream) {
+        return false;
+    }
+    let inputs = &inputs.files;
     // The inputs must match exactly: every one present with its hash, and none recorded that is
     // no longer given (an optional input dropped since, such as a calendar or a campaign map,
     // shaped the old outputs).
@@ -447,9 +597,51 @@ mod tests {
             crate_name: "mmm-core",
             crate_version: "0",
         };
-        StageWriter::begin(dir, &id, "spec", Vec::new(), true)
+        let spec = SpecRef {
+            sha256: "spec",
+            text: "",
+            path: Path::new("spec.toml"),
+        };
+        StageWriter::begin(dir, &id, StageInputs::new(spec, &[], Vec::new()), true)
             .expect("begin")
             .expect("not fresh")
+    }
+
+    #[test]
+    fn a_failed_atomic_write_leaves_no_temp_file_and_the_old_content() {
+        let root = tempfile::tempdir().expect("tmp");
+        // The final name is a directory: the rename fails after the temp file was written.
+        let target = root.path().join("out.json");
+        fs::create_dir(&target).expect("mkdir");
+        assert!(write_atomic(&target, b"new").is_err());
+        let names: Vec<String> = fs::read_dir(root.path())
+            .expect("dir")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["out.json"], "the temp file was removed");
+        let file = root.path().join("kept.txt");
+        write_atomic(&file, b"old").expect("write");
+        write_atomic(&file, b"new").expect("write");
+        assert_eq!(fs::read(&file).expect("read"), b"new");
+    }
+
+    #[test]
+    fn read_regular_file_refuses_directories_and_oversized_files() {
+        let root = tempfile::tempdir().expect("tmp");
+        assert!(read_regular_file(root.path(), 10).is_err());
+        let file = root.path().join("f");
+        fs::write(&file, b"0123456789").expect("write");
+        assert_eq!(read_regular_file(&file, 10).expect("read").len(), 10);
+        let err = read_regular_file(&file, 9).expect_err("too big").to_string();
+        assert!(err.contains("more than the 9 bytes"), "{err}");
+    }
+
+    #[test]
+    fn corrupt_parquet_is_an_error_naming_the_file() {
+        let err = read_parquet_bytes(b"PAR1 not really PAR1".to_vec(), Path::new("x/draws.parquet"))
+            .expect_err("corrupt");
+        assert!(err.to_string().starts_with("x/draws.parquet: parquet: corrupt"), "{err}");
     }
 
     #[test]

@@ -41,6 +41,21 @@ pub enum CoreError {
         /// What is wrong.
         message: String,
     },
+    /// Upstream stages that do not chain: made from another spec, or one consumed a stage
+    /// other than the one given beside it.
+    #[error("{message}")]
+    ChainBroken {
+        /// Both stages (or both specs) and what differs.
+        message: String,
+    },
+    /// Another process is writing to the same directory.
+    #[error("{}: locked by another writer ({holder}); wait for it to finish or remove the stale lock file if no such process runs", path.display())]
+    Locked {
+        /// The lock file.
+        path: PathBuf,
+        /// Who holds it (process id and command, as it recorded them).
+        holder: String,
+    },
     /// A Parquet file could not be read or written.
     #[error("{}: parquet: {message}", path.display())]
     Parquet {

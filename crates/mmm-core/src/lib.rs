@@ -7,16 +7,24 @@
 pub mod artifact;
 pub mod columns;
 pub mod error;
+pub mod guard;
 pub mod hash;
+pub mod lineage;
+pub mod lock;
 pub mod manifest;
 pub mod parallel;
 pub mod schemas;
 pub mod spec;
 pub mod summary;
 
-pub use artifact::{StageId, StageWriter, Upstream, file_record, read_parquet_bytes, write_atomic};
+pub use artifact::{
+    StageId, StageInputs, StageWriter, Upstream, file_record, read_parquet_bytes,
+    read_regular_file, write_atomic,
+};
 pub use columns::BatchBuilder;
 pub use error::CoreError;
 pub use hash::{sha256_file, sha256_hex};
-pub use manifest::{FileRecord, Manifest, OutputRecord, RunStatus};
+pub use lineage::{SpecRef, open_chain};
+pub use lock::DirLock;
+pub use manifest::{FileRecord, Manifest, OutputRecord, RunStatus, UpstreamRecord};
 pub use spec::{LoadedSpec, Spec};

@@ -4,7 +4,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Version of the manifest format itself.
-pub const MANIFEST_SCHEMA_VERSION: u32 = 1;
+pub const MANIFEST_SCHEMA_VERSION: u32 = 2;
 
 /// An input file with the hash it had when the stage read it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -32,6 +32,18 @@ pub struct OutputRecord {
     pub schema_version: Option<u32>,
 }
 
+/// An upstream stage a stage consumed: the link of the run's hash chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamRecord {
+    /// Stage name of the upstream (`features`, `fit`, ...).
+    pub stage: String,
+    /// Its directory, as given to the stage.
+    pub dir: String,
+    /// The upstream manifest's digest ([`Manifest::digest`]) when the stage read it.
+    pub manifest_sha256: String,
+}
+
 /// Whether a stage finished all its work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -56,6 +68,15 @@ pub struct Manifest {
     pub crate_version: String,
     /// sha256 of the spec file's bytes.
     pub spec_sha256: String,
+    /// The spec file's text, so that a stage made from another spec can be told apart by key.
+    #[serde(default)]
+    pub spec_toml: String,
+    /// Every upstream stage consumed, with the sha256 of its manifest (the hash chain).
+    #[serde(default)]
+    pub upstream: Vec<UpstreamRecord>,
+    /// Every option that changes the outputs (seed, budget, horizon, ...): part of freshness.
+    #[serde(default)]
+    pub options: serde_json::Value,
     /// Every input with its sha256.
     pub inputs: Vec<FileRecord>,
     /// Every output with sha256, rows and schema.
@@ -73,6 +94,25 @@ pub struct Manifest {
 }
 
 impl Manifest {
+    /// sha256 of what the manifest vouches for: stage, spec, options, seed, status, upstream
+    /// links, and the sha256 of every input and output (with output names). Paths of inputs
+    /// and upstream directories and wall-clock times are left out, so a run keeps its chain
+    /// when it is moved or mirrored to object storage (which rewrites input paths), while a
+    /// stage from another run, spec or data set never matches.
+    pub fn digest(&self) -> String {
+        let canonical = serde_json::json!({
+            "stage": self.stage,
+            "spec_sha256": self.spec_sha256,
+            "options": self.options,
+            "seed": self.seed,
+            "status": self.status,
+            "upstream": self.upstream.iter().map(|u| (&u.stage, &u.manifest_sha256)).collect::<Vec<_>>(),
+            "inputs": self.inputs.iter().map(|i| &i.sha256).collect::<Vec<_>>(),
+            "outputs": self.outputs.iter().map(|o| (&o.path, &o.sha256)).collect::<Vec<_>>(),
+        });
+        crate::hash::sha256_hex(canonical.to_string().as_bytes())
+    }
+
     /// The output record of a file name, if the stage wrote it.
     pub fn output(&self, name: &str) -> Option<&OutputRecord> {
         self.outputs.iter().find(|o| o.path == name)

@@ -12,6 +12,25 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::CoreError;
 
+/// Longest plan horizon in weeks (10 years): `decisions.optimizer.horizon_weeks`,
+/// `mmm optimize --weeks`, the weeks of a `mmm scenario --plans` file, and week counts such as
+/// `holdout.weeks` and `diagnose.cv_horizon`. A horizon of 2^64 - 1 aborted on allocation.
+pub const MAX_HORIZON_WEEKS: usize = 520;
+
+/// Most warm-up or kept iterations per chain (`sampler.tune`, `sampler.draws`, the refits'
+/// and the prior-predictive draws).
+pub const MAX_ITERATIONS: u64 = 1_000_000;
+
+/// Most memory the posterior draws may take: chains x draws x parameters x 8 bytes. A spec with
+/// `draws = 10000000000` passed `mmm spec check` and then aborted on allocation.
+pub const MAX_DRAWS_BYTES: u64 = 8 << 30;
+
+/// Largest Fourier order of the seasonality (sine/cosine pairs).
+pub const MAX_FOURIER_ORDER: usize = 100;
+
+/// Most bootstrap refits and cross-validation folds of the diagnose stage.
+pub const MAX_REFITS: usize = 10_000;
+
 /// A whole model spec.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -831,13 +850,14 @@ pub enum MassMatrix {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SamplerSpec {
-    /// Number of independent chains.
+    /// Number of independent chains (1 to 256).
     #[serde(default = "default_chains")]
     pub chains: usize,
-    /// Warm-up (tuning) iterations per chain; discarded.
+    /// Warm-up (tuning) iterations per chain; discarded. At most 1,000,000.
     #[serde(default = "default_thousand")]
     pub tune: u64,
-    /// Kept draws per chain.
+    /// Kept draws per chain: 1 to 1,000,000, and chains x draws x parameters x 8 bytes at
+    /// most 8 GiB.
     #[serde(default = "default_thousand")]
     pub draws: u64,
     /// Master seed; chain c uses the ChaCha stream c+1 of this seed.
@@ -975,7 +995,7 @@ pub struct ChannelBounds {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OptimizerSpec {
-    /// Weeks (periods) the plan covers.
+    /// Weeks (periods) the plan covers: 1 to 520 (10 years).
     #[serde(default = "default_horizon")]
     pub horizon_weeks: usize,
     /// Total budget over the horizon (currency); default: the reference period's spend
@@ -1185,9 +1205,14 @@ impl Spec {
             path: path.to_path_buf(),
             source,
         })?;
-        let spec = Self::from_toml_str(&text).map_err(|e| CoreError::SpecInvalid {
+        Self::from_file_text(path, &text)
+    }
+
+    /// Parse and validate `text`, the content of the spec file at `path` (named in errors).
+    pub fn from_file_text(path: &Path, text: &str) -> Result<Self, CoreError> {
+        let spec = Self::from_toml_str(text).map_err(|e| CoreError::SpecInvalid {
             path: path.to_path_buf(),
-            problems: vec![toml_problem(&text, &e)],
+            problems: vec![toml_problem(text, &e)],
         })?;
         let problems = spec.problems();
         if problems.is_empty() {
@@ -1325,6 +1350,24 @@ impl Spec {
             Support::Real,
             "the intercept",
         );
+        if self.seasonality.fourier_order > MAX_FOURIER_ORDER {
+            problems.push(
+                "seasonality.fourier_order".into(),
+                format!(
+                    "must be 0..={MAX_FOURIER_ORDER}, got {}",
+                    self.seasonality.fourier_order
+                ),
+            );
+        }
+        if self.holdout.weeks > MAX_HORIZON_WEEKS {
+            problems.push(
+                "holdout.weeks".into(),
+                format!(
+                    "must be 0..={MAX_HORIZON_WEEKS} (10 years), got {}",
+                    self.holdout.weeks
+                ),
+            );
+        }
         if self.seasonality.fourier_order > 0 {
             problems.prior(
                 "seasonality.prior".into(),
@@ -1384,9 +1427,19 @@ impl Spec {
                 format!("must be 1..=256, got {}", s.chains),
             );
         }
-        if s.draws == 0 {
-            problems.push("sampler.draws".into(), "must be >= 1".into());
+        if s.draws == 0 || s.draws > MAX_ITERATIONS {
+            problems.push(
+                "sampler.draws".into(),
+                format!("must be 1..={MAX_ITERATIONS}, got {}", s.draws),
+            );
         }
+        if s.tune > MAX_ITERATIONS {
+            problems.push(
+                "sampler.tune".into(),
+                format!("must be 0..={MAX_ITERATIONS}, got {}", s.tune),
+            );
+        }
+        self.draws_memory_problem(&mut problems);
         if !(s.target_accept > 0.0 && s.target_accept < 1.0) {
             problems.push(
                 "sampler.target_accept".into(),
@@ -1610,6 +1663,11 @@ impl Spec {
                     "trend.changepoints".into(),
                     "a piecewise_linear trend needs at least one changepoint".into(),
                 );
+            } else if t.changepoints > MAX_HORIZON_WEEKS {
+                problems.push(
+                    "trend.changepoints".into(),
+                    format!("must be 1..={MAX_HORIZON_WEEKS}, got {}", t.changepoints),
+                );
             }
             let mut seen = BTreeSet::new();
             for (i, d) in t.changepoint_dates.iter().enumerate() {
@@ -1701,6 +1759,45 @@ impl Spec {
             .max()
             .unwrap_or(1)
             .saturating_sub(1)
+    }
+
+    /// Bytes the posterior draws need, chains x draws x parameters x 8 (a lower bound for a
+    /// geo hierarchy, whose per-geo parameters depend on the data); `None` while the Fourier
+    /// order or the changepoint count is out of range (the parameter count is then
+    /// meaningless).
+    pub fn draws_bytes(&self) -> Option<u128> {
+        if self.seasonality.fourier_order > MAX_FOURIER_ORDER
+            || self.trend.changepoints > MAX_HORIZON_WEEKS
+        {
+            return None;
+        }
+        let s = &self.sampler;
+        Some(s.chains as u128 * u128::from(s.draws) * self.parameter_count() as u128 * 8)
+    }
+
+    /// `sampler.draws` when the draws would need more than [`MAX_DRAWS_BYTES`]; the message
+    /// names the estimate.
+    fn draws_memory_problem(&self, problems: &mut Problems) {
+        let Some(bytes) = self
+            .draws_bytes()
+            .filter(|b| *b > u128::from(MAX_DRAWS_BYTES))
+        else {
+            return;
+        };
+        let gib = |b: u128| b as f64 / f64::from(1u32 << 30);
+        let s = &self.sampler;
+        problems.push(
+            "sampler.draws".into(),
+            format!(
+                "the posterior draws would need about {:.1} GiB ({} chains x {} draws x {} \
+                 parameters x 8 bytes); at most {:.0} GiB is allowed",
+                gib(bytes),
+                s.chains,
+                s.draws,
+                self.parameter_count(),
+                gib(u128::from(MAX_DRAWS_BYTES))
+            ),
+        );
     }
 
     /// Number of free model parameters the spec implies. A local level counts as one (its
@@ -1820,6 +1917,9 @@ pub struct LoadedSpec {
     pub path: std::path::PathBuf,
     /// sha256 of the file's bytes; recorded in every manifest.
     pub sha256: String,
+    /// The file's text (recorded in every manifest, so a chain of stages made from two specs
+    /// can be told apart key by key).
+    pub text: String,
 }
 
 impl LoadedSpec {
@@ -1829,11 +1929,17 @@ impl LoadedSpec {
             path: path.to_path_buf(),
             source,
         })?;
-        let spec = Spec::load(path)?;
+        // One read: the hash, the text and the parsed spec all describe the same bytes.
+        let text = String::from_utf8(bytes).map_err(|e| CoreError::Io {
+            path: path.to_path_buf(),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+        })?;
+        let spec = Spec::from_file_text(path, &text)?;
         Ok(Self {
             spec,
             path: path.to_path_buf(),
-            sha256: crate::hash::sha256_hex(&bytes),
+            sha256: crate::hash::sha256_hex(text.as_bytes()),
+            text,
         })
     }
 }
@@ -1957,17 +2063,36 @@ impl DiagnoseSpec {
                 format!("must be in [0, 1], got {}", self.min_sign_share),
             );
         }
-        if self.prior_draws < 100 {
+        if self.prior_draws < 100 || self.prior_draws as u64 > MAX_ITERATIONS {
             push(
                 "prior_draws",
-                format!("must be >= 100, got {}", self.prior_draws),
+                format!("must be 100..={MAX_ITERATIONS}, got {}", self.prior_draws),
             );
         }
-        if self.bootstrap_block_length == Some(0) {
-            push("bootstrap_block_length", "must be >= 1".into());
+        for (key, n) in [
+            ("bootstrap_replicates", self.bootstrap_replicates),
+            ("cv_folds", self.cv_folds),
+        ] {
+            if n > MAX_REFITS {
+                push(key, format!("must be 0..={MAX_REFITS}, got {n}"));
+            }
         }
-        if self.cv_horizon == Some(0) {
-            push("cv_horizon", "must be >= 1".into());
+        for (key, weeks) in [
+            ("bootstrap_block_length", self.bootstrap_block_length),
+            ("cv_horizon", self.cv_horizon),
+        ] {
+            if let Some(w) = weeks.filter(|w| *w == 0 || *w > MAX_HORIZON_WEEKS) {
+                push(
+                    key,
+                    format!("must be 1..={MAX_HORIZON_WEEKS} weeks, got {w}"),
+                );
+            }
+        }
+        if self.refit_tune > MAX_ITERATIONS {
+            push(
+                "refit_tune",
+                format!("must be 0..={MAX_ITERATIONS}, got {}", self.refit_tune),
+            );
         }
         if self.refit_chains == 0 || self.refit_chains > 64 {
             push(
@@ -1975,10 +2100,10 @@ impl DiagnoseSpec {
                 format!("must be 1..=64, got {}", self.refit_chains),
             );
         }
-        if self.refit_draws < 10 {
+        if self.refit_draws < 10 || self.refit_draws > MAX_ITERATIONS {
             push(
                 "refit_draws",
-                format!("must be >= 10, got {}", self.refit_draws),
+                format!("must be 10..={MAX_ITERATIONS}, got {}", self.refit_draws),
             );
         }
         if !(self.max_roi_change.is_finite() && self.max_roi_change > 0.0) {
@@ -2008,10 +2133,13 @@ impl DecisionSpec {
             );
         }
         let o = &self.optimizer;
-        if o.horizon_weeks == 0 {
+        if o.horizon_weeks == 0 || o.horizon_weeks > MAX_HORIZON_WEEKS {
             p.push(
                 "decisions.optimizer.horizon_weeks".into(),
-                "must be >= 1".into(),
+                format!(
+                    "must be 1..={MAX_HORIZON_WEEKS} (10 years), got {}",
+                    o.horizon_weeks
+                ),
             );
         }
         if !(o.risk_level > 0.0 && o.risk_level < 1.0) {

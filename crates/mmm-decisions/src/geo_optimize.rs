@@ -92,11 +92,13 @@ pub(crate) fn run(
         ranges,
     };
     optimize::check_feasible(&problem)?;
+    let [features, fit] = &inputs.upstream;
+    let stage_inputs = mmm_core::StageInputs::new(spec, &[features, fit], inputs.records.clone())
+        .with_options(opts.freshness_key());
     let Some(mut writer) = StageWriter::begin(
         out_dir,
         &mmm_core::stage_id!(crate::stages::OPTIMIZE_STAGE),
-        &spec.sha256,
-        inputs.records.clone(),
+        stage_inputs,
         opts.force,
     )?
     else {
@@ -256,11 +258,13 @@ pub(crate) fn run_scenario(
     one_scenario_to_record(opts, scenarios.len(), plans_file)?;
     let mut records = inputs.records.clone();
     records.push(mmm_core::file_record(plans_file)?);
+    let [features, fit] = &inputs.upstream;
+    let stage_inputs = mmm_core::StageInputs::new(spec, &[features, fit], records)
+        .with_options(opts.freshness_key());
     let Some(mut writer) = StageWriter::begin(
         out_dir,
         &mmm_core::stage_id!(crate::stages::SCENARIO_STAGE),
-        &spec.sha256,
-        records,
+        stage_inputs,
         opts.force,
     )?
     else {
@@ -447,13 +451,17 @@ struct GeoInputs {
     /// `thetas[g][draw]`: geo g's parameters in each draw.
     thetas: Vec<Vec<Vec<f64>>>,
     records: Vec<mmm_core::FileRecord>,
+    /// The features and fit stages read.
+    upstream: [Upstream; 2],
 }
 
 impl GeoInputs {
     /// Read the inputs of a geo decision stage.
     fn load(spec: &LoadedSpec, features_dir: &Path, fit_dir: &Path) -> Result<Self, DecideError> {
-        let features = Upstream::open(features_dir, mmm_features::STAGE)?;
-        let fit = Upstream::open(fit_dir, "fit")?;
+        let [features, fit] = mmm_core::open_chain(
+            spec.into(),
+            [(features_dir, mmm_features::STAGE), (fit_dir, "fit")],
+        )?;
         let (design, mut records) = Design::load(&features, &spec.spec)?;
         let (panel, recs) = GeoDesign::load(&features, &spec.spec)?;
         records.extend(recs);
@@ -480,6 +488,7 @@ impl GeoInputs {
             hierarchy,
             thetas,
             records,
+            upstream: [features, fit],
         })
     }
 

@@ -19,7 +19,7 @@ mod tables;
 
 use mmm_core::spec::LoadedSpec;
 use mmm_core::summary::{hdi, mean, quantile_sorted, sorted};
-use mmm_core::{BatchBuilder, CoreError, Manifest, RunStatus, StageWriter, Upstream, schemas};
+use mmm_core::{BatchBuilder, CoreError, Manifest, RunStatus, StageWriter, schemas};
 
 use crate::decompose::{GeoDecomposition, decomposition_rows};
 use mmm_features::Design;
@@ -244,9 +244,14 @@ pub fn run(
     out_dir: &Path,
     force: bool,
 ) -> Result<Option<Manifest>, DecideError> {
-    let features = Upstream::open(features_dir, mmm_features::STAGE)?;
-    let fit = Upstream::open(fit_dir, "fit")?;
-    let diagnose = Upstream::open(diagnose_dir, "diagnose")?;
+    let [features, fit, diagnose] = mmm_core::open_chain(
+        spec.into(),
+        [
+            (features_dir, mmm_features::STAGE),
+            (fit_dir, "fit"),
+            (diagnose_dir, "diagnose"),
+        ],
+    )?;
     let (design, mut inputs) = Design::load(&features, &spec.spec)?;
     let panel = if spec.spec.geo.is_hierarchical() {
         let (panel, records) = mmm_features::panel::GeoDesign::load(&features, &spec.spec)?;
@@ -261,8 +266,7 @@ pub fn run(
     let Some(mut writer) = StageWriter::begin(
         out_dir,
         &mmm_core::stage_id!(STAGE),
-        &spec.sha256,
-        inputs,
+        mmm_core::StageInputs::new(spec, &[&features, &fit, &diagnose], inputs),
         force,
     )?
     else {

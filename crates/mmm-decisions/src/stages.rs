@@ -39,11 +39,26 @@ pub struct OptimizeOptions {
     pub force: bool,
 }
 
+impl OptimizeOptions {
+    /// Every option that changes a plan's outputs (all but `force`): part of freshness.
+    pub fn freshness_key(&self) -> serde_json::Value {
+        serde_json::json!({
+            "budget": self.budget,
+            "horizon": self.horizon,
+            "objective": self.objective.map(|o| format!("{o:?}")),
+            "start": self.start,
+            "record": self.record,
+        })
+    }
+}
+
 struct Inputs {
     design: Design,
     model: MmmModel,
     posterior: Posterior,
     records: Vec<FileRecord>,
+    /// The features and fit stages read.
+    upstream: [Upstream; 2],
 }
 
 fn load(spec: &LoadedSpec, features_dir: &Path, fit_dir: &Path) -> Result<Inputs, DecideError> {
@@ -54,8 +69,10 @@ fn load(spec: &LoadedSpec, features_dir: &Path, fit_dir: &Path) -> Result<Inputs
                 .into(),
         ));
     }
-    let features = Upstream::open(features_dir, mmm_features::STAGE)?;
-    let fit = Upstream::open(fit_dir, "fit")?;
+    let [features, fit] = mmm_core::open_chain(
+        spec.into(),
+        [(features_dir, mmm_features::STAGE), (fit_dir, "fit")],
+    )?;
     let (design, mut records) = Design::load(&features, &spec.spec)?;
     let (draws, rec) = fit.parquet("draws.parquet")?;
     records.push(rec);
@@ -70,6 +87,7 @@ fn load(spec: &LoadedSpec, features_dir: &Path, fit_dir: &Path) -> Result<Inputs
         model,
         posterior,
         records,
+        upstream: [features, fit],
     })
 }
 
@@ -197,6 +215,19 @@ pub(crate) struct PlanWindow {
     pub(crate) ref_weeks: usize,
 }
 
+/// A plan horizon (`what`: the flag or key that set it) must be 1 to
+/// [`MAX_HORIZON_WEEKS`](mmm_core::spec::MAX_HORIZON_WEEKS) weeks: `--weeks
+/// 18446744073709551615` aborted on allocating the plan's weeks.
+pub fn check_horizon(weeks: Option<usize>, what: &str) -> Result<(), DecideError> {
+    let max = mmm_core::spec::MAX_HORIZON_WEEKS;
+    match weeks {
+        Some(w) if w == 0 || w > max => Err(DecideError::Input(format!(
+            "{what} {w}: a plan covers 1 to {max} weeks (10 years)"
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// The plan window of `mmm optimize` from the spec and the command-line overrides.
 pub(crate) fn plan_window(
     spec: &LoadedSpec,
@@ -204,10 +235,9 @@ pub(crate) fn plan_window(
     opts: &OptimizeOptions,
 ) -> Result<PlanWindow, DecideError> {
     let o = &spec.spec.decisions.optimizer;
+    check_horizon(opts.horizon, "--weeks")?;
     let horizon = opts.horizon.unwrap_or(o.horizon_weeks);
-    if horizon == 0 {
-        return Err(DecideError::Input("--weeks must be at least 1".into()));
-    }
+    check_horizon(Some(horizon), "decisions.optimizer.horizon_weeks")?;
     let period_days = spec.spec.data.period_days as i32;
     let (start, dates) = plan_start(design, period_days, opts.start.as_deref(), horizon)?;
     let ref_weeks = o.reference_weeks.unwrap_or(horizon);
@@ -428,11 +458,13 @@ pub fn run_optimize(
     // Fail on an infeasible request before anything is written.
     optimize::check_feasible(&problem)?;
     let records = inp.records.clone();
+    let [features, fit] = &inp.upstream;
+    let stage_inputs = mmm_core::StageInputs::new(spec, &[features, fit], records)
+        .with_options(opts.freshness_key());
     let Some(mut writer) = StageWriter::begin(
         out_dir,
         &mmm_core::stage_id!(OPTIMIZE_STAGE),
-        &spec.sha256,
-        records,
+        stage_inputs,
         opts.force,
     )?
     else {
@@ -616,11 +648,16 @@ pub(crate) fn read_scenario_file(
         if geo_col.is_some() && geo.is_empty() {
             return Err(err(format!("row {row}, column 'geo': empty")));
         }
+        let max = mmm_core::spec::MAX_HORIZON_WEEKS;
         let week: usize = rec
             .get(week_col)
             .and_then(|w| w.trim().parse().ok())
-            .filter(|w| *w >= 1)
-            .ok_or_else(|| err(format!("row {row}, column 'week': must be an integer >= 1")))?;
+            .filter(|w| (1..=max).contains(w))
+            .ok_or_else(|| {
+                err(format!(
+                    "row {row}, column 'week': must be an integer from 1 to {max} (10 years)"
+                ))
+            })?;
         let spend = ch_cols
             .iter()
             .zip(channels)
@@ -715,11 +752,13 @@ pub fn run_scenario(
     }
     let mut records = inp.records.clone();
     records.push(mmm_core::file_record(plans_file)?);
+    let [features, fit] = &inp.upstream;
+    let stage_inputs = mmm_core::StageInputs::new(spec, &[features, fit], records)
+        .with_options(opts.freshness_key());
     let Some(mut writer) = StageWriter::begin(
         out_dir,
         &mmm_core::stage_id!(SCENARIO_STAGE),
-        &spec.sha256,
-        records,
+        stage_inputs,
         opts.force,
     )?
     else {

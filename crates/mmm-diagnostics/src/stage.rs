@@ -344,8 +344,10 @@ pub fn run_with_refits(
     force: bool,
     refit: Option<Refit<'_>>,
 ) -> Result<(Option<Manifest>, Diagnostics), DiagnoseError> {
-    let features = Upstream::open(features_dir, mmm_features::STAGE)?;
-    let fit = Upstream::open(fit_dir, "fit")?;
+    let [features, fit] = mmm_core::open_chain(
+        spec.into(),
+        [(features_dir, mmm_features::STAGE), (fit_dir, "fit")],
+    )?;
     let (design, mut inputs) = Design::load(&features, &spec.spec)?;
     let panel = if spec.spec.geo.is_hierarchical() {
         let (panel, records) = mmm_features::panel::GeoDesign::load(&features, &spec.spec)?;
@@ -358,15 +360,12 @@ pub fn run_with_refits(
     let (stats, rec_s) = fit.parquet("sample_stats.parquet")?;
     inputs.extend([rec_d, rec_s]);
     // Whether refits ran changes the output, so it is part of what makes it fresh.
-    inputs.push(mmm_core::FileRecord {
-        path: "(refits)".into(),
-        sha256: mmm_core::sha256_hex(if refit.is_some() { b"on" } else { b"off" }),
-    });
+    let stage_inputs = mmm_core::StageInputs::new(spec, &[&features, &fit], inputs)
+        .with_options(serde_json::json!({ "refits": refit.is_some() }));
     let Some(mut writer) = StageWriter::begin(
         out_dir,
         &mmm_core::stage_id!(STAGE),
-        &spec.sha256,
-        inputs,
+        stage_inputs,
         force,
     )?
     else {

@@ -398,7 +398,7 @@ pub fn run(
     out_dir: &Path,
     force: bool,
 ) -> Result<Option<Manifest>, FeatureError> {
-    let upstream = Upstream::open(validate_dir, "validate")?;
+    let [upstream] = mmm_core::open_chain(spec.into(), [(validate_dir, "validate")])?;
     let (table_bytes, table_rec) = upstream.read_verified("table.parquet")?;
     let mut records = vec![table_rec];
     // The validated calendar, when validate had one; the history, when the spec has a start.
@@ -421,8 +421,7 @@ pub fn run(
     let Some(mut writer) = StageWriter::begin(
         out_dir,
         &mmm_core::stage_id!(STAGE),
-        &spec.sha256,
-        records,
+        mmm_core::StageInputs::new(spec, &[&upstream], records),
         force,
     )?
     else {

@@ -174,6 +174,33 @@ fn value<'a>(v: &'a serde_json::Value, key: &str) -> &'a serde_json::Value {
     v.get(key).unwrap_or(&serde_json::Value::Null)
 }
 
+/// The templates with their filters. Values printed into model_card.md are escaped as
+/// Markdown ([`crate::markdown`]); report.html is HTML-escaped by minijinja (its name).
+fn environment() -> Result<Environment<'static>, ReportError> {
+    let mut env = Environment::new();
+    env.add_filter("num", |v: Option<f64>| fmt_num(v.unwrap_or(f64::NAN)));
+    env.add_filter("pct", |v: Option<f64>| fmt_pct(v.unwrap_or(f64::NAN)));
+    env.add_filter("code", crate::markdown::code_filter);
+    env.add_test("containing", |v: &str, needle: &str| v.contains(needle));
+    env.set_auto_escape_callback(crate::markdown::auto_escape);
+    env.set_formatter(crate::markdown::formatter);
+    env.add_template("report.html", TEMPLATE)?;
+    env.add_template("model_card.md", CARD_TEMPLATE)?;
+    Ok(env)
+}
+
+fn render_card(env: &Environment<'_>, ctx: &serde_json::Value) -> Result<String, ReportError> {
+    Ok(env
+        .get_template("model_card.md")?
+        .render(minijinja::value::Serde(ctx))?)
+}
+
+/// model_card.md rendered from a template context (the one [`run`] builds; tests give a
+/// small one).
+pub fn render_model_card(ctx: &serde_json::Value) -> Result<String, ReportError> {
+    render_card(&environment()?, ctx)
+}
+
 /// The report stage: render `run`'s artifacts into `out_dir`.
 pub fn run(run: &Path, out_dir: &Path, force: bool) -> Result<Option<Manifest>, ReportError> {
     let spec_path = run.join("spec.toml");
@@ -189,21 +216,23 @@ pub fn run(run: &Path, out_dir: &Path, force: bool) -> Result<Option<Manifest>, 
                 ReportError::Missing(format!("{}: {e}", spec_path.display()))
             })?;
 
-    let validate = Upstream::open(&run.join("validate"), "validate")?;
-    let features = Upstream::open(&run.join("features"), "features")?;
-    let fit = Upstream::open(&run.join("fit"), "fit")?;
-    let diagnose = Upstream::open(&run.join("diagnose"), "diagnose")?;
-    let decide = Upstream::open(&run.join("decide"), "decide")?;
-    for up in [&validate, &features, &fit, &diagnose, &decide] {
-        if up.manifest().spec_sha256 != spec_sha {
-            return Err(ReportError::Missing(format!(
-                "{}: stage '{}' was produced from a different spec than {} (rerun it)",
-                up.dir().display(),
-                up.manifest().stage,
-                spec_path.display()
-            )));
-        }
-    }
+    let spec_text = String::from_utf8_lossy(&spec_bytes).into_owned();
+    let spec_ref = mmm_core::SpecRef {
+        sha256: &spec_sha,
+        text: &spec_text,
+        path: &spec_path,
+    };
+    // Every stage of the run, made from the frozen spec and chained to each other.
+    let [validate, features, fit, diagnose, decide] = mmm_core::open_chain(
+        spec_ref,
+        [
+            (&run.join("validate"), "validate"),
+            (&run.join("features"), "features"),
+            (&run.join("fit"), "fit"),
+            (&run.join("diagnose"), "diagnose"),
+            (&run.join("decide"), "decide"),
+        ],
+    )?;
     let (contract, r1): (serde_json::Value, _) = validate.json("contract.json")?;
     let (scales, r2): (serde_json::Value, _) = features.json("scales.json")?;
     let (diag, r3): (serde_json::Value, _) = diagnose.json("diagnostics.json")?;
@@ -214,10 +243,10 @@ pub fn run(run: &Path, out_dir: &Path, force: bool) -> Result<Option<Manifest>, 
     // Outputs of newer decide stages and of the optional optimize stage: shown when present.
     let curves = optional_parquet(&decide, "curves.parquet", &mut inputs)?;
     let decide_summary = optional_json(&decide, "summary.json", &mut inputs)?;
-    let optimize = match Upstream::open(&run.join("optimize"), "optimize") {
-        Ok(up) if up.manifest().spec_sha256 == spec_sha => Some(up),
-        _ => None,
-    };
+    // Shown only when made from this run's spec, features and fit (a stale plan is left out).
+    let optimize = Upstream::open(&run.join("optimize"), "optimize")
+        .ok()
+        .filter(|up| mmm_core::lineage::check_chain(spec_ref, &[&features, &fit, up]).is_ok());
     let allocation = match &optimize {
         Some(up) => optional_parquet(up, "allocation.parquet", &mut inputs)?,
         None => None,
@@ -234,19 +263,20 @@ pub fn run(run: &Path, out_dir: &Path, force: bool) -> Result<Option<Manifest>, 
     };
     // A refresh comparison against an earlier run (`mmm run --previous-run`, or
     // `mmm compare EARLIER RUN --out RUN/compare`): shown when present.
-    let compare = match Upstream::open(&run.join("compare"), "compare") {
-        Ok(up) if up.manifest().spec_sha256 == spec_sha => Some(up),
-        _ => None,
-    };
+    let compare = Upstream::open(&run.join("compare"), "compare")
+        .ok()
+        .filter(|up| mmm_core::lineage::check_chain(spec_ref, &[up]).is_ok());
     let comparison = match &compare {
         Some(up) => optional_json(up, "compare.json", &mut inputs)?,
         None => None,
     };
+    let mut upstream = vec![&validate, &features, &fit, &diagnose, &decide];
+    upstream.extend(optimize.as_ref());
+    upstream.extend(compare.as_ref());
     let Some(mut writer) = StageWriter::begin(
         out_dir,
         &mmm_core::stage_id!(STAGE),
-        &spec_sha,
-        inputs,
+        mmm_core::StageInputs::new(spec_ref, &upstream, inputs),
         force,
     )?
     else {
@@ -487,12 +517,7 @@ pub fn run(run: &Path, out_dir: &Path, force: bool) -> Result<Option<Manifest>, 
         })
         .collect();
 
-    let mut env = Environment::new();
-    env.add_filter("num", |v: Option<f64>| fmt_num(v.unwrap_or(f64::NAN)));
-    env.add_filter("pct", |v: Option<f64>| fmt_pct(v.unwrap_or(f64::NAN)));
-    env.add_test("containing", |v: &str, needle: &str| v.contains(needle));
-    env.add_template("report.html", TEMPLATE)?;
-    env.add_template("model_card.md", CARD_TEMPLATE)?;
+    let env = environment()?;
     let fit_settings = &fit.manifest().settings;
     let ctx = serde_json::json!({
         "model_name": model_name,
@@ -505,6 +530,7 @@ pub fn run(run: &Path, out_dir: &Path, force: bool) -> Result<Option<Manifest>, 
         "last_period": value(&contract, "last_period"),
         "rows": value(&contract, "rows"),
         "findings": value(&contract, "findings"),
+        "finding_rules": value(&contract, "rules"),
         "scales": scales,
         "diag": diag,
         "interval_pct": format!("{:.0}", 100.0 * interval),
@@ -532,9 +558,7 @@ pub fn run(run: &Path, out_dir: &Path, force: bool) -> Result<Option<Manifest>, 
     let html = env
         .get_template("report.html")?
         .render(minijinja::value::Serde(&ctx))?;
-    let card = env
-        .get_template("model_card.md")?
-        .render(minijinja::value::Serde(&ctx))?;
+    let card = render_card(&env, &ctx)?;
     writer.write_bytes("report.html", html.as_bytes(), None, None)?;
     writer.write_bytes("model_card.md", card.as_bytes(), None, None)?;
     Ok(Some(writer.finish(

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use mmm_core::spec::LoadedSpec;
-use mmm_core::{BatchBuilder, CoreError, Manifest, RunStatus, StageWriter, Upstream, schemas};
+use mmm_core::{BatchBuilder, CoreError, Manifest, RunStatus, StageWriter, schemas};
 use mmm_features::Design;
 use mmm_model::MmmModel;
 
@@ -180,7 +180,7 @@ pub fn run(
     out_dir: &Path,
     opts: &FitOptions,
 ) -> Result<Option<Manifest>, FitError> {
-    let features = Upstream::open(features_dir, mmm_features::STAGE)?;
+    let [features] = mmm_core::open_chain(spec.into(), [(features_dir, mmm_features::STAGE)])?;
     let (design, mut inputs) = Design::load(&features, &spec.spec)?;
     let panel = if spec.spec.geo.is_hierarchical() {
         let (panel, records) = mmm_features::panel::GeoDesign::load(&features, &spec.spec)?;
@@ -197,15 +197,12 @@ pub fn run(
         nuts_opts.seed = seed;
     }
     // A seed override changes the outputs, so it is part of what makes them fresh.
-    inputs.push(mmm_core::FileRecord {
-        path: "(seed)".into(),
-        sha256: mmm_core::sha256_hex(&nuts_opts.seed.to_le_bytes()),
-    });
+    let stage_inputs = mmm_core::StageInputs::new(spec, &[&features], inputs)
+        .with_options(serde_json::json!({ "seed": nuts_opts.seed }));
     let Some(mut writer) = StageWriter::begin(
         out_dir,
         &mmm_core::stage_id!(STAGE),
-        &spec.sha256,
-        inputs,
+        stage_inputs,
         opts.force,
     )?
     else {

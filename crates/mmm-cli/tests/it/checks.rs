@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::{assert_fitted, fixture, mmm_os, mmm_run, spec_with, stderr};
+use crate::{assert_fitted, copy_dir, fixture, mmm_os, mmm_run, spec_with, stderr};
 
 fn json(path: &Path) -> serde_json::Value {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -271,14 +271,3 @@ fn compare_passes_a_rerun_and_fails_a_flipped_coefficient_and_moved_roi() {
     assert_eq!(d["results"]["channels"], c["refreshes"][0]["channels"]);
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).expect("read_dir").flatten() {
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy");
-        }
-    }
-}

@@ -132,8 +132,9 @@ fn several_problems_are_all_reported_in_one_run() {
 
 #[test]
 fn malformed_and_corrupt_files_name_the_file() {
+    // Unreadable or malformed data is rejected input: exit 2, as a contract error.
     let (code, _, err) = validate("malformed.csv");
-    assert_eq!(code, Some(1));
+    assert_eq!(code, Some(2));
     assert!(
         err.contains("malformed.csv") && err.contains("line 3"),
         "{err}"
@@ -151,7 +152,7 @@ fn malformed_and_corrupt_files_name_the_file() {
         "--out".as_ref(),
         dir.path().join("v").as_os_str(),
     ]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("corrupt.parquet"), "{}", stderr(&out));
 }
 

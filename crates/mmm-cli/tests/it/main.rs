@@ -1,6 +1,7 @@
 //! End-to-end tests of the `mmm` binary (one test binary for the crate).
 
 mod batch;
+mod bounds;
 mod calendar;
 mod calibration;
 mod checks;
@@ -9,6 +10,7 @@ mod decisions;
 mod geo;
 mod geo_report;
 mod ingest;
+mod integrity;
 mod likelihoods;
 mod pipeline;
 mod simulate;
@@ -43,6 +45,19 @@ pub fn mmm_os<I: IntoIterator<Item = S>, S: AsRef<std::ffi::OsStr>>(args: I) -> 
         .args(args)
         .output()
         .expect("mmm starts")
+}
+
+/// Copy a directory tree (a run, to tamper with).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read_dir").flatten() {
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
 }
 
 /// Stderr as text.

@@ -47,7 +47,7 @@ fn rejected(outcome: Outcome) -> (PathBuf, Vec<Finding>, String) {
     match outcome {
         Err(e @ ContractError::Rejected { .. }) => {
             let text = e.to_string();
-            let ContractError::Rejected { path, findings } = e else {
+            let ContractError::Rejected { path, findings, .. } = e else {
                 unreachable!()
             };
             (path, findings, text)

@@ -1,5 +1,6 @@
 //! Library-level tests of mmm-contracts (one integration-test binary for the crate).
 
+mod bounds;
 mod calendar;
 mod engines;
 mod mutation;

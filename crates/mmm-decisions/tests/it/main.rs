@@ -1,3 +1,4 @@
 mod likelihoods;
 mod optimizer;
+mod plans;
 mod review;
