@@ -4,11 +4,14 @@
 # fixture (fuzz/fixtures/artifacts/spec.toml: tune = 50, draws = 20) and the features stage of
 # the geo fixture. Each seed is one selector byte (see the table atop each target) followed by
 # a real artifact. Run from the repository root: fuzz/make_artifact_seeds.sh
+# (MMM=path/to/mmm uses that binary instead of building target/release/mmm).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
-cargo build --release -p mmm-cli
-mmm=target/release/mmm
+if [ -z "${MMM:-}" ]; then
+  cargo build --release -p mmm-cli
+fi
+mmm=${MMM:-target/release/mmm}
 fx=fuzz/fixtures/artifacts
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -17,8 +20,9 @@ trap 'rm -rf "$tmp"' EXIT
 # A run whose gates fail (a short chain) still writes every stage; exit code 3 is expected.
 "$mmm" run --spec "$fx/spec.toml" --data fixtures/pymc_example/data.csv --out "$tmp/run" \
   --no-refits --threads 2 || [ $? -eq 3 ]
+# A backtest plan (its weeks inside the data), so that the record has a total to review.
 "$mmm" optimize --spec "$tmp/run/spec.toml" --features "$tmp/run/features" --fit "$tmp/run/fit" \
-  --out "$tmp/optimize" --record
+  --out "$tmp/optimize" --record --start 2021-06-07 --weeks 8
 
 # carry_in.parquet: the features stage of the same spec with data.start set.
 sed 's/^\[data\]$/[data]\nstart = "2018-06-04"/' "$fx/spec.toml" > "$tmp/spec_start.toml"

@@ -88,14 +88,7 @@ fn fixture() -> &'static Fixture {
         let spec_start = Spec::from_toml_str(&start).expect("fixture spec with start parses");
         assert!(spec_start.data.start.is_some(), "data.start set");
         let geo_spec = Spec::from_toml_str(GEO_SPEC).expect("geo fixture spec parses");
-        let base = if Path::new("/dev/shm").is_dir() {
-            PathBuf::from("/dev/shm")
-        } else {
-            std::env::temp_dir()
-        };
-        let root = base.join(format!("mmm-fuzz-artifacts-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&root);
-        fs::create_dir_all(&root).expect("scratch directory");
+        let root = common::scratch_dir("artifacts");
         let features = manifest(FEATURES_MANIFEST);
         let (design, _) = load_design(&root.join("init"), &features, &spec, &[], None)
             .expect("fixture design loads");
@@ -161,8 +154,10 @@ fn load_design(
     let mut all = vec![("design.parquet", design), ("scales.json", scales)];
     all.extend_from_slice(extra);
     write_stage(dir, base, &all, None);
-    let up = Upstream::open(dir, "features").map_err(|e| e.to_string())?;
-    let (design, _) = Design::load(&up, spec).map_err(|e| e.to_string())?;
+    let up = common::trace("Upstream::open(features)", Upstream::open(dir, "features"))
+        .map_err(|e| e.to_string())?;
+    let (design, _) =
+        common::trace("Design::load", Design::load(&up, spec)).map_err(|e| e.to_string())?;
     Ok((design, up))
 }
 
@@ -188,7 +183,7 @@ fn national(spec: &Spec, design: &Design) {
     for c in 0..design.channels.len() {
         let _ = design.spend(c);
     }
-    if let Ok(model) = MmmModel::new(spec, design) {
+    if let Ok(model) = common::trace("MmmModel::new", MmmModel::new(spec, design)) {
         exercise(&model, |u, g| {
             let _ = model.logp(u, g, &mut model.scratch());
         });
@@ -202,13 +197,16 @@ fn geo(f: &Fixture, dir: &Path, design: &[u8], scales: &[u8]) {
         &[("geo_design.parquet", design), ("geo_scales.json", scales)],
         None,
     );
-    let Ok(up) = Upstream::open(dir, "features") else {
+    let Ok(up) = common::trace("Upstream::open(geo features)", Upstream::open(dir, "features"))
+    else {
         return;
     };
-    let Ok((panel, _)) = GeoDesign::load(&up, &f.geo_spec) else {
+    let Ok((panel, _)) = common::trace("GeoDesign::load", GeoDesign::load(&up, &f.geo_spec))
+    else {
         return;
     };
-    if let Ok(model) = mmm_model::geo::GeoModel::new(&f.geo_spec, &panel) {
+    let model = mmm_model::geo::GeoModel::new(&f.geo_spec, &panel);
+    if let Ok(model) = common::trace("GeoModel::new", model) {
         exercise(&model, |u, g| {
             let _ = model.logp(u, g, &mut model.scratch());
         });
@@ -218,13 +216,14 @@ fn geo(f: &Fixture, dir: &Path, design: &[u8], scales: &[u8]) {
 fn draws(f: &Fixture, bytes: &[u8]) {
     let dir = f.root.join("fit");
     write_stage(&dir, &f.fit, &[("draws.parquet", bytes)], None);
-    let Ok(up) = Upstream::open(&dir, "fit") else {
+    let Ok(up) = common::trace("Upstream::open(fit)", Upstream::open(&dir, "fit")) else {
         return;
     };
-    let Ok((batch, _)) = up.parquet("draws.parquet") else {
+    let Ok((batch, _)) = common::trace("read draws.parquet", up.parquet("draws.parquet")) else {
         return;
     };
-    let Ok(posterior) = Posterior::from_batch(&batch, &f.model, &dir.join("draws.parquet")) else {
+    let posterior = Posterior::from_batch(&batch, &f.model, &dir.join("draws.parquet"));
+    let Ok(posterior) = common::trace("Posterior::from_batch", posterior) else {
         return;
     };
     let mut mean = vec![0.0; f.model.periods()];
@@ -244,10 +243,14 @@ fn draws(f: &Fixture, bytes: &[u8]) {
 fn diagnostics(f: &Fixture, bytes: &[u8]) {
     let dir = f.root.join("diagnose");
     write_stage(&dir, &f.diagnose, &[("diagnostics.json", bytes)], None);
-    let Ok(up) = Upstream::open(&dir, "diagnose") else {
+    let Ok(up) = common::trace("Upstream::open(diagnose)", Upstream::open(&dir, "diagnose"))
+    else {
         return;
     };
-    let _ = up.json::<mmm_diagnostics::Diagnostics>("diagnostics.json");
+    let _ = common::trace(
+        "json::<Diagnostics>",
+        up.json::<mmm_diagnostics::Diagnostics>("diagnostics.json"),
+    );
     // decide and compare read it as a value.
     if let Ok((value, _)) = up.json::<serde_json::Value>("diagnostics.json") {
         let _ = value.get("not_for_decisions").and_then(serde_json::Value::as_bool);
@@ -264,7 +267,8 @@ fn decision_record(f: &Fixture, bytes: &[u8]) {
     let _ = fs::create_dir_all(&dir);
     let path = dir.join("decision_record.json");
     fs::write(&path, bytes).expect("write record");
-    let Ok(record) = mmm_decisions::review::DecisionRecord::read(&path) else {
+    let record = mmm_decisions::review::DecisionRecord::read(&path);
+    let Ok(record) = common::trace("DecisionRecord::read", record) else {
         return;
     };
     // Actuals that cover every week (and geo) of the record, so that the review computes.
@@ -290,12 +294,13 @@ fn decision_record(f: &Fixture, bytes: &[u8]) {
     }
     let actuals = dir.join("actuals.csv");
     fs::write(&actuals, csv).expect("write actuals");
-    let _ = mmm_decisions::review::review(&record, &actuals);
+    let _ = common::trace("review", mmm_decisions::review::review(&record, &actuals));
 }
 
 fn any_parquet(bytes: &[u8]) {
     let path = Path::new("fuzz.parquet");
-    let Ok(batch) = mmm_core::read_parquet_bytes(bytes.to_vec(), path) else {
+    let batch = mmm_core::read_parquet_bytes(bytes.to_vec(), path);
+    let Ok(batch) = common::trace("read_parquet_bytes", batch) else {
         return;
     };
     use mmm_core::columns::{bool_column, date_column, f64_column, i64_column, string_column};
@@ -331,10 +336,11 @@ fn run(data: &[u8]) {
                 text: SPEC,
                 path: Path::new("spec.toml"),
             };
-            let _ = mmm_core::open_chain(
+            let chain = mmm_core::open_chain(
                 spec_ref,
                 [(features_dir.as_path(), "features"), (fit_dir.as_path(), "fit")],
             );
+            let _ = common::trace("open_chain", chain);
             if let Ok(up) = Upstream::open(&features_dir, "features") {
                 let _ = up.record();
                 if let Ok((design, _)) = Design::load(&up, &f.spec) {

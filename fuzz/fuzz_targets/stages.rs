@@ -25,7 +25,7 @@ use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use mmm_core::spec::LoadedSpec;
-use mmm_core::{Manifest, OutputRecord, Spec, sha256_hex};
+use mmm_core::{Manifest, OutputRecord, Spec, Upstream, sha256_hex};
 
 const SELECTORS: u8 = 6;
 
@@ -60,14 +60,7 @@ fn manifest(bytes: &[u8]) -> Manifest {
 fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
-        let base = if Path::new("/dev/shm").is_dir() {
-            PathBuf::from("/dev/shm")
-        } else {
-            std::env::temp_dir()
-        };
-        let root = base.join(format!("mmm-fuzz-stages-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&root);
-        fs::create_dir_all(&root).expect("scratch directory");
+        let root = common::scratch_dir("stages");
         let spec = LoadedSpec {
             spec: Spec::from_file_text(Path::new("spec.toml"), SPEC).expect("fixture spec"),
             path: root.join("spec.toml"),
@@ -85,8 +78,16 @@ fn fixture() -> &'static Fixture {
 }
 
 /// Write `files` and a manifest: `base` with each file's output record rehashed and each
-/// upstream link in `links` (stage, manifest sha256) rewritten; returns the manifest's sha256.
-fn write_stage(dir: &Path, base: &Manifest, files: &[(&str, &[u8])], links: &[(&str, &str)]) -> String {
+/// upstream link in `links` (stage, link) rewritten; returns this stage's link as a downstream
+/// stage records it (`Upstream::manifest_sha256`, whatever the chain hashes), or "" when the
+/// stage does not open.
+fn write_stage(
+    dir: &Path,
+    stage: &str,
+    base: &Manifest,
+    files: &[(&str, &[u8])],
+    links: &[(&str, &str)],
+) -> String {
     let _ = fs::remove_dir_all(dir);
     fs::create_dir_all(dir).expect("stage directory");
     let mut m = base.clone();
@@ -104,14 +105,16 @@ fn write_stage(dir: &Path, base: &Manifest, files: &[(&str, &[u8])], links: &[(&
             }),
         }
     }
-    for (stage, sha) in links {
-        for u in m.upstream.iter_mut().filter(|u| u.stage == *stage) {
-            u.manifest_sha256 = (*sha).to_string();
+    for (upstream, link) in links {
+        for u in m.upstream.iter_mut().filter(|u| u.stage == *upstream) {
+            u.manifest_sha256 = (*link).to_string();
         }
     }
     let bytes = serde_json::to_vec_pretty(&m).expect("manifest serializes");
     fs::write(dir.join("manifest.json"), &bytes).expect("write manifest");
-    sha256_hex(&bytes)
+    Upstream::open(dir, stage)
+        .map(|u| u.manifest_sha256().to_string())
+        .unwrap_or_default()
 }
 
 fn run(data: &[u8]) {
@@ -127,30 +130,36 @@ fn run(data: &[u8]) {
         f.root.join("diagnose"),
         f.root.join("out"),
     );
-    let features_sha = write_stage(
+    let features_link = write_stage(
         &features_dir,
+        "features",
         &f.features,
         &[("design.parquet", pick(2, DESIGN)), ("scales.json", pick(5, SCALES))],
         &[],
     );
     let draws = if selector == 0 || selector == 3 { bytes } else { DRAWS };
-    let fit_sha = write_stage(
+    let fit_link = write_stage(
         &fit_dir,
+        "fit",
         &f.fit,
         &[("draws.parquet", draws), ("sample_stats.parquet", pick(1, SAMPLE_STATS))],
-        &[("features", &features_sha)],
+        &[("features", &features_link)],
     );
     let _ = fs::remove_dir_all(&out_dir);
     if selector < 3 {
-        let _ = mmm_diagnostics::run(&f.spec, &features_dir, &fit_dir, &out_dir, true);
+        let result = mmm_diagnostics::run(&f.spec, &features_dir, &fit_dir, &out_dir, true);
+        let _ = common::trace("diagnose stage", result);
     } else {
         write_stage(
             &diagnose_dir,
+            "diagnose",
             &f.diagnose,
             &[("diagnostics.json", pick(4, DIAGNOSTICS))],
-            &[("features", &features_sha), ("fit", &fit_sha)],
+            &[("features", &features_link), ("fit", &fit_link)],
         );
-        let _ = mmm_decisions::run(&f.spec, &features_dir, &fit_dir, &diagnose_dir, &out_dir, true);
+        let result =
+            mmm_decisions::run(&f.spec, &features_dir, &fit_dir, &diagnose_dir, &out_dir, true);
+        let _ = common::trace("decide stage", result);
     }
 }
 

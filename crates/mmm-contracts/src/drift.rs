@@ -62,7 +62,14 @@ pub fn compare(
         path: previous.to_path_buf(),
         message: e.to_string(),
     })?;
-    let old = mmm_core::read_parquet_bytes(bytes, previous)?;
+    // A corrupt previous table is unreadable input (exit 2), like a corrupt data file.
+    let old = mmm_core::read_parquet_bytes(bytes, previous).map_err(|e| match e {
+        mmm_core::CoreError::Parquet { message, .. } => ContractError::Unreadable {
+            path: previous.to_path_buf(),
+            message,
+        },
+        other => ContractError::from(other),
+    })?;
     let describe = |b: &RecordBatch| -> Vec<(String, DataType)> {
         b.schema()
             .fields()

@@ -13,6 +13,8 @@
 //!   the input like any crash: `cargo fuzz tmin` works on guard catches too).
 //! - `MMM_FUZZ_CAUGHT_DIR=DIR`: write the first input that makes the guard catch a panic at a
 //!   new source location to `DIR/caught-<location hash>`.
+//! - `MMM_FUZZ_TRACE=1`: print how far each input got (which reader returned what), to check
+//!   that the seeds reach the code behind the readers (`-runs=0` runs just the seeds).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -23,6 +25,55 @@ static LAST: Mutex<Option<(String, String)>> = Mutex::new(None);
 static SEEN: Mutex<BTreeMap<String, u64>> = Mutex::new(BTreeMap::new());
 static CAUGHT_TOTAL: AtomicU64 = AtomicU64::new(0);
 static INSTALL: Once = Once::new();
+
+/// True when `MMM_FUZZ_TRACE` is set: [`trace`] then prints.
+pub fn tracing() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var_os("MMM_FUZZ_TRACE").is_some_and(|v| v != "0"))
+}
+
+/// Print `what` and the outcome of `result` when tracing; pass the result on.
+pub fn trace<T, E: std::fmt::Display>(what: &str, result: Result<T, E>) -> Result<T, E> {
+    if tracing() {
+        match &result {
+            Ok(_) => eprintln!("[mmm-fuzz trace] {what}: ok"),
+            Err(e) => {
+                let text = e.to_string();
+                let short: String = text.chars().take(300).collect();
+                eprintln!("[mmm-fuzz trace] {what}: error: {short}");
+            }
+        }
+    }
+    result
+}
+
+/// A scratch directory for this process (under /dev/shm when there is one), emptied; the ones
+/// that processes no longer running left behind (libFuzzer exits without running destructors)
+/// are removed first.
+pub fn scratch_dir(target: &str) -> std::path::PathBuf {
+    let base = if std::path::Path::new("/dev/shm").is_dir() {
+        std::path::PathBuf::from("/dev/shm")
+    } else {
+        std::env::temp_dir()
+    };
+    let prefix = format!("mmm-fuzz-{target}-");
+    if let Ok(entries) = std::fs::read_dir(&base) {
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let stale = name
+                .strip_prefix(&prefix)
+                .and_then(|pid| pid.parse::<u32>().ok())
+                .is_some_and(|pid| !std::path::Path::new(&format!("/proc/{pid}")).exists());
+            if stale {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+    let root = base.join(format!("{prefix}{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(&root).expect("scratch directory");
+    root
+}
 
 fn payload_text(payload: &(dyn std::any::Any + Send)) -> String {
     payload
