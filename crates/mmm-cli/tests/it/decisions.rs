@@ -259,6 +259,16 @@ fn rewrite_diagnostics(run: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
         }
     }
     std::fs::write(&mpath, serde_json::to_vec_pretty(&m).expect("json")).expect("write");
+    // Re-link decide to the re-sealed diagnose stage, as the report checks the whole chain.
+    let sealed: mmm_core::Manifest = serde_json::from_value(m).expect("manifest");
+    let dpath = run.join("decide/manifest.json");
+    let mut decide = json(&dpath);
+    for link in decide["upstream"].as_array_mut().expect("upstream") {
+        if link["stage"] == "diagnose" {
+            link["manifest_sha256"] = sealed.digest().into();
+        }
+    }
+    std::fs::write(&dpath, serde_json::to_vec_pretty(&decide).expect("json")).expect("write");
 }
 
 /// Drop the optional diagnostics sections, as a run without those checks would have them.

@@ -354,6 +354,8 @@ fn a_second_writer_is_refused_naming_the_holder() {
     let mut holder = std::process::Command::new("flock")
         .arg(&lock)
         .args(["sleep", "30"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
         .spawn()
         .expect("flock");
     std::thread::sleep(std::time::Duration::from_millis(300));

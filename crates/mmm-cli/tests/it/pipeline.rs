@@ -291,7 +291,12 @@ fn quick_run_and_slow_spec(dir: &Path, tune: u64) -> (std::path::PathBuf, std::p
     assert_fitted(&out);
     let slow_dir = dir.join("slow");
     std::fs::create_dir_all(&slow_dir).expect("mkdir");
-    (run, spec_with(&slow_dir, tune, 200_000, 1))
+    let slow = spec_with(&slow_dir, tune, 200_000, 1);
+    // A stage only chains with upstream stages made from its own spec: validate and features
+    // are redone with the slow spec (the quick fit stays, to be redone by the tests).
+    let o = crate::validate_and_features(&slow, &fixture("pymc_example/data.csv"), None, &run);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    (run, slow)
 }
 
 /// Start `mmm fit --force`, let it sample, then stop it with `signal` (`-KILL` or `-INT`).
