@@ -29,6 +29,26 @@ fn copy_of_base(dir: &Path, name: &str) -> PathBuf {
     run
 }
 
+/// `mmm COMMAND --spec SPEC` then `--FLAG RUN/FLAG` for each upstream stage, `--out OUT`,
+/// and `extra` (a stage command run by hand on a run's directories).
+fn stage_on(
+    command: &str,
+    spec: &Path,
+    run: &Path,
+    upstream: &[&str],
+    out: &Path,
+    extra: &[&str],
+) -> Output {
+    let mut args: Vec<std::ffi::OsString> = vec![command.into(), "--spec".into(), spec.into()];
+    for stage in upstream {
+        args.push(format!("--{stage}").into());
+        args.push(run.join(stage).into());
+    }
+    args.extend(["--out".into(), out.into()]);
+    args.extend(extra.iter().map(std::ffi::OsString::from));
+    mmm_os(args)
+}
+
 fn inspect(run: &Path) -> Output {
     mmm_os(["inspect".as_ref(), run.as_os_str()])
 }
@@ -40,7 +60,12 @@ fn stdout(o: &Output) -> String {
 /// Exit `code`, and no panic anywhere in the output.
 fn assert_exit(o: &Output, code: i32) {
     let err = stderr(o);
-    assert_eq!(o.status.code(), Some(code), "stderr: {err}\nstdout: {}", stdout(o));
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "stderr: {err}\nstdout: {}",
+        stdout(o)
+    );
     assert!(!err.contains("panicked"), "{err}");
 }
 
@@ -75,7 +100,11 @@ fn the_base_run_verifies_and_links_every_stage() {
     let o = inspect(base_run());
     assert_exit(&o, 0);
     assert!(stdout(&o).contains("every output and input hash verified"));
-    let o = mmm_os(["inspect".as_ref(), base_run().as_os_str(), "--json".as_ref()]);
+    let o = mmm_os([
+        "inspect".as_ref(),
+        base_run().as_os_str(),
+        "--json".as_ref(),
+    ]);
     let l: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
     let stage = |name: &str| {
         l["stages"]
@@ -94,7 +123,10 @@ fn the_base_run_verifies_and_links_every_stage() {
         .collect();
     assert_eq!(linked, ["features", "fit", "diagnose"]);
     assert_eq!(stage("fit")["options"]["seed"], 11);
-    assert!(!base_run().join(".mmm.lock").exists(), "the run lock is released");
+    assert!(
+        !base_run().join(".mmm.lock").exists(),
+        "the run lock is released"
+    );
 }
 
 #[test]
@@ -102,10 +134,18 @@ fn a_deleted_manifest_and_a_replaced_report_fail_inspect() {
     let dir = tempfile::tempdir().expect("tmp");
     let run = copy_of_base(dir.path(), "run");
     std::fs::remove_file(run.join("report/manifest.json")).expect("rm");
-    std::fs::write(run.join("report/report.html"), "<p>all channels pay off</p>").expect("w");
+    std::fs::write(
+        run.join("report/report.html"),
+        "<p>all channels pay off</p>",
+    )
+    .expect("w");
     let o = inspect(&run);
     assert_exit(&o, 4);
-    assert!(stdout(&o).contains("report: no usable manifest"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("report: no usable manifest"),
+        "{}",
+        stdout(&o)
+    );
 }
 
 #[test]
@@ -129,13 +169,21 @@ fn a_corrupt_manifest_fails_inspect_with_exit_4() {
     std::fs::write(run.join("fit/manifest.json"), "{ not json").expect("w");
     let o = inspect(&run);
     assert_exit(&o, 4);
-    assert!(stdout(&o).contains("not a readable stage manifest"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("not a readable stage manifest"),
+        "{}",
+        stdout(&o)
+    );
     // A file added to a stage is named too.
     let run = copy_of_base(dir.path(), "added");
     std::fs::write(run.join("decide/extra.parquet"), "x").expect("w");
     let o = inspect(&run);
     assert_exit(&o, 4);
-    assert!(stdout(&o).contains("extra.parquet is not among"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("extra.parquet is not among"),
+        "{}",
+        stdout(&o)
+    );
     // A run directory that does not exist is a gap too.
     assert_exit(&inspect(&dir.path().join("nothing")), 4);
 }
@@ -160,29 +208,43 @@ fn a_fit_copied_from_a_run_on_other_data_is_refused() {
     std::fs::remove_dir_all(run.join("fit")).expect("rm");
     copy_dir(&other.join("fit"), &run.join("fit"));
     // Diagnose, decide and report each refuse it, naming both runs' stages.
-    let diagnose = mmm_os([
-        "diagnose".as_ref(),
-        "--spec".as_ref(),
-        run.join("spec.toml").as_os_str(),
-        "--features".as_ref(),
-        run.join("features").as_os_str(),
-        "--fit".as_ref(),
-        run.join("fit").as_os_str(),
-        "--out".as_ref(),
-        run.join("diagnose2").as_os_str(),
-        "--no-refits".as_ref(),
-    ]);
+    let diagnose = stage_on(
+        "diagnose",
+        &run.join("spec.toml"),
+        &run,
+        &["features", "fit"],
+        &run.join("diagnose2"),
+        &["--no-refits"],
+    );
     assert_exit(&diagnose, 1);
     let err = stderr(&diagnose);
     assert!(err.contains("different runs"), "{err}");
-    assert!(err.contains(&other.join("features").display().to_string()), "{err}");
-    assert!(!run.join("diagnose2").exists(), "a refused stage writes nothing");
-    let report = mmm_os(["report".as_ref(), "--run".as_ref(), run.as_os_str(), "--force".as_ref()]);
+    assert!(
+        err.contains(&other.join("features").display().to_string()),
+        "{err}"
+    );
+    assert!(
+        !run.join("diagnose2").exists(),
+        "a refused stage writes nothing"
+    );
+    let report = mmm_os([
+        "report".as_ref(),
+        "--run".as_ref(),
+        run.as_os_str(),
+        "--force".as_ref(),
+    ]);
     assert_exit(&report, 1);
-    assert_exit(&decision_stage("optimize", &run, &["--weeks", "4"], &dir.path().join("o")), 1);
+    assert_exit(
+        &decision_stage("optimize", &run, &["--weeks", "4"], &dir.path().join("o")),
+        1,
+    );
     let o = inspect(&run);
     assert_exit(&o, 4);
-    assert!(stdout(&o).contains("come from different runs"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("come from different runs"),
+        "{}",
+        stdout(&o)
+    );
 }
 
 #[test]
@@ -192,19 +254,14 @@ fn decide_with_another_spec_is_refused_naming_the_changed_keys() {
     let spec = std::fs::read_to_string(run.join("spec.toml")).expect("spec");
     let other = dir.path().join("other.toml");
     std::fs::write(&other, spec.replacen("l_max = 8", "l_max = 3", 1)).expect("w");
-    let o = mmm_os([
-        "decide".as_ref(),
-        "--spec".as_ref(),
-        other.as_os_str(),
-        "--features".as_ref(),
-        run.join("features").as_os_str(),
-        "--fit".as_ref(),
-        run.join("fit").as_os_str(),
-        "--diagnose".as_ref(),
-        run.join("diagnose").as_os_str(),
-        "--out".as_ref(),
-        dir.path().join("decide").as_os_str(),
-    ]);
+    let o = stage_on(
+        "decide",
+        &other,
+        &run,
+        &["features", "fit", "diagnose"],
+        &dir.path().join("decide"),
+        &[],
+    );
     assert_exit(&o, 1);
     let err = stderr(&o);
     assert!(err.contains("l_max: 8 -> 3"), "{err}");
@@ -228,7 +285,11 @@ fn an_option_change_is_never_fresh() {
     assert_eq!(plan_budget(&out), 100.0);
     let again = decision_stage("optimize", run, &["--budget", "100", "--weeks", "4"], &out);
     assert_exit(&again, 0);
-    assert!(stderr(&again).contains("fresh, skipped"), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("fresh, skipped"),
+        "{}",
+        stderr(&again)
+    );
     for options in [
         ["--budget", "5000", "--weeks", "4"],
         ["--budget", "5000", "--weeks", "6"],
@@ -238,7 +299,12 @@ fn an_option_change_is_never_fresh() {
         assert!(stderr(&o).contains("wrote"), "{options:?}: {}", stderr(&o));
         assert_eq!(plan_budget(&out), 5000.0);
     }
-    let o = decision_stage("optimize", run, &["--budget", "5000", "--weeks", "6", "--record"], &out);
+    let o = decision_stage(
+        "optimize",
+        run,
+        &["--budget", "5000", "--weeks", "6", "--record"],
+        &out,
+    );
     assert_exit(&o, 0);
     assert!(stderr(&o).contains("wrote"), "{}", stderr(&o));
     assert!(out.join("decision_record.json").is_file());
@@ -260,19 +326,14 @@ fn a_corrupt_artifact_whose_manifest_was_rehashed_is_an_error_not_a_panic() {
     let run = copy_of_base(dir.path(), "run");
     corrupt(&run.join("fit/draws.parquet"));
     rehash(&run.join("fit"), "draws.parquet");
-    let o = mmm_os([
-        "diagnose".as_ref(),
-        "--spec".as_ref(),
-        run.join("spec.toml").as_os_str(),
-        "--features".as_ref(),
-        run.join("features").as_os_str(),
-        "--fit".as_ref(),
-        run.join("fit").as_os_str(),
-        "--out".as_ref(),
-        run.join("diagnose").as_os_str(),
-        "--no-refits".as_ref(),
-        "--force".as_ref(),
-    ]);
+    let o = stage_on(
+        "diagnose",
+        &run.join("spec.toml"),
+        &run,
+        &["features", "fit"],
+        &run.join("diagnose"),
+        &["--no-refits", "--force"],
+    );
     assert_exit(&o, 1);
     assert!(stderr(&o).contains("draws.parquet"), "{}", stderr(&o));
 }
@@ -332,7 +393,12 @@ fn links_planted_at_temp_names_are_never_followed() {
             std::os::unix::fs::symlink(&victim, link).expect("symlink");
         }
     }
-    let o = mmm_os(["report".as_ref(), "--run".as_ref(), run.as_os_str(), "--force".as_ref()]);
+    let o = mmm_os([
+        "report".as_ref(),
+        "--run".as_ref(),
+        run.as_os_str(),
+        "--force".as_ref(),
+    ]);
     assert_exit(&o, 0);
     assert_eq!(std::fs::read_to_string(&victim).expect("victim"), "keep me");
     let leftovers = std::fs::read_dir(&report)
@@ -340,7 +406,10 @@ fn links_planted_at_temp_names_are_never_followed() {
         .flatten()
         .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
         .count();
-    assert_eq!(leftovers, 0, "stale temp names are cleared, the victim untouched");
+    assert_eq!(
+        leftovers, 0,
+        "stale temp names are cleared, the victim untouched"
+    );
     assert_exit(&inspect(&run), 0);
 }
 
@@ -359,12 +428,19 @@ fn a_second_writer_is_refused_naming_the_holder() {
         .spawn()
         .expect("flock");
     std::thread::sleep(std::time::Duration::from_millis(300));
-    let o = mmm_run(&run.join("spec.toml"), &fixture("pymc_example/data.csv"), &run);
+    let o = mmm_run(
+        &run.join("spec.toml"),
+        &fixture("pymc_example/data.csv"),
+        &run,
+    );
     let _ = holder.kill();
     let _ = holder.wait();
     assert_exit(&o, 1);
     let err = stderr(&o);
-    assert!(err.contains("locked by another writer (pid 4242 (mmm run))"), "{err}");
+    assert!(
+        err.contains("locked by another writer (pid 4242 (mmm run))"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -401,7 +477,10 @@ fn ctrl_c_after_the_fit_exits_130_and_leaves_nothing_half_written() {
     assert!(kill.success());
     let o = child.wait_with_output().expect("wait");
     assert_exit(&o, 130);
-    assert!(!run.join("diagnose/manifest.json").exists(), "diagnose must not look finished");
+    assert!(
+        !run.join("diagnose/manifest.json").exists(),
+        "diagnose must not look finished"
+    );
     for stage in ["diagnose", "fit", "features", "validate"] {
         let temps = std::fs::read_dir(run.join(stage))
             .map(|d| {
@@ -412,43 +491,45 @@ fn ctrl_c_after_the_fit_exits_130_and_leaves_nothing_half_written() {
             .unwrap_or(0);
         assert_eq!(temps, 0, "{stage} holds temp or lock files");
     }
-    assert!(!run.join(".mmm.lock").exists(), "the run's lock is released");
+    assert!(
+        !run.join(".mmm.lock").exists(),
+        "the run's lock is released"
+    );
 }
 
 #[test]
 fn a_stale_diagnose_after_a_refit_is_refused_and_fails_inspect() {
     let dir = tempfile::tempdir().expect("tmp");
     let run = copy_of_base(dir.path(), "run");
-    let fit = mmm_os([
-        "fit".as_ref(),
-        "--spec".as_ref(),
-        run.join("spec.toml").as_os_str(),
-        "--features".as_ref(),
-        run.join("features").as_os_str(),
-        "--out".as_ref(),
-        run.join("fit").as_os_str(),
-        "--seed".as_ref(),
-        "99".as_ref(),
-        "--quiet".as_ref(),
-    ]);
+    let fit = stage_on(
+        "fit",
+        &run.join("spec.toml"),
+        &run,
+        &["features"],
+        &run.join("fit"),
+        &["--seed", "99", "--quiet"],
+    );
     assert_exit(&fit, 0);
     // diagnose was made from the old fit: decide refuses the pair, inspect names the link.
-    let o = mmm_os([
-        "decide".as_ref(),
-        "--spec".as_ref(),
-        run.join("spec.toml").as_os_str(),
-        "--features".as_ref(),
-        run.join("features").as_os_str(),
-        "--fit".as_ref(),
-        run.join("fit").as_os_str(),
-        "--diagnose".as_ref(),
-        run.join("diagnose").as_os_str(),
-        "--out".as_ref(),
-        run.join("decide").as_os_str(),
-    ]);
+    let o = stage_on(
+        "decide",
+        &run.join("spec.toml"),
+        &run,
+        &["features", "fit", "diagnose"],
+        &run.join("decide"),
+        &[],
+    );
     assert_exit(&o, 1);
-    assert!(stderr(&o).contains("was made from the fit stage"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("was made from the fit stage"),
+        "{}",
+        stderr(&o)
+    );
     let o = inspect(&run);
     assert_exit(&o, 4);
-    assert!(stdout(&o).contains("diagnose: was made from the fit stage"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("diagnose: was made from the fit stage"),
+        "{}",
+        stdout(&o)
+    );
 }
