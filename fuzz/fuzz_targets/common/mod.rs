@@ -83,9 +83,29 @@ fn payload_text(payload: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "(non-string panic payload)".into())
 }
 
+unsafe extern "C" {
+    fn atexit(callback: extern "C" fn()) -> std::ffi::c_int;
+}
+
+/// At exit (libFuzzer ends a `-max_total_time` or `-runs` run with `exit`): the guard's catches
+/// in total and per source location.
+extern "C" fn print_summary() {
+    let total = CAUGHT_TOTAL.load(Ordering::SeqCst);
+    eprintln!("[mmm-fuzz] panics caught by a guard in this process: {total}");
+    if let Ok(seen) = SEEN.lock() {
+        for (location, count) in seen.iter() {
+            eprintln!("[mmm-fuzz]   {count} input(s) at {location}");
+        }
+    }
+}
+
 /// Install the counting hook above mmm-core's quiet hook (idempotent).
 pub fn install() {
     INSTALL.call_once(|| {
+        // SAFETY: registers a plain function with no arguments, as atexit(3) expects.
+        unsafe {
+            atexit(print_summary);
+        }
         // `catch_panic` installs the quiet hook on its first use anyway; installing it here
         // first puts it *below* the counting hook, so no panic can bypass the count.
         mmm_core::guard::install_quiet_panic_hook();
