@@ -21,8 +21,9 @@
 //!
 //! The other files of each stage directory are real artifacts of the pymc_example fixture
 //! (`fuzz/fixtures/artifacts/`, made by `fuzz/make_artifact_seeds.sh`, which also writes
-//! the seeds `fuzz/seeds/artifacts/`). Panics that
-//! `read_parquet_bytes` catches are counted and printed (see `common`).
+//! the seeds `fuzz/seeds/artifacts/`). Panics that `read_parquet_bytes` catches are counted and
+//! printed (see `common`); the seeds named `caught_*` are minimized inputs that make the Parquet
+//! decoder panic inside that guard (an error, not a crash, unless `MMM_FUZZ_STRICT=1`).
 #![no_main]
 
 mod common;

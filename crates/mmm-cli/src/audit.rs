@@ -179,12 +179,7 @@ fn check_stage(
 }
 
 /// Each recorded upstream link must point at the run's own stage of that name, unchanged.
-fn check_links(
-    m: &Manifest,
-    dir: &Path,
-    run: &Path,
-    problems: &mut Vec<String>,
-) -> Vec<LinkCheck> {
+fn check_links(m: &Manifest, dir: &Path, run: &Path, problems: &mut Vec<String>) -> Vec<LinkCheck> {
     m.upstream
         .iter()
         .map(|link| {
@@ -334,10 +329,12 @@ fn upstream_output_state(run: &Path, stage: &str, path: &Path, sha256: &str) -> 
 fn lineage(run: &Path) -> Lineage {
     let mut problems = Vec::new();
     let spec_path = run.join("spec.toml");
-    let spec_sha = match mmm_core::read_regular_file(&spec_path, 1 << 20) {
+    let spec_sha = match mmm_core::read_regular_file(&spec_path, mmm_core::spec::MAX_SPEC_BYTES) {
         Ok(bytes) => Some(sha256_hex(&bytes)),
         Err(e) => {
-            problems.push(format!("the run's frozen spec is missing or unreadable: {e}"));
+            problems.push(format!(
+                "the run's frozen spec is missing or unreadable: {e}"
+            ));
             None
         }
     };
@@ -353,7 +350,10 @@ fn lineage(run: &Path) -> Lineage {
         .filter_map(|d| check_stage(d, run, spec_sha.as_deref(), &mut problems))
         .collect();
     for required in REQUIRED_STAGES {
-        if !dirs.iter().any(|d| d.file_name() == Some(std::ffi::OsStr::new(required))) {
+        if !dirs
+            .iter()
+            .any(|d| d.file_name() == Some(std::ffi::OsStr::new(required)))
+        {
             problems.push(format!(
                 "{}: the run has no {required} stage (every run has {})",
                 run.display(),

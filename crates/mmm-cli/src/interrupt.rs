@@ -8,8 +8,8 @@
 //! renamed, and the manifest is written last, so no stage is left looking finished.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// Exit code of an interrupted command.
 pub const EXIT_INTERRUPTED: u8 = 130;
@@ -43,7 +43,9 @@ pub fn install() {
             for _ in signals.forever() {
                 let first = !stop.swap(true, Ordering::SeqCst);
                 if first && GRACEFUL.load(Ordering::SeqCst) > 0 {
-                    eprintln!("interrupted: stopping after the current draws (Ctrl-C again to quit now)");
+                    eprintln!(
+                        "interrupted: stopping after the current draws (Ctrl-C again to quit now)"
+                    );
                     continue;
                 }
                 mmm_core::guard::remove_temp_files_in_flight();

@@ -876,7 +876,7 @@ fn spec_check(file: &Path) -> Result<u8> {
 /// Freeze the spec into the run directory; refuse to silently replace a different one.
 fn freeze_spec(spec: &Path, run: &Path, force: bool) -> Result<PathBuf> {
     let frozen = run.join("spec.toml");
-    let bytes = mmm_core::read_regular_file(spec, 1 << 20)?;
+    let bytes = mmm_core::read_regular_file(spec, mmm_core::spec::MAX_SPEC_BYTES)?;
     if let Ok(existing) = std::fs::read(&frozen) {
         if existing != bytes && !force {
             return Err(Exit(

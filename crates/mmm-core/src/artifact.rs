@@ -49,7 +49,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CoreError> {
     builder.prefix(&prefix).suffix(".tmp");
     #[cfg(unix)]
     builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
-    let mut tmp = builder.tempfile_in(dir).map_err(|e| CoreError::io(dir, e))?;
+    let mut tmp = builder
+        .tempfile_in(dir)
+        .map_err(|e| CoreError::io(dir, e))?;
     let tmp_path = tmp.path().to_path_buf();
     crate::guard::register_cleanup(&tmp_path);
     let written = tmp
@@ -118,11 +120,9 @@ pub fn parquet_bytes(batch: &RecordBatch, path_for_errors: &Path) -> Result<Vec<
 pub fn read_parquet_bytes(bytes: Vec<u8>, path: &Path) -> Result<RecordBatch, CoreError> {
     let decode = move || -> Result<RecordBatch, String> {
         let options = ArrowReaderOptions::new().with_skip_arrow_metadata(true);
-        let builder = ParquetRecordBatchReaderBuilder::try_new_with_options(
-            Bytes::from(bytes),
-            options,
-        )
-        .map_err(|e| e.to_string())?;
+        let builder =
+            ParquetRecordBatchReaderBuilder::try_new_with_options(Bytes::from(bytes), options)
+                .map_err(|e| e.to_string())?;
         let schema: Arc<Schema> = builder.schema().clone();
         let reader = builder.build().map_err(|e| e.to_string())?;
         let batches = reader
@@ -549,7 +549,12 @@ fn remove_stale_temp_files(dir: &Path) {
 /// A stage is fresh when its manifest is complete, was made from the same spec, upstream
 /// manifests, inputs and options, and every output it lists is still there with the recorded
 /// hash.
-fn is_fresh(dir: &Path, stage: &str, inputs: &StageInputs<'_>, upstream: &[UpstreamRecord]) -> bool {
+fn is_fresh(
+    dir: &Path,
+    stage: &str,
+    inputs: &StageInputs<'_>,
+    upstream: &[UpstreamRecord],
+) -> bool {
     let Ok(up) = Upstream::open(dir, stage) else {
         return false;
     };
@@ -633,15 +638,24 @@ mod tests {
         let file = root.path().join("f");
         fs::write(&file, b"0123456789").expect("write");
         assert_eq!(read_regular_file(&file, 10).expect("read").len(), 10);
-        let err = read_regular_file(&file, 9).expect_err("too big").to_string();
+        let err = read_regular_file(&file, 9)
+            .expect_err("too big")
+            .to_string();
         assert!(err.contains("more than the 9 bytes"), "{err}");
     }
 
     #[test]
     fn corrupt_parquet_is_an_error_naming_the_file() {
-        let err = read_parquet_bytes(b"PAR1 not really PAR1".to_vec(), Path::new("x/draws.parquet"))
-            .expect_err("corrupt");
-        assert!(err.to_string().starts_with("x/draws.parquet: parquet: corrupt"), "{err}");
+        let err = read_parquet_bytes(
+            b"PAR1 not really PAR1".to_vec(),
+            Path::new("x/draws.parquet"),
+        )
+        .expect_err("corrupt");
+        assert!(
+            err.to_string()
+                .starts_with("x/draws.parquet: parquet: corrupt"),
+            "{err}"
+        );
     }
 
     #[test]

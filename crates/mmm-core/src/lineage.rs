@@ -9,7 +9,9 @@ use crate::error::CoreError;
 use crate::spec::LoadedSpec;
 
 /// Every stage a run directory of `mmm run` has, in pipeline order.
-pub const REQUIRED_STAGES: [&str; 6] = ["validate", "features", "fit", "diagnose", "decide", "report"];
+pub const REQUIRED_STAGES: [&str; 6] = [
+    "validate", "features", "fit", "diagnose", "decide", "report",
+];
 
 /// Every stage directory name a run may hold, in pipeline order.
 pub const ALL_STAGES: [&str; 9] = [
@@ -191,7 +193,10 @@ mod tests {
         let new = "seed = 1\n[[channels]]\nname = \"tv\"\nl_max = 3\n[x]\ny = 2\n";
         assert_eq!(
             spec_key_changes(old, new),
-            vec!["channels[0].l_max: 8 -> 3".to_string(), "x.y: (absent) -> 2".to_string()]
+            vec![
+                "channels[0].l_max: 8 -> 3".to_string(),
+                "x.y: (absent) -> 2".to_string()
+            ]
         );
         assert!(spec_key_changes(old, old).is_empty());
         assert_eq!(spec_key_changes("=", old).len(), 1);

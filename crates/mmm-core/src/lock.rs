@@ -128,9 +128,15 @@ mod tests {
         let err = DirLock::acquire(dir.path()).expect_err("second writer");
         let text = err.to_string();
         assert!(matches!(err, CoreError::Locked { .. }), "{text}");
-        assert!(text.contains(&format!("pid {}", std::process::id())), "{text}");
+        assert!(
+            text.contains(&format!("pid {}", std::process::id())),
+            "{text}"
+        );
         drop(first);
-        assert!(!dir.path().join(LOCK_FILE).exists(), "the lock file is removed on release");
+        assert!(
+            !dir.path().join(LOCK_FILE).exists(),
+            "the lock file is removed on release"
+        );
         DirLock::acquire(dir.path()).expect("free again");
     }
 }

@@ -28,6 +28,9 @@ pub const MAX_DRAWS_BYTES: u64 = 8 << 30;
 /// Largest Fourier order of the seasonality (sine/cosine pairs).
 pub const MAX_FOURIER_ORDER: usize = 100;
 
+/// Largest spec file read (1 MiB: a real spec is a few kilobytes).
+pub const MAX_SPEC_BYTES: u64 = 1 << 20;
+
 /// Most bootstrap refits and cross-validation folds of the diagnose stage.
 pub const MAX_REFITS: usize = 10_000;
 
@@ -1201,9 +1204,10 @@ impl Spec {
 
     /// Read, parse and validate a spec file; every problem is reported at once.
     pub fn load(path: &Path) -> Result<Self, CoreError> {
-        let text = std::fs::read_to_string(path).map_err(|source| CoreError::Io {
+        let bytes = crate::read_regular_file(path, MAX_SPEC_BYTES)?;
+        let text = String::from_utf8(bytes).map_err(|e| CoreError::Io {
             path: path.to_path_buf(),
-            source,
+            source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
         })?;
         Self::from_file_text(path, &text)
     }
@@ -1925,10 +1929,8 @@ pub struct LoadedSpec {
 impl LoadedSpec {
     /// Read, hash, parse and validate a spec file.
     pub fn load(path: &Path) -> Result<Self, CoreError> {
-        let bytes = std::fs::read(path).map_err(|source| CoreError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        // Through the regular-file check: a FIFO or device given as `--spec` would block.
+        let bytes = crate::read_regular_file(path, MAX_SPEC_BYTES)?;
         // One read: the hash, the text and the parsed spec all describe the same bytes.
         let text = String::from_utf8(bytes).map_err(|e| CoreError::Io {
             path: path.to_path_buf(),

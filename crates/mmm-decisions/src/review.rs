@@ -161,7 +161,7 @@ impl DecisionRecord {
     /// Read and check a record written by `mmm optimize --record` or `mmm scenario --record`.
     pub fn read(path: &Path) -> Result<Self, DecideError> {
         let err = |m: String| DecideError::Input(format!("{}: {m}", path.display()));
-        let bytes = std::fs::read(path).map_err(|e| err(e.to_string()))?;
+        let bytes = mmm_core::read_regular_file(path, mmm_core::artifact::MAX_ARTIFACT_BYTES)?;
         let record: Self = serde_json::from_slice(&bytes)
             .map_err(|e| err(format!("not a decision record: {e}")))?;
         record.check().map_err(err)?;
@@ -439,7 +439,9 @@ fn read_actuals(
     actuals: &Path,
 ) -> Result<Vec<Vec<f64>>, DecideError> {
     let err = |m: String| DecideError::Input(format!("{}: {m}", actuals.display()));
-    let mut rdr = csv::Reader::from_path(actuals).map_err(|e| err(e.to_string()))?;
+    // Read through the regular-file check: a FIFO or device given as `--actuals` would block.
+    let bytes = mmm_core::read_regular_file(actuals, mmm_core::artifact::MAX_ARTIFACT_BYTES)?;
+    let mut rdr = csv::Reader::from_reader(bytes.as_slice());
     let headers = rdr.headers().map_err(|e| err(e.to_string()))?.clone();
     let position = |n: &str| headers.iter().position(|h| h.trim() == n);
     let find = |n: &str| position(n).ok_or_else(|| err(format!("missing column '{n}'")));

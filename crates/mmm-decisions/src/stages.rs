@@ -614,7 +614,9 @@ pub(crate) fn read_scenario_file(
     channels: &[String],
 ) -> Result<ScenarioFile, DecideError> {
     let err = |m: String| DecideError::Input(format!("{}: {m}", path.display()));
-    let mut rdr = csv::Reader::from_path(path).map_err(|e| err(e.to_string()))?;
+    // Read through the regular-file check: a FIFO or device given as `--plans` would block.
+    let bytes = mmm_core::read_regular_file(path, mmm_core::artifact::MAX_ARTIFACT_BYTES)?;
+    let mut rdr = csv::Reader::from_reader(bytes.as_slice());
     let headers = rdr.headers().map_err(|e| err(e.to_string()))?.clone();
     let find = |name: &str| headers.iter().position(|h| h.trim() == name);
     let week_col = find("week").ok_or_else(|| err("missing column 'week'".into()))?;

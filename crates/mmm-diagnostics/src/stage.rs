@@ -362,12 +362,8 @@ pub fn run_with_refits(
     // Whether refits ran changes the output, so it is part of what makes it fresh.
     let stage_inputs = mmm_core::StageInputs::new(spec, &[&features, &fit], inputs)
         .with_options(serde_json::json!({ "refits": refit.is_some() }));
-    let Some(mut writer) = StageWriter::begin(
-        out_dir,
-        &mmm_core::stage_id!(STAGE),
-        stage_inputs,
-        force,
-    )?
+    let Some(mut writer) =
+        StageWriter::begin(out_dir, &mmm_core::stage_id!(STAGE), stage_inputs, force)?
     else {
         // Fresh: report the existing result without rewriting anything.
         let (d, _) = Upstream::open(out_dir, STAGE)?.json::<Diagnostics>("diagnostics.json")?;

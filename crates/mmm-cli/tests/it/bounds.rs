@@ -271,6 +271,46 @@ fn fifos_and_devices_as_inputs_are_refused_without_reading_them() {
     );
 }
 
+#[cfg(unix)]
+#[test]
+fn a_fifo_spec_or_record_is_refused_without_reading_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fifo = mkfifo(&dir.path().join("pipe.toml"));
+    let good = fixture("bad/good.csv");
+    let out = dir.path().join("out");
+    let refused = "not a regular file (a FIFO, device or directory cannot be read as an input)";
+    let spec_cases: [&[&OsStr]; 2] = [
+        &["spec".as_ref(), "check".as_ref(), fifo.as_os_str()],
+        &[
+            "validate".as_ref(),
+            "--spec".as_ref(),
+            fifo.as_os_str(),
+            "--data".as_ref(),
+            good.as_os_str(),
+            "--out".as_ref(),
+            out.as_os_str(),
+        ],
+    ];
+    for args in spec_cases {
+        let o = mmm_within_30s(args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(refused), "{args:?}: {}", stderr(&o));
+    }
+    let o = mmm_within_30s(&[
+        "review".as_ref(),
+        "--record".as_ref(),
+        fifo.as_os_str(),
+        "--actuals".as_ref(),
+        good.as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+    ]);
+    // A decision record is not data under contract: like any unreadable record, exit 1.
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains(refused), "{}", stderr(&o));
+    assert!(!out.exists(), "nothing is written for a refused input");
+}
+
 #[test]
 fn malformed_csv_is_rejected_input_and_usage_errors_stay_1() {
     let dir = tempfile::tempdir().expect("tempdir");

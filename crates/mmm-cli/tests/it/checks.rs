@@ -270,4 +270,3 @@ fn compare_passes_a_rerun_and_fails_a_flipped_coefficient_and_moved_roi() {
     assert_eq!(changed("y"), Some(0));
     assert_eq!(d["results"]["channels"], c["refreshes"][0]["channels"]);
 }
-
