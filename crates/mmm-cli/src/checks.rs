@@ -7,23 +7,27 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use mmm_core::Spec;
 use mmm_diagnostics::compare::Comparison;
-use mmm_diagnostics::refits::RefitModel;
+use mmm_diagnostics::refits::{RefitModel, WarmStart};
 
 /// Fits a model (national or geo hierarchy) with NUTS using the spec's sampler settings and
 /// `[diagnose]` refit sizes, one thread per refit (the diagnose stage runs refits in parallel).
-pub fn refitter(spec: &Spec) -> impl Fn(&RefitModel, u64) -> Result<Vec<Vec<f64>>, String> + Sync {
-    let mut opts = mmm_sampler::NutsOptions::from_spec(&spec.sampler);
+/// With a warm start the chains sample the standardized coordinates of the full posterior,
+/// start within one posterior sd of its mean and adapt from the full fit's step size.
+pub fn refitter(
+    spec: &Spec,
+) -> impl Fn(&RefitModel, Option<&WarmStart>, u64) -> Result<Vec<Vec<f64>>, String> + Sync {
+    let mut opts = mmm_sampler::NutsOptions::from_spec(spec);
     opts.chains = spec.diagnose.refit_chains;
     opts.tune = spec.diagnose.refit_tune;
     opts.draws = spec.diagnose.refit_draws;
     opts.threads = 1;
     opts.progress = false;
-    move |model: &RefitModel, seed: u64| {
+    move |model: &RefitModel, warm: Option<&WarmStart>, seed: u64| {
         let mut o = opts.clone();
         o.seed = seed;
         let trace = match model {
-            RefitModel::National(m) => mmm_sampler::sample(Arc::new(m.as_ref().clone()), &o),
-            RefitModel::Geo(m) => mmm_sampler::sample(Arc::new(m.as_ref().clone()), &o),
+            RefitModel::National(m) => sample_from(Arc::new(m.as_ref().clone()), warm, o),
+            RefitModel::Geo(m) => sample_from(Arc::new(m.as_ref().clone()), warm, o),
         }
         .map_err(|e| e.to_string())?;
         let d = trace.names.len().max(1);
@@ -33,6 +37,30 @@ pub fn refitter(spec: &Spec) -> impl Fn(&RefitModel, u64) -> Result<Vec<Vec<f64>
             .flat_map(|chain| chain.chunks(d).map(<[f64]>::to_vec))
             .collect())
     }
+}
+
+/// Sample `density`, through the warm start's standardized coordinates when one is given.
+fn sample_from<D: mmm_sampler::LogDensity>(
+    density: Arc<D>,
+    warm: Option<&WarmStart>,
+    mut opts: mmm_sampler::NutsOptions,
+) -> Result<mmm_sampler::Trace, mmm_sampler::SampleError> {
+    let Some(w) = warm else {
+        return mmm_sampler::sample(density, &opts);
+    };
+    let Some(standardized) =
+        mmm_sampler::Preconditioned::new(density.clone(), w.center.clone(), w.scale.clone())
+    else {
+        // A warm start of another dimension (cannot happen for refits of the same model):
+        // sample cold rather than fail the check.
+        return mmm_sampler::sample(density, &opts);
+    };
+    opts.init = mmm_core::spec::InitStrategy::Point;
+    opts.start = Some(vec![0.0; w.center.len()]);
+    // Uniform(-1, 1) posterior sds around the mean: chains start apart, inside the bulk.
+    opts.jitter = 1.0;
+    opts.initial_step = Some(w.step_size);
+    mmm_sampler::sample(Arc::new(standardized), &opts)
 }
 
 /// `mmm compare`: print the comparison, write compare.json when asked; exit code 3 when a

@@ -10,6 +10,7 @@ mod audit;
 mod batch;
 mod checks;
 mod geo_recovery;
+mod init;
 mod interrupt;
 mod remote;
 mod sbc;
@@ -39,6 +40,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Write a commented spec from a data file (roles detected, priors left to their defaults).
+    ///
+    /// The date column, frequency, geo column, target, channels and controls are detected or
+    /// named with flags; every prior and transform is left to its documented default
+    /// (docs/spec.md). The spec runs unchanged with `mmm run`.
+    Init(init::InitArgs),
     /// Work with spec files.
     #[command(subcommand)]
     Spec(SpecCommand),
@@ -369,7 +376,8 @@ fn parse_objective(s: &str) -> Result<mmm_core::spec::Objective, String> {
 
 #[derive(Subcommand)]
 enum SpecCommand {
-    /// Parse and validate a spec; list every problem with its key path.
+    /// Parse and validate a spec; list every problem with its key path in one pass: unknown
+    /// keys (with a "did you mean"), missing keys, wrong types and semantic problems.
     Check {
         /// The spec file.
         file: PathBuf,
@@ -468,6 +476,7 @@ fn say(quiet: bool, msg: String) {
 fn dispatch(cli: Cli) -> Result<u8> {
     let quiet = cli.quiet;
     match cli.command {
+        Command::Init(args) => init::run(&args, quiet),
         Command::Spec(SpecCommand::Check { file }) => spec_check(&file),
         Command::Schemas { dir, check } => schemas::write_or_check(&dir, check),
         Command::Validate {

@@ -57,7 +57,7 @@ pub fn run(spec_path: &Path, data: &Path, out: &Path, s: &SbcSettings, quiet: bo
             s.ranks + 1
         ));
     }
-    let mut nuts = mmm_sampler::NutsOptions::from_spec(&spec.spec.sampler);
+    let mut nuts = mmm_sampler::NutsOptions::from_spec(&spec.spec);
     nuts.chains = s.chains;
     nuts.tune = s.tune;
     nuts.draws = s.draws;
@@ -247,7 +247,7 @@ pub fn recovery(
     mmm_features::run(&spec, &out.join("validate"), &out.join("features"), false)?;
     let features = mmm_core::Upstream::open(&out.join("features"), mmm_features::STAGE)?;
     let (design, _) = mmm_features::Design::load(&features, &spec.spec)?;
-    let nuts = mmm_sampler::NutsOptions::from_spec(&spec.spec.sampler);
+    let nuts = mmm_sampler::NutsOptions::from_spec(&spec.spec);
     let workers = if s.workers == 0 {
         std::thread::available_parallelism().map_or(1, |p| p.get())
     } else {

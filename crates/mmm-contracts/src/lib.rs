@@ -33,9 +33,9 @@ pub use drift::{ColumnDrift, psi};
 pub use history::HistoryReport;
 pub use long::{CampaignMap, read_mapping};
 pub use read::{RawTable, read_table, read_table_bytes, require_regular_file};
-pub use rules::MAX_ABS_VALUE;
+pub use rules::{MAX_ABS_VALUE, SpendSpike, spend_spikes};
 pub use sql::SqlEngine;
-pub use summary::summary_text;
+pub use summary::{summary_text, warning_lines};
 
 /// Name of the stage.
 pub const STAGE: &str = "validate";
@@ -113,30 +113,60 @@ pub struct RuleCount {
     pub severity: Severity,
     /// Findings of the rule in all.
     pub count: usize,
-    /// Findings beyond the first [`FINDINGS_PER_RULE`]: counted here, not listed.
+    /// Findings beyond the first [`FINDINGS_PER_RULE`] (and the first of each column): counted
+    /// here, not listed.
     pub omitted: usize,
+    /// The findings per column, in order of first appearance (`column` null: findings that
+    /// name no column).
+    pub columns: Vec<ColumnCount>,
 }
 
-/// Keep the first [`FINDINGS_PER_RULE`] findings of each rule and severity, in their order,
-/// and count every rule's findings (sorted by rule, then severity). Bounds contract.json and
-/// the terminal output whatever the input's size.
+/// How many findings of one rule name one column.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct ColumnCount {
+    /// Column, or null for findings that name none.
+    pub column: Option<String>,
+    /// Findings of the rule in this column, listed or not.
+    pub count: usize,
+}
+
+/// Keep the first [`FINDINGS_PER_RULE`] findings of each rule and severity, and the first of
+/// each column, in their order, and count every rule's findings per column (sorted by rule,
+/// then severity). Bounds contract.json and the terminal output whatever the input's size.
 pub fn cap_findings(findings: Vec<Finding>) -> (Vec<Finding>, Vec<RuleCount>) {
-    let mut counts: BTreeMap<(&'static str, Severity), usize> = BTreeMap::new();
+    let mut counts: BTreeMap<(&'static str, Severity), (usize, usize, Vec<ColumnCount>)> =
+        BTreeMap::new();
     let kept = findings
         .into_iter()
         .filter(|f| {
-            let n = counts.entry((f.rule, f.severity)).or_insert(0);
+            let (n, listed, columns) = counts.entry((f.rule, f.severity)).or_default();
             *n += 1;
-            *n <= FINDINGS_PER_RULE
+            let first_of_column = match columns.iter_mut().find(|c| c.column == f.column) {
+                Some(c) => {
+                    c.count += 1;
+                    false
+                }
+                None => {
+                    columns.push(ColumnCount {
+                        column: f.column.clone(),
+                        count: 1,
+                    });
+                    true
+                }
+            };
+            let keep = *n <= FINDINGS_PER_RULE || first_of_column;
+            *listed += usize::from(keep);
+            keep
         })
         .collect();
     let rules = counts
         .into_iter()
-        .map(|((rule, severity), count)| RuleCount {
+        .map(|((rule, severity), (count, listed, columns))| RuleCount {
             rule,
             severity,
             count,
-            omitted: count.saturating_sub(FINDINGS_PER_RULE),
+            omitted: count - listed,
+            columns,
         })
         .collect();
     (kept, rules)
@@ -184,8 +214,28 @@ fn rejected_message(path: &Path, findings: &[Finding], rules: &[RuleCount]) -> S
         path.display(),
         thousands(errors)
     )];
-    lines.extend(findings.iter().map(|f| format!("  - {f}")));
-    lines.extend(omitted_lines(rules).into_iter().map(|l| format!("  {l}")));
+    // Errors one by one, warnings one line per rule and column: each finding once.
+    lines.extend(
+        findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .map(|f| format!("  - {f}")),
+    );
+    let error_rules: Vec<RuleCount> = rules
+        .iter()
+        .filter(|r| r.severity == Severity::Error)
+        .cloned()
+        .collect();
+    lines.extend(
+        omitted_lines(&error_rules)
+            .into_iter()
+            .map(|l| format!("  {l}")),
+    );
+    lines.extend(
+        warning_lines(findings, rules)
+            .into_iter()
+            .map(|l| format!("  {l}")),
+    );
     lines.join("\n")
 }
 

@@ -4,10 +4,16 @@ use std::fmt::Write;
 
 use std::collections::BTreeMap;
 
-use crate::{ContractReport, Severity, omitted_lines, thousands};
+use crate::{ContractReport, Finding, RuleCount, Severity, omitted_lines, thousands};
 
-/// Lines shown per severity before the rest is left to contract.json.
+/// Errors listed before the rest is left to contract.json.
 const SHOWN: usize = 15;
+
+/// Places (periods or rows) named on a warning line before the rest are counted.
+const PLACES: usize = 3;
+
+/// Warning lines (rule and column pairs) shown before the rest is left to contract.json.
+const WARNING_LINES: usize = 30;
 
 /// A short human-readable summary: the table's shape, each column's range, and the findings.
 pub fn summary_text(r: &ContractReport) -> String {
@@ -89,27 +95,7 @@ pub fn summary_text(r: &ContractReport) -> String {
         thousands(errors),
         thousands(warnings)
     );
-    let mut per_rule: BTreeMap<&str, usize> = BTreeMap::new();
-    for c in &r.rules {
-        *per_rule.entry(c.rule).or_insert(0) += c.count;
-    }
-    for (rule, n) in per_rule {
-        let _ = writeln!(s, "  {rule}: {}", thousands(n));
-    }
-    for severity in [Severity::Error, Severity::Warning] {
-        let list: Vec<_> = r
-            .findings
-            .iter()
-            .filter(|f| f.severity == severity)
-            .collect();
-        for f in list.iter().take(SHOWN) {
-            let _ = writeln!(s, "  - {f}");
-        }
-        if list.len() > SHOWN {
-            let _ = writeln!(s, "  ... {} more in contract.json", list.len() - SHOWN);
-        }
-    }
-    for line in omitted_lines(&r.rules) {
+    for line in finding_lines(&r.findings, &r.rules) {
         let _ = writeln!(s, "  {line}");
     }
     for d in r
@@ -124,4 +110,117 @@ pub fn summary_text(r: &ContractReport) -> String {
         );
     }
     s
+}
+
+/// The findings for the terminal: the errors one by one (the first [`SHOWN`], each with its
+/// rule, column, row and period) with a count per rule, then the warnings summarised by
+/// [`warning_lines`]. Each finding is shown once.
+pub(crate) fn finding_lines(findings: &[Finding], rules: &[RuleCount]) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut per_rule: BTreeMap<&str, usize> = BTreeMap::new();
+    for c in rules.iter().filter(|c| c.severity == Severity::Error) {
+        *per_rule.entry(c.rule).or_insert(0) += c.count;
+    }
+    for (rule, n) in per_rule {
+        lines.push(format!("{rule}: {}", thousands(n)));
+    }
+    let errors: Vec<&Finding> = findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .collect();
+    for f in errors.iter().take(SHOWN) {
+        lines.push(format!("- {f}"));
+    }
+    if errors.len() > SHOWN {
+        lines.push(format!(
+            "... {} more error(s) in contract.json",
+            errors.len() - SHOWN
+        ));
+    }
+    let error_rules: Vec<RuleCount> = rules
+        .iter()
+        .filter(|c| c.severity == Severity::Error)
+        .cloned()
+        .collect();
+    lines.extend(omitted_lines(&error_rules));
+    lines.extend(warning_lines(findings, rules));
+    lines
+}
+
+/// The warnings, one line per rule and column (in rule order, then column order of first
+/// appearance): a lone warning in full; several as their count, the first few places
+/// (geo, period or row) and the first message. contract.json keeps every listed finding.
+///
+/// ```text
+/// warning[spike] column 'tv': 4 findings at 2022-12-19, 2024-05-13, 2024-09-16 and 1 more; first: spend 7404.02 is ...
+/// warning[few_rows_per_parameter]: 104 periods for 14 parameters ...
+/// ```
+pub fn warning_lines(findings: &[Finding], rules: &[RuleCount]) -> Vec<String> {
+    let mut lines = Vec::new();
+    for r in rules.iter().filter(|r| r.severity == Severity::Warning) {
+        for c in &r.columns {
+            let listed: Vec<&Finding> = findings
+                .iter()
+                .filter(|f| {
+                    f.severity == Severity::Warning && f.rule == r.rule && f.column == c.column
+                })
+                .collect();
+            if c.count == 1
+                && let [only] = listed.as_slice()
+            {
+                lines.push(only.to_string());
+                continue;
+            }
+            let column = c
+                .column
+                .as_ref()
+                .map(|c| format!(" column '{c}'"))
+                .unwrap_or_default();
+            let places: Vec<String> = listed.iter().take(PLACES).map(|f| place(f)).collect();
+            let more = c.count.saturating_sub(places.len());
+            let at = match (places.is_empty(), more) {
+                (true, _) => String::new(),
+                (false, 0) => format!(" at {}", places.join(", ")),
+                (false, _) => format!(" at {} and {} more", places.join(", "), thousands(more)),
+            };
+            let first = listed
+                .first()
+                .map(|f| format!("; first: {}", f.message))
+                .unwrap_or_else(|| "; listed in contract.json".to_owned());
+            lines.push(format!(
+                "warning[{}]{column}: {} findings{at}{first}",
+                r.rule,
+                thousands(c.count)
+            ));
+        }
+    }
+    if lines.len() > WARNING_LINES {
+        let rest = lines.len() - WARNING_LINES;
+        lines.truncate(WARNING_LINES);
+        lines.push(format!(
+            "... {rest} more rule and column pair(s) with warnings in contract.json"
+        ));
+    }
+    lines
+}
+
+/// Where a finding points, briefly: `east 2022-01-03`, `row 7`, `calendar.csv row 3`.
+fn place(f: &Finding) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    if let Some(file) = &f.file {
+        parts.push(file.clone());
+    }
+    if let Some(g) = &f.geo {
+        parts.push(g.clone());
+    }
+    match (&f.period, f.row) {
+        (Some(p), _) => parts.push(p.clone()),
+        (None, Some(r)) => parts.push(format!("row {r}")),
+        (None, None) => {}
+    }
+    if parts.is_empty() {
+        "-".to_owned()
+    } else {
+        parts.join(" ")
+    }
 }

@@ -3,6 +3,13 @@
 //! A spec is one TOML file. Everything that shapes the fit (data roles, channels and their
 //! expected signs, transforms, priors, likelihood, holdout, gates, sampler settings and seed) is
 //! fixed here before any data is fitted, and its sha256 is written into every manifest.
+//!
+//! Every key but the data roles (`data.date_column`, `data.target`) and the channel names has a
+//! documented default (docs/spec.md lists them with their sources), so a spec can be as short as
+//! its data section and channel names; a default is the same value the full spec would write out.
+//! [`Spec::from_file_text`] reports every problem of a file in one pass (see [`check`]).
+
+pub mod check;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -38,7 +45,8 @@ pub const MAX_REFITS: usize = 10_000;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Spec {
-    /// Name and free-text description of the model.
+    /// Name and free-text description of the model (default name `model`, the name the report shows for a spec without one).
+    #[serde(default)]
     pub model: ModelInfo,
     /// Which columns of the input table play which role.
     pub data: DataRoles,
@@ -94,11 +102,25 @@ pub struct Spec {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ModelInfo {
-    /// Short identifier, used in report titles.
+    /// Short identifier, used in report titles (default `model`).
+    #[serde(default = "default_model_name")]
     pub name: String,
     /// What this model is for and where its data come from.
     #[serde(default)]
     pub description: String,
+}
+
+fn default_model_name() -> String {
+    "model".into()
+}
+
+impl Default for ModelInfo {
+    fn default() -> Self {
+        Self {
+            name: default_model_name(),
+            description: String::new(),
+        }
+    }
 }
 
 /// Column roles in the input table.
@@ -175,9 +197,12 @@ pub struct ChannelSpec {
     /// Expected sign of the channel's effect. Media is positive unless said otherwise.
     #[serde(default)]
     pub expected_sign: ExpectedSign,
-    /// Carry-over transform.
+    /// Carry-over transform (default: geometric, l_max 8, alpha ~ Beta(1, 3), normalized).
+    #[serde(default)]
     pub adstock: AdstockSpec,
-    /// Diminishing-returns transform and the channel coefficient.
+    /// Diminishing-returns transform and the channel coefficient (default: logistic,
+    /// lam ~ Gamma(3, 1), beta ~ HalfNormal(2)).
+    #[serde(default)]
     pub saturation: SaturationSpec,
     /// Which transform acts first: adstock then saturation (default) or saturation of each
     /// period's spend, then adstock of the saturated series.
@@ -213,16 +238,18 @@ impl ChannelSpec {
 }
 
 /// Carry-over (adstock) transform: weights w_l for lags l = 0..l_max-1, and
-/// adstock(x)_t = sum_l w_l x_(t-l).
+/// adstock(x)_t = sum_l w_l x_(t-l). `kind` is required when the table is written; every other
+/// key has a default (l_max 8, PyMC-Marketing's priors; docs/spec.md).
+// Read from and written as `AdstockToml`: the delayed geometric's default peak-lag prior
+// depends on the table's own `l_max`, which a serde field default cannot see.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(from = "AdstockToml", into = "AdstockToml")]
 pub enum AdstockSpec {
     /// Geometric decay: weight alpha^l (parameter `adstock_alpha[CH]`).
     Geometric {
         /// Number of weeks an impulse lasts (lags 0..l_max-1).
         l_max: usize,
         /// Divide the weights by their sum so total carry-over is 1.
-        #[serde(default = "default_true")]
         normalize: bool,
         /// Prior of the decay rate alpha in (0, 1).
         alpha_prior: Prior,
@@ -233,7 +260,6 @@ pub enum AdstockSpec {
         /// Number of weeks an impulse lasts (lags 0..l_max-1); at least 2.
         l_max: usize,
         /// Divide the weights by their sum so total carry-over is 1.
-        #[serde(default = "default_true")]
         normalize: bool,
         /// Prior of the retention rate alpha in (0, 1).
         alpha_prior: Prior,
@@ -247,7 +273,6 @@ pub enum AdstockSpec {
         /// Number of weeks an impulse lasts (lags 0..l_max-1).
         l_max: usize,
         /// Divide the weights by their sum so total carry-over is 1.
-        #[serde(default = "default_true")]
         normalize: bool,
         /// Prior of the Weibull shape k > 0.
         shape_prior: Prior,
@@ -265,6 +290,228 @@ pub enum AdstockSpec {
         /// Prior of the Weibull scale lam > 0, in weeks.
         scale_prior: Prior,
     },
+}
+
+/// Default adstock: geometric over 8 weeks with alpha ~ Beta(1, 3), normalized. Eight weekly
+/// lags are PyMC-Marketing's example `l_max` and Meridian's default `max_lag`; Beta(1, 3) is
+/// PyMC-Marketing's default decay prior (mean 0.25: most carry-over within a few weeks,
+/// longer decays still reachable).
+impl Default for AdstockSpec {
+    fn default() -> Self {
+        Self::Geometric {
+            l_max: DEFAULT_L_MAX,
+            normalize: true,
+            alpha_prior: default_alpha_prior(),
+        }
+    }
+}
+
+/// Default number of adstock lags (weeks): PyMC-Marketing's example and Meridian's `max_lag`.
+pub const DEFAULT_L_MAX: usize = 8;
+
+fn default_l_max() -> usize {
+    DEFAULT_L_MAX
+}
+
+/// Beta(1, 3), PyMC-Marketing's default prior of the geometric and delayed decay rate.
+fn default_alpha_prior() -> Prior {
+    Prior::Beta {
+        alpha: 1.0,
+        beta: 3.0,
+    }
+}
+
+/// The delayed geometric's peak lag: PyMC-Marketing's HalfNormal(1), truncated to the lags
+/// that exist ([0, l_max - 1]) as the sampler's bounded map needs. An `l_max` below 2 keeps a
+/// valid interval so that only the `l_max` problem itself is reported.
+pub fn default_theta_prior(l_max: usize) -> Prior {
+    Prior::TruncatedNormal {
+        mu: 0.0,
+        sigma: 1.0,
+        lower: 0.0,
+        upper: l_max.saturating_sub(1).max(1) as f64,
+    }
+}
+
+/// Weibull shape k ~ Gamma(9, 3) (mean 3, sd 1): PyMC-Marketing's `Gamma(mu=3, sigma=1)`.
+fn default_weibull_shape_prior() -> Prior {
+    Prior::Gamma {
+        shape: 9.0,
+        rate: 3.0,
+    }
+}
+
+/// Weibull scale lam ~ Gamma(4, 2) (mean 2 weeks, sd 1): PyMC-Marketing's
+/// `Gamma(mu=2, sigma=1)`.
+fn default_weibull_scale_prior() -> Prior {
+    Prior::Gamma {
+        shape: 4.0,
+        rate: 2.0,
+    }
+}
+
+/// How [`AdstockSpec`] is written in a spec file: the same variants with every key but `kind`
+/// optional (its JSON Schema is `AdstockSpec`'s).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum AdstockToml {
+    /// Geometric decay: weight alpha^l (parameter `adstock_alpha[CH]`).
+    Geometric {
+        /// Number of weeks an impulse lasts (lags 0..l_max-1).
+        #[serde(default = "default_l_max")]
+        l_max: usize,
+        /// Divide the weights by their sum so total carry-over is 1.
+        #[serde(default = "default_true")]
+        normalize: bool,
+        /// Prior of the decay rate alpha in (0, 1) (default Beta(1, 3), PyMC-Marketing's).
+        #[serde(default = "default_alpha_prior")]
+        alpha_prior: Prior,
+    },
+    /// Delayed geometric decay (Jin et al. 2017): weight alpha^((l - theta)^2), peaking at
+    /// lag theta (parameters `adstock_alpha[CH]`, `adstock_theta[CH]`).
+    DelayedGeometric {
+        /// Number of weeks an impulse lasts (lags 0..l_max-1); at least 2.
+        #[serde(default = "default_l_max")]
+        l_max: usize,
+        /// Divide the weights by their sum so total carry-over is 1.
+        #[serde(default = "default_true")]
+        normalize: bool,
+        /// Prior of the retention rate alpha in (0, 1) (default Beta(1, 3), PyMC-Marketing's).
+        #[serde(default = "default_alpha_prior")]
+        alpha_prior: Prior,
+        /// Prior of the peak lag theta: a `truncated_normal` with bounds inside [0, l_max - 1]
+        /// (default: mu 0, sigma 1, lower 0, upper l_max - 1: PyMC-Marketing's HalfNormal(1)
+        /// truncated to the lags that exist).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        theta_prior: Option<Prior>,
+    },
+    /// Weibull survival weights (PyMC-Marketing's `WeibullType.CDF`, Robyn's
+    /// `weibull_cdf`): w_0 = 1 and w_l = prod_(i=1..l) (1 - F(i; shape, scale)), F the Weibull
+    /// CDF (parameters `adstock_shape[CH]`, `adstock_scale[CH]`).
+    WeibullCdf {
+        /// Number of weeks an impulse lasts (lags 0..l_max-1).
+        #[serde(default = "default_l_max")]
+        l_max: usize,
+        /// Divide the weights by their sum so total carry-over is 1.
+        #[serde(default = "default_true")]
+        normalize: bool,
+        /// Prior of the Weibull shape k > 0 (default Gamma(9, 3): mean 3, sd 1, PyMC-Marketing's).
+        #[serde(default = "default_weibull_shape_prior")]
+        shape_prior: Prior,
+        /// Prior of the Weibull scale lam > 0, in weeks (default Gamma(4, 2): mean 2, sd 1,
+        /// PyMC-Marketing's).
+        #[serde(default = "default_weibull_scale_prior")]
+        scale_prior: Prior,
+    },
+    /// Weibull density weights: w_l = f(l + 1; shape, scale) / sum_j f(j + 1; shape, scale),
+    /// f the Weibull pdf; always normalized (parameters `adstock_shape[CH]`,
+    /// `adstock_scale[CH]`).
+    WeibullPdf {
+        /// Number of weeks an impulse lasts (lags 0..l_max-1).
+        #[serde(default = "default_l_max")]
+        l_max: usize,
+        /// Prior of the Weibull shape k > 0 (default Gamma(9, 3): mean 3, sd 1, PyMC-Marketing's).
+        #[serde(default = "default_weibull_shape_prior")]
+        shape_prior: Prior,
+        /// Prior of the Weibull scale lam > 0, in weeks (default Gamma(4, 2): mean 2, sd 1,
+        /// PyMC-Marketing's).
+        #[serde(default = "default_weibull_scale_prior")]
+        scale_prior: Prior,
+    },
+}
+
+impl From<AdstockToml> for AdstockSpec {
+    fn from(t: AdstockToml) -> Self {
+        match t {
+            AdstockToml::Geometric {
+                l_max,
+                normalize,
+                alpha_prior,
+            } => Self::Geometric {
+                l_max,
+                normalize,
+                alpha_prior,
+            },
+            AdstockToml::DelayedGeometric {
+                l_max,
+                normalize,
+                alpha_prior,
+                theta_prior,
+            } => Self::DelayedGeometric {
+                l_max,
+                normalize,
+                alpha_prior,
+                theta_prior: theta_prior.unwrap_or_else(|| default_theta_prior(l_max)),
+            },
+            AdstockToml::WeibullCdf {
+                l_max,
+                normalize,
+                shape_prior,
+                scale_prior,
+            } => Self::WeibullCdf {
+                l_max,
+                normalize,
+                shape_prior,
+                scale_prior,
+            },
+            AdstockToml::WeibullPdf {
+                l_max,
+                shape_prior,
+                scale_prior,
+            } => Self::WeibullPdf {
+                l_max,
+                shape_prior,
+                scale_prior,
+            },
+        }
+    }
+}
+
+impl From<AdstockSpec> for AdstockToml {
+    fn from(a: AdstockSpec) -> Self {
+        match a {
+            AdstockSpec::Geometric {
+                l_max,
+                normalize,
+                alpha_prior,
+            } => Self::Geometric {
+                l_max,
+                normalize,
+                alpha_prior,
+            },
+            AdstockSpec::DelayedGeometric {
+                l_max,
+                normalize,
+                alpha_prior,
+                theta_prior,
+            } => Self::DelayedGeometric {
+                l_max,
+                normalize,
+                alpha_prior,
+                theta_prior: Some(theta_prior),
+            },
+            AdstockSpec::WeibullCdf {
+                l_max,
+                normalize,
+                shape_prior,
+                scale_prior,
+            } => Self::WeibullCdf {
+                l_max,
+                normalize,
+                shape_prior,
+                scale_prior,
+            },
+            AdstockSpec::WeibullPdf {
+                l_max,
+                shape_prior,
+                scale_prior,
+            } => Self::WeibullPdf {
+                l_max,
+                shape_prior,
+                scale_prior,
+            },
+        }
+    }
 }
 
 impl AdstockSpec {
@@ -341,7 +588,9 @@ pub enum SaturationSpec {
     /// Logistic saturation (1 - e^(-lam x)) / (1 + e^(-lam x)) times beta
     /// (`saturation_lam[CH]`).
     Logistic {
-        /// Prior of the steepness lam > 0.
+        /// Prior of the steepness lam > 0 (default Gamma(3, 1), PyMC-Marketing's, on spend
+        /// scaled by its training max-abs).
+        #[serde(default = "default_lam_prior")]
         lam_prior: Prior,
         /// Prior of the channel coefficient beta (scaled target units; default
         /// HalfNormal(2), PyMC-Marketing's). Not used when the channel has a `roas_prior`.
@@ -350,9 +599,12 @@ pub enum SaturationSpec {
     },
     /// Hill curve x^s / (x^s + K^s) times beta (`saturation_k[CH]`, `saturation_s[CH]`).
     Hill {
-        /// Prior of the half-saturation point K > 0 (scaled spend units).
+        /// Prior of the half-saturation point K > 0 (scaled spend units; default
+        /// HalfNormal(1.5), PyMC-Marketing's `kappa`).
+        #[serde(default = "default_hill_prior")]
         k_prior: Prior,
-        /// Prior of the slope s > 0.
+        /// Prior of the slope s > 0 (default HalfNormal(1.5), PyMC-Marketing's `slope`).
+        #[serde(default = "default_hill_prior")]
         s_prior: Prior,
         /// Prior of the channel coefficient beta (scaled target units; default
         /// HalfNormal(2), PyMC-Marketing's). Not used when the channel has a `roas_prior`.
@@ -361,7 +613,9 @@ pub enum SaturationSpec {
     },
     /// Exponential saturation 1 - e^(-lam x) times beta (`saturation_lam[CH]`).
     Exponential {
-        /// Prior of the rate lam > 0.
+        /// Prior of the rate lam > 0 (default Gamma(3, 1), as the logistic's: the same role,
+        /// a rate on spend scaled by its training max-abs).
+        #[serde(default = "default_lam_prior")]
         lam_prior: Prior,
         /// Prior of the channel coefficient beta (scaled target units; default
         /// HalfNormal(2), PyMC-Marketing's). Not used when the channel has a `roas_prior`.
@@ -370,7 +624,9 @@ pub enum SaturationSpec {
     },
     /// Michaelis-Menten x / (K + x) times beta (`saturation_k[CH]`).
     MichaelisMenten {
-        /// Prior of the half-saturation point K > 0 (scaled spend units).
+        /// Prior of the half-saturation point K > 0 (scaled spend units; default
+        /// HalfNormal(1), PyMC-Marketing's `lam`).
+        #[serde(default = "default_unit_half_normal")]
         k_prior: Prior,
         /// Prior of the channel coefficient beta (scaled target units; default
         /// HalfNormal(2), PyMC-Marketing's). Not used when the channel has a `roas_prior`.
@@ -379,7 +635,9 @@ pub enum SaturationSpec {
     },
     /// tanh(x / c) times beta (`saturation_c[CH]`).
     Tanh {
-        /// Prior of the scale c > 0 (scaled spend units).
+        /// Prior of the scale c > 0 (scaled spend units; default HalfNormal(1),
+        /// PyMC-Marketing's).
+        #[serde(default = "default_unit_half_normal")]
         c_prior: Prior,
         /// Prior of the channel coefficient beta (scaled target units; default
         /// HalfNormal(2), PyMC-Marketing's). Not used when the channel has a `roas_prior`.
@@ -388,7 +646,8 @@ pub enum SaturationSpec {
     },
     /// ln(1 + lam x) times beta, without an upper bound (`saturation_lam[CH]`).
     Log1p {
-        /// Prior of the rate lam > 0.
+        /// Prior of the rate lam > 0 (default Gamma(3, 1), as the logistic's).
+        #[serde(default = "default_lam_prior")]
         lam_prior: Prior,
         /// Prior of the channel coefficient beta (scaled target units; default
         /// HalfNormal(2), PyMC-Marketing's). Not used when the channel has a `roas_prior`.
@@ -399,6 +658,37 @@ pub enum SaturationSpec {
 
 fn default_beta_prior() -> Prior {
     Prior::HalfNormal { sigma: 2.0 }
+}
+
+/// Gamma(3, 1): PyMC-Marketing's logistic `lam` (mean 3 on max-abs-scaled spend: the curve is
+/// about 90% saturated at the largest training spend, and flatter or steeper curves stay
+/// plausible).
+fn default_lam_prior() -> Prior {
+    Prior::Gamma {
+        shape: 3.0,
+        rate: 1.0,
+    }
+}
+
+/// HalfNormal(1.5): PyMC-Marketing's Hill `kappa` and `slope`.
+fn default_hill_prior() -> Prior {
+    Prior::HalfNormal { sigma: 1.5 }
+}
+
+/// HalfNormal(1): PyMC-Marketing's Michaelis-Menten `lam` and tanh `c`.
+fn default_unit_half_normal() -> Prior {
+    Prior::HalfNormal { sigma: 1.0 }
+}
+
+/// Default saturation: logistic with PyMC-Marketing's priors (lam ~ Gamma(3, 1),
+/// beta ~ HalfNormal(2)), the curve of its classic MMM.
+impl Default for SaturationSpec {
+    fn default() -> Self {
+        Self::Logistic {
+            lam_prior: default_lam_prior(),
+            beta_prior: default_beta_prior(),
+        }
+    }
 }
 
 impl SaturationSpec {
@@ -452,20 +742,81 @@ impl ChannelSpec {
     }
 }
 
-/// A control variable.
+/// A control variable: a column that enters the linear predictor with its own coefficient.
+///
+/// With only `name` written, the coefficient gets a weakly informative Normal(0, 2) prior on
+/// the control scaled by its training-window max-abs; a spec that writes its own `prior` keeps
+/// the raw column unless it says `scale = true` (docs/spec.md).
+// Read from and written as `ControlToml`: the default of `scale` depends on whether `prior` is
+// written, which a serde field default cannot see.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(from = "ControlToml", into = "ControlToml")]
 pub struct ControlSpec {
     /// Column name in the data.
     pub name: String,
     /// Expected sign of the effect.
-    #[serde(default = "unconstrained")]
     pub expected_sign: ExpectedSign,
     /// Prior of the coefficient.
     pub prior: Prior,
-    /// Scale the column by its training-window max-abs. PyMC-Marketing leaves controls unscaled.
-    #[serde(default)]
+    /// Scale the column by its training-window max-abs.
     pub scale: bool,
+}
+
+/// How [`ControlSpec`] is written in a spec file (its JSON Schema is `ControlSpec`'s).
+///
+/// With only `name` written, the coefficient gets a weakly informative Normal(0, 2) prior (the
+/// prior PyMC-Marketing gives controls) on the control scaled by its training-window max-abs,
+/// so the prior means the same for a price in cents and a temperature in degrees (Meridian
+/// likewise puts controls on a standardized scale). A spec that writes its own `prior` keeps
+/// the column unscaled unless it says `scale = true`: such specs were written before controls
+/// had defaults, always on the raw column, and a pre-registered spec must keep its meaning.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ControlToml {
+    /// Column name in the data.
+    pub name: String,
+    /// Expected sign of the effect (default `unconstrained`).
+    #[serde(default = "unconstrained")]
+    pub expected_sign: ExpectedSign,
+    /// Prior of the coefficient (default Normal(0, 2), on the max-abs-scaled control).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prior: Option<Prior>,
+    /// Scale the column by its training-window max-abs (default: true when `prior` is left
+    /// out, false when it is written, as before defaults existed; PyMC-Marketing leaves
+    /// controls unscaled).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale: Option<bool>,
+}
+
+/// Normal(0, 2): PyMC-Marketing's default control coefficient prior, weakly informative on a
+/// max-abs-scaled control and the scaled target (an effect up to about 4 target scales).
+pub fn default_control_prior() -> Prior {
+    Prior::Normal {
+        mu: 0.0,
+        sigma: 2.0,
+    }
+}
+
+impl From<ControlToml> for ControlSpec {
+    fn from(t: ControlToml) -> Self {
+        Self {
+            scale: t.scale.unwrap_or(t.prior.is_none()),
+            prior: t.prior.unwrap_or_else(default_control_prior),
+            name: t.name,
+            expected_sign: t.expected_sign,
+        }
+    }
+}
+
+impl From<ControlSpec> for ControlToml {
+    fn from(c: ControlSpec) -> Self {
+        Self {
+            name: c.name,
+            expected_sign: c.expected_sign,
+            prior: Some(c.prior),
+            scale: Some(c.scale),
+        }
+    }
 }
 
 fn unconstrained() -> ExpectedSign {
@@ -474,9 +825,9 @@ fn unconstrained() -> ExpectedSign {
 
 /// The intercept.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct InterceptSpec {
-    /// Prior of the intercept on the scaled target.
+    /// Prior of the intercept on the scaled target (default Normal(0, 2), PyMC-Marketing's).
     pub prior: Prior,
 }
 
@@ -491,21 +842,18 @@ impl Default for InterceptSpec {
     }
 }
 
-/// Fourier seasonality.
+/// Fourier seasonality. Every key has a default, so `fourier_order = 2` alone turns on yearly
+/// seasonality with PyMC-Marketing's Laplace(0, 1) coefficient prior.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct SeasonalitySpec {
-    /// Number of sine/cosine pairs; 0 turns seasonality off.
+    /// Number of sine/cosine pairs; 0 (the default) turns seasonality off.
     pub fourier_order: usize,
-    /// Period in days (365.25 for yearly seasonality).
-    #[serde(default = "default_year_days")]
+    /// Period in days (default 365.25: yearly seasonality).
     pub period_days: f64,
-    /// Prior of every Fourier coefficient.
+    /// Prior of every Fourier coefficient (default Laplace(0, 1), PyMC-Marketing's
+    /// `gamma_fourier`).
     pub prior: Prior,
-}
-
-fn default_year_days() -> f64 {
-    365.25
 }
 
 /// Shape of the baseline trend.
@@ -723,20 +1071,25 @@ impl Default for SeasonalitySpec {
 pub enum LikelihoodSpec {
     /// y ~ Normal(mu, sigma) on the scaled target.
     Normal {
-        /// Prior of the noise scale sigma > 0.
+        /// Prior of the noise scale sigma > 0 (default HalfNormal(2), PyMC-Marketing's).
+        #[serde(default = "default_sigma_prior")]
         sigma_prior: Prior,
     },
     /// y ~ Student-t(nu, mu, sigma) on the scaled target: robust to outlier weeks.
     StudentT {
-        /// Prior of the noise scale sigma > 0.
+        /// Prior of the noise scale sigma > 0 (default HalfNormal(2)).
+        #[serde(default = "default_sigma_prior")]
         sigma_prior: Prior,
-        /// Prior of the degrees of freedom nu > 0.
+        /// Prior of the degrees of freedom nu > 0 (default Gamma(2, 0.1): Juarez and Steel
+        /// 2010, the Stan prior-choice recommendation; mean 20, heavy tails still plausible).
+        #[serde(default = "default_nu_prior")]
         nu_prior: Prior,
     },
     /// ln y ~ Normal(eta, sigma) with eta the linear predictor: a multiplicative model,
     /// E[y] = exp(eta + sigma^2 / 2); needs y > 0.
     LogNormal {
-        /// Prior of the log-scale noise sigma > 0.
+        /// Prior of the log-scale noise sigma > 0 (default HalfNormal(2)).
+        #[serde(default = "default_sigma_prior")]
         sigma_prior: Prior,
     },
     /// y ~ Poisson(exp(eta)) with a log link on the original count scale; needs non-negative
@@ -744,7 +1097,10 @@ pub enum LikelihoodSpec {
     Poisson,
     /// y ~ NegativeBinomial(mean exp(eta), dispersion phi) with a log link; needs counts.
     NegativeBinomial {
-        /// Prior of the dispersion phi > 0 (variance = mean + mean^2 / phi).
+        /// Prior of the dispersion phi > 0 (variance = mean + mean^2 / phi; default
+        /// Gamma(2, 0.05): mean 40, from near-Poisson to strongly overdispersed counts, the prior
+        /// of the count-likelihood recovery fixture, fixtures/likelihoods).
+        #[serde(default = "default_phi_prior")]
         phi_prior: Prior,
     },
 }
@@ -779,8 +1135,27 @@ impl LikelihoodSpec {
 impl Default for LikelihoodSpec {
     fn default() -> Self {
         Self::Normal {
-            sigma_prior: Prior::HalfNormal { sigma: 2.0 },
+            sigma_prior: default_sigma_prior(),
         }
+    }
+}
+
+/// HalfNormal(2): PyMC-Marketing's likelihood sigma on the max-abs-scaled target.
+fn default_sigma_prior() -> Prior {
+    Prior::HalfNormal { sigma: 2.0 }
+}
+
+fn default_nu_prior() -> Prior {
+    Prior::Gamma {
+        shape: 2.0,
+        rate: 0.1,
+    }
+}
+
+fn default_phi_prior() -> Prior {
+    Prior::Gamma {
+        shape: 2.0,
+        rate: 0.05,
     }
 }
 
@@ -866,9 +1241,11 @@ pub struct SamplerSpec {
     /// Master seed; chain c uses the ChaCha stream c+1 of this seed.
     #[serde(default)]
     pub seed: u64,
-    /// Target acceptance rate of step-size adaptation.
-    #[serde(default = "default_target_accept")]
-    pub target_accept: f64,
+    /// Target acceptance rate of step-size adaptation; default 0.8 (as PyMC and Stan), and 0.99
+    /// under a geo hierarchy, whose spread parameters give the posterior regions of high
+    /// curvature that 0.8 crosses with divergences (see [`Spec::target_accept`]).
+    #[serde(default)]
+    pub target_accept: Option<f64>,
     /// Largest tree depth (at most 2^depth leapfrog steps per draw).
     #[serde(default = "default_depth")]
     pub max_tree_depth: u64,
@@ -913,9 +1290,12 @@ fn default_chains() -> usize {
 fn default_thousand() -> u64 {
     1000
 }
-fn default_target_accept() -> f64 {
-    0.8
-}
+/// Default target acceptance of a national model.
+pub const DEFAULT_TARGET_ACCEPT: f64 = 0.8;
+
+/// Default target acceptance under a geo hierarchy (on simulated 8-geo panels, 0.8 left
+/// divergences in most fits, 0.95 in 3 of 20, 0.99 in none: docs/geo.md).
+pub const DEFAULT_GEO_TARGET_ACCEPT: f64 = 0.99;
 fn default_depth() -> u64 {
     10
 }
@@ -927,7 +1307,7 @@ impl Default for SamplerSpec {
             tune: 1000,
             draws: 1000,
             seed: 0,
-            target_accept: 0.8,
+            target_accept: None,
             max_tree_depth: 10,
             mass_matrix: MassMatrix::Diag,
             init: InitStrategy::Uniform,
@@ -1014,9 +1394,9 @@ pub struct OptimizerSpec {
     /// Reference period: the last this-many weeks of data; default: the horizon length.
     #[serde(default)]
     pub reference_weeks: Option<usize>,
-    /// Each channel may move at most this fraction (0.3 = +-30%) from its reference spend
-    /// rescaled to the horizon.
-    #[serde(default)]
+    /// Each channel may move at most this fraction (0.3 = +-30%, the default, as Meridian's
+    /// users expect) from its reference spend rescaled to the horizon; `inf` lifts the limit.
+    #[serde(default = "default_max_change")]
     pub max_change: Option<f64>,
     /// Per-channel limits.
     #[serde(default)]
@@ -1031,6 +1411,13 @@ fn default_risk_level() -> f64 {
     0.25
 }
 
+/// Default guardrail of the optimizer: +-30% per channel.
+pub const DEFAULT_MAX_CHANGE: f64 = 0.3;
+
+fn default_max_change() -> Option<f64> {
+    Some(DEFAULT_MAX_CHANGE)
+}
+
 impl Default for OptimizerSpec {
     fn default() -> Self {
         Self {
@@ -1039,7 +1426,7 @@ impl Default for OptimizerSpec {
             objective: Objective::Expected,
             risk_level: 0.25,
             reference_weeks: None,
-            max_change: None,
+            max_change: default_max_change(),
             bounds: Vec::new(),
         }
     }
@@ -1197,6 +1584,19 @@ impl std::fmt::Display for SpecProblem {
 }
 
 impl Spec {
+    /// The sampler's target acceptance: `sampler.target_accept` when given, else
+    /// [`DEFAULT_GEO_TARGET_ACCEPT`] under a geo hierarchy and [`DEFAULT_TARGET_ACCEPT`]
+    /// otherwise.
+    pub fn target_accept(&self) -> f64 {
+        self.sampler
+            .target_accept
+            .unwrap_or(if self.geo.is_hierarchical() {
+                DEFAULT_GEO_TARGET_ACCEPT
+            } else {
+                DEFAULT_TARGET_ACCEPT
+            })
+    }
+
     /// Parse a spec from TOML text without semantic checks.
     pub fn from_toml_str(text: &str) -> Result<Self, toml::de::Error> {
         toml::from_str(text)
@@ -1213,19 +1613,47 @@ impl Spec {
     }
 
     /// Parse and validate `text`, the content of the spec file at `path` (named in errors).
+    /// Every problem is reported at once: unknown keys (with a "did you mean"), missing keys
+    /// and wrong types from [`check::walk`], then the semantic [`Spec::problems`] of what
+    /// parses once the unknown keys are set aside.
     pub fn from_file_text(path: &Path, text: &str) -> Result<Self, CoreError> {
-        let spec = Self::from_toml_str(text).map_err(|e| CoreError::SpecInvalid {
-            path: path.to_path_buf(),
-            problems: vec![toml_problem(text, &e)],
-        })?;
-        let problems = spec.problems();
-        if problems.is_empty() {
-            Ok(spec)
-        } else {
-            Err(CoreError::SpecInvalid {
+        let (spec, mut problems) = match Self::from_toml_str(text) {
+            Ok(spec) => (Some(spec), Vec::new()),
+            Err(e) => Self::structural_problems(text, &e),
+        };
+        if let Some(s) = &spec {
+            problems.extend(s.problems());
+        }
+        match spec {
+            Some(spec) if problems.is_empty() => Ok(spec),
+            _ => Err(CoreError::SpecInvalid {
                 path: path.to_path_buf(),
                 problems,
-            })
+            }),
+        }
+    }
+
+    /// Every structural problem of a file serde refused (`e`), and the spec that remains
+    /// when the only problems were unknown keys (so its semantic problems can be listed too).
+    /// serde stays the authority: when the walk finds nothing, its error is the problem.
+    fn structural_problems(text: &str, e: &toml::de::Error) -> (Option<Self>, Vec<SpecProblem>) {
+        let Ok(mut table) = toml::de::DeTable::parse(text) else {
+            return (None, vec![toml_problem(text, e)]);
+        };
+        let found = check::walk(text, &mut table);
+        if found.problems.is_empty() {
+            return (None, vec![toml_problem(text, e)]);
+        }
+        let mut problems: Vec<SpecProblem> = found.problems.into_iter().map(|(_, p)| p).collect();
+        if !found.only_unknown_keys {
+            return (None, problems);
+        }
+        match Self::deserialize(toml::de::Deserializer::from(table)) {
+            Ok(rest) => (Some(rest), problems),
+            Err(e) => {
+                problems.push(toml_problem(text, &e));
+                (None, problems)
+            }
         }
     }
 
@@ -1444,10 +1872,12 @@ impl Spec {
             );
         }
         self.draws_memory_problem(&mut problems);
-        if !(s.target_accept > 0.0 && s.target_accept < 1.0) {
+        if let Some(t) = s.target_accept
+            && !(t > 0.0 && t < 1.0)
+        {
             problems.push(
                 "sampler.target_accept".into(),
-                format!("must be in (0, 1), got {}", s.target_accept),
+                format!("must be in (0, 1), got {t}"),
             );
         }
         if s.init == InitStrategy::Point && s.init_point.is_empty() {
@@ -1984,6 +2414,11 @@ pub struct DiagnoseSpec {
     /// Kept draws per chain of each refit.
     #[serde(default = "default_refit_iters")]
     pub refit_draws: u64,
+    /// Start every refit from the full fit's posterior (standardized coordinates and its step
+    /// size), so the short refit chains need little warm-up; `false` adapts each refit from
+    /// scratch, as a fit does (docs/diagnostics.md compares the two).
+    #[serde(default = "default_true")]
+    pub refit_warm_start: bool,
     /// `mmm compare` guardrail: largest allowed relative change of a channel's mean ROAS
     /// (0.25 = 25%); any sign flip fails too.
     #[serde(default = "default_max_roi_change")]
@@ -2032,6 +2467,7 @@ impl Default for DiagnoseSpec {
             refit_chains: default_refit_chains(),
             refit_tune: default_refit_iters(),
             refit_draws: default_refit_iters(),
+            refit_warm_start: true,
             max_roi_change: default_max_roi_change(),
         }
     }
@@ -2159,11 +2595,11 @@ impl DecisionSpec {
             );
         }
         if let Some(m) = o.max_change
-            && !(m.is_finite() && m >= 0.0)
+            && !(m >= 0.0)
         {
             p.push(
                 "decisions.optimizer.max_change".into(),
-                format!("must be >= 0, got {m}"),
+                format!("must be >= 0 (or inf for no limit), got {m}"),
             );
         }
         for (i, b) in o.bounds.iter().enumerate() {
@@ -2246,10 +2682,12 @@ pub struct GeoSpec {
     /// completely pooled model, for comparison).
     #[serde(default = "default_pooled")]
     pub beta: GeoPooling,
-    /// How the geo intercepts are pooled: `centered` (the default: each geo's intercept is a
-    /// parameter drawn from Normal(mean, spread), the better geometry when every geo has many
-    /// periods, as MMM panels do) or `non_centered` (intercept = mean + spread x z_geo, better
-    /// when geos have few periods). Channel effects are always non-centered.
+    /// How the geo intercepts are pooled: `auto` (the default: chosen from the data, see
+    /// docs/geo.md), `centered` (each geo's intercept is a parameter drawn from
+    /// Normal(mean, spread): the better geometry when the data pin each geo's level down and
+    /// the levels differ) or `non_centered` (intercept = mean + spread x z_geo: the better
+    /// geometry when the spread may be near zero, as after `size = "mean_target"`, which
+    /// scales every geo to one level). Channel effects are always non-centered.
     #[serde(default)]
     pub intercept_parameterization: GeoParameterization,
     /// Adstock and saturation parameters: `shared` by all geos (the default) or `pooled`
@@ -2284,7 +2722,7 @@ impl Default for GeoSpec {
             size: GeoSize::MeanTarget,
             population: Default::default(),
             beta: GeoPooling::Pooled,
-            intercept_parameterization: GeoParameterization::Centered,
+            intercept_parameterization: GeoParameterization::Auto,
             curves: GeoPooling::Shared,
             seasonality: GeoPooling::Shared,
             beta_sd_prior: default_beta_sd_prior(),
@@ -2355,8 +2793,11 @@ pub enum GeoSize {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum GeoParameterization {
-    /// Geo values are parameters with a Normal(mean, spread) prior.
+    /// Centered when the spread of the geos' mean training levels exceeds three standard
+    /// errors of a geo's mean level, non-centered otherwise.
     #[default]
+    Auto,
+    /// Geo values are parameters with a Normal(mean, spread) prior.
     Centered,
     /// Geo value = mean + spread x z, z ~ Normal(0, 1).
     NonCentered,
@@ -2415,5 +2856,152 @@ impl Default for LongLayout {
             value: "VariableValue".into(),
             spend_variable: "spend".into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The smallest useful spec: the data section and the channel names.
+    const MINIMAL: &str = "[data]\ndate_column = \"date_week\"\ntarget = \"y\"\n\n\
+                           [[channels]]\nname = \"x1\"\n[[channels]]\nname = \"x2\"\n";
+
+    fn parse(text: &str) -> Spec {
+        Spec::from_file_text(Path::new("spec.toml"), text).expect("valid spec")
+    }
+
+    #[test]
+    fn the_minimal_spec_takes_the_documented_defaults() {
+        let spec = parse(MINIMAL);
+        assert_eq!(spec.model.name, "model");
+        for ch in &spec.channels {
+            assert_eq!(ch.adstock, AdstockSpec::default());
+            assert_eq!(ch.adstock.l_max(), 8);
+            assert_eq!(ch.saturation, SaturationSpec::default());
+            assert_eq!(
+                ch.saturation.parameters()[0].2,
+                &Prior::Gamma {
+                    shape: 3.0,
+                    rate: 1.0
+                }
+            );
+            assert_eq!(
+                ch.saturation.beta_prior(),
+                &Prior::HalfNormal { sigma: 2.0 }
+            );
+        }
+        assert_eq!(spec.likelihood, LikelihoodSpec::default());
+        assert_eq!(spec.seasonality, SeasonalitySpec::default());
+        assert_eq!(spec.intercept, InterceptSpec::default());
+    }
+
+    #[test]
+    fn a_serialized_spec_writes_every_default_out_and_reads_back_equal() {
+        let text = format!(
+            "{MINIMAL}\n[[controls]]\nname = \"t\"\n\n[seasonality]\nfourier_order = 2\n\n\
+             [[channels]]\nname = \"x3\"\nadstock = {{ kind = \"delayed_geometric\", l_max = 4 }}\n\
+             saturation = {{ kind = \"hill\" }}\n\n[likelihood]\nfamily = \"student_t\"\n"
+        );
+        let spec = parse(&text);
+        let written = toml::to_string(&spec).expect("serializes");
+        assert_eq!(parse(&written), spec, "{written}");
+        for key in [
+            "l_max = 8",
+            "alpha_prior",
+            "lam_prior",
+            "scale = true",
+            "nu_prior",
+        ] {
+            assert!(written.contains(key), "{key} not written out:\n{written}");
+        }
+    }
+
+    #[test]
+    fn fourier_order_alone_turns_on_seasonality_with_the_default_prior() {
+        let spec = parse(&format!("{MINIMAL}[seasonality]\nfourier_order = 2\n"));
+        assert_eq!(spec.seasonality.fourier_order, 2);
+        assert_eq!(spec.seasonality.prior, Prior::Laplace { mu: 0.0, b: 1.0 });
+        assert_eq!(spec.seasonality.period_days, 365.25);
+    }
+
+    #[test]
+    fn the_default_peak_lag_prior_follows_the_tables_l_max() {
+        let text = format!(
+            "{MINIMAL}[[channels]]\nname = \"x3\"\n\
+             adstock = {{ kind = \"delayed_geometric\", l_max = 5 }}\n"
+        );
+        let spec = parse(&text);
+        let theta = spec.channels[2].adstock.parameters()[1].2;
+        assert_eq!(theta, &default_theta_prior(5));
+        assert_eq!(
+            theta,
+            &Prior::TruncatedNormal {
+                mu: 0.0,
+                sigma: 1.0,
+                lower: 0.0,
+                upper: 4.0
+            }
+        );
+    }
+
+    #[test]
+    fn a_control_is_scaled_by_default_unless_it_writes_its_own_prior() {
+        let text = format!(
+            "{MINIMAL}[[controls]]\nname = \"a\"\n\
+             [[controls]]\nname = \"b\"\nprior = {{ family = \"normal\", mu = 0.0, sigma = 2.0 }}\n\
+             [[controls]]\nname = \"c\"\nscale = false\n"
+        );
+        let spec = parse(&text);
+        let scaled: Vec<bool> = spec.controls.iter().map(|c| c.scale).collect();
+        assert_eq!(scaled, [true, false, false]);
+        assert!(
+            spec.controls
+                .iter()
+                .all(|c| c.prior == default_control_prior())
+        );
+        assert!(
+            spec.controls
+                .iter()
+                .all(|c| c.expected_sign == ExpectedSign::Unconstrained)
+        );
+    }
+
+    #[test]
+    fn every_problem_is_reported_in_one_pass() {
+        let text = "[data]\ndate_column = \"d\"\n\n[[channels]]\nname = \"tv\"\n\
+                    adstock = { kind = \"geometric\", l_maxx = 4 }\n\n\
+                    [[controls]]\nprior = { family = \"normal\", mu = 0.0, sigma = 2.0 }\n";
+        let Err(CoreError::SpecInvalid { problems, .. }) =
+            Spec::from_file_text(Path::new("s.toml"), text)
+        else {
+            panic!("invalid spec accepted");
+        };
+        let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
+        for want in [
+            "data.target",
+            "channels[0].adstock.l_maxx",
+            "controls[0].name",
+        ] {
+            assert!(paths.contains(&want), "{want} missing: {problems:#?}");
+        }
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.message.contains("did you mean `l_max`")),
+            "{problems:#?}"
+        );
+    }
+
+    #[test]
+    fn semantic_problems_are_listed_beside_unknown_keys() {
+        let text = format!("{MINIMAL}[sampler]\nchainz = 2\nchains = 0\n");
+        let Err(CoreError::SpecInvalid { problems, .. }) =
+            Spec::from_file_text(Path::new("s.toml"), &text)
+        else {
+            panic!("invalid spec accepted");
+        };
+        let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
+        assert_eq!(paths, ["sampler.chainz", "sampler.chains"], "{problems:#?}");
     }
 }

@@ -56,7 +56,7 @@ pub(crate) fn run(
     let nc = names.len();
     // Cell g x nc + c: channel c in geo g.
     let mut current = Vec::new();
-    let mut ranges = Vec::new();
+    let mut bounds = Vec::new();
     for (geo, gd) in panel.geos.iter().zip(&panel.designs) {
         for (c, name) in names.iter().enumerate() {
             let cur = gd.spend(c)[start - ref_weeks..start].iter().sum::<f64>() * horizon as f64
@@ -74,8 +74,7 @@ pub(crate) fn run(
                         .find(|b| &b.channel == name && b.geo.is_none())
                         .map(|b| (b, format!("decisions.optimizer.bounds[{name}] (every geo)")))
                 });
-            let r = ChannelRange::new(format!("{name} in {geo}"), cur, o.max_change, bound);
-            ranges.push(r);
+            bounds.push((format!("{name} in {geo}"), bound));
         }
     }
     let budget = opts.budget.or(o.budget).unwrap_or(current.iter().sum());
@@ -84,6 +83,13 @@ pub(crate) fn run(
             "budget must be a number >= 0, got {budget}"
         )));
     }
+    // max_change is measured from each cell's share of the reference spend at this budget.
+    let reference = optimize::reference_at_budget(&current, budget);
+    let ranges: Vec<ChannelRange> = bounds
+        .into_iter()
+        .zip(&reference)
+        .map(|((label, bound), r)| ChannelRange::new(label, *r, o.max_change, bound))
+        .collect();
     let problem = Problem {
         budget,
         objective,
@@ -178,6 +184,7 @@ pub(crate) fn run(
         "optimized_lift": lift_summary(new_lift, interval, risk),
         "prob_optimized_beats_current": p_better,
         "binding_constraints": binding,
+        "guardrails": optimize::guardrails_json(o.max_change, &problem.ranges),
         "iterations": solution.iterations,
         "optimizer_seconds": seconds,
         "draws": draws,

@@ -76,10 +76,41 @@ pub struct ChannelRange {
     pub lower: f64,
     /// Rule that set `lower`.
     pub lower_rule: String,
-    /// Largest total spend.
+    /// Which setting `lower` comes from.
+    pub lower_source: BoundSource,
+    /// Largest total spend (infinite: no cap).
     pub upper: f64,
     /// Rule that set `upper`.
     pub upper_rule: String,
+    /// Which setting `upper` comes from.
+    pub upper_source: BoundSource,
+}
+
+/// Which setting one end of a channel's range comes from (recorded in plan.json).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BoundSource {
+    /// No limit: spend is at least zero and has no cap.
+    None,
+    /// The default `decisions.optimizer.max_change` (±30%,
+    /// [`mmm_core::spec::DEFAULT_MAX_CHANGE`]).
+    DefaultMaxChange,
+    /// `decisions.optimizer.max_change` set to another value in the spec.
+    MaxChange,
+    /// A `decisions.optimizer.bounds` entry.
+    Bounds,
+}
+
+impl BoundSource {
+    /// The source of a `max_change` of `m`: the default when it equals
+    /// [`mmm_core::spec::DEFAULT_MAX_CHANGE`] (written out or not; the value is the same).
+    pub fn of_max_change(m: f64) -> Self {
+        if m == mmm_core::spec::DEFAULT_MAX_CHANGE {
+            Self::DefaultMaxChange
+        } else {
+            Self::MaxChange
+        }
+    }
 }
 
 /// What to optimize.
@@ -245,48 +276,126 @@ pub fn project(y: &[f64], lower: &[f64], upper: &[f64], total: f64) -> Vec<f64> 
 }
 
 impl ChannelRange {
-    /// The range of one cell with reference spend `current`: at least 0, within
-    /// `max_change` of the reference when set, and within the spec bound `bound` (named
-    /// `which` in the rules) when given.
-    pub fn new(
-        label: String,
-        current: f64,
-        max_change: Option<f64>,
-        bound: Option<(&mmm_core::spec::ChannelBounds, String)>,
-    ) -> Self {
-        let mut r = ChannelRange {
+    /// A range with no limit: at least 0, no cap.
+    pub fn unbounded(label: String) -> Self {
+        ChannelRange {
             channel: label,
             lower: 0.0,
             lower_rule: "spend cannot be negative".into(),
+            lower_source: BoundSource::None,
             upper: f64::INFINITY,
             upper_rule: "no limit".into(),
-        };
-        if let Some(m) = max_change {
-            r.lower = current * (1.0 - m).max(0.0);
-            r.lower_rule = format!(
-                "decisions.optimizer.max_change = {m} below the reference spend {current:.2}"
-            );
-            r.upper = current * (1.0 + m);
-            r.upper_rule = format!(
-                "decisions.optimizer.max_change = {m} above the reference spend {current:.2}"
-            );
+            upper_source: BoundSource::None,
         }
-        if let Some((b, which)) = bound {
-            if let Some(lo) = b.min
-                && lo > r.lower
-            {
-                r.lower = lo;
-                r.lower_rule = format!("{which}.min");
+    }
+
+    /// The range of one cell with reference spend `reference` (the cell's share of the
+    /// reference period's spend, at the plan's budget): at least 0, within `max_change` of
+    /// the reference when set and finite (an infinite `max_change` is no limit), and with the
+    /// spec bound `bound` (named `which` in the rules) in place of the band's ends when given.
+    pub fn new(
+        label: String,
+        reference: f64,
+        max_change: Option<f64>,
+        bound: Option<(&mmm_core::spec::ChannelBounds, String)>,
+    ) -> Self {
+        let mut r = Self::unbounded(label);
+        if let Some(m) = max_change.filter(|m| m.is_finite() && *m >= 0.0)
+            && reference.is_finite()
+        {
+            let source = BoundSource::of_max_change(m);
+            let pct = format!("{:.4}", 100.0 * m);
+            let pct = pct.trim_end_matches('0').trim_end_matches('.');
+            let what = match source {
+                BoundSource::DefaultMaxChange => {
+                    format!("default decisions.optimizer.max_change = {m} (±{pct}%)")
+                }
+                _ => format!("decisions.optimizer.max_change = {m} (±{pct}%)"),
+            };
+            if m < 1.0 {
+                r.lower = reference * (1.0 - m);
+                r.lower_rule = format!("{what} below the reference spend {reference:.2}");
+                r.lower_source = source;
             }
-            if let Some(hi) = b.max
-                && hi < r.upper
-            {
+            r.upper = reference * (1.0 + m);
+            r.upper_rule = format!("{what} above the reference spend {reference:.2}");
+            r.upper_source = source;
+        }
+        // A spec bound overrides the max_change band end by end: its min and max always hold;
+        // the band keeps the other end unless it contradicts the bound (a minimum above the
+        // band's top, a maximum below its bottom), and then that end is released.
+        if let Some((b, which)) = bound {
+            if let Some(lo) = b.min {
+                r.lower = lo.max(0.0);
+                r.lower_rule = format!("{which}.min");
+                r.lower_source = BoundSource::Bounds;
+            }
+            if let Some(hi) = b.max {
                 r.upper = hi;
                 r.upper_rule = format!("{which}.max");
+                r.upper_source = BoundSource::Bounds;
+            }
+            if r.lower > r.upper {
+                let free = Self::unbounded(r.channel.clone());
+                if r.upper_source != BoundSource::Bounds {
+                    r.upper = free.upper;
+                    r.upper_rule = format!(
+                        "no limit (the max_change band is released: {which}.min is above it)"
+                    );
+                    r.upper_source = BoundSource::None;
+                } else if r.lower_source != BoundSource::Bounds {
+                    r.lower = free.lower;
+                    r.lower_rule = format!(
+                        "spend cannot be negative (the max_change band is released: {which}.max is below it)"
+                    );
+                    r.lower_source = BoundSource::None;
+                }
             }
         }
         r
     }
+
+    /// The range as recorded in plan.json: `upper` is null when there is no cap.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "channel": self.channel,
+            "lower": self.lower,
+            "lower_rule": self.lower_rule,
+            "lower_source": self.lower_source,
+            "upper": self.upper.is_finite().then_some(self.upper),
+            "upper_rule": self.upper_rule,
+            "upper_source": self.upper_source,
+        })
+    }
+}
+
+/// The reference spend each cell's `max_change` is measured from: the reference period's mix
+/// (`current`, already rescaled to the horizon) at the plan's `budget`, as Meridian's
+/// `(1 ± c) * budget * share`. With the default budget (the reference total) it is `current`
+/// itself; with another budget the ±c band moves with it, so any budget stays feasible. When
+/// the reference period spent nothing there is no mix to keep: `current` (zeros) is returned.
+pub fn reference_at_budget(current: &[f64], budget: f64) -> Vec<f64> {
+    let total: f64 = current.iter().sum();
+    if total > 0.0 && total.is_finite() && budget.is_finite() {
+        current.iter().map(|c| c * budget / total).collect()
+    } else {
+        current.to_vec()
+    }
+}
+
+/// The per-channel limits as plan.json records them: `max_change` (null when there is no
+/// limit), whether it is the default, and each cell's range with the rule and source of each
+/// end.
+pub fn guardrails_json(max_change: Option<f64>, ranges: &[ChannelRange]) -> serde_json::Value {
+    let m = max_change.filter(|m| m.is_finite());
+    serde_json::json!({
+        "max_change": m,
+        "max_change_source": m.map_or(BoundSource::None, BoundSource::of_max_change),
+        "default_max_change": mmm_core::spec::DEFAULT_MAX_CHANGE,
+        "reference": "each cell's share of the reference period's spend, at the plan's budget",
+        "override": "decisions.optimizer.max_change (a fraction; inf lifts the limit) or decisions.optimizer.bounds (per channel, min and max)",
+        "ranges": ranges.iter().map(ChannelRange::to_json).collect::<Vec<_>>(),
+    })
 }
 
 /// The ranges a solution sits on (within 1e-6 of the budget), as sentences naming the rule.

@@ -435,14 +435,16 @@ pub fn run_optimize(
             "budget must be a number >= 0, got {budget}"
         )));
     }
+    // max_change is measured from the reference mix at this budget (Meridian's convention).
+    let reference = optimize::reference_at_budget(&current, budget);
     let ranges: Vec<ChannelRange> = names
         .iter()
-        .zip(&current)
-        .map(|(name, cur)| {
+        .zip(&reference)
+        .map(|(name, r)| {
             let bound = o.bounds.iter().find(|b| &b.channel == name);
             ChannelRange::new(
                 name.clone(),
-                *cur,
+                *r,
                 o.max_change,
                 bound.map(|b| (b, format!("decisions.optimizer.bounds[{name}]"))),
             )
@@ -549,6 +551,7 @@ pub fn run_optimize(
         "optimized_lift": lift_summary(&new_lift, interval, risk),
         "prob_optimized_beats_current": p_better,
         "binding_constraints": binding,
+        "guardrails": optimize::guardrails_json(o.max_change, &problem.ranges),
         "iterations": solution.iterations,
         "optimizer_seconds": seconds,
         "draws": pm.draws(),

@@ -20,9 +20,53 @@ use serde::{Deserialize, Serialize};
 
 use crate::predictive::coverage;
 
-/// Fits `model` with the given seed and returns its constrained posterior draws
-/// (one vector per draw, parameter order of the model), or why it failed.
-pub type Refit<'a> = &'a (dyn Fn(&RefitModel, u64) -> Result<Vec<Vec<f64>>, String> + Sync);
+/// Fits `model` with the given seed, starting from `warm` when given, and returns its
+/// constrained posterior draws (one vector per draw, parameter order of the model), or why it
+/// failed.
+pub type Refit<'a> =
+    &'a (dyn Fn(&RefitModel, Option<&WarmStart>, u64) -> Result<Vec<Vec<f64>>, String> + Sync);
+
+/// Where refits start: the full fit's posterior. A refit of resampled or shortened data has a
+/// posterior close to the full one, so sampling it in coordinates standardized by the full
+/// posterior (x = (u - center) / scale) starting near x = 0 with the full fit's step size
+/// needs only a short warm-up instead of a cold adaptation from the identity mass matrix.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WarmStart {
+    /// Posterior mean of each unconstrained coordinate.
+    pub center: Vec<f64>,
+    /// Posterior standard deviation of each unconstrained coordinate (floored at 1e-6).
+    pub scale: Vec<f64>,
+    /// Median post-warm-up step size of the full fit: the step in standardized coordinates,
+    /// since its adapted mass matrix is the posterior variance.
+    pub step_size: f64,
+}
+
+impl WarmStart {
+    /// From the full fit's constrained draws, mapped to the sampler's coordinates by the
+    /// subject's model; `None` without draws or with a non-finite coordinate.
+    pub fn from_posterior(
+        subject: RefitSubject<'_>,
+        posterior: &[Vec<f64>],
+        step_size: f64,
+    ) -> Option<Self> {
+        let u: Vec<Vec<f64>> = posterior.iter().map(|t| subject.unconstrain(t)).collect();
+        let d = u.first()?.len();
+        let n = u.len() as f64;
+        let center: Vec<f64> = (0..d).map(|j| u.iter().map(|v| v[j]).sum::<f64>() / n).collect();
+        let scale: Vec<f64> = (0..d)
+            .map(|j| {
+                let var = u.iter().map(|v| (v[j] - center[j]).powi(2)).sum::<f64>() / n;
+                var.sqrt().max(1e-6)
+            })
+            .collect();
+        let finite = center.iter().chain(&scale).all(|v| v.is_finite());
+        (finite && step_size.is_finite() && step_size > 0.0).then_some(Self {
+            center,
+            scale,
+            step_size,
+        })
+    }
+}
 
 /// A model to refit: the national model or the geo hierarchy.
 #[derive(Debug, Clone)]
@@ -74,6 +118,14 @@ impl RefitSubject<'_> {
         match self {
             Self::National { model, .. } => *model,
             Self::Geo { model, .. } => *model,
+        }
+    }
+
+    /// The sampler's coordinates of constrained values `theta`.
+    fn unconstrain(&self, theta: &[f64]) -> Vec<f64> {
+        match self {
+            Self::National { model, .. } => model.unconstrain(theta),
+            Self::Geo { model, .. } => model.unconstrain(theta),
         }
     }
 
@@ -173,7 +225,8 @@ pub struct SignRow {
 /// The sign-stability table.
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SignStability {
-    /// Bootstrap refits requested (B).
+    /// Bootstrap refits run (B): fewer than `diagnose.bootstrap_replicates` when every sign
+    /// was decided early.
     pub replicates: usize,
     /// Refits that finished (the shares are over these).
     pub completed: usize,
@@ -274,6 +327,47 @@ fn parallel_map<T: Send>(n: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
         .collect()
 }
 
+/// Bootstrap replicates run between two looks at the sign shares.
+pub const BOOTSTRAP_BATCH: usize = 10;
+
+/// Error rates of each coefficient's sequential test: `SPRT_ERROR` of calling a coefficient
+/// stable whose share is [`SPRT_BELOW`] under `diagnose.min_sign_share`, and of calling it
+/// unstable when it is [`SPRT_ABOVE`] over.
+const SPRT_ERROR: f64 = 0.05;
+/// Lower edge of the indifference zone of the sequential test, below the threshold.
+const SPRT_BELOW: f64 = 0.05;
+/// Upper edge of the indifference zone of the sequential test, above the threshold.
+const SPRT_ABOVE: f64 = 0.04;
+
+/// Whether every coefficient's sign stability is decided after the replicates `done`. A
+/// coefficient whose prior fixes its sign keeps it in every refit by construction (decided).
+/// Another is decided by Wald's sequential probability ratio test of share p0 =
+/// min_share - 0.05 against p1 = min_share + 0.04 (Wald 1945): log LR = k ln(p1/p0) +
+/// (n - k) ln((1 - p1)/(1 - p0)) beyond +-ln((1 - a)/a), a = 0.05. At 0.95 a share that keeps
+/// every sign is decided stable after 31 refits (at the look after 40), two lost signs among
+/// the first ten decide it unstable.
+fn signs_decided(
+    coefs: &[(usize, String, f64, &'static str, bool)],
+    done: &[&Vec<f64>],
+    min_share: f64,
+) -> bool {
+    let n = done.len();
+    coefs.iter().enumerate().all(|(k, (_, _, sign, _, constrained))| {
+        let kept = done.iter().filter(|m| m[k] * sign > 0.0).count();
+        *constrained || sprt_decided(kept, n, min_share)
+    })
+}
+
+/// Wald's test of one share (see `signs_decided`): true once the log likelihood ratio of
+/// `kept` of `n` leaves the continuation band.
+fn sprt_decided(kept: usize, n: usize, min_share: f64) -> bool {
+    let p0 = (min_share - SPRT_BELOW).clamp(0.001, 0.99);
+    let p1 = (min_share + SPRT_ABOVE).clamp(p0 + 0.001, 0.999);
+    let llr = kept as f64 * (p1 / p0).ln() + (n - kept) as f64 * ((1.0 - p1) / (1.0 - p0)).ln();
+    let bound = ((1.0 - SPRT_ERROR) / SPRT_ERROR).ln();
+    n > 0 && llr.abs() >= bound
+}
+
 /// Median of one parameter over draws.
 fn median_of(draws: &[Vec<f64>], j: usize) -> f64 {
     let v: Vec<f64> = draws.iter().map(|t| t[j]).collect();
@@ -336,11 +430,17 @@ fn coefficients(
 /// count, floored at zero. Under the geo hierarchy every geo keeps its own fitted curve and
 /// residuals, and all geos share one index series, so shocks common to the geos in a week stay
 /// together; the coefficients checked are the national ones (the typical geo's).
+///
+/// Replicates run in batches of [`BOOTSTRAP_BATCH`] and stop once every row is decided (see
+/// `signs_decided`), at most `replicates` in all; replicate b always uses the same seed and
+/// resampled weeks, so an early stop changes how many rows the shares average, not which.
+#[allow(clippy::too_many_arguments)]
 pub fn sign_stability(
     spec: &Spec,
     subject: RefitSubject<'_>,
     posterior: &[Vec<f64>],
     refit: Refit<'_>,
+    warm: Option<&WarmStart>,
     replicates: usize,
     block_length: Option<usize>,
     seed: u64,
@@ -376,7 +476,7 @@ pub fn sign_stability(
         .unwrap_or_else(|| default_block_length(nt))
         .min(nt);
     let coefs = coefficients(spec, &subject.fitted().param_names(), posterior);
-    let results = parallel_map(replicates, |b| -> Option<Vec<f64>> {
+    let replicate = |b: usize| -> Option<Vec<f64>> {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         rng.set_stream(1_000_000 + b as u64);
         let idx = block_indices(nt, block, &mut rng);
@@ -401,9 +501,26 @@ pub fn sign_stability(
             })
             .collect();
         let m = subject.rebuilt(spec, resampled)?;
-        let draws = refit(&m, seed.wrapping_add(1 + b as u64)).ok()?;
+        let draws = refit(&m, warm, seed.wrapping_add(1 + b as u64)).ok()?;
         (!draws.is_empty()).then(|| coefs.iter().map(|c| median_of(&draws, c.0)).collect())
-    });
+    };
+    // Every sign fixed by the prior: no refit can change one, so none is run.
+    let replicates = if coefs.iter().all(|c| c.4) {
+        0
+    } else {
+        replicates
+    };
+    let mut results: Vec<Option<Vec<f64>>> = Vec::with_capacity(replicates);
+    while results.len() < replicates {
+        let from = results.len();
+        let batch = BOOTSTRAP_BATCH.min(replicates - from);
+        results.extend(parallel_map(batch, |i| replicate(from + i)));
+        let done: Vec<&Vec<f64>> = results.iter().flatten().collect();
+        if signs_decided(&coefs, &done, spec.diagnose.min_sign_share) {
+            break;
+        }
+    }
+    let replicates_run = results.len();
     let done: Vec<&Vec<f64>> = results.iter().flatten().collect();
     let completed = done.len();
     let rows = coefs
@@ -411,19 +528,25 @@ pub fn sign_stability(
         .enumerate()
         .map(|(k, (_, name, sign, reference, constrained))| {
             let kept = done.iter().filter(|m| m[k] * sign > 0.0).count();
-            let share = kept as f64 / completed.max(1) as f64;
+            // A prior-fixed sign is kept by construction, refitted or not.
+            let share = if *constrained && completed == 0 {
+                1.0
+            } else {
+                kept as f64 / completed.max(1) as f64
+            };
             SignRow {
                 coefficient: name.clone(),
                 expected_sign: if *sign > 0.0 { "positive" } else { "negative" }.into(),
                 reference: (*reference).into(),
                 sign_constrained: *constrained,
                 share_expected_sign: share,
-                stable: completed > 0 && share >= spec.diagnose.min_sign_share,
+                stable: (*constrained && completed == 0)
+                    || (completed > 0 && share >= spec.diagnose.min_sign_share),
             }
         })
         .collect();
     Ok(SignStability {
-        replicates,
+        replicates: replicates_run,
         completed,
         block_length: block,
         rows,
@@ -431,8 +554,14 @@ pub fn sign_stability(
                  refit on the posterior-mean fitted curve plus centered residuals resampled in \
                  blocks of consecutive weeks, so spend, carry-over and controls stay intact (a \
                  geo hierarchy resamples every geo's own residuals with one block series for all \
-                 geos, and checks the typical geo's coefficients); a refit keeps the sign when its posterior median has the expected sign; refits \
-                 use diagnose.refit_chains x (refit_tune + refit_draws) NUTS iterations"
+                 geos, and checks the typical geo's coefficients); a refit keeps the sign when its \
+                 posterior median has the expected sign; refits use diagnose.refit_chains x \
+                 (refit_tune + refit_draws) NUTS iterations, warm-started from the full fit's \
+                 posterior (standardized coordinates, its step size); replicates run in batches \
+                 of 10 until Wald's sequential test decides every coefficient the prior does \
+                 not sign (share min_sign_share - 0.05 against + 0.04, error rates 0.05), at \
+                 most diagnose.bootstrap_replicates; when the prior signs every coefficient, \
+                 no refit can change a sign and none is run"
             .into(),
     })
 }
@@ -446,6 +575,7 @@ pub fn rolling_origin(
     spec: &Spec,
     subject: RefitSubject<'_>,
     refit: Refit<'_>,
+    warm: Option<&WarmStart>,
     folds: usize,
     horizon: Option<usize>,
     seed: u64,
@@ -464,7 +594,7 @@ pub fn rolling_origin(
     let rows = parallel_map(folds, |i| -> Option<CvRow> {
         let start = first + i * h;
         let (m, designs) = subject.with_training_window(spec, start)?;
-        let draws = refit(&m, seed.wrapping_add(10_000 + i as u64)).ok()?;
+        let draws = refit(&m, warm, seed.wrapping_add(10_000 + i as u64)).ok()?;
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         rng.set_stream(2_000_000 + i as u64);
         let fitted = m.fitted();
@@ -522,4 +652,41 @@ pub fn rolling_origin(
                  predictive draw summed over geos)"
             .into(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Wald's boundaries at threshold 0.95 (p0 = 0.90, p1 = 0.99, a = 0.05): log LR per kept
+    /// sign ln(1.1) = 0.0953, per lost sign ln(0.1) = -2.303, bounds +-ln(19) = +-2.944.
+    #[test]
+    fn the_sequential_test_stops_where_walds_boundaries_say() {
+        // 31 kept signs: 2.955 >= 2.944; 30: 2.859, not yet.
+        assert!(sprt_decided(31, 31, 0.95));
+        assert!(!sprt_decided(30, 30, 0.95));
+        // Two lost among ten: 8 x 0.0953 - 2 x 2.303 = -3.84: decided (unstable).
+        assert!(sprt_decided(8, 10, 0.95));
+        // One lost among ten: 0.858 - 2.303 = -1.445: not decided.
+        assert!(!sprt_decided(9, 10, 0.95));
+        assert!(!sprt_decided(0, 0, 0.95));
+    }
+
+    #[test]
+    fn sign_fixed_coefficients_never_need_refits() {
+        let coefs = vec![
+            (0, "beta[x1]".to_string(), 1.0, "spec", true),
+            (1, "gamma_control[t]".to_string(), 1.0, "full_fit", false),
+        ];
+        let kept = vec![1.0, 1.0];
+        let lost = vec![1.0, -1.0];
+        // The unconstrained coefficient decides: 31 kept signs, or two lost among ten.
+        assert!(signs_decided(&coefs, &vec![&kept; 31], 0.95));
+        assert!(!signs_decided(&coefs, &vec![&kept; 30], 0.95));
+        let mut mixed = vec![&kept; 8];
+        mixed.extend([&lost, &lost]);
+        assert!(signs_decided(&coefs, &mixed, 0.95));
+        // Constrained only: decided with no refit at all.
+        assert!(signs_decided(&coefs[..1], &[], 0.95));
+    }
 }

@@ -15,12 +15,14 @@ use mmm_model::{MmmModel, Posterior};
 use serde::{Deserialize, Serialize};
 
 use crate::convergence::{ParamSummary, ess_mean, summarize};
+use mmm_core::summary::{quantile_sorted, sorted};
 use crate::loo::{LooSummary, loo_waic};
 use crate::predictive::{Predictive, predictive_checks};
 use crate::prior_posterior::{PriorPosteriorRow, prior_posterior};
 use crate::prior_predictive::{PriorPredictiveCheck, prior_predictive};
 use crate::refits::{
-    CrossValidation, Refit, RefitSubject, SignStability, rolling_origin, sign_stability,
+    CrossValidation, Refit, RefitSubject, SignStability, WarmStart, rolling_origin,
+    sign_stability,
 };
 
 /// Name of the stage.
@@ -401,6 +403,7 @@ pub fn run_with_refits(
     let diverging = bool_column(&stats, "diverging", &stats_path)?;
     let depth = i64_column(&stats, "tree_depth", &stats_path)?;
     let energy = f64_column(&stats, "energy", &stats_path)?;
+    let step_size = f64_column(&stats, "step_size", &stats_path)?;
     let n_chains = spec.spec.sampler.chains;
     let max_depth = spec.spec.sampler.max_tree_depth as i64;
     let kept: Vec<usize> = (0..chain.len()).filter(|&i| !warmup[i]).collect();
@@ -641,6 +644,14 @@ pub fn run_with_refits(
     };
     let (sign_stability, cross_validation) = match refit {
         Some(refit) => {
+            let kept_steps: Vec<f64> = kept.iter().map(|&i| step_size[i]).collect();
+            let warm = ds
+                .refit_warm_start
+                .then(|| {
+                    let step = quantile_sorted(&sorted(&kept_steps), 0.5);
+                    WarmStart::from_posterior(subject, &posterior.theta, step)
+                })
+                .flatten();
             // Each refit is a fit of the whole model, so on a large panel they dominate the stage.
             tracing::info!(
                 bootstrap_refits = ds.bootstrap_replicates,
@@ -656,6 +667,7 @@ pub fn run_with_refits(
                         subject,
                         &posterior.theta,
                         refit,
+                        warm.as_ref(),
                         ds.bootstrap_replicates,
                         ds.bootstrap_block_length,
                         spec.spec.sampler.seed,
@@ -668,6 +680,7 @@ pub fn run_with_refits(
                         &spec.spec,
                         subject,
                         refit,
+                        warm.as_ref(),
                         ds.cv_folds,
                         ds.cv_horizon,
                         spec.spec.sampler.seed,

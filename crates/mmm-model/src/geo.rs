@@ -282,6 +282,48 @@ fn shared_lifts(
         .collect()
 }
 
+/// `geo.intercept_parameterization = "auto"`: centered when the spread over geos of their mean
+/// training level (on the intercept's sampler scale, ln for a positive intercept) exceeds three
+/// standard errors of one geo's mean level. Then each geo's data pin its intercept down and
+/// the levels differ, the case where the centered form samples best; otherwise the spread's
+/// posterior reaches zero, where the centered form is a funnel (Betancourt & Girolami 2015)
+/// and only the non-centered one samples without divergences. `size = "mean_target"` scales
+/// every geo to one level, so it always gives non-centered intercepts. A geo's standard error
+/// is sd(y_t - y_(t-1)) / sqrt(2 n), the noise of a level from week-to-week changes, robust to
+/// the slow movements that media and seasonality add.
+fn intercepts_centered(panel: &GeoDesign, log_scale: bool) -> bool {
+    let mut levels = Vec::with_capacity(panel.len());
+    let mut se2 = 0.0;
+    for design in &panel.designs {
+        let y = &design.target_scaled[..design.n_train.min(design.target_scaled.len())];
+        let n = y.len() as f64;
+        if y.len() < 3 {
+            return false;
+        }
+        let mean = y.iter().sum::<f64>() / n;
+        let diffs: Vec<f64> = y.windows(2).map(|w| w[1] - w[0]).collect();
+        let dbar = diffs.iter().sum::<f64>() / diffs.len() as f64;
+        let var_diff =
+            diffs.iter().map(|d| (d - dbar).powi(2)).sum::<f64>() / (diffs.len() - 1) as f64;
+        let se = (var_diff / (2.0 * n)).sqrt();
+        let (level, se) = if log_scale {
+            if !(mean > 0.0) {
+                return false;
+            }
+            (mean.ln(), se / mean)
+        } else {
+            (mean, se)
+        };
+        levels.push(level);
+        se2 += se * se;
+    }
+    let g = levels.len() as f64;
+    let mean_level = levels.iter().sum::<f64>() / g;
+    let spread = (levels.iter().map(|l| (l - mean_level).powi(2)).sum::<f64>() / (g - 1.0)).sqrt();
+    let se = (se2 / g).sqrt();
+    spread.is_finite() && se.is_finite() && spread > 3.0 * se
+}
+
 impl GeoModel {
     /// Build the hierarchy from the spec and every geo's design.
     pub fn new(spec: &Spec, panel: &GeoDesign) -> Result<Self, ModelError> {
@@ -367,10 +409,17 @@ impl GeoModel {
             mu: 0.0,
             sigma: 1.0,
         };
+        let centered_intercept = match geo.intercept_parameterization {
+            GeoParameterization::Centered => true,
+            GeoParameterization::NonCentered => false,
+            GeoParameterization::Auto => {
+                let log_scale = matches!(first.params[INTERCEPT].bijection, Bijection::Lower(_));
+                intercepts_centered(panel, log_scale)
+            }
+        };
         for &(j, sd) in &pooled {
             let first_geo = params.len();
-            let centered =
-                j == INTERCEPT && geo.intercept_parameterization == GeoParameterization::Centered;
+            let centered = j == INTERCEPT && centered_intercept;
             // A centered geo value's prior is Normal(mean, spread), applied in `logp`; a
             // non-centered deviation's is the standard normal.
             slots[j] = if centered {

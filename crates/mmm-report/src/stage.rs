@@ -53,6 +53,8 @@ struct AllocationRow {
     spend: f64,
     lower_bound: f64,
     upper_bound: f64,
+    /// The allowed spend as text with where it comes from, e.g. `700 – 1,300 (default ±30%)`.
+    allowed: String,
     lift: [f64; 3],
     profit: f64,
 }
@@ -439,6 +441,7 @@ pub fn run(run: &Path, out_dir: &Path, force: bool) -> Result<Option<Manifest>, 
         Some(batch) => Some(allocation_table(
             batch,
             &run.join("optimize/allocation.parquet"),
+            plan.as_ref(),
         )?),
         None => None,
     };
@@ -448,6 +451,7 @@ pub fn run(run: &Path, out_dir: &Path, force: bool) -> Result<Option<Manifest>, 
                 Some(b) => Some(geo_allocation_table(
                     b,
                     &run.join("optimize/geo_allocation.parquet"),
+                    plan.as_ref(),
                 )?),
                 None => None,
             };
@@ -542,6 +546,7 @@ pub fn run(run: &Path, out_dir: &Path, force: bool) -> Result<Option<Manifest>, 
         "decide_summary": decide_summary,
         "allocation": allocation_rows,
         "plan": plan,
+        "guardrails": guardrails(plan.as_ref()),
         "comparison": comparison,
         "geo": geo,
         "geo_parameters": geo_parameters,
@@ -649,6 +654,7 @@ fn response_svg(
 fn allocation_table(
     batch: &arrow::array::RecordBatch,
     path: &Path,
+    plan_json: Option<&serde_json::Value>,
 ) -> Result<Vec<AllocationRow>, ReportError> {
     let plan = string_column(batch, "plan", path)?;
     let channel = string_column(batch, "channel", path)?;
@@ -669,6 +675,7 @@ fn allocation_table(
             spend: spend[i],
             lower_bound: lo[i],
             upper_bound: hi[i],
+            allowed: with_limit_source(allowed_range(lo[i], hi[i]), plan_json, &channel[i]),
             lift: [m[i], l[i], u[i]],
             profit: p[i],
         })
@@ -759,6 +766,7 @@ fn geo_section(
 fn geo_allocation_table(
     batch: &arrow::array::RecordBatch,
     path: &Path,
+    plan_json: Option<&serde_json::Value>,
 ) -> Result<Vec<GeoAllocationRow>, ReportError> {
     let geo = string_column(batch, "geo", path)?;
     let plan = string_column(batch, "plan", path)?;
@@ -783,7 +791,11 @@ fn geo_allocation_table(
             channel: channel[i].clone(),
             current: current.map_or(f64::NAN, |j| spend[j]),
             optimized: spend[i],
-            allowed: allowed_range(lo[i], hi[i]),
+            allowed: with_limit_source(
+                allowed_range(lo[i], hi[i]),
+                plan_json,
+                &format!("{} in {}", channel[i], geo[i]),
+            ),
             current_lift: current.map_or([f64::NAN; 3], |j| [m[j], l[j], u[j]]),
             optimized_lift: [m[i], l[i], u[i]],
         });
@@ -806,6 +818,101 @@ fn allowed_range(lower: f64, upper: f64) -> String {
     } else {
         format!("{} – {}", fmt_num(lower), fmt_num(upper))
     }
+}
+
+/// The optimizer's per-channel limits, for the paragraph under the optimized plan (from
+/// plan.json's `guardrails`; absent in plans written before it was recorded).
+#[derive(Debug, Serialize)]
+struct Guardrails {
+    /// `default` (the default max_change), `spec` (max_change set in the spec) or `none` (no
+    /// max_change: `inf`).
+    kind: &'static str,
+    /// max_change as a percentage, e.g. `30`.
+    pct: String,
+    /// max_change as a fraction, e.g. `0.3`.
+    max_change: String,
+    /// The default max_change as a fraction.
+    default_max_change: String,
+    /// The default max_change as a percentage.
+    default_pct: String,
+    /// Cells with an end from `decisions.optimizer.bounds`.
+    bounded: Vec<String>,
+}
+
+fn guardrails(plan: Option<&serde_json::Value>) -> Option<Guardrails> {
+    let g = plan?.get("guardrails")?;
+    let m = g.get("max_change").and_then(serde_json::Value::as_f64);
+    let kind = match (m, g.get("max_change_source").and_then(|s| s.as_str())) {
+        (None, _) => "none",
+        (Some(_), Some("default_max_change")) => "default",
+        (Some(_), _) => "spec",
+    };
+    let bounded = g
+        .get("ranges")
+        .and_then(|r| r.as_array())
+        .into_iter()
+        .flatten()
+        .filter(|r| {
+            ["lower_source", "upper_source"]
+                .iter()
+                .any(|k| r.get(*k).and_then(|s| s.as_str()) == Some("bounds"))
+        })
+        .filter_map(|r| r.get("channel").and_then(|c| c.as_str()).map(str::to_owned))
+        .collect();
+    let default = g
+        .get("default_max_change")
+        .and_then(serde_json::Value::as_f64)
+        .unwrap_or(f64::NAN);
+    Some(Guardrails {
+        kind,
+        pct: m.map(|m| fmt_fraction(100.0 * m)).unwrap_or_default(),
+        max_change: m.map(fmt_fraction).unwrap_or_default(),
+        default_max_change: fmt_fraction(default),
+        default_pct: fmt_fraction(100.0 * default),
+        bounded,
+    })
+}
+
+/// A fraction or percentage without trailing zeros: `0.3`, `30`, `12.5`.
+fn fmt_fraction(v: f64) -> String {
+    let s = format!("{v:.4}");
+    s.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
+
+/// `allowed` followed by where the limits of `cell` come from (plan.json's guardrails), e.g.
+/// `700 – 1,300 (default ±30%)`, `≥ 1 (bounds min; default ±30% max)`; `allowed` alone when
+/// the plan records none or the cell has no limit.
+fn with_limit_source(allowed: String, plan: Option<&serde_json::Value>, cell: &str) -> String {
+    let Some(g) = plan.and_then(|p| p.get("guardrails")) else {
+        return allowed;
+    };
+    let Some(range) = g.get("ranges").and_then(|r| r.as_array()).and_then(|r| {
+        r.iter()
+            .find(|r| r.get("channel").and_then(|c| c.as_str()) == Some(cell))
+    }) else {
+        return allowed;
+    };
+    let pct = g
+        .get("max_change")
+        .and_then(serde_json::Value::as_f64)
+        .map(|m| fmt_fraction(100.0 * m))
+        .unwrap_or_default();
+    let name = |key: &str| -> Option<String> {
+        match range.get(key).and_then(|s| s.as_str())? {
+            "default_max_change" => Some(format!("default ±{pct}%")),
+            "max_change" => Some(format!("max_change ±{pct}%")),
+            "bounds" => Some("bounds".to_owned()),
+            _ => None,
+        }
+    };
+    let source = match (name("lower_source"), name("upper_source")) {
+        (None, None) => return allowed,
+        (Some(a), Some(b)) if a == b => a,
+        (Some(a), Some(b)) => format!("{a} min; {b} max"),
+        (Some(a), None) => format!("{a} min"),
+        (None, Some(b)) => format!("{b} max"),
+    };
+    format!("{allowed} ({source})")
 }
 
 /// The per-geo entries of `rows` (an array of objects whose `key` holds a parameter name

@@ -1,6 +1,7 @@
 //! The fit stage: the nuts-rs adapter (parallel seeded chains, progress, draws to Arrow/Parquet).
 
 pub mod nuts;
+pub mod precondition;
 pub mod recovery;
 pub mod sbc;
 
@@ -13,6 +14,7 @@ use mmm_features::Design;
 use mmm_model::MmmModel;
 
 pub use nuts::{LogDensity, NutsOptions, SampleError, Trace, sample};
+pub use precondition::Preconditioned;
 
 /// Name of the stage.
 pub const STAGE: &str = "fit";
@@ -189,7 +191,7 @@ pub fn run(
     } else {
         None
     };
-    let mut nuts_opts = NutsOptions::from_spec(&spec.spec.sampler);
+    let mut nuts_opts = NutsOptions::from_spec(&spec.spec);
     nuts_opts.threads = opts.threads;
     nuts_opts.progress = opts.progress;
     nuts_opts.stop = opts.stop.clone();

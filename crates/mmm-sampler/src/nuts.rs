@@ -103,6 +103,9 @@ pub struct NutsOptions {
     pub start: Option<Vec<f64>>,
     /// Half-width of the uniform jitter around `start`.
     pub jitter: f64,
+    /// Step size the adaptation starts from (a warm start's previous step size); nuts-rs's
+    /// default when `None`.
+    pub initial_step: Option<f64>,
     /// Worker threads (0 = one per available core).
     pub threads: usize,
     /// Show a progress bar on stderr when it is a terminal.
@@ -113,19 +116,22 @@ pub struct NutsOptions {
 }
 
 impl NutsOptions {
-    /// Options from a spec's sampler table.
-    pub fn from_spec(s: &mmm_core::spec::SamplerSpec) -> Self {
+    /// Options from a spec's sampler table (the target acceptance's default depends on the
+    /// model: [`mmm_core::Spec::target_accept`]).
+    pub fn from_spec(spec: &mmm_core::Spec) -> Self {
+        let s = &spec.sampler;
         Self {
             chains: s.chains,
             tune: s.tune,
             draws: s.draws,
             seed: s.seed,
-            target_accept: s.target_accept,
+            target_accept: spec.target_accept(),
             max_tree_depth: s.max_tree_depth,
             mass_matrix: s.mass_matrix,
             init: s.init,
             start: None,
             jitter: s.init_jitter,
+            initial_step: None,
             threads: 0,
             progress: true,
             stop: None,
@@ -429,6 +435,9 @@ where
 {
     let mut adapt_options = settings.adapt_options;
     adapt_options.step_size_settings.target_accept = opts.target_accept;
+    if let Some(step) = opts.initial_step.filter(|s| s.is_finite() && *s > 0.0) {
+        adapt_options.step_size_settings.initial_step = step;
+    }
     NutsSettings {
         num_chains: opts.chains,
         num_tune: opts.tune,

@@ -415,3 +415,138 @@ fn refresh_drift_against_the_previous_table() {
     assert_eq!(code, Some(2), "{err}");
     assert!(has(&findings, "schema_change", None, None), "{findings:#?}");
 }
+
+/// 104 weeks for fixtures/bad/spec.toml (`y`, spend `x1`, `event_1`): x1 is flighted,
+/// heavy-tailed spend (log-normal, log-sd 1.0, 3-6 weeks on air then 2-5 off). With `spike`,
+/// the week at that index is entered 100 times too large. Returns the file and the date of
+/// `spike`'s week.
+fn heavy_tailed_export(
+    dir: &std::path::Path,
+    spike: Option<usize>,
+) -> (std::path::PathBuf, String) {
+    let mut state: u64 = 2024;
+    let mut next = move || {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let mut on = Vec::new();
+    let mut air = true;
+    while on.len() < 104 {
+        let k = if air { 3 } else { 2 } + (next() * 4.0) as usize;
+        on.extend(std::iter::repeat_n(air, k));
+        air = !air;
+    }
+    // 2019-01-07, a Monday, in days since 1970-01-01.
+    let start = 17_903;
+    assert_eq!(mmm_contracts::date_from_days(start), "2019-01-07");
+    let mut csv = String::from("date_week,y,x1,event_1\n");
+    let mut spike_date = String::new();
+    for (t, on) in on.into_iter().take(104).enumerate() {
+        let (u, v) = (next().max(1e-12), next());
+        let normal = (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos();
+        let mut x1 = if on {
+            (5000.0 * normal.exp() * 100.0).round() / 100.0
+        } else {
+            0.0
+        };
+        let date = mmm_contracts::date_from_days(start + 7 * t as i32);
+        if spike == Some(t) {
+            assert!(on, "the spike week must be on air");
+            x1 *= 100.0;
+            spike_date = date.clone();
+        }
+        // Sales saturate in spend (and a mistyped spend week leaves them as they are).
+        let clean = if spike == Some(t) { x1 / 100.0 } else { x1 };
+        let y = 50_000.0 + 8_000.0 * (1.0 - (-clean / 5_000.0).exp()) + 500.0 * (t % 7) as f64;
+        csv.push_str(&format!("{date},{y:.2},{x1},{}\n", u8::from(t % 26 == 0)));
+    }
+    let path = dir.join(if spike.is_some() {
+        "spiked.csv"
+    } else {
+        "clean.csv"
+    });
+    std::fs::write(&path, csv).expect("write data");
+    (path, spike_date)
+}
+
+fn validate_file(data: &std::path::Path, out: &std::path::Path) -> std::process::Output {
+    mmm_os([
+        "validate".as_ref(),
+        "--spec".as_ref(),
+        fixture("bad/spec.toml").as_os_str(),
+        "--data".as_ref(),
+        data.as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+    ])
+}
+
+#[test]
+fn heavy_tailed_flighted_spend_gives_no_spike_and_a_100x_week_one_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (clean, _) = heavy_tailed_export(dir.path(), None);
+    let o = validate_file(&clean, &dir.path().join("clean"));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("0 error(s), 0 warning(s)\n"), "{err}");
+    assert!(!err.contains("warning["), "{err}");
+    // PASSED, table, column header, 3 columns, counts, a blank line, `validate: wrote`.
+    assert_eq!(err.lines().count(), 9, "{err}");
+
+    // The first week on air, entered 100 times too large.
+    let (spiked, date) = heavy_tailed_export(dir.path(), Some(0));
+    let o = validate_file(&spiked, &dir.path().join("spiked"));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "a warning does not reject: {}",
+        stderr(&o)
+    );
+    let err = stderr(&o);
+    assert!(err.contains("0 error(s), 1 warning(s)\n"), "{err}");
+    let line = format!("  warning[spike] column 'x1' row 1 period {date}: spend ");
+    assert_eq!(err.matches(&line).count(), 1, "{line} in:\n{err}");
+    assert_eq!(err.matches("warning[").count(), 1, "{err}");
+    assert_eq!(err.lines().count(), 10, "{err}");
+    let c: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.path().join("spiked/contract.json")).expect("contract.json"),
+    )
+    .expect("json");
+    assert_eq!(
+        c["rules"],
+        serde_json::json!([{ "rule": "spike", "severity": "warning", "count": 1, "omitted": 0,
+            "columns": [{ "column": "x1", "count": 1 }] }])
+    );
+}
+
+#[test]
+fn run_prints_each_validation_warning_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (spiked, date) = heavy_tailed_export(dir.path(), Some(0));
+    let spec = dir.path().join("spec.toml");
+    let text = std::fs::read_to_string(fixture("bad/spec.toml")).expect("spec")
+        + "\n[sampler]\nchains = 2\ntune = 200\ndraws = 200\nseed = 1\n";
+    std::fs::write(&spec, text).expect("write spec");
+    let o = mmm_os([
+        "run".as_ref(),
+        "--spec".as_ref(),
+        spec.as_os_str(),
+        "--data".as_ref(),
+        spiked.as_os_str(),
+        "--no-refits".as_ref(),
+        "--out".as_ref(),
+        dir.path().join("run").as_os_str(),
+    ]);
+    assert!(
+        matches!(o.status.code(), Some(0) | Some(3)),
+        "{}",
+        stderr(&o)
+    );
+    let err = stderr(&o);
+    let line = format!("warning[spike] column 'x1' row 1 period {date}: ");
+    assert_eq!(err.matches(&line).count(), 1, "{line} in:\n{err}");
+    assert_eq!(err.matches("warning[").count(), 1, "{err}");
+}

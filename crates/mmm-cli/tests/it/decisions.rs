@@ -159,6 +159,40 @@ fn decision_log_round_trip_on_held_back_weeks_and_report_sections() {
     ]);
     let plan = json(&opt.join("plan.json"));
     assert!(plan["optimized_spend"][0].as_f64().expect("x1") >= 1.0 - 1e-9);
+    // No max_change in the spec: the default ±30% around the reference spend holds, except
+    // where x1's own minimum replaces the band's floor.
+    let g = &plan["guardrails"];
+    assert_eq!(g["max_change"], 0.3, "{g}");
+    assert_eq!(g["max_change_source"], "default_max_change");
+    let sources = |c: usize| {
+        let r = &g["ranges"][c];
+        (r["lower_source"].clone(), r["upper_source"].clone())
+    };
+    assert_eq!(sources(0), ("bounds".into(), "default_max_change".into()));
+    assert_eq!(
+        sources(1),
+        ("default_max_change".into(), "default_max_change".into())
+    );
+    assert_eq!(g["ranges"][0]["lower"], 1.0);
+    for c in 0..2 {
+        let (x, r) = (
+            plan["optimized_spend"][c].as_f64().expect("x"),
+            &g["ranges"][c],
+        );
+        let current = plan["current_spend"][c].as_f64().expect("current");
+        let (lo, hi) = (
+            r["lower"].as_f64().expect("lo"),
+            r["upper"].as_f64().expect("hi"),
+        );
+        assert!((hi - 1.3 * current).abs() <= 1e-9 * current, "{r}");
+        assert!(x >= lo - 1e-6 && x <= hi + 1e-6, "x{c} = {x} outside {r}");
+    }
+    assert!(
+        (g["ranges"][1]["lower"].as_f64().expect("lo")
+            - 0.7 * plan["current_spend"][1].as_f64().expect("c"))
+        .abs()
+            < 1e-9
+    );
     assert!(
         plan["objective_optimized"].as_f64().expect("o")
             >= plan["objective_current"].as_f64().expect("c")
@@ -194,8 +228,18 @@ fn decision_log_round_trip_on_held_back_weeks_and_report_sections() {
     // The report shows the optimizer and curves, and the diagnostics sections only when present.
     without_diagnostics_keys(&run);
     let html = render_report(&run);
+    assert!(
+        html.contains("<b>Default guardrails:</b> each channel may move at most <b>±30%</b>"),
+        "the default limits are named as such"
+    );
+    assert!(html.contains("<code>max_change = inf</code>"));
+    assert!(
+        html.contains("(bounds min; default ±30% max)"),
+        "x1's allowed range"
+    );
     for id in [
         "id=\"optimizer\"",
+        "id=\"optimizer-guardrails\"",
         "id=\"curves\"",
         "id=\"roi-table\"",
         "id=\"components\"",
@@ -227,6 +271,60 @@ fn decision_log_round_trip_on_held_back_weeks_and_report_sections() {
         .expect("failed gates shown");
     assert!(failed < html.find("id=\"summary\"").expect("summary"));
     assert!(html.contains("NOT FOR DECISIONS"));
+}
+
+#[test]
+fn max_change_inf_lifts_the_default_guardrails() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let spec = dir.path().join("spec.toml");
+    let text = std::fs::read_to_string(fixture("pymc_example/spec.toml"))
+        .expect("spec")
+        .replace("tune = 1000", "tune = 400")
+        .replace("draws = 1000", "draws = 250")
+        + "\n[decisions.optimizer]\nmax_change = inf\n";
+    std::fs::write(&spec, text).expect("write spec");
+    let run = dir.path().join("run");
+    let os = std::ffi::OsStr::new;
+    run_ok(&[
+        os("run"),
+        os("--spec"),
+        spec.as_os_str(),
+        os("--data"),
+        fixture("pymc_example/data.csv").as_os_str(),
+        os("--no-refits"),
+        os("--quiet"),
+        os("--out"),
+        run.as_os_str(),
+    ]);
+    crate::assert_optimize_runs_with(&run, &run.join("optimize"), &[]);
+    let plan = json(&run.join("optimize/plan.json"));
+    let g = &plan["guardrails"];
+    assert!(g["max_change"].is_null(), "{g}");
+    assert_eq!(g["max_change_source"], "none");
+    for r in g["ranges"].as_array().expect("ranges") {
+        assert_eq!(r["lower"], 0.0, "{r}");
+        assert!(r["upper"].is_null(), "{r}");
+        assert_eq!(
+            (&r["lower_source"], &r["upper_source"]),
+            (&"none".into(), &"none".into())
+        );
+    }
+    assert_eq!(plan["binding_constraints"], serde_json::json!([]));
+    // Unbounded, the fixture's optimum moves a channel by more than the default 30%.
+    let moved = (0..2)
+        .map(|c| {
+            let x = plan["optimized_spend"][c].as_f64().expect("x");
+            let cur = plan["current_spend"][c].as_f64().expect("current");
+            (x - cur).abs() / cur
+        })
+        .fold(0.0, f64::max);
+    assert!(moved > 0.3, "{plan}");
+    let html = render_report(&run);
+    assert!(
+        html.contains("No per-channel change limit: the spec sets <code>decisions.optimizer.max_change = inf</code>"),
+        "the report says the default is lifted"
+    );
+    assert!(!html.contains("Default guardrails"));
 }
 
 /// Add the diagnostics keys agreed with the diagnostics stage (hand-made values), fail a gate,

@@ -192,9 +192,36 @@ fn geo_report_shows_every_geo_and_collapses_the_deviation_parameters() {
             assert!(row_of(&alloc, g, c).is_some(), "no allocation row {g} {c}");
         }
     }
-    // The spec caps ch1 in g02 at 5,000: geo, channel, current, optimized, allowed, ….
+    // The spec caps ch1 in g02 at 5,000 and leaves the default ±30% band on every other end:
+    // geo, channel, current, optimized, allowed, ….
+    let plan: serde_json::Value =
+        serde_json::from_str(&read(&run.join("optimize/plan.json"))).expect("plan.json");
+    let cell = plan["guardrails"]["ranges"]
+        .as_array()
+        .expect("guardrails")
+        .iter()
+        .find(|r| r["channel"] == "ch1 in g02")
+        .expect("ch1 in g02");
+    assert_eq!(
+        (&cell["upper"], &cell["upper_source"]),
+        (&serde_json::json!(5000.0), &serde_json::json!("bounds"))
+    );
     let g02 = row_of(&alloc, "g02", "ch1").expect("g02 ch1");
-    assert_eq!(g02[4], "≤ 5,000", "{g02:?}");
+    match cell["lower_source"].as_str() {
+        // The cap is below the band: the band's floor is released.
+        Some("none") => assert_eq!(g02[4], "≤ 5,000 (bounds max)", "{g02:?}"),
+        Some("default_max_change") => assert!(
+            g02[4].ends_with(" – 5,000 (default ±30% min; bounds max)"),
+            "{g02:?}"
+        ),
+        other => panic!("lower_source {other:?}"),
+    }
+    let g01 = row_of(&alloc, "g01", "ch1").expect("g01 ch1");
+    assert!(g01[4].ends_with(" (default ±30%)"), "{g01:?}");
+    assert!(html.contains("id=\"optimizer-guardrails\""));
+    assert!(html.contains(
+        "<b>Default guardrails:</b> each channel in each geo may move at most <b>±30%</b>"
+    ));
     let inputs = report_inputs(&run);
     assert!(
         inputs

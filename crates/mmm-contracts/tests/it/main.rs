@@ -4,6 +4,7 @@ mod bounds;
 mod calendar;
 mod engines;
 mod mutation;
+mod spikes;
 mod units;
 
 use std::path::{Path, PathBuf};

@@ -230,13 +230,7 @@ fn plan_lift_is_the_joint_counterfactual_and_the_optimizer_finds_the_grid_optimu
     // The optimizer against a grid over the split of the budget.
     let budget = 120.0;
     let ranges: Vec<ChannelRange> = (0..2)
-        .map(|c| ChannelRange {
-            channel: format!("c{c}"),
-            lower: 0.0,
-            lower_rule: "non-negative".into(),
-            upper: f64::INFINITY,
-            upper_rule: "none".into(),
-        })
+        .map(|c| ChannelRange::unbounded(format!("c{c}")))
         .collect();
     let p = Problem {
         budget,

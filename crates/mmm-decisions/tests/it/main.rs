@@ -1,3 +1,4 @@
+mod guardrails;
 mod likelihoods;
 mod optimizer;
 mod plans;

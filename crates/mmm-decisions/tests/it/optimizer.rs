@@ -10,9 +10,9 @@ use mmm_features::{Design, Scales};
 use mmm_model::MmmModel;
 
 /// Channel parameters of one draw: (adstock alpha, saturation lam, beta).
-type Params = (f64, f64, f64);
+pub(crate) type Params = (f64, f64, f64);
 
-fn spec(channels: usize, l_max: usize) -> Spec {
+pub(crate) fn spec(channels: usize, l_max: usize) -> Spec {
     let mut text =
         String::from("[model]\nname = \"t\"\n[data]\ndate_column = \"d\"\ntarget = \"y\"\n");
     for c in 0..channels {
@@ -24,7 +24,7 @@ fn spec(channels: usize, l_max: usize) -> Spec {
 }
 
 /// A design whose channel c has scaled spend `spend[c]` per week; 1 currency unit = 0.01 scaled.
-fn design(spend: Vec<Vec<f64>>) -> Design {
+pub(crate) fn design(spend: Vec<Vec<f64>>) -> Design {
     let n = spend[0].len();
     let names: Vec<String> = (0..spend.len()).map(|c| format!("c{c}")).collect();
     Design {
@@ -51,7 +51,7 @@ fn design(spend: Vec<Vec<f64>>) -> Design {
 }
 
 /// Constrained parameter vectors, one per draw, placed by parameter name.
-fn thetas(model: &MmmModel, draws: &[Vec<Params>]) -> Vec<Vec<f64>> {
+pub(crate) fn thetas(model: &MmmModel, draws: &[Vec<Params>]) -> Vec<Vec<f64>> {
     let names = model.param_names();
     draws
         .iter()
@@ -78,17 +78,11 @@ fn thetas(model: &MmmModel, draws: &[Vec<Params>]) -> Vec<Vec<f64>> {
 
 fn free_ranges(channels: usize) -> Vec<ChannelRange> {
     (0..channels)
-        .map(|c| ChannelRange {
-            channel: format!("c{c}"),
-            lower: 0.0,
-            lower_rule: "non-negative".into(),
-            upper: f64::INFINITY,
-            upper_rule: "none".into(),
-        })
+        .map(|c| ChannelRange::unbounded(format!("c{c}")))
         .collect()
 }
 
-fn problem(budget: f64, objective: Objective, ranges: Vec<ChannelRange>) -> Problem {
+pub(crate) fn problem(budget: f64, objective: Objective, ranges: Vec<ChannelRange>) -> Problem {
     Problem {
         budget,
         objective,
@@ -99,7 +93,7 @@ fn problem(budget: f64, objective: Objective, ranges: Vec<ChannelRange>) -> Prob
 }
 
 /// Three channels with different curves and draw-to-draw spread in beta.
-fn three_channel_draws(k: usize) -> Vec<Vec<Params>> {
+pub(crate) fn three_channel_draws(k: usize) -> Vec<Vec<Params>> {
     (0..k)
         .map(|i| {
             let u = i as f64 / (k - 1) as f64;

@@ -80,7 +80,8 @@ fn random_point(dim: usize, seed: u64) -> Vec<f64> {
 
 #[test]
 fn geo_parameters_are_named_per_geo_and_pooled_as_the_spec_says() {
-    let spec = hierarchical(fixture_spec(), GeoPooling::Shared, GeoPooling::Shared);
+    let mut spec = hierarchical(fixture_spec(), GeoPooling::Shared, GeoPooling::Shared);
+    spec.geo.intercept_parameterization = GeoParameterization::Centered;
     let model = GeoModel::new(&spec, &panel(&spec, 40, 30)).expect("model");
     let names = model.param_names();
     let national = MmmModel::new(&spec, &panel(&spec, 40, 30).designs[0])
@@ -644,4 +645,37 @@ fn a_named_start_keeps_its_values_through_the_sampler_coordinates() {
         .expect_err("unknown")
         .to_string();
     assert!(err.contains("no parameter named"), "{err}");
+}
+
+/// `intercept_parameterization = "auto"`: geos at one level (as `size = "mean_target"` makes
+/// them) get non-centered intercepts; geos whose levels differ by far more than the noise of a
+/// level get centered ones; the explicit choices are kept whatever the data.
+#[test]
+fn auto_intercepts_are_centered_only_when_the_geo_levels_differ() {
+    let spec = hierarchical(fixture_spec(), GeoPooling::Shared, GeoPooling::Shared);
+    assert_eq!(
+        spec.geo.intercept_parameterization,
+        GeoParameterization::Auto
+    );
+    let centered_name = "intercept[geo=east]";
+    let names = |spec: &Spec, panel: &GeoDesign| GeoModel::new(spec, panel).expect("model").param_names();
+    // One level: every geo's training target rescaled to the same mean.
+    let mut same = panel(&spec, 60, 52);
+    for d in &mut same.designs {
+        let m = d.target_scaled[..d.n_train].iter().sum::<f64>() / d.n_train as f64;
+        d.target_scaled.iter_mut().for_each(|v| *v *= 0.5 / m);
+    }
+    assert!(!names(&spec, &same).iter().any(|n| n == centered_name));
+    assert!(names(&spec, &same).iter().any(|n| n == "intercept_geo_z[geo=east]"));
+    // Levels 0.3, 0.6 and 0.9 times the same series: far apart against the weekly noise.
+    let mut apart = same.clone();
+    for (g, d) in apart.designs.iter_mut().enumerate() {
+        d.target_scaled.iter_mut().for_each(|v| *v *= 0.6 * (g + 1) as f64);
+    }
+    assert!(names(&spec, &apart).iter().any(|n| n == centered_name));
+    let mut forced = spec.clone();
+    forced.geo.intercept_parameterization = GeoParameterization::NonCentered;
+    assert!(!names(&forced, &apart).iter().any(|n| n == centered_name));
+    forced.geo.intercept_parameterization = GeoParameterization::Centered;
+    assert!(names(&forced, &same).iter().any(|n| n == centered_name));
 }

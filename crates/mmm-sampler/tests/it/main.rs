@@ -32,6 +32,7 @@ pub fn test_options(
         init: InitStrategy::Uniform,
         start: None,
         jitter: 0.1,
+        initial_step: None,
         threads: 2,
         progress: false,
         stop: None,

@@ -76,6 +76,7 @@ fn recover(spec: Spec, truths: &[(&str, f64)], seed: u64) {
         init: mmm_core::spec::InitStrategy::Uniform,
         start: None,
         jitter: 0.1,
+        initial_step: None,
         threads: 2,
         progress: false,
         stop: None,
