@@ -1395,7 +1395,8 @@ pub struct OptimizerSpec {
     #[serde(default)]
     pub reference_weeks: Option<usize>,
     /// Each channel may move at most this fraction (0.3 = +-30%, the default, as Meridian's
-    /// users expect) from its reference spend rescaled to the horizon; `inf` lifts the limit.
+    /// users expect) from its share of the plan's budget in the reference mix, (1 +- c) x
+    /// budget x share (Meridian's rule, so any budget stays feasible); `inf` lifts the limit.
     #[serde(default = "default_max_change")]
     pub max_change: Option<f64>,
     /// Per-channel limits.
@@ -2419,6 +2420,10 @@ pub struct DiagnoseSpec {
     /// scratch, as a fit does (docs/diagnostics.md compares the two).
     #[serde(default = "default_true")]
     pub refit_warm_start: bool,
+    /// Stop the bootstrap once Wald's sequential test decides every coefficient whose sign the
+    /// prior does not fix (docs/diagnostics.md); `false` runs all `bootstrap_replicates`.
+    #[serde(default = "default_true")]
+    pub bootstrap_stop_early: bool,
     /// `mmm compare` guardrail: largest allowed relative change of a channel's mean ROAS
     /// (0.25 = 25%); any sign flip fails too.
     #[serde(default = "default_max_roi_change")]
@@ -2468,6 +2473,7 @@ impl Default for DiagnoseSpec {
             refit_tune: default_refit_iters(),
             refit_draws: default_refit_iters(),
             refit_warm_start: true,
+            bootstrap_stop_early: true,
             max_roi_change: default_max_roi_change(),
         }
     }

@@ -505,7 +505,7 @@ pub fn sign_stability(
         (!draws.is_empty()).then(|| coefs.iter().map(|c| median_of(&draws, c.0)).collect())
     };
     // Every sign fixed by the prior: no refit can change one, so none is run.
-    let replicates = if coefs.iter().all(|c| c.4) {
+    let replicates = if spec.diagnose.bootstrap_stop_early && coefs.iter().all(|c| c.4) {
         0
     } else {
         replicates
@@ -516,7 +516,9 @@ pub fn sign_stability(
         let batch = BOOTSTRAP_BATCH.min(replicates - from);
         results.extend(parallel_map(batch, |i| replicate(from + i)));
         let done: Vec<&Vec<f64>> = results.iter().flatten().collect();
-        if signs_decided(&coefs, &done, spec.diagnose.min_sign_share) {
+        if spec.diagnose.bootstrap_stop_early
+            && signs_decided(&coefs, &done, spec.diagnose.min_sign_share)
+        {
             break;
         }
     }
