@@ -2601,7 +2601,7 @@ impl DecisionSpec {
             );
         }
         if let Some(m) = o.max_change
-            && !(m >= 0.0)
+            && (m.is_nan() || m < 0.0)
         {
             p.push(
                 "decisions.optimizer.max_change".into(),

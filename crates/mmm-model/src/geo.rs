@@ -307,7 +307,7 @@ fn intercepts_centered(panel: &GeoDesign, log_scale: bool) -> bool {
             diffs.iter().map(|d| (d - dbar).powi(2)).sum::<f64>() / (diffs.len() - 1) as f64;
         let se = (var_diff / (2.0 * n)).sqrt();
         let (level, se) = if log_scale {
-            if !(mean > 0.0) {
+            if mean.is_nan() || mean <= 0.0 {
                 return false;
             }
             (mean.ln(), se / mean)
