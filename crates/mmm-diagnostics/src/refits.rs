@@ -52,7 +52,9 @@ impl WarmStart {
         let u: Vec<Vec<f64>> = posterior.iter().map(|t| subject.unconstrain(t)).collect();
         let d = u.first()?.len();
         let n = u.len() as f64;
-        let center: Vec<f64> = (0..d).map(|j| u.iter().map(|v| v[j]).sum::<f64>() / n).collect();
+        let center: Vec<f64> = (0..d)
+            .map(|j| u.iter().map(|v| v[j]).sum::<f64>() / n)
+            .collect();
         let scale: Vec<f64> = (0..d)
             .map(|j| {
                 let var = u.iter().map(|v| (v[j] - center[j]).powi(2)).sum::<f64>() / n;
@@ -352,10 +354,13 @@ fn signs_decided(
     min_share: f64,
 ) -> bool {
     let n = done.len();
-    coefs.iter().enumerate().all(|(k, (_, _, sign, _, constrained))| {
-        let kept = done.iter().filter(|m| m[k] * sign > 0.0).count();
-        *constrained || sprt_decided(kept, n, min_share)
-    })
+    coefs
+        .iter()
+        .enumerate()
+        .all(|(k, (_, _, sign, _, constrained))| {
+            let kept = done.iter().filter(|m| m[k] * sign > 0.0).count();
+            *constrained || sprt_decided(kept, n, min_share)
+        })
 }
 
 /// Wald's test of one share (see `signs_decided`): true once the log likelihood ratio of

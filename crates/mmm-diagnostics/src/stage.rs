@@ -15,15 +15,14 @@ use mmm_model::{MmmModel, Posterior};
 use serde::{Deserialize, Serialize};
 
 use crate::convergence::{ParamSummary, ess_mean, summarize};
-use mmm_core::summary::{quantile_sorted, sorted};
 use crate::loo::{LooSummary, loo_waic};
 use crate::predictive::{Predictive, predictive_checks};
 use crate::prior_posterior::{PriorPosteriorRow, prior_posterior};
 use crate::prior_predictive::{PriorPredictiveCheck, prior_predictive};
 use crate::refits::{
-    CrossValidation, Refit, RefitSubject, SignStability, WarmStart, rolling_origin,
-    sign_stability,
+    CrossValidation, Refit, RefitSubject, SignStability, WarmStart, rolling_origin, sign_stability,
 };
+use mmm_core::summary::{quantile_sorted, sorted};
 
 /// Name of the stage.
 pub const STAGE: &str = "diagnose";

@@ -72,7 +72,7 @@ pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
 }
 
 /// " did you mean `x`?" or the list of what is allowed.
-fn hint<'a>(word: &str, allowed: &[&'a str]) -> String {
+fn hint(word: &str, allowed: &[&str]) -> String {
     match suggest(word, allowed.iter().copied()) {
         Some(s) => format!("; did you mean `{s}`?"),
         None if allowed.is_empty() => String::new(),

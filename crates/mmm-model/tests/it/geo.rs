@@ -658,7 +658,8 @@ fn auto_intercepts_are_centered_only_when_the_geo_levels_differ() {
         GeoParameterization::Auto
     );
     let centered_name = "intercept[geo=east]";
-    let names = |spec: &Spec, panel: &GeoDesign| GeoModel::new(spec, panel).expect("model").param_names();
+    let names =
+        |spec: &Spec, panel: &GeoDesign| GeoModel::new(spec, panel).expect("model").param_names();
     // One level: every geo's training target rescaled to the same mean.
     let mut same = panel(&spec, 60, 52);
     for d in &mut same.designs {
@@ -666,11 +667,17 @@ fn auto_intercepts_are_centered_only_when_the_geo_levels_differ() {
         d.target_scaled.iter_mut().for_each(|v| *v *= 0.5 / m);
     }
     assert!(!names(&spec, &same).iter().any(|n| n == centered_name));
-    assert!(names(&spec, &same).iter().any(|n| n == "intercept_geo_z[geo=east]"));
+    assert!(
+        names(&spec, &same)
+            .iter()
+            .any(|n| n == "intercept_geo_z[geo=east]")
+    );
     // Levels 0.3, 0.6 and 0.9 times the same series: far apart against the weekly noise.
     let mut apart = same.clone();
     for (g, d) in apart.designs.iter_mut().enumerate() {
-        d.target_scaled.iter_mut().for_each(|v| *v *= 0.6 * (g + 1) as f64);
+        d.target_scaled
+            .iter_mut()
+            .for_each(|v| *v *= 0.6 * (g + 1) as f64);
     }
     assert!(names(&spec, &apart).iter().any(|n| n == centered_name));
     let mut forced = spec.clone();
