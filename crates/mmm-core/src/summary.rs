@@ -5,6 +5,16 @@ pub fn mean(values: &[f64]) -> f64 {
     values.iter().sum::<f64>() / values.len() as f64
 }
 
+/// Sample standard deviation sqrt(sum (x - mean)^2 / (n - 1)); NaN for fewer than two values.
+pub fn sample_sd(values: &[f64]) -> f64 {
+    if values.len() < 2 {
+        return f64::NAN;
+    }
+    let m = mean(values);
+    let ss: f64 = values.iter().map(|v| (v - m).powi(2)).sum();
+    (ss / (values.len() - 1) as f64).sqrt()
+}
+
 /// Quantile of sorted values by linear interpolation between order statistics (numpy's default,
 /// position p (n - 1)).
 pub fn quantile_sorted(sorted: &[f64], p: f64) -> f64 {
@@ -87,6 +97,14 @@ pub fn quantile_select(values: &mut [f64], p: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// 2, 4, 4, 4, 5, 5, 7, 9: mean 5, squared deviations sum 32, sd sqrt(32 / 7).
+    #[test]
+    fn sample_sd_divides_by_n_minus_one() {
+        let sd = sample_sd(&[2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0]);
+        assert!((sd - (32.0f64 / 7.0).sqrt()).abs() < 1e-12);
+        assert!(sample_sd(&[1.0]).is_nan());
+    }
 
     #[test]
     fn hdi_of_uniform_grid_has_the_right_mass_and_is_shortest() {

@@ -44,6 +44,7 @@
 
 use mmm_core::Spec;
 use mmm_core::spec::{GeoParameterization, GeoPooling, LikelihoodSpec, Prior};
+use mmm_core::summary;
 use mmm_features::panel::GeoDesign;
 
 use crate::prior::{Bijection, log_prior};
@@ -300,12 +301,9 @@ fn intercepts_centered(panel: &GeoDesign, log_scale: bool) -> bool {
         if y.len() < 3 {
             return false;
         }
-        let mean = y.iter().sum::<f64>() / n;
+        let mean = summary::mean(y);
         let diffs: Vec<f64> = y.windows(2).map(|w| w[1] - w[0]).collect();
-        let dbar = diffs.iter().sum::<f64>() / diffs.len() as f64;
-        let var_diff =
-            diffs.iter().map(|d| (d - dbar).powi(2)).sum::<f64>() / (diffs.len() - 1) as f64;
-        let se = (var_diff / (2.0 * n)).sqrt();
+        let se = summary::sample_sd(&diffs) / (2.0 * n).sqrt();
         let (level, se) = if log_scale {
             if mean.is_nan() || mean <= 0.0 {
                 return false;
@@ -317,10 +315,8 @@ fn intercepts_centered(panel: &GeoDesign, log_scale: bool) -> bool {
         levels.push(level);
         se2 += se * se;
     }
-    let g = levels.len() as f64;
-    let mean_level = levels.iter().sum::<f64>() / g;
-    let spread = (levels.iter().map(|l| (l - mean_level).powi(2)).sum::<f64>() / (g - 1.0)).sqrt();
-    let se = (se2 / g).sqrt();
+    let spread = summary::sample_sd(&levels);
+    let se = (se2 / levels.len() as f64).sqrt();
     spread.is_finite() && se.is_finite() && spread > 3.0 * se
 }
 
