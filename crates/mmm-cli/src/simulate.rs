@@ -40,6 +40,12 @@ struct ChannelTruth {
     share: f64,
     roas: f64,
     roi: f64,
+    /// For a channel acting through mediators: its contribution and ROAS through them (the
+    /// direct parts are the rest).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mediated_contribution: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mediated_roas: Option<f64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -86,16 +92,25 @@ pub fn run(
     let point = model
         .theta_from_named(&truth.parameters, &mut rng)
         .with_context(|| format!("{}", truth_path.display()))?;
-    let n = design.len();
-    let (mut mean, mut y) = (vec![0.0; n], vec![0.0; n]);
-    model.predictive_draw(&point.theta, &mut rng, &mut mean, &mut y);
-    if let Some(t) = y.iter().position(|v| !v.is_finite()) {
+    let Some(drawn) = model.draw_design(&spec.spec, &design, &point.theta, &mut rng)? else {
         bail!(
-            "the parameters give a non-finite target at period {t}; choose values with a finite mean"
+            "the parameters give a non-finite target or mediator; choose values with a finite mean"
         );
-    }
+    };
     let scale = design.scales.target;
-    let target: Vec<f64> = y.iter().map(|v| v * scale).collect();
+    let target: Vec<f64> = drawn.target_scaled.iter().map(|v| v * scale).collect();
+    // Mediators are drawn from their own equations first, in original units.
+    let mediators: Vec<(String, Vec<f64>)> = spec
+        .spec
+        .mediators
+        .iter()
+        .enumerate()
+        .map(|(k, m)| {
+            let s = design.scales.controls.get(&m.name).copied().unwrap_or(1.0);
+            let values = &drawn.regressors[spec.spec.controls.len() + k];
+            (m.name.clone(), values.iter().map(|v| v * s).collect())
+        })
+        .collect();
     let count = matches!(
         model.likelihood(),
         mmm_model::Likelihood::Poisson | mmm_model::Likelihood::NegativeBinomial
@@ -112,6 +127,7 @@ pub fn run(
         &target,
         count,
         None,
+        &mediators,
     )?;
     mmm_core::write_atomic(&out.join("data.csv"), csv.as_bytes())?;
 
@@ -179,6 +195,7 @@ fn channel_truths(
 ) -> BTreeMap<String, ChannelTruth> {
     let nt = design.n_train;
     let contributions = model.channel_contributions(theta, 0..nt);
+    let mediated = model.mediated_contributions(theta, 0..nt);
     let total: f64 = contributions.iter().sum();
     design
         .channel_names
@@ -187,7 +204,12 @@ fn channel_truths(
         .map(|(c, name)| {
             let spend: f64 = design.spend(c)[..nt].iter().sum();
             let contribution = contributions[c] * design.scales.target;
+            let through = model
+                .is_mediated(c)
+                .then(|| mediated[c] * design.scales.target);
             let truth = ChannelTruth {
+                mediated_contribution: through,
+                mediated_roas: through.map(|m| m / spend),
                 spend,
                 contribution,
                 share: contributions[c] / total,
@@ -284,6 +306,8 @@ fn run_geo(
                 share: 0.0,
                 roas: contribution / spend,
                 roi: (margin * contribution - spend) / spend,
+                mediated_contribution: None,
+                mediated_roas: None,
             },
         );
     }
@@ -311,6 +335,7 @@ fn run_geo(
         &target,
         count,
         spec.spec.data.geo_column.as_deref(),
+        &[],
     )?;
     mmm_core::write_atomic(&out.join("data.csv"), csv.as_bytes())?;
     let report = GeoTruth {
@@ -371,6 +396,7 @@ fn table_csv(
     target: &[f64],
     count: bool,
     geo_column: Option<&str>,
+    replaced: &[(String, Vec<f64>)],
 ) -> Result<String> {
     use arrow::array::{Array, Date32Array, Float64Array};
     let schema = table.schema();
@@ -435,6 +461,8 @@ fn table_csv(
                     }
                 })
                 .collect()
+        } else if let Some((_, drawn)) = replaced.iter().find(|(n, _)| n == name) {
+            drawn.iter().map(|v| format!("{v}")).collect()
         } else {
             numbers_of(array.as_ref(), name)?
         });

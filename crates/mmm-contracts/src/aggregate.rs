@@ -55,7 +55,8 @@ pub fn to_periods(
         arrays.push(Arc::new(Float64Array::from(
             keep.iter().map(|&i| values[i]).collect::<Vec<_>>(),
         )));
-        let how = if *role == "control" {
+        // A mediator (brand awareness) is a level like a control, not a flow like spend.
+        let how = if *role == "control" || *role == "mediator" {
             spec.data
                 .control_aggregation
                 .get(name)

@@ -372,7 +372,8 @@ struct ValidTable {
     columns: Vec<(String, &'static str, Vec<f64>)>,
 }
 
-/// Columns the spec needs, with their roles, in a fixed order (target, channels, controls).
+/// Columns the spec needs, with their roles, in a fixed order (target, channels, controls,
+/// mediators).
 fn required_columns(spec: &mmm_core::Spec) -> Vec<(String, &'static str)> {
     let mut out: Vec<(String, &'static str)> = vec![(spec.data.target.clone(), "target")];
     for ch in &spec.channels {
@@ -384,6 +385,11 @@ fn required_columns(spec: &mmm_core::Spec) -> Vec<(String, &'static str)> {
     for c in &spec.controls {
         if !out.iter().any(|(n, _)| *n == c.name) {
             out.push((c.name.clone(), "control"));
+        }
+    }
+    for m in &spec.mediators {
+        if !out.iter().any(|(n, _)| *n == m.name) {
+            out.push((m.name.clone(), "mediator"));
         }
     }
     out

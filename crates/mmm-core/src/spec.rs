@@ -10,6 +10,9 @@
 //! [`Spec::from_file_text`] reports every problem of a file in one pass (see [`check`]).
 
 pub mod check;
+mod mediators;
+
+pub use mediators::MediatorSpec;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -55,6 +58,10 @@ pub struct Spec {
     /// Control variables (events, trend, prices, ...) that enter linearly.
     #[serde(default)]
     pub controls: Vec<ControlSpec>,
+    /// Mediators: series through which some channels act (brand awareness), each modelled
+    /// jointly with the target (docs/causal.md).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mediators: Vec<MediatorSpec>,
     /// The intercept (baseline level on the scaled target).
     #[serde(default)]
     pub intercept: InterceptSpec,
@@ -733,6 +740,18 @@ impl SaturationSpec {
             | Self::Log1p { beta_prior, .. } => beta_prior,
         }
     }
+
+    /// Replace the prior of the channel coefficient beta.
+    pub fn set_beta_prior(&mut self, prior: Prior) {
+        match self {
+            Self::Logistic { beta_prior, .. }
+            | Self::Hill { beta_prior, .. }
+            | Self::Exponential { beta_prior, .. }
+            | Self::MichaelisMenten { beta_prior, .. }
+            | Self::Tanh { beta_prior, .. }
+            | Self::Log1p { beta_prior, .. } => *beta_prior = prior,
+        }
+    }
 }
 
 impl ChannelSpec {
@@ -760,6 +779,40 @@ pub struct ControlSpec {
     pub prior: Prior,
     /// Scale the column by its training-window max-abs.
     pub scale: bool,
+    /// What the control is there for (docs/causal.md).
+    pub role: ControlRole,
+}
+
+/// Why a control is in the model; the report says what each means for interpretation
+/// (docs/causal.md).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ControlRole {
+    /// Not stated: the report asks whether the control is a confounder or a precision control.
+    #[default]
+    Unspecified,
+    /// A common cause of spend and outcome (a demand proxy, competitor activity): it must stay
+    /// in the model, because leaving it out biases the channels whose spend follows it.
+    Confounder,
+    /// Explains the outcome but not spend (weather, a holiday the planners ignore): it narrows
+    /// intervals; leaving it out costs precision, not bias.
+    Precision,
+}
+
+impl ControlRole {
+    /// True for the default, which is left out of a written spec.
+    pub fn is_unspecified(&self) -> bool {
+        *self == Self::Unspecified
+    }
+
+    /// The role's name as written in a spec.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Unspecified => "unspecified",
+            Self::Confounder => "confounder",
+            Self::Precision => "precision",
+        }
+    }
 }
 
 /// How [`ControlSpec`] is written in a spec file (its JSON Schema is `ControlSpec`'s).
@@ -786,6 +839,10 @@ pub struct ControlToml {
     /// controls unscaled).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scale: Option<bool>,
+    /// What the control is there for: `confounder` (a common cause of spend and outcome, must
+    /// stay) or `precision` (explains the outcome only); default `unspecified`.
+    #[serde(default, skip_serializing_if = "ControlRole::is_unspecified")]
+    pub role: ControlRole,
 }
 
 /// Normal(0, 2): PyMC-Marketing's default control coefficient prior, weakly informative on a
@@ -804,6 +861,7 @@ impl From<ControlToml> for ControlSpec {
             prior: t.prior.unwrap_or_else(default_control_prior),
             name: t.name,
             expected_sign: t.expected_sign,
+            role: t.role,
         }
     }
 }
@@ -815,6 +873,7 @@ impl From<ControlSpec> for ControlToml {
             expected_sign: c.expected_sign,
             prior: Some(c.prior),
             scale: Some(c.scale),
+            role: c.role,
         }
     }
 }
@@ -1942,6 +2001,7 @@ impl Spec {
             );
         }
         self.lift_test_problems(&mut problems);
+        self.mediator_problems(&mut problems);
         problems.0.extend(self.diagnose.problems());
         problems.0.extend(self.decisions.problems(&self.channels));
         problems.0

@@ -17,7 +17,8 @@ use crate::DecideError;
 /// non-media components (the prediction with every channel's spend at zero).
 #[derive(Debug, Clone, Default)]
 pub struct Decomposition {
-    /// Component names: `intercept`, each `control[..]`, `seasonality` (when present), the
+    /// Component names: `intercept`, each `control[..]`, each `mediator[..]` (its part not
+    /// driven by the channels), `seasonality` (when present), the
     /// trend, events and level shifts, `local_level` (when present), `baseline`, then the
     /// channels.
     pub names: Vec<String>,
@@ -68,6 +69,21 @@ pub fn decompose(
             None => groups.push((component, vec![(r, p)])),
         }
     }
+    // A mediator's component is its part not driven by the channels: the channels' effect on
+    // it belongs to their total contributions (mmm_model's module `mediated`).
+    let mediator_groups: Vec<(usize, usize, usize)> = model
+        .mediator_names()
+        .iter()
+        .enumerate()
+        .map(|(k, m)| {
+            let name = mmm_features::mediator_column(m);
+            let j = groups.iter().position(|(g, _)| *g == name).ok_or_else(|| {
+                DecideError::Output(format!("the design has no mediator column '{name}'"))
+            })?;
+            Ok((j, k, index(&format!("gamma_{name}"))?))
+        })
+        .collect::<Result<_, DecideError>>()?;
+    let all_channels: Vec<usize> = (0..model.channel_names().len()).collect();
     let mut comp_names = vec!["intercept".to_string()];
     comp_names.extend(groups.iter().map(|g| g.0.clone()));
     // The random-walk baseline, when the trend is a local level.
@@ -102,6 +118,16 @@ pub fn decompose(
                         .sum();
                     series[1 + j][t][k] = v * scale;
                     sum[t] += v;
+                }
+            }
+            if !mediator_groups.is_empty() {
+                let shifts = model.mediator_shift(theta, &all_channels);
+                for &(j, m, p) in &mediator_groups {
+                    for t in 0..n {
+                        let v = theta[p] * shifts[m][t];
+                        series[1 + j][t][k] += v * scale;
+                        sum[t] += v;
+                    }
                 }
             }
             if let Some(j) = level {

@@ -65,6 +65,9 @@ pub struct ChannelDraws {
     pub marginal_roas: Vec<f64>,
     /// Spend over the window (currency).
     pub spend: f64,
+    /// For a channel acting through a mediator: the part of `contribution` that passes
+    /// through the mediators per draw (target units; the direct part is the rest).
+    pub mediated: Option<Vec<f64>>,
 }
 
 /// Channel totals over the first `n_train` periods, per draw.
@@ -96,7 +99,11 @@ fn channel_totals(
         .map(|(c, name)| {
             let spend: f64 = design.spend(c)[..nt].iter().sum();
             let contribution = contributions[c].clone();
+            let mediated = model
+                .is_mediated(c)
+                .then(|| mediated_totals(model, thetas, c, nt, design.scales.target));
             ChannelDraws {
+                mediated,
                 channel: name.clone(),
                 share: contribution
                     .iter()
@@ -119,6 +126,24 @@ fn channel_totals(
                 contribution,
                 spend,
             }
+        })
+        .collect()
+}
+
+/// Channel c's mediated contribution over the first `nt` periods per draw, in target units.
+fn mediated_totals(
+    model: &MmmModel,
+    thetas: &[Vec<f64>],
+    c: usize,
+    nt: usize,
+    scale: f64,
+) -> Vec<f64> {
+    let mut term = vec![0.0; model.periods()];
+    thetas
+        .iter()
+        .map(|theta| {
+            model.mediated_term(theta, c, &mut term);
+            term[..nt].iter().sum::<f64>() * scale
         })
         .collect()
 }

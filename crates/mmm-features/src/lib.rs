@@ -30,7 +30,8 @@ pub struct Scales {
     pub target: f64,
     /// Max-abs of each channel's spend over the training window.
     pub channels: BTreeMap<String, f64>,
-    /// Divisor of each control (1 when the spec leaves it unscaled).
+    /// Divisor of each control (1 when the spec leaves it unscaled) and of each mediator (its
+    /// training-window max-abs).
     pub controls: BTreeMap<String, f64>,
     /// Periods in the training window (the first ones).
     pub train_rows: usize,
@@ -200,15 +201,21 @@ impl Design {
     }
 }
 
+/// Design column of a mediator (its series / its training-window max-abs).
+pub fn mediator_column(name: &str) -> String {
+    format!("mediator[{name}]")
+}
+
 /// The carry-in file of the features stage (with `data.start`).
 pub const CARRY_IN_FILE: &str = "carry_in.parquet";
 
-/// Column names of the control, Fourier and baseline (trend, event, level-shift) regressors
-/// the spec implies, in design order.
+/// Column names of the control, mediator, Fourier and baseline (trend, event, level-shift)
+/// regressors the spec implies, in design order.
 pub fn regressor_names(spec: &Spec) -> Vec<String> {
     spec.controls
         .iter()
         .map(|c| format!("control[{}]", c.name))
+        .chain(spec.mediators.iter().map(|m| mediator_column(&m.name)))
         .chain(
             transforms::fourier_names(spec.seasonality.fourier_order)
                 .into_iter()
@@ -315,6 +322,17 @@ pub(crate) fn training_scales(
         };
         controls.insert(c.name.clone(), if s > 0.0 { s } else { 1.0 });
     }
+    for m in &spec.mediators {
+        let values = f64_column(table, &m.name, table_path)?;
+        let s = max_abs(&values[..n_train]);
+        if !(s.is_finite() && s > 0.0) {
+            return Err(FeatureError::Invalid {
+                column: m.name.clone(),
+                message: "mediator is zero throughout the training window; cannot scale".into(),
+            });
+        }
+        controls.insert(m.name.clone(), s);
+    }
     Ok(ScaleSet {
         target: target_scale,
         channels,
@@ -355,6 +373,14 @@ pub(crate) fn design_columns(
         let s = scales.controls[&c.name];
         batch = batch.f64(
             &format!("control[{}]", c.name),
+            values.iter().map(|v| v / s).collect(),
+        );
+    }
+    for m in &spec.mediators {
+        let values = f64_column(table, &m.name, table_path)?;
+        let s = scales.controls[&m.name];
+        batch = batch.f64(
+            &mediator_column(&m.name),
             values.iter().map(|v| v / s).collect(),
         );
     }

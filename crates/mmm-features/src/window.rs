@@ -42,6 +42,13 @@ impl Design {
                 controls.insert(control.name.clone(), positive(s).unwrap_or(1.0));
             }
         }
+        for (j, m) in spec.mediators.iter().enumerate() {
+            let k = spec.controls.len() + j;
+            if let Some(values) = self.regressors.get(k) {
+                let s = window_max(values, self.control_scale(&m.name));
+                controls.insert(m.name.clone(), positive(s)?);
+            }
+        }
         let scales = WindowScales {
             target,
             channels,
@@ -84,6 +91,14 @@ impl Design {
             {
                 rescale(values, self.control_scale(&control.name), new);
                 d.scales.controls.insert(control.name.clone(), new);
+            }
+        }
+        for (j, m) in spec.mediators.iter().enumerate() {
+            let k = spec.controls.len() + j;
+            if let (Some(&new), Some(values)) = (to.controls.get(&m.name), d.regressors.get_mut(k))
+            {
+                rescale(values, self.control_scale(&m.name), new);
+                d.scales.controls.insert(m.name.clone(), new);
             }
         }
         d.n_train = n_train;

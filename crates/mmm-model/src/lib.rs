@@ -22,6 +22,7 @@
 pub mod geo;
 pub mod joint;
 mod kernels;
+mod mediated;
 pub mod prior;
 pub mod simulate;
 pub mod special;
@@ -185,6 +186,8 @@ pub struct Scratch {
     /// A lift test's counterfactual curve and its derivative rows.
     lift_sat: Vec<f64>,
     lift_rows: Vec<f64>,
+    /// Each mediator equation's buffers.
+    mediators: Vec<Scratch>,
 }
 
 /// Where a channel's parameters sit in the vector and which transforms it uses.
@@ -288,6 +291,10 @@ pub struct MmmModel {
     /// regressors' means, with every channel's mean contribution in), so the geo's intercept
     /// and channel coefficients are not traded off along a ridge.
     level_intercept: bool,
+    /// The mediators' equations, whose coordinates follow the target's (`[[mediators]]`).
+    mediators: Vec<mediated::Mediator>,
+    /// With mediators: the target's parameters then each mediator's, as `params()` lists them.
+    joint_params: Vec<ParamInfo>,
 }
 
 /// Index of the intercept in the parameter vector.
@@ -416,7 +423,11 @@ impl MmmModel {
             }
         }
         let regressors_at = params.len();
-        let control_priors = spec.controls.iter().map(|c| (c.prior, c.expected_sign));
+        let control_priors = spec
+            .controls
+            .iter()
+            .map(|c| (c.prior, c.expected_sign))
+            .chain(spec.mediators.iter().map(|m| (m.effect_prior, m.expected_sign)));
         let fourier = std::iter::repeat_n(
             (spec.seasonality.prior, ExpectedSign::Unconstrained),
             2 * spec.seasonality.fourier_order,
@@ -550,7 +561,7 @@ impl MmmModel {
             .enumerate()
             .filter(|(_, t)| t.geo.is_none() && t.geos.is_empty());
         let lift_tests = bind_lift_tests(spec, design, &channels, national_tests, false)?;
-        Ok(Self {
+        let mut model = Self {
             n,
             n_train: design.n_train,
             likelihood,
@@ -573,7 +584,18 @@ impl MmmModel {
             local_level_at,
             likelihood_only: false,
             level_intercept: false,
-        })
+            mediators: Vec::new(),
+            joint_params: Vec::new(),
+        };
+        if !spec.mediators.is_empty() {
+            let gamma_first = model.regressors_at + spec.controls.len();
+            model.mediators = mediated::build(spec, design, model.params.len(), gamma_first)?;
+            model.joint_params = model.params.clone();
+            for m in &model.mediators {
+                model.joint_params.extend(m.joint_params());
+            }
+        }
+        Ok(model)
     }
 
     /// One geo of a geo hierarchy: the model of the geo's design whose `logp` is its
@@ -582,6 +604,11 @@ impl MmmModel {
     /// Its lift tests are the spec's tests that name `geo`: their likelihood terms are part of
     /// the member's `logp`, so the hierarchy's chain rule carries their gradient too.
     pub fn geo_member(spec: &Spec, design: &Design, geo: &str) -> Result<Self, ModelError> {
+        if !spec.mediators.is_empty() {
+            return Err(ModelError::Unsupported(
+                "mediators in a geo hierarchy (model them on national data)".into(),
+            ));
+        }
         // Its own tests become national for it; the others keep their geo and are not bound
         // (so errors keep the spec's indices).
         let mut own = spec.clone();
@@ -620,17 +647,21 @@ impl MmmModel {
 
     /// Number of unconstrained coordinates.
     pub fn dim(&self) -> usize {
-        self.params.len()
+        self.params.len() + self.mediators.iter().map(|m| m.model.dim()).sum::<usize>()
     }
 
-    /// Parameters in vector order.
+    /// Parameters in vector order (the target's, then each mediator's).
     pub fn params(&self) -> &[ParamInfo] {
-        &self.params
+        if self.mediators.is_empty() {
+            &self.params
+        } else {
+            &self.joint_params
+        }
     }
 
     /// Parameter names in vector order (the draws.parquet column names).
     pub fn param_names(&self) -> Vec<String> {
-        self.params.iter().map(|p| p.name.clone()).collect()
+        self.params().iter().map(|p| p.name.clone()).collect()
     }
 
     /// Channel names.
@@ -672,6 +703,7 @@ impl MmmModel {
         self.channels
             .iter()
             .all(|c| c.saturation != Saturation::Hill)
+            && self.mediators.iter().all(|m| m.model.concave_in_spend())
     }
 
     /// Number of control and Fourier regressors.
@@ -722,6 +754,7 @@ impl MmmModel {
             walk: vec![0.0; self.n_train],
             lift_sat: vec![0.0; self.n_train],
             lift_rows: vec![0.0; 4 * self.n_train],
+            mediators: self.mediators.iter().map(|m| m.model.scratch()).collect(),
         }
     }
 
@@ -747,6 +780,9 @@ impl MmmModel {
             }
         }
         theta[INTERCEPT] -= self.regressor_offset(&theta);
+        for m in &self.mediators {
+            theta.extend(m.model.constrain(m.part(u)));
+        }
         theta
     }
 
@@ -892,11 +928,24 @@ impl MmmModel {
                 theta[ch.beta_at()] = r * (-roas.ln_k).exp() / self.mean_saturation(&theta, c);
             }
         }
-        Some(self.unconstrain(&theta))
+        let mut u = self.unconstrain_target(&theta);
+        for m in &self.mediators {
+            u.extend(m.model.sample_prior_unconstrained(rng)?);
+        }
+        Some(u)
     }
 
     /// Unconstrained vector for constrained parameter values.
     pub fn unconstrain(&self, theta: &[f64]) -> Vec<f64> {
+        let mut u = self.unconstrain_target(theta);
+        for m in &self.mediators {
+            u.extend(m.model.unconstrain(m.part(theta)));
+        }
+        u
+    }
+
+    /// [`Self::unconstrain`] of the target's own parameters (the first `params.len()`).
+    fn unconstrain_target(&self, theta: &[f64]) -> Vec<f64> {
         let mut shifted = theta.to_vec();
         shifted[INTERCEPT] += self.regressor_offset(theta);
         for c in 0..self.channels.len() {
@@ -921,6 +970,23 @@ impl MmmModel {
     /// Log posterior density (up to a constant, Jacobians included) at unconstrained `u`,
     /// with its gradient written into `grad`.
     pub fn logp(&self, u: &[f64], grad: &mut [f64], s: &mut Scratch) -> Result<f64, NonFinite> {
+        let p = self.params.len();
+        let mut logp = self.logp_target(&u[..p], &mut grad[..p], s)?;
+        // The mediators' equations share no parameter with the target's (module `mediated`).
+        for (m, scratch) in self.mediators.iter().zip(&mut s.mediators) {
+            let r = m.range();
+            logp += m.model.logp(&u[r.clone()], &mut grad[r], scratch)?;
+        }
+        Ok(logp)
+    }
+
+    /// The target equation's log density and gradient (its own coordinates only).
+    fn logp_target(
+        &self,
+        u: &[f64],
+        grad: &mut [f64],
+        s: &mut Scratch,
+    ) -> Result<f64, NonFinite> {
         let nt = self.n_train;
         let mut logp = 0.0;
         // Priors and Jacobians; theta holds signed values, dtheta d theta / du.
@@ -1282,8 +1348,8 @@ impl MmmModel {
         let (factual, counterfactual) = (&ch.padded[1..end], &test.counterfactual.padded[1..end]);
         let mut with = vec![0.0; factual.len()];
         let mut without = vec![0.0; factual.len()];
-        self.channel_term_for_spend(theta, c, factual, &mut with);
-        self.channel_term_for_spend(theta, c, counterfactual, &mut without);
+        self.direct_term_for_spend(theta, c, factual, &mut with);
+        self.direct_term_for_spend(theta, c, counterfactual, &mut without);
         let at = ch.l_max - 1;
         (test.first..=test.last)
             .map(|t| with[at + t] - without[at + t])
@@ -1368,9 +1434,16 @@ impl MmmModel {
         let mut term = vec![0.0; n];
         for c in 0..self.channels.len() {
             if zeroed.contains(&c) {
+                // The observed mediators include this channel's effect on them: remove it.
+                if self.is_mediated(c) {
+                    self.mediated_term(theta, c, &mut term);
+                    for (o, v) in out.iter_mut().zip(&term) {
+                        *o -= v;
+                    }
+                }
                 continue;
             }
-            self.channel_term(theta, c, &mut term);
+            self.direct_term(theta, c, &mut term);
             for (o, v) in out.iter_mut().zip(&term) {
                 *o += v;
             }
@@ -1401,25 +1474,48 @@ impl MmmModel {
         true
     }
 
-    /// Channel c's additive term of the expected target for every period,
+    /// Channel c's total additive term of the expected target for every period: its direct
+    /// term ([`Self::direct_term`]) plus its mediated term ([`Self::mediated_term`]).
+    pub fn channel_term(&self, theta: &[f64], c: usize, out: &mut [f64]) {
+        self.direct_term(theta, c, out);
+        if self.is_mediated(c) {
+            let mut mediated = vec![0.0; self.n];
+            self.mediated_term(theta, c, &mut mediated);
+            for (o, v) in out[..self.n].iter_mut().zip(&mediated) {
+                *o += v;
+            }
+        }
+    }
+
+    /// Channel c's direct additive term of the expected target for every period,
     /// beta_c * v_c(x_c)_t (e.g. beta_c * logistic(lam_c * adstock(x_c, alpha_c)_t)), by direct
     /// convolution; the adstock includes the carry-in spend before period 0, if any.
-    pub fn channel_term(&self, theta: &[f64], c: usize, out: &mut [f64]) {
+    pub fn direct_term(&self, theta: &[f64], c: usize, out: &mut [f64]) {
         let ch = &self.channels[c];
         if ch.carry_in {
             let series = &ch.padded[1..];
             let mut full = vec![0.0; series.len()];
-            self.channel_term_for_spend(theta, c, series, &mut full);
+            self.direct_term_for_spend(theta, c, series, &mut full);
             out[..self.n].copy_from_slice(&full[ch.l_max - 1..]);
             return;
         }
-        self.channel_term_for_spend(theta, c, &ch.padded[ch.l_max..], &mut out[..self.n]);
+        self.direct_term_for_spend(theta, c, &ch.padded[ch.l_max..], &mut out[..self.n]);
     }
 
-    /// Channel c's additive term for any scaled spend series `spend` (zero before its first
-    /// period), one value per period of `spend` written to `out`: the response to a plan.
-    /// Spend before a plan's horizon carries in when the caller prepends it to `spend`.
+    /// Channel c's total additive term (direct plus mediated) for any scaled spend series
+    /// `spend` (zero before its first period), one value per period of `spend` written to
+    /// `out`: the response to a plan. Spend before a plan's horizon carries in when the caller
+    /// prepends it to `spend`.
     pub fn channel_term_for_spend(&self, theta: &[f64], c: usize, spend: &[f64], out: &mut [f64]) {
+        self.direct_term_for_spend(theta, c, spend, out);
+        if self.is_mediated(c) {
+            self.add_mediated_for_spend(theta, c, spend, out);
+        }
+    }
+
+    /// Channel c's direct term for the scaled spend series `spend` (see
+    /// [`Self::channel_term_for_spend`]).
+    fn direct_term_for_spend(&self, theta: &[f64], c: usize, spend: &[f64], out: &mut [f64]) {
         let ch = &self.channels[c];
         if !ch.fast {
             let n = spend.len().min(out.len());
@@ -1445,7 +1541,25 @@ impl MmmModel {
     /// For each multiplier m, sum over the periods of `spend` (scaled, zero before its first
     /// period) of channel c's term when that spend is multiplied by m, written to `out`.
     /// Adstock is linear in spend, so it is computed once for all multipliers: a response curve.
+    /// A mediated channel's totals include its mediated part.
     pub fn channel_totals_for_multipliers(
+        &self,
+        theta: &[f64],
+        c: usize,
+        spend: &[f64],
+        multipliers: &[f64],
+        out: &mut [f64],
+    ) {
+        self.direct_totals_for_multipliers(theta, c, spend, multipliers, out);
+        if self.is_mediated(c) {
+            self.add_mediated_totals(theta, c, multipliers, out, |m, th, j, o| {
+                m.channel_totals_for_multipliers(th, j, spend, multipliers, o)
+            });
+        }
+    }
+
+    /// [`Self::channel_totals_for_multipliers`] of channel c's direct term alone.
+    fn direct_totals_for_multipliers(
         &self,
         theta: &[f64],
         c: usize,
@@ -1505,7 +1619,26 @@ impl MmmModel {
     /// scale, written to `out`. Without carry-in and for an additive model this is
     /// [`Self::channel_totals_for_multipliers`] exactly. Otherwise the rest of the linear
     /// predictor at periods past the data is held at its value in the last period.
+    /// A mediated channel's curve adds gamma times its curve in each mediator's equation
+    /// (mediators need an additive likelihood, so the parts add up).
     pub fn response_totals_for_multipliers(
+        &self,
+        theta: &[f64],
+        c: usize,
+        spend: &[f64],
+        multipliers: &[f64],
+        out: &mut [f64],
+    ) {
+        self.direct_response_totals(theta, c, spend, multipliers, out);
+        if self.is_mediated(c) {
+            self.add_mediated_totals(theta, c, multipliers, out, |m, th, j, o| {
+                m.response_totals_for_multipliers(th, j, spend, multipliers, o)
+            });
+        }
+    }
+
+    /// [`Self::response_totals_for_multipliers`] of channel c's direct term alone.
+    fn direct_response_totals(
         &self,
         theta: &[f64],
         c: usize,
@@ -1517,7 +1650,7 @@ impl MmmModel {
             return self.response_totals_after_carry_in(theta, c, spend, multipliers, out);
         }
         if self.is_additive() {
-            return self.channel_totals_for_multipliers(theta, c, spend, multipliers, out);
+            return self.direct_totals_for_multipliers(theta, c, spend, multipliers, out);
         }
         let ch = &self.channels[c];
         let beta = theta[ch.beta_at()];

@@ -31,7 +31,7 @@ impl Parameterized for MmmModel {
         self.param_names()
     }
     fn params(&self) -> &[crate::ParamInfo] {
-        &self.params
+        MmmModel::params(self)
     }
     fn prior_draw(&self, rng: &mut dyn crate::rand::Rng) -> Option<Vec<f64>> {
         self.sample_prior_unconstrained(rng)
@@ -150,6 +150,58 @@ impl MmmModel {
             .map(|c| {
                 self.predict_mean(theta, &[c], &mut without);
                 periods.clone().map(|t| full[t] - without[t]).sum()
+            })
+            .collect()
+    }
+}
+
+impl MmmModel {
+    /// A data set drawn from the model at joint constrained `theta` on `design`'s inputs (spend,
+    /// controls, dates): each mediator first from its own equation (its design column replaced,
+    /// its scale kept), then the target given the drawn mediators. `Ok(None)` when a drawn value
+    /// is not finite; `spec` and `design` must be the ones the model was built from.
+    pub fn draw_design<R: crate::rand::Rng + ?Sized>(
+        &self,
+        spec: &mmm_core::Spec,
+        design: &mmm_features::Design,
+        theta: &[f64],
+        rng: &mut R,
+    ) -> Result<Option<mmm_features::Design>, ModelError> {
+        let n = design.len();
+        let (mut mean, mut draw) = (vec![0.0; n], vec![0.0; n]);
+        let mut d = design.clone();
+        for (k, m) in self.mediators.iter().enumerate() {
+            m.model.predictive_draw(m.part(theta), rng, &mut mean, &mut draw);
+            if draw.iter().any(|v| !v.is_finite()) {
+                return Ok(None);
+            }
+            d.regressors[spec.controls.len() + k].clone_from(&draw);
+        }
+        let rebuilt;
+        let target_model = if self.mediators.is_empty() {
+            self
+        } else {
+            rebuilt = MmmModel::new(spec, &d)?;
+            &rebuilt
+        };
+        target_model.predictive_draw(theta, rng, &mut mean, &mut draw);
+        if draw.iter().any(|v| !v.is_finite()) {
+            return Ok(None);
+        }
+        d.target_scaled = draw;
+        Ok(Some(d))
+    }
+
+    /// Each mediated channel's part of its contribution that passes through the mediators,
+    /// summed over `periods` (model scale; 0 for a channel that acts directly only).
+    pub fn mediated_contributions(&self, theta: &[f64], periods: Range<usize>) -> Vec<f64> {
+        let n = self.periods();
+        let periods = periods.start.min(n)..periods.end.min(n);
+        let mut term = vec![0.0; n];
+        (0..self.channel_names().len())
+            .map(|c| {
+                self.mediated_term(theta, c, &mut term);
+                term[periods.clone()].iter().sum()
             })
             .collect()
     }

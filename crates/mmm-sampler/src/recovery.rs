@@ -36,7 +36,7 @@ pub struct RecoveryOptions {
 pub struct RecoveryRun {
     /// Checked quantities: every parameter, then each channel's counterfactual contribution
     /// over the training window (`contribution[channel]`, response's model scale; ROAS is it
-    /// times a constant).
+    /// times a constant), then each mediated channel's `direct[..]` and `mediated[..]` parts.
     pub quantities: Vec<String>,
     /// `covered[q][l]`: simulations whose level-`levels[l]` interval of quantity q held the truth.
     pub covered: Vec<Vec<usize>>,
@@ -59,9 +59,17 @@ struct Checked {
     diverged: bool,
 }
 
-/// Channel contributions over the training window (response's model scale) at `theta`.
+/// Channel contributions over the training window (response's model scale) at `theta`, then
+/// for each channel acting through mediators its direct and its mediated part.
 fn contributions(model: &MmmModel, theta: &[f64]) -> Vec<f64> {
-    model.channel_contributions(theta, 0..model.train_periods())
+    let window = 0..model.train_periods();
+    let mut out = model.channel_contributions(theta, window.clone());
+    let mediated = model.mediated_contributions(theta, window);
+    for c in (0..out.len()).filter(|c| model.is_mediated(*c)) {
+        out.push(out[c] - mediated[c]);
+        out.push(mediated[c]);
+    }
+    out
 }
 
 /// Simulate `opts.sims` data sets from the prior of `spec` (or at `opts.truth`) on the
@@ -74,11 +82,14 @@ pub fn recover(
 ) -> Result<RecoveryRun, FitError> {
     let base = MmmModel::new(spec, design)?;
     let mut quantities = base.param_names();
-    quantities.extend(
-        base.channel_names()
-            .iter()
-            .map(|c| format!("contribution[{c}]")),
-    );
+    let names = base.channel_names();
+    quantities.extend(names.iter().map(|c| format!("contribution[{c}]")));
+    for (c, name) in names.iter().enumerate() {
+        if base.is_mediated(c) {
+            quantities.push(format!("direct[{name}]"));
+            quantities.push(format!("mediated[{name}]"));
+        }
+    }
     let start = Instant::now();
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<Checked>>> = Mutex::new((0..opts.sims).map(|_| None).collect());

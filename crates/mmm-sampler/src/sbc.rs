@@ -144,19 +144,16 @@ pub(crate) fn simulate_and_fit(
 ) -> Option<Simulation> {
     let mut rng = ChaCha8Rng::seed_from_u64(nuts.seed);
     rng.set_stream(i as u64);
-    let n = design.len();
-    let (mut mean, mut y) = (vec![0.0; n], vec![0.0; n]);
-    // A prior draw whose simulated target is not finite is redrawn (same stream, so seeded).
-    let truth = (0..100).find_map(|_| {
+    // A prior draw whose simulated data are not finite is redrawn (same stream, so seeded).
+    // Mediators are drawn from their equations first, then the target given them.
+    let (truth, d) = (0..100).find_map(|_| {
         let theta = match truth {
             Some(t) => t.to_vec(),
             None => base.constrain(&base.sample_prior_unconstrained(&mut rng)?),
         };
-        base.predictive_draw(&theta, &mut rng, &mut mean, &mut y);
-        y.iter().all(|v| v.is_finite()).then_some(theta)
+        let d = base.draw_design(spec, design, &theta, &mut rng).ok()??;
+        Some((theta, d))
     })?;
-    let mut d = design.clone();
-    d.target_scaled = y;
     let model = MmmModel::new(spec, &d).ok()?;
     let mut nuts = nuts.clone();
     nuts.seed = nuts.seed.wrapping_add(1 + i as u64);

@@ -6,6 +6,7 @@ mod geo;
 mod gradient;
 mod likelihoods;
 mod local_level;
+mod mediated;
 mod transforms;
 
 use std::collections::BTreeMap;
