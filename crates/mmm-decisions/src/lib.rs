@@ -11,6 +11,7 @@ use std::path::Path;
 pub mod curves;
 pub mod decompose;
 mod geo_optimize;
+mod mediation;
 pub mod optimize;
 pub mod plan;
 pub mod review;
@@ -361,6 +362,7 @@ pub fn run(
     // contributions.parquet (draw x channel), curves.parquet (channel x spend multiplier) and
     // roi.parquet (channel x metric), national.
     let nd = posterior.len();
+    let channel_summary = mediation::summary(&channels, &spec.spec, interval);
     let mut national_tables = tables::Tables::new(false);
     national_tables.push_unit(
         "",
@@ -442,7 +444,7 @@ pub fn run(
             })
             .collect()
     };
-    let summary = serde_json::json!({
+    let mut summary = serde_json::json!({
         "baseline_check": baseline_check,
         "lift_tests": lift_tests,
         "component_totals_training_window": component_totals,
@@ -451,6 +453,7 @@ pub fn run(
         "interval": interval,
         "not_for_decisions": not_for_decisions,
     });
+    summary["channels"] = serde_json::json!(channel_summary);
 
     writer.write_parquet(
         "contributions.parquet",

@@ -147,7 +147,10 @@ impl Tables {
                     [mean(hurdle_spend), quantile_sorted(&s, 0.5), h_lo, h_hi],
                 ),
             ];
-            let paths = c.mediated.as_deref().map(|m| mediation_rows(c, m, interval));
+            let paths = c
+                .mediated
+                .as_deref()
+                .map(|m| crate::mediation::rows(c, m, interval));
             for (metric, v) in rows.into_iter().chain(paths.into_iter().flatten()) {
                 let t = &mut self.roi;
                 t.geo.push(geo.to_string());
@@ -223,34 +226,6 @@ impl Tables {
         }
         b.build().map_err(output)
     }
-}
-
-/// roi.parquet rows of a channel acting through mediators: its direct and mediated
-/// contributions and ROAS, and the mediated share of its total, per-draw summaries.
-fn mediation_rows(
-    c: &crate::ChannelDraws,
-    mediated: &[f64],
-    interval: f64,
-) -> [(&'static str, [f64; 4]); 5] {
-    let direct: Vec<f64> = c
-        .contribution
-        .iter()
-        .zip(mediated)
-        .map(|(t, m)| t - m)
-        .collect();
-    let per_spend = |v: &[f64]| v.iter().map(|x| x / c.spend).collect::<Vec<_>>();
-    let share: Vec<f64> = mediated
-        .iter()
-        .zip(&c.contribution)
-        .map(|(m, t)| m / t)
-        .collect();
-    [
-        ("contribution_direct", summarize(&direct, interval)),
-        ("contribution_mediated", summarize(mediated, interval)),
-        ("roas_direct", summarize(&per_spend(&direct), interval)),
-        ("roas_mediated", summarize(&per_spend(mediated), interval)),
-        ("mediated_share", summarize(&share, interval)),
-    ]
 }
 
 fn output(e: arrow::error::ArrowError) -> DecideError {

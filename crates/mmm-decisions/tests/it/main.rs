@@ -1,5 +1,6 @@
 mod guardrails;
 mod likelihoods;
+mod mediators;
 mod optimizer;
 mod plans;
 mod review;
