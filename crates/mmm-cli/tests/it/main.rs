@@ -14,6 +14,7 @@ mod ingest;
 mod init;
 mod integrity;
 mod likelihoods;
+mod mediators;
 mod pipeline;
 mod simulate;
 mod spec;

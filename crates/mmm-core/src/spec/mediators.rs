@@ -216,3 +216,71 @@ impl Spec {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::error::CoreError;
+    use crate::spec::ControlRole;
+
+    const BASE: &str = "[data]\ndate_column = \"week\"\ntarget = \"sales\"\n\
+                        [[channels]]\nname = \"tv\"\n[[channels]]\nname = \"search\"\n\
+                        [[controls]]\nname = \"demand\"\nrole = \"confounder\"\n";
+
+    fn problems(extra: &str) -> Vec<(String, String)> {
+        match Spec::from_file_text(Path::new("s.toml"), &format!("{BASE}{extra}")) {
+            Ok(_) => Vec::new(),
+            Err(CoreError::SpecInvalid { problems, .. }) => problems
+                .into_iter()
+                .map(|p| (p.path, p.message))
+                .collect(),
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn a_mediator_takes_documented_defaults_and_its_own_equation() {
+        let text = format!("{BASE}[[mediators]]\nname = \"awareness\"\nchannels = [\"tv\"]\n");
+        let spec = Spec::from_file_text(Path::new("s.toml"), &text).expect("valid");
+        assert_eq!(spec.controls[0].role, ControlRole::Confounder);
+        let m = &spec.mediators[0];
+        assert_eq!(m.effect_prior, Prior::HalfNormal { sigma: 2.0 });
+        assert_eq!(m.expected_sign, ExpectedSign::Positive);
+        assert!(spec.is_mediated("tv") && !spec.is_mediated("search"));
+        let sub = spec.mediator_spec(0).expect("sub-spec");
+        assert_eq!(sub.data.target, "awareness");
+        assert_eq!(sub.channels.len(), 1);
+        assert_eq!(sub.channels[0].saturation.beta_prior(), &m.beta_prior);
+        assert!(sub.controls.is_empty() && sub.mediators.is_empty());
+        assert!(spec.mediator_spec(1).is_none());
+    }
+
+    #[test]
+    fn mediator_problems_are_named_with_their_fix() {
+        let found = problems(
+            "[[mediators]]\nname = \"demand\"\nchannels = [\"tvv\", \"search\", \"search\"]\n",
+        );
+        let paths: Vec<&str> = found.iter().map(|(p, _)| p.as_str()).collect();
+        assert!(paths.contains(&"mediators[0].name"), "{found:?}");
+        let messages: Vec<&str> = found.iter().map(|(_, m)| m.as_str()).collect();
+        assert!(messages.iter().any(|m| m.contains("also a control")), "{found:?}");
+        assert!(messages.iter().any(|m| m.contains("did you mean 'tv'")), "{found:?}");
+        assert!(messages.iter().any(|m| m.contains("appears twice")), "{found:?}");
+        let empty = problems("[[mediators]]\nname = \"awareness\"\nchannels = []\n");
+        assert_eq!(empty.len(), 1, "{empty:?}");
+        assert_eq!(empty[0].0, "mediators[0].channels");
+    }
+
+    #[test]
+    fn mediators_need_an_additive_national_model() {
+        let found = problems(
+            "[[mediators]]\nname = \"awareness\"\nchannels = [\"tv\"]\n\
+             [likelihood]\nfamily = \"poisson\"\n",
+        );
+        assert!(found.iter().any(|(_, m)| m.contains("additive likelihood")), "{found:?}");
+        let roles = problems("[[controls]]\nname = \"price\"\nrole = \"confunder\"\n");
+        assert!(roles.iter().any(|(p, _)| p == "controls[1].role"), "{roles:?}");
+    }
+}
