@@ -48,7 +48,7 @@ use mmm_core::summary;
 use mmm_features::panel::GeoDesign;
 
 use crate::prior::{Bijection, log_prior};
-use crate::{INTERCEPT, MmmModel, ModelError, NonFinite, ParamInfo, Scratch};
+use crate::{INTERCEPT, MAX_CURVE_PARAMS, MmmModel, ModelError, NonFinite, ParamInfo, Scratch};
 
 /// How one national parameter varies over geos.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -110,7 +110,7 @@ pub struct GeoScratch {
     /// The global vector with each mean-contribution coordinate replaced by ln beta.
     u_natural: Vec<f64>,
     /// Per mean-coordinate channel: d ln m / d u for each curve parameter.
-    chain: Vec<[f64; 4]>,
+    chain: Vec<[f64; MAX_CURVE_PARAMS]>,
     /// Per national parameter: the mean of its geo deviations (pooled ones).
     zbar: Vec<f64>,
     /// Per mean-coordinate channel: ln of the typical geo's mean training contribution.
@@ -584,7 +584,7 @@ impl GeoModel {
             tau: vec![0.0; self.dim()],
             dtau: vec![0.0; self.dim()],
             u_natural: vec![0.0; self.dim()],
-            chain: vec![[0.0; 4]; self.mean_coordinate.len()],
+            chain: vec![[0.0; MAX_CURVE_PARAMS]; self.mean_coordinate.len()],
             zbar: vec![0.0; self.member_dim()],
             ln_cbar: vec![0.0; self.mean_coordinate.len()],
             reference: self.reference.scratch(),

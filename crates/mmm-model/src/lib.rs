@@ -169,7 +169,7 @@ pub struct Scratch {
     /// start at row `row_at`; the fused path stores alpha then lam).
     rows: Vec<f64>,
     /// Per channel: d ln m / d p for each curve parameter, for mean-contribution coordinates.
-    chain: Vec<[f64; 4]>,
+    chain: Vec<[f64; MAX_CURVE_PARAMS]>,
     /// Per channel: beta_c m_c, the mean training contribution.
     level: Vec<f64>,
     /// Per channel: m_c, the mean training curve (geo members' level intercept).
@@ -300,6 +300,13 @@ pub struct MmmModel {
 /// Index of the intercept in the parameter vector.
 pub const INTERCEPT: usize = 0;
 
+/// Most curve parameters of one channel: two adstock (delayed geometric, Weibull) plus two
+/// saturation (Hill) parameters.
+pub(crate) const MAX_CURVE_PARAMS: usize = 4;
+
+/// Training sums of a channel's curve: sum v, then sum dv/dp per curve parameter.
+const CURVE_SUMS: usize = MAX_CURVE_PARAMS + 1;
+
 impl MmmModel {
     /// Build the model from a spec and its design.
     pub fn new(spec: &Spec, design: &Design) -> Result<Self, ModelError> {
@@ -427,7 +434,11 @@ impl MmmModel {
             .controls
             .iter()
             .map(|c| (c.prior, c.expected_sign))
-            .chain(spec.mediators.iter().map(|m| (m.effect_prior, m.expected_sign)));
+            .chain(
+                spec.mediators
+                    .iter()
+                    .map(|m| (m.effect_prior, m.expected_sign)),
+            );
         let fourier = std::iter::repeat_n(
             (spec.seasonality.prior, ExpectedSign::Unconstrained),
             2 * spec.seasonality.fourier_order,
@@ -744,7 +755,7 @@ impl MmmModel {
             mu: vec![0.0; self.n_train],
             sat: vec![0.0; cn],
             rows: vec![0.0; rows * self.n_train],
-            chain: vec![[0.0; 4]; self.channels.len()],
+            chain: vec![[0.0; MAX_CURVE_PARAMS]; self.channels.len()],
             level: vec![0.0; self.channels.len()],
             mean_curve: vec![0.0; self.channels.len()],
             roas_grad: vec![0.0; self.channels.len()],
@@ -753,7 +764,7 @@ impl MmmModel {
             curve: CurveBuffers::new(self.max_l_max(), self.max_l_max() + self.n_train),
             walk: vec![0.0; self.n_train],
             lift_sat: vec![0.0; self.n_train],
-            lift_rows: vec![0.0; 4 * self.n_train],
+            lift_rows: vec![0.0; MAX_CURVE_PARAMS * self.n_train],
             mediators: self.mediators.iter().map(|m| m.model.scratch()).collect(),
         }
     }
@@ -815,13 +826,13 @@ impl MmmModel {
         theta: &[f64],
         c: usize,
         s: &mut Scratch,
-    ) -> (f64, [f64; 4]) {
+    ) -> (f64, [f64; MAX_CURVE_PARAMS]) {
         let nt = self.n_train;
         let ch = &self.channels[c];
         let (base, b, l_max) = (ch.at, ch.beta_at(), ch.l_max);
         let sat = &mut s.sat[c * nt..(c + 1) * nt];
         let rows = &mut s.rows[ch.row_at * nt..(ch.row_at + ch.curve_params()) * nt];
-        let mut sums = [0.0f64; 5];
+        let mut sums = [0.0f64; CURVE_SUMS];
         if ch.fast {
             let (w, dw) = (&mut s.weights[..l_max], &mut s.dweights[..l_max]);
             geometric_weights(theta[base], ch.normalize, w, dw);
@@ -837,7 +848,7 @@ impl MmmModel {
             }
         }
         let m = sums[0] / nt as f64;
-        let mut d = [0.0; 4];
+        let mut d = [0.0; MAX_CURVE_PARAMS];
         for j in 0..ch.curve_params() {
             d[j] = sums[1 + j] / nt as f64 / m;
         }
@@ -981,15 +992,43 @@ impl MmmModel {
     }
 
     /// The target equation's log density and gradient (its own coordinates only).
-    fn logp_target(
-        &self,
-        u: &[f64],
-        grad: &mut [f64],
-        s: &mut Scratch,
-    ) -> Result<f64, NonFinite> {
-        let nt = self.n_train;
+    fn logp_target(&self, u: &[f64], grad: &mut [f64], s: &mut Scratch) -> Result<f64, NonFinite> {
+        // The parts run in this order and add to `logp` in this order, so the density is the
+        // same number to the last bit whatever the split.
+        let mut logp = self.prior_terms(u, grad, s);
+        if !logp.is_finite() {
+            return Err(NonFinite("prior"));
+        }
+        self.regressor_pass(s);
+        for c in 0..self.channels.len() {
+            logp += self.channel_forward(c, u, grad, s);
+        }
+        logp += self.lift_test_terms(grad, s);
+        if self.level_intercept {
+            s.theta[INTERCEPT] -= s.level.iter().sum::<f64>();
+        }
+        if self.centered && !self.likelihood_only {
+            logp += self.centered_intercept_prior(grad, s);
+        }
+        if !logp.is_finite() {
+            return Err(NonFinite("prior"));
+        }
+        logp += self.likelihood_terms(grad, s);
+        if !logp.is_finite() {
+            return Err(NonFinite("likelihood"));
+        }
+        self.back_propagate(grad, s);
+        if grad.iter().any(|v| !v.is_finite()) {
+            return Err(NonFinite("gradient"));
+        }
+        Ok(logp)
+    }
+
+    /// Priors and log-Jacobians of every parameter not deferred to the channel pass, with
+    /// their gradients written to `grad`; `s.theta` gets the signed constrained values and
+    /// `s.dtheta` d theta / d u.
+    fn prior_terms(&self, u: &[f64], grad: &mut [f64], s: &mut Scratch) -> f64 {
         let mut logp = 0.0;
-        // Priors and Jacobians; theta holds signed values, dtheta d theta / du.
         for (i, p) in self.params.iter().enumerate() {
             if self.deferred_prior[i] {
                 continue;
@@ -1003,18 +1042,19 @@ impl MmmModel {
             }
             logp += logj;
             grad[i] = dlogj;
-            if (i != INTERCEPT || !self.centered) && !self.deferred_prior[i] {
+            if i != INTERCEPT || !self.centered {
                 let (lp, dlp) = log_prior(&p.prior, x);
                 logp += lp;
                 grad[i] += dlp * dx;
             }
         }
-        if !logp.is_finite() {
-            return Err(NonFinite("prior"));
-        }
+        logp
+    }
 
-        // Mean without the intercept: regressors + channels; the intercept is added with the
-        // residuals once it is known.
+    /// `s.mu` = the linear predictor's regressor and local-level parts over the training window
+    /// (the intercept joins with the residuals once it is known).
+    fn regressor_pass(&self, s: &mut Scratch) {
+        let nt = self.n_train;
         s.mu.fill(0.0);
         for (k, z) in self.regressors_train.iter().enumerate() {
             let g = s.theta[self.regressor_index(k)];
@@ -1033,124 +1073,153 @@ impl MmmModel {
                 s.mu[t] += sigma * walk;
             }
         }
-        for (c, ch) in self.channels.iter().enumerate() {
-            let base = ch.at;
-            let b = ch.beta_at();
-            let l_max = ch.l_max;
-            let off = c * nt;
-            let sat = &mut s.sat[off..off + nt];
-            let rows = &mut s.rows[ch.row_at * nt..(ch.row_at + ch.curve_params()) * nt];
-            // Training sums of v and of dv/dp for each curve parameter p.
-            let mut sums = [0.0f64; 5];
-            if ch.fast {
-                let (alpha, lam) = (s.theta[base], s.theta[base + 1]);
-                let (w, dw) = (&mut s.weights[..l_max], &mut s.dweights[..l_max]);
-                geometric_weights(alpha, ch.normalize, w, dw);
-                let (dsa, dsl) = rows.split_at_mut(nt);
-                // Pass 1: adstock a_t = sum_l w_l x_(t-l) into `sat` and da_t/dalpha into `dsa`.
-                kernels::convolve_with_derivative(&ch.padded, w, dw, sat, dsa);
-                // Pass 2: the logistic curve and its derivatives, with their training sums.
-                let k = kernels::logistic_with_derivatives(lam, sat, dsl, dsa);
-                sums[..3].copy_from_slice(&[k[0], k[2], k[1]]);
-            } else {
-                let params = &s.theta[base..b];
-                general_curve(ch, params, &mut s.curve, sat, rows);
-                if ch.mean_coordinate || self.level_intercept {
-                    sums[0] = kernels::sum(sat);
-                    for (j, row) in rows.chunks_exact(nt).enumerate() {
-                        sums[1 + j] = kernels::sum(row);
-                    }
-                }
-            }
-            let beta = if ch.mean_coordinate {
-                // The sampler's coordinate is ln of the mean training contribution,
-                // ln cbar = ln|beta| + ln m(curve parameters) with m the mean of v; data pin
-                // cbar down while a weak channel's curve parameters and beta trade off along a
-                // curved ridge. (u_curve, ln cbar) -> (u_curve, ln|beta|) is triangular with a
-                // unit diagonal, so the density needs no extra Jacobian term, and
-                // d ln m / dp = (sum_t dv_t/dp) / (n m) for every curve family.
-                let inv_nt = 1.0 / nt as f64;
-                let m = sums[0] * inv_nt;
-                let p = &self.params[b];
-                let u_beta = u[b] - m.ln();
-                let (x, dx, logj, dlogj) = p.bijection.forward(u_beta);
-                if let Some(roas) = ch.roas {
-                    // The prior is on r = K cbar; in the coordinate u = ln cbar its density is
-                    // p(r) r (constant ln K dropped). It does not depend on u_beta, so its
-                    // gradient joins after the likelihood's is chained to the curve.
-                    let r = (roas.ln_k + u[b]).exp();
-                    let (lp, dlp) = log_prior(&roas.prior, r);
-                    logp += lp + u[b];
-                    s.roas_grad[c] = dlp * r + 1.0;
-                    grad[b] = 0.0;
-                } else {
-                    let (lp, dlp) = log_prior(&p.prior, x);
-                    logp += lp + logj;
-                    grad[b] = dlp * dx + dlogj;
-                }
-                s.theta[b] = p.sign * x;
-                s.dtheta[b] = p.sign * dx;
-                for j in 0..ch.curve_params() {
-                    s.chain[c][j] = sums[1 + j] * inv_nt / m;
-                }
-                s.level[c] = s.theta[b] * m;
-                s.theta[b]
-            } else {
-                if self.level_intercept {
-                    // A geo's intercept coordinate is its mean level with the channels' mean
-                    // contributions in: icpt = u0 - sum_c beta_c m_c (d m / d p in `chain`).
-                    let inv_nt = 1.0 / nt as f64;
-                    for j in 0..ch.curve_params() {
-                        s.chain[c][j] = sums[1 + j] * inv_nt;
-                    }
-                    s.mean_curve[c] = sums[0] * inv_nt;
-                    s.level[c] = s.theta[b] * s.mean_curve[c];
-                }
-                s.theta[b]
-            };
-            for (m, v) in s.mu.iter_mut().zip(sat.iter()) {
-                *m += beta * v;
-            }
-        }
-        logp += self.lift_test_terms(grad, s);
-        if self.level_intercept {
-            s.theta[INTERCEPT] -= s.level.iter().sum::<f64>();
-        }
-        if self.centered && !self.likelihood_only {
-            // The sampler's intercept coordinate is the mean level of the expected target over
-            // the training window: the intercept at the regressors' training means plus the
-            // mean contributions of the channels sampled in those coordinates. Then
-            // icpt' = u0 - sum_c beta_c m_c and icpt = icpt' - sum_k gamma_k zbar_k, a shift
-            // with unit Jacobian; the prior applies to the original intercept icpt.
-            let mut centered_icpt = s.theta[INTERCEPT];
-            for (c, ch) in self.channels.iter().enumerate() {
-                if ch.mean_coordinate {
-                    centered_icpt -= s.level[c];
-                }
-            }
-            s.theta[INTERCEPT] = centered_icpt;
-            let mut icpt = centered_icpt;
-            for (k, zbar) in self.regressor_means.iter().enumerate() {
-                icpt -= s.theta[self.regressor_index(k)] * zbar;
-            }
-            let (lp, dlp) = log_prior(&self.params[INTERCEPT].prior, icpt);
-            logp += lp;
-            grad[INTERCEPT] += dlp;
-            for (k, zbar) in self.regressor_means.iter().enumerate() {
-                let i = self.regressor_index(k);
-                grad[i] -= dlp * zbar * s.dtheta[i];
-            }
-        }
-        if !logp.is_finite() {
-            return Err(NonFinite("prior"));
-        }
-        let theta = &s.theta;
+    }
 
+    /// Channel c's curve and its derivative rows into `s.sat` and `s.rows`, its term added to
+    /// `s.mu`; returns its prior terms when it is sampled in mean-contribution coordinates.
+    fn channel_forward(&self, c: usize, u: &[f64], grad: &mut [f64], s: &mut Scratch) -> f64 {
+        let sums = self.channel_curve(c, s);
+        let ch = &self.channels[c];
+        let b = ch.beta_at();
+        let mut logp = 0.0;
+        let beta = if ch.mean_coordinate {
+            logp += self.mean_coordinate_beta(c, &sums, u, grad, s);
+            s.theta[b]
+        } else {
+            if self.level_intercept {
+                // A geo's intercept coordinate is its mean level with the channels' mean
+                // contributions in: icpt = u0 - sum_c beta_c m_c (d m / d p in `chain`).
+                let inv_nt = 1.0 / self.n_train as f64;
+                for j in 0..ch.curve_params() {
+                    s.chain[c][j] = sums[1 + j] * inv_nt;
+                }
+                s.mean_curve[c] = sums[0] * inv_nt;
+                s.level[c] = s.theta[b] * s.mean_curve[c];
+            }
+            s.theta[b]
+        };
+        let nt = self.n_train;
+        let sat = &s.sat[c * nt..(c + 1) * nt];
+        for (m, v) in s.mu.iter_mut().zip(sat.iter()) {
+            *m += beta * v;
+        }
+        logp
+    }
+
+    /// Channel c's curve v_t (beta = 1) over the training window into `s.sat` and dv_t/dp for
+    /// each curve parameter p into `s.rows`; returns the training sums [sum v, sum dv/dp...]
+    /// (the derivative sums only where a mean coordinate or a level intercept needs them).
+    fn channel_curve(&self, c: usize, s: &mut Scratch) -> [f64; CURVE_SUMS] {
+        let nt = self.n_train;
+        let ch = &self.channels[c];
+        let (base, b, l_max) = (ch.at, ch.beta_at(), ch.l_max);
+        let sat = &mut s.sat[c * nt..(c + 1) * nt];
+        let rows = &mut s.rows[ch.row_at * nt..(ch.row_at + ch.curve_params()) * nt];
+        let mut sums = [0.0f64; CURVE_SUMS];
+        if ch.fast {
+            let (alpha, lam) = (s.theta[base], s.theta[base + 1]);
+            let (w, dw) = (&mut s.weights[..l_max], &mut s.dweights[..l_max]);
+            geometric_weights(alpha, ch.normalize, w, dw);
+            let (dsa, dsl) = rows.split_at_mut(nt);
+            // Pass 1: adstock a_t = sum_l w_l x_(t-l) into `sat` and da_t/dalpha into `dsa`.
+            kernels::convolve_with_derivative(&ch.padded, w, dw, sat, dsa);
+            // Pass 2: the logistic curve and its derivatives, with their training sums.
+            let k = kernels::logistic_with_derivatives(lam, sat, dsl, dsa);
+            sums[..3].copy_from_slice(&[k[0], k[2], k[1]]);
+        } else {
+            let params = &s.theta[base..b];
+            general_curve(ch, params, &mut s.curve, sat, rows);
+            if ch.mean_coordinate || self.level_intercept {
+                sums[0] = kernels::sum(sat);
+                for (j, row) in rows.chunks_exact(nt).enumerate() {
+                    sums[1 + j] = kernels::sum(row);
+                }
+            }
+        }
+        sums
+    }
+
+    /// Beta of channel c sampled as ln of its mean training contribution: its prior (or the
+    /// ROAS prior) and Jacobian; sets `s.theta`, `s.dtheta`, `s.chain` and `s.level` for it.
+    ///
+    /// The sampler's coordinate is ln cbar = ln|beta| + ln m(curve parameters) with m the mean
+    /// of v; data pin cbar down while a weak channel's curve parameters and beta trade off
+    /// along a curved ridge. (u_curve, ln cbar) -> (u_curve, ln|beta|) is triangular with a
+    /// unit diagonal, so the density needs no extra Jacobian term, and
+    /// d ln m / dp = (sum_t dv_t/dp) / (n m) for every curve family.
+    fn mean_coordinate_beta(
+        &self,
+        c: usize,
+        sums: &[f64; CURVE_SUMS],
+        u: &[f64],
+        grad: &mut [f64],
+        s: &mut Scratch,
+    ) -> f64 {
+        let ch = &self.channels[c];
+        let b = ch.beta_at();
+        let inv_nt = 1.0 / self.n_train as f64;
+        let m = sums[0] * inv_nt;
+        let p = &self.params[b];
+        let u_beta = u[b] - m.ln();
+        let (x, dx, logj, dlogj) = p.bijection.forward(u_beta);
+        let logp = if let Some(roas) = ch.roas {
+            // The prior is on r = K cbar; in the coordinate u = ln cbar its density is
+            // p(r) r (constant ln K dropped). It does not depend on u_beta, so its
+            // gradient joins after the likelihood's is chained to the curve.
+            let r = (roas.ln_k + u[b]).exp();
+            let (lp, dlp) = log_prior(&roas.prior, r);
+            s.roas_grad[c] = dlp * r + 1.0;
+            grad[b] = 0.0;
+            lp + u[b]
+        } else {
+            let (lp, dlp) = log_prior(&p.prior, x);
+            grad[b] = dlp * dx + dlogj;
+            lp + logj
+        };
+        s.theta[b] = p.sign * x;
+        s.dtheta[b] = p.sign * dx;
+        for j in 0..ch.curve_params() {
+            s.chain[c][j] = sums[1 + j] * inv_nt / m;
+        }
+        s.level[c] = s.theta[b] * m;
+        logp
+    }
+
+    /// The prior of the original intercept when the sampler's intercept coordinate is the
+    /// mean level of the expected target over the training window: the intercept at the
+    /// regressors' training means plus the mean contributions of the channels sampled in
+    /// those coordinates. Then icpt' = u0 - sum_c beta_c m_c and
+    /// icpt = icpt' - sum_k gamma_k zbar_k, a shift with unit Jacobian.
+    fn centered_intercept_prior(&self, grad: &mut [f64], s: &mut Scratch) -> f64 {
+        let mut centered_icpt = s.theta[INTERCEPT];
+        for (c, ch) in self.channels.iter().enumerate() {
+            if ch.mean_coordinate {
+                centered_icpt -= s.level[c];
+            }
+        }
+        s.theta[INTERCEPT] = centered_icpt;
+        let mut icpt = centered_icpt;
+        for (k, zbar) in self.regressor_means.iter().enumerate() {
+            icpt -= s.theta[self.regressor_index(k)] * zbar;
+        }
+        let (lp, dlp) = log_prior(&self.params[INTERCEPT].prior, icpt);
+        grad[INTERCEPT] += dlp;
+        for (k, zbar) in self.regressor_means.iter().enumerate() {
+            let i = self.regressor_index(k);
+            grad[i] -= dlp * zbar * s.dtheta[i];
+        }
+        lp
+    }
+
+    /// The log likelihood of the training window. Each branch turns `s.mu` (the linear
+    /// predictor less the intercept) into d loglik / d eta_t and adds the noise parameters'
+    /// gradients.
+    fn likelihood_terms(&self, grad: &mut [f64], s: &mut Scratch) -> f64 {
+        let nt = self.n_train;
+        let theta = &s.theta;
         let icpt = theta[INTERCEPT];
         let si = self.noise_at;
-        // Each branch turns `mu` (the linear predictor less the intercept) into
-        // d loglik / d eta_t and adds the noise parameters' gradients.
-        let loglik = match self.likelihood {
+        match self.likelihood {
             Likelihood::Normal | Likelihood::LogNormal => {
                 // -n ln sigma - sum r^2 / (2 sigma^2), on y (Normal) or ln y (LogNormal; the
                 // -sum ln y of the change of variables is a constant).
@@ -1191,16 +1260,18 @@ impl MmmModel {
                 grad[si] += d_phi * s.dtheta[si];
                 ll
             }
-        };
-        logp += loglik;
-        if !logp.is_finite() {
-            return Err(NonFinite("likelihood"));
         }
+    }
+
+    /// Chain d loglik / d eta_t (in `s.mu`) back to the intercept, the local level, the
+    /// regressors and every channel's coefficient and curve parameters.
+    fn back_propagate(&self, grad: &mut [f64], s: &Scratch) {
+        let nt = self.n_train;
         let g = &s.mu;
         grad[INTERCEPT] += kernels::sum(g) * s.dtheta[INTERCEPT];
         if let Some(at) = self.local_level_at {
             // d/d sigma = sum_t g_t S_t; d/d z_s = sigma sum_(t >= s) g_t.
-            let sigma = theta[at];
+            let sigma = s.theta[at];
             grad[at] += kernels::dot(g, &s.walk) * s.dtheta[at];
             let mut tail = 0.0;
             for t in (1..nt).rev() {
@@ -1212,46 +1283,47 @@ impl MmmModel {
             let i = self.regressor_index(k);
             grad[i] += kernels::dot(g, z) * s.dtheta[i];
         }
-        for (c, ch) in self.channels.iter().enumerate() {
-            let base = ch.at;
-            let b = ch.beta_at();
-            let beta = theta[b];
-            let off = c * nt;
-            let np = ch.curve_params();
-            let rows = &s.rows[ch.row_at * nt..(ch.row_at + np) * nt];
-            for (j, row) in rows.chunks_exact(nt).enumerate() {
-                grad[base + j] += beta * kernels::dot(g, row) * s.dtheta[base + j];
-            }
-            grad[b] += kernels::dot(g, &s.sat[off..off + nt]) * s.dtheta[b];
-            if ch.mean_coordinate {
-                // u_beta = u_cbar - ln m(p(u_p) for each curve parameter p).
-                let g_beta = grad[b];
-                for j in 0..np {
-                    grad[base + j] -= g_beta * s.chain[c][j] * s.dtheta[base + j];
-                }
-                if self.centered {
-                    // d icpt' / d u_cbar = -beta_c m_c.
-                    grad[b] -= grad[INTERCEPT] * s.level[c];
-                }
-                if ch.roas.is_some() {
-                    grad[b] += s.roas_grad[c];
-                }
-            } else if self.level_intercept {
-                // d icpt / d beta_c = -m_c, d icpt / d p = -beta_c d m_c / d p.
-                let g_icpt = grad[INTERCEPT];
-                grad[b] -= g_icpt * s.mean_curve[c] * s.dtheta[b];
-                for j in 0..np {
-                    grad[base + j] -= g_icpt * beta * s.chain[c][j] * s.dtheta[base + j];
-                }
-            }
+        for c in 0..self.channels.len() {
+            self.channel_backward(c, grad, s);
         }
-        if grad.iter().any(|v| !v.is_finite()) {
-            return Err(NonFinite("gradient"));
-        }
-        Ok(logp)
     }
 
-    /// The lift tests' log likelihood, sum_i -((beta D_i - lift_i) / se_i)^2 / 2 with D_i from
+    /// Channel c's part of [`Self::back_propagate`]: its coefficient and curve parameters,
+    /// through the mean-contribution coordinate or the geo level intercept where they apply.
+    fn channel_backward(&self, c: usize, grad: &mut [f64], s: &Scratch) {
+        let nt = self.n_train;
+        let ch = &self.channels[c];
+        let g = &s.mu;
+        let (base, b) = (ch.at, ch.beta_at());
+        let beta = s.theta[b];
+        let np = ch.curve_params();
+        let rows = &s.rows[ch.row_at * nt..(ch.row_at + np) * nt];
+        for (j, row) in rows.chunks_exact(nt).enumerate() {
+            grad[base + j] += beta * kernels::dot(g, row) * s.dtheta[base + j];
+        }
+        grad[b] += kernels::dot(g, &s.sat[c * nt..(c + 1) * nt]) * s.dtheta[b];
+        if ch.mean_coordinate {
+            // u_beta = u_cbar - ln m(p(u_p) for each curve parameter p).
+            let g_beta = grad[b];
+            for j in 0..np {
+                grad[base + j] -= g_beta * s.chain[c][j] * s.dtheta[base + j];
+            }
+            if self.centered {
+                // d icpt' / d u_cbar = -beta_c m_c.
+                grad[b] -= grad[INTERCEPT] * s.level[c];
+            }
+            if ch.roas.is_some() {
+                grad[b] += s.roas_grad[c];
+            }
+        } else if self.level_intercept {
+            // d icpt / d beta_c = -m_c, d icpt / d p = -beta_c d m_c / d p.
+            let g_icpt = grad[INTERCEPT];
+            grad[b] -= g_icpt * s.mean_curve[c] * s.dtheta[b];
+            for j in 0..np {
+                grad[base + j] -= g_icpt * beta * s.chain[c][j] * s.dtheta[base + j];
+            }
+        }
+    }
     /// [`Self::lift_window`], adding its gradient w.r.t. beta and the curve parameters to
     /// `grad` (before the mean-coordinate chain rule, like the likelihood's).
     fn lift_test_terms(&self, grad: &mut [f64], s: &mut Scratch) -> f64 {
@@ -1275,7 +1347,7 @@ impl MmmModel {
     /// D = sum over the test's window of v_t - v'_t, with v the channel's curve and v' the
     /// same with the window's spend at zero, and dD/dp for each curve parameter p; from the
     /// curves of the last [`Self::logp`] call.
-    fn lift_window(&self, test: &LiftTest, s: &mut Scratch) -> (f64, [f64; 4]) {
+    fn lift_window(&self, test: &LiftTest, s: &mut Scratch) -> (f64, [f64; MAX_CURVE_PARAMS]) {
         let nt = self.n_train;
         let ch = &self.channels[test.channel];
         let (base, b, np) = (ch.at, ch.beta_at(), ch.curve_params());
@@ -1292,7 +1364,7 @@ impl MmmModel {
         let rows = &s.rows[ch.row_at * nt..(ch.row_at + np) * nt];
         let window = test.first..=test.last;
         let d = window.clone().map(|t| sat[t] - cf_sat[t]).sum();
-        let mut dd = [0.0; 4];
+        let mut dd = [0.0; MAX_CURVE_PARAMS];
         for (j, dj) in dd.iter_mut().enumerate().take(np) {
             *dj = window
                 .clone()
