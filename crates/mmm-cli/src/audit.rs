@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use mmm_core::artifact::MANIFEST_FILE;
-use mmm_core::lineage::{ALL_STAGES, NO_UPSTREAM, REQUIRED_STAGES};
+use mmm_core::Stage;
 use mmm_core::{Manifest, sha256_file, sha256_hex};
 use serde::Serialize;
 
@@ -104,14 +104,14 @@ fn stage_dirs(run: &Path) -> Result<Vec<PathBuf>, String> {
             let known = p
                 .file_name()
                 .and_then(|n| n.to_str())
-                .is_some_and(|n| ALL_STAGES.contains(&n));
+                .is_some_and(|n| Stage::from_name(n).is_some());
             p.is_dir() && (known || p.join(MANIFEST_FILE).exists())
         })
         .collect();
     let rank = |p: &PathBuf| {
         let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        let order = ALL_STAGES.iter().position(|s| *s == name);
-        (order.unwrap_or(ALL_STAGES.len()), name.to_string())
+        let order = Stage::from_name(name).map_or(Stage::ALL.len(), |s| s as usize);
+        (order, name.to_string())
     };
     dirs.sort_by_key(rank);
     Ok(dirs)
@@ -149,7 +149,8 @@ fn check_stage(
             m.status
         ));
     }
-    if m.upstream.is_empty() && !NO_UPSTREAM.contains(&m.stage.as_str()) {
+    let reads_upstream = Stage::from_name(&m.stage).is_none_or(Stage::reads_upstream);
+    if m.upstream.is_empty() && reads_upstream {
         problems.push(format!(
             "{}: the manifest records no upstream stages (manifest version {}), so its chain \
              cannot be verified; rerun it",
@@ -349,15 +350,16 @@ fn lineage(run: &Path) -> Lineage {
         .iter()
         .filter_map(|d| check_stage(d, run, spec_sha.as_deref(), &mut problems))
         .collect();
-    for required in REQUIRED_STAGES {
+    for required in Stage::required_stages() {
         if !dirs
             .iter()
-            .any(|d| d.file_name() == Some(std::ffi::OsStr::new(required)))
+            .any(|d| d.file_name() == Some(std::ffi::OsStr::new(required.name())))
         {
+            let every: Vec<&str> = Stage::required_stages().map(Stage::name).collect();
             problems.push(format!(
                 "{}: the run has no {required} stage (every run has {})",
                 run.display(),
-                REQUIRED_STAGES.join(", ")
+                every.join(", ")
             ));
         }
     }

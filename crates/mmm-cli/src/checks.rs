@@ -99,7 +99,7 @@ pub fn compare_and_record(runs: &[PathBuf], out: Option<&Path>) -> Result<Compar
         }
         if let Some(mut writer) = mmm_core::StageWriter::begin(
             dir,
-            &mmm_core::stage_id!("compare"),
+            &mmm_core::stage_id!(mmm_core::Stage::Compare.name()),
             mmm_core::StageInputs::new(spec, &[], inputs),
             true,
         )? {

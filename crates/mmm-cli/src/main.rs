@@ -23,6 +23,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
+use mmm_core::Stage;
 use mmm_core::spec::LoadedSpec;
 
 #[derive(Parser)]
@@ -616,7 +617,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
                 &common.out,
                 &opts,
             )?;
-            report_stage(quiet, "optimize", &common.out, m.is_some());
+            report_stage(quiet, Stage::Optimize.name(), &common.out, m.is_some());
             Ok(0)
         }
         Command::Scenario {
@@ -639,7 +640,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
                 &common.out,
                 &opts,
             )?;
-            report_stage(quiet, "scenario", &common.out, m.is_some());
+            report_stage(quiet, Stage::Scenario.name(), &common.out, m.is_some());
             Ok(0)
         }
         Command::Review {

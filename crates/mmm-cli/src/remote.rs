@@ -7,10 +7,6 @@ use std::sync::OnceLock;
 use anyhow::{Context, Result, anyhow};
 use mmm_store::{Mirror, RemoteUrl};
 
-/// Stage directories of a run, in pipeline order.
-pub const RUN_STAGES: [&str; 7] = [
-    "validate", "features", "fit", "diagnose", "decide", "compare", "report",
-];
 
 /// Resolves path arguments that may be `s3://` locations.
 #[derive(Default)]
@@ -82,8 +78,8 @@ impl Io {
                 if m.get(&url.join("spec.toml"))?.is_some() {
                     m.pull_file(&url.join("spec.toml"))?;
                 }
-                for stage in RUN_STAGES {
-                    m.pull_stage(&url.join(stage))?;
+                for stage in mmm_core::Stage::ALL.iter().filter(|s| s.made_by_run()) {
+                    m.pull_stage(&url.join(stage.name()))?;
                 }
                 Ok(m.local(&url))
             }

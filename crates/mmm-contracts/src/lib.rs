@@ -38,7 +38,7 @@ pub use sql::SqlEngine;
 pub use summary::{summary_text, warning_lines};
 
 /// Name of the stage.
-pub const STAGE: &str = "validate";
+pub const STAGE: &str = mmm_core::Stage::Validate.name();
 
 /// Findings listed per rule (and severity) in contract.json, on the terminal and in
 /// [`ContractError::Rejected`]; the rest are only counted ([`RuleCount::omitted`]). A 200 MB

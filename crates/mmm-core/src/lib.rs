@@ -15,6 +15,7 @@ pub mod manifest;
 pub mod parallel;
 pub mod schemas;
 pub mod spec;
+pub mod stage;
 pub mod summary;
 
 pub use artifact::{
@@ -28,3 +29,4 @@ pub use lineage::{SpecRef, open_chain};
 pub use lock::DirLock;
 pub use manifest::{FileRecord, Manifest, OutputRecord, RunStatus, UpstreamRecord};
 pub use spec::{LoadedSpec, Spec};
+pub use stage::Stage;

@@ -8,20 +8,6 @@ use crate::artifact::Upstream;
 use crate::error::CoreError;
 use crate::spec::LoadedSpec;
 
-/// Every stage a run directory of `mmm run` has, in pipeline order.
-pub const REQUIRED_STAGES: [&str; 6] = [
-    "validate", "features", "fit", "diagnose", "decide", "report",
-];
-
-/// Every stage directory name a run may hold, in pipeline order.
-pub const ALL_STAGES: [&str; 9] = [
-    "validate", "features", "fit", "diagnose", "decide", "optimize", "scenario", "compare",
-    "report",
-];
-
-/// Stages that read no upstream stage of their run (the data; other runs).
-pub const NO_UPSTREAM: [&str; 2] = ["validate", "compare"];
-
 /// The spec a stage runs with: its sha256 and its text (for naming the keys that differ).
 #[derive(Debug, Clone, Copy)]
 pub struct SpecRef<'a> {

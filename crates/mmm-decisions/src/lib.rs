@@ -27,7 +27,7 @@ use mmm_features::Design;
 use mmm_model::{MmmModel, Posterior};
 
 /// Name of the stage.
-pub const STAGE: &str = "decide";
+pub const STAGE: &str = mmm_core::Stage::Decide.name();
 
 /// Errors of the decide stage.
 #[derive(Debug, thiserror::Error)]

@@ -21,7 +21,7 @@ use mmm_core::{
 use serde::{Deserialize, Serialize};
 
 /// Name of the stage.
-pub const STAGE: &str = "features";
+pub const STAGE: &str = mmm_core::Stage::Features.name();
 
 /// scales.json: the factors that take model-scale numbers back to original units.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]

@@ -17,7 +17,7 @@ pub use nuts::{LogDensity, NutsOptions, SampleError, Trace, sample};
 pub use precondition::Preconditioned;
 
 /// Name of the stage.
-pub const STAGE: &str = "fit";
+pub const STAGE: &str = mmm_core::Stage::Fit.name();
 
 /// Errors of the fit stage.
 #[derive(Debug, thiserror::Error)]
