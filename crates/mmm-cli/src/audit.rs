@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use mmm_core::artifact::MANIFEST_FILE;
 use mmm_core::Stage;
+use mmm_core::artifact::MANIFEST_FILE;
 use mmm_core::{Manifest, sha256_file, sha256_hex};
 use serde::Serialize;
 

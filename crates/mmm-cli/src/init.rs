@@ -307,10 +307,10 @@ fn named_like(name: &str, list: &[&str]) -> bool {
 
 /// An ISO date (a date-time counts by its date, as the validate stage reads it), in days
 /// since 1970-01-01.
-fn parse_day(cell: &str) -> Option<i32> {
+fn cell_day(cell: &str) -> Option<i32> {
     let s = cell.trim();
     let date = s.split(['T', ' ']).next().unwrap_or(s);
-    mmm_core::spec::parse_iso_date(date).map(mmm_contracts::days_from_date)
+    mmm_core::dates::parse_iso(date).map(mmm_core::dates::day_number)
 }
 
 /// Every non-empty cell, or `None` when there is none.
@@ -330,7 +330,7 @@ fn numbers(col: &StringArray) -> Option<Vec<f64>> {
 }
 
 fn dates(col: &StringArray) -> Option<Vec<i32>> {
-    cells(col)?.iter().map(|c| parse_day(c)).collect()
+    cells(col)?.iter().map(|c| cell_day(c)).collect()
 }
 
 /// Check a named column exists; the error suggests the closest name.
@@ -596,7 +596,7 @@ fn long_rows(raw: &RawTable, l: &LongLayout) -> Result<(Vec<i32>, Vec<Variable>,
     let mut series: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     let mut has_campaigns = false;
     for i in 0..raw.rows {
-        days.extend(parse_day(period.value(i)));
+        days.extend(cell_day(period.value(i)));
         if campaign.is_some_and(|c| !c.value(i).trim().is_empty()) {
             has_campaigns = true;
             continue;
@@ -776,8 +776,8 @@ fn data_section(t: &mut String, f: &Found) {
     let span = match (first, last) {
         (Some(a), Some(b)) => format!(
             "{} to {}, {} distinct dates",
-            mmm_core::spec::format_day(*a),
-            mmm_core::spec::format_day(*b),
+            mmm_core::dates::iso(*a),
+            mmm_core::dates::iso(*b),
             f.days.len()
         ),
         _ => "no dates".into(),

@@ -7,7 +7,6 @@ use std::sync::OnceLock;
 use anyhow::{Context, Result, anyhow};
 use mmm_store::{Mirror, RemoteUrl};
 
-
 /// Resolves path arguments that may be `s3://` locations.
 #[derive(Default)]
 pub struct Io {

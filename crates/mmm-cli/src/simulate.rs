@@ -407,7 +407,7 @@ fn table_csv(
             .downcast_ref::<Date32Array>()
             .ok_or_else(|| anyhow!("validate: column date is not a date"))?;
         Ok((0..dates.len())
-            .map(|i| mmm_contracts::date_from_days(dates.value(i)))
+            .map(|i| mmm_core::dates::iso(dates.value(i)))
             .collect())
     };
     let numbers_of = |array: &dyn Array, name: &str| -> Result<Vec<String>> {

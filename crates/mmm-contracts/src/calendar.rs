@@ -10,11 +10,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use mmm_core::Spec;
-use mmm_core::spec::{is_event_name, parse_iso_date};
+use mmm_core::spec::is_event_name;
 use serde::Serialize;
 
 use crate::panel::{At, Findings};
-use crate::{RawTable, date_from_days, days_from_date, parse_date};
+use crate::{RawTable, parse_date};
 
 /// The two columns a calendar has; any other column is refused, since it would be silently
 /// ignored (lead, lag and priors are set per event in the spec).
@@ -159,7 +159,7 @@ pub fn check(raw: &RawTable, file: &str, f: &mut Findings) -> Calendar {
         };
         let cell = dates.value(i).trim();
         let day = match parse_date(cell) {
-            Some(d) => Some(days_from_date(d)),
+            Some(d) => Some(mmm_core::dates::day_number(d)),
             None => {
                 f.error(
                     "unparseable_date",
@@ -178,7 +178,7 @@ pub fn check(raw: &RawTable, file: &str, f: &mut Findings) -> Calendar {
                 at(Some(date_name), Some(row)),
                 format!(
                     "event '{name}' on {} is also in row {first}",
-                    date_from_days(day)
+                    mmm_core::dates::iso(day)
                 ),
             ),
             None => {
@@ -199,8 +199,8 @@ fn inline_days(spec: &Spec) -> Vec<BTreeSet<i32>> {
         .map(|e| {
             e.dates
                 .iter()
-                .filter_map(|d| parse_iso_date(d))
-                .map(days_from_date)
+                .filter_map(|d| mmm_core::dates::parse_iso(d))
+                .map(mmm_core::dates::day_number)
                 .collect()
         })
         .collect()
@@ -263,13 +263,13 @@ pub fn check_events(
         match events.last_mut() {
             Some(e) if &e.name == name => {
                 e.rows += 1;
-                e.last_date = date_from_days(*day);
+                e.last_date = mmm_core::dates::iso(*day);
             }
             _ => events.push(CalendarEvent {
                 name: name.clone(),
                 rows: 1,
-                first_date: date_from_days(*day),
-                last_date: date_from_days(*day),
+                first_date: mmm_core::dates::iso(*day),
+                last_date: mmm_core::dates::iso(*day),
                 declared: declared.contains(name.as_str()),
             }),
         }

@@ -205,7 +205,7 @@ pub fn diff_tables(previous: &Path, new: &Path) -> Result<TableDiff, ContractErr
         .iter()
         .min()
         .zip(added.iter().max())
-        .map(|(a, b)| (crate::date_from_days(*a), crate::date_from_days(*b)));
+        .map(|(a, b)| (mmm_core::dates::iso(*a), mmm_core::dates::iso(*b)));
     Ok(TableDiff {
         rows_added: added.len(),
         rows_removed,

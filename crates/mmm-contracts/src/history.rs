@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 
 use crate::panel::{At, Findings, Panel};
-use crate::{date_from_days, parse_date};
+use crate::parse_date;
 
 /// The history section of contract.json.
 #[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
@@ -52,7 +52,7 @@ pub fn split(
             .period
             .as_deref()
             .and_then(parse_date)
-            .is_some_and(|d| crate::days_from_date(d) < start);
+            .is_some_and(|d| mmm_core::dates::day_number(d) < start);
         !(before
             && x.file.is_none()
             && x.column
@@ -64,7 +64,7 @@ pub fn split(
         .filter(|&i| is_history(i))
         .filter_map(|i| panel.dates[i])
         .collect();
-    let start_text = date_from_days(start);
+    let start_text = mmm_core::dates::iso(start);
     if !(0..panel.len()).any(|i| panel.dates[i].is_some_and(|d| d >= start)) {
         f.error(
             "start_after_data",
@@ -80,7 +80,7 @@ pub fn split(
                  window must start on one (the last period before it starts on {})",
                 before
                     .last()
-                    .map_or_else(String::new, |d| date_from_days(*d))
+                    .map_or_else(String::new, |d| mmm_core::dates::iso(*d))
             ),
         );
     }
@@ -128,8 +128,8 @@ pub fn split(
         periods_before_start: before.len(),
         periods_needed: needed,
         periods_kept: kept.len(),
-        first_kept: kept.first().map(|d| date_from_days(*d)),
-        last_kept: kept.last().map(|d| date_from_days(*d)),
+        first_kept: kept.first().map(|d| mmm_core::dates::iso(*d)),
+        last_kept: kept.last().map(|d| mmm_core::dates::iso(*d)),
         method: "rows before data.start are carry-in history: only their channel spend is used, \
                  so it carries into the first periods through adstock; the target and controls \
                  of those rows are not checked or used"

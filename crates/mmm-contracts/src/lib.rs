@@ -395,20 +395,6 @@ fn required_columns(spec: &mmm_core::Spec) -> Vec<(String, &'static str)> {
     out
 }
 
-/// Days since 1970-01-01 of a date.
-pub fn days_from_date(d: NaiveDate) -> i32 {
-    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
-    (d - epoch).num_days() as i32
-}
-
-/// ISO string of days since 1970-01-01.
-pub fn date_from_days(days: i32) -> String {
-    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
-    (epoch + chrono::Duration::days(days as i64))
-        .format("%Y-%m-%d")
-        .to_string()
-}
-
 /// What `check` produced.
 struct Checked {
     table: Option<ValidTable>,
@@ -513,7 +499,7 @@ fn check(
                 .collect();
             history::split(
                 &mut panel,
-                days_from_date(start),
+                mmm_core::dates::day_number(start),
                 spec.carry_in_periods(),
                 &not_spend,
                 &mut f,
@@ -629,7 +615,7 @@ pub fn run(
 fn as_of_day(spec: &mmm_core::Spec) -> Result<i32, ContractError> {
     match &spec.data.as_of {
         Some(text) => parse_date(text)
-            .map(days_from_date)
+            .map(mmm_core::dates::day_number)
             .ok_or_else(|| ContractError::Setting {
                 key: "data.as_of",
                 message: format!("'{text}' is not an ISO date"),
@@ -779,11 +765,11 @@ pub fn run_with(
         first_period: table
             .as_ref()
             .and_then(|t| t.dates.first())
-            .map(|d| date_from_days(*d)),
+            .map(|d| mmm_core::dates::iso(*d)),
         last_period: table
             .as_ref()
             .and_then(|t| t.dates.last())
-            .map(|d| date_from_days(*d)),
+            .map(|d| mmm_core::dates::iso(*d)),
         period_days: spec.spec.data.period_days,
         columns: summaries,
         findings: findings.clone(),
@@ -831,7 +817,7 @@ pub fn run_with(
         "date_column": spec.spec.data.date_column,
         "period_days": spec.spec.data.period_days,
         "input_period_days": spec.spec.data.input_period_days,
-        "as_of": date_from_days(as_of),
+        "as_of": mmm_core::dates::iso(as_of),
         "columns": required_columns(&spec.spec).into_iter().map(|(n, r)| serde_json::json!({"name": n, "role": r})).collect::<Vec<_>>(),
         "warnings": warnings,
     });

@@ -106,7 +106,7 @@ impl Findings {
             column: at.column,
             geo: at.geo,
             row: at.row,
-            period: at.period.map(crate::date_from_days),
+            period: at.period.map(mmm_core::dates::iso),
             message,
         });
     }

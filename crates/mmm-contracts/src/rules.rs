@@ -3,8 +3,8 @@
 
 use mmm_core::spec::TargetDomain;
 
+use crate::ColumnSummary;
 use crate::panel::{At, Findings, Panel};
-use crate::{ColumnSummary, date_from_days};
 
 /// Largest magnitude of a numeric cell (target, spend, controls); larger values are
 /// `value_out_of_range` errors. Sums of a few thousand such values and of their squares
@@ -53,7 +53,7 @@ pub fn grid(p: &Panel, step: i32, date_col: &str, skip: &[String], f: &mut Findi
                 );
             } else if gap > step {
                 let missing: Vec<String> = (1..gap / step)
-                    .map(|k| date_from_days(a + k * step))
+                    .map(|k| mmm_core::dates::iso(a + k * step))
                     .collect();
                 let mut at = at;
                 at.period = Some(a + step);
@@ -114,8 +114,8 @@ pub fn future(p: &Panel, as_of: i32, date_col: &str, f: &mut Findings) {
                 At::cell(p, date_col, i),
                 format!(
                     "{} is after the as-of date {}",
-                    date_from_days(d),
-                    date_from_days(as_of)
+                    mmm_core::dates::iso(d),
+                    mmm_core::dates::iso(as_of)
                 ),
             );
         }

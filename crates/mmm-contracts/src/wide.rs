@@ -1,7 +1,7 @@
 //! Wide inputs: one row per period (or period and geo), one column per variable.
 
 use crate::panel::{At, Findings, NATIONAL, Panel, Role};
-use crate::{RawTable, days_from_date, parse_date};
+use crate::{RawTable, parse_date};
 
 /// Parse one numeric cell; on failure record the rule (`non_finite`, `value_out_of_range`,
 /// `missing_value`, `wrong_type`) at `at()` and return NaN. The location is built only on
@@ -44,7 +44,7 @@ pub fn parse_date_cell(
     findings: &mut Findings,
 ) -> Option<i32> {
     match parse_date(cell) {
-        Some(d) => Some(days_from_date(d)),
+        Some(d) => Some(mmm_core::dates::day_number(d)),
         None => {
             findings.error(
                 "unparseable_date",

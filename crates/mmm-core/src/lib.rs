@@ -6,6 +6,7 @@
 
 pub mod artifact;
 pub mod columns;
+pub mod dates;
 pub mod error;
 pub mod guard;
 pub mod hash;

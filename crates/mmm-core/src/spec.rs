@@ -1101,19 +1101,6 @@ pub struct LiftTestSpec {
     pub geos: Vec<String>,
 }
 
-/// ISO `YYYY-MM-DD` date of a day number (days since 1970-01-01).
-pub fn format_day(day: i32) -> String {
-    chrono::NaiveDate::from_ymd_opt(1970, 1, 1)
-        .and_then(|e| e.checked_add_signed(chrono::TimeDelta::days(day as i64)))
-        .map(|d| d.format("%Y-%m-%d").to_string())
-        .unwrap_or_else(|| day.to_string())
-}
-
-/// Parse an ISO `YYYY-MM-DD` date.
-pub fn parse_iso_date(text: &str) -> Option<chrono::NaiveDate> {
-    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()
-}
-
 impl Default for SeasonalitySpec {
     fn default() -> Self {
         Self {
@@ -1829,7 +1816,7 @@ impl Spec {
             problems.push("data.period_days".into(), "must be >= 1".into());
         }
         if let Some(start) = &self.data.start
-            && parse_iso_date(start).is_none()
+            && crate::dates::parse_iso(start).is_none()
         {
             problems.push(
                 "data.start".into(),
@@ -2093,8 +2080,8 @@ impl Spec {
                     format!("'{}' is not a channel of the spec", t.channel),
                 );
             }
-            let start = parse_iso_date(&t.start);
-            let end = parse_iso_date(&t.end);
+            let start = crate::dates::parse_iso(&t.start);
+            let end = crate::dates::parse_iso(&t.end);
             if start.is_none() {
                 problems.push(
                     key("start"),
@@ -2166,7 +2153,7 @@ impl Spec {
             }
             let mut seen = BTreeSet::new();
             for (i, d) in t.changepoint_dates.iter().enumerate() {
-                if parse_iso_date(d).is_none() {
+                if crate::dates::parse_iso(d).is_none() {
                     problems.push(
                         format!("trend.changepoint_dates[{i}]"),
                         format!("{d:?} is not an ISO date (YYYY-MM-DD)"),
@@ -2198,7 +2185,7 @@ impl Spec {
             // An event without inline dates takes them from the calendar file; whether it has
             // any is checked by the validate stage, which sees the calendar.
             for (j, d) in e.dates.iter().enumerate() {
-                if parse_iso_date(d).is_none() {
+                if crate::dates::parse_iso(d).is_none() {
                     problems.push(
                         format!("events[{i}].dates[{j}]"),
                         format!("{d:?} is not an ISO date (YYYY-MM-DD)"),
@@ -2215,7 +2202,7 @@ impl Spec {
         }
         let mut dates = BTreeSet::new();
         for (i, l) in self.level_shifts.iter().enumerate() {
-            if parse_iso_date(&l.date).is_none() {
+            if crate::dates::parse_iso(&l.date).is_none() {
                 problems.push(
                     format!("level_shifts[{i}].date"),
                     format!("{:?} is not an ISO date (YYYY-MM-DD)", l.date),

@@ -108,7 +108,9 @@ mod tests {
         let required: Vec<&str> = Stage::required_stages().map(Stage::name).collect();
         assert_eq!(
             required,
-            ["validate", "features", "fit", "diagnose", "decide", "report"]
+            [
+                "validate", "features", "fit", "diagnose", "decide", "report"
+            ]
         );
         assert!(Stage::Compare.made_by_run() && !Stage::Optimize.made_by_run());
         assert!(!Stage::Validate.reads_upstream() && Stage::Report.reads_upstream());

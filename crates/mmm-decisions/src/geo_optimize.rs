@@ -16,7 +16,7 @@ use crate::optimize::{self, ChannelRange, GeoPlan, Problem};
 use crate::plan::PlanModel;
 use crate::review::{DecisionRecord, GeoPrediction};
 use crate::stages::{
-    AllocationRows, OptimizeOptions, PlanWindow, RECORD_FILE, ScenarioFile, flat_plan, format_day,
+    AllocationRows, OptimizeOptions, PlanWindow, RECORD_FILE, ScenarioFile, flat_plan,
     lift_summary, one_scenario_to_record, plan_start, plan_window, read_scenario_file,
     require_draws, spend_scales,
 };
@@ -171,9 +171,9 @@ pub(crate) fn run(
         "risk_level": risk,
         "budget": budget,
         "horizon_weeks": horizon,
-        "start": format_day(dates[0]),
+        "start": mmm_core::dates::iso(dates[0]),
         "reference_weeks": ref_weeks,
-        "reference": format!("{} .. {}", format_day(design.dates[start - ref_weeks]), format_day(design.dates[start - 1])),
+        "reference": format!("{} .. {}", mmm_core::dates::iso(design.dates[start - ref_weeks]), mmm_core::dates::iso(design.dates[start - 1])),
         "channels": names,
         "geos": panel.geos,
         "current_spend_by_geo": by_geo(&current),
@@ -217,7 +217,7 @@ pub(crate) fn run(
     }
     let settings = serde_json::json!({
         "objective": objective, "budget": budget, "horizon_weeks": horizon,
-        "start": format_day(dates[0]), "geos": panel.len(), "cells": cells,
+        "start": mmm_core::dates::iso(dates[0]), "geos": panel.len(), "cells": cells,
         "record": opts.record,
     });
     Ok(Some(writer.finish(None, settings, RunStatus::Complete)?))
@@ -324,7 +324,7 @@ pub(crate) fn run_scenario(
         }));
     }
     let comparison = serde_json::json!({
-        "start": format_day(dates[0]),
+        "start": mmm_core::dates::iso(dates[0]),
         "horizon_weeks": horizon,
         "channels": names,
         "geos": panel.geos,
@@ -367,7 +367,7 @@ pub(crate) fn run_scenario(
     }
     let settings = serde_json::json!({
         "plans": plans_file.display().to_string(),
-        "start": format_day(dates[0]),
+        "start": mmm_core::dates::iso(dates[0]),
         "geos": panel.len(),
         "per_geo_plans": scenarios.len(),
         "record": opts.record,

@@ -38,9 +38,7 @@ pub(crate) fn summary(
     spec: &mmm_core::Spec,
     interval: f64,
 ) -> Vec<serde_json::Value> {
-    let stat = |v: [f64; 4]| {
-        serde_json::json!({"mean": v[0], "median": v[1], "lower": v[2], "upper": v[3]})
-    };
+    let stat = |v: [f64; 4]| serde_json::json!({"mean": v[0], "median": v[1], "lower": v[2], "upper": v[3]});
     channels
         .iter()
         .map(|c| {

@@ -9,7 +9,6 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::DecideError;
-use crate::stages::{format_day, parse_day};
 
 /// Predicted total target over the horizon: a mixture over draws of Normal(mean_k, sd_k).
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -90,7 +89,7 @@ impl DecisionRecord {
             spec_sha256: spec.sha256.clone(),
             date_column: spec.spec.data.date_column.clone(),
             target: spec.spec.data.target.clone(),
-            weeks: days.iter().map(|d| format_day(*d)).collect(),
+            weeks: days.iter().map(|d| mmm_core::dates::iso(*d)).collect(),
             channels: channels.to_vec(),
             spend,
             lift_per_draw: lift.to_vec(),
@@ -183,7 +182,11 @@ impl DecisionRecord {
         if self.weeks.is_empty() {
             return Err("weeks: empty".into());
         }
-        if let Some(w) = self.weeks.iter().find(|w| parse_day(w).is_none()) {
+        if let Some(w) = self
+            .weeks
+            .iter()
+            .find(|w| mmm_core::dates::parse_day(w).is_none())
+        {
             return Err(format!("weeks: '{w}' is not a YYYY-MM-DD date"));
         }
         check_prediction("", &self.lift_per_draw, self.total.as_ref())?;
@@ -454,7 +457,10 @@ fn read_actuals(
     let wanted: Vec<i32> = record
         .weeks
         .iter()
-        .map(|w| parse_day(w).ok_or_else(|| DecideError::Input(format!("record week '{w}'"))))
+        .map(|w| {
+            mmm_core::dates::parse_day(w)
+                .ok_or_else(|| DecideError::Input(format!("record week '{w}'")))
+        })
         .collect::<Result<_, _>>()?;
     // (row number, geo, horizon week, target) of every row inside the horizon.
     let mut rows: Vec<(usize, String, usize, f64)> = Vec::new();
@@ -462,7 +468,7 @@ fn read_actuals(
         let row = i + 2;
         let rec = rec.map_err(|e| err(format!("row {row}: {e}")))?;
         let date = rec.get(dc).unwrap_or("");
-        let day = parse_day(date).ok_or_else(|| {
+        let day = mmm_core::dates::parse_day(date).ok_or_else(|| {
             err(format!(
                 "row {row}, column '{}': '{date}' is not a YYYY-MM-DD date",
                 record.date_column

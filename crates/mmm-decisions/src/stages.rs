@@ -120,15 +120,6 @@ pub(crate) fn require_draws(
     Ok(posterior)
 }
 
-/// Days since 1970-01-01 of an ISO date.
-pub fn parse_day(text: &str) -> Option<i32> {
-    let d = chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").ok()?;
-    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1)?;
-    i32::try_from((d - epoch).num_days()).ok()
-}
-
-pub use mmm_core::spec::format_day;
-
 /// Period index where a plan starts, and the dates of its weeks.
 pub(crate) fn plan_start(
     design: &Design,
@@ -141,7 +132,7 @@ pub(crate) fn plan_start(
     let idx = match start {
         None => n,
         Some(s) => {
-            let day = parse_day(s).ok_or_else(|| {
+            let day = mmm_core::dates::parse_day(s).ok_or_else(|| {
                 DecideError::Input(format!("--start '{s}': not a date of the form YYYY-MM-DD"))
             })?;
             if day == last + period_days {
@@ -150,8 +141,8 @@ pub(crate) fn plan_start(
                 design.dates.iter().position(|d| *d == day).ok_or_else(|| {
                     DecideError::Input(format!(
                         "--start {s}: not a period of the data ({} .. {}) nor the period right after it",
-                        format_day(design.dates[0]),
-                        format_day(last)
+                        mmm_core::dates::iso(design.dates[0]),
+                        mmm_core::dates::iso(last)
                     ))
                 })?
             }
@@ -539,9 +530,9 @@ pub fn run_optimize(
         "risk_level": risk,
         "budget": budget,
         "horizon_weeks": horizon,
-        "start": format_day(dates[0]),
+        "start": mmm_core::dates::iso(dates[0]),
         "reference_weeks": ref_weeks,
-        "reference": format!("{} .. {}", format_day(inp.design.dates[start - ref_weeks]), format_day(inp.design.dates[start - 1])),
+        "reference": format!("{} .. {}", mmm_core::dates::iso(inp.design.dates[start - ref_weeks]), mmm_core::dates::iso(inp.design.dates[start - 1])),
         "channels": names,
         "current_spend": current,
         "optimized_spend": solution.spend,
@@ -575,7 +566,7 @@ pub fn run_optimize(
     }
     let settings = serde_json::json!({
         "objective": objective, "budget": budget, "horizon_weeks": horizon,
-        "start": format_day(dates[0]), "record": opts.record,
+        "start": mmm_core::dates::iso(dates[0]), "record": opts.record,
     });
     Ok(Some(writer.finish(None, settings, RunStatus::Complete)?))
 }
@@ -803,7 +794,7 @@ pub fn run_scenario(
         }));
     }
     let comparison = serde_json::json!({
-        "start": format_day(dates[0]),
+        "start": mmm_core::dates::iso(dates[0]),
         "horizon_weeks": horizon,
         "current": {
             "definition": "actual spend of the horizon-length window right before the start, week by week",
@@ -832,7 +823,7 @@ pub fn run_scenario(
     }
     let settings = serde_json::json!({
         "plans": plans_file.display().to_string(),
-        "start": format_day(dates[0]),
+        "start": mmm_core::dates::iso(dates[0]),
         "record": opts.record,
     });
     Ok(Some(writer.finish(None, settings, RunStatus::Complete)?))

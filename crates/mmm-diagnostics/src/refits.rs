@@ -627,7 +627,7 @@ pub fn rolling_origin(
         let metrics = crate::predictive::point_metrics("cv", &observed, &pred);
         Some(CvRow {
             fold: i + 1,
-            train_end_date: mmm_core::spec::format_day(designs[0].dates[start - 1]),
+            train_end_date: mmm_core::dates::iso(designs[0].dates[start - 1]),
             train_weeks: start,
             test_weeks: h,
             rmse: metrics.rmse,

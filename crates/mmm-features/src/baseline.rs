@@ -7,7 +7,7 @@
 //! calendar (`validate/calendar.parquet`) that carry its name: their union.
 
 use mmm_core::Spec;
-use mmm_core::spec::{Prior, parse_iso_date};
+use mmm_core::spec::Prior;
 
 use crate::FeatureError;
 
@@ -43,12 +43,6 @@ pub fn priors(spec: &Spec) -> Vec<Prior> {
     out
 }
 
-/// Days since 1970-01-01 of an ISO `YYYY-MM-DD` date.
-pub fn days(text: &str) -> Option<i32> {
-    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1)?;
-    parse_iso_date(text).map(|d| (d - epoch).num_days() as i32)
-}
-
 /// Index of the period holding day `day` (periods start at `dates[p]` and last
 /// `period_days`), if any.
 pub fn period_of(dates: &[i32], period_days: i32, day: i32) -> Option<usize> {
@@ -78,7 +72,7 @@ fn changepoints(
         .changepoint_dates
         .iter()
         .map(|d| {
-            let p = days(d)
+            let p = mmm_core::dates::parse_day(d)
                 .and_then(|day| period_of(dates, period_days, day))
                 .ok_or_else(|| invalid(format!("{d} is not inside the data")))?;
             if p == 0 || p + 1 >= n_train {
@@ -102,7 +96,7 @@ pub fn event_days(spec: &Spec, calendar: &[(String, i32)]) -> Result<Vec<Vec<i32
             let all: std::collections::BTreeSet<i32> = e
                 .dates
                 .iter()
-                .filter_map(|d| days(d))
+                .filter_map(|d| mmm_core::dates::parse_day(d))
                 .chain(
                     calendar
                         .iter()
@@ -173,7 +167,7 @@ pub fn columns(
         out.push(column);
     }
     for l in &spec.level_shifts {
-        let p = days(&l.date)
+        let p = mmm_core::dates::parse_day(&l.date)
             .and_then(|day| period_of(dates, period_days, day))
             .filter(|p| *p > 0 && *p < n_train)
             .ok_or_else(|| FeatureError::Invalid {
@@ -271,7 +265,7 @@ saturation = { kind = "logistic", lam_prior = { family = "gamma", shape = 3.0, r
             "dates are optional: {:?}",
             s.problems()
         );
-        let day = |d: &str| days(d).expect("date");
+        let day = |d: &str| mmm_core::dates::parse_day(d).expect("date");
         let calendar = vec![
             ("promo".to_string(), day("2024-03-29")),
             ("promo".to_string(), day("2024-01-26")),

@@ -514,7 +514,7 @@ impl MmmModel {
             };
             for day in &design.dates[1..design.n_train] {
                 params.push(ParamInfo {
-                    name: format!("level_step[{}]", mmm_core::spec::format_day(*day)),
+                    name: format!("level_step[{}]", mmm_core::dates::iso(*day)),
                     prior: step,
                     bijection: Bijection::Identity,
                     sign: 1.0,
@@ -2241,7 +2241,7 @@ fn bind_lift_tests<'a>(
                 .position(|ch| ch.name == test.channel)
                 .ok_or_else(|| problem(format!("'{}' is not a channel", test.channel)))?;
             let period = |text: &str| {
-                mmm_features::baseline::days(text)
+                mmm_core::dates::parse_day(text)
                     .and_then(|day| {
                         mmm_features::baseline::period_of(&design.dates, period_days, day)
                     })

@@ -171,7 +171,8 @@ impl MmmModel {
         let (mut mean, mut draw) = (vec![0.0; n], vec![0.0; n]);
         let mut d = design.clone();
         for (k, m) in self.mediators.iter().enumerate() {
-            m.model.predictive_draw(m.part(theta), rng, &mut mean, &mut draw);
+            m.model
+                .predictive_draw(m.part(theta), rng, &mut mean, &mut draw);
             if draw.iter().any(|v| !v.is_finite()) {
                 return Ok(None);
             }

@@ -441,7 +441,7 @@ fn heavy_tailed_export(
     }
     // 2019-01-07, a Monday, in days since 1970-01-01.
     let start = 17_903;
-    assert_eq!(mmm_contracts::date_from_days(start), "2019-01-07");
+    assert_eq!(mmm_core::dates::iso(start), "2019-01-07");
     let mut csv = String::from("date_week,y,x1,event_1\n");
     let mut spike_date = String::new();
     for (t, on) in on.into_iter().take(104).enumerate() {
@@ -452,7 +452,7 @@ fn heavy_tailed_export(
         } else {
             0.0
         };
-        let date = mmm_contracts::date_from_days(start + 7 * t as i32);
+        let date = mmm_core::dates::iso(start + 7 * t as i32);
         if spike == Some(t) {
             assert!(on, "the spike week must be on air");
             x1 *= 100.0;

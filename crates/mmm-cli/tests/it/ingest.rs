@@ -43,7 +43,7 @@ fn table(dir: &Path) -> (Vec<(String, String)>, RecordBatch) {
     let geos = string_column(&batch, "geo", &path).expect("geo");
     let keys = dates
         .into_iter()
-        .map(mmm_contracts::date_from_days)
+        .map(mmm_core::dates::iso)
         .zip(geos)
         .collect();
     (keys, batch)

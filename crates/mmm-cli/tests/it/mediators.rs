@@ -25,13 +25,21 @@ fn simulated_mediation_is_recovered_and_the_all_controls_spec_is_biased() {
     let dir = tempfile::tempdir().expect("tempdir");
     let sim = dir.path().join("sim");
     let (spec, data) = (fixture("mediated/spec.toml"), fixture("mediated/data.csv"));
-    let o = crate::mmm_simulate(&sim, &spec, &data, &fixture("mediated/truth.toml"), Some("1"));
+    let o = crate::mmm_simulate(
+        &sim,
+        &spec,
+        &data,
+        &fixture("mediated/truth.toml"),
+        Some("1"),
+    );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let truth = read_json(&sim.join("truth.json"))["channels"].clone();
     for c in ["tv", "video"] {
         let (total, through) = (
             truth[c]["contribution"].as_f64().expect("total"),
-            truth[c]["mediated_contribution"].as_f64().expect("mediated"),
+            truth[c]["mediated_contribution"]
+                .as_f64()
+                .expect("mediated"),
         );
         assert!(0.0 < through && through < total, "{c}: {}", truth[c]);
     }
@@ -76,11 +84,17 @@ fn simulated_mediation_is_recovered_and_the_all_controls_spec_is_biased() {
         let true_roas = truth[c]["roas"].as_f64().expect("roas");
         let got = &fitted[c];
         let (lo, hi) = (got["roas"]["lower"].as_f64(), got["roas"]["upper"].as_f64());
-        assert!(lo <= Some(true_roas) && Some(true_roas) <= hi, "{c}: {got} vs {true_roas}");
+        assert!(
+            lo <= Some(true_roas) && Some(true_roas) <= hi,
+            "{c}: {got} vs {true_roas}"
+        );
         let parts = got["roas_direct"]["mean"].as_f64().expect("direct")
             + got["roas_mediated"]["mean"].as_f64().expect("mediated");
         let total = got["roas"]["mean"].as_f64().expect("total");
-        assert!((parts - total).abs() < 1e-9 * total, "{c}: parts {parts} vs {total}");
+        assert!(
+            (parts - total).abs() < 1e-9 * total,
+            "{c}: parts {parts} vs {total}"
+        );
         // Controlling for awareness blocks the mediated part: well under the truth.
         let blocked = biased[c]["roas"]["mean"].as_f64().expect("biased");
         assert!(blocked < 0.75 * true_roas, "{c}: {blocked} vs {true_roas}");

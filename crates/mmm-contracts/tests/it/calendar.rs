@@ -260,9 +260,7 @@ fn a_parquet_calendar_reads_like_a_csv_one() {
     let dir = tempfile::tempdir().expect("tempdir");
     let spec = spec(dir.path(), "", EVENTS);
     let day = |s: &str| {
-        mmm_contracts::days_from_date(
-            chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date"),
-        )
+        mmm_core::dates::day_number(chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date"))
     };
     let batch = mmm_core::BatchBuilder::new()
         .string("event", vec!["black_friday".into(), "black_friday".into()])

@@ -1,9 +1,9 @@
 //! Closed-form properties of the helpers behind the rules.
 
-use mmm_contracts::{days_from_date, period_start, psi};
+use mmm_contracts::{period_start, psi};
 
 fn day(s: &str) -> i32 {
-    days_from_date(chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date"))
+    mmm_core::dates::day_number(chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date"))
 }
 
 #[test]

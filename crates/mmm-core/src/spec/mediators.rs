@@ -154,7 +154,12 @@ impl Spec {
                 ExpectedSign::Unconstrained => Support::Real,
                 _ => Support::Positive,
             };
-            problems.prior(key("effect_prior"), &m.effect_prior, support, "the mediator's effect");
+            problems.prior(
+                key("effect_prior"),
+                &m.effect_prior,
+                support,
+                "the mediator's effect",
+            );
             problems.prior(
                 key("beta_prior"),
                 &m.beta_prior,
@@ -189,7 +194,10 @@ impl Spec {
                 let hint = super::check::suggest(name, names)
                     .map(|s| format!("; did you mean '{s}'?"))
                     .unwrap_or_default();
-                problems.push(key.clone(), format!("'{name}' is not a channel of the spec{hint}"));
+                problems.push(
+                    key.clone(),
+                    format!("'{name}' is not a channel of the spec{hint}"),
+                );
                 continue;
             };
             if m.channels[..j].contains(name) {
@@ -232,10 +240,9 @@ mod tests {
     fn problems(extra: &str) -> Vec<(String, String)> {
         match Spec::from_file_text(Path::new("s.toml"), &format!("{BASE}{extra}")) {
             Ok(_) => Vec::new(),
-            Err(CoreError::SpecInvalid { problems, .. }) => problems
-                .into_iter()
-                .map(|p| (p.path, p.message))
-                .collect(),
+            Err(CoreError::SpecInvalid { problems, .. }) => {
+                problems.into_iter().map(|p| (p.path, p.message)).collect()
+            }
             Err(e) => panic!("{e}"),
         }
     }
@@ -265,9 +272,18 @@ mod tests {
         let paths: Vec<&str> = found.iter().map(|(p, _)| p.as_str()).collect();
         assert!(paths.contains(&"mediators[0].name"), "{found:?}");
         let messages: Vec<&str> = found.iter().map(|(_, m)| m.as_str()).collect();
-        assert!(messages.iter().any(|m| m.contains("also a control")), "{found:?}");
-        assert!(messages.iter().any(|m| m.contains("did you mean 'tv'")), "{found:?}");
-        assert!(messages.iter().any(|m| m.contains("appears twice")), "{found:?}");
+        assert!(
+            messages.iter().any(|m| m.contains("also a control")),
+            "{found:?}"
+        );
+        assert!(
+            messages.iter().any(|m| m.contains("did you mean 'tv'")),
+            "{found:?}"
+        );
+        assert!(
+            messages.iter().any(|m| m.contains("appears twice")),
+            "{found:?}"
+        );
         let empty = problems("[[mediators]]\nname = \"awareness\"\nchannels = []\n");
         assert_eq!(empty.len(), 1, "{empty:?}");
         assert_eq!(empty[0].0, "mediators[0].channels");
@@ -279,8 +295,14 @@ mod tests {
             "[[mediators]]\nname = \"awareness\"\nchannels = [\"tv\"]\n\
              [likelihood]\nfamily = \"poisson\"\n",
         );
-        assert!(found.iter().any(|(_, m)| m.contains("additive likelihood")), "{found:?}");
+        assert!(
+            found.iter().any(|(_, m)| m.contains("additive likelihood")),
+            "{found:?}"
+        );
         let roles = problems("[[controls]]\nname = \"price\"\nrole = \"confunder\"\n");
-        assert!(roles.iter().any(|(p, _)| p == "controls[1].role"), "{roles:?}");
+        assert!(
+            roles.iter().any(|(p, _)| p == "controls[1].role"),
+            "{roles:?}"
+        );
     }
 }

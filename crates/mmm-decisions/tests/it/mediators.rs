@@ -41,7 +41,9 @@ fn design(n: usize) -> Design {
         regressor_names: vec!["control[z]".into(), "mediator[m]".into()],
         regressors: vec![
             (0..n).map(|t| ((t as f64) * 0.9).sin()).collect(),
-            (0..n).map(|t| 0.7 + 0.05 * ((t as f64) * 0.4).cos()).collect(),
+            (0..n)
+                .map(|t| 0.7 + 0.05 * ((t as f64) * 0.4).cos())
+                .collect(),
         ],
         scales: Scales {
             target: 40.0,

@@ -127,8 +127,8 @@ fn calibrated_log_density_equals_its_definition() {
             .iter()
             .position(|ch| ch.name == test.channel)
             .expect("channel");
-        let first = mmm_features::baseline::days(&test.start).expect("date") - 17000;
-        let last = mmm_features::baseline::days(&test.end).expect("date") - 17000;
+        let first = mmm_core::dates::parse_day(&test.start).expect("date") - 17000;
+        let last = mmm_core::dates::parse_day(&test.end).expect("date") - 17000;
         let window = (first / 7) as usize..=(last / 7) as usize;
         let with = term_with_spend(&spec, &design, &theta, c, &design.channels[c]);
         let mut dark = design.channels[c].clone();

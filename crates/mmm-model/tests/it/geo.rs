@@ -277,8 +277,8 @@ fn a_geo_lift_test_is_a_term_of_its_geos_likelihood() {
     let mut with_test = spec.clone();
     with_test.lift_tests = vec![mmm_core::spec::LiftTestSpec {
         channel: "x1".into(),
-        start: mmm_core::spec::format_day(dates[6]),
-        end: mmm_core::spec::format_day(dates[11]),
+        start: mmm_core::dates::iso(dates[6]),
+        end: mmm_core::dates::iso(dates[11]),
         lift: 0.4 * scale,
         standard_error: 0.05 * scale,
         geo: Some("north".into()),
@@ -326,8 +326,8 @@ fn a_lift_test_over_several_geos_is_one_term_on_their_summed_lift() {
     let dates = &panel.designs[0].dates;
     let test = mmm_core::spec::LiftTestSpec {
         channel: "x1".into(),
-        start: mmm_core::spec::format_day(dates[6]),
-        end: mmm_core::spec::format_day(dates[11]),
+        start: mmm_core::dates::iso(dates[6]),
+        end: mmm_core::dates::iso(dates[11]),
         lift: 150.0,
         standard_error: 20.0,
         geo: None,

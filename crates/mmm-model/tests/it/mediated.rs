@@ -103,7 +103,10 @@ fn joint_density_is_the_target_equation_plus_the_mediator_equation() {
         };
         let expected = lp(&target, &u[..p]) + lp(&mediator, &u[p..]);
         let got = lp(&joint, &u);
-        assert!((got - expected).abs() < 1e-9 * (1.0 + expected.abs()), "{got} vs {expected}");
+        assert!(
+            (got - expected).abs() < 1e-9 * (1.0 + expected.abs()),
+            "{got} vs {expected}"
+        );
         let theta = joint.constrain(&u);
         let back = joint.unconstrain(&theta);
         assert!(u.iter().zip(&back).all(|(a, b)| (a - b).abs() < 1e-9));
@@ -157,7 +160,9 @@ fn response_curves_add_the_mediated_curve() {
     let joint = MmmModel::new(&spec, &design).expect("model");
     let (target, mediator) = (target_only(&spec, &design), mediator_only(&spec, &design));
     let p = target.dim();
-    let u: Vec<f64> = (0..joint.dim()).map(|i| 0.2 * (i as f64 * 0.7).sin()).collect();
+    let u: Vec<f64> = (0..joint.dim())
+        .map(|i| 0.2 * (i as f64 * 0.7).sin())
+        .collect();
     let theta = joint.constrain(&u);
     let gamma = theta[joint
         .param_names()
@@ -173,7 +178,11 @@ fn response_curves_add_the_mediated_curve() {
     for i in 0..grid.len() {
         let expected = direct[i] + gamma * sub[i];
         assert!(sub[i] >= 0.0);
-        assert!((total[i] - expected).abs() < 1e-10, "{} vs {expected}", total[i]);
+        assert!(
+            (total[i] - expected).abs() < 1e-10,
+            "{} vs {expected}",
+            total[i]
+        );
     }
     assert!(sub[3] > sub[1]);
 }
