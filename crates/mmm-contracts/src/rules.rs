@@ -360,7 +360,7 @@ pub fn spend_spikes(values: &[f64]) -> Vec<SpendSpike> {
     if n < SPIKE_MIN_VALUES {
         return Vec::new();
     }
-    let median = median(on.iter().map(|(_, v)| *v).collect());
+    let median = mmm_core::summary::median(&on.iter().map(|(_, v)| *v).collect::<Vec<_>>());
     let ln_median = median.ln();
     // Logs centred on the median (better-conditioned running sums), largest first.
     let mut order: Vec<(usize, f64, f64)> = on
@@ -456,8 +456,8 @@ fn target_spikes(p: &Panel, name: &str, col: &[f64], rows: &[usize], f: &mut Fin
     if values.len() < SPIKE_MIN_VALUES {
         return;
     }
-    let med = median(values.clone());
-    let mad = median(values.iter().map(|v| (v - med).abs()).collect());
+    let med = mmm_core::summary::median(&values);
+    let mad = mmm_core::summary::median(&values.iter().map(|v| (v - med).abs()).collect::<Vec<_>>());
     if mad <= 0.0 {
         return;
     }
@@ -493,12 +493,3 @@ fn short_num(v: f64) -> String {
     }
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        0.5 * (v[n / 2 - 1] + v[n / 2])
-    }
-}

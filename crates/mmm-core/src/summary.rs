@@ -27,6 +27,39 @@ pub fn quantile_sorted(sorted: &[f64], p: f64) -> f64 {
     sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
 }
 
+/// Type-7 sample quantile as `scipy.stats.mstats.mquantiles(alphap=1, betap=1)`: `(1−γ)·x[k−1] + γ·x[k]`, `k = ⌊clip(n·p + 1 − p, 1, n−1)⌋` (Hyndman & Fan 1996).
+pub fn quantile_type7(sorted: &[f64], p: f64) -> f64 {
+    let n = sorted.len();
+    match n {
+        0 => f64::NAN,
+        1 => sorted[0],
+        _ => {
+            // scipy: m = alphap + p * (1 - alphap - betap) = 1 + p * (-1), bit-identical to 1 - p.
+            let m = 1.0 - p;
+            let aleph = n as f64 * p + m;
+            let k = aleph.clamp(1.0, (n - 1) as f64).floor();
+            let gamma = (aleph - k).clamp(0.0, 1.0);
+            let k = k as usize;
+            (1.0 - gamma) * sorted[k - 1] + gamma * sorted[k]
+        }
+    }
+}
+
+/// Median as `np.median`: middle value, or the mean of the two middle values for even length.
+pub fn median(values: &[f64]) -> f64 {
+    let n = values.len();
+    if n == 0 {
+        return f64::NAN;
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    if n % 2 == 1 {
+        sorted[n / 2]
+    } else {
+        (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
+    }
+}
+
 /// Sorted copy with NaN removed.
 pub fn sorted(values: &[f64]) -> Vec<f64> {
     let mut v: Vec<f64> = values.iter().copied().filter(|x| !x.is_nan()).collect();

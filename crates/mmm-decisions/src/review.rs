@@ -233,26 +233,7 @@ fn check_prediction(
     Ok(())
 }
 
-/// erfc(x) with fractional error below 1.2e-7 (Numerical Recipes' Chebyshev fit `erfcc`).
-fn erfc(x: f64) -> f64 {
-    let z = x.abs();
-    let t = 1.0 / (1.0 + 0.5 * z);
-    let poly = -z * z - 1.265_512_23
-        + t * (1.000_023_68
-            + t * (0.374_091_96
-                + t * (0.096_784_18
-                    + t * (-0.186_288_06
-                        + t * (0.278_868_07
-                            + t * (-1.135_203_98
-                                + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
-    let r = t * poly.exp();
-    if x >= 0.0 { r } else { 2.0 - r }
-}
-
-/// Standard normal CDF: Phi(z) = erfc(-z / sqrt 2) / 2.
-pub fn normal_cdf(z: f64) -> f64 {
-    0.5 * erfc(-z / std::f64::consts::SQRT_2)
-}
+pub use mmm_model::special::normal_cdf;
 
 /// CDF of the mixture of Normal(mean_k, sd_k) with equal weights at y.
 pub fn mixture_cdf(p: &TotalPrediction, y: f64) -> f64 {

@@ -25,6 +25,7 @@
 //! Inputs that ArviZ cannot represent (no chains, or chains of unequal
 //! length) give NaN.
 
+use mmm_core::summary::{median, quantile_type7};
 use serde::Serialize;
 
 /// ArviZ's minimum number of draws per chain (`min_draws=4`).
@@ -329,24 +330,6 @@ fn ess_quantile(draws: &Draws, prob: f64) -> f64 {
     ess_core(&draws.with_data(indicator).split())
 }
 
-/// Type-7 sample quantile as `scipy.stats.mstats.mquantiles(alphap=1, betap=1)`: `(1−γ)·x[k−1] + γ·x[k]`, `k = ⌊clip(n·p + 1 − p, 1, n−1)⌋` (Hyndman & Fan 1996).
-fn quantile_type7(sorted: &[f64], p: f64) -> f64 {
-    let n = sorted.len();
-    match n {
-        0 => f64::NAN,
-        1 => sorted[0],
-        _ => {
-            // scipy: m = alphap + p * (1 - alphap - betap) = 1 + p * (-1), bit-identical to 1 - p.
-            let m = 1.0 - p;
-            let aleph = n as f64 * p + m;
-            let k = aleph.clamp(1.0, (n - 1) as f64).floor();
-            let gamma = (aleph - k).clamp(0.0, 1.0);
-            let k = k as usize;
-            (1.0 - gamma) * sorted[k - 1] + gamma * sorted[k]
-        }
-    }
-}
-
 /// Rank normalization `Φ⁻¹((r − 3/8) / (S − 2·3/8 + 1))` with average ranks `r` over all `S` values (Blom 1958; ArviZ `_z_scale`).
 fn z_scale(values: &[f64]) -> Vec<f64> {
     let ranks = average_ranks(values);
@@ -379,21 +362,6 @@ fn average_ranks(values: &[f64]) -> Vec<f64> {
         start = end;
     }
     ranks
-}
-
-/// Median as `np.median`: middle value, or the mean of the two middle values for even length.
-fn median(values: &[f64]) -> f64 {
-    let n = values.len();
-    if n == 0 {
-        return f64::NAN;
-    }
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    if n % 2 == 1 {
-        sorted[n / 2]
-    } else {
-        (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
-    }
 }
 
 /// Arithmetic mean `Σx / n` with Neumaier-compensated summation.
@@ -585,22 +553,10 @@ mod coef {
         1.421_511_758_316_445_888_70e-7,
         2.044_263_103_389_939_785_64e-15,
     ];
-
-    /// Lanczos coefficients (g = 7, n = 9).
-    pub(super) const LANCZOS: [f64; 9] = [
-        0.999_999_999_999_809_93,
-        676.520_368_121_885_1,
-        -1_259.139_216_722_402_8,
-        771.323_428_777_653_13,
-        -176.615_029_162_140_59,
-        12.507_343_278_686_905,
-        -0.138_571_095_265_720_12,
-        9.984_369_578_019_571_6e-6,
-        1.505_632_735_149_311_6e-7,
-    ];
 }
 
-use coef::{AS241_A, AS241_B, AS241_C, AS241_D, AS241_E, AS241_F, LANCZOS};
+use coef::{AS241_A, AS241_B, AS241_C, AS241_D, AS241_E, AS241_F};
+pub(crate) use mmm_model::special::ln_gamma;
 
 /// Polynomial `Σ c_k x^k` by Horner's rule.
 fn horner(c: &[f64; 8], x: f64) -> f64 {
@@ -633,22 +589,6 @@ pub(crate) fn norm_ppf(p: f64) -> f64 {
         horner(&AS241_E, r) / horner(&AS241_F, r)
     };
     if q < 0.0 { -z } else { z }
-}
-
-/// `ln Γ(x)` for `x > 0` by the Lanczos approximation `Γ(x+1) = √(2π) t^{x+½} e^{−t} A_g(x)`, `t = x + g + ½` (Lanczos 1964), with reflection below ½.
-pub(crate) fn ln_gamma(x: f64) -> f64 {
-    if x < 0.5 {
-        // Reflection: Γ(x)Γ(1−x) = π / sin(πx).
-        let pi = std::f64::consts::PI;
-        return (pi / (pi * x).sin().abs()).ln() - ln_gamma(1.0 - x);
-    }
-    let x = x - 1.0;
-    let t = x + 7.5;
-    let mut a = LANCZOS[0];
-    for (i, &c) in LANCZOS.iter().enumerate().skip(1) {
-        a += c / (x + i as f64);
-    }
-    0.5 * (2.0 * std::f64::consts::PI).ln() + (x + 0.5) * t.ln() - t + a.ln()
 }
 
 /// Continued fraction for `I_x(a, b)` by the modified Lentz method (Numerical Recipes §6.4, `betacf`).

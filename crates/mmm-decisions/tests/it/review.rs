@@ -88,8 +88,8 @@ fn a_geo_review_compares_every_geo_and_their_sum_with_closed_form_intervals() {
     assert!((national.predicted_lower - (150.0 - Z95 * 5.0)).abs() < 1e-6);
     assert!((national.predicted_upper - (150.0 + Z95 * 5.0)).abs() < 1e-6);
     assert!(national.inside_interval);
-    // Phi(-5 / 5), to the erfc approximation's 1.2e-7.
-    assert!((national.percentile - 0.158_655_253_931_457).abs() < 1e-6);
+    // Phi(-5 / 5) = 0.158655253931457 (scipy.stats.norm.cdf(-1)).
+    assert!((national.percentile - 0.158_655_253_931_457).abs() < 1e-14);
     assert_eq!(national.predicted_lift[0], 1.875);
 
     let north = &r.geos[0];

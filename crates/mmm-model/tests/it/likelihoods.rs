@@ -5,7 +5,7 @@ use mmm_core::Spec;
 use mmm_core::spec::{LikelihoodSpec, Prior};
 use mmm_features::Design;
 use mmm_model::rand::SeedableRng;
-use mmm_model::special::{digamma, ln_gamma};
+use mmm_model::special::{digamma, erfc, ln_gamma};
 use mmm_model::{Likelihood, MmmModel, ModelError};
 
 use crate::gradient::check_gradient;
@@ -399,4 +399,32 @@ fn targets_outside_a_likelihoods_domain_are_typed_errors() {
     ));
     design.target_scaled[2] = -1.0 / design.scales.target;
     assert!(MmmModel::new(&spec, &design).is_err());
+}
+
+#[test]
+fn erfc_matches_the_c_library_to_1e_14_relative() {
+    // Python's math.erfc (the C library's), from the tail to the far tail.
+    let reference = [
+        (-3.0, 1.999_977_909_503_001_5),
+        (-1.0, 1.842_700_792_949_715),
+        (-0.2, 1.222_702_589_210_478_6),
+        (0.0, 1.0),
+        (0.1, 0.887_537_083_981_715_2),
+        (0.5, 0.479_500_122_186_953_5),
+        (1.0, 0.157_299_207_050_285_13),
+        (1.2, 0.089_686_021_770_364_65),
+        (1.3, 0.065_992_055_059_347_55),
+        (2.0, 0.004_677_734_981_047_265),
+        (3.0, 2.209_049_699_858_543_8e-5),
+        (5.0, 1.537_459_794_428_035_1e-12),
+        (10.0, 2.088_487_583_762_545e-45),
+        (26.0, 5.663_192_408_856_143e-296),
+    ];
+    for (x, want) in reference {
+        let got = erfc(x);
+        assert!((got - want).abs() <= 1e-14 * want, "erfc({x}) = {got}, want {want}");
+    }
+    assert!(erfc(f64::NAN).is_nan());
+    assert_eq!(erfc(f64::INFINITY), 0.0);
+    assert_eq!(erfc(f64::NEG_INFINITY), 2.0);
 }
