@@ -64,9 +64,9 @@ pub fn compare(
     })?;
     // A corrupt previous table is unreadable input (exit 2), like a corrupt data file.
     let old = mmm_core::read_parquet_bytes(bytes, previous).map_err(|e| match e {
-        mmm_core::CoreError::Parquet { message, .. } => ContractError::Unreadable {
+        mmm_core::CoreError::Parquet { source, .. } => ContractError::Unreadable {
             path: previous.to_path_buf(),
-            message,
+            message: source.to_string(),
         },
         other => ContractError::from(other),
     })?;

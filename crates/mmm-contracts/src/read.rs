@@ -145,7 +145,7 @@ fn read_csv(bytes: &[u8], path: &Path) -> Result<RawTable, ContractError> {
 /// no panic on corrupt bytes, an error naming the file).
 fn decode_parquet(bytes: Vec<u8>, path: &Path) -> Result<arrow::array::RecordBatch, ContractError> {
     mmm_core::read_parquet_bytes(bytes, path).map_err(|e| match e {
-        mmm_core::CoreError::Parquet { message, .. } => unreadable(path, message),
+        mmm_core::CoreError::Parquet { source, .. } => unreadable(path, source.to_string()),
         other => ContractError::from(other),
     })
 }

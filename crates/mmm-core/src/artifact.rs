@@ -14,7 +14,7 @@ use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderB
 use parquet::basic::Compression;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
-use crate::error::CoreError;
+use crate::error::{CoreError, ParquetFailure};
 use crate::hash::sha256_hex;
 use crate::lineage::{SpecRef, check_chain};
 use crate::lock::DirLock;
@@ -102,7 +102,7 @@ pub fn parquet_bytes(batch: &RecordBatch, path_for_errors: &Path) -> Result<Vec<
         .build();
     let perr = |e: parquet::errors::ParquetError| CoreError::Parquet {
         path: path_for_errors.to_path_buf(),
-        message: e.to_string(),
+        source: e.into(),
     };
     let mut buf = Vec::new();
     let mut writer = ArrowWriter::try_new(&mut buf, batch.schema(), Some(props)).map_err(perr)?;
@@ -118,25 +118,21 @@ pub fn parquet_bytes(batch: &RecordBatch, path_for_errors: &Path) -> Result<Vec<
 /// panic on when corrupt (found by fuzzing), and the Parquet schema alone types every column we
 /// write. A panic left inside the decoder is caught and reported as corruption.
 pub fn read_parquet_bytes(bytes: Vec<u8>, path: &Path) -> Result<RecordBatch, CoreError> {
-    let decode = move || -> Result<RecordBatch, String> {
+    let decode = move || -> Result<RecordBatch, ParquetFailure> {
         let options = ArrowReaderOptions::new().with_skip_arrow_metadata(true);
         let builder =
-            ParquetRecordBatchReaderBuilder::try_new_with_options(Bytes::from(bytes), options)
-                .map_err(|e| e.to_string())?;
+            ParquetRecordBatchReaderBuilder::try_new_with_options(Bytes::from(bytes), options)?;
         let schema: Arc<Schema> = builder.schema().clone();
-        let reader = builder.build().map_err(|e| e.to_string())?;
-        let batches = reader
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| e.to_string())?;
-        arrow::compute::concat_batches(&schema, &batches).map_err(|e| e.to_string())
+        let batches = builder.build()?.collect::<Result<Vec<_>, _>>()?;
+        Ok(arrow::compute::concat_batches(&schema, &batches)?)
     };
-    let perr = |message: String| CoreError::Parquet {
+    let perr = |source: ParquetFailure| CoreError::Parquet {
         path: path.to_path_buf(),
-        message: format!("corrupt or not a Parquet file: {message}"),
+        source,
     };
     match crate::guard::catch_panic(decode) {
         Ok(result) => result.map_err(perr),
-        Err(panic) => Err(perr(panic)),
+        Err(panic) => Err(perr(ParquetFailure::Panicked(panic))),
     }
 }
 

@@ -57,12 +57,13 @@ pub enum CoreError {
         holder: String,
     },
     /// A Parquet file could not be read or written.
-    #[error("{}: parquet: {message}", path.display())]
+    #[error("{}: parquet: {source}", path.display())]
     Parquet {
         /// The file.
         path: PathBuf,
-        /// What went wrong.
-        message: String,
+        /// What went wrong, with the decoder's or encoder's own error.
+        #[source]
+        source: ParquetFailure,
     },
     /// A JSON file could not be read or written.
     #[error("{}: json: {source}", path.display())]
@@ -91,4 +92,18 @@ impl CoreError {
             source,
         }
     }
+}
+
+/// Why a Parquet file could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum ParquetFailure {
+    /// The Parquet codec refused the bytes or the batch.
+    #[error("corrupt or not a Parquet file: {0}")]
+    Parquet(#[from] parquet::errors::ParquetError),
+    /// Arrow could not assemble the decoded columns.
+    #[error("corrupt or not a Parquet file: {0}")]
+    Arrow(#[from] arrow::error::ArrowError),
+    /// The decoder panicked on corrupt bytes (caught; the message is the panic's).
+    #[error("corrupt or not a Parquet file: the decoder panicked: {0}")]
+    Panicked(String),
 }

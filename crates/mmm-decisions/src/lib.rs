@@ -41,6 +41,9 @@ pub enum DecideError {
     /// Building an output failed.
     #[error("{0}")]
     Output(String),
+    /// An output table could not be assembled.
+    #[error("building an output table: {0}")]
+    Table(#[from] arrow::error::ArrowError),
     /// The optimizer's constraints cannot all hold.
     #[error(transparent)]
     Infeasible(#[from] optimize::InfeasibleError),
@@ -357,7 +360,6 @@ pub fn run(
             "the baseline (every channel at zero) is negative in some weeks"
         );
     }
-    let out = |e: arrow::error::ArrowError| DecideError::Output(e.to_string());
 
     // contributions.parquet (draw x channel), curves.parquet (channel x spend multiplier) and
     // roi.parquet (channel x metric), national.
@@ -382,9 +384,8 @@ pub fn run(
     let roi = national_tables.roi()?;
 
     // decomposition.parquet: period x component.
-    let decomposition = decomposition_rows(&dec, &design.dates, interval)
-        .into_batch(BatchBuilder::new())
-        .map_err(out)?;
+    let decomposition =
+        decomposition_rows(&dec, &design.dates, interval).into_batch(BatchBuilder::new())?;
 
     // Component totals over the training window.
     let nt = design.n_train;
@@ -485,8 +486,7 @@ pub fn run(
             "geo_decomposition.parquet",
             &geo_decomposition
                 .rows
-                .into_batch(BatchBuilder::new().string("geo", geo_decomposition.geo))
-                .map_err(out)?,
+                .into_batch(BatchBuilder::new().string("geo", geo_decomposition.geo))?,
             &schemas::geo_decomposition(),
         )?;
         tracing::debug!(rows = geo_rows, "wrote geo_decomposition.parquet");

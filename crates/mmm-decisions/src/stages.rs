@@ -364,7 +364,7 @@ impl AllocationRows {
             .f64("lift_q_risk", col(|s| s.q_risk))
             .f64("profit_mean", self.profit.clone())
             .build()
-            .map_err(|e| DecideError::Output(e.to_string()))
+            .map_err(DecideError::from)
     }
 }
 

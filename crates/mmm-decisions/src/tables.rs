@@ -229,5 +229,5 @@ impl Tables {
 }
 
 fn output(e: arrow::error::ArrowError) -> DecideError {
-    DecideError::Output(e.to_string())
+    DecideError::from(e)
 }
