@@ -457,7 +457,8 @@ fn target_spikes(p: &Panel, name: &str, col: &[f64], rows: &[usize], f: &mut Fin
         return;
     }
     let med = mmm_core::summary::median(&values);
-    let mad = mmm_core::summary::median(&values.iter().map(|v| (v - med).abs()).collect::<Vec<_>>());
+    let mad =
+        mmm_core::summary::median(&values.iter().map(|v| (v - med).abs()).collect::<Vec<_>>());
     if mad <= 0.0 {
         return;
     }
@@ -492,4 +493,3 @@ fn short_num(v: f64) -> String {
         s
     }
 }
-

@@ -422,7 +422,10 @@ fn erfc_matches_the_c_library_to_1e_14_relative() {
     ];
     for (x, want) in reference {
         let got = erfc(x);
-        assert!((got - want).abs() <= 1e-14 * want, "erfc({x}) = {got}, want {want}");
+        assert!(
+            (got - want).abs() <= 1e-14 * want,
+            "erfc({x}) = {got}, want {want}"
+        );
     }
     assert!(erfc(f64::NAN).is_nan());
     assert_eq!(erfc(f64::INFINITY), 0.0);
