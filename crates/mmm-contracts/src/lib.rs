@@ -21,9 +21,12 @@ mod wide;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use arrow::array::RecordBatch;
 use chrono::NaiveDate;
 use mmm_core::spec::{DataLayout, LoadedSpec};
-use mmm_core::{BatchBuilder, CoreError, Manifest, RunStatus, StageWriter, file_record, schemas};
+use mmm_core::{
+    BatchBuilder, CoreError, FileRecord, Manifest, RunStatus, StageWriter, file_record, schemas,
+};
 use panel::Panel;
 use serde::Serialize;
 
@@ -442,10 +445,6 @@ fn check(
     let mut f = panel::Findings::default();
     let required = required_columns(spec);
     let data = &spec.data;
-    let date_col = match data.layout {
-        DataLayout::Wide => data.date_column.clone(),
-        DataLayout::Long => data.long.period.clone(),
-    };
     if raw.rows == 0 {
         f.error(
             "empty_table",
@@ -461,74 +460,99 @@ fn check(
     let Some(mut panel) = panel else {
         return Ok(Checked::rejected(f.0, Vec::new()));
     };
-
-    // Rules on the input rows, at the input's own frequency.
     let input_days = data.input_period_days.unwrap_or(data.period_days).max(1);
-    rules::future(&panel, as_of, &date_col, &mut f);
-    let mixed = rules::mixed_frequency(&panel, &date_col, &mut f);
-    rules::grid(&panel, input_days as i32, &date_col, &mixed, &mut f);
+    input_rules(&panel, spec, as_of, input_days, &mut f);
+    if input_days < data.period_days {
+        panel = aggregate::to_periods(&panel, spec, input_days, &mut f, engine)?;
+    }
+    // Rows before data.start are carry-in history: split off before the rules on the modeled
+    // periods, which see the window only.
+    let history = split_history(&mut panel, spec, &required, &mut f);
+    let summaries = rules::columns(&panel, spec.likelihood.target_domain(), &mut f);
+    rules::collinearity(&panel, &mut f);
+    rules::spikes(&panel, &mut f);
+    parameter_rules(&panel, spec, &mut f);
+    if f.has_errors() {
+        return Ok(Checked::rejected(f.0, summaries));
+    }
+    Ok(Checked {
+        table: Some(sorted_table(panel)),
+        findings: f.0,
+        summaries,
+        history: history.map(|(h, report)| (sorted_table(h), report)),
+    })
+}
+
+/// Rules on the input rows, at the input's own frequency (`input_days`), before any
+/// aggregation to periods: future periods, mixed frequencies, the period grid, negative spend.
+fn input_rules(
+    panel: &Panel,
+    spec: &mmm_core::Spec,
+    as_of: i32,
+    input_days: u32,
+    f: &mut panel::Findings,
+) {
+    let data = &spec.data;
+    let date_col = match data.layout {
+        DataLayout::Wide => data.date_column.clone(),
+        DataLayout::Long => data.long.period.clone(),
+    };
+    rules::future(panel, as_of, &date_col, f);
+    let mixed = rules::mixed_frequency(panel, &date_col, f);
+    rules::grid(panel, input_days as i32, &date_col, &mixed, f);
     // Long rows were checked for negative spend one by one; wide cells are checked here.
+    if data.layout == DataLayout::Wide {
+        negative_spend(panel, f);
+    }
+}
+
+/// A `negative_spend` error for each negative cell of a channel column.
+fn negative_spend(panel: &Panel, f: &mut panel::Findings) {
     for (name, role, col) in &panel.columns {
-        if *role == "channel" && data.layout == DataLayout::Wide {
+        if *role == "channel" {
             for (i, v) in col.iter().enumerate() {
                 if *v < 0.0 {
                     f.error(
                         "negative_spend",
-                        panel::At::cell(&panel, name, i),
+                        panel::At::cell(panel, name, i),
                         format!("spend {v} is negative"),
                     );
                 }
             }
         }
     }
-    if input_days < data.period_days {
-        panel = aggregate::to_periods(&panel, spec, input_days, &mut f, engine)?;
-    }
-    // Rows before data.start are carry-in history: split off before the rules on the modeled
-    // periods, which see the window only.
-    let history = spec
-        .data
-        .start
-        .as_deref()
-        .and_then(parse_date)
-        .map(|start| {
-            let not_spend: BTreeSet<String> = required
-                .iter()
-                .filter(|(_, role)| *role != "channel")
-                .map(|(n, _)| n.clone())
-                .collect();
-            history::split(
-                &mut panel,
-                mmm_core::dates::day_number(start),
-                spec.carry_in_periods(),
-                &not_spend,
-                &mut f,
-            )
-        });
+}
 
-    // Rules on the modeling periods.
-    let summaries = rules::columns(&panel, spec.likelihood.target_domain(), &mut f);
-    rules::collinearity(&panel, &mut f);
-    rules::spikes(&panel, &mut f);
+/// With `data.start`, move the rows before it out of `panel`: the carry-in history adstock
+/// needs (its channel spend only) and its report.
+fn split_history(
+    panel: &mut Panel,
+    spec: &mmm_core::Spec,
+    required: &[(String, &'static str)],
+    f: &mut panel::Findings,
+) -> Option<(Panel, HistoryReport)> {
+    let start = spec.data.start.as_deref().and_then(parse_date)?;
+    let not_spend: BTreeSet<String> = required
+        .iter()
+        .filter(|(_, role)| *role != "channel")
+        .map(|(n, _)| n.clone())
+        .collect();
+    Some(history::split(
+        panel,
+        mmm_core::dates::day_number(start),
+        spec.carry_in_periods(),
+        &not_spend,
+        f,
+    ))
+}
+
+/// Rules on the modeling periods against the parameters to learn: enough rows per parameter,
+/// and a holdout that leaves enough training rows.
+fn parameter_rules(panel: &Panel, spec: &mmm_core::Spec, f: &mut panel::Findings) {
     let periods = panel.dates.iter().flatten().collect::<BTreeSet<_>>().len();
     let params = spec.parameter_count();
     if spec.geo.is_hierarchical() {
-        // Shared parameters learn from every geo: count geo-periods against the national
-        // parameters plus each geo's own intercept and channel coefficients.
-        let rows = panel.dates.iter().flatten().count();
-        let geos = rows / periods.max(1);
-        let per_geo = 1 + spec.channels.len();
-        let total = params + geos * per_geo;
-        if rows < 10 * total {
-            f.warn(
-                "few_rows_per_parameter",
-                panel::At::default(),
-                format!(
-                    "{rows} geo-periods for about {total} parameters (fewer than 10 per \
-                     parameter); priors will dominate"
-                ),
-            );
-        }
+        geo_rows_per_parameter(panel, spec, periods, params, f);
     } else if periods < params + 2 {
         f.error(
             "too_few_rows",
@@ -552,17 +576,35 @@ fn check(
             ),
         );
     }
-    if f.has_errors() {
-        return Ok(Checked::rejected(f.0, summaries));
-    }
-    Ok(Checked {
-        table: Some(sorted_table(panel)),
-        findings: f.0,
-        summaries,
-        history: history.map(|(h, report)| (sorted_table(h), report)),
-    })
 }
 
+/// Rows per parameter of a hierarchical geo model. Shared parameters learn from every geo:
+/// count geo-periods against the national parameters plus each geo's own intercept and
+/// channel coefficients.
+fn geo_rows_per_parameter(
+    panel: &Panel,
+    spec: &mmm_core::Spec,
+    periods: usize,
+    params: usize,
+    f: &mut panel::Findings,
+) {
+    let rows = panel.dates.iter().flatten().count();
+    let geos = rows / periods.max(1);
+    let per_geo = 1 + spec.channels.len();
+    let total = params + geos * per_geo;
+    if rows < 10 * total {
+        f.warn(
+            "few_rows_per_parameter",
+            panel::At::default(),
+            format!(
+                "{rows} geo-periods for about {total} parameters (fewer than 10 per \
+                 parameter); priors will dominate"
+            ),
+        );
+    }
+}
+
+/// The date of an ISO date cell (`YYYY-MM-DD`, or a date-time: its date).
 pub(crate) fn parse_date(cell: &str) -> Option<NaiveDate> {
     let s = cell.trim();
     // Accept a date-time whose time part is midnight-like; the period is the date.
@@ -637,122 +679,230 @@ pub fn run_with(
     force: bool,
 ) -> Result<Option<(Manifest, ContractReport)>, ContractError> {
     let data = inputs.data.as_path();
-    // Hashing below opens every input: refuse a FIFO or a device first, or it blocks forever.
-    for path in std::iter::once(data)
+    refuse_special_files(inputs)?;
+    let records = InputRecords::hash(inputs)?;
+    let Some(mut writer) = StageWriter::begin(
+        out_dir,
+        &mmm_core::stage_id!(STAGE),
+        mmm_core::StageInputs::new(spec, &[], records.all),
+        force,
+    )?
+    else {
+        return Ok(None);
+    };
+    let mut v = validate(&spec.spec, inputs, records.calendar_sha256.as_deref())?;
+    let passed = v.batch.is_some() && !v.findings.iter().any(|f| f.severity == Severity::Error);
+    let rejected_path = v.rejected_path(data);
+    let warnings = v.findings.len();
+    let capped = cap_findings(std::mem::take(&mut v.findings));
+    let report = contract_report(&spec.spec, data, &records.data_sha256, &v, capped, passed);
+    // contract.json is written even on rejection so the findings can be read; no manifest then.
+    writer.write_json("contract.json", &report, None)?;
+    let (Some(batch), true) = (&v.batch, passed) else {
+        return Err(ContractError::Rejected {
+            path: rejected_path,
+            findings: report.findings,
+            rules: report.rules,
+        });
+    };
+    write_tables(&mut writer, batch, &v, data)?;
+    let settings = manifest_settings(&spec.spec, &report, v.as_of, warnings);
+    Ok(Some((
+        writer.finish(None, settings, RunStatus::Complete)?,
+        report,
+    )))
+}
+
+/// Refuse a named pipe or a device among the inputs: hashing opens every input, and reading
+/// one of those blocks forever.
+fn refuse_special_files(inputs: &Inputs) -> Result<(), ContractError> {
+    for path in std::iter::once(inputs.data.as_path())
         .chain(inputs.campaign_map.as_deref())
         .chain(inputs.calendar.as_deref())
         .chain(inputs.previous.as_deref())
     {
         require_regular_file(path)?;
     }
-    let input = file_record(data)?;
-    let mut records = vec![input.clone()];
-    for p in inputs.campaign_map.iter().chain(&inputs.previous) {
-        records.push(file_record(p)?);
+    Ok(())
+}
+
+/// The input files with their hashes, as the manifest lists them.
+struct InputRecords {
+    /// Data file, campaign mapping, previous table, calendar (those given, in this order).
+    all: Vec<FileRecord>,
+    /// sha256 of the data file.
+    data_sha256: String,
+    /// sha256 of the calendar, when one was given.
+    calendar_sha256: Option<String>,
+}
+
+impl InputRecords {
+    /// Hash every input file.
+    fn hash(inputs: &Inputs) -> Result<Self, ContractError> {
+        let data = file_record(&inputs.data)?;
+        let data_sha256 = data.sha256.clone();
+        let mut all = vec![data];
+        for p in inputs.campaign_map.iter().chain(&inputs.previous) {
+            all.push(file_record(p)?);
+        }
+        let calendar = inputs.calendar.as_deref().map(file_record).transpose()?;
+        let calendar_sha256 = calendar.as_ref().map(|r| r.sha256.clone());
+        all.extend(calendar);
+        Ok(Self {
+            all,
+            data_sha256,
+            calendar_sha256,
+        })
     }
-    let calendar_record = inputs.calendar.as_deref().map(file_record).transpose()?;
-    records.extend(calendar_record.clone());
-    let Some(mut writer) = StageWriter::begin(
-        out_dir,
-        &mmm_core::stage_id!(STAGE),
-        mmm_core::StageInputs::new(spec, &[], records),
-        force,
-    )?
-    else {
-        return Ok(None);
-    };
+}
+
+/// A checked calendar file: its rows (for calendar.parquet) and its report.
+struct CheckedCalendar {
+    path: PathBuf,
+    calendar: Calendar,
+    report: CalendarReport,
+}
+
+/// Everything the stage found in its inputs, before anything is written.
+struct Validated {
+    /// The last allowed period start (days since 1970-01-01).
+    as_of: i32,
+    /// Data rows read from the file.
+    rows: usize,
+    table: Option<ValidTable>,
+    /// `table` as table.parquet's batch.
+    batch: Option<RecordBatch>,
+    /// Every finding of the data, the calendar and the drift check, uncapped.
+    findings: Vec<Finding>,
+    summaries: Vec<ColumnSummary>,
+    history: Option<(ValidTable, HistoryReport)>,
+    calendar: Option<CheckedCalendar>,
+    drift: Vec<ColumnDrift>,
+}
+
+impl Validated {
+    /// The file a rejection names: the calendar when every error is in it, else the data.
+    fn rejected_path(&self, data: &Path) -> PathBuf {
+        match &self.calendar {
+            Some(c)
+                if self
+                    .findings
+                    .iter()
+                    .filter(|f| f.severity == Severity::Error)
+                    .all(|f| f.file.as_deref() == Some(c.report.source.as_str())) =>
+            {
+                c.path.clone()
+            }
+            _ => data.to_path_buf(),
+        }
+    }
+}
+
+/// Read the data and run the contract on it, then the calendar's rules and the drift against
+/// the previous table (when given).
+fn validate(
+    spec: &mmm_core::Spec,
+    inputs: &Inputs,
+    calendar_sha256: Option<&str>,
+) -> Result<Validated, ContractError> {
+    let data = inputs.data.as_path();
     let mapping = inputs
         .campaign_map
         .as_deref()
         .map(long::read_mapping)
         .transpose()?;
     let raw = read::read_table(data)?;
-    let as_of = as_of_day(&spec.spec)?;
-    let unreadable = |message: String| ContractError::Internal {
-        path: data.to_path_buf(),
-        message,
-    };
+    let as_of = as_of_day(spec)?;
     let Checked {
         table,
         mut findings,
         summaries,
         history,
-    } = check(
-        &raw,
-        &spec.spec,
-        mapping.as_ref(),
-        as_of,
-        &inputs.sql_engine,
-    )
-    .map_err(unreadable)?;
-    // The calendar: its own rules, then the spec's events against it (also without one: an
-    // event with no inline dates needs it).
+    } = check(&raw, spec, mapping.as_ref(), as_of, &inputs.sql_engine)
+        .map_err(|message| internal(data, message))?;
     let mut f = panel::Findings::default();
-    let calendar = match (&inputs.calendar, &calendar_record) {
-        (Some(path), Some(record)) => {
-            let raw = read::read_table(path)?;
-            let name = file_name(path);
-            let cal = calendar::check(&raw, &name, &mut f);
-            let first_rows = calendar::first_rows(&raw);
-            let (events, undeclared, declared) =
-                calendar::check_events(&spec.spec, Some((&cal, &name)), &first_rows, &mut f);
-            let report = CalendarReport {
-                source: name,
-                source_sha256: record.sha256.clone(),
-                rows: raw.rows,
-                events,
-                undeclared_events: undeclared,
-                declared_events: declared,
-                rule: "a declared event's dates are the union of its inline `dates` and the \
-                       calendar rows with its name; calendar events the spec does not declare \
-                       are not modeled"
-                    .into(),
-            };
-            Some((path.clone(), cal, report))
-        }
-        _ => {
-            calendar::check_events(&spec.spec, None, &BTreeMap::new(), &mut f);
-            None
-        }
-    };
+    let calendar = check_calendar(
+        spec,
+        inputs.calendar.as_deref().zip(calendar_sha256),
+        &mut f,
+    )?;
     findings.extend(f.0);
-    let batch = match &table {
-        Some(table) => {
-            let mut b = BatchBuilder::new()
-                .date("date", table.dates.clone())
-                .string("geo", table.geos.clone());
-            for (name, _, col) in &table.columns {
-                b = b.f64(name, col.clone());
-            }
-            Some(b.build().map_err(|e| unreadable(e.to_string()))?)
-        }
-        None => None,
-    };
+    let batch = table
+        .as_ref()
+        .map(table_batch)
+        .transpose()
+        .map_err(|e| internal(data, e.to_string()))?;
     let mut drift = Vec::new();
     if let (Some(previous), Some(batch)) = (&inputs.previous, &batch) {
         let mut f = panel::Findings::default();
         drift = drift::compare(previous, batch, &mut f)?;
         findings.extend(f.0);
     }
-    let passed = batch.is_some() && !findings.iter().any(|f| f.severity == Severity::Error);
-    // Findings are shown once: by the caller's summary, or in the rejection error. (They were
-    // also logged one by one here, so every finding was printed twice.)
-    let calendar_source = calendar.as_ref().map(|(_, _, r)| r.source.as_str());
-    let all_in_calendar = calendar_source.is_some()
-        && findings
-            .iter()
-            .filter(|f| f.severity == Severity::Error)
-            .all(|f| f.file.as_deref() == calendar_source);
-    let warnings = findings.len();
-    let (findings, rules) = cap_findings(findings);
-    let report = ContractReport {
-        source: file_name(data),
-        source_sha256: input.sha256.clone(),
+    Ok(Validated {
+        as_of,
         rows: raw.rows,
-        layout: format!("{:?}", spec.spec.data.layout).to_lowercase(),
-        table_rows: table.as_ref().map_or(0, |t| t.dates.len()),
+        table,
+        batch,
+        findings,
+        summaries,
+        history,
+        calendar,
+        drift,
+    })
+}
+
+/// The calendar file's own rules, then the spec's events against it (also without one: an
+/// event with no inline dates needs it). `file` is the calendar's path and sha256.
+fn check_calendar(
+    spec: &mmm_core::Spec,
+    file: Option<(&Path, &str)>,
+    f: &mut panel::Findings,
+) -> Result<Option<CheckedCalendar>, ContractError> {
+    let Some((path, sha256)) = file else {
+        calendar::check_events(spec, None, &BTreeMap::new(), f);
+        return Ok(None);
+    };
+    let raw = read::read_table(path)?;
+    let name = file_name(path);
+    let cal = calendar::check(&raw, &name, f);
+    let first_rows = calendar::first_rows(&raw);
+    let (events, undeclared, declared) =
+        calendar::check_events(spec, Some((&cal, &name)), &first_rows, f);
+    let report = CalendarReport {
+        source: name,
+        source_sha256: sha256.to_string(),
+        rows: raw.rows,
+        events,
+        undeclared_events: undeclared,
+        declared_events: declared,
+        rule: "a declared event's dates are the union of its inline `dates` and the calendar \
+               rows with its name; calendar events the spec does not declare are not modeled"
+            .into(),
+    };
+    Ok(Some(CheckedCalendar {
+        path: path.to_path_buf(),
+        calendar: cal,
+        report,
+    }))
+}
+
+/// contract.json's content; `capped` is the findings and rule counts from [`cap_findings`].
+fn contract_report(
+    spec: &mmm_core::Spec,
+    data: &Path,
+    data_sha256: &str,
+    v: &Validated,
+    (findings, rules): (Vec<Finding>, Vec<RuleCount>),
+    passed: bool,
+) -> ContractReport {
+    let table = v.table.as_ref();
+    ContractReport {
+        source: file_name(data),
+        source_sha256: data_sha256.to_string(),
+        rows: v.rows,
+        layout: format!("{:?}", spec.data.layout).to_lowercase(),
+        table_rows: table.map_or(0, |t| t.dates.len()),
         geos: table
-            .as_ref()
             .map(|t| {
                 t.geos
                     .iter()
@@ -763,62 +913,73 @@ pub fn run_with(
             })
             .unwrap_or_default(),
         first_period: table
-            .as_ref()
             .and_then(|t| t.dates.first())
             .map(|d| mmm_core::dates::iso(*d)),
         last_period: table
-            .as_ref()
             .and_then(|t| t.dates.last())
             .map(|d| mmm_core::dates::iso(*d)),
-        period_days: spec.spec.data.period_days,
-        columns: summaries,
-        findings: findings.clone(),
-        rules: rules.clone(),
-        drift,
-        history: history.as_ref().map(|(_, r)| r.clone()),
-        calendar: calendar.as_ref().map(|(_, _, r)| r.clone()),
+        period_days: spec.data.period_days,
+        columns: v.summaries.clone(),
+        findings,
+        rules,
+        drift: v.drift.clone(),
+        history: v.history.as_ref().map(|(_, r)| r.clone()),
+        calendar: v.calendar.as_ref().map(|c| c.report.clone()),
         passed,
-    };
-    // contract.json is written even on rejection so the findings can be read; no manifest then.
-    writer.write_json("contract.json", &report, None)?;
-    let (Some(batch), true) = (batch, passed) else {
-        // Name the calendar when every error is in it.
-        let path = match &calendar {
-            Some((path, _, _)) if all_in_calendar => path.clone(),
-            _ => data.to_path_buf(),
-        };
-        return Err(ContractError::Rejected {
-            path,
-            findings,
-            rules,
-        });
-    };
-    writer.write_parquet("table.parquet", &batch, &schemas::table())?;
-    if let Some((h, _)) = &history {
-        let mut b = BatchBuilder::new()
-            .date("date", h.dates.clone())
-            .string("geo", h.geos.clone());
-        for (name, _, col) in &h.columns {
-            b = b.f64(name, col.clone());
-        }
-        let batch = b.build().map_err(|e| unreadable(e.to_string()))?;
+    }
+}
+
+/// A validated table (or its history) as a `date, geo, columns...` batch.
+fn table_batch(table: &ValidTable) -> Result<RecordBatch, arrow::error::ArrowError> {
+    let mut b = BatchBuilder::new()
+        .date("date", table.dates.clone())
+        .string("geo", table.geos.clone());
+    for (name, _, col) in &table.columns {
+        b = b.f64(name, col.clone());
+    }
+    b.build()
+}
+
+/// Write table.parquet, and history.parquet and calendar.parquet when the spec and inputs
+/// give them.
+fn write_tables(
+    writer: &mut StageWriter,
+    table: &RecordBatch,
+    v: &Validated,
+    data: &Path,
+) -> Result<(), ContractError> {
+    writer.write_parquet("table.parquet", table, &schemas::table())?;
+    if let Some((h, _)) = &v.history {
+        let batch = table_batch(h).map_err(|e| internal(data, e.to_string()))?;
         writer.write_parquet("history.parquet", &batch, &schemas::history())?;
     }
-    if let Some((_, cal, _)) = &calendar {
+    if let Some(c) = &v.calendar {
+        let rows = &c.calendar.rows;
         let batch = BatchBuilder::new()
-            .string("event", cal.rows.iter().map(|(e, _)| e.clone()).collect())
-            .date("date", cal.rows.iter().map(|(_, d)| *d).collect())
+            .string("event", rows.iter().map(|(e, _)| e.clone()).collect())
+            .date("date", rows.iter().map(|(_, d)| *d).collect())
             .build()
-            .map_err(|e| unreadable(e.to_string()))?;
+            .map_err(|e| internal(data, e.to_string()))?;
         writer.write_parquet("calendar.parquet", &batch, &schemas::calendar())?;
     }
+    Ok(())
+}
+
+/// The manifest's settings: how the input was read, what was modeled, the history and the
+/// calendar used, and how many findings there were.
+fn manifest_settings(
+    spec: &mmm_core::Spec,
+    report: &ContractReport,
+    as_of: i32,
+    warnings: usize,
+) -> serde_json::Value {
     let mut settings = serde_json::json!({
         "layout": report.layout,
-        "date_column": spec.spec.data.date_column,
-        "period_days": spec.spec.data.period_days,
-        "input_period_days": spec.spec.data.input_period_days,
+        "date_column": spec.data.date_column,
+        "period_days": spec.data.period_days,
+        "input_period_days": spec.data.input_period_days,
         "as_of": mmm_core::dates::iso(as_of),
-        "columns": required_columns(&spec.spec).into_iter().map(|(n, r)| serde_json::json!({"name": n, "role": r})).collect::<Vec<_>>(),
+        "columns": required_columns(spec).into_iter().map(|(n, r)| serde_json::json!({"name": n, "role": r})).collect::<Vec<_>>(),
         "warnings": warnings,
     });
     if let Some(h) = &report.history {
@@ -829,10 +990,15 @@ pub fn run_with(
         settings["calendar"] = c.source.clone().into();
         settings["undeclared_events"] = c.undeclared_events.clone().into();
     }
-    Ok(Some((
-        writer.finish(None, settings, RunStatus::Complete)?,
-        report,
-    )))
+    settings
+}
+
+/// An internal failure while processing the data file (building a batch, running SQL).
+fn internal(data: &Path, message: String) -> ContractError {
+    ContractError::Internal {
+        path: data.to_path_buf(),
+        message,
+    }
 }
 
 /// The file name of a path (the whole path when it has none).

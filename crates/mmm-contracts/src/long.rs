@@ -1,12 +1,15 @@
 //! Long inputs (one row per period, geo, campaign and variable), campaign-to-channel mapping,
 //! and the SQL pivot to one row per period and geo.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::hash::BuildHasher;
 use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, Float64Array, Int32Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
+use mmm_core::spec::LongLayout;
 
 use crate::panel::{At, Findings, NATIONAL, Panel, Role};
 use crate::sql::ident;
@@ -64,96 +67,279 @@ pub fn panel(
     engine: &crate::sql::SqlEngine,
 ) -> Result<Option<Panel>, String> {
     let layout = &spec.data.long;
-    let names = [&layout.period, &layout.variable, &layout.value].map(String::as_str);
-    if !require_columns(raw, names, "long-format column", findings) {
-        return Ok(None);
-    }
-    let (Some(periods), Some(variables), Some(values)) = (
-        raw.column(&layout.period),
-        raw.column(&layout.variable),
-        raw.column(&layout.value),
-    ) else {
+    let Some(cells) = LongCells::find(raw, layout, findings) else {
         return Ok(None);
     };
-    let geos = raw.column(&layout.geo);
-    let campaigns = raw.column(&layout.campaign);
-    let spend_column: HashMap<&str, &str> = spec
-        .channels
-        .iter()
-        .map(|c| (c.name.as_str(), c.spend_column()))
-        .collect();
+    let mut names = ColumnNames::new(spec, mapping, &layout.spend_variable);
+    let rows = long_rows(&cells, &mut names, required, &layout.period, findings);
+    names.report_unmapped(&layout.campaign, findings);
+    if !every_variable_present(required, &rows.cols, &layout.variable, findings) {
+        return Ok(None);
+    }
+    let wide = pivot(rows.into_batch()?, required, engine)?;
+    let mut p = from_batch(&wide, required)?;
+    report_missing_values(&p, &wide, findings);
+    p.source_rows = None;
+    Ok(Some(p))
+}
+
+/// The cells of a long table's columns; the geo and campaign columns are optional.
+struct LongCells<'a> {
+    periods: &'a StringArray,
+    variables: &'a StringArray,
+    values: &'a StringArray,
+    geos: Option<&'a StringArray>,
+    campaigns: Option<&'a StringArray>,
+    rows: usize,
+}
+
+impl<'a> LongCells<'a> {
+    /// The layout's columns, or `None` (with a `missing_column` finding) when one is absent.
+    fn find(raw: &'a RawTable, layout: &LongLayout, findings: &mut Findings) -> Option<Self> {
+        let names = [&layout.period, &layout.variable, &layout.value].map(String::as_str);
+        if !require_columns(raw, names, "long-format column", findings) {
+            return None;
+        }
+        Some(Self {
+            periods: raw.column(&layout.period)?,
+            variables: raw.column(&layout.variable)?,
+            values: raw.column(&layout.value)?,
+            geos: raw.column(&layout.geo),
+            campaigns: raw.column(&layout.campaign),
+            rows: raw.rows,
+        })
+    }
+
+    /// Geo of row `i`: [`NATIONAL`] when the cell is blank or the table has no geo column.
+    fn geo(&self, i: usize) -> &'a str {
+        self.geos
+            .map(|g| g.value(i).trim())
+            .filter(|g| !g.is_empty())
+            .unwrap_or(NATIONAL)
+    }
+
+    /// Campaign of row `i` ("" when the table has no campaign column).
+    fn campaign(&self, i: usize) -> &'a str {
+        self.campaigns.map(|c| c.value(i).trim()).unwrap_or("")
+    }
+
+    /// What makes row `i` unique: its period, geo, campaign and variable as written (a blank
+    /// geo stays blank here, so it is not confused with a geo named `national`).
+    fn key(&self, i: usize, day: i32) -> (i32, &'a str, &'a str, &'a str) {
+        (
+            day,
+            self.geos.map(|g| g.value(i).trim()).unwrap_or(""),
+            self.campaign(i),
+            self.variables.value(i).trim(),
+        )
+    }
+}
+
+/// Names the modeled column of a long row; campaign rows go through the mapping, and the
+/// first row of each campaign it lacks is remembered for one `unmapped_campaign` finding.
+struct ColumnNames<'a> {
+    spend_column: HashMap<&'a str, &'a str>,
+    mapping: Option<&'a CampaignMap>,
+    spend_variable: &'a str,
+    unmapped: BTreeMap<String, usize>,
+}
+
+impl<'a> ColumnNames<'a> {
+    /// Names for `spec`'s channels (a channel's spend column may differ from its name).
+    fn new(
+        spec: &'a mmm_core::Spec,
+        mapping: Option<&'a CampaignMap>,
+        spend_variable: &'a str,
+    ) -> Self {
+        Self {
+            spend_column: spec
+                .channels
+                .iter()
+                .map(|c| (c.name.as_str(), c.spend_column()))
+                .collect(),
+            mapping,
+            spend_variable,
+            unmapped: BTreeMap::new(),
+        }
+    }
+
+    /// The column of a row's variable: the variable itself without a campaign, the channel's
+    /// spend column for its spend, `channel_variable` for its other variables. `None` for a
+    /// campaign the mapping lacks.
+    fn column(&mut self, campaign: &str, variable: &'a str, row: usize) -> Option<Cow<'a, str>> {
+        if campaign.is_empty() {
+            return Some(variable.into());
+        }
+        let Some(channel) = self.mapping.and_then(|m| m.get(campaign)) else {
+            self.unmapped.entry(campaign.to_string()).or_insert(row);
+            return None;
+        };
+        if variable.eq_ignore_ascii_case(self.spend_variable) {
+            let base = self.spend_column.get(channel.as_str()).copied();
+            Some(base.unwrap_or(channel.as_str()).into())
+        } else {
+            Some(format!("{channel}_{variable}").into())
+        }
+    }
+
+    /// One `unmapped_campaign` error naming every campaign the mapping lacks.
+    fn report_unmapped(&self, campaign_column: &str, findings: &mut Findings) {
+        if self.unmapped.is_empty() {
+            return;
+        }
+        findings.error(
+            "unmapped_campaign",
+            At {
+                column: Some(campaign_column.to_string()),
+                row: self.unmapped.values().min().copied(),
+                ..At::default()
+            },
+            format!(
+                "{} campaign(s) have no channel in the mapping file{}: {}",
+                self.unmapped.len(),
+                if self.mapping.is_none() {
+                    " (none was given: --campaign-map)"
+                } else {
+                    ""
+                },
+                self.unmapped.keys().cloned().collect::<Vec<_>>().join(", ")
+            ),
+        );
+    }
+}
+
+/// Parses period cells once per run of equal cells: campaign rows repeat each date many times.
+struct PeriodParser<'a> {
+    column: &'a str,
+    last: Option<(&'a str, i32)>,
+}
+
+impl<'a> PeriodParser<'a> {
+    /// The day of a period cell of 1-based `row`; `None` (with a finding) when it is no date.
+    fn day(&mut self, cell: &'a str, row: usize, findings: &mut Findings) -> Option<i32> {
+        if let Some((text, day)) = self.last
+            && text == cell
+        {
+            return Some(day);
+        }
+        let at = || At {
+            column: Some(self.column.to_string()),
+            row: Some(row),
+            ..At::default()
+        };
+        let day = parse_date_cell(cell, at, findings);
+        self.last = day.map(|d| (cell, d));
+        day
+    }
+}
+
+/// Finds rows that repeat an earlier row's period, geo, campaign and variable.
+struct Duplicates {
+    /// First row (1-based) and day per key hash: a 64-bit hash keeps the map small, and a hit
+    /// is confirmed against the stored row, so a collision cannot report a false duplicate.
+    seen: HashMap<u64, (usize, i32)>,
+    hasher: std::hash::RandomState,
+}
+
+impl Duplicates {
+    /// Room for `rows` rows.
+    fn with_capacity(rows: usize) -> Self {
+        Self {
+            seen: HashMap::with_capacity(rows),
+            hasher: std::hash::RandomState::new(),
+        }
+    }
+
+    /// The 1-based row that row `i` repeats, if any; otherwise row `i` is remembered.
+    fn earlier_row(&mut self, cells: &LongCells, i: usize, day: i32) -> Option<usize> {
+        let hash = self.hasher.hash_one(cells.key(i, day));
+        if let Some(&(first, first_day)) = self.seen.get(&hash) {
+            (cells.key(first - 1, first_day) == cells.key(i, day)).then_some(first)
+        } else {
+            self.seen.insert(hash, (i + 1, day));
+            None
+        }
+    }
+}
+
+/// The long rows kept for the pivot, column by column: day, geo, column code, value.
+struct LongRows<'a> {
+    days: Vec<i32>,
+    geos: Vec<&'a str>,
+    cols: Vec<i32>,
+    values: Vec<f64>,
+}
+
+impl<'a> LongRows<'a> {
+    /// Room for `rows` rows.
+    fn with_capacity(rows: usize) -> Self {
+        Self {
+            days: Vec::with_capacity(rows),
+            geos: Vec::with_capacity(rows),
+            cols: Vec::with_capacity(rows),
+            values: Vec::with_capacity(rows),
+        }
+    }
+
+    /// Keep one row.
+    fn push(&mut self, day: i32, geo: &'a str, col: i32, value: f64) {
+        self.days.push(day);
+        self.geos.push(geo);
+        self.cols.push(col);
+        self.values.push(value);
+    }
+
+    /// The rows as a `day, geo, col, value` batch.
+    fn into_batch(self) -> Result<RecordBatch, String> {
+        RecordBatch::try_new(
+            Arc::new(Schema::new(vec![
+                Field::new("day", DataType::Int32, false),
+                Field::new("geo", DataType::Utf8, false),
+                Field::new("col", DataType::Int32, false),
+                Field::new("value", DataType::Float64, false),
+            ])),
+            vec![
+                Arc::new(Int32Array::from(self.days)) as ArrayRef,
+                Arc::new(StringArray::from(self.geos)),
+                Arc::new(Int32Array::from(self.cols)),
+                Arc::new(Float64Array::from(self.values)),
+            ],
+        )
+        .map_err(|e| e.to_string())
+    }
+}
+
+/// The row rules on every long row (period, number, negative spend, duplicates), keeping the
+/// rows of modeled variables with the index of their column in `required` as column code.
+fn long_rows<'a>(
+    cells: &LongCells<'a>,
+    names: &mut ColumnNames<'a>,
+    required: &[(String, Role)],
+    period_column: &str,
+    findings: &mut Findings,
+) -> LongRows<'a> {
     let code_of: HashMap<&str, (i32, Role)> = required
         .iter()
         .enumerate()
         .map(|(k, (n, r))| (n.as_str(), (k as i32, *r)))
         .collect();
-
-    let mut days = Vec::with_capacity(raw.rows);
-    let mut geo_out: Vec<&str> = Vec::with_capacity(raw.rows);
-    let mut col_out: Vec<i32> = Vec::with_capacity(raw.rows);
-    let mut val_out = Vec::with_capacity(raw.rows);
-    let mut unmapped: BTreeMap<String, usize> = BTreeMap::new();
-    // Duplicate detection keyed by a 64-bit hash of (period, geo, campaign, variable); a hit is
-    // confirmed against the stored row, so a hash collision cannot report a false duplicate.
-    let mut seen: HashMap<u64, (usize, i32)> = HashMap::with_capacity(raw.rows);
-    let hasher = std::hash::RandomState::new();
-    let key = |i: usize, day: i32| {
-        (
-            day,
-            geos.map(|g| g.value(i).trim()).unwrap_or(""),
-            campaigns.map(|c| c.value(i).trim()).unwrap_or(""),
-            variables.value(i).trim(),
-        )
+    let mut rows = LongRows::with_capacity(cells.rows);
+    let mut periods = PeriodParser {
+        column: period_column,
+        last: None,
     };
-    // Campaign rows repeat each date many times: parse a date once per run of equal cells.
-    let mut last_date: Option<(&str, i32)> = None;
-    for i in 0..raw.rows {
+    let mut duplicates = Duplicates::with_capacity(cells.rows);
+    for i in 0..cells.rows {
         let row = i + 1;
-        let geo = geos
-            .map(|g| g.value(i).trim())
-            .filter(|g| !g.is_empty())
-            .unwrap_or(NATIONAL);
-        let variable = variables.value(i).trim();
-        let campaign = campaigns.map(|c| c.value(i).trim()).unwrap_or("");
-        let column: std::borrow::Cow<str> = if campaign.is_empty() {
-            variable.into()
-        } else {
-            match mapping.and_then(|m| m.get(campaign)) {
-                Some(channel) => {
-                    let base = spend_column
-                        .get(channel.as_str())
-                        .copied()
-                        .unwrap_or(channel.as_str());
-                    if variable.eq_ignore_ascii_case(&layout.spend_variable) {
-                        base.into()
-                    } else {
-                        format!("{channel}_{variable}").into()
-                    }
-                }
-                None => {
-                    unmapped.entry(campaign.to_string()).or_insert(row);
-                    continue;
-                }
-            }
+        let geo = cells.geo(i);
+        let variable = cells.variables.value(i).trim();
+        let Some(column) = names.column(cells.campaign(i), variable, row) else {
+            continue;
         };
         let Some((code, role)) = code_of.get(column.as_ref()).copied() else {
             continue; // a variable the spec does not model
         };
-        let cell = periods.value(i);
-        let day = match last_date {
-            Some((text, day)) if text == cell => Some(day),
-            _ => {
-                let at = || At {
-                    column: Some(layout.period.clone()),
-                    row: Some(row),
-                    ..At::default()
-                };
-                let day = parse_date_cell(cell, at, findings);
-                last_date = day.map(|d| (cell, d));
-                day
-            }
-        };
-        let Some(day) = day else {
+        let Some(day) = periods.day(cells.periods.value(i), row, findings) else {
             continue;
         };
         let at = || At {
@@ -163,81 +349,51 @@ pub fn panel(
             period: Some(day),
             ..At::default()
         };
-        let value = parse_number(values.value(i), at, findings);
+        let value = parse_number(cells.values.value(i), at, findings);
         if role == "channel" && value < 0.0 {
             findings.error("negative_spend", at(), format!("spend {value} is negative"));
         }
-        let hash = std::hash::BuildHasher::hash_one(&hasher, key(i, day));
-        if let Some(&(first, first_day)) = seen.get(&hash) {
-            if key(first - 1, first_day) == key(i, day) {
-                findings.error(
-                    "duplicate_period",
-                    at(),
-                    format!(
-                        "the same period, geo, campaign and variable also appear in row {first}"
-                    ),
-                );
-            }
-        } else {
-            seen.insert(hash, (row, day));
+        if let Some(first) = duplicates.earlier_row(cells, i, day) {
+            findings.error(
+                "duplicate_period",
+                at(),
+                format!("the same period, geo, campaign and variable also appear in row {first}"),
+            );
         }
-        days.push(day);
-        geo_out.push(geo);
-        col_out.push(code);
-        val_out.push(value);
+        rows.push(day, geo, code, value);
     }
-    if !unmapped.is_empty() {
-        let first_row = unmapped.values().min().copied();
-        findings.error(
-            "unmapped_campaign",
-            At {
-                column: Some(layout.campaign.clone()),
-                row: first_row,
-                ..At::default()
-            },
-            format!(
-                "{} campaign(s) have no channel in the mapping file{}: {}",
-                unmapped.len(),
-                if mapping.is_none() {
-                    " (none was given: --campaign-map)"
-                } else {
-                    ""
-                },
-                unmapped.keys().cloned().collect::<Vec<_>>().join(", ")
-            ),
-        );
-    }
-    let present: BTreeSet<i32> = col_out.iter().copied().collect();
-    let mut absent = false;
+    rows
+}
+
+/// A `missing_column` error for each required variable no row carries; false if any.
+fn every_variable_present(
+    required: &[(String, Role)],
+    cols: &[i32],
+    variable_column: &str,
+    findings: &mut Findings,
+) -> bool {
+    let present: BTreeSet<i32> = cols.iter().copied().collect();
+    let mut all = true;
     for (k, (name, _)) in required.iter().enumerate() {
         if !present.contains(&(k as i32)) {
-            absent = true;
+            all = false;
             findings.error(
                 "missing_column",
                 At::column(name),
-                format!("no row of '{}' carries this variable", layout.variable),
+                format!("no row of '{variable_column}' carries this variable"),
             );
         }
     }
-    if absent {
-        return Ok(None);
-    }
+    all
+}
 
-    let batch = RecordBatch::try_new(
-        Arc::new(Schema::new(vec![
-            Field::new("day", DataType::Int32, false),
-            Field::new("geo", DataType::Utf8, false),
-            Field::new("col", DataType::Int32, false),
-            Field::new("value", DataType::Float64, false),
-        ])),
-        vec![
-            Arc::new(Int32Array::from(days)) as ArrayRef,
-            Arc::new(StringArray::from(geo_out)),
-            Arc::new(Int32Array::from(col_out)),
-            Arc::new(Float64Array::from(val_out)),
-        ],
-    )
-    .map_err(|e| e.to_string())?;
+/// One row per day and geo, one column per required variable (null where no row carries it),
+/// through the SQL engine.
+fn pivot(
+    long: RecordBatch,
+    required: &[(String, Role)],
+    engine: &crate::sql::SqlEngine,
+) -> Result<RecordBatch, String> {
     let pivots: Vec<String> = required
         .iter()
         .enumerate()
@@ -247,8 +403,12 @@ pub fn panel(
         "SELECT day, geo, {} FROM t GROUP BY day, geo ORDER BY day, geo",
         pivots.join(", ")
     );
-    let wide = crate::sql::query(batch, &query, engine)?;
-    let mut p = from_batch(&wide, required)?;
+    crate::sql::query(long, &query, engine)
+}
+
+/// A `missing_value` error for each period and geo where no row carries a variable (a null
+/// of the pivot; a NaN that is not null came from an invalid cell, already reported).
+fn report_missing_values(p: &Panel, wide: &RecordBatch, findings: &mut Findings) {
     for (name, _, col) in &p.columns {
         for (i, v) in col.iter().enumerate() {
             if v.is_nan() && wide.column_by_name(name).is_some_and(|c| c.is_null(i)) {
@@ -266,8 +426,6 @@ pub fn panel(
             }
         }
     }
-    p.source_rows = None;
-    Ok(Some(p))
 }
 
 /// Read a `day, geo, columns...` batch (nulls become NaN) into a panel.

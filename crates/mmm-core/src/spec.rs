@@ -1710,6 +1710,61 @@ impl Spec {
         if self.channels.is_empty() {
             problems.push("channels".into(), "at least one channel is required".into());
         }
+        let (names, columns) = self.channel_problems(&mut problems);
+        self.control_problems(&mut problems, names, &columns);
+        self.data_problems(&mut problems, &columns);
+        problems.prior(
+            "intercept.prior".into(),
+            &self.intercept.prior,
+            Support::Real,
+            "the intercept",
+        );
+        if self.seasonality.fourier_order > MAX_FOURIER_ORDER {
+            problems.push(
+                "seasonality.fourier_order".into(),
+                format!(
+                    "must be 0..={MAX_FOURIER_ORDER}, got {}",
+                    self.seasonality.fourier_order
+                ),
+            );
+        }
+        if self.holdout.weeks > MAX_HORIZON_WEEKS {
+            problems.push(
+                "holdout.weeks".into(),
+                format!(
+                    "must be 0..={MAX_HORIZON_WEEKS} (10 years), got {}",
+                    self.holdout.weeks
+                ),
+            );
+        }
+        if self.seasonality.fourier_order > 0 {
+            problems.prior(
+                "seasonality.prior".into(),
+                &self.seasonality.prior,
+                Support::Real,
+                "a Fourier coefficient",
+            );
+            if !(self.seasonality.period_days.is_finite() && self.seasonality.period_days > 1.0) {
+                problems.push(
+                    "seasonality.period_days".into(),
+                    "must be a finite number > 1".into(),
+                );
+            }
+        }
+        self.baseline_problems(&mut problems);
+        self.geo_problems(&mut problems);
+        self.likelihood_problems(&mut problems);
+        self.sampler_problems(&mut problems);
+        self.gate_problems(&mut problems);
+        self.lift_test_problems(&mut problems);
+        self.mediator_problems(&mut problems);
+        problems.0.extend(self.diagnose.problems());
+        problems.0.extend(self.decisions.problems(&self.channels));
+        problems.0
+    }
+
+    /// Problems of the channels; returns the names and spend columns they claim.
+    fn channel_problems(&self, problems: &mut Problems) -> (BTreeSet<String>, BTreeSet<String>) {
         let mut names = BTreeSet::new();
         let mut columns = BTreeSet::new();
         for (i, ch) in self.channels.iter().enumerate() {
@@ -1782,6 +1837,16 @@ impl Spec {
                 }
             }
         }
+        (names, columns)
+    }
+
+    /// Problems of the controls (their names must not repeat a channel's or a spend column).
+    fn control_problems(
+        &self,
+        problems: &mut Problems,
+        mut names: BTreeSet<String>,
+        columns: &BTreeSet<String>,
+    ) {
         for (i, c) in self.controls.iter().enumerate() {
             let p = format!("controls[{i}]");
             if !names.insert(c.name.clone()) {
@@ -1803,6 +1868,10 @@ impl Spec {
             };
             problems.prior(format!("{p}.prior"), &c.prior, support, what);
         }
+    }
+
+    /// Problems of the data roles.
+    fn data_problems(&self, problems: &mut Problems, columns: &BTreeSet<String>) {
         if [&self.data.target, &self.data.date_column]
             .iter()
             .any(|c| columns.contains(*c))
@@ -1823,46 +1892,10 @@ impl Spec {
                 format!("{start:?} is not an ISO date (YYYY-MM-DD)"),
             );
         }
-        problems.prior(
-            "intercept.prior".into(),
-            &self.intercept.prior,
-            Support::Real,
-            "the intercept",
-        );
-        if self.seasonality.fourier_order > MAX_FOURIER_ORDER {
-            problems.push(
-                "seasonality.fourier_order".into(),
-                format!(
-                    "must be 0..={MAX_FOURIER_ORDER}, got {}",
-                    self.seasonality.fourier_order
-                ),
-            );
-        }
-        if self.holdout.weeks > MAX_HORIZON_WEEKS {
-            problems.push(
-                "holdout.weeks".into(),
-                format!(
-                    "must be 0..={MAX_HORIZON_WEEKS} (10 years), got {}",
-                    self.holdout.weeks
-                ),
-            );
-        }
-        if self.seasonality.fourier_order > 0 {
-            problems.prior(
-                "seasonality.prior".into(),
-                &self.seasonality.prior,
-                Support::Real,
-                "a Fourier coefficient",
-            );
-            if !(self.seasonality.period_days.is_finite() && self.seasonality.period_days > 1.0) {
-                problems.push(
-                    "seasonality.period_days".into(),
-                    "must be a finite number > 1".into(),
-                );
-            }
-        }
-        self.baseline_problems(&mut problems);
-        self.geo_problems(&mut problems);
+    }
+
+    /// Problems of the likelihood's priors.
+    fn likelihood_problems(&self, problems: &mut Problems) {
         match &self.likelihood {
             LikelihoodSpec::Normal { sigma_prior } | LikelihoodSpec::LogNormal { sigma_prior } => {
                 problems.prior(
@@ -1899,6 +1932,10 @@ impl Spec {
                 );
             }
         }
+    }
+
+    /// Problems of the sampler settings.
+    fn sampler_problems(&self, problems: &mut Problems) {
         let s = &self.sampler;
         if s.chains == 0 || s.chains > 256 {
             problems.push(
@@ -1918,7 +1955,7 @@ impl Spec {
                 format!("must be 0..={MAX_ITERATIONS}, got {}", s.tune),
             );
         }
-        self.draws_memory_problem(&mut problems);
+        self.draws_memory_problem(problems);
         if let Some(t) = s.target_accept
             && !(t > 0.0 && t < 1.0)
         {
@@ -1953,6 +1990,10 @@ impl Spec {
                 format!("must be 1..=20, got {}", s.max_tree_depth),
             );
         }
+    }
+
+    /// Problems of the gates and the decisions' interval.
+    fn gate_problems(&self, problems: &mut Problems) {
         let g = &self.gates;
         if !(g.max_rhat.is_finite() && g.max_rhat >= 1.0) {
             problems.push(
@@ -1987,11 +2028,6 @@ impl Spec {
                 format!("must be in (0, 1), got {iv}"),
             );
         }
-        self.lift_test_problems(&mut problems);
-        self.mediator_problems(&mut problems);
-        problems.0.extend(self.diagnose.problems());
-        problems.0.extend(self.decisions.problems(&self.channels));
-        problems.0
     }
 
     /// Problems of the geo hierarchy settings.
