@@ -40,6 +40,10 @@ pub fn all_schemas() -> Result<Vec<(String, String)>> {
         serde_json::to_value(schemars::schema_for!(mmm_diagnostics::Diagnostics))?,
     )?;
     push_json(
+        "diagnose.causal_checks.schema.json",
+        serde_json::to_value(schemars::schema_for!(mmm_diagnostics::causal::CausalChecks))?,
+    )?;
+    push_json(
         "compare.schema.json",
         serde_json::to_value(schemars::schema_for!(mmm_diagnostics::compare::Comparison))?,
     )?;

@@ -242,7 +242,7 @@ pub fn design() -> ArtifactSchema {
             ),
         ],
         dynamic_columns: Some(DynamicColumns {
-            pattern: "`channel[NAME]` (spend / its training max-abs), `control[NAME]` (raw, or / its training max-abs when the spec says scale), `fourier[sin_K]` and `fourier[cos_K]` (sin/cos(2 pi K day_of_year / period_days)), `trend[linear]` (t / n_train), `trend[cp_K]` (max(0, t - c_K) / n_train at changepoint period c_K), `event[NAME]` (1 in the periods holding the event's dates, widened by its lead and lag), `level_shift[DATE]` (1 from the period holding DATE on)",
+            pattern: "`channel[NAME]` (spend / its training max-abs), `control[NAME]` (raw, or / its training max-abs when the spec says scale), `mediator[NAME]` (the mediator series / its training max-abs), `fourier[sin_K]` and `fourier[cos_K]` (sin/cos(2 pi K day_of_year / period_days)), `trend[linear]` (t / n_train), `trend[cp_K]` (max(0, t - c_K) / n_train at changepoint period c_K), `event[NAME]` (1 in the periods holding the event's dates, widened by its lead and lag), `level_shift[DATE]` (1 from the period holding DATE on)",
             data_type: "float64",
             unit: "dimensionless; multiply by the factor in scales.json for original units",
             description: "model inputs",
@@ -306,7 +306,7 @@ pub fn draws() -> ArtifactSchema {
             ),
         ],
         dynamic_columns: Some(DynamicColumns {
-            pattern: "one column per scalar parameter on its constrained scale: `intercept`; per channel CH its adstock parameters (`adstock_alpha[CH]` for geometric; `adstock_alpha[CH]`, `adstock_theta[CH]` for delayed_geometric; `adstock_shape[CH]`, `adstock_scale[CH]` for weibull_cdf and weibull_pdf), its saturation parameters (`saturation_lam[CH]` for logistic, exponential and log1p; `saturation_k[CH]`, `saturation_s[CH]` for hill; `saturation_k[CH]` for michaelis_menten; `saturation_c[CH]` for tanh) and `beta[CH]`; `gamma_control[NAME]`, `gamma_fourier[sin_K|cos_K]`, `gamma_trend[linear|cp_K]`, `gamma_event[NAME]`, `gamma_level_shift[DATE]`; the likelihood's `sigma`, `nu` or `phi`",
+            pattern: "one column per scalar parameter on its constrained scale: `intercept`; per channel CH its adstock parameters (`adstock_alpha[CH]` for geometric; `adstock_alpha[CH]`, `adstock_theta[CH]` for delayed_geometric; `adstock_shape[CH]`, `adstock_scale[CH]` for weibull_cdf and weibull_pdf), its saturation parameters (`saturation_lam[CH]` for logistic, exponential and log1p; `saturation_k[CH]`, `saturation_s[CH]` for hill; `saturation_k[CH]` for michaelis_menten; `saturation_c[CH]` for tanh) and `beta[CH]`; `gamma_control[NAME]`, `gamma_mediator[NAME]`, `gamma_fourier[sin_K|cos_K]`, `gamma_trend[linear|cp_K]`, `gamma_event[NAME]`, `gamma_level_shift[DATE]`; the likelihood's `sigma`, `nu` or `phi`",
             data_type: "float64",
             unit: "model scale: target / scales.target, channel spend / scales.channels[CH]",
             description: "posterior draws",

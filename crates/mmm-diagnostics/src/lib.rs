@@ -1,6 +1,7 @@
 //! Diagnostics that decide whether a fitted model may be used (the diagnose stage).
 
 pub mod calibration;
+pub mod causal;
 pub mod compare;
 pub mod convergence;
 pub mod loo;

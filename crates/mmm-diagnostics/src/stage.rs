@@ -733,6 +733,19 @@ pub fn run_with_refits(
         &schemas::prior_predictive(),
     )?;
     writer.write_json("diagnostics.json", &diagnostics, None)?;
+    // Causal structure: warnings and notes only, never a gate.
+    let causal = crate::causal::check(
+        &spec.spec,
+        &design,
+        &crate::causal::CausalSettings {
+            seed: spec.spec.sampler.seed,
+            ..Default::default()
+        },
+    );
+    for message in causal.warnings.iter().chain(&causal.notes) {
+        tracing::warn!("{message}");
+    }
+    writer.write_json(crate::causal::FILE, &causal, None)?;
     let settings = serde_json::json!({
         "gates": g,
         "interval": interval,

@@ -203,6 +203,14 @@ pub fn render_model_card(ctx: &serde_json::Value) -> Result<String, ReportError>
     render_card(&environment()?, ctx)
 }
 
+/// report.html rendered from a template context (the one [`run`] builds; tests give a small
+/// one).
+pub fn render_report(ctx: &serde_json::Value) -> Result<String, ReportError> {
+    Ok(environment()?
+        .get_template("report.html")?
+        .render(minijinja::value::Serde(ctx))?)
+}
+
 /// The report stage: render `run`'s artifacts into `out_dir`.
 pub fn run(run: &Path, out_dir: &Path, force: bool) -> Result<Option<Manifest>, ReportError> {
     let spec_path = run.join("spec.toml");
@@ -245,6 +253,8 @@ pub fn run(run: &Path, out_dir: &Path, force: bool) -> Result<Option<Manifest>, 
     // Outputs of newer decide stages and of the optional optimize stage: shown when present.
     let curves = optional_parquet(&decide, "curves.parquet", &mut inputs)?;
     let decide_summary = optional_json(&decide, "summary.json", &mut inputs)?;
+    // The causal-structure checks of newer diagnose stages: shown when present.
+    let causal = optional_json(&diagnose, "causal_checks.json", &mut inputs)?;
     // Shown only when made from this run's spec, features and fit (a stale plan is left out).
     let optimize = Upstream::open(&run.join("optimize"), "optimize")
         .ok()
@@ -552,6 +562,7 @@ pub fn run(run: &Path, out_dir: &Path, force: bool) -> Result<Option<Manifest>, 
         "geo_parameters": geo_parameters,
         "geo_priors": geo_priors,
         "failed_gates": failed_gates,
+        "causal": causal.as_ref().map(crate::causal::section),
         "summary_text": summary_text,
         "decisions": spec.get("decisions").cloned().map(toml_to_json),
         "carry_in_start": spec.get("data").and_then(|d| d.get("start")).and_then(|t| t.as_str()),

@@ -100,4 +100,17 @@ fn simulated_mediation_is_recovered_and_the_all_controls_spec_is_biased() {
         assert!(blocked < 0.75 * true_roas, "{c}: {blocked} vs {true_roas}");
         assert!(biased[c].get("roas_mediated").is_none());
     }
+    // The mediated report splits the effects; the all-controls run names awareness as moving
+    // with TV and Video spend.
+    let html = std::fs::read_to_string(mediated.join("report/report.html")).expect("report");
+    assert!(html.contains("id=\"mediation-table\""));
+    let checks = read_json(&all.join("diagnose/causal_checks.json"));
+    let flagged = checks["notes"]
+        .as_array()
+        .into_iter()
+        .chain(checks["warnings"].as_array())
+        .flatten()
+        .filter_map(|n| n.as_str())
+        .any(|n| n.contains("'awareness'") && n.contains("tv") && n.contains("video"));
+    assert!(flagged, "{checks}");
 }

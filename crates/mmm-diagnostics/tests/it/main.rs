@@ -1,5 +1,6 @@
 //! Integration tests of mmm-diagnostics (one test binary per crate).
 
+mod causal;
 mod checks;
 mod convergence;
 mod loo;

@@ -1,4 +1,5 @@
 //! Integration tests for `mmm-report`, one module per source module.
 
+mod causal;
 mod charts;
 mod markdown;
