@@ -119,15 +119,19 @@ pub fn run(
     let validate = mmm_core::Upstream::open(&inputs.join("validate"), mmm_contracts::STAGE)?;
     let (table, _) = validate.parquet("table.parquet")?;
     let history = carry_in_history(&spec, &validate)?;
+    let mut drawn = vec![(spec.spec.data.target.clone(), target_cells(&target, count))];
+    drawn.extend(mediators.iter().map(|(name, values)| {
+        (
+            name.clone(),
+            values.iter().map(|v| format!("{v}")).collect(),
+        )
+    }));
     let csv = table_csv(
         &table,
         history.as_ref(),
         &spec.spec.data.date_column,
-        &spec.spec.data.target,
-        &target,
-        count,
         None,
-        &mediators,
+        &drawn,
     )?;
     mmm_core::write_atomic(&out.join("data.csv"), csv.as_bytes())?;
 
@@ -327,15 +331,13 @@ fn run_geo(
         .map(|(g, d)| targets.get(&(g.clone(), *d)).copied().unwrap_or(f64::NAN))
         .collect();
     let count = matches!(likelihood, "poisson" | "negative_binomial");
+    let drawn = [(spec.spec.data.target.clone(), target_cells(&target, count))];
     let csv = table_csv(
         &table,
         history.as_ref(),
         &spec.spec.data.date_column,
-        &spec.spec.data.target,
-        &target,
-        count,
         spec.spec.data.geo_column.as_deref(),
-        &[],
+        &drawn,
     )?;
     mmm_core::write_atomic(&out.join("data.csv"), csv.as_bytes())?;
     let report = GeoTruth {
@@ -388,15 +390,28 @@ fn carry_in_history(
 /// or dropped when that is `None` and the table is national), with the target column's values
 /// replaced by `target`, after the rows of `history` (carry-in spend before data.start; other
 /// cells empty).
+/// CSV cells of a drawn target: whole numbers for a count likelihood.
+fn target_cells(target: &[f64], count: bool) -> Vec<String> {
+    target
+        .iter()
+        .map(|v| {
+            if count {
+                format!("{}", v.round() as i64)
+            } else {
+                format!("{v}")
+            }
+        })
+        .collect()
+}
+
+/// The validated table (after its history rows) as CSV, with the `drawn` columns (the target,
+/// mediators) replaced by their drawn cells.
 fn table_csv(
     table: &arrow::array::RecordBatch,
     history: Option<&arrow::array::RecordBatch>,
     date_column: &str,
-    target_column: &str,
-    target: &[f64],
-    count: bool,
     geo_column: Option<&str>,
-    replaced: &[(String, Vec<f64>)],
+    drawn: &[(String, Vec<String>)],
 ) -> Result<String> {
     use arrow::array::{Array, Date32Array, Float64Array};
     let schema = table.schema();
@@ -450,33 +465,22 @@ fn table_csv(
         };
         values.extend(if name == "date" {
             dates_of(array.as_ref())?
-        } else if name == target_column {
-            target
-                .iter()
-                .map(|v| {
-                    if count {
-                        format!("{}", v.round() as i64)
-                    } else {
-                        format!("{v}")
-                    }
-                })
-                .collect()
-        } else if let Some((_, drawn)) = replaced.iter().find(|(n, _)| n == name) {
-            drawn.iter().map(|v| format!("{v}")).collect()
+        } else if let Some((_, cells)) = drawn.iter().find(|(n, _)| n == name) {
+            cells.clone()
         } else {
             numbers_of(array.as_ref(), name)?
         });
         let header = if name == "date" { date_column } else { name };
         columns.push((header.to_string(), values));
     }
-    if columns
-        .iter()
-        .any(|(_, v)| v.len() != history_rows + target.len())
-    {
+    // The drawn columns have one cell per design period.
+    let rows = drawn
+        .first()
+        .map_or(table.num_rows(), |(_, cells)| cells.len());
+    if columns.iter().any(|(_, v)| v.len() != history_rows + rows) {
         bail!(
-            "validate/table.parquet has {} rows; the design has {}",
-            table.num_rows(),
-            target.len()
+            "validate/table.parquet has {} rows; the design has {rows}",
+            table.num_rows()
         );
     }
     let mut csv = String::new();
@@ -489,7 +493,7 @@ fn table_csv(
     };
     let header: Vec<String> = columns.iter().map(|(h, _)| quote(h)).collect();
     let _ = writeln!(csv, "{}", header.join(","));
-    for row in 0..history_rows + target.len() {
+    for row in 0..history_rows + rows {
         let cells: Vec<&str> = columns.iter().map(|(_, v)| v[row].as_str()).collect();
         let _ = writeln!(csv, "{}", cells.join(","));
     }
