@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use mmm_core::spec::{LoadedSpec, Objective};
+use mmm_core::spec::{ChannelBounds, LoadedSpec, OptimizerSpec};
 use mmm_core::{Manifest, RunStatus, StageWriter, Upstream, schemas};
 use mmm_features::Design;
 use mmm_features::panel::GeoDesign;
@@ -16,10 +16,169 @@ use crate::optimize::{self, ChannelRange, GeoPlan, Problem};
 use crate::plan::PlanModel;
 use crate::review::{DecisionRecord, GeoPrediction};
 use crate::stages::{
-    AllocationRows, OptimizeOptions, PlanWindow, RECORD_FILE, ScenarioFile, flat_plan,
-    lift_summary, one_scenario_to_record, plan_start, plan_window, read_scenario_file,
-    require_draws, spend_scales,
+    AllocationRows, OPTIMIZE_STAGE, OptimizeOptions, Optimized, PlanLifts, PlanWindow, RECORD_FILE,
+    SCENARIO_STAGE, ScenarioFile, begin_stage, checked_budget, flat_plan, lift_summary,
+    one_scenario_to_record, plan_window, plans_error, prob_greater, problem, read_scenario_file,
+    reference_spend, require_draws, scenario_settings, scenario_start, search, spend_scales,
+    with_plans_record,
 };
+
+/// Every geo a bound names must be a geo of the data.
+fn check_bound_geos(o: &OptimizerSpec, geos: &[String]) -> Result<(), DecideError> {
+    for b in &o.bounds {
+        if let Some(g) = &b.geo
+            && !geos.contains(g)
+        {
+            return Err(DecideError::Input(format!(
+                "decisions.optimizer.bounds: geo '{g}' (channel '{}') is not a geo of the data ({})",
+                b.channel,
+                geos.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The bound of channel `name` in `geo` with its label: the geo's own bound takes precedence
+/// over the channel's bound for every geo.
+fn cell_bound<'a>(
+    o: &'a OptimizerSpec,
+    name: &str,
+    geo: &str,
+) -> Option<(&'a ChannelBounds, String)> {
+    o.bounds
+        .iter()
+        .find(|b| b.channel == name && b.geo.as_deref() == Some(geo))
+        .map(|b| (b, format!("decisions.optimizer.bounds[{name}, geo {geo}]")))
+        .or_else(|| {
+            o.bounds
+                .iter()
+                .find(|b| b.channel == name && b.geo.is_none())
+                .map(|b| (b, format!("decisions.optimizer.bounds[{name}] (every geo)")))
+        })
+}
+
+/// A cell's label and its bound with the bound's label, when it has one.
+type CellBound<'a> = (String, Option<(&'a ChannelBounds, String)>);
+
+/// Every cell's current spend and its label and bound; cell g x nc + c is channel c in geo g.
+fn geo_cells<'a>(
+    o: &'a OptimizerSpec,
+    panel: &GeoDesign,
+    names: &[String],
+    window: &PlanWindow,
+) -> (Vec<f64>, Vec<CellBound<'a>>) {
+    let mut current = Vec::new();
+    let mut bounds = Vec::new();
+    for (geo, gd) in panel.geos.iter().zip(&panel.designs) {
+        for (c, name) in names.iter().enumerate() {
+            current.push(reference_spend(gd, c, window));
+            bounds.push((format!("{name} in {geo}"), cell_bound(o, name, geo)));
+        }
+    }
+    (current, bounds)
+}
+
+/// The geo optimizer's problem over cells g x nc + c (channel c in geo g), and the current
+/// plan it starts from (every cell's reference spend scaled to the horizon).
+fn geo_problem(
+    spec: &LoadedSpec,
+    panel: &GeoDesign,
+    names: &[String],
+    window: &PlanWindow,
+    opts: &OptimizeOptions,
+) -> Result<(Vec<f64>, Problem), DecideError> {
+    let o = &spec.spec.decisions.optimizer;
+    let (current, bounds) = geo_cells(o, panel, names, window);
+    let budget = checked_budget(opts, o, &current)?;
+    // max_change is measured from each cell's share of the reference spend at this budget.
+    let reference = optimize::reference_at_budget(&current, budget);
+    let ranges: Vec<ChannelRange> = bounds
+        .into_iter()
+        .zip(&reference)
+        .map(|((label, bound), r)| ChannelRange::new(label, *r, o.max_change, bound))
+        .collect();
+    Ok((current, problem(spec, window.objective, budget, ranges)))
+}
+
+/// The current and the optimized plan over geos, flat over the horizon, evaluated over all
+/// draws.
+struct GeoPlans {
+    /// The current plan's lift, then the optimized one's.
+    lifts: Vec<PlanLift>,
+    /// The optimized plan, `weekly[g][c][week]`.
+    optimized: Vec<Vec<Vec<f64>>>,
+}
+
+impl GeoPlans {
+    /// Evaluate the current and the optimized plan of `opt` in every geo of `geos`: their
+    /// rows, national and per geo, and their lifts.
+    fn evaluate(
+        plan: &GeoPlan,
+        geos: &[String],
+        names: &[String],
+        opt: &Optimized,
+        spec: &LoadedSpec,
+    ) -> (PlanRows, Self) {
+        let d = &spec.spec.decisions;
+        let settings = (d.interval, d.optimizer.risk_level, d.margin);
+        let ranges = Some(opt.problem.ranges.as_slice());
+        let mut rows = PlanRows::default();
+        let mut lifts = Vec::new();
+        let mut weekly_plans = Vec::new();
+        for (label, spend) in [
+            ("current", &opt.current),
+            ("optimized", &opt.solution.spend),
+        ] {
+            let weekly: Vec<Vec<Vec<f64>>> = spend
+                .chunks(names.len())
+                .map(|cells| flat_plan(cells, opt.window.horizon))
+                .collect();
+            lifts.push(rows.push(label, plan, geos, &weekly, names, ranges, settings));
+            weekly_plans.push(weekly);
+        }
+        let optimized = weekly_plans.swap_remove(1);
+        (rows, Self { lifts, optimized })
+    }
+
+    /// plan.json: the keys common to both optimizers, the geos and every cell's current and
+    /// optimized spend by geo.
+    fn plan_json(
+        &self,
+        opt: &Optimized,
+        spec: &LoadedSpec,
+        design: &Design,
+        geos: &[String],
+        draws: usize,
+    ) -> serde_json::Value {
+        let (current_lift, new_lift) = (&self.lifts[0].national, &self.lifts[1].national);
+        let lifts = PlanLifts {
+            current: current_lift,
+            optimized: new_lift,
+            p_better: prob_greater(new_lift, current_lift, draws),
+            draws,
+        };
+        let names = &design.channel_names;
+        let mut plan_json = opt.plan_json(spec, design, names, &lifts, GEO_METHOD);
+        let nc = names.len();
+        plan_json["geos"] = serde_json::json!(geos);
+        plan_json["current_spend_by_geo"] = cells_by_geo(geos, nc, &opt.current);
+        plan_json["optimized_spend_by_geo"] = cells_by_geo(geos, nc, &opt.solution.spend);
+        plan_json
+    }
+}
+
+/// Spend per cell (geo-major) as an object of each geo's spend per channel.
+fn cells_by_geo(geos: &[String], nc: usize, spend: &[f64]) -> serde_json::Value {
+    geos.iter()
+        .enumerate()
+        .map(|(g, geo)| (geo.clone(), serde_json::json!(spend[g * nc..(g + 1) * nc])))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
+/// plan.json's `method` of the geo optimizer.
+const GEO_METHOD: &str = "projected gradient ascent on {per geo and channel bounds, sum = budget} over all posterior draws, every geo's response from its own parameters per draw; weekly spend flat over the horizon; lift = response over the horizon and carry-out weeks minus the response to carry-in alone, summed over geos per draw";
 
 /// Run `mmm optimize` on a geo hierarchy: writes allocation.parquet (national: geos summed
 /// per draw), geo_allocation.parquet and plan.json.
@@ -32,199 +191,174 @@ pub(crate) fn run(
 ) -> Result<Option<Manifest>, DecideError> {
     let inputs = GeoInputs::load(spec, features_dir, fit_dir)?;
     let (design, panel) = (&inputs.design, &inputs.panel);
-    let d = &spec.spec.decisions;
-    let o = &d.optimizer;
-    let PlanWindow {
-        horizon,
-        objective,
-        start,
-        dates,
-        ref_weeks,
-    } = plan_window(spec, design, opts)?;
-    for b in &o.bounds {
-        if let Some(g) = &b.geo
-            && !panel.geos.contains(g)
-        {
-            return Err(DecideError::Input(format!(
-                "decisions.optimizer.bounds: geo '{g}' (channel '{}') is not a geo of the data ({})",
-                b.channel,
-                panel.geos.join(", ")
-            )));
-        }
-    }
-    let names = design.channel_names.clone();
-    let nc = names.len();
-    // Cell g x nc + c: channel c in geo g.
-    let mut current = Vec::new();
-    let mut bounds = Vec::new();
-    for (geo, gd) in panel.geos.iter().zip(&panel.designs) {
-        for (c, name) in names.iter().enumerate() {
-            let cur = gd.spend(c)[start - ref_weeks..start].iter().sum::<f64>() * horizon as f64
-                / ref_weeks as f64;
-            current.push(cur);
-            // A geo's own bound takes precedence over the channel's bound for every geo.
-            let bound = o
-                .bounds
-                .iter()
-                .find(|b| &b.channel == name && b.geo.as_ref() == Some(geo))
-                .map(|b| (b, format!("decisions.optimizer.bounds[{name}, geo {geo}]")))
-                .or_else(|| {
-                    o.bounds
-                        .iter()
-                        .find(|b| &b.channel == name && b.geo.is_none())
-                        .map(|b| (b, format!("decisions.optimizer.bounds[{name}] (every geo)")))
-                });
-            bounds.push((format!("{name} in {geo}"), bound));
-        }
-    }
-    let budget = opts.budget.or(o.budget).unwrap_or(current.iter().sum());
-    if !(budget.is_finite() && budget >= 0.0) {
-        return Err(DecideError::Input(format!(
-            "budget must be a number >= 0, got {budget}"
-        )));
-    }
-    // max_change is measured from each cell's share of the reference spend at this budget.
-    let reference = optimize::reference_at_budget(&current, budget);
-    let ranges: Vec<ChannelRange> = bounds
-        .into_iter()
-        .zip(&reference)
-        .map(|((label, bound), r)| ChannelRange::new(label, *r, o.max_change, bound))
-        .collect();
-    let problem = Problem {
-        budget,
-        objective,
-        risk_level: o.risk_level,
-        margin: d.margin,
-        ranges,
-    };
+    let window = plan_window(spec, design, opts)?;
+    check_bound_geos(&spec.spec.decisions.optimizer, &panel.geos)?;
+    let names = &design.channel_names;
+    let (current, problem) = geo_problem(spec, panel, names, &window, opts)?;
     optimize::check_feasible(&problem)?;
-    let [features, fit] = &inputs.upstream;
-    let stage_inputs = mmm_core::StageInputs::new(spec, &[features, fit], inputs.records.clone())
-        .with_options(opts.freshness_key());
-    let Some(mut writer) = StageWriter::begin(
+    let records = inputs.records.clone();
+    let Some(mut writer) = begin_stage(
+        spec,
+        &inputs.upstream,
+        records,
+        opts,
+        OPTIMIZE_STAGE,
         out_dir,
-        &mmm_core::stage_id!(crate::stages::OPTIMIZE_STAGE),
-        stage_inputs,
-        opts.force,
     )?
     else {
         return Ok(None);
     };
-    let plan = inputs.plan(start, horizon);
-    let cells = current.len();
-    let mut starts = vec![current.clone(), vec![budget / cells.max(1) as f64; cells]];
-    if objective != Objective::Expected && objective != Objective::Profit {
-        let expected = Problem {
-            objective: Objective::Expected,
-            ..problem.clone()
-        };
-        starts.push(optimize::optimize(&plan, &expected, &starts)?.spend);
-    }
-    let timer = std::time::Instant::now();
-    let solution = optimize::optimize(&plan, &problem, &starts)?;
-    let seconds = timer.elapsed().as_secs_f64();
-    let (interval, risk) = (d.interval, o.risk_level);
-    let draws = optimize::Response::draws(&plan);
-
-    let mut rows = PlanRows::default();
-    let mut lifts = Vec::new();
-    let mut weekly_plans = Vec::new();
-    for (label, spend) in [("current", &current), ("optimized", &solution.spend)] {
-        let weekly: Vec<Vec<Vec<f64>>> = spend
-            .chunks(nc)
-            .map(|cells| flat_plan(cells, horizon))
-            .collect();
-        lifts.push(rows.push(
-            label,
-            &plan,
-            &panel.geos,
-            &weekly,
-            &names,
-            Some(&problem.ranges),
-            (interval, risk, d.margin),
-        ));
-        weekly_plans.push(weekly);
-    }
-    let PlanRows {
-        national,
-        geos: geo_rows,
-    } = rows;
-    let (current_lift, new_lift) = (&lifts[0].national, &lifts[1].national);
-    let p_better = new_lift
-        .iter()
-        .zip(current_lift)
-        .filter(|(a, b)| a > b)
-        .count() as f64
-        / draws as f64;
-    let binding = optimize::binding_constraints(&problem.ranges, &solution.spend, budget);
-    let by_geo = |spend: &[f64]| -> serde_json::Value {
-        panel
-            .geos
-            .iter()
-            .enumerate()
-            .map(|(g, geo)| (geo.clone(), serde_json::json!(spend[g * nc..(g + 1) * nc])))
-            .collect::<serde_json::Map<_, _>>()
-            .into()
+    let plan = inputs.plan(window.start, window.horizon);
+    let (solution, seconds) = search(&plan, &problem, &current, false)?;
+    let opt = Optimized {
+        window,
+        problem,
+        current,
+        solution,
+        seconds,
     };
-    let plan_json = serde_json::json!({
-        "objective": objective,
-        "risk_level": risk,
-        "budget": budget,
-        "horizon_weeks": horizon,
-        "start": mmm_core::dates::iso(dates[0]),
-        "reference_weeks": ref_weeks,
-        "reference": format!("{} .. {}", mmm_core::dates::iso(design.dates[start - ref_weeks]), mmm_core::dates::iso(design.dates[start - 1])),
-        "channels": names,
-        "geos": panel.geos,
-        "current_spend_by_geo": by_geo(&current),
-        "optimized_spend_by_geo": by_geo(&solution.spend),
-        "objective_current": optimize::objective_value(&problem, current_lift, current.iter().sum()),
-        "objective_optimized": solution.objective,
-        "current_lift": lift_summary(current_lift, interval, risk),
-        "optimized_lift": lift_summary(new_lift, interval, risk),
-        "prob_optimized_beats_current": p_better,
-        "binding_constraints": binding,
-        "guardrails": optimize::guardrails_json(o.max_change, &problem.ranges),
-        "iterations": solution.iterations,
-        "optimizer_seconds": seconds,
-        "draws": draws,
-        "method": "projected gradient ascent on {per geo and channel bounds, sum = budget} over all posterior draws, every geo's response from its own parameters per draw; weekly spend flat over the horizon; lift = response over the horizon and carry-out weeks minus the response to carry-in alone, summed over geos per draw",
-    });
-    writer.write_parquet(
-        "allocation.parquet",
-        &national.build()?,
-        &schemas::allocation(),
-    )?;
-    writer.write_parquet(
-        "geo_allocation.parquet",
-        &geo_rows.build()?,
-        &schemas::geo_allocation(),
+    let (rows, plans) = GeoPlans::evaluate(&plan, &panel.geos, names, &opt, spec);
+    let draws = optimize::Response::draws(&plan);
+    let plan_json = plans.plan_json(&opt, spec, design, &panel.geos, draws);
+    rows.write(
+        &mut writer,
+        ["allocation.parquet", "geo_allocation.parquet"],
     )?;
     writer.write_json("plan.json", &plan_json, None)?;
     if opts.record {
+        let (dates, weekly, lift) = (&opt.window.dates, &plans.optimized, &plans.lifts[1]);
         let record = geo_record(
             spec,
             "optimized",
             &plan,
             &panel.geos,
-            &names,
-            &dates,
-            &weekly_plans[1],
-            &lifts[1],
-            interval,
+            names,
+            dates,
+            weekly,
+            lift,
         );
         writer.write_json(RECORD_FILE, &record, None)?;
     }
-    let settings = serde_json::json!({
-        "objective": objective, "budget": budget, "horizon_weeks": horizon,
-        "start": mmm_core::dates::iso(dates[0]), "geos": panel.len(), "cells": cells,
-        "record": opts.record,
-    });
+    let mut settings = opt.settings(opts);
+    settings["geos"] = serde_json::json!(panel.len());
+    settings["cells"] = serde_json::json!(opt.current.len());
     Ok(Some(writer.finish(None, settings, RunStatus::Complete)?))
 }
 
 /// A scenario's plan per geo: `plans[g][c][week]`, currency.
 type GeoScenario = (String, Vec<Vec<Vec<f64>>>);
+
+/// Each geo's spend per channel over a plan (`plans[g][c][week]`).
+fn spend_by_geo(geos: &[String], plans: &[Vec<Vec<f64>>]) -> serde_json::Value {
+    geos.iter()
+        .zip(plans)
+        .map(|(geo, p)| {
+            let per_channel: Vec<f64> = p.iter().map(|w| w.iter().sum()).collect();
+            (geo.clone(), serde_json::json!(per_channel))
+        })
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
+/// A plan's total spend over geos, channels and weeks.
+fn total_spend(plans: &[Vec<Vec<f64>>]) -> f64 {
+    plans.iter().flatten().flatten().sum()
+}
+
+/// comparison.json's row of one scenario: its spend (per geo too) and lift, and its gain over
+/// the current plan per draw.
+fn geo_scenario_row(
+    (name, plans): &GeoScenario,
+    geos: &[String],
+    lift: &[f64],
+    current_lift: &[f64],
+    spec: &LoadedSpec,
+) -> serde_json::Value {
+    let d = &spec.spec.decisions;
+    let (interval, risk) = (d.interval, d.optimizer.risk_level);
+    let spend = total_spend(plans);
+    let gain: Vec<f64> = lift.iter().zip(current_lift).map(|(a, b)| a - b).collect();
+    serde_json::json!({
+        "scenario": name,
+        "spend": spend,
+        "spend_by_geo": spend_by_geo(geos, plans),
+        "lift": lift_summary(lift, interval, risk),
+        "profit_mean": d.margin * mmm_core::summary::mean(lift) - spend,
+        "lift_minus_current": lift_summary(&gain, interval, risk),
+        "prob_beats_current": gain.iter().filter(|g| **g > 0.0).count() as f64 / gain.len().max(1) as f64,
+    })
+}
+
+/// Every scenario and the current plan evaluated in every geo over all draws.
+struct GeoComparison {
+    rows: PlanRows,
+    /// The first scenario's lift (the recorded one).
+    first_lift: Option<PlanLift>,
+    comparison: serde_json::Value,
+}
+
+impl GeoComparison {
+    /// Evaluate the current plan (`current[g][c][week]`) and every scenario.
+    fn evaluate(
+        plan: &GeoPlan,
+        geos: &[String],
+        names: &[String],
+        current: &[Vec<Vec<f64>>],
+        scenarios: &[GeoScenario],
+        dates: &[i32],
+        spec: &LoadedSpec,
+    ) -> Self {
+        let d = &spec.spec.decisions;
+        let (interval, risk) = (d.interval, d.optimizer.risk_level);
+        let settings = (interval, risk, d.margin);
+        let mut rows = PlanRows::default();
+        let current_lift =
+            (rows.push("current", plan, geos, current, names, None, settings)).national;
+        let mut table = Vec::new();
+        let mut first_lift = None;
+        for scenario in scenarios {
+            let (name, plans) = scenario;
+            let by_geo = rows.push(name, plan, geos, plans, names, None, settings);
+            let lift = by_geo.national.clone();
+            first_lift.get_or_insert(by_geo);
+            table.push(geo_scenario_row(scenario, geos, &lift, &current_lift, spec));
+        }
+        let comparison = serde_json::json!({
+            "start": mmm_core::dates::iso(dates[0]),
+            "horizon_weeks": dates.len(),
+            "channels": names,
+            "geos": geos,
+            "current": {
+                "definition": "each geo's actual spend of the horizon-length window right before the start, week by week",
+                "spend": total_spend(current),
+                "spend_by_geo": spend_by_geo(geos, current),
+                "lift": lift_summary(&current_lift, interval, risk),
+            },
+            "scenarios": table,
+            "interval": interval,
+            "method": "every geo's response from its own parameters per draw; lift = response over the horizon and carry-out weeks minus the response to carry-in alone, summed over geos per draw; a plan without a geo column is split over geos by each geo's share of the channel's spend in the current window",
+        });
+        Self {
+            rows,
+            first_lift,
+            comparison,
+        }
+    }
+}
+
+/// Every geo's actual spend in the `horizon` weeks before period `start`:
+/// `current[g][c][week]`.
+fn geo_current(panel: &GeoDesign, nc: usize, start: usize, horizon: usize) -> Vec<Vec<Vec<f64>>> {
+    panel
+        .designs
+        .iter()
+        .map(|gd| {
+            (0..nc)
+                .map(|c| gd.spend(c)[start - horizon..start].to_vec())
+                .collect()
+        })
+        .collect()
+}
 
 /// Run `mmm scenario` on a geo hierarchy: each plan of `plans_file` against the current one
 /// (every geo's actual spend in the horizon-length window before the start). Writes
@@ -241,137 +375,48 @@ pub(crate) fn run_scenario(
     let inputs = GeoInputs::load(spec, features_dir, fit_dir)?;
     let (design, panel) = (&inputs.design, &inputs.panel);
     let names = design.channel_names.clone();
-    let nc = names.len();
     let file = read_scenario_file(plans_file, &names)?;
     let horizon = file.plans[0].2[0].len();
-    let d = &spec.spec.decisions;
-    let period_days = spec.spec.data.period_days as i32;
-    let (start, dates) = plan_start(design, period_days, opts.start.as_deref(), horizon)?;
-    if start < horizon {
-        return Err(DecideError::Input(format!(
-            "the current plan repeats the {horizon} weeks before the start; the data has only {start}"
-        )));
-    }
-    let current: Vec<Vec<Vec<f64>>> = panel
-        .designs
-        .iter()
-        .map(|gd| {
-            (0..nc)
-                .map(|c| gd.spend(c)[start - horizon..start].to_vec())
-                .collect()
-        })
-        .collect();
+    let (start, dates) = scenario_start(spec, design, opts, horizon)?;
+    let current = geo_current(panel, names.len(), start, horizon);
     let scenarios = geo_scenarios(file, &panel.geos, &names, &current, plans_file)?;
     one_scenario_to_record(opts, scenarios.len(), plans_file)?;
-    let mut records = inputs.records.clone();
-    records.push(mmm_core::file_record(plans_file)?);
-    let [features, fit] = &inputs.upstream;
-    let stage_inputs = mmm_core::StageInputs::new(spec, &[features, fit], records)
-        .with_options(opts.freshness_key());
-    let Some(mut writer) = StageWriter::begin(
+    let records = with_plans_record(&inputs.records, plans_file)?;
+    let Some(mut writer) = begin_stage(
+        spec,
+        &inputs.upstream,
+        records,
+        opts,
+        SCENARIO_STAGE,
         out_dir,
-        &mmm_core::stage_id!(crate::stages::SCENARIO_STAGE),
-        stage_inputs,
-        opts.force,
     )?
     else {
         return Ok(None);
     };
     let plan = inputs.plan(start, horizon);
-    let (interval, risk) = (d.interval, d.optimizer.risk_level);
-    let settings = (interval, risk, d.margin);
-    let mut rows = PlanRows::default();
-    let current_lift = rows
-        .push(
-            "current",
-            &plan,
-            &panel.geos,
-            &current,
-            &names,
-            None,
-            settings,
-        )
-        .national;
-    let spend_by_geo = |plans: &[Vec<Vec<f64>>]| -> serde_json::Value {
-        panel
-            .geos
-            .iter()
-            .zip(plans)
-            .map(|(geo, p)| {
-                let per_channel: Vec<f64> = p.iter().map(|w| w.iter().sum()).collect();
-                (geo.clone(), serde_json::json!(per_channel))
-            })
-            .collect::<serde_json::Map<_, _>>()
-            .into()
-    };
-    let total_spend = |plans: &[Vec<Vec<f64>>]| -> f64 { plans.iter().flatten().flatten().sum() };
-    let mut table = Vec::new();
-    let mut first_lift = None;
-    for (name, plans) in &scenarios {
-        let by_geo = rows.push(name, &plan, &panel.geos, plans, &names, None, settings);
-        let lift = by_geo.national.clone();
-        first_lift.get_or_insert(by_geo);
-        let spend = total_spend(plans);
-        let gain: Vec<f64> = lift.iter().zip(&current_lift).map(|(a, b)| a - b).collect();
-        table.push(serde_json::json!({
-            "scenario": name,
-            "spend": spend,
-            "spend_by_geo": spend_by_geo(plans),
-            "lift": lift_summary(&lift, interval, risk),
-            "profit_mean": d.margin * mmm_core::summary::mean(&lift) - spend,
-            "lift_minus_current": lift_summary(&gain, interval, risk),
-            "prob_beats_current": gain.iter().filter(|g| **g > 0.0).count() as f64 / gain.len().max(1) as f64,
-        }));
-    }
-    let comparison = serde_json::json!({
-        "start": mmm_core::dates::iso(dates[0]),
-        "horizon_weeks": horizon,
-        "channels": names,
-        "geos": panel.geos,
-        "current": {
-            "definition": "each geo's actual spend of the horizon-length window right before the start, week by week",
-            "spend": total_spend(&current),
-            "spend_by_geo": spend_by_geo(&current),
-            "lift": lift_summary(&current_lift, interval, risk),
-        },
-        "scenarios": table,
-        "interval": interval,
-        "method": "every geo's response from its own parameters per draw; lift = response over the horizon and carry-out weeks minus the response to carry-in alone, summed over geos per draw; a plan without a geo column is split over geos by each geo's share of the channel's spend in the current window",
-    });
-    let PlanRows { national, geos } = rows;
-    writer.write_parquet(
-        "scenarios.parquet",
-        &national.build()?,
-        &schemas::allocation(),
-    )?;
-    writer.write_parquet(
-        "geo_scenarios.parquet",
-        &geos.build()?,
-        &schemas::geo_allocation(),
-    )?;
+    let GeoComparison {
+        rows,
+        first_lift,
+        comparison,
+    } = GeoComparison::evaluate(
+        &plan,
+        &panel.geos,
+        &names,
+        &current,
+        &scenarios,
+        &dates,
+        spec,
+    );
+    rows.write(&mut writer, ["scenarios.parquet", "geo_scenarios.parquet"])?;
     writer.write_json("comparison.json", &comparison, None)?;
     if let (true, Some(lift)) = (opts.record, &first_lift) {
         let (name, weekly) = &scenarios[0];
-        let record = geo_record(
-            spec,
-            name,
-            &plan,
-            &panel.geos,
-            &names,
-            &dates,
-            weekly,
-            lift,
-            interval,
-        );
+        let record = geo_record(spec, name, &plan, &panel.geos, &names, &dates, weekly, lift);
         writer.write_json(RECORD_FILE, &record, None)?;
     }
-    let settings = serde_json::json!({
-        "plans": plans_file.display().to_string(),
-        "start": mmm_core::dates::iso(dates[0]),
-        "geos": panel.len(),
-        "per_geo_plans": scenarios.len(),
-        "record": opts.record,
-    });
+    let mut settings = scenario_settings(plans_file, &dates, opts);
+    settings["geos"] = serde_json::json!(panel.len());
+    settings["per_geo_plans"] = serde_json::json!(scenarios.len());
     Ok(Some(writer.finish(None, settings, RunStatus::Complete)?))
 }
 
@@ -385,39 +430,21 @@ fn geo_scenarios(
     current: &[Vec<Vec<f64>>],
     path: &Path,
 ) -> Result<Vec<GeoScenario>, DecideError> {
-    let err = |m: String| DecideError::Input(format!("{}: {m}", path.display()));
     if !file.has_geo {
         return file
             .plans
             .into_iter()
-            .map(|(name, _, plan)| {
-                let mut per_geo = vec![Vec::with_capacity(names.len()); geos.len()];
-                for (c, weeks) in plan.iter().enumerate() {
-                    let by_geo: Vec<f64> = current.iter().map(|g| g[c].iter().sum()).collect();
-                    let all: f64 = by_geo.iter().sum();
-                    if all <= 0.0 && weeks.iter().any(|w| *w > 0.0) {
-                        return Err(err(format!(
-                            "scenario '{name}': channel '{}' had no spend in any geo in the {} \
-                             weeks before the start, so its national plan cannot be split by \
-                             geo; give one row per geo and week with a 'geo' column",
-                            names[c],
-                            weeks.len()
-                        )));
-                    }
-                    for (g, geo_plan) in per_geo.iter_mut().enumerate() {
-                        let share = if all > 0.0 { by_geo[g] / all } else { 0.0 };
-                        geo_plan.push(weeks.iter().map(|w| w * share).collect());
-                    }
-                }
-                Ok((name, per_geo))
-            })
+            .map(|(name, _, plan)| split_over_geos(name, &plan, geos.len(), names, current, path))
             .collect();
     }
     if let Some((name, geo, _)) = file.plans.iter().find(|p| !geos.contains(&p.1)) {
-        return Err(err(format!(
-            "scenario '{name}': geo '{geo}' is not a geo of the data ({})",
-            geos.join(", ")
-        )));
+        return Err(plans_error(
+            path,
+            format!(
+                "scenario '{name}': geo '{geo}' is not a geo of the data ({})",
+                geos.join(", ")
+            ),
+        ));
     }
     let mut order: Vec<String> = Vec::new();
     for (name, _, _) in &file.plans {
@@ -430,23 +457,69 @@ fn geo_scenarios(
         .map(|name| {
             let per_geo = geos
                 .iter()
-                .map(|geo| {
-                    file.plans
-                        .iter()
-                        .find(|p| p.0 == name && &p.1 == geo)
-                        .map(|p| p.2.clone())
-                        .ok_or_else(|| {
-                            err(format!(
-                                "scenario '{name}': no rows for geo '{geo}' (with a 'geo' column \
-                                 every scenario needs every geo: {})",
-                                geos.join(", ")
-                            ))
-                        })
-                })
+                .map(|geo| geo_plan(&file, &name, geo, geos, path))
                 .collect::<Result<Vec<_>, _>>()?;
             Ok((name, per_geo))
         })
         .collect()
+}
+
+/// A national plan (`plan[c][week]`) split over the `n_geos` geos by each geo's share of the
+/// channel's spend in `current`; a channel with spend planned but none current is refused.
+fn split_over_geos(
+    name: String,
+    plan: &[Vec<f64>],
+    n_geos: usize,
+    names: &[String],
+    current: &[Vec<Vec<f64>>],
+    path: &Path,
+) -> Result<GeoScenario, DecideError> {
+    let mut per_geo = vec![Vec::with_capacity(names.len()); n_geos];
+    for (c, weeks) in plan.iter().enumerate() {
+        let by_geo: Vec<f64> = current.iter().map(|g| g[c].iter().sum()).collect();
+        let all: f64 = by_geo.iter().sum();
+        if all <= 0.0 && weeks.iter().any(|w| *w > 0.0) {
+            return Err(plans_error(
+                path,
+                format!(
+                    "scenario '{name}': channel '{}' had no spend in any geo in the {} \
+                     weeks before the start, so its national plan cannot be split by \
+                     geo; give one row per geo and week with a 'geo' column",
+                    names[c],
+                    weeks.len()
+                ),
+            ));
+        }
+        for (g, geo_plan) in per_geo.iter_mut().enumerate() {
+            let share = if all > 0.0 { by_geo[g] / all } else { 0.0 };
+            geo_plan.push(weeks.iter().map(|w| w * share).collect());
+        }
+    }
+    Ok((name, per_geo))
+}
+
+/// Scenario `name`'s plan in `geo` from a file with a `geo` column; every geo needs its rows.
+fn geo_plan(
+    file: &ScenarioFile,
+    name: &str,
+    geo: &str,
+    geos: &[String],
+    path: &Path,
+) -> Result<Vec<Vec<f64>>, DecideError> {
+    file.plans
+        .iter()
+        .find(|p| p.0 == name && p.1 == geo)
+        .map(|p| p.2.clone())
+        .ok_or_else(|| {
+            plans_error(
+                path,
+                format!(
+                    "scenario '{name}': no rows for geo '{geo}' (with a 'geo' column \
+                     every scenario needs every geo: {})",
+                    geos.join(", ")
+                ),
+            )
+        })
 }
 
 /// What the geo decision stages read: the national and per-geo designs, the hierarchy and
@@ -540,8 +613,8 @@ fn geo_record(
     dates: &[i32],
     weekly: &[Vec<Vec<f64>>],
     lift: &PlanLift,
-    interval: f64,
 ) -> DecisionRecord {
+    let interval = spec.spec.decisions.interval;
     let parts = geos
         .iter()
         .enumerate()
@@ -564,6 +637,17 @@ struct PlanRows {
 }
 
 impl PlanRows {
+    /// Write the national rows and the per-geo rows as `files` (allocation tables).
+    fn write(
+        self,
+        writer: &mut StageWriter,
+        [national, geos]: [&str; 2],
+    ) -> Result<(), DecideError> {
+        writer.write_parquet(national, &self.national.build()?, &schemas::allocation())?;
+        writer.write_parquet(geos, &self.geos.build()?, &schemas::geo_allocation())?;
+        Ok(())
+    }
+
     /// Add plan `label` (`weekly[g][c][week]`, currency) and return its total lift per draw,
     /// per geo and summed over geos. `ranges` (geo-major cells) are the optimizer's bounds,
     /// when any.
@@ -600,25 +684,41 @@ impl PlanRows {
                 *t += v;
             }
             by_geo.push(geo_total);
-            for c in 0..nc {
-                let lift = if plan.geos[g].is_additive() {
-                    plan.geos[g].channel_lift(c, &weekly[g][c])
-                } else {
-                    plan.geos[g].channel_lift_in(&weekly[g], c)
-                };
-                for (a, v) in channel_lift[c].iter_mut().zip(&lift) {
-                    *a += v;
-                }
-                channel_spend[c] += weekly[g][c].iter().sum::<f64>();
-            }
+            add_channels(
+                &plan.geos[g],
+                &weekly[g],
+                &mut channel_lift,
+                &mut channel_spend,
+            );
         }
-        for c in 0..nc {
+        let national = NationalSums {
+            spend: channel_spend,
+            lift: channel_lift,
+            total,
+        };
+        self.push_national(label, names, &national, (interval, risk, margin));
+        PlanLift {
+            national: national.total,
+            by_geo,
+        }
+    }
+
+    /// The national rows of plan `label`: each channel's spend and lift summed over geos, and
+    /// the plan's total.
+    fn push_national(
+        &mut self,
+        label: &str,
+        names: &[String],
+        sums: &NationalSums,
+        (interval, risk, margin): (f64, f64, f64),
+    ) {
+        for (c, name) in names.iter().enumerate() {
             self.national.row(
                 label,
-                &names[c],
-                channel_spend[c],
+                name,
+                sums.spend[c],
                 (f64::NAN, f64::NAN),
-                &channel_lift[c],
+                &sums.lift[c],
                 interval,
                 risk,
                 margin,
@@ -627,16 +727,36 @@ impl PlanRows {
         self.national.row(
             label,
             "total",
-            channel_spend.iter().sum(),
+            sums.spend.iter().sum(),
             (f64::NAN, f64::NAN),
-            &total,
+            &sums.total,
             interval,
             risk,
             margin,
         );
-        PlanLift {
-            national: total,
-            by_geo,
+    }
+}
+
+/// A plan's national figures: per channel its spend and lift per draw summed over geos, and
+/// the plan's total lift per draw.
+struct NationalSums {
+    spend: Vec<f64>,
+    lift: Vec<Vec<f64>>,
+    total: Vec<f64>,
+}
+
+/// Add one geo's channels (`weekly[c][week]` under `pm`) to the national sums: each channel's
+/// lift per draw (its counterfactual share where channels interact) and its spend.
+fn add_channels(pm: &PlanModel, weekly: &[Vec<f64>], lift: &mut [Vec<f64>], spend: &mut [f64]) {
+    for c in 0..lift.len() {
+        let channel = if pm.is_additive() {
+            pm.channel_lift(c, &weekly[c])
+        } else {
+            pm.channel_lift_in(weekly, c)
+        };
+        for (a, v) in lift[c].iter_mut().zip(&channel) {
+            *a += v;
         }
+        spend[c] += weekly[c].iter().sum::<f64>();
     }
 }

@@ -18,12 +18,17 @@ pub mod review;
 pub mod stages;
 mod tables;
 
+use arrow::array::RecordBatch;
 use mmm_core::spec::LoadedSpec;
 use mmm_core::summary::{hdi, mean, quantile_sorted, sorted};
-use mmm_core::{BatchBuilder, CoreError, Manifest, RunStatus, StageWriter, schemas};
+use mmm_core::{
+    BatchBuilder, CoreError, FileRecord, Manifest, RunStatus, StageWriter, Upstream, schemas,
+};
 
 use crate::decompose::{GeoDecomposition, decomposition_rows};
 use mmm_features::Design;
+use mmm_features::panel::GeoDesign;
+use mmm_model::geo::GeoModel;
 use mmm_model::{MmmModel, Posterior};
 
 /// Name of the stage.
@@ -161,6 +166,7 @@ pub(crate) struct UnitResult {
     curves: Vec<Vec<Vec<f64>>>,
 }
 
+/// One unit's decomposition, channel totals and response curves over all draws.
 fn unit_result(
     model: &MmmModel,
     design: &Design,
@@ -251,6 +257,7 @@ impl Rollup {
     }
 }
 
+/// `acc += values`, element by element.
 fn add_into(acc: &mut [f64], values: &[f64]) {
     for (a, v) in acc.iter_mut().zip(values) {
         *a += v;
@@ -263,134 +270,197 @@ fn summarize(values: &[f64], interval: f64) -> [f64; 4] {
     [mean(values), quantile_sorted(&sorted(values), 0.5), lo, hi]
 }
 
-/// The decide stage: writes contributions.parquet, decomposition.parquet, roi.parquet,
-/// curves.parquet and summary.json.
-pub fn run(
-    spec: &LoadedSpec,
-    features_dir: &Path,
-    fit_dir: &Path,
-    diagnose_dir: &Path,
-    out_dir: &Path,
-    force: bool,
-) -> Result<Option<Manifest>, DecideError> {
-    let [features, fit, diagnose] = mmm_core::open_chain(
-        spec.into(),
-        [
-            (features_dir, mmm_features::STAGE),
-            (fit_dir, "fit"),
-            (diagnose_dir, "diagnose"),
-        ],
-    )?;
-    let (design, mut inputs) = Design::load(&features, &spec.spec)?;
-    let panel = if spec.spec.geo.is_hierarchical() {
-        let (panel, records) = mmm_features::panel::GeoDesign::load(&features, &spec.spec)?;
-        inputs.extend(records);
-        Some(panel)
-    } else {
-        None
-    };
-    let (draws, rec_d) = fit.parquet("draws.parquet")?;
-    let (diag, rec_g): (serde_json::Value, _) = diagnose.json("diagnostics.json")?;
-    inputs.extend([rec_d, rec_g]);
-    let Some(mut writer) = StageWriter::begin(
-        out_dir,
-        &mmm_core::stage_id!(STAGE),
-        mmm_core::StageInputs::new(spec, &[&features, &fit, &diagnose], inputs),
-        force,
-    )?
-    else {
-        return Ok(None);
-    };
-    let not_for_decisions = diag
+/// The decide stage's settings: the spec's interval, margin and hurdle, and the spend
+/// multipliers of the response curves.
+struct DecideSettings {
+    interval: f64,
+    margin: f64,
+    hurdle: f64,
+    grid: Vec<f64>,
+}
+
+impl DecideSettings {
+    /// The spec's `decisions` settings and the curves' grid.
+    fn new(spec: &LoadedSpec) -> Self {
+        let d = &spec.spec.decisions;
+        Self {
+            interval: d.interval,
+            margin: d.margin,
+            hurdle: d.hurdle,
+            grid: curves::multipliers(),
+        }
+    }
+}
+
+/// What the decide stage reads: the national design (and every geo's under a hierarchy), the
+/// draws and the diagnose stage's verdict, with the upstream stages and the input records for
+/// the manifest.
+struct DecideInputs {
+    /// The features, fit and diagnose stages read.
+    upstream: [Upstream; 3],
+    design: Design,
+    /// Every geo's design, under a geo hierarchy.
+    panel: Option<GeoDesign>,
+    draws: RecordBatch,
+    diagnostics: serde_json::Value,
+    records: Vec<FileRecord>,
+}
+
+impl DecideInputs {
+    /// Open the features, fit and diagnose stages as one chain and read their artifacts.
+    fn load(
+        spec: &LoadedSpec,
+        features_dir: &Path,
+        fit_dir: &Path,
+        diagnose_dir: &Path,
+    ) -> Result<Self, DecideError> {
+        let upstream = mmm_core::open_chain(
+            spec.into(),
+            [
+                (features_dir, mmm_features::STAGE),
+                (fit_dir, "fit"),
+                (diagnose_dir, "diagnose"),
+            ],
+        )?;
+        let [features, fit, diagnose] = &upstream;
+        let (design, mut records) = Design::load(features, &spec.spec)?;
+        let panel = if spec.spec.geo.is_hierarchical() {
+            let (panel, geo_records) = GeoDesign::load(features, &spec.spec)?;
+            records.extend(geo_records);
+            Some(panel)
+        } else {
+            None
+        };
+        let (draws, draws_record) = fit.parquet("draws.parquet")?;
+        let (diagnostics, diagnostics_record) = diagnose.json("diagnostics.json")?;
+        records.extend([draws_record, diagnostics_record]);
+        Ok(Self {
+            upstream,
+            design,
+            panel,
+            draws,
+            diagnostics,
+            records,
+        })
+    }
+}
+
+/// The diagnose stage's verdict; a missing one counts as not for decisions.
+fn not_for_decisions(diagnostics: &serde_json::Value) -> bool {
+    diagnostics
         .get("not_for_decisions")
         .and_then(|v| v.as_bool())
-        .unwrap_or(true);
-    let model = MmmModel::new(&spec.spec, &design)?;
-    let settings_d = &spec.spec.decisions;
-    let (interval, margin, hurdle) = (settings_d.interval, settings_d.margin, settings_d.hurdle);
-    let grid = curves::multipliers();
-    let draws_path = fit_dir.join("draws.parquet");
-    let mut geo_decomposition = GeoDecomposition::default();
-    // Under a hierarchy: per lift test (each names its geo or geos), the model's lift per
-    // draw in target units.
-    let mut geo_lift: Vec<Option<Vec<f64>>> = vec![None; spec.spec.lift_tests.len()];
-    let (posterior, units, geo_tables) = match &panel {
-        None => {
-            let posterior = Posterior::from_batch(&draws, &model, &draws_path)?;
-            let unit = unit_result(&model, &design, &posterior.theta, margin, &grid)?;
-            (posterior, unit, None)
-        }
-        Some(panel) => {
-            let hierarchy = mmm_model::geo::GeoModel::new(&spec.spec, panel)?;
-            let posterior = Posterior::from_columns(&draws, &hierarchy.param_names(), &draws_path)?;
-            let mut rollup = Rollup::default();
-            let mut tables = tables::Tables::new(true);
-            for (g, (geo, d)) in panel.geos.iter().zip(&panel.designs).enumerate() {
-                let thetas: Vec<Vec<f64>> = posterior
-                    .theta
-                    .iter()
-                    .map(|t| hierarchy.geo_theta(t, g))
-                    .collect();
-                let unit = unit_result(hierarchy.member(g), d, &thetas, margin, &grid)?;
-                tables.push_unit(geo, &unit, &posterior, &grid, interval, margin, hurdle);
-                geo_decomposition.push(geo, decomposition_rows(&unit.dec, &d.dates, interval));
-                rollup.add(unit);
-            }
-            if !spec.spec.lift_tests.is_empty() {
-                let per_draw: Vec<Vec<f64>> = (posterior.theta.iter())
-                    .map(|t| hierarchy.lift_test_predictions(t))
-                    .collect();
-                for (i, lift) in geo_lift.iter_mut().enumerate() {
-                    *lift = Some(per_draw.iter().map(|l| l[i]).collect());
-                }
-            }
-            (posterior, rollup.finish(margin), Some(tables))
-        }
+        .unwrap_or(true)
+}
+
+/// The posterior evaluated per draw: the national unit (under a hierarchy the geos' per-draw
+/// sums) and, under a hierarchy, every geo's rows.
+struct Evaluation {
+    posterior: Posterior,
+    national: UnitResult,
+    /// Per lift test (each names its geo or geos), the hierarchy's lift per draw in target
+    /// units; `None` where the national model binds the test.
+    geo_lift: Vec<Option<Vec<f64>>>,
+    geo: Option<GeoOutputs>,
+}
+
+/// The national model's results per draw.
+fn evaluate_national(
+    spec: &LoadedSpec,
+    model: &MmmModel,
+    design: &Design,
+    draws: &RecordBatch,
+    draws_path: &Path,
+    s: &DecideSettings,
+) -> Result<Evaluation, DecideError> {
+    let posterior = Posterior::from_batch(draws, model, draws_path)?;
+    let national = unit_result(model, design, &posterior.theta, s.margin, &s.grid)?;
+    Ok(Evaluation {
+        posterior,
+        national,
+        geo_lift: vec![None; spec.spec.lift_tests.len()],
+        geo: None,
+    })
+}
+
+/// Every geo's results from its own parameters per draw, and the national unit as their
+/// per-draw sums.
+fn evaluate_geos(
+    spec: &LoadedSpec,
+    panel: &GeoDesign,
+    draws: &RecordBatch,
+    draws_path: &Path,
+    s: &DecideSettings,
+) -> Result<Evaluation, DecideError> {
+    let hierarchy = GeoModel::new(&spec.spec, panel)?;
+    let posterior = Posterior::from_columns(draws, &hierarchy.param_names(), draws_path)?;
+    let mut rollup = Rollup::default();
+    let mut geo = GeoOutputs {
+        tables: tables::Tables::new(true),
+        decomposition: GeoDecomposition::default(),
     };
-    let thetas = &posterior.theta;
-    let UnitResult {
-        channels,
-        dec,
-        curves: unit_curves,
-    } = units;
-    let baseline_check = decompose::baseline_check(&dec, &design.dates);
+    for (g, (name, d)) in panel.geos.iter().zip(&panel.designs).enumerate() {
+        let thetas: Vec<Vec<f64>> = posterior
+            .theta
+            .iter()
+            .map(|t| hierarchy.geo_theta(t, g))
+            .collect();
+        let unit = unit_result(hierarchy.member(g), d, &thetas, s.margin, &s.grid)?;
+        geo.tables.push_unit(
+            name, &unit, &posterior, &s.grid, s.interval, s.margin, s.hurdle,
+        );
+        geo.decomposition
+            .push(name, decomposition_rows(&unit.dec, &d.dates, s.interval));
+        rollup.add(unit);
+    }
+    let geo_lift = geo_lift_tests(spec, &hierarchy, &posterior);
+    Ok(Evaluation {
+        posterior,
+        national: rollup.finish(s.margin),
+        geo_lift,
+        geo: Some(geo),
+    })
+}
+
+/// Per lift test (each names its geo or geos), the hierarchy's lift per draw in target units.
+fn geo_lift_tests(
+    spec: &LoadedSpec,
+    hierarchy: &GeoModel,
+    posterior: &Posterior,
+) -> Vec<Option<Vec<f64>>> {
+    let mut geo_lift: Vec<Option<Vec<f64>>> = vec![None; spec.spec.lift_tests.len()];
+    if !spec.spec.lift_tests.is_empty() {
+        let per_draw: Vec<Vec<f64>> = (posterior.theta.iter())
+            .map(|t| hierarchy.lift_test_predictions(t))
+            .collect();
+        for (i, lift) in geo_lift.iter_mut().enumerate() {
+            *lift = Some(per_draw.iter().map(|l| l[i]).collect());
+        }
+    }
+    geo_lift
+}
+
+/// The baseline check; a negative baseline in some weeks is logged as a warning.
+fn checked_baseline(dec: &decompose::Decomposition, dates: &[i32]) -> decompose::BaselineCheck {
+    let baseline_check = decompose::baseline_check(dec, dates);
     if !baseline_check.passed {
         tracing::warn!(
             weeks = baseline_check.weeks_negative_mean,
             "the baseline (every channel at zero) is negative in some weeks"
         );
     }
+    baseline_check
+}
 
-    // contributions.parquet (draw x channel), curves.parquet (channel x spend multiplier) and
-    // roi.parquet (channel x metric), national.
-    let nd = posterior.len();
-    let channel_summary = mediation::summary(&channels, &spec.spec, interval);
-    let mut national_tables = tables::Tables::new(false);
-    national_tables.push_unit(
-        "",
-        &UnitResult {
-            channels,
-            dec: decompose::Decomposition::default(),
-            curves: unit_curves,
-        },
-        &posterior,
-        &grid,
-        interval,
-        margin,
-        hurdle,
-    );
-    let contributions = national_tables.contributions()?;
-    let curves_batch = national_tables.curves()?;
-    let roi = national_tables.roi()?;
-
-    // decomposition.parquet: period x component.
-    let decomposition =
-        decomposition_rows(&dec, &design.dates, interval).into_batch(BatchBuilder::new())?;
-
-    // Component totals over the training window.
-    let nt = design.n_train;
-    let component_totals: Vec<serde_json::Value> = dec
-        .names
+/// Each component's total over the first `nt` periods (the training window), summarized over
+/// the `nd` draws.
+fn component_totals(
+    dec: &decompose::Decomposition,
+    nt: usize,
+    nd: usize,
+    interval: f64,
+) -> Vec<serde_json::Value> {
+    dec.names
         .iter()
         .zip(&dec.series)
         .map(|(name, s)| {
@@ -398,78 +468,175 @@ pub fn run(
             let [m, med, lo, hi] = summarize(&per_draw, interval);
             serde_json::json!({"component": name, "mean": m, "median": med, "lower": lo, "upper": hi})
         })
-        .collect();
-    // Each lift test beside the model's lift for its window, per draw.
-    let lift_tests: Vec<serde_json::Value> = if spec.spec.lift_tests.is_empty() {
-        Vec::new()
-    } else {
-        // The national model binds the tests without a geo, in spec order.
-        let per_draw: Vec<Vec<f64>> = thetas
-            .iter()
-            .map(|theta| model.lift_test_predictions(theta))
-            .collect();
-        let mut national_index = 0;
-        spec.spec
-            .lift_tests
-            .iter()
-            .enumerate()
-            .map(|(i, test)| {
-                let lift: Vec<f64> = match geo_lift[i].take() {
-                    Some(lift) => lift,
-                    None => {
-                        let k = national_index;
-                        national_index += 1;
-                        per_draw
-                            .iter()
-                            .map(|l| l.get(k).copied().unwrap_or(f64::NAN) * design.scales.target)
-                            .collect()
-                    }
-                };
-                let [m, med, lo, hi] = summarize(&lift, interval);
-                let mut row = serde_json::json!({
-                    "channel": test.channel,
-                    "start": test.start,
-                    "end": test.end,
-                    "measured": test.lift,
-                    "standard_error": test.standard_error,
-                    "model": {"mean": m, "median": med, "lower": lo, "upper": hi},
-                    "z": (m - test.lift) / test.standard_error,
-                });
-                if let Some(geo) = &test.geo {
-                    row["geo"] = serde_json::json!(geo);
-                }
-                if !test.geos.is_empty() {
-                    row["geos"] = serde_json::json!(test.geos);
-                }
-                row
-            })
-            .collect()
-    };
-    let mut summary = serde_json::json!({
-        "baseline_check": baseline_check,
-        "lift_tests": lift_tests,
-        "component_totals_training_window": component_totals,
-        "margin": margin,
-        "hurdle": hurdle,
-        "interval": interval,
-        "not_for_decisions": not_for_decisions,
-    });
-    summary["channels"] = serde_json::json!(channel_summary);
+        .collect()
+}
 
-    writer.write_parquet(
-        "contributions.parquet",
-        &contributions,
-        &schemas::contributions(),
-    )?;
-    writer.write_parquet(
-        "decomposition.parquet",
-        &decomposition,
-        &schemas::decomposition(),
-    )?;
-    writer.write_parquet("roi.parquet", &roi, &schemas::roi())?;
-    writer.write_parquet("curves.parquet", &curves_batch, &schemas::curves())?;
-    writer.write_json("summary.json", &summary, None)?;
-    if let Some(tables) = geo_tables {
+/// Each lift test beside the model's lift for its window, per draw: the hierarchy's from
+/// `geo_lift` where it binds the test, else the national model's.
+fn lift_test_rows(
+    spec: &LoadedSpec,
+    model: &MmmModel,
+    design: &Design,
+    thetas: &[Vec<f64>],
+    mut geo_lift: Vec<Option<Vec<f64>>>,
+    interval: f64,
+) -> Vec<serde_json::Value> {
+    if spec.spec.lift_tests.is_empty() {
+        return Vec::new();
+    }
+    // The national model binds the tests without a geo, in spec order.
+    let per_draw: Vec<Vec<f64>> = thetas
+        .iter()
+        .map(|theta| model.lift_test_predictions(theta))
+        .collect();
+    let mut national_index = 0;
+    spec.spec
+        .lift_tests
+        .iter()
+        .enumerate()
+        .map(|(i, test)| {
+            let lift: Vec<f64> = match geo_lift[i].take() {
+                Some(lift) => lift,
+                None => {
+                    let k = national_index;
+                    national_index += 1;
+                    per_draw
+                        .iter()
+                        .map(|l| l.get(k).copied().unwrap_or(f64::NAN) * design.scales.target)
+                        .collect()
+                }
+            };
+            lift_test_row(test, &lift, interval)
+        })
+        .collect()
+}
+
+/// One lift test's row of summary.json: the measurement and the model's lift summarized.
+fn lift_test_row(
+    test: &mmm_core::spec::LiftTestSpec,
+    lift: &[f64],
+    interval: f64,
+) -> serde_json::Value {
+    let [m, med, lo, hi] = summarize(lift, interval);
+    let mut row = serde_json::json!({
+        "channel": test.channel,
+        "start": test.start,
+        "end": test.end,
+        "measured": test.lift,
+        "standard_error": test.standard_error,
+        "model": {"mean": m, "median": med, "lower": lo, "upper": hi},
+        "z": (m - test.lift) / test.standard_error,
+    });
+    if let Some(geo) = &test.geo {
+        row["geo"] = serde_json::json!(geo);
+    }
+    if !test.geos.is_empty() {
+        row["geos"] = serde_json::json!(test.geos);
+    }
+    row
+}
+
+/// The national outputs, all built before any is written.
+struct NationalOutputs {
+    contributions: RecordBatch,
+    decomposition: RecordBatch,
+    roi: RecordBatch,
+    curves: RecordBatch,
+    summary: serde_json::Value,
+}
+
+impl NationalOutputs {
+    /// contributions.parquet (draw x channel), curves.parquet (channel x spend multiplier),
+    /// roi.parquet (channel x metric), decomposition.parquet (period x component) and
+    /// summary.json from the national unit.
+    fn build(
+        spec: &LoadedSpec,
+        model: &MmmModel,
+        design: &Design,
+        evaluation: Evaluation,
+        not_for_decisions: bool,
+        s: &DecideSettings,
+    ) -> Result<(Self, Option<GeoOutputs>), DecideError> {
+        let Evaluation {
+            posterior,
+            national,
+            geo_lift,
+            geo,
+        } = evaluation;
+        let UnitResult {
+            channels,
+            dec,
+            curves: unit_curves,
+        } = national;
+        let baseline_check = checked_baseline(&dec, &design.dates);
+        let channel_summary = mediation::summary(&channels, &spec.spec, s.interval);
+        let mut tables = tables::Tables::new(false);
+        let unit = UnitResult {
+            channels,
+            dec: decompose::Decomposition::default(),
+            curves: unit_curves,
+        };
+        let (interval, margin, hurdle) = (s.interval, s.margin, s.hurdle);
+        tables.push_unit("", &unit, &posterior, &s.grid, interval, margin, hurdle);
+        let (contributions, curves, roi) =
+            (tables.contributions()?, tables.curves()?, tables.roi()?);
+        let decomposition =
+            decomposition_rows(&dec, &design.dates, interval).into_batch(BatchBuilder::new())?;
+        let component_totals = component_totals(&dec, design.n_train, posterior.len(), interval);
+        let thetas = &posterior.theta;
+        let lift_tests = lift_test_rows(spec, model, design, thetas, geo_lift, interval);
+        let mut summary = serde_json::json!({
+            "baseline_check": baseline_check,
+            "lift_tests": lift_tests,
+            "component_totals_training_window": component_totals,
+            "margin": margin,
+            "hurdle": hurdle,
+            "interval": interval,
+            "not_for_decisions": not_for_decisions,
+        });
+        summary["channels"] = serde_json::json!(channel_summary);
+        let outputs = Self {
+            contributions,
+            decomposition,
+            roi,
+            curves,
+            summary,
+        };
+        Ok((outputs, geo))
+    }
+
+    /// Write the national tables and summary.json.
+    fn write(self, writer: &mut StageWriter) -> Result<(), DecideError> {
+        writer.write_parquet(
+            "contributions.parquet",
+            &self.contributions,
+            &schemas::contributions(),
+        )?;
+        writer.write_parquet(
+            "decomposition.parquet",
+            &self.decomposition,
+            &schemas::decomposition(),
+        )?;
+        writer.write_parquet("roi.parquet", &self.roi, &schemas::roi())?;
+        writer.write_parquet("curves.parquet", &self.curves, &schemas::curves())?;
+        writer.write_json("summary.json", &self.summary, None)?;
+        Ok(())
+    }
+}
+
+/// Every geo's rows under a hierarchy: contributions, ROI and curves, and decomposition.
+struct GeoOutputs {
+    tables: tables::Tables,
+    decomposition: GeoDecomposition,
+}
+
+impl GeoOutputs {
+    /// Write geo_contributions, geo_roi, geo_curves and geo_decomposition (.parquet).
+    fn write(self, writer: &mut StageWriter) -> Result<(), DecideError> {
+        let GeoOutputs {
+            tables,
+            decomposition,
+        } = self;
         writer.write_parquet(
             "geo_contributions.parquet",
             &tables.contributions()?,
@@ -481,16 +648,27 @@ pub fn run(
             &tables.curves()?,
             &schemas::geo_curves(),
         )?;
-        let geo_rows = geo_decomposition.rows.len();
+        let geo_rows = decomposition.rows.len();
         writer.write_parquet(
             "geo_decomposition.parquet",
-            &geo_decomposition
+            &decomposition
                 .rows
-                .into_batch(BatchBuilder::new().string("geo", geo_decomposition.geo))?,
+                .into_batch(BatchBuilder::new().string("geo", decomposition.geo))?,
             &schemas::geo_decomposition(),
         )?;
         tracing::debug!(rows = geo_rows, "wrote geo_decomposition.parquet");
+        Ok(())
     }
+}
+
+/// The decide stage's settings for the manifest: every definition behind its outputs.
+fn decide_settings(
+    spec: &LoadedSpec,
+    s: &DecideSettings,
+    not_for_decisions: bool,
+    hierarchical: bool,
+) -> serde_json::Value {
+    let (interval, margin, hurdle) = (s.interval, s.margin, s.hurdle);
     let mut settings = serde_json::json!({
         "interval": interval,
         "interval_kind": "highest-density interval over posterior draws (spend_at_hurdle: central interval)",
@@ -504,7 +682,7 @@ pub fn run(
         "hurdle": hurdle,
         "not_for_decisions": not_for_decisions,
     });
-    if panel.is_some() {
+    if hierarchical {
         settings["geo"] = "geo hierarchy: every geo's outputs from its own parameters per draw \
             (geo_contributions, geo_roi, geo_curves, geo_decomposition); contributions, roi, curves and \
             decomposition are national: the geos' values summed per draw, then summarized; \
@@ -522,5 +700,50 @@ pub fn run(
         )
         .into();
     }
+    settings
+}
+
+/// The decide stage: writes contributions.parquet, decomposition.parquet, roi.parquet,
+/// curves.parquet and summary.json, and under a geo hierarchy every geo's tables too.
+pub fn run(
+    spec: &LoadedSpec,
+    features_dir: &Path,
+    fit_dir: &Path,
+    diagnose_dir: &Path,
+    out_dir: &Path,
+    force: bool,
+) -> Result<Option<Manifest>, DecideError> {
+    let DecideInputs {
+        upstream: [features, fit, diagnose],
+        design,
+        panel,
+        draws,
+        diagnostics,
+        records,
+    } = DecideInputs::load(spec, features_dir, fit_dir, diagnose_dir)?;
+    let Some(mut writer) = StageWriter::begin(
+        out_dir,
+        &mmm_core::stage_id!(STAGE),
+        mmm_core::StageInputs::new(spec, &[&features, &fit, &diagnose], records),
+        force,
+    )?
+    else {
+        return Ok(None);
+    };
+    let not_for_decisions = not_for_decisions(&diagnostics);
+    let model = MmmModel::new(&spec.spec, &design)?;
+    let s = DecideSettings::new(spec);
+    let draws_path = fit_dir.join("draws.parquet");
+    let evaluation = match &panel {
+        None => evaluate_national(spec, &model, &design, &draws, &draws_path, &s)?,
+        Some(panel) => evaluate_geos(spec, panel, &draws, &draws_path, &s)?,
+    };
+    let (national, geo) =
+        NationalOutputs::build(spec, &model, &design, evaluation, not_for_decisions, &s)?;
+    national.write(&mut writer)?;
+    if let Some(geo) = geo {
+        geo.write(&mut writer)?;
+    }
+    let settings = decide_settings(spec, &s, not_for_decisions, panel.is_some());
     Ok(Some(writer.finish(None, settings, RunStatus::Complete)?))
 }

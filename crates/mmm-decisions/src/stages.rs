@@ -3,14 +3,14 @@
 
 use std::path::Path;
 
-use mmm_core::spec::{LoadedSpec, Objective};
+use mmm_core::spec::{LoadedSpec, Objective, OptimizerSpec};
 use mmm_core::summary::{hdi, mean, quantile_sorted, sorted};
 use mmm_core::{BatchBuilder, FileRecord, Manifest, RunStatus, StageWriter, Upstream, schemas};
 use mmm_features::Design;
 use mmm_model::{MmmModel, Posterior};
 
 use crate::DecideError;
-use crate::optimize::{self, ChannelRange, Problem};
+use crate::optimize::{self, ChannelRange, Problem, Response, Solution};
 use crate::plan::PlanModel;
 use crate::review::DecisionRecord;
 
@@ -52,6 +52,8 @@ impl OptimizeOptions {
     }
 }
 
+/// What the national decision stages read: the design, the model and its draws, with the
+/// input records for the manifest.
 struct Inputs {
     design: Design,
     model: MmmModel,
@@ -61,6 +63,21 @@ struct Inputs {
     upstream: [Upstream; 2],
 }
 
+impl Inputs {
+    /// The response to a plan of `horizon` weeks from period `start`, over all draws.
+    fn plan_model(&self, start: usize, horizon: usize) -> PlanModel<'_> {
+        PlanModel::new(
+            &self.model,
+            &self.posterior.theta,
+            spend_scales(&self.design),
+            self.design.scales.target,
+            start,
+            horizon,
+        )
+    }
+}
+
+/// Read the inputs of a national decision stage; a geo hierarchy's fit is refused.
 fn load(spec: &LoadedSpec, features_dir: &Path, fit_dir: &Path) -> Result<Inputs, DecideError> {
     if spec.spec.geo.is_hierarchical() {
         return Err(DecideError::Input(
@@ -159,6 +176,7 @@ pub(crate) fn plan_start(
     Ok((idx, dates))
 }
 
+/// Each channel's spend scale from the features stage (1 where the design has none).
 pub(crate) fn spend_scales(design: &Design) -> Vec<f64> {
     design
         .channel_names
@@ -182,6 +200,7 @@ pub struct LiftSummary {
     pub q_risk: f64,
 }
 
+/// Mean, median, HDI of `interval` mass and the `risk` quantile of a plan's lift draws.
 pub(crate) fn lift_summary(lift: &[f64], interval: f64, risk: f64) -> LiftSummary {
     let s = sorted(lift);
     let (lower, upper) = hdi(lift, interval);
@@ -368,12 +387,339 @@ impl AllocationRows {
     }
 }
 
+/// Each channel's total spread evenly over the `horizon` weeks: `plan[c][week]`.
 pub(crate) fn flat_plan(totals: &[f64], horizon: usize) -> Vec<Vec<f64>> {
     totals
         .iter()
         .map(|t| vec![t / horizon as f64; horizon])
         .collect()
 }
+
+/// A national model has no geos: a bound that names one is refused.
+fn refuse_geo_bounds(spec: &LoadedSpec) -> Result<(), DecideError> {
+    let bounds = &spec.spec.decisions.optimizer.bounds;
+    if let Some(b) = bounds.iter().find(|b| b.geo.is_some()) {
+        return Err(DecideError::Input(format!(
+            "decisions.optimizer.bounds: the bound of '{}' names a geo, but the model is national \
+             (geo.model = \"hierarchical\" optimizes geos x channels)",
+            b.channel
+        )));
+    }
+    Ok(())
+}
+
+/// Channel `c`'s spend in the window's reference weeks before the start, scaled to the
+/// horizon: its current plan.
+pub(crate) fn reference_spend(design: &Design, c: usize, w: &PlanWindow) -> f64 {
+    design.spend(c)[w.start - w.ref_weeks..w.start]
+        .iter()
+        .sum::<f64>()
+        * w.horizon as f64
+        / w.ref_weeks as f64
+}
+
+/// The budget: `--budget`, else the spec's, else the current plan's total; a finite number >= 0.
+pub(crate) fn checked_budget(
+    opts: &OptimizeOptions,
+    o: &OptimizerSpec,
+    current: &[f64],
+) -> Result<f64, DecideError> {
+    let budget = opts.budget.or(o.budget).unwrap_or(current.iter().sum());
+    if !(budget.is_finite() && budget >= 0.0) {
+        return Err(DecideError::Input(format!(
+            "budget must be a number >= 0, got {budget}"
+        )));
+    }
+    Ok(budget)
+}
+
+/// The optimizer's problem: `budget` split over the cells of `ranges` for `objective`, with
+/// the spec's risk level and margin.
+pub(crate) fn problem(
+    spec: &LoadedSpec,
+    objective: Objective,
+    budget: f64,
+    ranges: Vec<ChannelRange>,
+) -> Problem {
+    let d = &spec.spec.decisions;
+    Problem {
+        budget,
+        objective,
+        risk_level: d.optimizer.risk_level,
+        margin: d.margin,
+        ranges,
+    }
+}
+
+/// Each channel's allowed range around its share of `budget` in the reference mix `current`,
+/// and its bound from the spec.
+fn national_ranges(
+    o: &OptimizerSpec,
+    names: &[String],
+    current: &[f64],
+    budget: f64,
+) -> Vec<ChannelRange> {
+    // max_change is measured from the reference mix at this budget (Meridian's convention).
+    let reference = optimize::reference_at_budget(current, budget);
+    names
+        .iter()
+        .zip(&reference)
+        .map(|(name, r)| {
+            let bound = o.bounds.iter().find(|b| &b.channel == name);
+            ChannelRange::new(
+                name.clone(),
+                *r,
+                o.max_change,
+                bound.map(|b| (b, format!("decisions.optimizer.bounds[{name}]"))),
+            )
+        })
+        .collect()
+}
+
+/// Start a decision stage's output directory (`stage`, read from the features and fit stages
+/// in `upstream` and the files in `records`); `None` when its outputs are fresh.
+pub(crate) fn begin_stage(
+    spec: &LoadedSpec,
+    upstream: &[Upstream; 2],
+    records: Vec<FileRecord>,
+    opts: &OptimizeOptions,
+    stage: &'static str,
+    out_dir: &Path,
+) -> Result<Option<StageWriter>, DecideError> {
+    let [features, fit] = upstream;
+    let stage_inputs = mmm_core::StageInputs::new(spec, &[features, fit], records)
+        .with_options(opts.freshness_key());
+    let writer = StageWriter::begin(
+        out_dir,
+        &mmm_core::stage_id!(stage),
+        stage_inputs,
+        opts.force,
+    )?;
+    Ok(writer)
+}
+
+/// Search the allocation from the current plan, an even split and, for a risk objective,
+/// the expected-lift optimum (and with `corners` from every cell's corner); returns the
+/// solution and the search's wall time in seconds.
+pub(crate) fn search(
+    response: &dyn Response,
+    problem: &Problem,
+    current: &[f64],
+    corners: bool,
+) -> Result<(Solution, f64), DecideError> {
+    let (budget, n) = (problem.budget, current.len());
+    let mut starts = vec![current.to_vec(), vec![budget / n.max(1) as f64; n]];
+    if problem.objective != Objective::Expected && problem.objective != Objective::Profit {
+        let expected = Problem {
+            objective: Objective::Expected,
+            ..problem.clone()
+        };
+        starts.push(optimize::optimize(response, &expected, &starts)?.spend);
+    }
+    if corners {
+        for c in 0..n {
+            let mut corner = vec![0.0; n];
+            corner[c] = budget;
+            starts.push(corner);
+        }
+    }
+    let timer = std::time::Instant::now();
+    let solution = optimize::optimize(response, problem, &starts)?;
+    Ok((solution, timer.elapsed().as_secs_f64()))
+}
+
+/// Share of draws where `a` beats `b`, over `n` draws.
+pub(crate) fn prob_greater(a: &[f64], b: &[f64], n: usize) -> f64 {
+    a.iter().zip(b).filter(|(x, y)| x > y).count() as f64 / n as f64
+}
+
+/// An optimizer run: the plan window, the problem, the current plan it improves on and the
+/// solution found.
+pub(crate) struct Optimized {
+    pub(crate) window: PlanWindow,
+    pub(crate) problem: Problem,
+    /// Current spend per cell over the horizon.
+    pub(crate) current: Vec<f64>,
+    pub(crate) solution: Solution,
+    /// Wall time of the search.
+    pub(crate) seconds: f64,
+}
+
+/// The current and the optimized plan's total lift per draw, as plan.json reports them.
+pub(crate) struct PlanLifts<'a> {
+    pub(crate) current: &'a [f64],
+    pub(crate) optimized: &'a [f64],
+    /// Share of draws where the optimized plan beats the current one.
+    pub(crate) p_better: f64,
+    /// Posterior draws evaluated.
+    pub(crate) draws: usize,
+}
+
+impl Optimized {
+    /// plan.json's keys common to the national and the geo optimizer (`method`: how the plan
+    /// was searched and its lift computed); each adds its spend per cell.
+    pub(crate) fn plan_json(
+        &self,
+        spec: &LoadedSpec,
+        design: &Design,
+        names: &[String],
+        lifts: &PlanLifts,
+        method: &str,
+    ) -> serde_json::Value {
+        let (d, w) = (&spec.spec.decisions, &self.window);
+        let (interval, risk) = (d.interval, d.optimizer.risk_level);
+        let iso = mmm_core::dates::iso;
+        let reference_dates = (
+            design.dates[w.start - w.ref_weeks],
+            design.dates[w.start - 1],
+        );
+        let current_total: f64 = self.current.iter().sum();
+        serde_json::json!({
+            "objective": w.objective,
+            "risk_level": risk,
+            "budget": self.problem.budget,
+            "horizon_weeks": w.horizon,
+            "start": iso(w.dates[0]),
+            "reference_weeks": w.ref_weeks,
+            "reference": format!("{} .. {}", iso(reference_dates.0), iso(reference_dates.1)),
+            "channels": names,
+            "objective_current": optimize::objective_value(&self.problem, lifts.current, current_total),
+            "objective_optimized": self.solution.objective,
+            "current_lift": lift_summary(lifts.current, interval, risk),
+            "optimized_lift": lift_summary(lifts.optimized, interval, risk),
+            "prob_optimized_beats_current": lifts.p_better,
+            "binding_constraints": optimize::binding_constraints(&self.problem.ranges, &self.solution.spend, self.problem.budget),
+            "guardrails": optimize::guardrails_json(d.optimizer.max_change, &self.problem.ranges),
+            "iterations": self.solution.iterations,
+            "optimizer_seconds": self.seconds,
+            "draws": lifts.draws,
+            "method": method,
+        })
+    }
+
+    /// The manifest settings common to the national and the geo optimizer.
+    pub(crate) fn settings(&self, opts: &OptimizeOptions) -> serde_json::Value {
+        let w = &self.window;
+        serde_json::json!({
+            "objective": w.objective, "budget": self.problem.budget, "horizon_weeks": w.horizon,
+            "start": mmm_core::dates::iso(w.dates[0]), "record": opts.record,
+        })
+    }
+}
+
+/// The national optimizer's problem, and the current plan it starts from (each channel's
+/// reference spend scaled to the horizon).
+fn national_problem(
+    spec: &LoadedSpec,
+    design: &Design,
+    window: &PlanWindow,
+    opts: &OptimizeOptions,
+) -> Result<(Vec<f64>, Problem), DecideError> {
+    let o = &spec.spec.decisions.optimizer;
+    let names = &design.channel_names;
+    let current: Vec<f64> = (0..names.len())
+        .map(|c| reference_spend(design, c, window))
+        .collect();
+    let budget = checked_budget(opts, o, &current)?;
+    let ranges = national_ranges(o, names, &current, budget);
+    Ok((current, problem(spec, window.objective, budget, ranges)))
+}
+
+/// The national current and optimized plans, flat over the horizon, evaluated over all draws.
+struct NationalPlans {
+    current_lift: Vec<f64>,
+    new_lift: Vec<f64>,
+    new_plan: Vec<Vec<f64>>,
+}
+
+impl NationalPlans {
+    /// Evaluate the current and the optimized plan: their allocation rows, and total lift per
+    /// draw.
+    fn evaluate(
+        pm: &PlanModel,
+        names: &[String],
+        opt: &Optimized,
+        spec: &LoadedSpec,
+    ) -> (AllocationRows, Self) {
+        let d = &spec.spec.decisions;
+        let (interval, risk) = (d.interval, d.optimizer.risk_level);
+        let ranges = Some(opt.problem.ranges.as_slice());
+        let mut rows = AllocationRows::default();
+        let current_plan = flat_plan(&opt.current, opt.window.horizon);
+        let new_plan = flat_plan(&opt.solution.spend, opt.window.horizon);
+        let current_lift = rows.push_plan(
+            "current",
+            pm,
+            &current_plan,
+            names,
+            ranges,
+            interval,
+            risk,
+            d.margin,
+        );
+        let new_lift = rows.push_plan(
+            "optimized",
+            pm,
+            &new_plan,
+            names,
+            ranges,
+            interval,
+            risk,
+            d.margin,
+        );
+        let plans = Self {
+            current_lift,
+            new_lift,
+            new_plan,
+        };
+        (rows, plans)
+    }
+
+    /// plan.json: the keys common to both optimizers and each channel's current and optimized
+    /// spend.
+    fn plan_json(
+        &self,
+        opt: &Optimized,
+        spec: &LoadedSpec,
+        design: &Design,
+        draws: usize,
+    ) -> serde_json::Value {
+        let lifts = PlanLifts {
+            current: &self.current_lift,
+            optimized: &self.new_lift,
+            p_better: prob_greater(&self.new_lift, &self.current_lift, self.new_lift.len()),
+            draws,
+        };
+        let names = &design.channel_names;
+        let mut plan_json = opt.plan_json(spec, design, names, &lifts, NATIONAL_METHOD);
+        plan_json["current_spend"] = serde_json::json!(opt.current);
+        plan_json["optimized_spend"] = serde_json::json!(opt.solution.spend);
+        plan_json
+    }
+
+    /// The decision record of the optimized plan.
+    fn record(
+        &self,
+        spec: &LoadedSpec,
+        names: &[String],
+        dates: &[i32],
+        pm: &PlanModel,
+    ) -> DecisionRecord {
+        DecisionRecord::new(
+            spec,
+            "optimized",
+            names,
+            dates,
+            self.new_plan.clone(),
+            &self.new_lift,
+            pm.total_prediction(&self.new_plan),
+            spec.spec.decisions.interval,
+        )
+    }
+}
+
+/// plan.json's `method` of the national optimizer.
+const NATIONAL_METHOD: &str = "projected gradient ascent on {bounds, sum = budget} over all posterior draws; weekly spend flat over the horizon; lift = response over the horizon and carry-out weeks minus the response to carry-in alone";
 
 /// The optimize stage: writes allocation.parquet, plan.json and, with `record`, a decision record.
 pub fn run_optimize(
@@ -386,188 +732,40 @@ pub fn run_optimize(
     if spec.spec.geo.is_hierarchical() {
         return crate::geo_optimize::run(spec, features_dir, fit_dir, out_dir, opts);
     }
-    if let Some(b) = spec
-        .spec
-        .decisions
-        .optimizer
-        .bounds
-        .iter()
-        .find(|b| b.geo.is_some())
-    {
-        return Err(DecideError::Input(format!(
-            "decisions.optimizer.bounds: the bound of '{}' names a geo, but the model is national \
-             (geo.model = \"hierarchical\" optimizes geos x channels)",
-            b.channel
-        )));
-    }
+    refuse_geo_bounds(spec)?;
     let inp = load(spec, features_dir, fit_dir)?;
-    let d = &spec.spec.decisions;
-    let o = &d.optimizer;
-    let PlanWindow {
-        horizon,
-        objective,
-        start,
-        dates,
-        ref_weeks,
-    } = plan_window(spec, &inp.design, opts)?;
-    let names = inp.design.channel_names.clone();
-    let current: Vec<f64> = (0..names.len())
-        .map(|c| {
-            inp.design.spend(c)[start - ref_weeks..start]
-                .iter()
-                .sum::<f64>()
-                * horizon as f64
-                / ref_weeks as f64
-        })
-        .collect();
-    let budget = opts.budget.or(o.budget).unwrap_or(current.iter().sum());
-    if !(budget.is_finite() && budget >= 0.0) {
-        return Err(DecideError::Input(format!(
-            "budget must be a number >= 0, got {budget}"
-        )));
-    }
-    // max_change is measured from the reference mix at this budget (Meridian's convention).
-    let reference = optimize::reference_at_budget(&current, budget);
-    let ranges: Vec<ChannelRange> = names
-        .iter()
-        .zip(&reference)
-        .map(|(name, r)| {
-            let bound = o.bounds.iter().find(|b| &b.channel == name);
-            ChannelRange::new(
-                name.clone(),
-                *r,
-                o.max_change,
-                bound.map(|b| (b, format!("decisions.optimizer.bounds[{name}]"))),
-            )
-        })
-        .collect();
-    let problem = Problem {
-        budget,
-        objective,
-        risk_level: o.risk_level,
-        margin: d.margin,
-        ranges,
-    };
+    let window = plan_window(spec, &inp.design, opts)?;
+    let (current, problem) = national_problem(spec, &inp.design, &window, opts)?;
     // Fail on an infeasible request before anything is written.
     optimize::check_feasible(&problem)?;
     let records = inp.records.clone();
-    let [features, fit] = &inp.upstream;
-    let stage_inputs = mmm_core::StageInputs::new(spec, &[features, fit], records)
-        .with_options(opts.freshness_key());
-    let Some(mut writer) = StageWriter::begin(
-        out_dir,
-        &mmm_core::stage_id!(OPTIMIZE_STAGE),
-        stage_inputs,
-        opts.force,
-    )?
+    let Some(mut writer) =
+        begin_stage(spec, &inp.upstream, records, opts, OPTIMIZE_STAGE, out_dir)?
     else {
         return Ok(None);
     };
-    let pm = PlanModel::new(
-        &inp.model,
-        &inp.posterior.theta,
-        spend_scales(&inp.design),
-        inp.design.scales.target,
-        start,
-        horizon,
-    );
-    let n = names.len();
-    let mut starts = vec![current.clone(), vec![budget / n.max(1) as f64; n]];
-    if objective != Objective::Expected && objective != Objective::Profit {
-        let expected = Problem {
-            objective: Objective::Expected,
-            ..problem.clone()
-        };
-        starts.push(optimize::optimize(&pm, &expected, &starts)?.spend);
-    }
+    let pm = inp.plan_model(window.start, window.horizon);
     // A Hill curve with slope > 1 is S-shaped, so the mean lift may have several local optima:
     // start from every corner too.
-    if n <= 3 || !inp.model.concave_in_spend() {
-        for c in 0..n {
-            let mut corner = vec![0.0; n];
-            corner[c] = budget;
-            starts.push(corner);
-        }
-    }
-    let timer = std::time::Instant::now();
-    let solution = optimize::optimize(&pm, &problem, &starts)?;
-    let seconds = timer.elapsed().as_secs_f64();
-    let (interval, risk) = (d.interval, o.risk_level);
-    let mut rows = AllocationRows::default();
-    let current_plan = flat_plan(&current, horizon);
-    let new_plan = flat_plan(&solution.spend, horizon);
-    let current_lift = rows.push_plan(
-        "current",
-        &pm,
-        &current_plan,
-        &names,
-        Some(&problem.ranges),
-        interval,
-        risk,
-        d.margin,
-    );
-    let new_lift = rows.push_plan(
-        "optimized",
-        &pm,
-        &new_plan,
-        &names,
-        Some(&problem.ranges),
-        interval,
-        risk,
-        d.margin,
-    );
-    let current_objective =
-        optimize::objective_value(&problem, &current_lift, current.iter().sum());
-    let p_better = new_lift
-        .iter()
-        .zip(&current_lift)
-        .filter(|(a, b)| a > b)
-        .count() as f64
-        / new_lift.len() as f64;
-    let binding = optimize::binding_constraints(&problem.ranges, &solution.spend, budget);
-    let plan_json = serde_json::json!({
-        "objective": objective,
-        "risk_level": risk,
-        "budget": budget,
-        "horizon_weeks": horizon,
-        "start": mmm_core::dates::iso(dates[0]),
-        "reference_weeks": ref_weeks,
-        "reference": format!("{} .. {}", mmm_core::dates::iso(inp.design.dates[start - ref_weeks]), mmm_core::dates::iso(inp.design.dates[start - 1])),
-        "channels": names,
-        "current_spend": current,
-        "optimized_spend": solution.spend,
-        "objective_current": current_objective,
-        "objective_optimized": solution.objective,
-        "current_lift": lift_summary(&current_lift, interval, risk),
-        "optimized_lift": lift_summary(&new_lift, interval, risk),
-        "prob_optimized_beats_current": p_better,
-        "binding_constraints": binding,
-        "guardrails": optimize::guardrails_json(o.max_change, &problem.ranges),
-        "iterations": solution.iterations,
-        "optimizer_seconds": seconds,
-        "draws": pm.draws(),
-        "method": "projected gradient ascent on {bounds, sum = budget} over all posterior draws; weekly spend flat over the horizon; lift = response over the horizon and carry-out weeks minus the response to carry-in alone",
-    });
-    let batch = rows.build()?;
-    writer.write_parquet("allocation.parquet", &batch, &schemas::allocation())?;
+    let corners = current.len() <= 3 || !inp.model.concave_in_spend();
+    let (solution, seconds) = search(&pm, &problem, &current, corners)?;
+    let opt = Optimized {
+        window,
+        problem,
+        current,
+        solution,
+        seconds,
+    };
+    let names = &inp.design.channel_names;
+    let (rows, plans) = NationalPlans::evaluate(&pm, names, &opt, spec);
+    let plan_json = plans.plan_json(&opt, spec, &inp.design, pm.draws());
+    writer.write_parquet("allocation.parquet", &rows.build()?, &schemas::allocation())?;
     writer.write_json("plan.json", &plan_json, None)?;
     if opts.record {
-        let record = DecisionRecord::new(
-            spec,
-            "optimized",
-            &names,
-            &dates,
-            new_plan.clone(),
-            &new_lift,
-            pm.total_prediction(&new_plan),
-            interval,
-        );
+        let record = plans.record(spec, names, &opt.window.dates, &pm);
         writer.write_json(RECORD_FILE, &record, None)?;
     }
-    let settings = serde_json::json!({
-        "objective": objective, "budget": budget, "horizon_weeks": horizon,
-        "start": mmm_core::dates::iso(dates[0]), "record": opts.record,
-    });
+    let settings = opt.settings(opts);
     Ok(Some(writer.finish(None, settings, RunStatus::Complete)?))
 }
 
@@ -601,52 +799,111 @@ pub fn read_scenarios(path: &Path, channels: &[String]) -> Result<Vec<Scenario>,
         .collect())
 }
 
-/// Parse a scenario file as [`read_scenarios`] does, with an optional `geo` column: each
-/// scenario then has one plan per geo, each with every week 1..H once.
-pub(crate) fn read_scenario_file(
-    path: &Path,
-    channels: &[String],
-) -> Result<ScenarioFile, DecideError> {
-    let err = |m: String| DecideError::Input(format!("{}: {m}", path.display()));
-    // Read through the regular-file check: a FIFO or device given as `--plans` would block.
-    let bytes = mmm_core::read_regular_file(path, mmm_core::artifact::MAX_ARTIFACT_BYTES)?;
-    let mut rdr = csv::Reader::from_reader(bytes.as_slice());
-    let headers = rdr.headers().map_err(|e| err(e.to_string()))?.clone();
-    let find = |name: &str| headers.iter().position(|h| h.trim() == name);
-    let week_col = find("week").ok_or_else(|| err("missing column 'week'".into()))?;
-    let scen_col = find("scenario");
-    let geo_col = find("geo");
-    let ch_cols = channels
-        .iter()
-        .map(|c| {
-            find(c).ok_or_else(|| err(format!("missing spend column '{c}' (one per channel)")))
+/// An error in the plans file at `path`, the message naming row and column where it can.
+pub(crate) fn plans_error(path: &Path, message: String) -> DecideError {
+    DecideError::Input(format!("{}: {message}", path.display()))
+}
+
+/// Where a scenario file's columns are: `week` and one spend column per channel, and the
+/// optional `scenario` and `geo`.
+struct ScenarioColumns {
+    week: usize,
+    scenario: Option<usize>,
+    geo: Option<usize>,
+    /// The spend column of each channel, in channel order.
+    spend: Vec<usize>,
+}
+
+/// One row of a scenario file.
+struct PlanRow {
+    scenario: String,
+    /// Empty without a `geo` column.
+    geo: String,
+    /// 1..=[`MAX_HORIZON_WEEKS`](mmm_core::spec::MAX_HORIZON_WEEKS).
+    week: usize,
+    /// Spend per channel (currency).
+    spend: Vec<f64>,
+}
+
+/// Per scenario and geo, in file order: its rows as (week, spend per channel).
+type PlanGroups = Vec<(String, String, Vec<(usize, Vec<f64>)>)>;
+
+impl ScenarioColumns {
+    /// Find the columns among `headers` (names trimmed); `week` and every channel are required.
+    fn find(
+        headers: &csv::StringRecord,
+        channels: &[String],
+        path: &Path,
+    ) -> Result<Self, DecideError> {
+        let find = |name: &str| headers.iter().position(|h| h.trim() == name);
+        let week = find("week").ok_or_else(|| plans_error(path, "missing column 'week'".into()))?;
+        let (scenario, geo) = (find("scenario"), find("geo"));
+        let spend = channels
+            .iter()
+            .map(|c| {
+                find(c).ok_or_else(|| {
+                    plans_error(
+                        path,
+                        format!("missing spend column '{c}' (one per channel)"),
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self {
+            week,
+            scenario,
+            geo,
+            spend,
         })
-        .collect::<Result<Vec<_>, _>>()?;
-    // Per scenario and geo, its rows as (week, spend per channel).
-    type Rows = Vec<(usize, Vec<f64>)>;
-    let mut groups: Vec<(String, String, Rows)> = Vec::new();
-    for (i, rec) in rdr.records().enumerate() {
-        let row = i + 2;
-        let rec = rec.map_err(|e| err(format!("row {row}: {e}")))?;
-        let name = scen_col
-            .and_then(|c| rec.get(c))
-            .map(|s| s.trim().to_string())
-            .unwrap_or_else(|| "plan".into());
-        if name.is_empty() || name == "current" {
+    }
+
+    /// Read every row and group them by scenario and geo.
+    fn group_rows(
+        &self,
+        rdr: &mut csv::Reader<&[u8]>,
+        channels: &[String],
+        path: &Path,
+    ) -> Result<PlanGroups, DecideError> {
+        let mut groups: PlanGroups = Vec::new();
+        for (i, rec) in rdr.records().enumerate() {
+            let row = i + 2;
+            let rec = rec.map_err(|e| plans_error(path, format!("row {row}: {e}")))?;
+            let r = self.parse(&rec, row, channels, path)?;
+            match groups
+                .iter_mut()
+                .find(|s| s.0 == r.scenario && s.1 == r.geo)
+            {
+                Some(s) => s.2.push((r.week, r.spend)),
+                None => groups.push((r.scenario, r.geo, vec![(r.week, r.spend)])),
+            }
+        }
+        Ok(groups)
+    }
+
+    /// Parse data row `row` (the header is row 1): scenario name (default `plan`, never
+    /// `current`), geo, week and every channel's spend.
+    fn parse(
+        &self,
+        rec: &csv::StringRecord,
+        row: usize,
+        channels: &[String],
+        path: &Path,
+    ) -> Result<PlanRow, DecideError> {
+        let err = |m: String| plans_error(path, m);
+        let field = |col: Option<usize>| col.and_then(|c| rec.get(c)).map(|s| s.trim().to_string());
+        let scenario = field(self.scenario).unwrap_or_else(|| "plan".into());
+        if scenario.is_empty() || scenario == "current" {
             return Err(err(format!(
                 "row {row}, column 'scenario': a scenario needs a name other than 'current'"
             )));
         }
-        let geo = geo_col
-            .and_then(|c| rec.get(c))
-            .map(|s| s.trim().to_string())
-            .unwrap_or_default();
-        if geo_col.is_some() && geo.is_empty() {
+        let geo = field(self.geo).unwrap_or_default();
+        if self.geo.is_some() && geo.is_empty() {
             return Err(err(format!("row {row}, column 'geo': empty")));
         }
         let max = mmm_core::spec::MAX_HORIZON_WEEKS;
         let week: usize = rec
-            .get(week_col)
+            .get(self.week)
             .and_then(|w| w.trim().parse().ok())
             .filter(|w| (1..=max).contains(w))
             .ok_or_else(|| {
@@ -654,9 +911,7 @@ pub(crate) fn read_scenario_file(
                     "row {row}, column 'week': must be an integer from 1 to {max} (10 years)"
                 ))
             })?;
-        let spend = ch_cols
-            .iter()
-            .zip(channels)
+        let spend = (self.spend.iter().zip(channels))
             .map(|(&col, ch)| {
                 rec.get(col)
                     .and_then(|v| v.trim().parse::<f64>().ok())
@@ -668,13 +923,69 @@ pub(crate) fn read_scenario_file(
                     })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        match groups.iter_mut().find(|s| s.0 == name && s.1 == geo) {
-            Some(s) => s.2.push((week, spend)),
-            None => groups.push((name, geo, vec![(week, spend)])),
+        Ok(PlanRow {
+            scenario,
+            geo,
+            week,
+            spend,
+        })
+    }
+}
+
+/// One scenario's (and geo's) rows as `plan[channel][week]` over weeks 1..=`horizon`, each
+/// week given exactly once.
+fn assemble_plan(
+    (name, geo, weeks): (String, String, Vec<(usize, Vec<f64>)>),
+    horizon: usize,
+    channels: usize,
+    path: &Path,
+) -> Result<(String, String, Vec<Vec<f64>>), DecideError> {
+    let label = if geo.is_empty() {
+        format!("scenario '{name}'")
+    } else {
+        format!("scenario '{name}', geo '{geo}'")
+    };
+    let mut plan = vec![vec![f64::NAN; horizon]; channels];
+    for (w, spend) in weeks {
+        if !plan[0][w - 1].is_nan() {
+            return Err(plans_error(
+                path,
+                format!("{label}: week {w} appears twice"),
+            ));
+        }
+        for (c, v) in spend.into_iter().enumerate() {
+            plan[c][w - 1] = v;
         }
     }
+    if let Some(w) = (0..horizon).find(|&w| plan[0][w].is_nan()) {
+        return Err(plans_error(
+            path,
+            format!(
+                "{label}: week {} is missing (every scenario needs weeks 1..{horizon})",
+                w + 1
+            ),
+        ));
+    }
+    Ok((name, geo, plan))
+}
+
+/// Parse a scenario file as [`read_scenarios`] does, with an optional `geo` column: each
+/// scenario then has one plan per geo, each with every week 1..H once.
+pub(crate) fn read_scenario_file(
+    path: &Path,
+    channels: &[String],
+) -> Result<ScenarioFile, DecideError> {
+    // Read through the regular-file check: a FIFO or device given as `--plans` would block.
+    let bytes = mmm_core::read_regular_file(path, mmm_core::artifact::MAX_ARTIFACT_BYTES)?;
+    let mut rdr = csv::Reader::from_reader(bytes.as_slice());
+    let headers = rdr
+        .headers()
+        .map_err(|e| plans_error(path, e.to_string()))?
+        .clone();
+    let columns = ScenarioColumns::find(&headers, channels, path)?;
+    let groups = columns.group_rows(&mut rdr, channels, path)?;
     if groups.is_empty() {
-        return Err(err("no rows".into()));
+        return Err(plans_error(path, "no rows".into()));
     }
     let horizon = groups
         .iter()
@@ -683,34 +994,111 @@ pub(crate) fn read_scenario_file(
         .unwrap_or(0);
     let plans = groups
         .into_iter()
-        .map(|(name, geo, weeks)| {
-            let label = if geo.is_empty() {
-                format!("scenario '{name}'")
-            } else {
-                format!("scenario '{name}', geo '{geo}'")
-            };
-            let mut plan = vec![vec![f64::NAN; horizon]; channels.len()];
-            for (w, spend) in weeks {
-                if !plan[0][w - 1].is_nan() {
-                    return Err(err(format!("{label}: week {w} appears twice")));
-                }
-                for (c, v) in spend.into_iter().enumerate() {
-                    plan[c][w - 1] = v;
-                }
-            }
-            if let Some(w) = (0..horizon).find(|&w| plan[0][w].is_nan()) {
-                return Err(err(format!(
-                    "{label}: week {} is missing (every scenario needs weeks 1..{horizon})",
-                    w + 1
-                )));
-            }
-            Ok((name, geo, plan))
-        })
+        .map(|group| assemble_plan(group, horizon, channels.len(), path))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(ScenarioFile {
-        has_geo: geo_col.is_some(),
+        has_geo: columns.geo.is_some(),
         plans,
     })
+}
+
+/// Period index where the scenarios start and the dates of their weeks; the current plan
+/// repeats the `horizon` weeks before the start, so the data must have them.
+pub(crate) fn scenario_start(
+    spec: &LoadedSpec,
+    design: &Design,
+    opts: &OptimizeOptions,
+    horizon: usize,
+) -> Result<(usize, Vec<i32>), DecideError> {
+    let period_days = spec.spec.data.period_days as i32;
+    let (start, dates) = plan_start(design, period_days, opts.start.as_deref(), horizon)?;
+    if start < horizon {
+        return Err(DecideError::Input(format!(
+            "the current plan repeats the {horizon} weeks before the start; the data has only {start}"
+        )));
+    }
+    Ok((start, dates))
+}
+
+/// The stage's input records with the plans file's added.
+pub(crate) fn with_plans_record(
+    records: &[FileRecord],
+    plans_file: &Path,
+) -> Result<Vec<FileRecord>, DecideError> {
+    let mut records = records.to_vec();
+    records.push(mmm_core::file_record(plans_file)?);
+    Ok(records)
+}
+
+/// The manifest settings common to the national and the geo scenario stage.
+pub(crate) fn scenario_settings(
+    plans_file: &Path,
+    dates: &[i32],
+    opts: &OptimizeOptions,
+) -> serde_json::Value {
+    serde_json::json!({
+        "plans": plans_file.display().to_string(),
+        "start": mmm_core::dates::iso(dates[0]),
+        "record": opts.record,
+    })
+}
+
+/// comparison.json's row of one scenario: its spend and lift, and its gain over the current
+/// plan per draw.
+fn scenario_row(
+    name: &str,
+    plan: &[Vec<f64>],
+    lift: &[f64],
+    current_lift: &[f64],
+    spec: &LoadedSpec,
+) -> serde_json::Value {
+    let d = &spec.spec.decisions;
+    let (interval, risk) = (d.interval, d.optimizer.risk_level);
+    let spend: f64 = plan.iter().flatten().sum();
+    let gain: Vec<f64> = lift.iter().zip(current_lift).map(|(a, b)| a - b).collect();
+    serde_json::json!({
+        "scenario": name,
+        "spend": spend,
+        "lift": lift_summary(lift, interval, risk),
+        "profit_mean": d.margin * mean(lift) - spend,
+        "lift_minus_current": lift_summary(&gain, interval, risk),
+        "prob_beats_current": prob_greater(lift, current_lift, lift.len()),
+    })
+}
+
+/// Every scenario and the current plan evaluated over all draws: the rows of
+/// scenarios.parquet and comparison.json.
+fn compare_scenarios(
+    pm: &PlanModel,
+    names: &[String],
+    current: &[Vec<f64>],
+    scenarios: &[Scenario],
+    dates: &[i32],
+    spec: &LoadedSpec,
+) -> (AllocationRows, serde_json::Value) {
+    let d = &spec.spec.decisions;
+    let (interval, risk) = (d.interval, d.optimizer.risk_level);
+    let mut rows = AllocationRows::default();
+    let current_lift = rows.push_plan(
+        "current", pm, current, names, None, interval, risk, d.margin,
+    );
+    let mut table = Vec::new();
+    for (name, plan) in scenarios {
+        let lift = rows.push_plan(name, pm, plan, names, None, interval, risk, d.margin);
+        table.push(scenario_row(name, plan, &lift, &current_lift, spec));
+    }
+    let comparison = serde_json::json!({
+        "start": mmm_core::dates::iso(dates[0]),
+        "horizon_weeks": dates.len(),
+        "current": {
+            "definition": "actual spend of the horizon-length window right before the start, week by week",
+            "spend": current.iter().flatten().sum::<f64>(),
+            "lift": lift_summary(&current_lift, interval, risk),
+        },
+        "scenarios": table,
+        "interval": interval,
+    });
+    (rows, comparison)
 }
 
 /// The scenario stage: outcome distributions of plans from a file vs the current plan;
@@ -738,72 +1126,18 @@ pub fn run_scenario(
     let scenarios = read_scenarios(plans_file, &names)?;
     one_scenario_to_record(opts, scenarios.len(), plans_file)?;
     let horizon = scenarios[0].1[0].len();
-    let d = &spec.spec.decisions;
-    let period_days = spec.spec.data.period_days as i32;
-    let (start, dates) = plan_start(&inp.design, period_days, opts.start.as_deref(), horizon)?;
-    if start < horizon {
-        return Err(DecideError::Input(format!(
-            "the current plan repeats the {horizon} weeks before the start; the data has only {start}"
-        )));
-    }
-    let mut records = inp.records.clone();
-    records.push(mmm_core::file_record(plans_file)?);
-    let [features, fit] = &inp.upstream;
-    let stage_inputs = mmm_core::StageInputs::new(spec, &[features, fit], records)
-        .with_options(opts.freshness_key());
-    let Some(mut writer) = StageWriter::begin(
-        out_dir,
-        &mmm_core::stage_id!(SCENARIO_STAGE),
-        stage_inputs,
-        opts.force,
-    )?
+    let (start, dates) = scenario_start(spec, &inp.design, opts, horizon)?;
+    let records = with_plans_record(&inp.records, plans_file)?;
+    let Some(mut writer) =
+        begin_stage(spec, &inp.upstream, records, opts, SCENARIO_STAGE, out_dir)?
     else {
         return Ok(None);
     };
-    let pm = PlanModel::new(
-        &inp.model,
-        &inp.posterior.theta,
-        spend_scales(&inp.design),
-        inp.design.scales.target,
-        start,
-        horizon,
-    );
-    let (interval, risk) = (d.interval, d.optimizer.risk_level);
+    let pm = inp.plan_model(start, horizon);
     let current: Vec<Vec<f64>> = (0..names.len())
         .map(|c| inp.design.spend(c)[start - horizon..start].to_vec())
         .collect();
-    let mut rows = AllocationRows::default();
-    let current_lift = rows.push_plan(
-        "current", &pm, &current, &names, None, interval, risk, d.margin,
-    );
-    let mut table = Vec::new();
-    for (name, plan) in &scenarios {
-        let lift = rows.push_plan(name, &pm, plan, &names, None, interval, risk, d.margin);
-        let spend: f64 = plan.iter().flatten().sum();
-        table.push(serde_json::json!({
-            "scenario": name,
-            "spend": spend,
-            "lift": lift_summary(&lift, interval, risk),
-            "profit_mean": d.margin * mean(&lift) - spend,
-            "lift_minus_current": lift_summary(
-                &lift.iter().zip(&current_lift).map(|(a, b)| a - b).collect::<Vec<_>>(),
-                interval,
-                risk,
-            ),
-            "prob_beats_current": lift.iter().zip(&current_lift).filter(|(a, b)| a > b).count() as f64 / lift.len() as f64,
-        }));
-    }
-    let comparison = serde_json::json!({
-        "start": mmm_core::dates::iso(dates[0]),
-        "horizon_weeks": horizon,
-        "current": {
-            "definition": "actual spend of the horizon-length window right before the start, week by week",
-            "spend": current.iter().flatten().sum::<f64>(),
-            "lift": lift_summary(&current_lift, interval, risk),
-        },
-        "scenarios": table,
-        "interval": interval,
-    });
+    let (rows, comparison) = compare_scenarios(&pm, &names, &current, &scenarios, &dates, spec);
     writer.write_parquet("scenarios.parquet", &rows.build()?, &schemas::allocation())?;
     writer.write_json("comparison.json", &comparison, None)?;
     if opts.record {
@@ -817,14 +1151,10 @@ pub fn run_scenario(
             plan.clone(),
             &lift,
             pm.total_prediction(plan),
-            interval,
+            spec.spec.decisions.interval,
         );
         writer.write_json(RECORD_FILE, &record, None)?;
     }
-    let settings = serde_json::json!({
-        "plans": plans_file.display().to_string(),
-        "start": mmm_core::dates::iso(dates[0]),
-        "record": opts.record,
-    });
+    let settings = scenario_settings(plans_file, &dates, opts);
     Ok(Some(writer.finish(None, settings, RunStatus::Complete)?))
 }
