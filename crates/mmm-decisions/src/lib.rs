@@ -108,9 +108,11 @@ fn channel_totals(
         .map(|(c, name)| {
             let spend: f64 = design.spend(c)[..nt].iter().sum();
             let contribution = contributions[c].clone();
-            let mediated = model
-                .is_mediated(c)
-                .then(|| mediated_totals(model, thetas, c, nt, design.scales.target));
+            let mediated = model.is_mediated(c).then(|| {
+                let scale = design.scales.target;
+                let total = |theta: &Vec<f64>| model.mediated_total(theta, c, 0..nt) * scale;
+                thetas.iter().map(total).collect()
+            });
             ChannelDraws {
                 mediated,
                 channel: name.clone(),
@@ -135,24 +137,6 @@ fn channel_totals(
                 contribution,
                 spend,
             }
-        })
-        .collect()
-}
-
-/// Channel c's mediated contribution over the first `nt` periods per draw, in target units.
-fn mediated_totals(
-    model: &MmmModel,
-    thetas: &[Vec<f64>],
-    c: usize,
-    nt: usize,
-    scale: f64,
-) -> Vec<f64> {
-    let mut term = vec![0.0; model.periods()];
-    thetas
-        .iter()
-        .map(|theta| {
-            model.mediated_term(theta, c, &mut term);
-            term[..nt].iter().sum::<f64>() * scale
         })
         .collect()
 }

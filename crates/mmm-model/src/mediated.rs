@@ -35,7 +35,7 @@ pub(crate) struct Mediator {
 impl Mediator {
     /// The mediator equation's part of a joint constrained or unconstrained vector.
     pub(crate) fn part<'a>(&self, joint: &'a [f64]) -> &'a [f64] {
-        &joint[self.at..self.at + self.model.dim()]
+        &joint[self.range()]
     }
 
     /// The range of its coordinates in the joint vector.
@@ -186,6 +186,14 @@ impl MmmModel {
                 }
             }
         }
+    }
+
+    /// [`Self::mediated_term`] summed over `periods` (clipped to the model's periods).
+    pub fn mediated_total(&self, theta: &[f64], c: usize, periods: std::ops::Range<usize>) -> f64 {
+        let n = self.n;
+        let mut term = vec![0.0; n];
+        self.mediated_term(theta, c, &mut term);
+        term[periods.start.min(n)..periods.end.min(n)].iter().sum()
     }
 
     /// [`Self::mediated_term`] for a scaled spend series `spend` (a plan), one value per

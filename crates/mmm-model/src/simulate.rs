@@ -196,14 +196,8 @@ impl MmmModel {
     /// Each mediated channel's part of its contribution that passes through the mediators,
     /// summed over `periods` (model scale; 0 for a channel that acts directly only).
     pub fn mediated_contributions(&self, theta: &[f64], periods: Range<usize>) -> Vec<f64> {
-        let n = self.periods();
-        let periods = periods.start.min(n)..periods.end.min(n);
-        let mut term = vec![0.0; n];
         (0..self.channel_names().len())
-            .map(|c| {
-                self.mediated_term(theta, c, &mut term);
-                term[periods.clone()].iter().sum()
-            })
+            .map(|c| self.mediated_total(theta, c, periods.clone()))
             .collect()
     }
 }

@@ -95,13 +95,6 @@ impl Spec {
         Some(sub)
     }
 
-    /// Channels that act through a mediator (any of them).
-    pub fn is_mediated(&self, channel: &str) -> bool {
-        self.mediators
-            .iter()
-            .any(|m| m.channels.iter().any(|c| c == channel))
-    }
-
     /// Problems of the `[[mediators]]` blocks.
     pub(super) fn mediator_problems(&self, problems: &mut Problems) {
         for (i, m) in self.mediators.iter().enumerate() {
@@ -255,7 +248,7 @@ mod tests {
         let m = &spec.mediators[0];
         assert_eq!(m.effect_prior, Prior::HalfNormal { sigma: 2.0 });
         assert_eq!(m.expected_sign, ExpectedSign::Positive);
-        assert!(spec.is_mediated("tv") && !spec.is_mediated("search"));
+        assert_eq!(m.channels, ["tv"]);
         let sub = spec.mediator_spec(0).expect("sub-spec");
         assert_eq!(sub.data.target, "awareness");
         assert_eq!(sub.channels.len(), 1);
