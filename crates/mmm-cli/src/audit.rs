@@ -528,20 +528,7 @@ pub fn diff(a: &Path, b: &Path, json: bool) -> Result<u8> {
         (Some(r), _) => {
             println!("results per channel (ROAS mean [interval], media share):");
             for ch in &r.channels {
-                println!(
-                    "  {}: {:.4} [{:.4}, {:.4}] -> {:.4} [{:.4}, {:.4}] ({:+.1}%), share {:.3} -> {:.3}{}",
-                    ch.channel,
-                    ch.roas_a.mean,
-                    ch.roas_a.lower,
-                    ch.roas_a.upper,
-                    ch.roas_b.mean,
-                    ch.roas_b.lower,
-                    ch.roas_b.upper,
-                    100.0 * ch.roas_relative_change,
-                    ch.share_a.mean,
-                    ch.share_b.mean,
-                    if ch.sign_flip { "  SIGN FLIP" } else { "" }
-                );
+                println!("  {ch}");
             }
             for p in r.parameters.iter().filter(|p| p.sign_flip) {
                 println!("  parameter {} flipped sign", p.parameter);

@@ -494,40 +494,107 @@ fn apply_overrides(
 }
 
 /// Write `bytes` unless the file already holds exactly them (keeps reruns quiet and atomic).
-fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<(), String> {
+fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<()> {
     if std::fs::read(path).is_ok_and(|old| old == bytes) {
         return Ok(());
     }
-    mmm_core::write_atomic(path, bytes).map_err(|e| e.to_string())
+    Ok(mmm_core::write_atomic(path, bytes)?)
 }
 
 /// The rows of `shared` selected by `filter`, without the filter columns, as CSV.
-fn filtered_csv(shared: &RawTable, filter: &[(String, String)]) -> Result<Vec<u8>, String> {
+fn filtered_csv(shared: &RawTable, filter: &[(String, String)]) -> Result<Vec<u8>> {
     let mut keep = vec![true; shared.rows];
     for (col, value) in filter {
         let cells = shared
             .column(col)
-            .ok_or_else(|| format!("filter column '{col}' is not in the shared table"))?;
+            .with_context(|| format!("filter column '{col}' is not in the shared table"))?;
         for (row, k) in keep.iter_mut().enumerate() {
             *k &= cells.value(row).trim() == value;
         }
     }
     let rows: Vec<usize> = (0..shared.rows).filter(|&r| keep[r]).collect();
     if rows.is_empty() {
-        return Err("the filter selects no rows of the shared table".into());
+        bail!("the filter selects no rows of the shared table");
     }
     let columns: Vec<usize> = (0..shared.names.len())
         .filter(|&c| !filter.iter().any(|(f, _)| *f == shared.names[c]))
         .collect();
     let mut w = csv::Writer::from_writer(Vec::new());
-    let err = |e: csv::Error| e.to_string();
-    w.write_record(columns.iter().map(|&c| shared.names[c].as_str()))
-        .map_err(err)?;
+    w.write_record(columns.iter().map(|&c| shared.names[c].as_str()))?;
     for &r in &rows {
-        w.write_record(columns.iter().map(|&c| shared.cells[c].value(r)))
-            .map_err(err)?;
+        w.write_record(columns.iter().map(|&c| shared.cells[c].value(r)))?;
     }
-    w.into_inner().map_err(|e| e.to_string())
+    Ok(w.into_inner()?)
+}
+
+/// The entity's spec (with its overrides applied) and data file, written under `inputs` when
+/// they differ from the given files.
+fn prepare_inputs(
+    entity: &Entity,
+    plan: &Plan,
+    shared: Option<&RawTable>,
+    inputs: &Path,
+) -> Result<(PathBuf, PathBuf)> {
+    let spec = &plan.spec;
+    let spec_text =
+        std::fs::read_to_string(spec).with_context(|| format!("spec {}", spec.display()))?;
+    let spec_path = if plan.overrides.is_empty() {
+        spec.clone()
+    } else {
+        let doc: toml::Table =
+            toml::from_str(&spec_text).with_context(|| format!("spec {}", spec.display()))?;
+        let doc = apply_overrides(doc, &plan.overrides).map_err(anyhow::Error::msg)?;
+        let text = toml::to_string(&doc)?;
+        let path = inputs.join(format!("{}.spec.toml", entity.name));
+        write_if_changed(&path, text.as_bytes())?;
+        path
+    };
+    let data_path = match &plan.source {
+        Source::File(p) => p.clone(),
+        Source::Filter(filter) => {
+            let shared = shared.context("a filter needs --table")?;
+            let path = inputs.join(format!("{}.csv", entity.name));
+            write_if_changed(&path, &filtered_csv(shared, filter)?)?;
+            path
+        }
+    };
+    Ok((spec_path, data_path))
+}
+
+/// `mmm run` of one entity in its own process, its output into `log_path`.
+fn run_process(
+    plan: &Plan,
+    (spec_path, data_path): (&Path, &Path),
+    run_dir: &Path,
+    log_path: &Path,
+    threads: usize,
+    settings: &BatchArgs,
+) -> Result<std::process::ExitStatus> {
+    let log =
+        std::fs::File::create(log_path).with_context(|| format!("log {}", log_path.display()))?;
+    let log2 = log.try_clone()?;
+    let mut cmd = Command::new(std::env::current_exe()?);
+    cmd.arg("run")
+        .arg("--spec")
+        .arg(spec_path)
+        .arg("--data")
+        .arg(data_path)
+        .arg("--out")
+        .arg(run_dir)
+        .args(["--threads", &threads.to_string()])
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(log2);
+    if let Some(calendar) = &plan.calendar {
+        cmd.arg("--calendar").arg(calendar);
+    }
+    if settings.no_refits {
+        cmd.arg("--no-refits");
+    }
+    if settings.force {
+        cmd.arg("--force");
+    }
+    Ok(cmd.status()?)
 }
 
 fn run_entity(
@@ -546,82 +613,34 @@ fn run_entity(
         seconds: start.elapsed().as_secs_f64(),
         roas: Vec::new(),
     };
-    let Plan {
-        source,
-        spec,
-        calendar,
-        overrides,
-    } = match &entity.plan {
+    let plan = match &entity.plan {
         Ok(p) => p,
         Err(e) => return refused(e.clone()),
     };
     let inputs = out.join("_batch").join("inputs");
     let logs = out.join("_batch").join("logs");
-    let prepared = (|| {
-        std::fs::create_dir_all(&inputs).map_err(|e| e.to_string())?;
-        std::fs::create_dir_all(&logs).map_err(|e| e.to_string())?;
-        let spec_text =
-            std::fs::read_to_string(spec).map_err(|e| format!("spec {}: {e}", spec.display()))?;
-        let spec_path = if overrides.is_empty() {
-            spec.clone()
-        } else {
-            let doc: toml::Table =
-                toml::from_str(&spec_text).map_err(|e| format!("spec {}: {e}", spec.display()))?;
-            let doc = apply_overrides(doc, overrides)?;
-            let text = toml::to_string(&doc).map_err(|e| e.to_string())?;
-            let path = inputs.join(format!("{}.spec.toml", entity.name));
-            write_if_changed(&path, text.as_bytes())?;
-            path
-        };
-        let data_path = match source {
-            Source::File(p) => p.clone(),
-            Source::Filter(filter) => {
-                let shared = shared.ok_or("a filter needs --table")?;
-                let path = inputs.join(format!("{}.csv", entity.name));
-                write_if_changed(&path, &filtered_csv(shared, filter)?)?;
-                path
-            }
-        };
-        Ok::<_, String>((spec_path, data_path))
-    })();
+    let prepared = std::fs::create_dir_all(&inputs)
+        .and_then(|()| std::fs::create_dir_all(&logs))
+        .map_err(anyhow::Error::from)
+        .and_then(|()| prepare_inputs(entity, plan, shared, &inputs));
     let (spec_path, data_path) = match prepared {
         Ok(p) => p,
-        Err(e) => return refused(format!("{}: {e}", entity.name)),
+        Err(e) => return refused(format!("{}: {e:#}", entity.name)),
     };
     let log_path = logs.join(format!("{}.log", entity.name));
     let run_dir = out.join(&entity.name);
-    let status = (|| {
-        let log = std::fs::File::create(&log_path).map_err(|e| e.to_string())?;
-        let log2 = log.try_clone().map_err(|e| e.to_string())?;
-        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-        let mut cmd = Command::new(exe);
-        cmd.arg("run")
-            .arg("--spec")
-            .arg(&spec_path)
-            .arg("--data")
-            .arg(&data_path)
-            .arg("--out")
-            .arg(&run_dir)
-            .args(["--threads", &threads.to_string()])
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(log2);
-        if let Some(calendar) = calendar {
-            cmd.arg("--calendar").arg(calendar);
-        }
-        if settings.no_refits {
-            cmd.arg("--no-refits");
-        }
-        if settings.force {
-            cmd.arg("--force");
-        }
-        cmd.status().map_err(|e| e.to_string())
-    })();
+    let paths = (spec_path.as_path(), data_path.as_path());
+    let status = run_process(plan, paths, &run_dir, &log_path, threads, settings);
     let seconds = start.elapsed().as_secs_f64();
     let code = match status {
         Ok(s) => s.code().map_or(-1, i64::from),
-        Err(e) => return refused(format!("{}: cannot start mmm run: {e}", entity.name)),
+        Err(e) => return refused(format!("{}: cannot start mmm run: {e:#}", entity.name)),
     };
+    finished_outcome(code, &run_dir, &log_path, seconds)
+}
+
+/// The outcome of a finished `mmm run` from its exit code, log and run directory.
+fn finished_outcome(code: i64, run_dir: &Path, log_path: &Path, seconds: f64) -> Outcome {
     let status = match code {
         0 => "ok",
         3 => "gates_failed",
@@ -631,7 +650,7 @@ fn run_entity(
     let message = if matches!(status, "ok") {
         String::new()
     } else {
-        last_error(&log_path)
+        last_error(log_path)
     };
     let gates = std::fs::read(run_dir.join("diagnose").join("diagnostics.json"))
         .ok()

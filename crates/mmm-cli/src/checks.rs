@@ -120,24 +120,10 @@ pub fn print_comparison(c: &Comparison, w: &mut dyn Write, quiet: bool) -> std::
         writeln!(w, "{} -> {}", r.run_a, r.run_b)?;
         writeln!(
             w,
-            "  channel  ROAS a [interval]  ROAS b [interval]  change  share a -> b"
+            "  channel: ROAS a [interval] -> ROAS b [interval] (change), share a -> b"
         )?;
         for ch in &r.channels {
-            writeln!(
-                w,
-                "  {}  {:.4} [{:.4}, {:.4}]  {:.4} [{:.4}, {:.4}]  {:+.1}%  {:.3} -> {:.3}{}",
-                ch.channel,
-                ch.roas_a.mean,
-                ch.roas_a.lower,
-                ch.roas_a.upper,
-                ch.roas_b.mean,
-                ch.roas_b.lower,
-                ch.roas_b.upper,
-                100.0 * ch.roas_relative_change,
-                ch.share_a.mean,
-                ch.share_b.mean,
-                if ch.sign_flip { "  SIGN FLIP" } else { "" }
-            )?;
+            writeln!(w, "  {ch}")?;
         }
         writeln!(
             w,

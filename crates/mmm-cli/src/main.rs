@@ -12,6 +12,7 @@ mod checks;
 mod geo_recovery;
 mod init;
 mod interrupt;
+mod plan_summary;
 mod remote;
 mod sbc;
 mod schemas;
@@ -51,175 +52,27 @@ enum Command {
     #[command(subcommand)]
     Spec(SpecCommand),
     /// Write the JSON schemas of the spec, manifest and artifacts (or check them).
-    Schemas {
-        /// Directory that holds the schema files.
-        #[arg(long, default_value = "schemas")]
-        dir: PathBuf,
-        /// Do not write; fail when the files differ from what would be written.
-        #[arg(long)]
-        check: bool,
-    },
+    Schemas(SchemasArgs),
     /// Stage 1: check the raw data against the contract; write table.parquet and contract.json.
-    Validate {
-        #[command(flatten)]
-        common: StageArgs,
-        /// Raw data file (.csv or .parquet): wide (one row per period, or period and geo) or
-        /// long (spec `data.layout`).
-        #[arg(long)]
-        data: PathBuf,
-        /// Campaign-to-channel mapping (CSV or Parquet with `campaign` and `channel` columns)
-        /// for long inputs with campaign rows.
-        #[arg(long)]
-        campaign_map: Option<PathBuf>,
-        /// Holiday and event calendar (CSV or Parquet with columns `event` and `date`): each
-        /// event declared in the spec's [[events]] takes the dates of its rows.
-        #[arg(long)]
-        calendar: Option<PathBuf>,
-        /// The previous run's validate/table.parquet: report refresh drift against it.
-        #[arg(long)]
-        previous: Option<PathBuf>,
-        /// Where the ingestion SQL (long-format pivots, daily-to-weekly aggregation) runs:
-        /// `local` (this process), `ballista` (a Ballista scheduler and executor started in this
-        /// process) or a Ballista scheduler URL `df://HOST:PORT`. Ballista needs a build with
-        /// `--features ballista`; the validated table is identical on every engine.
-        #[arg(long, default_value = "local")]
-        sql_engine: mmm_contracts::SqlEngine,
-    },
+    Validate(ValidateArgs),
     /// Stage 2: scale on the training window and build the design; write design.parquet, scales.json.
-    Features {
-        #[command(flatten)]
-        common: StageArgs,
-        /// Directory of a finished validate stage.
-        #[arg(long)]
-        validate: PathBuf,
-    },
+    Features(FeaturesArgs),
     /// Stage 3: sample the posterior with NUTS; write draws.parquet and sample_stats.parquet.
-    Fit {
-        #[command(flatten)]
-        common: StageArgs,
-        /// Directory of a finished features stage.
-        #[arg(long)]
-        features: PathBuf,
-        #[command(flatten)]
-        sampling: SamplingArgs,
-    },
+    Fit(FitArgs),
     /// Stage 4: convergence, predictive checks and gates; write diagnostics.json and ppc.parquet.
-    Diagnose {
-        #[command(flatten)]
-        common: StageArgs,
-        /// Directory of a finished features stage.
-        #[arg(long)]
-        features: PathBuf,
-        /// Directory of a finished fit stage.
-        #[arg(long)]
-        fit: PathBuf,
-        /// Skip the refit checks (bootstrap sign stability, rolling-origin cross-validation).
-        #[arg(long)]
-        no_refits: bool,
-    },
+    Diagnose(DiagnoseArgs),
     /// Stage 5: counterfactual contributions, shares and ROAS; write contributions, decomposition, roi.
-    Decide {
-        #[command(flatten)]
-        common: StageArgs,
-        /// Directory of a finished features stage.
-        #[arg(long)]
-        features: PathBuf,
-        /// Directory of a finished fit stage.
-        #[arg(long)]
-        fit: PathBuf,
-        /// Directory of a finished diagnose stage.
-        #[arg(long)]
-        diagnose: PathBuf,
-    },
+    Decide(DecideArgs),
     /// Stage 6: render report.html and model_card.md from a run directory alone.
-    Report {
-        /// Run directory holding the validate .. decide stage directories and spec.toml.
-        #[arg(long)]
-        run: PathBuf,
-        /// Output directory (default: RUN/report).
-        #[arg(long)]
-        out: Option<PathBuf>,
-        /// Redo even when the outputs are fresh.
-        #[arg(long)]
-        force: bool,
-    },
+    Report(ReportArgs),
     /// Budget optimizer over all posterior draws; write allocation.parquet and plan.json.
-    Optimize {
-        #[command(flatten)]
-        common: StageArgs,
-        #[command(flatten)]
-        plan: PlanArgs,
-        /// Total budget over the horizon in currency (default: the spec's, else the reference spend).
-        #[arg(long)]
-        budget: Option<f64>,
-        /// Objective (default: the spec's decisions.optimizer.objective).
-        #[arg(long, value_parser = parse_objective)]
-        objective: Option<mmm_core::spec::Objective>,
-        /// Horizon in weeks (default: the spec's decisions.optimizer.horizon_weeks).
-        #[arg(long)]
-        weeks: Option<usize>,
-    },
+    Optimize(OptimizeArgs),
     /// Outcome distributions of spend plans from a file (week x channel) vs the current plan.
-    Scenario {
-        #[command(flatten)]
-        common: StageArgs,
-        #[command(flatten)]
-        plan: PlanArgs,
-        /// CSV with columns `scenario` (optional), `week` (1..H) and one spend column per channel;
-        /// for a geo hierarchy also `geo` (optional: without it a national plan is split over
-        /// geos by their shares of each channel's current spend).
-        #[arg(long)]
-        plans: PathBuf,
-    },
+    Scenario(ScenarioArgs),
     /// Compare a recorded decision's predicted outcome with realized outcomes.
-    Review {
-        /// decision_record.json written by `mmm optimize --record` or `mmm scenario --record`.
-        #[arg(long)]
-        record: PathBuf,
-        /// CSV with the data's date and target columns covering the plan's weeks (for a geo
-        /// hierarchy's record, also its geo column, every week in every geo).
-        #[arg(long)]
-        actuals: PathBuf,
-        /// Output directory (review.json).
-        #[arg(long)]
-        out: PathBuf,
-    },
+    Review(ReviewArgs),
     /// Run every stage in order into a run directory.
-    Run {
-        /// Model spec (TOML). Frozen into RUN/spec.toml.
-        #[arg(long)]
-        spec: PathBuf,
-        /// Raw data file (.csv or .parquet): wide or long (spec `data.layout`).
-        #[arg(long)]
-        data: PathBuf,
-        /// Campaign-to-channel mapping (CSV or Parquet with `campaign` and `channel` columns)
-        /// for long inputs with campaign rows.
-        #[arg(long)]
-        campaign_map: Option<PathBuf>,
-        /// Holiday and event calendar (CSV or Parquet with columns `event` and `date`): each
-        /// event declared in the spec's [[events]] takes the dates of its rows.
-        #[arg(long)]
-        calendar: Option<PathBuf>,
-        /// The previous run's validate/table.parquet: report refresh drift against it.
-        #[arg(long)]
-        previous: Option<PathBuf>,
-        /// A previous run directory of this model (an earlier refresh): its table gives the
-        /// refresh drift (unless --previous is given), and `mmm compare PREVIOUS OUT` is recorded
-        /// in OUT/compare and shown in the report; a failed guardrail gives exit code 3.
-        #[arg(long)]
-        previous_run: Option<PathBuf>,
-        /// Run directory to create or update.
-        #[arg(long)]
-        out: PathBuf,
-        /// Redo every stage even when its outputs are fresh.
-        #[arg(long)]
-        force: bool,
-        #[command(flatten)]
-        sampling: SamplingArgs,
-        /// Skip the refit checks in the diagnose stage.
-        #[arg(long)]
-        no_refits: bool,
-    },
+    Run(RunArgs),
     /// Run every stage for many entities (brands, markets) listed in a file, with a bounded pool
     /// of worker processes; resumable (fresh stages are skipped); one failing entity never stops
     /// the others. Writes OUT/ENTITY/ per entity and OUT/batch_summary.parquet; exit code 5 when
@@ -227,130 +80,346 @@ enum Command {
     Batch(batch::BatchArgs),
     /// Compare runs: ROI, shares, parameters, sign flips and prediction drift of each later run
     /// against the first (guardrail: exit code 3), and a PSIS-LOO ranking of runs on the same data.
-    Compare {
-        /// Run directories (at least two); the first is the reference.
-        #[arg(required = true, num_args = 2..)]
-        runs: Vec<PathBuf>,
-        /// Directory to write compare.json into.
-        #[arg(long)]
-        out: Option<PathBuf>,
-    },
+    Compare(CompareArgs),
     /// Audit a run: print each stage's lineage (crate and version, spec hash, seed, inputs and
     /// outputs with their sha256) and verify every hash; exit code 4 when an output changed or
     /// is missing, an input changed since its stage ran, or a stage came from another spec.
-    Inspect {
-        /// Run directory.
-        run: PathBuf,
-        /// Print JSON instead of text.
-        #[arg(long)]
-        json: bool,
-    },
+    Inspect(InspectArgs),
     /// What changed between two runs: spec keys, data (rows added or removed, changed history,
     /// drift of the modeling table) and results per channel (ROAS, shares, sign flips).
-    Diff {
-        /// Earlier run directory.
-        run_a: PathBuf,
-        /// Later run directory.
-        run_b: PathBuf,
-        /// Print JSON instead of text.
-        #[arg(long)]
-        json: bool,
-    },
+    Diff(DiffArgs),
     /// Simulation-based calibration of model and sampler on a spec's inputs (developer check;
     /// `cargo xtask sbc` runs it on the fixture): writes sbc.json, ranks.csv and rank_histograms.svg.
-    Sbc {
-        /// Model spec (TOML).
-        #[arg(long)]
-        spec: PathBuf,
-        /// Raw data file: its spend, controls and dates are the simulation inputs.
-        #[arg(long)]
-        data: PathBuf,
-        /// Output directory.
-        #[arg(long)]
-        out: PathBuf,
-        /// Simulations (N).
-        #[arg(long, default_value_t = 200)]
-        sims: usize,
-        /// Thinned posterior draws per simulation (L); ranks are 0..=L.
-        #[arg(long, default_value_t = 99)]
-        ranks: usize,
-        /// Histogram bins for the chi-square test; must divide L + 1.
-        #[arg(long, default_value_t = 20)]
-        bins: usize,
-        /// Chains per fit.
-        #[arg(long, default_value_t = 2)]
-        chains: usize,
-        /// Warm-up iterations per chain.
-        #[arg(long, default_value_t = 500)]
-        tune: u64,
-        /// Kept draws per chain, thinned to L (2 x 1000 draws thinned to 99 keep every 20th, far
-        /// enough apart that autocorrelation does not bend the rank histogram).
-        #[arg(long, default_value_t = 1000)]
-        draws: u64,
-        /// Level of each parameter's uniformity test.
-        #[arg(long, default_value_t = 0.01)]
-        alpha: f64,
-        /// Fits run at once (0 = one per core).
-        #[arg(long, default_value_t = 0)]
-        workers: usize,
-    },
+    Sbc(SbcArgs),
     /// Parameter recovery (developer check; `cargo xtask recovery` runs it on the fixture): fit
     /// data simulated from prior draws with the spec's sampler settings and report how often
     /// the central intervals of every parameter and channel contribution cover the truth
     /// (recovery.json; exit code 3 when a coverage is outside its binomial band).
-    Recovery {
-        /// Model spec (TOML).
-        #[arg(long)]
-        spec: PathBuf,
-        /// Truth file (TOML, as for `mmm simulate`): every simulation uses these parameters
-        /// (the rest drawn once from their priors) and differs only in its noise, instead of
-        /// drawing each simulation's parameters from the prior.
-        #[arg(long)]
-        truth: Option<PathBuf>,
-        /// Raw data file: its spend, controls and dates are the simulation inputs.
-        #[arg(long)]
-        data: PathBuf,
-        /// Output directory.
-        #[arg(long)]
-        out: PathBuf,
-        /// Simulated data sets.
-        #[arg(long, default_value_t = 100)]
-        sims: usize,
-        /// Central interval levels to check (comma-separated).
-        #[arg(long, value_delimiter = ',', default_value = "0.5,0.9")]
-        levels: Vec<f64>,
-        /// Family-wise level of the coverage checks (split over quantities x levels).
-        #[arg(long, default_value_t = 0.01)]
-        alpha: f64,
-        /// Fits run at once (0 = one per core).
-        #[arg(long, default_value_t = 0)]
-        workers: usize,
-        /// Geo hierarchy: the smallest share of geo-channel pairs whose true ROAS must lie in
-        /// its `decisions.interval` interval (exit code 3 below it).
-        #[arg(long, default_value_t = 0.9)]
-        min_coverage: f64,
-    },
+    Recovery(RecoveryArgs),
     /// Draw a data set from the model at known parameters: OUT/data.csv (the spec's data with
     /// the target replaced by one draw) and OUT/truth.json (the parameters and each channel's
     /// true contribution, share, ROAS and ROI over the training window), for recovery checks.
-    Simulate {
-        /// Model spec (TOML; wide, national data).
-        #[arg(long)]
-        spec: PathBuf,
-        /// Raw data file whose dates, spend and controls are the simulation's inputs.
-        #[arg(long)]
-        data: PathBuf,
-        /// Truth file (TOML): optional `seed`, and a `[parameters]` table of constrained values
-        /// by name (`"beta[x1]" = 0.4`); parameters left out are drawn from their priors.
-        #[arg(long)]
-        truth: PathBuf,
-        /// Output directory.
-        #[arg(long)]
-        out: PathBuf,
-        /// Seed of the noise and prior draws (overrides the truth file's and the spec's).
-        #[arg(long)]
-        seed: Option<u64>,
-    },
+    Simulate(SimulateArgs),
+}
+
+/// Arguments of `mmm schemas`.
+#[derive(Args)]
+struct SchemasArgs {
+    /// Directory that holds the schema files.
+    #[arg(long, default_value = "schemas")]
+    dir: PathBuf,
+    /// Do not write; fail when the files differ from what would be written.
+    #[arg(long)]
+    check: bool,
+}
+
+/// Arguments of `mmm validate`.
+#[derive(Args)]
+struct ValidateArgs {
+    #[command(flatten)]
+    common: StageArgs,
+    /// Raw data file (.csv or .parquet): wide (one row per period, or period and geo) or
+    /// long (spec `data.layout`).
+    #[arg(long)]
+    data: PathBuf,
+    /// Campaign-to-channel mapping (CSV or Parquet with `campaign` and `channel` columns)
+    /// for long inputs with campaign rows.
+    #[arg(long)]
+    campaign_map: Option<PathBuf>,
+    /// Holiday and event calendar (CSV or Parquet with columns `event` and `date`): each
+    /// event declared in the spec's [[events]] takes the dates of its rows.
+    #[arg(long)]
+    calendar: Option<PathBuf>,
+    /// The previous run's validate/table.parquet: report refresh drift against it.
+    #[arg(long)]
+    previous: Option<PathBuf>,
+    /// Where the ingestion SQL (long-format pivots, daily-to-weekly aggregation) runs:
+    /// `local` (this process), `ballista` (a Ballista scheduler and executor started in this
+    /// process) or a Ballista scheduler URL `df://HOST:PORT`. Ballista needs a build with
+    /// `--features ballista`; the validated table is identical on every engine.
+    #[arg(long, default_value = "local")]
+    sql_engine: mmm_contracts::SqlEngine,
+}
+
+/// Arguments of `mmm features`.
+#[derive(Args)]
+struct FeaturesArgs {
+    #[command(flatten)]
+    common: StageArgs,
+    /// Directory of a finished validate stage.
+    #[arg(long)]
+    validate: PathBuf,
+}
+
+/// Arguments of `mmm fit`.
+#[derive(Args)]
+struct FitArgs {
+    #[command(flatten)]
+    common: StageArgs,
+    /// Directory of a finished features stage.
+    #[arg(long)]
+    features: PathBuf,
+    #[command(flatten)]
+    sampling: SamplingArgs,
+}
+
+/// Arguments of `mmm diagnose`.
+#[derive(Args)]
+struct DiagnoseArgs {
+    #[command(flatten)]
+    common: StageArgs,
+    /// Directory of a finished features stage.
+    #[arg(long)]
+    features: PathBuf,
+    /// Directory of a finished fit stage.
+    #[arg(long)]
+    fit: PathBuf,
+    /// Skip the refit checks (bootstrap sign stability, rolling-origin cross-validation).
+    #[arg(long)]
+    no_refits: bool,
+}
+
+/// Arguments of `mmm decide`.
+#[derive(Args)]
+struct DecideArgs {
+    #[command(flatten)]
+    common: StageArgs,
+    /// Directory of a finished features stage.
+    #[arg(long)]
+    features: PathBuf,
+    /// Directory of a finished fit stage.
+    #[arg(long)]
+    fit: PathBuf,
+    /// Directory of a finished diagnose stage.
+    #[arg(long)]
+    diagnose: PathBuf,
+}
+
+/// Arguments of `mmm report`.
+#[derive(Args)]
+struct ReportArgs {
+    /// Run directory holding the validate .. decide stage directories and spec.toml.
+    #[arg(long)]
+    run: PathBuf,
+    /// Output directory (default: RUN/report).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Redo even when the outputs are fresh.
+    #[arg(long)]
+    force: bool,
+}
+
+/// Arguments of `mmm optimize`.
+#[derive(Args)]
+struct OptimizeArgs {
+    #[command(flatten)]
+    common: StageArgs,
+    #[command(flatten)]
+    plan: PlanArgs,
+    /// Total budget over the horizon in currency (default: the spec's, else the reference spend).
+    #[arg(long)]
+    budget: Option<f64>,
+    /// Objective (default: the spec's decisions.optimizer.objective).
+    #[arg(long, value_parser = parse_objective)]
+    objective: Option<mmm_core::spec::Objective>,
+    /// Horizon in weeks (default: the spec's decisions.optimizer.horizon_weeks).
+    #[arg(long)]
+    weeks: Option<usize>,
+}
+
+/// Arguments of `mmm scenario`.
+#[derive(Args)]
+struct ScenarioArgs {
+    #[command(flatten)]
+    common: StageArgs,
+    #[command(flatten)]
+    plan: PlanArgs,
+    /// CSV with columns `scenario` (optional), `week` (1..H) and one spend column per channel;
+    /// for a geo hierarchy also `geo` (optional: without it a national plan is split over
+    /// geos by their shares of each channel's current spend).
+    #[arg(long)]
+    plans: PathBuf,
+}
+
+/// Arguments of `mmm review`.
+#[derive(Args)]
+struct ReviewArgs {
+    /// decision_record.json written by `mmm optimize --record` or `mmm scenario --record`.
+    #[arg(long)]
+    record: PathBuf,
+    /// CSV with the data's date and target columns covering the plan's weeks (for a geo
+    /// hierarchy's record, also its geo column, every week in every geo).
+    #[arg(long)]
+    actuals: PathBuf,
+    /// Output directory (review.json).
+    #[arg(long)]
+    out: PathBuf,
+}
+
+/// Arguments of `mmm run`.
+#[derive(Args)]
+struct RunArgs {
+    /// Model spec (TOML). Frozen into RUN/spec.toml.
+    #[arg(long)]
+    spec: PathBuf,
+    /// Raw data file (.csv or .parquet): wide or long (spec `data.layout`).
+    #[arg(long)]
+    data: PathBuf,
+    /// Campaign-to-channel mapping (CSV or Parquet with `campaign` and `channel` columns)
+    /// for long inputs with campaign rows.
+    #[arg(long)]
+    campaign_map: Option<PathBuf>,
+    /// Holiday and event calendar (CSV or Parquet with columns `event` and `date`): each
+    /// event declared in the spec's [[events]] takes the dates of its rows.
+    #[arg(long)]
+    calendar: Option<PathBuf>,
+    /// The previous run's validate/table.parquet: report refresh drift against it.
+    #[arg(long)]
+    previous: Option<PathBuf>,
+    /// A previous run directory of this model (an earlier refresh): its table gives the
+    /// refresh drift (unless --previous is given), and `mmm compare PREVIOUS OUT` is recorded
+    /// in OUT/compare and shown in the report; a failed guardrail gives exit code 3.
+    #[arg(long)]
+    previous_run: Option<PathBuf>,
+    /// Run directory to create or update.
+    #[arg(long)]
+    out: PathBuf,
+    /// Redo every stage even when its outputs are fresh.
+    #[arg(long)]
+    force: bool,
+    #[command(flatten)]
+    sampling: SamplingArgs,
+    /// Skip the refit checks in the diagnose stage.
+    #[arg(long)]
+    no_refits: bool,
+}
+
+/// Arguments of `mmm compare`.
+#[derive(Args)]
+struct CompareArgs {
+    /// Run directories (at least two); the first is the reference.
+    #[arg(required = true, num_args = 2..)]
+    runs: Vec<PathBuf>,
+    /// Directory to write compare.json into.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+/// Arguments of `mmm inspect`.
+#[derive(Args)]
+struct InspectArgs {
+    /// Run directory.
+    run: PathBuf,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Arguments of `mmm diff`.
+#[derive(Args)]
+struct DiffArgs {
+    /// Earlier run directory.
+    run_a: PathBuf,
+    /// Later run directory.
+    run_b: PathBuf,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Arguments of `mmm sbc`.
+#[derive(Args)]
+struct SbcArgs {
+    /// Model spec (TOML).
+    #[arg(long)]
+    spec: PathBuf,
+    /// Raw data file: its spend, controls and dates are the simulation inputs.
+    #[arg(long)]
+    data: PathBuf,
+    /// Output directory.
+    #[arg(long)]
+    out: PathBuf,
+    /// Simulations (N).
+    #[arg(long, default_value_t = 200)]
+    sims: usize,
+    /// Thinned posterior draws per simulation (L); ranks are 0..=L.
+    #[arg(long, default_value_t = 99)]
+    ranks: usize,
+    /// Histogram bins for the chi-square test; must divide L + 1.
+    #[arg(long, default_value_t = 20)]
+    bins: usize,
+    /// Chains per fit.
+    #[arg(long, default_value_t = 2)]
+    chains: usize,
+    /// Warm-up iterations per chain.
+    #[arg(long, default_value_t = 500)]
+    tune: u64,
+    /// Kept draws per chain, thinned to L (2 x 1000 draws thinned to 99 keep every 20th, far
+    /// enough apart that autocorrelation does not bend the rank histogram).
+    #[arg(long, default_value_t = 1000)]
+    draws: u64,
+    /// Level of each parameter's uniformity test.
+    #[arg(long, default_value_t = 0.01)]
+    alpha: f64,
+    /// Fits run at once (0 = one per core).
+    #[arg(long, default_value_t = 0)]
+    workers: usize,
+}
+
+/// Arguments of `mmm recovery`.
+#[derive(Args)]
+struct RecoveryArgs {
+    /// Model spec (TOML).
+    #[arg(long)]
+    spec: PathBuf,
+    /// Truth file (TOML, as for `mmm simulate`): every simulation uses these parameters
+    /// (the rest drawn once from their priors) and differs only in its noise, instead of
+    /// drawing each simulation's parameters from the prior.
+    #[arg(long)]
+    truth: Option<PathBuf>,
+    /// Raw data file: its spend, controls and dates are the simulation inputs.
+    #[arg(long)]
+    data: PathBuf,
+    /// Output directory.
+    #[arg(long)]
+    out: PathBuf,
+    /// Simulated data sets.
+    #[arg(long, default_value_t = 100)]
+    sims: usize,
+    /// Central interval levels to check (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "0.5,0.9")]
+    levels: Vec<f64>,
+    /// Family-wise level of the coverage checks (split over quantities x levels).
+    #[arg(long, default_value_t = 0.01)]
+    alpha: f64,
+    /// Fits run at once (0 = one per core).
+    #[arg(long, default_value_t = 0)]
+    workers: usize,
+    /// Geo hierarchy: the smallest share of geo-channel pairs whose true ROAS must lie in
+    /// its `decisions.interval` interval (exit code 3 below it).
+    #[arg(long, default_value_t = 0.9)]
+    min_coverage: f64,
+}
+
+/// Arguments of `mmm simulate`.
+#[derive(Args)]
+struct SimulateArgs {
+    /// Model spec (TOML; wide, national data).
+    #[arg(long)]
+    spec: PathBuf,
+    /// Raw data file whose dates, spend and controls are the simulation's inputs.
+    #[arg(long)]
+    data: PathBuf,
+    /// Truth file (TOML): optional `seed`, and a `[parameters]` table of constrained values
+    /// by name (`"beta[x1]" = 0.4`); parameters left out are drawn from their priors.
+    #[arg(long)]
+    truth: PathBuf,
+    /// Output directory.
+    #[arg(long)]
+    out: PathBuf,
+    /// Seed of the noise and prior draws (overrides the truth file's and the spec's).
+    #[arg(long)]
+    seed: Option<u64>,
 }
 
 #[derive(Args)]
@@ -448,10 +517,27 @@ fn main() -> ExitCode {
                 .downcast_ref::<Exit>()
                 .map(|x| x.0)
                 .unwrap_or_else(|| exit_code_of(&e));
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", error_chain(&e));
             ExitCode::from(code)
         }
     }
+}
+
+/// The error and its causes joined by ": ", skipping a cause whose text an outer error already
+/// shows (typed errors keep their source and often print it too).
+fn error_chain(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
 }
 
 /// Exit code 2 when the data input is refused: rejected by the contract, unreadable or
@@ -479,320 +565,408 @@ fn dispatch(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Init(args) => init::run(&args, quiet),
         Command::Spec(SpecCommand::Check { file }) => spec_check(&file),
-        Command::Schemas { dir, check } => schemas::write_or_check(&dir, check),
-        Command::Validate {
-            common,
-            data,
-            campaign_map,
-            calendar,
-            previous,
-            sql_engine,
-        } => {
-            let io = remote::Io::default();
-            let spec = load_spec(&io.file(&common.spec)?)?;
-            let inputs = mmm_contracts::Inputs {
-                data: io.file(&data)?,
-                campaign_map: io.opt_file(campaign_map.as_ref())?,
-                calendar: io.opt_file(calendar.as_ref())?,
-                previous: io.opt_file(previous.as_ref())?,
-                sql_engine,
-            };
-            let out = io.stage(&common.out)?;
-            let m = mmm_contracts::run_with(&spec, &inputs, &out, common.force)?;
-            if let Some((_, report)) = &m {
-                say(quiet, mmm_contracts::summary_text(report));
-            }
-            io.publish(&common.out)?;
-            report_stage(quiet, "validate", &common.out, m.is_some());
-            Ok(0)
-        }
-        Command::Features { common, validate } => {
-            let io = remote::Io::default();
-            let spec = load_spec(&io.file(&common.spec)?)?;
-            let (validate, out) = (io.stage(&validate)?, io.stage(&common.out)?);
-            let m = mmm_features::run(&spec, &validate, &out, common.force)?;
-            io.publish(&common.out)?;
-            report_stage(quiet, "features", &common.out, m.is_some());
-            Ok(0)
-        }
-        Command::Fit {
-            common,
-            features,
-            sampling,
-        } => {
-            let io = remote::Io::default();
-            let spec = load_spec(&io.file(&common.spec)?)?;
-            let (features, out) = (io.stage(&features)?, io.stage(&common.out)?);
-            let m = {
-                let _graceful = interrupt::graceful();
-                mmm_sampler::run(
-                    &spec,
-                    &features,
-                    &out,
-                    &fit_options(common.force, &sampling, quiet),
-                )?
-            };
-            io.publish(&common.out)?;
-            report_stage(quiet, "fit", &common.out, m.is_some());
-            check_complete(m.as_ref(), &common.out)?;
-            Ok(0)
-        }
-        Command::Diagnose {
-            common,
-            features,
-            fit,
-            no_refits,
-        } => {
-            let io = remote::Io::default();
-            let spec = load_spec(&io.file(&common.spec)?)?;
-            let (features, fit, out) = (
-                io.stage(&features)?,
-                io.stage(&fit)?,
-                io.stage(&common.out)?,
-            );
-            let refit = checks::refitter(&spec.spec);
-            let (m, d) = mmm_diagnostics::run_with_refits(
-                &spec,
-                &features,
-                &fit,
-                &out,
-                common.force,
-                (!no_refits).then_some(&refit as mmm_diagnostics::refits::Refit<'_>),
-            )?;
-            io.publish(&common.out)?;
-            report_stage(quiet, "diagnose", &common.out, m.is_some());
-            Ok(gate_code(quiet, &d))
-        }
-        Command::Decide {
-            common,
-            features,
-            fit,
-            diagnose,
-        } => {
-            let io = remote::Io::default();
-            let spec = load_spec(&io.file(&common.spec)?)?;
-            let (features, fit, diagnose, out) = (
-                io.stage(&features)?,
-                io.stage(&fit)?,
-                io.stage(&diagnose)?,
-                io.stage(&common.out)?,
-            );
-            let m = mmm_decisions::run(&spec, &features, &fit, &diagnose, &out, common.force)?;
-            io.publish(&common.out)?;
-            report_stage(quiet, "decide", &common.out, m.is_some());
-            Ok(0)
-        }
-        Command::Report { run, out, force } => {
-            let io = remote::Io::default();
-            let out_arg = out.unwrap_or_else(|| remote::Io::join(&run, "report"));
-            let local_run = io.run_dir(&run)?;
-            let local_out = io.stage(&out_arg)?;
-            let m = mmm_report::run(&local_run, &local_out, force)?;
-            io.publish(&out_arg)?;
-            report_stage(quiet, "report", &out_arg, m.is_some());
-            println!("{}", remote::Io::join(&out_arg, "report.html").display());
-            Ok(0)
-        }
-        Command::Optimize {
-            common,
-            plan,
-            budget,
-            objective,
-            weeks,
-        } => {
-            mmm_decisions::stages::check_horizon(weeks, "--weeks")?;
-            let spec = load_spec(&common.spec)?;
-            let opts = mmm_decisions::stages::OptimizeOptions {
-                budget,
-                horizon: weeks,
-                objective,
-                start: plan.start,
-                record: plan.record,
-                force: common.force,
-            };
-            let m = mmm_decisions::stages::run_optimize(
-                &spec,
-                &plan.features,
-                &plan.fit,
-                &common.out,
-                &opts,
-            )?;
-            report_stage(quiet, Stage::Optimize.name(), &common.out, m.is_some());
-            Ok(0)
-        }
-        Command::Scenario {
-            common,
-            plan,
-            plans,
-        } => {
-            let spec = load_spec(&common.spec)?;
-            let opts = mmm_decisions::stages::OptimizeOptions {
-                start: plan.start,
-                record: plan.record,
-                force: common.force,
-                ..Default::default()
-            };
-            let m = mmm_decisions::stages::run_scenario(
-                &spec,
-                &plan.features,
-                &plan.fit,
-                &plans,
-                &common.out,
-                &opts,
-            )?;
-            report_stage(quiet, Stage::Scenario.name(), &common.out, m.is_some());
-            Ok(0)
-        }
-        Command::Review {
-            record,
-            actuals,
-            out,
-        } => {
-            let rec = mmm_decisions::review::DecisionRecord::read(&record)?;
-            let r = mmm_decisions::review::review(&rec, &actuals)?;
-            let mut text = serde_json::to_vec_pretty(&r)?;
-            text.push(b'\n');
-            mmm_core::write_atomic(&out.join("review.json"), &text)?;
-            let line = |what: &str, o: &mmm_decisions::review::Outcome| {
-                format!(
-                    "   {what}: actual {:.2} vs predicted {:.2} [{:.2}, {:.2}]: {}",
-                    o.actual_total,
-                    o.predicted_mean,
-                    o.predicted_lower,
-                    o.predicted_upper,
-                    if o.inside_interval {
-                        "inside the interval"
-                    } else {
-                        "OUTSIDE the interval"
-                    }
-                )
-            };
-            say(quiet, line("review", &r.outcome));
-            for g in &r.geos {
-                say(quiet, line(&format!("  geo {}", g.geo), &g.outcome));
-            }
-            Ok(0)
-        }
-        Command::Run {
-            spec,
-            data,
-            campaign_map,
-            calendar,
-            previous,
-            previous_run,
-            out,
-            force,
-            sampling,
-            no_refits,
-        } => {
-            let io = remote::Io::default();
-            let previous_run = previous_run.map(|r| io.run_dir(&r)).transpose()?;
-            let previous = io.opt_file(previous.as_ref())?.or_else(|| {
-                previous_run
-                    .as_ref()
-                    .map(|r| r.join("validate").join("table.parquet"))
-            });
-            let inputs = mmm_contracts::Inputs {
-                data: io.file(&data)?,
-                campaign_map: io.opt_file(campaign_map.as_ref())?,
-                calendar: io.opt_file(calendar.as_ref())?,
-                previous,
-                ..mmm_contracts::Inputs::default()
-            };
-            let local_out = io.run_dir(&out)?;
-            let publish = |stage: &str| io.publish(&remote::Io::join(&out, stage));
-            let publish_spec = || io.publish_file(&out, "spec.toml");
-            let options = RunOptions {
-                force,
-                quiet,
-                no_refits,
-                previous_run,
-                publish: &publish,
-                publish_spec: &publish_spec,
-            };
-            // For a remote run the report path printed is the mirror's, a file a browser opens.
-            run_all(&io.file(&spec)?, &inputs, &local_out, &sampling, &options)
-        }
+        Command::Schemas(args) => cmd_schemas(args),
+        Command::Validate(args) => cmd_validate(args, quiet),
+        Command::Features(args) => cmd_features(args, quiet),
+        Command::Fit(args) => cmd_fit(args, quiet),
+        Command::Diagnose(args) => cmd_diagnose(args, quiet),
+        Command::Decide(args) => cmd_decide(args, quiet),
+        Command::Report(args) => cmd_report(args, quiet),
+        Command::Optimize(args) => cmd_optimize(args, quiet),
+        Command::Scenario(args) => cmd_scenario(args, quiet),
+        Command::Review(args) => cmd_review(args, quiet),
+        Command::Run(args) => cmd_run(args, quiet),
         Command::Batch(args) => batch::run(&args, quiet),
-        Command::Compare { runs, out } => checks::compare(&runs, out.as_deref(), quiet),
-        Command::Inspect { run, json } => match remote::Io::default().run_dir(&run) {
-            Ok(local) => audit::inspect(&local, json),
-            // A remote artifact whose bytes do not match its manifest: the same verdict as
-            // a changed local output.
-            Err(e)
-                if matches!(
-                    e.downcast_ref::<mmm_store::StoreError>(),
-                    Some(mmm_store::StoreError::Corrupt { .. })
-                ) =>
-            {
-                Err(Exit(4, format!("{e:#}")).into())
-            }
-            Err(e) => Err(e),
-        },
-        Command::Diff { run_a, run_b, json } => audit::diff(&run_a, &run_b, json),
-        Command::Sbc {
-            spec,
-            data,
-            out,
-            sims,
-            ranks,
-            bins,
-            chains,
-            tune,
-            draws,
-            alpha,
-            workers,
-        } => {
-            let settings = sbc::SbcSettings {
-                sims,
-                ranks,
-                bins,
-                chains,
-                tune,
-                draws,
-                alpha,
-                workers,
-            };
-            sbc::run(&spec, &data, &out, &settings, quiet)
-        }
-        Command::Simulate {
-            spec,
-            data,
-            truth,
-            out,
-            seed,
-        } => {
-            let written = simulate::run(&spec, &data, &truth, &out, seed)?;
-            println!("{}", written.display());
-            Ok(0)
-        }
-        Command::Recovery {
-            spec,
-            truth,
-            data,
-            out,
-            sims,
-            levels,
-            alpha,
-            workers,
-            min_coverage,
-        } => {
-            if load_spec(&spec)?.spec.geo.is_hierarchical() {
-                let truth = truth.ok_or_else(|| {
-                    anyhow::anyhow!("--truth is required for a geo hierarchy's recovery")
-                })?;
-                return geo_recovery::run(&spec, &data, &truth, &out, sims, min_coverage, quiet);
-            }
-            let settings = sbc::RecoverySettings {
-                truth,
-                sims,
-                levels,
-                alpha,
-                workers,
-            };
-            sbc::recovery(&spec, &data, &out, &settings, quiet)
-        }
+        Command::Compare(args) => cmd_compare(args, quiet),
+        Command::Inspect(args) => cmd_inspect(args),
+        Command::Diff(args) => cmd_diff(args),
+        Command::Sbc(args) => cmd_sbc(args, quiet),
+        Command::Simulate(args) => cmd_simulate(args),
+        Command::Recovery(args) => cmd_recovery(args, quiet),
     }
+}
+
+/// `mmm schemas`.
+fn cmd_schemas(args: SchemasArgs) -> Result<u8> {
+    let SchemasArgs { dir, check } = args;
+    schemas::write_or_check(&dir, check)
+}
+
+/// `mmm validate`.
+fn cmd_validate(args: ValidateArgs, quiet: bool) -> Result<u8> {
+    let ValidateArgs {
+        common,
+        data,
+        campaign_map,
+        calendar,
+        previous,
+        sql_engine,
+    } = args;
+    let io = remote::Io::default();
+    let spec = load_spec(&io.file(&common.spec)?)?;
+    let inputs = mmm_contracts::Inputs {
+        data: io.file(&data)?,
+        campaign_map: io.opt_file(campaign_map.as_ref())?,
+        calendar: io.opt_file(calendar.as_ref())?,
+        previous: io.opt_file(previous.as_ref())?,
+        sql_engine,
+    };
+    let out = io.stage(&common.out)?;
+    let m = mmm_contracts::run_with(&spec, &inputs, &out, common.force)?;
+    if let Some((_, report)) = &m {
+        say(quiet, mmm_contracts::summary_text(report));
+    }
+    io.publish(&common.out)?;
+    report_stage(quiet, "validate", &common.out, m.is_some());
+    Ok(0)
+}
+
+/// `mmm features`.
+fn cmd_features(args: FeaturesArgs, quiet: bool) -> Result<u8> {
+    let FeaturesArgs { common, validate } = args;
+    let io = remote::Io::default();
+    let spec = load_spec(&io.file(&common.spec)?)?;
+    let (validate, out) = (io.stage(&validate)?, io.stage(&common.out)?);
+    let m = mmm_features::run(&spec, &validate, &out, common.force)?;
+    io.publish(&common.out)?;
+    report_stage(quiet, "features", &common.out, m.is_some());
+    Ok(0)
+}
+
+/// `mmm fit`.
+fn cmd_fit(args: FitArgs, quiet: bool) -> Result<u8> {
+    let FitArgs {
+        common,
+        features,
+        sampling,
+    } = args;
+    let io = remote::Io::default();
+    let spec = load_spec(&io.file(&common.spec)?)?;
+    let (features, out) = (io.stage(&features)?, io.stage(&common.out)?);
+    let m = {
+        let _graceful = interrupt::graceful();
+        mmm_sampler::run(
+            &spec,
+            &features,
+            &out,
+            &fit_options(common.force, &sampling, quiet),
+        )?
+    };
+    io.publish(&common.out)?;
+    report_stage(quiet, "fit", &common.out, m.is_some());
+    check_complete(m.as_ref(), &common.out)?;
+    Ok(0)
+}
+
+/// `mmm diagnose`.
+fn cmd_diagnose(args: DiagnoseArgs, quiet: bool) -> Result<u8> {
+    let DiagnoseArgs {
+        common,
+        features,
+        fit,
+        no_refits,
+    } = args;
+    let io = remote::Io::default();
+    let spec = load_spec(&io.file(&common.spec)?)?;
+    let (features, fit, out) = (
+        io.stage(&features)?,
+        io.stage(&fit)?,
+        io.stage(&common.out)?,
+    );
+    let refit = checks::refitter(&spec.spec);
+    let (m, d) = mmm_diagnostics::run_with_refits(
+        &spec,
+        &features,
+        &fit,
+        &out,
+        common.force,
+        (!no_refits).then_some(&refit as mmm_diagnostics::refits::Refit<'_>),
+    )?;
+    io.publish(&common.out)?;
+    report_stage(quiet, "diagnose", &common.out, m.is_some());
+    Ok(gate_code(quiet, &d))
+}
+
+/// `mmm decide`.
+fn cmd_decide(args: DecideArgs, quiet: bool) -> Result<u8> {
+    let DecideArgs {
+        common,
+        features,
+        fit,
+        diagnose,
+    } = args;
+    let io = remote::Io::default();
+    let spec = load_spec(&io.file(&common.spec)?)?;
+    let (features, fit, diagnose, out) = (
+        io.stage(&features)?,
+        io.stage(&fit)?,
+        io.stage(&diagnose)?,
+        io.stage(&common.out)?,
+    );
+    let m = mmm_decisions::run(&spec, &features, &fit, &diagnose, &out, common.force)?;
+    io.publish(&common.out)?;
+    report_stage(quiet, "decide", &common.out, m.is_some());
+    Ok(0)
+}
+
+/// `mmm report`.
+fn cmd_report(args: ReportArgs, quiet: bool) -> Result<u8> {
+    let ReportArgs { run, out, force } = args;
+    let io = remote::Io::default();
+    let out_arg = out.unwrap_or_else(|| remote::Io::join(&run, "report"));
+    let local_run = io.run_dir(&run)?;
+    let local_out = io.stage(&out_arg)?;
+    let m = mmm_report::run(&local_run, &local_out, force)?;
+    io.publish(&out_arg)?;
+    report_stage(quiet, "report", &out_arg, m.is_some());
+    println!("{}", remote::Io::join(&out_arg, "report.html").display());
+    Ok(0)
+}
+
+/// `mmm optimize`.
+fn cmd_optimize(args: OptimizeArgs, quiet: bool) -> Result<u8> {
+    let OptimizeArgs {
+        common,
+        plan,
+        budget,
+        objective,
+        weeks,
+    } = args;
+    mmm_decisions::stages::check_horizon(weeks, "--weeks")?;
+    let spec = load_spec(&common.spec)?;
+    let opts = mmm_decisions::stages::OptimizeOptions {
+        budget,
+        horizon: weeks,
+        objective,
+        start: plan.start,
+        record: plan.record,
+        force: common.force,
+    };
+    let m =
+        mmm_decisions::stages::run_optimize(&spec, &plan.features, &plan.fit, &common.out, &opts)?;
+    report_stage(quiet, Stage::Optimize.name(), &common.out, m.is_some());
+    print_summary(quiet, &common.out.join("plan.json"), plan_summary::optimize)?;
+    Ok(0)
+}
+
+/// Print the summary `render` makes of the JSON file at `path` (unless quiet).
+fn print_summary(quiet: bool, path: &Path, render: fn(&serde_json::Value) -> String) -> Result<()> {
+    if quiet {
+        return Ok(());
+    }
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let value: serde_json::Value =
+        serde_json::from_slice(&bytes).with_context(|| format!("parsing {}", path.display()))?;
+    println!("{}", render(&value));
+    Ok(())
+}
+
+/// `mmm scenario`.
+fn cmd_scenario(args: ScenarioArgs, quiet: bool) -> Result<u8> {
+    let ScenarioArgs {
+        common,
+        plan,
+        plans,
+    } = args;
+    let spec = load_spec(&common.spec)?;
+    let opts = mmm_decisions::stages::OptimizeOptions {
+        start: plan.start,
+        record: plan.record,
+        force: common.force,
+        ..Default::default()
+    };
+    let m = mmm_decisions::stages::run_scenario(
+        &spec,
+        &plan.features,
+        &plan.fit,
+        &plans,
+        &common.out,
+        &opts,
+    )?;
+    report_stage(quiet, Stage::Scenario.name(), &common.out, m.is_some());
+    print_summary(
+        quiet,
+        &common.out.join("comparison.json"),
+        plan_summary::scenario,
+    )?;
+    Ok(0)
+}
+
+/// `mmm review`.
+fn cmd_review(args: ReviewArgs, quiet: bool) -> Result<u8> {
+    let ReviewArgs {
+        record,
+        actuals,
+        out,
+    } = args;
+    let rec = mmm_decisions::review::DecisionRecord::read(&record)?;
+    let r = mmm_decisions::review::review(&rec, &actuals)?;
+    let mut text = serde_json::to_vec_pretty(&r)?;
+    text.push(b'\n');
+    mmm_core::write_atomic(&out.join("review.json"), &text)?;
+    let line = |what: &str, o: &mmm_decisions::review::Outcome| {
+        format!(
+            "   {what}: actual {:.2} vs predicted {:.2} [{:.2}, {:.2}]: {}",
+            o.actual_total,
+            o.predicted_mean,
+            o.predicted_lower,
+            o.predicted_upper,
+            if o.inside_interval {
+                "inside the interval"
+            } else {
+                "OUTSIDE the interval"
+            }
+        )
+    };
+    say(quiet, line("review", &r.outcome));
+    for g in &r.geos {
+        say(quiet, line(&format!("  geo {}", g.geo), &g.outcome));
+    }
+    Ok(0)
+}
+
+/// `mmm run`.
+fn cmd_run(args: RunArgs, quiet: bool) -> Result<u8> {
+    let RunArgs {
+        spec,
+        data,
+        campaign_map,
+        calendar,
+        previous,
+        previous_run,
+        out,
+        force,
+        sampling,
+        no_refits,
+    } = args;
+    let io = remote::Io::default();
+    let previous_run = previous_run.map(|r| io.run_dir(&r)).transpose()?;
+    let previous = io.opt_file(previous.as_ref())?.or_else(|| {
+        previous_run
+            .as_ref()
+            .map(|r| r.join("validate").join("table.parquet"))
+    });
+    let inputs = mmm_contracts::Inputs {
+        data: io.file(&data)?,
+        campaign_map: io.opt_file(campaign_map.as_ref())?,
+        calendar: io.opt_file(calendar.as_ref())?,
+        previous,
+        ..mmm_contracts::Inputs::default()
+    };
+    let local_out = io.run_dir(&out)?;
+    let publish = |stage: &str| io.publish(&remote::Io::join(&out, stage));
+    let publish_spec = || io.publish_file(&out, "spec.toml");
+    let options = RunOptions {
+        force,
+        quiet,
+        no_refits,
+        previous_run,
+        publish: &publish,
+        publish_spec: &publish_spec,
+    };
+    // For a remote run the report path printed is the mirror's, a file a browser opens.
+    run_all(&io.file(&spec)?, &inputs, &local_out, &sampling, &options)
+}
+
+/// `mmm compare`.
+fn cmd_compare(args: CompareArgs, quiet: bool) -> Result<u8> {
+    let CompareArgs { runs, out } = args;
+    checks::compare(&runs, out.as_deref(), quiet)
+}
+
+/// `mmm inspect`.
+fn cmd_inspect(args: InspectArgs) -> Result<u8> {
+    let InspectArgs { run, json } = args;
+    match remote::Io::default().run_dir(&run) {
+        Ok(local) => audit::inspect(&local, json),
+        // A remote artifact whose bytes do not match its manifest: the same verdict as
+        // a changed local output.
+        Err(e)
+            if matches!(
+                e.downcast_ref::<mmm_store::StoreError>(),
+                Some(mmm_store::StoreError::Corrupt { .. })
+            ) =>
+        {
+            Err(Exit(4, error_chain(&e)).into())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// `mmm diff`.
+fn cmd_diff(args: DiffArgs) -> Result<u8> {
+    let DiffArgs { run_a, run_b, json } = args;
+    audit::diff(&run_a, &run_b, json)
+}
+
+/// `mmm sbc`.
+fn cmd_sbc(args: SbcArgs, quiet: bool) -> Result<u8> {
+    let SbcArgs {
+        spec,
+        data,
+        out,
+        sims,
+        ranks,
+        bins,
+        chains,
+        tune,
+        draws,
+        alpha,
+        workers,
+    } = args;
+    let settings = sbc::SbcSettings {
+        sims,
+        ranks,
+        bins,
+        chains,
+        tune,
+        draws,
+        alpha,
+        workers,
+    };
+    sbc::run(&spec, &data, &out, &settings, quiet)
+}
+
+/// `mmm recovery`.
+fn cmd_recovery(args: RecoveryArgs, quiet: bool) -> Result<u8> {
+    let RecoveryArgs {
+        spec,
+        truth,
+        data,
+        out,
+        sims,
+        levels,
+        alpha,
+        workers,
+        min_coverage,
+    } = args;
+    if load_spec(&spec)?.spec.geo.is_hierarchical() {
+        let truth = truth
+            .ok_or_else(|| anyhow::anyhow!("--truth is required for a geo hierarchy's recovery"))?;
+        return geo_recovery::run(&spec, &data, &truth, &out, sims, min_coverage, quiet);
+    }
+    let settings = sbc::RecoverySettings {
+        truth,
+        sims,
+        levels,
+        alpha,
+        workers,
+    };
+    sbc::recovery(&spec, &data, &out, &settings, quiet)
+}
+
+/// `mmm simulate`.
+fn cmd_simulate(args: SimulateArgs) -> Result<u8> {
+    let SimulateArgs {
+        spec,
+        data,
+        truth,
+        out,
+        seed,
+    } = args;
+    let written = simulate::run(&spec, &data, &truth, &out, seed)?;
+    println!("{}", written.display());
+    Ok(0)
 }
 
 fn fit_options(force: bool, s: &SamplingArgs, quiet: bool) -> mmm_sampler::FitOptions {

@@ -2,10 +2,12 @@
 
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, Float64Array, Int32Array, RecordBatch, StringArray};
+use arrow::array::{ArrayRef, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
+use arrow::error::ArrowError;
 use mmm_core::spec::Aggregation;
 
+use crate::TableError;
 use crate::panel::{At, Findings, Panel, Role};
 use crate::sql::ident;
 
@@ -27,7 +29,37 @@ pub fn to_periods(
     input_days: u32,
     findings: &mut Findings,
     engine: &crate::sql::SqlEngine,
-) -> Result<Panel, String> {
+) -> Result<Panel, TableError> {
+    let period_days = spec.data.period_days as i32;
+    let (batch, selects) = period_batch(p, spec)?;
+    let query = format!(
+        "SELECT period AS day, geo, COUNT(DISTINCT day) AS n_inputs, {} FROM t \
+         GROUP BY period, geo ORDER BY period, geo",
+        selects.join(", ")
+    );
+    let out = crate::sql::query(batch, &query, engine)?;
+    let required: Vec<(String, Role)> = p.columns.iter().map(|(n, r, _)| (n.clone(), *r)).collect();
+    let mut weekly = crate::long::from_batch(&out, &required)?;
+    let counts = arrow::compute::cast(
+        out.column_by_name("n_inputs")
+            .ok_or(TableError::LostCounts)?,
+        &DataType::Int64,
+    )?;
+    let counts = counts
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .ok_or(TableError::CountsNotIntegers)?;
+    let full = (period_days / input_days.max(1) as i32) as i64;
+    drop_partial_periods(&mut weekly, counts, full, findings);
+    Ok(weekly)
+}
+
+/// The dated rows of `p` as a `period, day, geo, c0, c1...` batch, with the SQL select of each
+/// column's aggregate (named after the column).
+fn period_batch(
+    p: &Panel,
+    spec: &mmm_core::Spec,
+) -> Result<(RecordBatch, Vec<String>), ArrowError> {
     let period_days = spec.data.period_days as i32;
     let offset = spec.data.week_start.days_from_monday() as i32;
     let keep: Vec<usize> = (0..p.len()).filter(|&i| p.dates[i].is_some()).collect();
@@ -71,28 +103,19 @@ pub fn to_periods(
             Aggregation::Last => format!("last_value({c} ORDER BY day) AS {}", ident(name)),
         });
     }
-    let batch =
-        RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).map_err(|e| e.to_string())?;
-    let query = format!(
-        "SELECT period AS day, geo, COUNT(DISTINCT day) AS n_inputs, {} FROM t \
-         GROUP BY period, geo ORDER BY period, geo",
-        selects.join(", ")
-    );
-    let out = crate::sql::query(batch, &query, engine)?;
-    let required: Vec<(String, Role)> = p.columns.iter().map(|(n, r, _)| (n.clone(), *r)).collect();
-    let mut weekly = crate::long::from_batch(&out, &required)?;
-    let counts = arrow::compute::cast(
-        out.column_by_name("n_inputs")
-            .ok_or("aggregation lost its counts")?,
-        &DataType::Int64,
-    )
-    .map_err(|e| e.to_string())?;
-    let counts = counts
-        .as_any()
-        .downcast_ref::<arrow::array::Int64Array>()
-        .ok_or("counts are not integers")?;
-    let full = (period_days / input_days.max(1) as i32) as i64;
-    // Drop incomplete periods at each geo's ends; gaps inside are missing_period errors already.
+    let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)?;
+    Ok((batch, selects))
+}
+
+/// Drop the periods at each geo's ends that hold fewer than `full` input periods (`counts`
+/// per row), each with a `partial_period` warning; gaps inside are `missing_period` errors
+/// already.
+fn drop_partial_periods(
+    weekly: &mut Panel,
+    counts: &Int64Array,
+    full: i64,
+    findings: &mut Findings,
+) {
     let mut drop = vec![false; weekly.len()];
     for (geo, rows) in weekly.by_geo() {
         let ends = [rows.first().copied(), rows.last().copied()];
@@ -125,5 +148,4 @@ pub fn to_periods(
     for (_, _, col) in &mut weekly.columns {
         *col = kept.iter().map(|&i| col[i]).collect();
     }
-    Ok(weekly)
 }

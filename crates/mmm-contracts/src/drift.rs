@@ -58,18 +58,9 @@ pub fn compare(
     new: &RecordBatch,
     f: &mut Findings,
 ) -> Result<Vec<ColumnDrift>, ContractError> {
-    let bytes = std::fs::read(previous).map_err(|e| ContractError::Unreadable {
-        path: previous.to_path_buf(),
-        message: e.to_string(),
-    })?;
+    let bytes = std::fs::read(previous).map_err(|e| crate::read::unreadable(previous, e.into()))?;
     // A corrupt previous table is unreadable input (exit 2), like a corrupt data file.
-    let old = mmm_core::read_parquet_bytes(bytes, previous).map_err(|e| match e {
-        mmm_core::CoreError::Parquet { source, .. } => ContractError::Unreadable {
-            path: previous.to_path_buf(),
-            message: source.to_string(),
-        },
-        other => ContractError::from(other),
-    })?;
+    let old = crate::read::decode_parquet(bytes, previous)?;
     let describe = |b: &RecordBatch| -> Vec<(String, DataType)> {
         b.schema()
             .fields()
@@ -178,10 +169,7 @@ pub struct TableDiff {
 /// history, schema changes.
 pub fn diff_tables(previous: &Path, new: &Path) -> Result<TableDiff, ContractError> {
     let read = |p: &Path| -> Result<RecordBatch, ContractError> {
-        let bytes = std::fs::read(p).map_err(|e| ContractError::Unreadable {
-            path: p.to_path_buf(),
-            message: e.to_string(),
-        })?;
+        let bytes = std::fs::read(p).map_err(|e| crate::read::unreadable(p, e.into()))?;
         Ok(mmm_core::read_parquet_bytes(bytes, p)?)
     };
     let (old, new_batch) = (read(previous)?, read(new)?);

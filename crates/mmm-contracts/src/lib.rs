@@ -9,6 +9,7 @@
 mod aggregate;
 pub mod calendar;
 pub mod drift;
+mod error;
 mod history;
 mod long;
 mod panel;
@@ -33,11 +34,12 @@ use serde::Serialize;
 pub use aggregate::period_start;
 pub use calendar::{Calendar, CalendarReport};
 pub use drift::{ColumnDrift, psi};
+pub use error::{ReadError, TableError};
 pub use history::HistoryReport;
 pub use long::{CampaignMap, read_mapping};
 pub use read::{RawTable, read_table, read_table_bytes, require_regular_file};
 pub use rules::{MAX_ABS_VALUE, SpendSpike, spend_spikes};
-pub use sql::SqlEngine;
+pub use sql::{SqlEngine, SqlError};
 pub use summary::{summary_text, warning_lines};
 
 /// Name of the stage.
@@ -318,12 +320,13 @@ pub enum ContractError {
     },
     /// An input file could not be read or parsed (malformed CSV, invalid UTF-8, corrupt
     /// Parquet, an unusable mapping or previous table): rejected input, exit code 2.
-    #[error("{}: {message}", path.display())]
+    #[error("{}: {reason}", path.display())]
     Unreadable {
         /// The input file.
         path: PathBuf,
-        /// What went wrong.
-        message: String,
+        /// What went wrong, with the reader's own error as its source.
+        #[source]
+        reason: ReadError,
     },
     /// An input path names a named pipe, a device, a socket or a directory: refused before it
     /// is opened, since reading a FIFO or a device blocks forever.
@@ -343,12 +346,13 @@ pub enum ContractError {
         message: String,
     },
     /// Building the table or running the ingestion SQL failed.
-    #[error("{}: {message}", path.display())]
+    #[error("{}: {source}", path.display())]
     Internal {
         /// The data file being processed.
         path: PathBuf,
         /// What went wrong.
-        message: String,
+        #[source]
+        source: TableError,
     },
     /// Artifact IO failed.
     #[error(transparent)]
@@ -441,7 +445,7 @@ fn check(
     mapping: Option<&long::CampaignMap>,
     as_of: i32,
     engine: &SqlEngine,
-) -> Result<Checked, String> {
+) -> Result<Checked, TableError> {
     let mut f = panel::Findings::default();
     let required = required_columns(spec);
     let data = &spec.data;
@@ -619,7 +623,7 @@ pub fn check_table(
     spec: &mmm_core::Spec,
     mapping: Option<&CampaignMap>,
     as_of: i32,
-) -> Result<Vec<Finding>, String> {
+) -> Result<Vec<Finding>, TableError> {
     check(raw, spec, mapping, as_of, &SqlEngine::Local).map(|c| c.findings)
 }
 
@@ -819,7 +823,7 @@ fn validate(
         summaries,
         history,
     } = check(&raw, spec, mapping.as_ref(), as_of, &inputs.sql_engine)
-        .map_err(|message| internal(data, message))?;
+        .map_err(|e| internal(data, e))?;
     let mut f = panel::Findings::default();
     let calendar = check_calendar(
         spec,
@@ -831,7 +835,7 @@ fn validate(
         .as_ref()
         .map(table_batch)
         .transpose()
-        .map_err(|e| internal(data, e.to_string()))?;
+        .map_err(|e| internal(data, e.into()))?;
     let mut drift = Vec::new();
     if let (Some(previous), Some(batch)) = (&inputs.previous, &batch) {
         let mut f = panel::Findings::default();
@@ -950,7 +954,7 @@ fn write_tables(
 ) -> Result<(), ContractError> {
     writer.write_parquet("table.parquet", table, &schemas::table())?;
     if let Some((h, _)) = &v.history {
-        let batch = table_batch(h).map_err(|e| internal(data, e.to_string()))?;
+        let batch = table_batch(h).map_err(|e| internal(data, e.into()))?;
         writer.write_parquet("history.parquet", &batch, &schemas::history())?;
     }
     if let Some(c) = &v.calendar {
@@ -959,7 +963,7 @@ fn write_tables(
             .string("event", rows.iter().map(|(e, _)| e.clone()).collect())
             .date("date", rows.iter().map(|(_, d)| *d).collect())
             .build()
-            .map_err(|e| internal(data, e.to_string()))?;
+            .map_err(|e| internal(data, e.into()))?;
         writer.write_parquet("calendar.parquet", &batch, &schemas::calendar())?;
     }
     Ok(())
@@ -994,10 +998,10 @@ fn manifest_settings(
 }
 
 /// An internal failure while processing the data file (building a batch, running SQL).
-fn internal(data: &Path, message: String) -> ContractError {
+fn internal(data: &Path, source: TableError) -> ContractError {
     ContractError::Internal {
         path: data.to_path_buf(),
-        message,
+        source,
     }
 }
 

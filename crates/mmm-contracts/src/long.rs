@@ -9,12 +9,14 @@ use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, Float64Array, Int32Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
+use arrow::error::ArrowError;
 use mmm_core::spec::LongLayout;
 
 use crate::panel::{At, Findings, NATIONAL, Panel, Role};
-use crate::sql::ident;
+use crate::read::unreadable;
+use crate::sql::{SqlError, ident};
 use crate::wide::{parse_date_cell, parse_number, require_columns};
-use crate::{ContractError, RawTable};
+use crate::{ContractError, RawTable, ReadError, TableError};
 
 /// Campaign name to channel name, read from a two-column CSV (`campaign,channel`).
 pub type CampaignMap = HashMap<String, String>;
@@ -22,16 +24,18 @@ pub type CampaignMap = HashMap<String, String>;
 /// Read a campaign mapping file; the header must name `campaign` and `channel` columns.
 pub fn read_mapping(path: &Path) -> Result<CampaignMap, ContractError> {
     let raw = crate::read::read_table(path)?;
-    let find = |want: &str| {
+    let find = |want: &'static str| {
         raw.names
             .iter()
             .position(|n| n.eq_ignore_ascii_case(want))
-            .ok_or_else(|| ContractError::Unreadable {
-                path: path.to_path_buf(),
-                message: format!(
-                    "mapping file needs a '{want}' column (columns present: {})",
-                    raw.names.join(", ")
-                ),
+            .ok_or_else(|| {
+                unreadable(
+                    path,
+                    ReadError::MappingColumn {
+                        want,
+                        present: raw.names.join(", "),
+                    },
+                )
             })
     };
     let (c, ch) = (find("campaign")?, find("channel")?);
@@ -44,13 +48,15 @@ pub fn read_mapping(path: &Path) -> Result<CampaignMap, ContractError> {
         if let Some(prev) = map.insert(campaign.to_string(), channel.to_string())
             && prev != channel
         {
-            return Err(ContractError::Unreadable {
-                path: path.to_path_buf(),
-                message: format!(
-                    "row {}: campaign '{campaign}' is mapped to both '{prev}' and '{channel}'",
-                    i + 1
-                ),
-            });
+            return Err(unreadable(
+                path,
+                ReadError::MappingConflict {
+                    row: i + 1,
+                    campaign: campaign.to_string(),
+                    first: prev,
+                    second: channel.to_string(),
+                },
+            ));
         }
     }
     Ok(map)
@@ -65,7 +71,7 @@ pub fn panel(
     mapping: Option<&CampaignMap>,
     findings: &mut Findings,
     engine: &crate::sql::SqlEngine,
-) -> Result<Option<Panel>, String> {
+) -> Result<Option<Panel>, TableError> {
     let layout = &spec.data.long;
     let Some(cells) = LongCells::find(raw, layout, findings) else {
         return Ok(None);
@@ -290,7 +296,7 @@ impl<'a> LongRows<'a> {
     }
 
     /// The rows as a `day, geo, col, value` batch.
-    fn into_batch(self) -> Result<RecordBatch, String> {
+    fn into_batch(self) -> Result<RecordBatch, ArrowError> {
         RecordBatch::try_new(
             Arc::new(Schema::new(vec![
                 Field::new("day", DataType::Int32, false),
@@ -305,7 +311,6 @@ impl<'a> LongRows<'a> {
                 Arc::new(Float64Array::from(self.values)),
             ],
         )
-        .map_err(|e| e.to_string())
     }
 }
 
@@ -393,7 +398,7 @@ fn pivot(
     long: RecordBatch,
     required: &[(String, Role)],
     engine: &crate::sql::SqlEngine,
-) -> Result<RecordBatch, String> {
+) -> Result<RecordBatch, SqlError> {
     let pivots: Vec<String> = required
         .iter()
         .enumerate()
@@ -429,25 +434,26 @@ fn report_missing_values(p: &Panel, wide: &RecordBatch, findings: &mut Findings)
 }
 
 /// Read a `day, geo, columns...` batch (nulls become NaN) into a panel.
-pub fn from_batch(batch: &RecordBatch, required: &[(String, Role)]) -> Result<Panel, String> {
+pub fn from_batch(batch: &RecordBatch, required: &[(String, Role)]) -> Result<Panel, TableError> {
+    let lost = |column: &str| TableError::PivotLost(column.to_string());
     let day = batch
         .column_by_name("day")
         .and_then(|c| c.as_any().downcast_ref::<Int32Array>())
-        .ok_or("pivot lost the day column")?;
+        .ok_or_else(|| lost("the day column"))?;
     let geo = batch
         .column_by_name("geo")
         .and_then(|c| c.as_any().downcast_ref::<StringArray>())
-        .ok_or("pivot lost the geo column")?;
+        .ok_or_else(|| lost("the geo column"))?;
     let mut columns = Vec::new();
     for (name, role) in required {
         let arr = batch
             .column_by_name(name)
-            .ok_or_else(|| format!("pivot lost column {name}"))?;
-        let cast = arrow::compute::cast(arr, &DataType::Float64).map_err(|e| e.to_string())?;
+            .ok_or_else(|| lost(&format!("column {name}")))?;
+        let cast = arrow::compute::cast(arr, &DataType::Float64)?;
         let a = cast
             .as_any()
             .downcast_ref::<Float64Array>()
-            .ok_or("not float")?;
+            .ok_or(TableError::NotFloat)?;
         columns.push((
             name.clone(),
             *role,

@@ -6,7 +6,7 @@ use std::path::Path;
 use arrow::array::{Array, StringArray, StringBuilder};
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 
-use crate::ContractError;
+use crate::{ContractError, ReadError};
 
 /// A raw table: column names and every cell as text, column-major (Arrow string arrays keep
 /// millions of cells compact).
@@ -30,10 +30,11 @@ impl RawTable {
     }
 }
 
-fn unreadable(path: &Path, message: impl Into<String>) -> ContractError {
+/// [`ContractError::Unreadable`] for `path`.
+pub(crate) fn unreadable(path: &Path, reason: ReadError) -> ContractError {
     ContractError::Unreadable {
         path: path.to_path_buf(),
-        message: message.into(),
+        reason,
     }
 }
 
@@ -78,7 +79,7 @@ fn file_kind(t: &std::fs::FileType) -> &'static str {
 /// Read a CSV (`.csv`) or Parquet (`.parquet`, `.pq`) file by extension.
 pub fn read_table(path: &Path) -> Result<RawTable, ContractError> {
     require_regular_file(path)?;
-    let bytes = std::fs::read(path).map_err(|e| unreadable(path, e.to_string()))?;
+    let bytes = std::fs::read(path).map_err(|e| unreadable(path, e.into()))?;
     read_table_bytes(bytes, path)
 }
 
@@ -93,10 +94,7 @@ pub fn read_table_bytes(bytes: Vec<u8>, path: &Path) -> Result<RawTable, Contrac
     match ext.as_str() {
         "csv" | "txt" => read_csv(&bytes, path),
         "parquet" | "pq" => read_parquet(bytes, path),
-        other => Err(unreadable(
-            path,
-            format!("unsupported file extension '{other}': use .csv or .parquet"),
-        )),
+        other => Err(unreadable(path, ReadError::Extension(other.to_string()))),
     }
 }
 
@@ -107,7 +105,7 @@ fn read_csv(bytes: &[u8], path: &Path) -> Result<RawTable, ContractError> {
         .from_reader(bytes);
     let headers = reader
         .headers()
-        .map_err(|e| unreadable(path, format!("header: {e}")))?
+        .map_err(|e| unreadable(path, ReadError::CsvHeader(e)))?
         .clone();
     let names: Vec<String> = headers
         .iter()
@@ -116,21 +114,15 @@ fn read_csv(bytes: &[u8], path: &Path) -> Result<RawTable, ContractError> {
     let mut seen = std::collections::HashSet::new();
     for n in &names {
         if !seen.insert(n) {
-            return Err(unreadable(
-                path,
-                format!("column '{n}' appears twice in the header"),
-            ));
+            return Err(unreadable(path, ReadError::DuplicateColumn(n.clone())));
         }
     }
     let mut builders: Vec<StringBuilder> = names.iter().map(|_| StringBuilder::new()).collect();
     let mut rows = 0;
     for record in reader.records() {
-        let record = record.map_err(|e| {
-            let line = e
-                .position()
-                .map(|p| format!(" at line {}", p.line()))
-                .unwrap_or_default();
-            unreadable(path, format!("malformed CSV{line}: {e}"))
+        let record = record.map_err(|source| {
+            let line = source.position().map(|p| p.line());
+            unreadable(path, ReadError::MalformedCsv { line, source })
         })?;
         for (b, cell) in builders.iter_mut().zip(record.iter()) {
             b.append_value(cell);
@@ -142,10 +134,13 @@ fn read_csv(bytes: &[u8], path: &Path) -> Result<RawTable, ContractError> {
 }
 
 /// Decode a whole Parquet file through the one hardened reader ([`mmm_core::read_parquet_bytes`]:
-/// no panic on corrupt bytes, an error naming the file).
-fn decode_parquet(bytes: Vec<u8>, path: &Path) -> Result<arrow::array::RecordBatch, ContractError> {
+/// no panic on corrupt bytes, an error naming the file). Corrupt bytes are unreadable input.
+pub(crate) fn decode_parquet(
+    bytes: Vec<u8>,
+    path: &Path,
+) -> Result<arrow::array::RecordBatch, ContractError> {
     mmm_core::read_parquet_bytes(bytes, path).map_err(|e| match e {
-        mmm_core::CoreError::Parquet { source, .. } => unreadable(path, source.to_string()),
+        mmm_core::CoreError::Parquet { source, .. } => unreadable(path, ReadError::Parquet(source)),
         other => ContractError::from(other),
     })
 }
@@ -156,8 +151,10 @@ fn read_parquet(bytes: Vec<u8>, path: &Path) -> Result<RawTable, ContractError> 
     let mut names = Vec::new();
     let mut cells = Vec::new();
     for (field, arr) in batch.schema().fields().iter().zip(batch.columns()) {
-        let fmt = ArrayFormatter::try_new(arr.as_ref(), &opts)
-            .map_err(|e| unreadable(path, format!("column '{}': {e}", field.name())))?;
+        let fmt = ArrayFormatter::try_new(arr.as_ref(), &opts).map_err(|source| {
+            let column = field.name().clone();
+            unreadable(path, ReadError::Format { column, source })
+        })?;
         names.push(field.name().clone());
         let mut b = StringBuilder::new();
         for i in 0..arr.len() {

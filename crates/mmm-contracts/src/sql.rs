@@ -38,9 +38,45 @@ pub fn ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
+/// Why the ingestion SQL failed. Each variant keeps the engine's own error as its source; the
+/// message shows it too, as the flattened messages did.
+#[derive(Debug, thiserror::Error)]
+pub enum SqlError {
+    /// DataFusion could not plan or run the query, or register its input.
+    #[error("{0}")]
+    DataFusion(#[from] datafusion::error::DataFusionError),
+    /// Arrow could not assemble the result batch.
+    #[error("{0}")]
+    Arrow(#[from] arrow::error::ArrowError),
+    /// The input could not be staged as Parquet for Ballista's executors.
+    #[error("{0}")]
+    Parquet(#[from] parquet::errors::ParquetError),
+    /// The staging directory for Ballista's input could not be created.
+    #[error("staging directory: {0}")]
+    Staging(#[source] std::io::Error),
+    /// A staged input file could not be created.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The async runtime the query runs on could not be started.
+    #[error("{0}")]
+    Runtime(#[source] std::io::Error),
+    /// The Ballista scheduler could not be reached or started, or the query failed on it.
+    #[error("Ballista: {0}")]
+    Ballista(#[source] Box<SqlError>),
+    /// Ballista was asked for, but this build has none.
+    #[error("this build has no Ballista support (build mmm with `--features ballista`)")]
+    NoBallista,
+}
+
 /// Run `query` over `batch` registered as table `t` on `engine`; returns the result as one
 /// batch. Every query orders its own output, so the engines give identical results.
-pub fn query(batch: RecordBatch, query: &str, engine: &SqlEngine) -> Result<RecordBatch, String> {
+pub fn query(batch: RecordBatch, query: &str, engine: &SqlEngine) -> Result<RecordBatch, SqlError> {
     match engine {
         SqlEngine::Local => local(batch, query),
         #[cfg(feature = "ballista")]
@@ -48,29 +84,27 @@ pub fn query(batch: RecordBatch, query: &str, engine: &SqlEngine) -> Result<Reco
             ballista_query(batch, query, engine)
         }
         #[cfg(not(feature = "ballista"))]
-        SqlEngine::BallistaStandalone | SqlEngine::BallistaRemote(_) => {
-            Err("this build has no Ballista support (build mmm with `--features ballista`)".into())
-        }
+        SqlEngine::BallistaStandalone | SqlEngine::BallistaRemote(_) => Err(SqlError::NoBallista),
     }
 }
 
-fn local(batch: RecordBatch, query: &str) -> Result<RecordBatch, String> {
+fn local(batch: RecordBatch, query: &str) -> Result<RecordBatch, SqlError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
-        .map_err(|e| e.to_string())?;
+        .map_err(SqlError::Runtime)?;
     runtime.block_on(async {
         // Two partitions match the target machine; results are ordered by the query itself.
         let ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(2));
-        ctx.register_batch("t", batch).map_err(|e| e.to_string())?;
+        ctx.register_batch("t", batch)?;
         collect(&ctx, query).await
     })
 }
 
-async fn collect(ctx: &SessionContext, query: &str) -> Result<RecordBatch, String> {
-    let frame = ctx.sql(query).await.map_err(|e| e.to_string())?;
+async fn collect(ctx: &SessionContext, query: &str) -> Result<RecordBatch, SqlError> {
+    let frame = ctx.sql(query).await?;
     let out_schema = frame.schema().inner().clone();
-    let batches = frame.collect().await.map_err(|e| e.to_string())?;
-    arrow::compute::concat_batches(&out_schema, &batches).map_err(|e| e.to_string())
+    let batches = frame.collect().await?;
+    Ok(arrow::compute::concat_batches(&out_schema, &batches)?)
 }
 
 /// The query on Ballista: executors read files, not this process's memory, so the input is
@@ -80,23 +114,26 @@ fn ballista_query(
     batch: RecordBatch,
     query: &str,
     engine: &SqlEngine,
-) -> Result<RecordBatch, String> {
+) -> Result<RecordBatch, SqlError> {
     use ballista::prelude::{SessionConfigExt, SessionContextExt};
     use datafusion::execution::SessionStateBuilder;
     use datafusion::prelude::ParquetReadOptions;
 
-    let staging = tempfile::tempdir().map_err(|e| format!("staging directory: {e}"))?;
+    let on_ballista = |e: SqlError| SqlError::Ballista(Box::new(e));
+    let staging = tempfile::tempdir().map_err(SqlError::Staging)?;
     let path = staging.path().join("t.parquet");
-    let file = std::fs::File::create(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut writer = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None)
-        .map_err(|e| e.to_string())?;
-    writer.write(&batch).map_err(|e| e.to_string())?;
-    writer.close().map_err(|e| e.to_string())?;
+    let file = std::fs::File::create(&path).map_err(|source| SqlError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    let mut writer = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None)?;
+    writer.write(&batch)?;
+    writer.close()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .map_err(|e| e.to_string())?;
+        .map_err(SqlError::Runtime)?;
     let location = path.to_string_lossy().into_owned();
     runtime.block_on(async {
         let config = SessionConfig::new_with_ballista().with_target_partitions(2);
@@ -108,12 +145,9 @@ fn ballista_query(
             SqlEngine::BallistaRemote(url) => SessionContext::remote_with_state(url, state).await,
             _ => SessionContext::standalone_with_state(state).await,
         }
-        .map_err(|e| format!("Ballista: {e}"))?;
+        .map_err(|e| on_ballista(e.into()))?;
         ctx.register_parquet("t", &location, ParquetReadOptions::default())
-            .await
-            .map_err(|e| e.to_string())?;
-        collect(&ctx, query)
-            .await
-            .map_err(|e| format!("Ballista: {e}"))
+            .await?;
+        collect(&ctx, query).await.map_err(on_ballista)
     })
 }

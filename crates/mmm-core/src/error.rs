@@ -56,6 +56,15 @@ pub enum CoreError {
         /// Who holds it (process id and command, as it recorded them).
         holder: String,
     },
+    /// An Arrow table read from a file could not be reshaped or rebuilt.
+    #[error("{}: {source}", path.display())]
+    Arrow {
+        /// The file.
+        path: PathBuf,
+        /// Arrow's error.
+        #[source]
+        source: arrow::error::ArrowError,
+    },
     /// A Parquet file could not be read or written.
     #[error("{}: parquet: {source}", path.display())]
     Parquet {

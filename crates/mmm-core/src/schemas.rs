@@ -1,6 +1,7 @@
 //! Documented layouts of every tabular artifact (written to `schemas/`), and checks against them.
 
 use std::path::Path;
+use std::sync::LazyLock;
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::DataType;
@@ -290,6 +291,66 @@ pub fn geo_carry_in() -> ArtifactSchema {
     }
 }
 
+/// The draws' parameter columns, each family's from its descriptor
+/// ([`crate::spec::AdstockFamily`], [`crate::spec::SaturationFamily`],
+/// [`crate::spec::LikelihoodFamily`]), so a new family documents its own columns.
+fn draws_pattern() -> &'static str {
+    use crate::spec::{AdstockFamily, LikelihoodFamily, SaturationFamily};
+    static PATTERN: LazyLock<String> = LazyLock::new(|| {
+        let adstock = per_kind(AdstockFamily::ALL.iter().map(|f| (f.kind, f.parameters)));
+        let saturation = per_kind(SaturationFamily::ALL.iter().map(|f| (f.kind, f.parameters)));
+        let mut noise: Vec<String> = Vec::new();
+        for p in LikelihoodFamily::ALL.iter().flat_map(|f| f.parameters) {
+            let name = format!("`{}`", p.stem);
+            if !noise.contains(&name) {
+                noise.push(name);
+            }
+        }
+        format!(
+            "one column per scalar parameter on its constrained scale: `intercept`; per channel \
+             CH its adstock parameters ({adstock}), its saturation parameters ({saturation}) and \
+             `beta[CH]`; `gamma_control[NAME]`, `gamma_mediator[NAME]`, \
+             `gamma_fourier[sin_K|cos_K]`, `gamma_trend[linear|cp_K]`, `gamma_event[NAME]`, \
+             `gamma_level_shift[DATE]`; the likelihood's {}",
+            join_words(&noise, "or")
+        )
+    });
+    PATTERN.as_str()
+}
+
+/// "`a[CH]` for k1, k2 and k3; `b[CH]`, `c[CH]` for k4": each distinct parameter list once,
+/// in order of first appearance, with the kinds that have it.
+fn per_kind<'a>(
+    families: impl Iterator<Item = (&'a str, &'a [crate::spec::FamilyParameter])>,
+) -> String {
+    let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+    for (kind, parameters) in families {
+        let names: Vec<String> = parameters
+            .iter()
+            .map(|p| format!("`{}[CH]`", p.stem))
+            .collect();
+        let names = names.join(", ");
+        match groups.iter_mut().find(|(n, _)| *n == names) {
+            Some((_, kinds)) => kinds.push(kind.to_string()),
+            None => groups.push((names, vec![kind.to_string()])),
+        }
+    }
+    groups
+        .iter()
+        .map(|(names, kinds)| format!("{names} for {}", join_words(kinds, "and")))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// "a", "a and b", "a, b and c" (with `last` for "and").
+fn join_words(items: &[String], last: &str) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., end] => format!("{} {last} {end}", rest.join(", ")),
+    }
+}
+
 /// `fit/draws.parquet`.
 pub fn draws() -> ArtifactSchema {
     ArtifactSchema {
@@ -306,7 +367,7 @@ pub fn draws() -> ArtifactSchema {
             ),
         ],
         dynamic_columns: Some(DynamicColumns {
-            pattern: "one column per scalar parameter on its constrained scale: `intercept`; per channel CH its adstock parameters (`adstock_alpha[CH]` for geometric; `adstock_alpha[CH]`, `adstock_theta[CH]` for delayed_geometric; `adstock_shape[CH]`, `adstock_scale[CH]` for weibull_cdf and weibull_pdf), its saturation parameters (`saturation_lam[CH]` for logistic, exponential and log1p; `saturation_k[CH]`, `saturation_s[CH]` for hill; `saturation_k[CH]` for michaelis_menten; `saturation_c[CH]` for tanh) and `beta[CH]`; `gamma_control[NAME]`, `gamma_mediator[NAME]`, `gamma_fourier[sin_K|cos_K]`, `gamma_trend[linear|cp_K]`, `gamma_event[NAME]`, `gamma_level_shift[DATE]`; the likelihood's `sigma`, `nu` or `phi`",
+            pattern: draws_pattern(),
             data_type: "float64",
             unit: "model scale: target / scales.target, channel spend / scales.channels[CH]",
             description: "posterior draws",

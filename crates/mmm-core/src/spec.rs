@@ -8,11 +8,24 @@
 //! documented default (docs/spec.md lists them with their sources), so a spec can be as short as
 //! its data section and channel names; a default is the same value the full spec would write out.
 //! [`Spec::from_file_text`] reports every problem of a file in one pass (see [`check`]).
+//!
+//! The adstock, saturation and likelihood families live in modules of their own
+//! (`spec/adstock.rs`, `spec/saturation.rs`, `spec/likelihood.rs`), each family with a static
+//! descriptor ([`AdstockFamily`], [`SaturationFamily`], [`LikelihoodFamily`]) from which
+//! validation, the draws schema's text and the model's parameter names derive.
 
+mod adstock;
 pub mod check;
+mod family;
+mod likelihood;
 mod mediators;
+mod saturation;
 
+pub use adstock::{AdstockFamily, AdstockSpec, AdstockToml, DEFAULT_L_MAX, default_theta_prior};
+pub use family::{FamilyParameter, ParameterSupport};
+pub use likelihood::{LikelihoodFamily, LikelihoodSpec, TargetDomain};
 pub use mediators::MediatorSpec;
+pub use saturation::{CurveShape, SaturationFamily, SaturationSpec};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -242,523 +255,15 @@ impl ChannelSpec {
     pub fn spend_column(&self) -> &str {
         self.spend_column.as_deref().unwrap_or(&self.name)
     }
-}
 
-/// Carry-over (adstock) transform: weights w_l for lags l = 0..l_max-1, and
-/// adstock(x)_t = sum_l w_l x_(t-l). `kind` is required when the table is written; every other
-/// key has a default (l_max 8, PyMC-Marketing's priors; docs/spec.md).
-// Read from and written as `AdstockToml`: the delayed geometric's default peak-lag prior
-// depends on the table's own `l_max`, which a serde field default cannot see.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(from = "AdstockToml", into = "AdstockToml")]
-pub enum AdstockSpec {
-    /// Geometric decay: weight alpha^l (parameter `adstock_alpha[CH]`).
-    Geometric {
-        /// Number of weeks an impulse lasts (lags 0..l_max-1).
-        l_max: usize,
-        /// Divide the weights by their sum so total carry-over is 1.
-        normalize: bool,
-        /// Prior of the decay rate alpha in (0, 1).
-        alpha_prior: Prior,
-    },
-    /// Delayed geometric decay (Jin et al. 2017): weight alpha^((l - theta)^2), peaking at
-    /// lag theta (parameters `adstock_alpha[CH]`, `adstock_theta[CH]`).
-    DelayedGeometric {
-        /// Number of weeks an impulse lasts (lags 0..l_max-1); at least 2.
-        l_max: usize,
-        /// Divide the weights by their sum so total carry-over is 1.
-        normalize: bool,
-        /// Prior of the retention rate alpha in (0, 1).
-        alpha_prior: Prior,
-        /// Prior of the peak lag theta: a `truncated_normal` with bounds inside [0, l_max - 1].
-        theta_prior: Prior,
-    },
-    /// Weibull survival weights (PyMC-Marketing's `WeibullType.CDF`, Robyn's
-    /// `weibull_cdf`): w_0 = 1 and w_l = prod_(i=1..l) (1 - F(i; shape, scale)), F the Weibull
-    /// CDF (parameters `adstock_shape[CH]`, `adstock_scale[CH]`).
-    WeibullCdf {
-        /// Number of weeks an impulse lasts (lags 0..l_max-1).
-        l_max: usize,
-        /// Divide the weights by their sum so total carry-over is 1.
-        normalize: bool,
-        /// Prior of the Weibull shape k > 0.
-        shape_prior: Prior,
-        /// Prior of the Weibull scale lam > 0, in weeks.
-        scale_prior: Prior,
-    },
-    /// Weibull density weights: w_l = f(l + 1; shape, scale) / sum_j f(j + 1; shape, scale),
-    /// f the Weibull pdf; always normalized (parameters `adstock_shape[CH]`,
-    /// `adstock_scale[CH]`).
-    WeibullPdf {
-        /// Number of weeks an impulse lasts (lags 0..l_max-1).
-        l_max: usize,
-        /// Prior of the Weibull shape k > 0.
-        shape_prior: Prior,
-        /// Prior of the Weibull scale lam > 0, in weeks.
-        scale_prior: Prior,
-    },
-}
-
-/// Default adstock: geometric over 8 weeks with alpha ~ Beta(1, 3), normalized. Eight weekly
-/// lags are PyMC-Marketing's example `l_max` and Meridian's default `max_lag`; Beta(1, 3) is
-/// PyMC-Marketing's default decay prior (mean 0.25: most carry-over within a few weeks,
-/// longer decays still reachable).
-impl Default for AdstockSpec {
-    fn default() -> Self {
-        Self::Geometric {
-            l_max: DEFAULT_L_MAX,
-            normalize: true,
-            alpha_prior: default_alpha_prior(),
-        }
-    }
-}
-
-/// Default number of adstock lags (weeks): PyMC-Marketing's example and Meridian's `max_lag`.
-pub const DEFAULT_L_MAX: usize = 8;
-
-fn default_l_max() -> usize {
-    DEFAULT_L_MAX
-}
-
-/// Beta(1, 3), PyMC-Marketing's default prior of the geometric and delayed decay rate.
-fn default_alpha_prior() -> Prior {
-    Prior::Beta {
-        alpha: 1.0,
-        beta: 3.0,
-    }
-}
-
-/// The delayed geometric's peak lag: PyMC-Marketing's HalfNormal(1), truncated to the lags
-/// that exist ([0, l_max - 1]) as the sampler's bounded map needs. An `l_max` below 2 keeps a
-/// valid interval so that only the `l_max` problem itself is reported.
-pub fn default_theta_prior(l_max: usize) -> Prior {
-    Prior::TruncatedNormal {
-        mu: 0.0,
-        sigma: 1.0,
-        lower: 0.0,
-        upper: l_max.saturating_sub(1).max(1) as f64,
-    }
-}
-
-/// Weibull shape k ~ Gamma(9, 3) (mean 3, sd 1): PyMC-Marketing's `Gamma(mu=3, sigma=1)`.
-fn default_weibull_shape_prior() -> Prior {
-    Prior::Gamma {
-        shape: 9.0,
-        rate: 3.0,
-    }
-}
-
-/// Weibull scale lam ~ Gamma(4, 2) (mean 2 weeks, sd 1): PyMC-Marketing's
-/// `Gamma(mu=2, sigma=1)`.
-fn default_weibull_scale_prior() -> Prior {
-    Prior::Gamma {
-        shape: 4.0,
-        rate: 2.0,
-    }
-}
-
-/// How [`AdstockSpec`] is written in a spec file: the same variants with every key but `kind`
-/// optional (its JSON Schema is `AdstockSpec`'s).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
-pub enum AdstockToml {
-    /// Geometric decay: weight alpha^l (parameter `adstock_alpha[CH]`).
-    Geometric {
-        /// Number of weeks an impulse lasts (lags 0..l_max-1).
-        #[serde(default = "default_l_max")]
-        l_max: usize,
-        /// Divide the weights by their sum so total carry-over is 1.
-        #[serde(default = "default_true")]
-        normalize: bool,
-        /// Prior of the decay rate alpha in (0, 1) (default Beta(1, 3), PyMC-Marketing's).
-        #[serde(default = "default_alpha_prior")]
-        alpha_prior: Prior,
-    },
-    /// Delayed geometric decay (Jin et al. 2017): weight alpha^((l - theta)^2), peaking at
-    /// lag theta (parameters `adstock_alpha[CH]`, `adstock_theta[CH]`).
-    DelayedGeometric {
-        /// Number of weeks an impulse lasts (lags 0..l_max-1); at least 2.
-        #[serde(default = "default_l_max")]
-        l_max: usize,
-        /// Divide the weights by their sum so total carry-over is 1.
-        #[serde(default = "default_true")]
-        normalize: bool,
-        /// Prior of the retention rate alpha in (0, 1) (default Beta(1, 3), PyMC-Marketing's).
-        #[serde(default = "default_alpha_prior")]
-        alpha_prior: Prior,
-        /// Prior of the peak lag theta: a `truncated_normal` with bounds inside [0, l_max - 1]
-        /// (default: mu 0, sigma 1, lower 0, upper l_max - 1: PyMC-Marketing's HalfNormal(1)
-        /// truncated to the lags that exist).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        theta_prior: Option<Prior>,
-    },
-    /// Weibull survival weights (PyMC-Marketing's `WeibullType.CDF`, Robyn's
-    /// `weibull_cdf`): w_0 = 1 and w_l = prod_(i=1..l) (1 - F(i; shape, scale)), F the Weibull
-    /// CDF (parameters `adstock_shape[CH]`, `adstock_scale[CH]`).
-    WeibullCdf {
-        /// Number of weeks an impulse lasts (lags 0..l_max-1).
-        #[serde(default = "default_l_max")]
-        l_max: usize,
-        /// Divide the weights by their sum so total carry-over is 1.
-        #[serde(default = "default_true")]
-        normalize: bool,
-        /// Prior of the Weibull shape k > 0 (default Gamma(9, 3): mean 3, sd 1, PyMC-Marketing's).
-        #[serde(default = "default_weibull_shape_prior")]
-        shape_prior: Prior,
-        /// Prior of the Weibull scale lam > 0, in weeks (default Gamma(4, 2): mean 2, sd 1,
-        /// PyMC-Marketing's).
-        #[serde(default = "default_weibull_scale_prior")]
-        scale_prior: Prior,
-    },
-    /// Weibull density weights: w_l = f(l + 1; shape, scale) / sum_j f(j + 1; shape, scale),
-    /// f the Weibull pdf; always normalized (parameters `adstock_shape[CH]`,
-    /// `adstock_scale[CH]`).
-    WeibullPdf {
-        /// Number of weeks an impulse lasts (lags 0..l_max-1).
-        #[serde(default = "default_l_max")]
-        l_max: usize,
-        /// Prior of the Weibull shape k > 0 (default Gamma(9, 3): mean 3, sd 1, PyMC-Marketing's).
-        #[serde(default = "default_weibull_shape_prior")]
-        shape_prior: Prior,
-        /// Prior of the Weibull scale lam > 0, in weeks (default Gamma(4, 2): mean 2, sd 1,
-        /// PyMC-Marketing's).
-        #[serde(default = "default_weibull_scale_prior")]
-        scale_prior: Prior,
-    },
-}
-
-impl From<AdstockToml> for AdstockSpec {
-    fn from(t: AdstockToml) -> Self {
-        match t {
-            AdstockToml::Geometric {
-                l_max,
-                normalize,
-                alpha_prior,
-            } => Self::Geometric {
-                l_max,
-                normalize,
-                alpha_prior,
-            },
-            AdstockToml::DelayedGeometric {
-                l_max,
-                normalize,
-                alpha_prior,
-                theta_prior,
-            } => Self::DelayedGeometric {
-                l_max,
-                normalize,
-                alpha_prior,
-                theta_prior: theta_prior.unwrap_or_else(|| default_theta_prior(l_max)),
-            },
-            AdstockToml::WeibullCdf {
-                l_max,
-                normalize,
-                shape_prior,
-                scale_prior,
-            } => Self::WeibullCdf {
-                l_max,
-                normalize,
-                shape_prior,
-                scale_prior,
-            },
-            AdstockToml::WeibullPdf {
-                l_max,
-                shape_prior,
-                scale_prior,
-            } => Self::WeibullPdf {
-                l_max,
-                shape_prior,
-                scale_prior,
-            },
-        }
-    }
-}
-
-impl From<AdstockSpec> for AdstockToml {
-    fn from(a: AdstockSpec) -> Self {
-        match a {
-            AdstockSpec::Geometric {
-                l_max,
-                normalize,
-                alpha_prior,
-            } => Self::Geometric {
-                l_max,
-                normalize,
-                alpha_prior,
-            },
-            AdstockSpec::DelayedGeometric {
-                l_max,
-                normalize,
-                alpha_prior,
-                theta_prior,
-            } => Self::DelayedGeometric {
-                l_max,
-                normalize,
-                alpha_prior,
-                theta_prior: Some(theta_prior),
-            },
-            AdstockSpec::WeibullCdf {
-                l_max,
-                normalize,
-                shape_prior,
-                scale_prior,
-            } => Self::WeibullCdf {
-                l_max,
-                normalize,
-                shape_prior,
-                scale_prior,
-            },
-            AdstockSpec::WeibullPdf {
-                l_max,
-                shape_prior,
-                scale_prior,
-            } => Self::WeibullPdf {
-                l_max,
-                shape_prior,
-                scale_prior,
-            },
-        }
-    }
-}
-
-impl AdstockSpec {
-    /// Number of lags l_max.
-    pub fn l_max(&self) -> usize {
-        match self {
-            Self::Geometric { l_max, .. }
-            | Self::DelayedGeometric { l_max, .. }
-            | Self::WeibullCdf { l_max, .. }
-            | Self::WeibullPdf { l_max, .. } => *l_max,
-        }
-    }
-
-    /// True when the weights are divided by their sum.
-    pub fn normalize(&self) -> bool {
-        match self {
-            Self::Geometric { normalize, .. }
-            | Self::DelayedGeometric { normalize, .. }
-            | Self::WeibullCdf { normalize, .. } => *normalize,
-            Self::WeibullPdf { .. } => true,
-        }
-    }
-
-    /// The spec's name of the kind.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Self::Geometric { .. } => "geometric",
-            Self::DelayedGeometric { .. } => "delayed_geometric",
-            Self::WeibullCdf { .. } => "weibull_cdf",
-            Self::WeibullPdf { .. } => "weibull_pdf",
-        }
-    }
-
-    /// The transform's parameters in vector order: (parameter name stem, spec key of its
-    /// prior, prior).
-    pub fn parameters(&self) -> Vec<(&'static str, &'static str, &Prior)> {
-        match self {
-            Self::Geometric { alpha_prior, .. } => {
-                vec![("adstock_alpha", "alpha_prior", alpha_prior)]
-            }
-            Self::DelayedGeometric {
-                alpha_prior,
-                theta_prior,
-                ..
-            } => vec![
-                ("adstock_alpha", "alpha_prior", alpha_prior),
-                ("adstock_theta", "theta_prior", theta_prior),
-            ],
-            Self::WeibullCdf {
-                shape_prior,
-                scale_prior,
-                ..
-            }
-            | Self::WeibullPdf {
-                shape_prior,
-                scale_prior,
-                ..
-            } => vec![
-                ("adstock_shape", "shape_prior", shape_prior),
-                ("adstock_scale", "scale_prior", scale_prior),
-            ],
-        }
+    /// Number of model parameters of this channel: adstock, saturation, then beta.
+    pub fn parameter_count(&self) -> usize {
+        self.adstock.parameters().len() + self.saturation.parameters().len() + 1
     }
 }
 
 fn default_true() -> bool {
     true
-}
-
-/// Saturation transform s(x) plus the channel coefficient: the channel's term is beta * s(.).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
-pub enum SaturationSpec {
-    /// Logistic saturation (1 - e^(-lam x)) / (1 + e^(-lam x)) times beta
-    /// (`saturation_lam[CH]`).
-    Logistic {
-        /// Prior of the steepness lam > 0 (default Gamma(3, 1), PyMC-Marketing's, on spend
-        /// scaled by its training max-abs).
-        #[serde(default = "default_lam_prior")]
-        lam_prior: Prior,
-        /// Prior of the channel coefficient beta (scaled target units; default
-        /// HalfNormal(2), PyMC-Marketing's). Not used when the channel has a `roas_prior`.
-        #[serde(default = "default_beta_prior")]
-        beta_prior: Prior,
-    },
-    /// Hill curve x^s / (x^s + K^s) times beta (`saturation_k[CH]`, `saturation_s[CH]`).
-    Hill {
-        /// Prior of the half-saturation point K > 0 (scaled spend units; default
-        /// HalfNormal(1.5), PyMC-Marketing's `kappa`).
-        #[serde(default = "default_hill_prior")]
-        k_prior: Prior,
-        /// Prior of the slope s > 0 (default HalfNormal(1.5), PyMC-Marketing's `slope`).
-        #[serde(default = "default_hill_prior")]
-        s_prior: Prior,
-        /// Prior of the channel coefficient beta (scaled target units; default
-        /// HalfNormal(2), PyMC-Marketing's). Not used when the channel has a `roas_prior`.
-        #[serde(default = "default_beta_prior")]
-        beta_prior: Prior,
-    },
-    /// Exponential saturation 1 - e^(-lam x) times beta (`saturation_lam[CH]`).
-    Exponential {
-        /// Prior of the rate lam > 0 (default Gamma(3, 1), as the logistic's: the same role,
-        /// a rate on spend scaled by its training max-abs).
-        #[serde(default = "default_lam_prior")]
-        lam_prior: Prior,
-        /// Prior of the channel coefficient beta (scaled target units; default
-        /// HalfNormal(2), PyMC-Marketing's). Not used when the channel has a `roas_prior`.
-        #[serde(default = "default_beta_prior")]
-        beta_prior: Prior,
-    },
-    /// Michaelis-Menten x / (K + x) times beta (`saturation_k[CH]`).
-    MichaelisMenten {
-        /// Prior of the half-saturation point K > 0 (scaled spend units; default
-        /// HalfNormal(1), PyMC-Marketing's `lam`).
-        #[serde(default = "default_unit_half_normal")]
-        k_prior: Prior,
-        /// Prior of the channel coefficient beta (scaled target units; default
-        /// HalfNormal(2), PyMC-Marketing's). Not used when the channel has a `roas_prior`.
-        #[serde(default = "default_beta_prior")]
-        beta_prior: Prior,
-    },
-    /// tanh(x / c) times beta (`saturation_c[CH]`).
-    Tanh {
-        /// Prior of the scale c > 0 (scaled spend units; default HalfNormal(1),
-        /// PyMC-Marketing's).
-        #[serde(default = "default_unit_half_normal")]
-        c_prior: Prior,
-        /// Prior of the channel coefficient beta (scaled target units; default
-        /// HalfNormal(2), PyMC-Marketing's). Not used when the channel has a `roas_prior`.
-        #[serde(default = "default_beta_prior")]
-        beta_prior: Prior,
-    },
-    /// ln(1 + lam x) times beta, without an upper bound (`saturation_lam[CH]`).
-    Log1p {
-        /// Prior of the rate lam > 0 (default Gamma(3, 1), as the logistic's).
-        #[serde(default = "default_lam_prior")]
-        lam_prior: Prior,
-        /// Prior of the channel coefficient beta (scaled target units; default
-        /// HalfNormal(2), PyMC-Marketing's). Not used when the channel has a `roas_prior`.
-        #[serde(default = "default_beta_prior")]
-        beta_prior: Prior,
-    },
-}
-
-fn default_beta_prior() -> Prior {
-    Prior::HalfNormal { sigma: 2.0 }
-}
-
-/// Gamma(3, 1): PyMC-Marketing's logistic `lam` (mean 3 on max-abs-scaled spend: the curve is
-/// about 90% saturated at the largest training spend, and flatter or steeper curves stay
-/// plausible).
-fn default_lam_prior() -> Prior {
-    Prior::Gamma {
-        shape: 3.0,
-        rate: 1.0,
-    }
-}
-
-/// HalfNormal(1.5): PyMC-Marketing's Hill `kappa` and `slope`.
-fn default_hill_prior() -> Prior {
-    Prior::HalfNormal { sigma: 1.5 }
-}
-
-/// HalfNormal(1): PyMC-Marketing's Michaelis-Menten `lam` and tanh `c`.
-fn default_unit_half_normal() -> Prior {
-    Prior::HalfNormal { sigma: 1.0 }
-}
-
-/// Default saturation: logistic with PyMC-Marketing's priors (lam ~ Gamma(3, 1),
-/// beta ~ HalfNormal(2)), the curve of its classic MMM.
-impl Default for SaturationSpec {
-    fn default() -> Self {
-        Self::Logistic {
-            lam_prior: default_lam_prior(),
-            beta_prior: default_beta_prior(),
-        }
-    }
-}
-
-impl SaturationSpec {
-    /// The spec's name of the kind.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Self::Logistic { .. } => "logistic",
-            Self::Hill { .. } => "hill",
-            Self::Exponential { .. } => "exponential",
-            Self::MichaelisMenten { .. } => "michaelis_menten",
-            Self::Tanh { .. } => "tanh",
-            Self::Log1p { .. } => "log1p",
-        }
-    }
-
-    /// The curve's parameters (without beta) in vector order: (parameter name stem, spec key
-    /// of its prior, prior).
-    pub fn parameters(&self) -> Vec<(&'static str, &'static str, &Prior)> {
-        match self {
-            Self::Logistic { lam_prior, .. }
-            | Self::Exponential { lam_prior, .. }
-            | Self::Log1p { lam_prior, .. } => vec![("saturation_lam", "lam_prior", lam_prior)],
-            Self::Hill {
-                k_prior, s_prior, ..
-            } => vec![
-                ("saturation_k", "k_prior", k_prior),
-                ("saturation_s", "s_prior", s_prior),
-            ],
-            Self::MichaelisMenten { k_prior, .. } => vec![("saturation_k", "k_prior", k_prior)],
-            Self::Tanh { c_prior, .. } => vec![("saturation_c", "c_prior", c_prior)],
-        }
-    }
-
-    /// Prior of the channel coefficient beta.
-    pub fn beta_prior(&self) -> &Prior {
-        match self {
-            Self::Logistic { beta_prior, .. }
-            | Self::Hill { beta_prior, .. }
-            | Self::Exponential { beta_prior, .. }
-            | Self::MichaelisMenten { beta_prior, .. }
-            | Self::Tanh { beta_prior, .. }
-            | Self::Log1p { beta_prior, .. } => beta_prior,
-        }
-    }
-
-    /// Replace the prior of the channel coefficient beta.
-    pub fn set_beta_prior(&mut self, prior: Prior) {
-        match self {
-            Self::Logistic { beta_prior, .. }
-            | Self::Hill { beta_prior, .. }
-            | Self::Exponential { beta_prior, .. }
-            | Self::MichaelisMenten { beta_prior, .. }
-            | Self::Tanh { beta_prior, .. }
-            | Self::Log1p { beta_prior, .. } => *beta_prior = prior,
-        }
-    }
-}
-
-impl ChannelSpec {
-    /// Number of model parameters of this channel: adstock, saturation, then beta.
-    pub fn parameter_count(&self) -> usize {
-        self.adstock.parameters().len() + self.saturation.parameters().len() + 1
-    }
 }
 
 /// A control variable: a column that enters the linear predictor with its own coefficient.
@@ -1108,100 +613,6 @@ impl Default for SeasonalitySpec {
             period_days: 365.25,
             prior: Prior::Laplace { mu: 0.0, b: 1.0 },
         }
-    }
-}
-
-/// Observation model.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(tag = "family", rename_all = "snake_case", deny_unknown_fields)]
-pub enum LikelihoodSpec {
-    /// y ~ Normal(mu, sigma) on the scaled target.
-    Normal {
-        /// Prior of the noise scale sigma > 0 (default HalfNormal(2), PyMC-Marketing's).
-        #[serde(default = "default_sigma_prior")]
-        sigma_prior: Prior,
-    },
-    /// y ~ Student-t(nu, mu, sigma) on the scaled target: robust to outlier weeks.
-    StudentT {
-        /// Prior of the noise scale sigma > 0 (default HalfNormal(2)).
-        #[serde(default = "default_sigma_prior")]
-        sigma_prior: Prior,
-        /// Prior of the degrees of freedom nu > 0 (default Gamma(2, 0.1): Juarez and Steel
-        /// 2010, the Stan prior-choice recommendation; mean 20, heavy tails still plausible).
-        #[serde(default = "default_nu_prior")]
-        nu_prior: Prior,
-    },
-    /// ln y ~ Normal(eta, sigma) with eta the linear predictor: a multiplicative model,
-    /// E[y] = exp(eta + sigma^2 / 2); needs y > 0.
-    LogNormal {
-        /// Prior of the log-scale noise sigma > 0 (default HalfNormal(2)).
-        #[serde(default = "default_sigma_prior")]
-        sigma_prior: Prior,
-    },
-    /// y ~ Poisson(exp(eta)) with a log link on the original count scale; needs non-negative
-    /// integer counts.
-    Poisson,
-    /// y ~ NegativeBinomial(mean exp(eta), dispersion phi) with a log link; needs counts.
-    NegativeBinomial {
-        /// Prior of the dispersion phi > 0 (variance = mean + mean^2 / phi; default
-        /// Gamma(2, 0.05): mean 40, from near-Poisson to strongly overdispersed counts, the prior
-        /// of the count-likelihood recovery fixture, fixtures/likelihoods).
-        #[serde(default = "default_phi_prior")]
-        phi_prior: Prior,
-    },
-}
-
-/// Values the target may take under a likelihood.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TargetDomain {
-    /// Any real number.
-    Real,
-    /// Strictly positive reals.
-    Positive,
-    /// Non-negative integers.
-    Count,
-}
-
-impl LikelihoodSpec {
-    /// True when channel terms add up to the expected target (normal and student_t).
-    pub fn is_additive(&self) -> bool {
-        matches!(self, Self::Normal { .. } | Self::StudentT { .. })
-    }
-
-    /// The values the target must take for this likelihood to apply.
-    pub fn target_domain(&self) -> TargetDomain {
-        match self {
-            Self::Normal { .. } | Self::StudentT { .. } => TargetDomain::Real,
-            Self::LogNormal { .. } => TargetDomain::Positive,
-            Self::Poisson | Self::NegativeBinomial { .. } => TargetDomain::Count,
-        }
-    }
-}
-
-impl Default for LikelihoodSpec {
-    fn default() -> Self {
-        Self::Normal {
-            sigma_prior: default_sigma_prior(),
-        }
-    }
-}
-
-/// HalfNormal(2): PyMC-Marketing's likelihood sigma on the max-abs-scaled target.
-fn default_sigma_prior() -> Prior {
-    Prior::HalfNormal { sigma: 2.0 }
-}
-
-fn default_nu_prior() -> Prior {
-    Prior::Gamma {
-        shape: 2.0,
-        rate: 0.1,
-    }
-}
-
-fn default_phi_prior() -> Prior {
-    Prior::Gamma {
-        shape: 2.0,
-        rate: 0.05,
     }
 }
 
@@ -1791,32 +1202,11 @@ impl Spec {
                     format!("must be 1..=104, got {l_max}"),
                 );
             }
-            for (stem, key, prior) in ch.adstock.parameters() {
-                let path = format!("{p}.adstock.{key}");
-                match stem {
-                    "adstock_alpha" => {
-                        problems.prior(path, prior, Support::UnitInterval, "adstock alpha")
-                    }
-                    "adstock_theta" => problems.peak_lag(path, prior, l_max),
-                    "adstock_shape" => {
-                        problems.prior(path, prior, Support::Positive, "the Weibull shape")
-                    }
-                    _ => problems.prior(path, prior, Support::Positive, "the Weibull scale"),
-                }
+            for (param, prior) in ch.adstock.parameter_priors() {
+                problems.parameter(&format!("{p}.adstock"), param, prior, l_max);
             }
-            for (stem, key, prior) in ch.saturation.parameters() {
-                let what = match stem {
-                    "saturation_k" => "the half-saturation point K",
-                    "saturation_s" => "the Hill slope s",
-                    "saturation_c" => "the tanh scale c",
-                    _ => "saturation lam",
-                };
-                problems.prior(
-                    format!("{p}.saturation.{key}"),
-                    prior,
-                    Support::Positive,
-                    what,
-                );
+            for (param, prior) in ch.saturation.parameter_priors() {
+                problems.parameter(&format!("{p}.saturation"), param, prior, l_max);
             }
             problems.prior(
                 format!("{p}.saturation.beta_prior"),
@@ -1896,41 +1286,8 @@ impl Spec {
 
     /// Problems of the likelihood's priors.
     fn likelihood_problems(&self, problems: &mut Problems) {
-        match &self.likelihood {
-            LikelihoodSpec::Normal { sigma_prior } | LikelihoodSpec::LogNormal { sigma_prior } => {
-                problems.prior(
-                    "likelihood.sigma_prior".into(),
-                    sigma_prior,
-                    Support::Positive,
-                    "the noise scale",
-                );
-            }
-            LikelihoodSpec::StudentT {
-                sigma_prior,
-                nu_prior,
-            } => {
-                problems.prior(
-                    "likelihood.sigma_prior".into(),
-                    sigma_prior,
-                    Support::Positive,
-                    "the noise scale",
-                );
-                problems.prior(
-                    "likelihood.nu_prior".into(),
-                    nu_prior,
-                    Support::Positive,
-                    "the degrees of freedom",
-                );
-            }
-            LikelihoodSpec::Poisson => {}
-            LikelihoodSpec::NegativeBinomial { phi_prior } => {
-                problems.prior(
-                    "likelihood.phi_prior".into(),
-                    phi_prior,
-                    Support::Positive,
-                    "the dispersion",
-                );
-            }
+        for (param, prior) in self.likelihood.parameter_priors() {
+            problems.parameter("likelihood", param, prior, 0);
         }
     }
 
@@ -2324,11 +1681,7 @@ impl Spec {
     pub fn parameter_count(&self) -> usize {
         // intercept + noise parameters + per channel (adstock, saturation, beta) + controls
         // + 2 per Fourier order
-        let noise = match self.likelihood {
-            LikelihoodSpec::Poisson => 0,
-            LikelihoodSpec::StudentT { .. } => 2,
-            _ => 1,
-        };
+        let noise = self.likelihood.family().parameters.len();
         1 + noise
             + self
                 .channels
@@ -2372,6 +1725,16 @@ struct Problems(Vec<SpecProblem>);
 impl Problems {
     fn push(&mut self, path: String, message: String) {
         self.0.push(SpecProblem { path, message });
+    }
+
+    /// Check the prior of a family's parameter in the table at `table` (its key is the
+    /// parameter's `prior_key`) against the parameter's support; `l_max` bounds a peak lag.
+    fn parameter(&mut self, table: &str, param: &FamilyParameter, prior: &Prior, l_max: usize) {
+        let path = format!("{table}.{}", param.prior_key);
+        match param.support {
+            ParameterSupport::Prior(support) => self.prior(path, prior, support, param.label),
+            ParameterSupport::PeakLag => self.peak_lag(path, prior, l_max),
+        }
     }
 
     /// The delayed-geometric peak lag theta lives on [0, l_max - 1]: its prior must be a

@@ -47,9 +47,13 @@ pub fn decompose(
     let scale = design.scales.target;
     let names = model.param_names();
     let index = |name: &str| {
-        names.iter().position(|p| p == name).ok_or_else(|| {
-            DecideError::Output(format!("the model has no parameter '{name}' to decompose"))
-        })
+        names
+            .iter()
+            .position(|p| p == name)
+            .ok_or_else(|| DecideError::MissingTerm {
+                what: "parameter",
+                name: name.to_string(),
+            })
     };
     let intercept = index("intercept")?;
     // Regressors grouped into components: each control, event and level shift alone; the
@@ -78,7 +82,10 @@ pub fn decompose(
         .map(|(k, m)| {
             let name = mmm_features::mediator_column(m);
             let j = groups.iter().position(|(g, _)| *g == name).ok_or_else(|| {
-                DecideError::Output(format!("the design has no mediator column '{name}'"))
+                DecideError::MissingTerm {
+                    what: "mediator column",
+                    name: name.clone(),
+                }
             })?;
             Ok((j, k, index(&format!("gamma_{name}"))?))
         })
@@ -152,10 +159,11 @@ pub fn decompose(
             model.predict_mean(theta, &[], &mut full);
             for t in 0..n {
                 if (full[t] - sum[t]).abs() > 1e-9 * (1.0 + full[t].abs()) {
-                    return vec![Err(DecideError::Output(format!(
-                        "decomposition does not add up to the model's prediction at period {t} ({} vs {}); the model form is not additive",
-                        sum[t], full[t]
-                    )))];
+                    return vec![Err(DecideError::NotAdditive {
+                        period: t,
+                        sum: sum[t],
+                        prediction: full[t],
+                    })];
                 }
             }
         }

@@ -16,11 +16,11 @@ use crate::optimize::{self, ChannelRange, GeoPlan, Problem};
 use crate::plan::PlanModel;
 use crate::review::{DecisionRecord, GeoPrediction};
 use crate::stages::{
-    AllocationRows, OPTIMIZE_STAGE, OptimizeOptions, Optimized, PlanLifts, PlanWindow, RECORD_FILE,
-    SCENARIO_STAGE, ScenarioFile, begin_stage, checked_budget, flat_plan, lift_summary,
-    one_scenario_to_record, plan_window, plans_error, prob_greater, problem, read_scenario_file,
-    reference_spend, require_draws, scenario_settings, scenario_start, search, spend_scales,
-    with_plans_record,
+    AllocationRows, CURRENT_PLAN, OPTIMIZE_STAGE, OptimizeOptions, Optimized, PlanLifts,
+    PlanWindow, RECORD_FILE, SCENARIO_STAGE, ScenarioFile, begin_stage, checked_budget,
+    current_plan, flat_plan, lift_summary, one_scenario_to_record, plan_window, plans_error,
+    prob_greater, problem, read_scenario_file, reference_spend, require_draws, scenario_settings,
+    scenario_window, search, spend_scales, with_plans_record,
 };
 
 /// Every geo a bound names must be a geo of the data.
@@ -329,7 +329,7 @@ impl GeoComparison {
             "channels": names,
             "geos": geos,
             "current": {
-                "definition": "each geo's actual spend of the horizon-length window right before the start, week by week",
+                "definition": CURRENT_PLAN,
                 "spend": total_spend(current),
                 "spend_by_geo": spend_by_geo(geos, current),
                 "lift": lift_summary(&current_lift, interval, risk),
@@ -346,22 +346,17 @@ impl GeoComparison {
     }
 }
 
-/// Every geo's actual spend in the `horizon` weeks before period `start`:
-/// `current[g][c][week]`.
-fn geo_current(panel: &GeoDesign, nc: usize, start: usize, horizon: usize) -> Vec<Vec<Vec<f64>>> {
+/// Every geo's current plan ([`crate::stages::current_plan`]): `current[g][c][week]`.
+fn geo_current(panel: &GeoDesign, window: &PlanWindow) -> Vec<Vec<Vec<f64>>> {
     panel
         .designs
         .iter()
-        .map(|gd| {
-            (0..nc)
-                .map(|c| gd.spend(c)[start - horizon..start].to_vec())
-                .collect()
-        })
+        .map(|gd| current_plan(gd, window))
         .collect()
 }
 
 /// Run `mmm scenario` on a geo hierarchy: each plan of `plans_file` against the current one
-/// (every geo's actual spend in the horizon-length window before the start). Writes
+/// (every geo's current plan, [`crate::stages::current_plan`]). Writes
 /// scenarios.parquet (national: geos summed per draw), geo_scenarios.parquet and
 /// comparison.json.
 pub(crate) fn run_scenario(
@@ -377,8 +372,9 @@ pub(crate) fn run_scenario(
     let names = design.channel_names.clone();
     let file = read_scenario_file(plans_file, &names)?;
     let horizon = file.plans[0].2[0].len();
-    let (start, dates) = scenario_start(spec, design, opts, horizon)?;
-    let current = geo_current(panel, names.len(), start, horizon);
+    let window = scenario_window(spec, design, opts, horizon)?;
+    let (start, dates) = (window.start, window.dates.clone());
+    let current = geo_current(panel, &window);
     let scenarios = geo_scenarios(file, &panel.geos, &names, &current, plans_file)?;
     one_scenario_to_record(opts, scenarios.len(), plans_file)?;
     let records = with_plans_record(&inputs.records, plans_file)?;

@@ -43,9 +43,27 @@ pub enum DecideError {
     /// The model could not be rebuilt.
     #[error(transparent)]
     Model(#[from] mmm_model::ModelError),
-    /// Building an output failed.
-    #[error("{0}")]
-    Output(String),
+    /// The model lacks a parameter or design column the decomposition reads.
+    #[error("the model has no {what} '{name}' to decompose")]
+    MissingTerm {
+        /// `parameter` or `mediator column`.
+        what: &'static str,
+        /// Its name.
+        name: String,
+    },
+    /// The components of the decomposition do not add up to the model's prediction.
+    #[error(
+        "decomposition does not add up to the model's prediction at period {period} \
+         ({sum} vs {prediction}); the model form is not additive"
+    )]
+    NotAdditive {
+        /// The period.
+        period: usize,
+        /// Sum of the components.
+        sum: f64,
+        /// The model's mean prediction.
+        prediction: f64,
+    },
     /// An output table could not be assembled.
     #[error("building an output table: {0}")]
     Table(#[from] arrow::error::ArrowError),

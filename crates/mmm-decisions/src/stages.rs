@@ -250,12 +250,7 @@ pub(crate) fn plan_window(
     check_horizon(Some(horizon), "decisions.optimizer.horizon_weeks")?;
     let period_days = spec.spec.data.period_days as i32;
     let (start, dates) = plan_start(design, period_days, opts.start.as_deref(), horizon)?;
-    let ref_weeks = o.reference_weeks.unwrap_or(horizon);
-    if ref_weeks == 0 || ref_weeks > start {
-        return Err(DecideError::Input(format!(
-            "decisions.optimizer.reference_weeks: {ref_weeks} weeks before the plan's start are needed, the data has {start}"
-        )));
-    }
+    let ref_weeks = reference_weeks(spec, start, horizon)?;
     Ok(PlanWindow {
         horizon,
         objective: opts.objective.unwrap_or(o.objective),
@@ -408,8 +403,40 @@ fn refuse_geo_bounds(spec: &LoadedSpec) -> Result<(), DecideError> {
     Ok(())
 }
 
+/// The number of reference weeks before `start` that define the current plan
+/// (`decisions.optimizer.reference_weeks`, default the horizon), checked against the data.
+fn reference_weeks(spec: &LoadedSpec, start: usize, horizon: usize) -> Result<usize, DecideError> {
+    let ref_weeks = spec
+        .spec
+        .decisions
+        .optimizer
+        .reference_weeks
+        .unwrap_or(horizon);
+    if ref_weeks == 0 || ref_weeks > start {
+        return Err(DecideError::Input(format!(
+            "decisions.optimizer.reference_weeks: {ref_weeks} weeks before the plan's start are needed, the data has {start}"
+        )));
+    }
+    Ok(ref_weeks)
+}
+
+/// What "current plan" means, as plan.json and comparison.json state it.
+pub const CURRENT_PLAN: &str = "each channel's spend over the reference weeks before the start \
+    (decisions.optimizer.reference_weeks, default the horizon length), rescaled to the horizon \
+    and spread evenly over its weeks; the same in optimize, scenario and the report";
+
+/// The current plan, one definition for `optimize`, `scenario` and the report: each channel's
+/// spend over the reference weeks before the start, rescaled to the horizon and spread evenly
+/// over its weeks (`plan[c][week]`).
+pub(crate) fn current_plan(design: &Design, w: &PlanWindow) -> Vec<Vec<f64>> {
+    let totals: Vec<f64> = (0..design.channel_names.len())
+        .map(|c| reference_spend(design, c, w))
+        .collect();
+    flat_plan(&totals, w.horizon)
+}
+
 /// Channel `c`'s spend in the window's reference weeks before the start, scaled to the
-/// horizon: its current plan.
+/// horizon: its total in the current plan.
 pub(crate) fn reference_spend(design: &Design, c: usize, w: &PlanWindow) -> f64 {
     design.spend(c)[w.start - w.ref_weeks..w.start]
         .iter()
@@ -582,6 +609,7 @@ impl Optimized {
             "start": iso(w.dates[0]),
             "reference_weeks": w.ref_weeks,
             "reference": format!("{} .. {}", iso(reference_dates.0), iso(reference_dates.1)),
+            "current_plan": CURRENT_PLAN,
             "channels": names,
             "objective_current": optimize::objective_value(&self.problem, lifts.current, current_total),
             "objective_optimized": self.solution.objective,
@@ -1004,20 +1032,22 @@ pub(crate) fn read_scenario_file(
 
 /// Period index where the scenarios start and the dates of their weeks; the current plan
 /// repeats the `horizon` weeks before the start, so the data must have them.
-pub(crate) fn scenario_start(
+pub(crate) fn scenario_window(
     spec: &LoadedSpec,
     design: &Design,
     opts: &OptimizeOptions,
     horizon: usize,
-) -> Result<(usize, Vec<i32>), DecideError> {
+) -> Result<PlanWindow, DecideError> {
     let period_days = spec.spec.data.period_days as i32;
     let (start, dates) = plan_start(design, period_days, opts.start.as_deref(), horizon)?;
-    if start < horizon {
-        return Err(DecideError::Input(format!(
-            "the current plan repeats the {horizon} weeks before the start; the data has only {start}"
-        )));
-    }
-    Ok((start, dates))
+    let ref_weeks = reference_weeks(spec, start, horizon)?;
+    Ok(PlanWindow {
+        horizon,
+        objective: spec.spec.decisions.optimizer.objective,
+        start,
+        dates,
+        ref_weeks,
+    })
 }
 
 /// The stage's input records with the plans file's added.
@@ -1091,7 +1121,7 @@ fn compare_scenarios(
         "start": mmm_core::dates::iso(dates[0]),
         "horizon_weeks": dates.len(),
         "current": {
-            "definition": "actual spend of the horizon-length window right before the start, week by week",
+            "definition": CURRENT_PLAN,
             "spend": current.iter().flatten().sum::<f64>(),
             "lift": lift_summary(&current_lift, interval, risk),
         },
@@ -1126,7 +1156,8 @@ pub fn run_scenario(
     let scenarios = read_scenarios(plans_file, &names)?;
     one_scenario_to_record(opts, scenarios.len(), plans_file)?;
     let horizon = scenarios[0].1[0].len();
-    let (start, dates) = scenario_start(spec, &inp.design, opts, horizon)?;
+    let window = scenario_window(spec, &inp.design, opts, horizon)?;
+    let (start, dates) = (window.start, window.dates.clone());
     let records = with_plans_record(&inp.records, plans_file)?;
     let Some(mut writer) =
         begin_stage(spec, &inp.upstream, records, opts, SCENARIO_STAGE, out_dir)?
@@ -1134,9 +1165,7 @@ pub fn run_scenario(
         return Ok(None);
     };
     let pm = inp.plan_model(start, horizon);
-    let current: Vec<Vec<f64>> = (0..names.len())
-        .map(|c| inp.design.spend(c)[start - horizon..start].to_vec())
-        .collect();
+    let current = current_plan(&inp.design, &window);
     let (rows, comparison) = compare_scenarios(&pm, &names, &current, &scenarios, &dates, spec);
     writer.write_parquet("scenarios.parquet", &rows.build()?, &schemas::allocation())?;
     writer.write_json("comparison.json", &comparison, None)?;

@@ -45,6 +45,29 @@ pub struct ChannelChange {
     pub exceeds_threshold: bool,
 }
 
+impl std::fmt::Display for ChannelChange {
+    /// `channel: ROAS a [interval] -> ROAS b [interval] (change), share a -> b`, and
+    /// `SIGN FLIP` when the mean ROAS changed sign.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (a, b) = (&self.roas_a, &self.roas_b);
+        write!(
+            f,
+            "{}: {:.4} [{:.4}, {:.4}] -> {:.4} [{:.4}, {:.4}] ({:+.1}%), share {:.3} -> {:.3}{}",
+            self.channel,
+            a.mean,
+            a.lower,
+            a.upper,
+            b.mean,
+            b.lower,
+            b.upper,
+            100.0 * self.roas_relative_change,
+            self.share_a.mean,
+            self.share_b.mean,
+            if self.sign_flip { "  SIGN FLIP" } else { "" }
+        )
+    }
+}
+
 /// Change of one parameter between two runs (model scale, as in draws.parquet).
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ParamChange {

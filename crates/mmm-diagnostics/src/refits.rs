@@ -291,8 +291,19 @@ pub struct CrossValidation {
 #[derive(Debug, thiserror::Error)]
 pub enum RefitError {
     /// The data are too short for the requested folds.
-    #[error("rolling-origin cross-validation: {0}")]
-    Folds(String),
+    #[error(
+        "rolling-origin cross-validation: {folds} folds of {horizon} weeks leave less than half \
+         of the {weeks} training weeks for the first fold; lower diagnose.cv_folds or \
+         diagnose.cv_horizon"
+    )]
+    Folds {
+        /// Folds asked for.
+        folds: usize,
+        /// Weeks per fold.
+        horizon: usize,
+        /// Training weeks.
+        weeks: usize,
+    },
     /// A fold's design could not be rebuilt.
     #[error(transparent)]
     Model(#[from] mmm_model::ModelError),
@@ -592,11 +603,10 @@ pub fn rolling_origin(
     let first = nt
         .checked_sub(folds * h)
         .filter(|&f| f >= nt / 2 && f > 0)
-        .ok_or_else(|| {
-            RefitError::Folds(format!(
-                "{folds} folds of {h} weeks leave less than half of the {nt} training weeks \
-                 for the first fold; lower diagnose.cv_folds or diagnose.cv_horizon"
-            ))
+        .ok_or(RefitError::Folds {
+            folds,
+            horizon: h,
+            weeks: nt,
         })?;
     let rows = parallel_map(folds, |i| -> Option<CvRow> {
         let start = first + i * h;

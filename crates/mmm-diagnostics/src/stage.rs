@@ -248,9 +248,15 @@ pub enum DiagnoseError {
     /// The model could not be rebuilt.
     #[error(transparent)]
     Model(#[from] mmm_model::ModelError),
-    /// Building an output failed.
-    #[error("{0}")]
-    Output(String),
+    /// An output table could not be assembled.
+    #[error("building {table}: {source}")]
+    Table {
+        /// The artifact.
+        table: &'static str,
+        /// Arrow's error.
+        #[source]
+        source: arrow::error::ArrowError,
+    },
     /// A refit check could not run.
     #[error(transparent)]
     Refit(#[from] crate::refits::RefitError),
@@ -379,10 +385,145 @@ pub fn run_with_refits(
         Some(h) => h,
         None => &national,
     };
-    let draws_path = fit_dir.join("draws.parquet");
-    let posterior = Posterior::from_columns(&draws, &model.param_names(), &draws_path)?;
+    let posterior =
+        Posterior::from_columns(&draws, &model.param_names(), &fit_dir.join("draws.parquet"))?;
+    let subject = match (&panel, &hierarchy) {
+        (Some(panel), Some(model)) => RefitSubject::Geo { panel, model },
+        _ => RefitSubject::National {
+            design: &design,
+            model: &national,
+        },
+    };
+    let context = Context {
+        spec,
+        design: &design,
+        panel: panel.as_ref(),
+        model,
+        posterior: &posterior,
+    };
+    let stats_path = fit_dir.join("sample_stats.parquet");
+    let (mut diagnostics, outputs, kept_steps) = diagnose(&context, &stats, &stats_path)?;
+    (diagnostics.sign_stability, diagnostics.cross_validation) =
+        refit_checks(&context, subject, refit, &kept_steps)?;
+    write_outputs(&mut writer, &context, &diagnostics, &outputs)?;
+    let settings = serde_json::json!({
+        "gates": &spec.spec.gates,
+        "interval": spec.spec.decisions.interval,
+        "diagnose": &spec.spec.diagnose,
+        "refits": refit.is_some(),
+    });
+    let manifest = writer.finish(Some(spec.spec.sampler.seed), settings, RunStatus::Complete)?;
+    Ok((Some(manifest), diagnostics))
+}
 
-    // Convergence per parameter.
+/// What every check of the stage reads.
+struct Context<'a> {
+    spec: &'a LoadedSpec,
+    design: &'a Design,
+    panel: Option<&'a mmm_features::panel::GeoDesign>,
+    model: &'a dyn Fitted,
+    posterior: &'a Posterior,
+}
+
+/// The stage's tables, written after diagnostics.json is assembled.
+struct Outputs {
+    ppc: arrow::array::RecordBatch,
+    geo_ppc: Option<arrow::array::RecordBatch>,
+    prior_predictive: arrow::array::RecordBatch,
+}
+
+/// Every check but the refits: the diagnostics (without sign stability and cross-validation),
+/// the tables, and the post-warm-up step sizes (the refits' warm start reads them).
+fn diagnose(
+    cx: &Context<'_>,
+    stats: &arrow::array::RecordBatch,
+    stats_path: &Path,
+) -> Result<(Diagnostics, Outputs, Vec<f64>), DiagnoseError> {
+    let (parameters, max_rhat, min_ess) = convergence(cx.model, cx.posterior);
+    let (sampler, kept_steps) = sampler_health(stats, stats_path, cx)?;
+    let interval = cx.spec.spec.decisions.interval;
+    let draws = predictive_draws(cx);
+    let observed = cx.design.target();
+    let pred_mean: Vec<f64> = draws.preds.iter().map(|p| mean(p)).collect();
+    let bounds: Vec<(f64, f64)> = mmm_core::parallel::map_indexed(cx.design.len(), 16, |t| {
+        central_interval(&draws.preds[t], interval)
+    });
+    let lower: Vec<f64> = bounds.iter().map(|b| b.0).collect();
+    let upper: Vec<f64> = bounds.iter().map(|b| b.1).collect();
+    let nt = cx.design.n_train;
+    let (train, holdout) = train_and_holdout(&observed, &pred_mean, &lower, &upper, nt, interval);
+    let predictive = predictive_checks(&observed, &pred_mean, &draws.preds, nt);
+    let ppc = ppc_table(cx.design, &observed, draws.mus, &pred_mean, lower, upper)?;
+    let (geos, geo_ppc) = match cx.panel {
+        Some(panel) => {
+            let (fits, table) = geo_fits(panel, &draws.geo_preds, cx.design.len(), nt, interval)?;
+            (fits, Some(table))
+        }
+        None => (Vec::new(), None),
+    };
+    let min_ebfmi = -nan_max(sampler.ebfmi.iter().map(|e| -e));
+    let gates = evaluate_gates(
+        &cx.spec.spec.gates,
+        &GateInputs {
+            max_rhat,
+            min_ess_bulk: min_ess,
+            divergences: sampler.divergences,
+            min_ebfmi,
+            holdout_mape: holdout.as_ref().map(|h| h.mape),
+            scale_deviation: training_scale_deviation(cx.design),
+        },
+    );
+    let loo = loo(cx);
+    let (prior_check, prior_predictive_table, prior_posterior, prior_dominated_channels) =
+        prior_checks(cx, &observed)?;
+    let passed = gates.iter().all(|g| g.passed);
+    let diagnostics = Diagnostics {
+        passed,
+        not_for_decisions: !passed,
+        gates,
+        max_rhat,
+        min_ess_bulk: min_ess,
+        sampler,
+        parameters,
+        train,
+        holdout,
+        method: method_note(cx.model.likelihood()),
+        predictive,
+        loo,
+        prior_posterior,
+        prior_dominated_channels,
+        prior_predictive: Some(prior_check),
+        geos,
+        sign_stability: None,
+        cross_validation: None,
+    };
+    let outputs = Outputs {
+        ppc,
+        geo_ppc,
+        prior_predictive: prior_predictive_table,
+    };
+    Ok((diagnostics, outputs, kept_steps))
+}
+
+/// How the diagnostics were computed, naming the likelihood of the predictive draws.
+fn method_note(likelihood: mmm_model::Likelihood) -> String {
+    format!(
+        "R-hat, bulk/tail ESS and MCSE per Vehtari et al. (2021) as ArviZ computes them; \
+         E-BFMI per chain from post-warm-up energies; predictive intervals are central \
+         intervals of one posterior predictive draw per posterior draw ({} noise, \
+         seeded), in original target units",
+        match likelihood {
+            mmm_model::Likelihood::Normal => "Normal",
+            mmm_model::Likelihood::StudentT => "Student-t",
+            mmm_model::Likelihood::LogNormal => "LogNormal",
+            mmm_model::Likelihood::Poisson => "Poisson",
+            mmm_model::Likelihood::NegativeBinomial => "negative-binomial",
+        }
+    )
+}
+
+/// Convergence per parameter, with the largest R-hat and the smallest bulk ESS.
+fn convergence(model: &dyn Fitted, posterior: &Posterior) -> (Vec<ParamDiagnostics>, f64, f64) {
     let names = model.param_names();
     let parameters: Vec<ParamDiagnostics> = mmm_core::parallel::map_indexed(names.len(), 2, |j| {
         let chains = posterior.param_chains(j);
@@ -394,20 +535,24 @@ pub fn run_with_refits(
     });
     let max_rhat = nan_max(parameters.iter().map(|p| p.summary.rhat));
     let min_ess = -nan_max(parameters.iter().map(|p| -p.summary.ess_bulk));
+    (parameters, max_rhat, min_ess)
+}
 
-    // Sampler health from sample_stats (post-warm-up rows).
-    let stats_path = fit_dir.join("sample_stats.parquet");
-    let chain = i64_column(&stats, "chain", &stats_path)?;
-    let warmup = bool_column(&stats, "warmup", &stats_path)?;
-    let diverging = bool_column(&stats, "diverging", &stats_path)?;
-    let depth = i64_column(&stats, "tree_depth", &stats_path)?;
-    let energy = f64_column(&stats, "energy", &stats_path)?;
-    let step_size = f64_column(&stats, "step_size", &stats_path)?;
-    let n_chains = spec.spec.sampler.chains;
-    let max_depth = spec.spec.sampler.max_tree_depth as i64;
+/// Sampler health from sample_stats (post-warm-up rows), and the post-warm-up step sizes.
+fn sampler_health(
+    stats: &arrow::array::RecordBatch,
+    stats_path: &Path,
+    cx: &Context<'_>,
+) -> Result<(SamplerHealth, Vec<f64>), DiagnoseError> {
+    let chain = i64_column(stats, "chain", stats_path)?;
+    let warmup = bool_column(stats, "warmup", stats_path)?;
+    let diverging = bool_column(stats, "diverging", stats_path)?;
+    let depth = i64_column(stats, "tree_depth", stats_path)?;
+    let energy = f64_column(stats, "energy", stats_path)?;
+    let step_size = f64_column(stats, "step_size", stats_path)?;
+    let n_chains = cx.spec.spec.sampler.chains;
+    let max_depth = cx.spec.spec.sampler.max_tree_depth as i64;
     let kept: Vec<usize> = (0..chain.len()).filter(|&i| !warmup[i]).collect();
-    let divergences = kept.iter().filter(|&&i| diverging[i]).count();
-    let max_depth_hits = kept.iter().filter(|&&i| depth[i] >= max_depth).count();
     let ebfmi: Vec<f64> = (0..n_chains as i64)
         .map(|c| {
             ebfmi(
@@ -419,21 +564,34 @@ pub fn run_with_refits(
             )
         })
         .collect();
-    let sampler = SamplerHealth {
+    let health = SamplerHealth {
         chains: n_chains,
-        draws_per_chain: posterior.len() / n_chains.max(1),
-        divergences,
-        max_depth_hits,
+        draws_per_chain: cx.posterior.len() / n_chains.max(1),
+        divergences: kept.iter().filter(|&&i| diverging[i]).count(),
+        max_depth_hits: kept.iter().filter(|&&i| depth[i] >= max_depth).count(),
         ebfmi,
     };
+    Ok((health, kept.iter().map(|&i| step_size[i]).collect()))
+}
 
-    // Posterior predictive, in original units, with a seeded noise stream; a hierarchy's
-    // national prediction is the sum of its geos' draws.
-    let n = design.len();
-    let units = model.unit_names();
-    let nu = units.len();
-    let interval = spec.spec.decisions.interval;
-    let mut rng = ChaCha8Rng::seed_from_u64(spec.spec.sampler.seed);
+/// Posterior predictive draws in original units.
+struct PredictiveDraws {
+    /// Per period, one draw of the (national) target per posterior draw.
+    preds: Vec<Vec<f64>>,
+    /// Per period, the mean of the expected target over the draws.
+    mus: Vec<f64>,
+    /// Per geo and period (geo-major), the draws of every `stride`-th posterior draw; empty
+    /// nationally.
+    geo_preds: Vec<Vec<f64>>,
+}
+
+/// Posterior predictive draws, in original units, with a seeded noise stream; a hierarchy's
+/// national prediction is the sum of its geos' draws.
+fn predictive_draws(cx: &Context<'_>) -> PredictiveDraws {
+    let (model, posterior) = (cx.model, cx.posterior);
+    let n = cx.design.len();
+    let nu = model.unit_names().len();
+    let mut rng = ChaCha8Rng::seed_from_u64(cx.spec.spec.sampler.seed);
     rng.set_stream(u64::MAX);
     let mut preds = vec![vec![0.0; posterior.len()]; n];
     let mut mus = vec![0.0; n];
@@ -466,13 +624,22 @@ pub fn run_with_refits(
             }
         }
     }
-    let observed = design.target();
-    let pred_mean: Vec<f64> = preds.iter().map(|p| mean(p)).collect();
-    let bounds: Vec<(f64, f64)> =
-        mmm_core::parallel::map_indexed(n, 16, |t| central_interval(&preds[t], interval));
-    let lower: Vec<f64> = bounds.iter().map(|b| b.0).collect();
-    let upper: Vec<f64> = bounds.iter().map(|b| b.1).collect();
-    let nt = design.n_train;
+    PredictiveDraws {
+        preds,
+        mus,
+        geo_preds,
+    }
+}
+
+/// Fit metrics of the training window and, when there is one, of the holdout.
+fn train_and_holdout(
+    observed: &[f64],
+    pred_mean: &[f64],
+    lower: &[f64],
+    upper: &[f64],
+    nt: usize,
+    interval: f64,
+) -> (FitMetrics, Option<FitMetrics>) {
     let train = metrics(
         &observed[..nt],
         &pred_mean[..nt],
@@ -480,7 +647,7 @@ pub fn run_with_refits(
         &upper[..nt],
         interval,
     );
-    let holdout = (nt < n).then(|| {
+    let holdout = (nt < observed.len()).then(|| {
         metrics(
             &observed[nt..],
             &pred_mean[nt..],
@@ -489,77 +656,90 @@ pub fn run_with_refits(
             interval,
         )
     });
-    let predictive = predictive_checks(&observed, &pred_mean, &preds, nt);
-    let ppc = BatchBuilder::new()
+    (train, holdout)
+}
+
+/// ppc.parquet: observed, mean prediction and the predictive band per period.
+fn ppc_table(
+    design: &Design,
+    observed: &[f64],
+    mus: Vec<f64>,
+    pred_mean: &[f64],
+    lower: Vec<f64>,
+    upper: Vec<f64>,
+) -> Result<arrow::array::RecordBatch, DiagnoseError> {
+    let (n, nt) = (design.len(), design.n_train);
+    BatchBuilder::new()
         .date("date", design.dates.clone())
         .bool("is_train", (0..n).map(|t| t < nt).collect())
-        .f64("observed", observed.clone())
+        .f64("observed", observed.to_vec())
         .f64("mu_mean", mus)
-        .f64("pred_mean", pred_mean.clone())
+        .f64("pred_mean", pred_mean.to_vec())
         .f64("pred_lower", lower)
         .f64("pred_upper", upper)
         .build()
-        .map_err(|e| DiagnoseError::Output(e.to_string()))?;
+        .map_err(|source| DiagnoseError::Table {
+            table: "ppc.parquet",
+            source,
+        })
+}
 
-    // Each geo's bands and fit, from its thinned draws.
-    let mut geo_fits = Vec::new();
-    let mut geo_ppc = None;
-    if let Some(panel) = &panel {
-        let mut cols: (Vec<String>, Vec<i32>, Vec<bool>) = Default::default();
-        let mut vals: [Vec<f64>; 4] = Default::default();
-        for (g, (geo, d)) in panel.geos.iter().zip(&panel.designs).enumerate() {
-            let obs = d.target();
-            let draws = &geo_preds[g * n..(g + 1) * n];
-            let m: Vec<f64> = draws.iter().map(|p| mean(p)).collect();
-            let b: Vec<(f64, f64)> = draws
-                .iter()
-                .map(|p| central_interval(p, interval))
-                .collect();
-            let lo: Vec<f64> = b.iter().map(|x| x.0).collect();
-            let hi: Vec<f64> = b.iter().map(|x| x.1).collect();
-            geo_fits.push(GeoFit {
-                geo: geo.clone(),
-                train: metrics(&obs[..nt], &m[..nt], &lo[..nt], &hi[..nt], interval),
-                holdout: (nt < n)
-                    .then(|| metrics(&obs[nt..], &m[nt..], &lo[nt..], &hi[nt..], interval)),
-            });
-            cols.0.extend(std::iter::repeat_n(geo.clone(), n));
-            cols.1.extend(&d.dates);
-            cols.2.extend((0..n).map(|t| t < nt));
-            for (v, x) in vals.iter_mut().zip([obs, m, lo, hi]) {
-                v.extend(x);
-            }
+/// Each geo's bands and fit from its thinned draws, and geo_ppc.parquet.
+fn geo_fits(
+    panel: &mmm_features::panel::GeoDesign,
+    geo_preds: &[Vec<f64>],
+    n: usize,
+    nt: usize,
+    interval: f64,
+) -> Result<(Vec<GeoFit>, arrow::array::RecordBatch), DiagnoseError> {
+    let mut fits = Vec::new();
+    let mut cols: (Vec<String>, Vec<i32>, Vec<bool>) = Default::default();
+    let mut vals: [Vec<f64>; 4] = Default::default();
+    for (g, (geo, d)) in panel.geos.iter().zip(&panel.designs).enumerate() {
+        let obs = d.target();
+        let draws = &geo_preds[g * n..(g + 1) * n];
+        let m: Vec<f64> = draws.iter().map(|p| mean(p)).collect();
+        let b: Vec<(f64, f64)> = draws
+            .iter()
+            .map(|p| central_interval(p, interval))
+            .collect();
+        let lo: Vec<f64> = b.iter().map(|x| x.0).collect();
+        let hi: Vec<f64> = b.iter().map(|x| x.1).collect();
+        let (train, holdout) = train_and_holdout(&obs, &m, &lo, &hi, nt, interval);
+        fits.push(GeoFit {
+            geo: geo.clone(),
+            train,
+            holdout,
+        });
+        cols.0.extend(std::iter::repeat_n(geo.clone(), n));
+        cols.1.extend(&d.dates);
+        cols.2.extend((0..n).map(|t| t < nt));
+        for (v, x) in vals.iter_mut().zip([obs, m, lo, hi]) {
+            v.extend(x);
         }
-        let [obs, m, lo, hi] = vals;
-        geo_ppc = Some(
-            BatchBuilder::new()
-                .string("geo", cols.0)
-                .date("date", cols.1)
-                .bool("is_train", cols.2)
-                .f64("observed", obs)
-                .f64("pred_mean", m)
-                .f64("pred_lower", lo)
-                .f64("pred_upper", hi)
-                .build()
-                .map_err(|e| DiagnoseError::Output(e.to_string()))?,
-        );
     }
+    let [obs, m, lo, hi] = vals;
+    let table = BatchBuilder::new()
+        .string("geo", cols.0)
+        .date("date", cols.1)
+        .bool("is_train", cols.2)
+        .f64("observed", obs)
+        .f64("pred_mean", m)
+        .f64("pred_lower", lo)
+        .f64("pred_upper", hi)
+        .build()
+        .map_err(|source| DiagnoseError::Table {
+            table: "geo_ppc.parquet",
+            source,
+        })?;
+    Ok((fits, table))
+}
 
-    let g = &spec.spec.gates;
-    let min_ebfmi = -nan_max(sampler.ebfmi.iter().map(|e| -e));
-    let gates = evaluate_gates(
-        g,
-        &GateInputs {
-            max_rhat,
-            min_ess_bulk: min_ess,
-            divergences,
-            min_ebfmi,
-            holdout_mape: holdout.as_ref().map(|h| h.mape),
-            scale_deviation: training_scale_deviation(&design),
-        },
-    );
-
-    // PSIS-LOO and WAIC over the training window, densities of the original-unit target.
+/// PSIS-LOO and WAIC over the training window, densities of the original-unit target: one row
+/// per training observation (per period, or per geo and period).
+fn loo(cx: &Context<'_>) -> LooSummary {
+    let (model, posterior) = (cx.model, cx.posterior);
+    let n_chains = cx.spec.spec.sampler.chains;
     let r_eff = if n_chains <= 1 {
         1.0
     } else {
@@ -572,16 +752,16 @@ pub fn run_with_refits(
             .collect();
         mean(&e) / posterior.len() as f64
     };
-    let order = chain_major_order(&posterior);
-    // One row per training observation: per period, or per geo and period.
+    let rows = model.unit_names().len() * cx.design.n_train;
+    let order = chain_major_order(posterior);
     // Draws in parallel, a bounded chunk at a time so a panel's rows are not held twice.
-    let mut log_lik = vec![vec![0.0; posterior.len()]; nu * nt];
+    let mut log_lik = vec![vec![0.0; posterior.len()]; rows];
     for chunk_start in (0..order.len()).step_by(PARALLEL_CHUNK) {
         let chunk = chunk_start..(chunk_start + PARALLEL_CHUNK).min(order.len());
         let per_draw: Vec<Vec<f64>> = mmm_core::parallel::map_blocks(chunk.len(), 64, |range| {
             range
                 .map(|i| {
-                    let mut ll = vec![0.0; nu * nt];
+                    let mut ll = vec![0.0; rows];
                     let k = order[chunk.start + i];
                     model.pointwise_log_likelihood_units(&posterior.theta[k], &mut ll);
                     ll
@@ -594,151 +774,142 @@ pub fn run_with_refits(
             }
         }
     }
-    let loo = loo_waic(&log_lik, r_eff, spec.spec.diagnose.pareto_k_threshold);
+    loo_waic(&log_lik, r_eff, cx.spec.spec.diagnose.pareto_k_threshold)
+}
 
-    let ds = &spec.spec.diagnose;
-    let (prior_check, prior_bands) = prior_predictive(
-        model,
-        &observed,
-        nt,
-        ds.prior_draws,
-        spec.spec.sampler.seed,
-        interval,
-    );
-    let prior_table = BatchBuilder::new()
-        .date("date", design.dates.clone())
+/// The prior predictive check and its table, prior-vs-posterior contraction, and the channels
+/// whose parameters the prior dominates.
+fn prior_checks(
+    cx: &Context<'_>,
+    observed: &[f64],
+) -> Result<
+    (
+        PriorPredictiveCheck,
+        arrow::array::RecordBatch,
+        Vec<PriorPosteriorRow>,
+        Vec<String>,
+    ),
+    DiagnoseError,
+> {
+    let ds = &cx.spec.spec.diagnose;
+    let seed = cx.spec.spec.sampler.seed;
+    let (n, nt) = (cx.design.len(), cx.design.n_train);
+    let interval = cx.spec.spec.decisions.interval;
+    let (check, bands) = prior_predictive(cx.model, observed, nt, ds.prior_draws, seed, interval);
+    let table = BatchBuilder::new()
+        .date("date", cx.design.dates.clone())
         .bool("is_train", (0..n).map(|t| t < nt).collect())
-        .f64("observed", observed.clone())
-        .f64("prior_mean", prior_bands.mean)
-        .f64("prior_lower_50", prior_bands.lower_50)
-        .f64("prior_upper_50", prior_bands.upper_50)
-        .f64("prior_lower", prior_bands.lower)
-        .f64("prior_upper", prior_bands.upper)
+        .f64("observed", observed.to_vec())
+        .f64("prior_mean", bands.mean)
+        .f64("prior_lower_50", bands.lower_50)
+        .f64("prior_upper_50", bands.upper_50)
+        .f64("prior_lower", bands.lower)
+        .f64("prior_upper", bands.upper)
         .build()
-        .map_err(|e| DiagnoseError::Output(e.to_string()))?;
-    let prior_posterior = prior_posterior(
-        model,
-        &posterior.theta,
+        .map_err(|source| DiagnoseError::Table {
+            table: "prior_predictive.parquet",
+            source,
+        })?;
+    let rows = prior_posterior(
+        cx.model,
+        &cx.posterior.theta,
         ds.prior_draws,
-        spec.spec.sampler.seed,
+        seed,
         ds.min_contraction,
     );
-    let prior_dominated_channels = spec
+    let dominated = cx
+        .spec
         .spec
         .channels
         .iter()
         .filter(|c| {
-            prior_posterior
-                .iter()
+            rows.iter()
                 .any(|r| r.prior_dominated && r.parameter.ends_with(&format!("[{}]", c.name)))
         })
         .map(|c| c.name.clone())
         .collect();
-    let subject = match (&panel, &hierarchy) {
-        (Some(panel), Some(model)) => RefitSubject::Geo { panel, model },
-        _ => RefitSubject::National {
-            design: &design,
-            model: &national,
-        },
+    Ok((check, table, rows, dominated))
+}
+
+/// Bootstrap sign stability and rolling-origin cross-validation, when `refit` is given.
+fn refit_checks(
+    cx: &Context<'_>,
+    subject: RefitSubject<'_>,
+    refit: Option<Refit<'_>>,
+    kept_steps: &[f64],
+) -> Result<(Option<SignStability>, Option<CrossValidation>), DiagnoseError> {
+    let Some(refit) = refit else {
+        return Ok((None, None));
     };
-    let (sign_stability, cross_validation) = match refit {
-        Some(refit) => {
-            let kept_steps: Vec<f64> = kept.iter().map(|&i| step_size[i]).collect();
-            let warm = ds
-                .refit_warm_start
-                .then(|| {
-                    let step = quantile_sorted(&sorted(&kept_steps), 0.5);
-                    WarmStart::from_posterior(subject, &posterior.theta, step)
-                })
-                .flatten();
-            // Each refit is a fit of the whole model, so on a large panel they dominate the stage.
-            tracing::info!(
-                bootstrap_refits = ds.bootstrap_replicates,
-                cv_folds = ds.cv_folds,
-                units = subject_units(&subject),
-                "refit checks ([diagnose] bootstrap_replicates and cv_folds set their number; \
-                 --no-refits skips them)"
-            );
-            let signs = (ds.bootstrap_replicates > 0)
-                .then(|| {
-                    sign_stability(
-                        &spec.spec,
-                        subject,
-                        &posterior.theta,
-                        refit,
-                        warm.as_ref(),
-                        ds.bootstrap_replicates,
-                        ds.bootstrap_block_length,
-                        spec.spec.sampler.seed,
-                    )
-                })
-                .transpose()?;
-            let cv = (ds.cv_folds > 0)
-                .then(|| {
-                    rolling_origin(
-                        &spec.spec,
-                        subject,
-                        refit,
-                        warm.as_ref(),
-                        ds.cv_folds,
-                        ds.cv_horizon,
-                        spec.spec.sampler.seed,
-                    )
-                })
-                .transpose()?;
-            (signs, cv)
-        }
-        None => (None, None),
-    };
-    let passed = gates.iter().all(|g| g.passed);
-    let diagnostics = Diagnostics {
-        passed,
-        not_for_decisions: !passed,
-        gates,
-        max_rhat,
-        min_ess_bulk: min_ess,
-        sampler,
-        parameters,
-        train,
-        holdout,
-        method: format!(
-            "R-hat, bulk/tail ESS and MCSE per Vehtari et al. (2021) as ArviZ computes them; \
-             E-BFMI per chain from post-warm-up energies; predictive intervals are central \
-             intervals of one posterior predictive draw per posterior draw ({} noise, \
-             seeded), in original target units",
-            match model.likelihood() {
-                mmm_model::Likelihood::Normal => "Normal",
-                mmm_model::Likelihood::StudentT => "Student-t",
-                mmm_model::Likelihood::LogNormal => "LogNormal",
-                mmm_model::Likelihood::Poisson => "Poisson",
-                mmm_model::Likelihood::NegativeBinomial => "negative-binomial",
-            }
-        ),
-        predictive,
-        loo,
-        prior_posterior,
-        prior_dominated_channels,
-        prior_predictive: Some(prior_check),
-        geos: geo_fits,
-        sign_stability,
-        cross_validation,
-    };
-    writer.write_parquet("ppc.parquet", &ppc, &schemas::ppc())?;
-    if let Some(batch) = &geo_ppc {
+    let (spec, ds) = (&cx.spec.spec, &cx.spec.spec.diagnose);
+    let warm = ds
+        .refit_warm_start
+        .then(|| {
+            let step = quantile_sorted(&sorted(kept_steps), 0.5);
+            WarmStart::from_posterior(subject, &cx.posterior.theta, step)
+        })
+        .flatten();
+    // Each refit is a fit of the whole model, so on a large panel they dominate the stage.
+    tracing::info!(
+        bootstrap_refits = ds.bootstrap_replicates,
+        cv_folds = ds.cv_folds,
+        units = subject_units(&subject),
+        "refit checks ([diagnose] bootstrap_replicates and cv_folds set their number; \
+         --no-refits skips them)"
+    );
+    let signs = (ds.bootstrap_replicates > 0)
+        .then(|| {
+            sign_stability(
+                spec,
+                subject,
+                &cx.posterior.theta,
+                refit,
+                warm.as_ref(),
+                ds.bootstrap_replicates,
+                ds.bootstrap_block_length,
+                spec.sampler.seed,
+            )
+        })
+        .transpose()?;
+    let cv = (ds.cv_folds > 0)
+        .then(|| {
+            rolling_origin(
+                spec,
+                subject,
+                refit,
+                warm.as_ref(),
+                ds.cv_folds,
+                ds.cv_horizon,
+                spec.sampler.seed,
+            )
+        })
+        .transpose()?;
+    Ok((signs, cv))
+}
+
+/// Write the tables, diagnostics.json and the causal-structure checks (warnings and notes
+/// only, never a gate).
+fn write_outputs(
+    writer: &mut StageWriter,
+    cx: &Context<'_>,
+    diagnostics: &Diagnostics,
+    outputs: &Outputs,
+) -> Result<(), DiagnoseError> {
+    writer.write_parquet("ppc.parquet", &outputs.ppc, &schemas::ppc())?;
+    if let Some(batch) = &outputs.geo_ppc {
         writer.write_parquet("geo_ppc.parquet", batch, &schemas::geo_ppc())?;
     }
     writer.write_parquet(
         "prior_predictive.parquet",
-        &prior_table,
+        &outputs.prior_predictive,
         &schemas::prior_predictive(),
     )?;
-    writer.write_json("diagnostics.json", &diagnostics, None)?;
-    // Causal structure: warnings and notes only, never a gate.
+    writer.write_json("diagnostics.json", diagnostics, None)?;
     let causal = crate::causal::check(
-        &spec.spec,
-        &design,
+        &cx.spec.spec,
+        cx.design,
         &crate::causal::CausalSettings {
-            seed: spec.spec.sampler.seed,
+            seed: cx.spec.spec.sampler.seed,
             ..Default::default()
         },
     );
@@ -746,14 +917,7 @@ pub fn run_with_refits(
         tracing::warn!("{message}");
     }
     writer.write_json(crate::causal::FILE, &causal, None)?;
-    let settings = serde_json::json!({
-        "gates": g,
-        "interval": interval,
-        "diagnose": ds,
-        "refits": refit.is_some(),
-    });
-    let manifest = writer.finish(Some(spec.spec.sampler.seed), settings, RunStatus::Complete)?;
-    Ok((Some(manifest), diagnostics))
+    Ok(())
 }
 
 /// Draw indices sorted by (chain, draw): the sample order ArviZ stacks for LOO.

@@ -65,9 +65,8 @@ pub fn national_totals(
         }
         b = b.f64(name, total);
     }
-    b.build().map_err(|e| CoreError::Schema {
+    b.build().map_err(|source| CoreError::Arrow {
         path: path.to_path_buf(),
-        schema: "validate/table.parquet".into(),
-        message: e.to_string(),
+        source,
     })
 }

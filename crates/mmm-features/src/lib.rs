@@ -47,6 +47,15 @@ pub enum FeatureError {
     /// Artifact IO failed.
     #[error(transparent)]
     Core(#[from] CoreError),
+    /// An output table could not be assembled.
+    #[error("building {table}: {source}")]
+    Table {
+        /// The artifact.
+        table: &'static str,
+        /// Arrow's error.
+        #[source]
+        source: arrow::error::ArrowError,
+    },
     /// The data cannot be scaled as the spec asks.
     #[error("{column}: {message}")]
     Invalid {
@@ -263,7 +272,10 @@ pub(crate) fn carry_in_batch(
             spend[keep..].iter().map(|v| v / s).collect(),
         );
     }
-    b.build().map_err(|e| invalid(e.to_string()))
+    b.build().map_err(|source| FeatureError::Table {
+        table: "carry_in.parquet",
+        source,
+    })
 }
 
 /// ISO date of days since 1970-01-01.
@@ -480,9 +492,9 @@ pub fn run(
     let order = spec.seasonality.fourier_order;
     let batch = design_columns(spec, &table, &table_path, n_train, &scale_set, &calendar)?
         .build()
-        .map_err(|e| FeatureError::Invalid {
-            column: "(design)".into(),
-            message: e.to_string(),
+        .map_err(|source| FeatureError::Table {
+            table: "design.parquet",
+            source,
         })?;
     // Everything is computed before the first file is written, so a rejected panel leaves
     // nothing behind.

@@ -195,11 +195,10 @@ fn blocks_by_geo(
     Ok(out)
 }
 
-fn arrow_error(path: &Path, e: arrow::error::ArrowError) -> CoreError {
-    CoreError::Schema {
+fn arrow_error(path: &Path, source: arrow::error::ArrowError) -> CoreError {
+    CoreError::Arrow {
         path: path.to_path_buf(),
-        schema: path.display().to_string(),
-        message: e.to_string(),
+        source,
     }
 }
 
@@ -244,32 +243,93 @@ pub(crate) fn build(
     n_train: usize,
     calendar: &[(String, i32)],
 ) -> Result<PanelOutputs, FeatureError> {
-    let invalid = |column: &str, message: String| FeatureError::Invalid {
+    let geos = GeoBlocks::split(panel, path)?;
+    let sizes = geo_sizes(spec, &geos, n_train)?;
+    let pooled = pooled_factors(spec, &geos, &sizes, n_train)?;
+    let (design, carry_in) = geo_designs(spec, &geos, &sizes, &pooled, history, n_train, calendar)?;
+    let size_name = match spec.geo.size {
+        GeoSize::MeanTarget => "mean_target",
+        GeoSize::Population => "population",
+        GeoSize::None => "none",
+    };
+    let settings = serde_json::json!({
+        "geos": geos.blocks.len(),
+        "size": size_name,
+        "pooled_scaling": "max over geos of the size-adjusted training max-abs",
+    });
+    let scales = GeoScales {
+        size: size_name.into(),
+        sizes: geos.blocks.into_iter().map(|(g, _)| g).zip(sizes).collect(),
+        target: pooled.target,
+        channels: pooled.channels,
+        controls: pooled.controls,
+        method: "target and spend / geo size, then / the max over geos of the training-window \
+                 max-abs of that (first train_rows periods); controls / their panel max-abs"
+            .into(),
+    };
+    Ok(PanelOutputs {
+        design,
+        carry_in,
+        scales,
+        settings,
+    })
+}
+
+/// A [`FeatureError::Invalid`] about `column`.
+fn invalid(column: &str, message: String) -> FeatureError {
+    FeatureError::Invalid {
         column: column.to_string(),
         message,
-    };
-    if panel.schema().field_with_name("geo").is_err() {
-        return Err(invalid(
-            "geo",
-            format!(
-                "{}: geo.model = \"hierarchical\" needs a geo panel (data.geo_column, or a long \
-                 layout with geos)",
-                path.display()
-            ),
-        ));
     }
-    let geos = split_geos(panel, path)?;
-    if geos.len() < 2 {
-        return Err(invalid(
-            "geo",
-            format!(
-                "{}: geo.model = \"hierarchical\" needs at least two geos, found {}",
-                path.display(),
-                geos.len()
-            ),
-        ));
+}
+
+/// The validated panel split by geo: at least two geos, all covering the same periods.
+struct GeoBlocks<'a> {
+    /// Each geo's rows (geo column dropped) in date order, geos sorted.
+    blocks: Vec<(String, RecordBatch)>,
+    /// The periods every geo covers.
+    dates: Vec<i32>,
+    /// table.parquet, for errors.
+    path: &'a Path,
+}
+
+impl<'a> GeoBlocks<'a> {
+    /// Split `panel` by its geo column; a table without one, a single geo or geos covering
+    /// different periods are errors.
+    fn split(panel: &RecordBatch, path: &'a Path) -> Result<Self, FeatureError> {
+        if panel.schema().field_with_name("geo").is_err() {
+            return Err(invalid(
+                "geo",
+                format!(
+                    "{}: geo.model = \"hierarchical\" needs a geo panel (data.geo_column, or a \
+                     long layout with geos)",
+                    path.display()
+                ),
+            ));
+        }
+        let blocks = split_geos(panel, path)?;
+        if blocks.len() < 2 {
+            return Err(invalid(
+                "geo",
+                format!(
+                    "{}: geo.model = \"hierarchical\" needs at least two geos, found {}",
+                    path.display(),
+                    blocks.len()
+                ),
+            ));
+        }
+        let dates = same_periods(&blocks, path)?;
+        Ok(Self {
+            blocks,
+            dates,
+            path,
+        })
     }
-    // Every geo must cover the same periods: the hierarchy shares dates, seasonality and trend.
+}
+
+/// The periods of the first geo, when every geo covers the same ones: the hierarchy shares
+/// dates, seasonality and trend.
+fn same_periods(geos: &[(String, RecordBatch)], path: &Path) -> Result<Vec<i32>, FeatureError> {
     let dates = date_column(&geos[0].1, "date", path)?;
     for (geo, block) in &geos[1..] {
         let d = date_column(block, "date", path)?;
@@ -292,8 +352,15 @@ pub(crate) fn build(
             ));
         }
     }
-    let target = &spec.data.target;
+    Ok(dates)
+}
+
+/// Each geo's size (`geo.size`: its mean training target, its population, or 1) divided by
+/// the mean size over geos; a size that is not positive is an error naming the geo.
+fn geo_sizes(spec: &Spec, geos: &GeoBlocks, n_train: usize) -> Result<Vec<f64>, FeatureError> {
+    let (target, path) = (&spec.data.target, geos.path);
     let raw_sizes: Vec<f64> = geos
+        .blocks
         .iter()
         .map(|(geo, block)| match spec.geo.size {
             GeoSize::MeanTarget => {
@@ -312,7 +379,7 @@ pub(crate) fn build(
             GeoSize::None => Ok(1.0),
         })
         .collect::<Result<_, FeatureError>>()?;
-    for ((geo, _), s) in geos.iter().zip(&raw_sizes) {
+    for ((geo, _), s) in geos.blocks.iter().zip(&raw_sizes) {
         if !(s.is_finite() && *s > 0.0) {
             return Err(invalid(
                 target,
@@ -324,16 +391,27 @@ pub(crate) fn build(
         }
     }
     let mean_size = raw_sizes.iter().sum::<f64>() / raw_sizes.len() as f64;
-    let sizes: Vec<f64> = raw_sizes.iter().map(|s| s / mean_size).collect();
-    // Pooled factors: the largest size-adjusted training value over geos.
+    Ok(raw_sizes.iter().map(|s| s / mean_size).collect())
+}
+
+/// The pooled factors: for the target and each channel's spend the largest size-adjusted
+/// training max-abs over geos, for each scaled control its largest training max-abs (1 for
+/// an unscaled or all-zero control). A target or a channel that is zero throughout is an error.
+fn pooled_factors(
+    spec: &Spec,
+    geos: &GeoBlocks,
+    sizes: &[f64],
+    n_train: usize,
+) -> Result<ScaleSet, FeatureError> {
     let pooled = |column: &str, by_size: bool| -> Result<f64, FeatureError> {
         let mut m = 0.0_f64;
-        for ((_, block), s) in geos.iter().zip(&sizes) {
-            let v = f64_column(block, column, path)?;
+        for ((_, block), s) in geos.blocks.iter().zip(sizes) {
+            let v = f64_column(block, column, geos.path)?;
             m = m.max(max_abs(&v[..n_train]) / if by_size { *s } else { 1.0 });
         }
         Ok(m)
     };
+    let target = &spec.data.target;
     let target_factor = pooled(target, true)?;
     if target_factor.is_nan() || target_factor <= 0.0 {
         return Err(invalid(
@@ -361,25 +439,52 @@ pub(crate) fn build(
         };
         controls.insert(c.name.clone(), if s > 0.0 { s } else { 1.0 });
     }
+    Ok(ScaleSet {
+        target: target_factor,
+        channels,
+        controls,
+    })
+}
+
+/// Every geo's design under its scales (the pooled factors times its size), concatenated
+/// with a `geo` column, and with a history the geos' carry-in spend likewise.
+fn geo_designs(
+    spec: &Spec,
+    geos: &GeoBlocks,
+    sizes: &[f64],
+    pooled: &ScaleSet,
+    history: Option<(&RecordBatch, &Path)>,
+    n_train: usize,
+    calendar: &[(String, i32)],
+) -> Result<(RecordBatch, Option<RecordBatch>), FeatureError> {
     let mut blocks = Vec::new();
     let mut carry_blocks = Vec::new();
     let history_geos = match history {
         Some((h, hp)) => Some(split_geos(h, hp)?),
         None => None,
     };
-    for ((geo, block), size) in geos.iter().zip(&sizes) {
+    for ((geo, block), size) in geos.blocks.iter().zip(sizes) {
         let set = ScaleSet {
-            target: target_factor * size,
-            channels: channels
+            target: pooled.target * size,
+            channels: pooled
+                .channels
                 .iter()
                 .map(|(k, v)| (k.clone(), v * size))
                 .collect(),
-            controls: controls.clone(),
+            controls: pooled.controls.clone(),
         };
-        let design = crate::design_columns(spec, block, path, n_train, &set, calendar)?
+        let design = crate::design_columns(spec, block, geos.path, n_train, &set, calendar)?
             .build()
-            .map_err(|e| invalid("(geo design)", e.to_string()))?;
-        blocks.push(with_geo(&design, geo).map_err(|e| invalid("geo", e.to_string()))?);
+            .map_err(|source| FeatureError::Table {
+                table: "geo_design.parquet",
+                source,
+            })?;
+        blocks.push(
+            with_geo(&design, geo).map_err(|source| FeatureError::Table {
+                table: "geo_design.parquet",
+                source,
+            })?,
+        );
         if let (Some(hist), Some((_, hp))) = (&history_geos, history) {
             let h = hist.iter().find(|(g, _)| g == geo).ok_or_else(|| {
                 invalid(
@@ -387,13 +492,20 @@ pub(crate) fn build(
                     format!("{}: no history rows for geo '{geo}'", hp.display()),
                 )
             })?;
-            let batch = crate::carry_in_batch(spec, &h.1, hp, &dates, &set.channels)?;
-            carry_blocks.push(with_geo(&batch, geo).map_err(|e| invalid("geo", e.to_string()))?);
+            let batch = crate::carry_in_batch(spec, &h.1, hp, &geos.dates, &set.channels)?;
+            carry_blocks.push(with_geo(&batch, geo).map_err(|source| FeatureError::Table {
+                table: "geo_carry_in.parquet",
+                source,
+            })?);
         }
     }
     let concat = |parts: &[RecordBatch]| -> Result<RecordBatch, FeatureError> {
-        arrow::compute::concat_batches(&parts[0].schema(), parts)
-            .map_err(|e| invalid("(geo design)", e.to_string()))
+        arrow::compute::concat_batches(&parts[0].schema(), parts).map_err(|source| {
+            FeatureError::Table {
+                table: "geo_design.parquet",
+                source,
+            }
+        })
     };
     let design = concat(&blocks)?;
     let carry_in = if carry_blocks.is_empty() {
@@ -401,30 +513,5 @@ pub(crate) fn build(
     } else {
         Some(concat(&carry_blocks)?)
     };
-    let size_name = match spec.geo.size {
-        GeoSize::MeanTarget => "mean_target",
-        GeoSize::Population => "population",
-        GeoSize::None => "none",
-    };
-    let scales = GeoScales {
-        size: size_name.into(),
-        sizes: geos.iter().map(|(g, _)| g.clone()).zip(sizes).collect(),
-        target: target_factor,
-        channels,
-        controls,
-        method: "target and spend / geo size, then / the max over geos of the training-window \
-                 max-abs of that (first train_rows periods); controls / their panel max-abs"
-            .into(),
-    };
-    let settings = serde_json::json!({
-        "geos": geos.len(),
-        "size": size_name,
-        "pooled_scaling": "max over geos of the size-adjusted training max-abs",
-    });
-    Ok(PanelOutputs {
-        design,
-        carry_in,
-        scales,
-        settings,
-    })
+    Ok((design, carry_in))
 }

@@ -43,7 +43,7 @@
 //! reaching every geo's parameters through the same chain as the geo's likelihood.
 
 use mmm_core::Spec;
-use mmm_core::spec::{GeoParameterization, GeoPooling, LikelihoodSpec, Prior};
+use mmm_core::spec::{GeoParameterization, GeoPooling, GeoSpec, LikelihoodSpec, Prior};
 use mmm_core::summary;
 use mmm_features::panel::GeoDesign;
 
@@ -320,92 +320,162 @@ fn intercepts_centered(panel: &GeoDesign, log_scale: bool) -> bool {
     spread.is_finite() && se.is_finite() && spread > 3.0 * se
 }
 
+/// One national-form model per geo, after checking the panel: at least two geos, lift tests
+/// naming geos of the data, and the same parameters in every geo.
+fn geo_members(spec: &Spec, panel: &GeoDesign) -> Result<Vec<MmmModel>, ModelError> {
+    if panel.len() < 2 {
+        return Err(ModelError::Mismatch(format!(
+            "a geo hierarchy needs at least two geos, got {}",
+            panel.len()
+        )));
+    }
+    for (i, t) in spec.lift_tests.iter().enumerate() {
+        if let Some(geo) = &t.geo
+            && !panel.geos.contains(geo)
+        {
+            return Err(ModelError::Mismatch(format!(
+                "lift_tests[{i}].geo: '{geo}' is not a geo of the data ({})",
+                panel.geos.join(", ")
+            )));
+        }
+    }
+    let members = panel
+        .geos
+        .iter()
+        .zip(&panel.designs)
+        .map(|(geo, d)| MmmModel::geo_member(spec, d, geo))
+        .collect::<Result<Vec<_>, _>>()?;
+    if members
+        .iter()
+        .any(|m| m.param_names() != members[0].param_names())
+    {
+        return Err(ModelError::Mismatch(
+            "the geos' designs imply different parameters".into(),
+        ));
+    }
+    Ok(members)
+}
+
+/// The national parameters followed by the spread of each pooled one, in parameter order
+/// (Fourier coefficients share one spread), and the pairs (national index, spread index).
+fn spreads(first: &MmmModel, geo: &GeoSpec) -> (Vec<ParamInfo>, Vec<(usize, usize)>) {
+    let mut params: Vec<ParamInfo> = first.params.clone();
+    let mut pooled: Vec<(usize, usize)> = Vec::new();
+    let sd_param = |name: String, prior: Prior| ParamInfo {
+        name,
+        prior,
+        bijection: Bijection::for_prior(&prior),
+        sign: 1.0,
+    };
+    let mut seasonality_sd = None;
+    for (j, p) in first.params.iter().enumerate() {
+        let curve = first
+            .channels
+            .iter()
+            .any(|ch| (ch.at..ch.beta_at()).contains(&j));
+        let beta = first.channels.iter().any(|ch| ch.beta_at() == j);
+        let fourier = p.name.starts_with("gamma_fourier[");
+        let sd = if j == INTERCEPT {
+            Some(sd_param(
+                suffixed(&p.name, "geo_sd"),
+                geo.intercept_sd_prior,
+            ))
+        } else if beta && geo.beta == GeoPooling::Pooled {
+            Some(sd_param(suffixed(&p.name, "geo_sd"), geo.beta_sd_prior))
+        } else if curve && geo.curves == GeoPooling::Pooled {
+            Some(sd_param(suffixed(&p.name, "geo_sd"), geo.curve_sd_prior))
+        } else if fourier && geo.seasonality == GeoPooling::Pooled {
+            if let Some(at) = seasonality_sd {
+                pooled.push((j, at));
+            }
+            seasonality_sd
+                .is_none()
+                .then(|| sd_param("seasonality_geo_sd".into(), geo.seasonality_sd_prior))
+        } else {
+            None
+        };
+        if let Some(sd) = sd {
+            if sd.name == "seasonality_geo_sd" {
+                seasonality_sd = Some(params.len());
+            }
+            pooled.push((j, params.len()));
+            params.push(sd);
+        }
+    }
+    (params, pooled)
+}
+
+/// Where each national parameter's geo values live, appending one coordinate per geo for each
+/// pooled parameter: the geo values themselves (centered intercept, whose Normal(mean,
+/// spread) prior `logp` applies) or standard-normal deviations (non-centered).
+fn geo_slots(
+    first: &MmmModel,
+    pooled: &[(usize, usize)],
+    centered_intercept: bool,
+    geos: &[String],
+    params: &mut Vec<ParamInfo>,
+) -> Vec<Slot> {
+    let std_normal = Prior::Normal {
+        mu: 0.0,
+        sigma: 1.0,
+    };
+    let mut slots = vec![Slot::Shared; first.params.len()];
+    for &(j, sd) in pooled {
+        let first_geo = params.len();
+        let centered = j == INTERCEPT && centered_intercept;
+        slots[j] = if centered {
+            Slot::Centered {
+                sd,
+                first: first_geo,
+            }
+        } else {
+            Slot::Pooled { sd, z: first_geo }
+        };
+        for g in geos {
+            let national = &first.params[j].name;
+            params.push(ParamInfo {
+                name: if centered {
+                    geo_param_name(national, g)
+                } else {
+                    geo_deviation_name(national, g)
+                },
+                prior: std_normal,
+                bijection: Bijection::Identity,
+                sign: 1.0,
+            });
+        }
+    }
+    slots
+}
+
+/// Channels sampled in mean-contribution coordinates (spent in the training window, with a
+/// positive coefficient): (channel, first curve parameter, curve parameters, beta index).
+fn mean_coordinate_channels(
+    reference: &MmmModel,
+    params: &[ParamInfo],
+) -> Vec<(usize, usize, usize, usize)> {
+    reference
+        .channels
+        .iter()
+        .enumerate()
+        .filter(|(_, ch)| {
+            let spent = ch.padded[ch.l_max..ch.l_max + reference.n_train]
+                .iter()
+                .any(|v| *v > 0.0);
+            spent && matches!(params[ch.beta_at()].bijection, Bijection::Lower(a) if a == 0.0)
+        })
+        .map(|(c, ch)| (c, ch.at, ch.curve_params(), ch.beta_at()))
+        .collect()
+}
+
 impl GeoModel {
     /// Build the hierarchy from the spec and every geo's design.
     pub fn new(spec: &Spec, panel: &GeoDesign) -> Result<Self, ModelError> {
-        if panel.len() < 2 {
-            return Err(ModelError::Mismatch(format!(
-                "a geo hierarchy needs at least two geos, got {}",
-                panel.len()
-            )));
-        }
-        for (i, t) in spec.lift_tests.iter().enumerate() {
-            if let Some(geo) = &t.geo
-                && !panel.geos.contains(geo)
-            {
-                return Err(ModelError::Mismatch(format!(
-                    "lift_tests[{i}].geo: '{geo}' is not a geo of the data ({})",
-                    panel.geos.join(", ")
-                )));
-            }
-        }
-        let members = panel
-            .geos
-            .iter()
-            .zip(&panel.designs)
-            .map(|(geo, d)| MmmModel::geo_member(spec, d, geo))
-            .collect::<Result<Vec<_>, _>>()?;
+        let members = geo_members(spec, panel)?;
         let first = &members[0];
-        if members
-            .iter()
-            .any(|m| m.param_names() != first.param_names())
-        {
-            return Err(ModelError::Mismatch(
-                "the geos' designs imply different parameters".into(),
-            ));
-        }
-        let geo = &spec.geo;
         let n_geo = members.len();
-        let mut params: Vec<ParamInfo> = first.params.clone();
-        let mut slots = vec![Slot::Shared; params.len()];
-        let mut pooled: Vec<(usize, usize)> = Vec::new(); // (national index, sd index)
-        let sd_param = |name: String, prior: Prior| ParamInfo {
-            name,
-            prior,
-            bijection: Bijection::for_prior(&prior),
-            sign: 1.0,
-        };
-        // Spreads, in parameter order; Fourier coefficients share one.
-        let mut seasonality_sd = None;
-        for (j, p) in first.params.iter().enumerate() {
-            let curve = first
-                .channels
-                .iter()
-                .any(|ch| (ch.at..ch.beta_at()).contains(&j));
-            let beta = first.channels.iter().any(|ch| ch.beta_at() == j);
-            let fourier = p.name.starts_with("gamma_fourier[");
-            let sd = if j == INTERCEPT {
-                Some(sd_param(
-                    suffixed(&p.name, "geo_sd"),
-                    geo.intercept_sd_prior,
-                ))
-            } else if beta && geo.beta == GeoPooling::Pooled {
-                Some(sd_param(suffixed(&p.name, "geo_sd"), geo.beta_sd_prior))
-            } else if curve && geo.curves == GeoPooling::Pooled {
-                Some(sd_param(suffixed(&p.name, "geo_sd"), geo.curve_sd_prior))
-            } else if fourier && geo.seasonality == GeoPooling::Pooled {
-                if let Some(at) = seasonality_sd {
-                    pooled.push((j, at));
-                }
-                seasonality_sd
-                    .is_none()
-                    .then(|| sd_param("seasonality_geo_sd".into(), geo.seasonality_sd_prior))
-            } else {
-                None
-            };
-            if let Some(sd) = sd {
-                if sd.name == "seasonality_geo_sd" {
-                    seasonality_sd = Some(params.len());
-                }
-                pooled.push((j, params.len()));
-                params.push(sd);
-            }
-        }
-        let std_normal = Prior::Normal {
-            mu: 0.0,
-            sigma: 1.0,
-        };
-        let centered_intercept = match geo.intercept_parameterization {
+        let (mut params, pooled) = spreads(first, &spec.geo);
+        let centered_intercept = match spec.geo.intercept_parameterization {
             GeoParameterization::Centered => true,
             GeoParameterization::NonCentered => false,
             GeoParameterization::Auto => {
@@ -413,47 +483,10 @@ impl GeoModel {
                 intercepts_centered(panel, log_scale)
             }
         };
-        for &(j, sd) in &pooled {
-            let first_geo = params.len();
-            let centered = j == INTERCEPT && centered_intercept;
-            // A centered geo value's prior is Normal(mean, spread), applied in `logp`; a
-            // non-centered deviation's is the standard normal.
-            slots[j] = if centered {
-                Slot::Centered {
-                    sd,
-                    first: first_geo,
-                }
-            } else {
-                Slot::Pooled { sd, z: first_geo }
-            };
-            for g in &panel.geos {
-                let national = &first.params[j].name;
-                params.push(ParamInfo {
-                    name: if centered {
-                        geo_param_name(national, g)
-                    } else {
-                        geo_deviation_name(national, g)
-                    },
-                    prior: std_normal,
-                    bijection: Bijection::Identity,
-                    sign: 1.0,
-                });
-            }
-        }
+        let slots = geo_slots(first, &pooled, centered_intercept, &panel.geos, &mut params);
         debug_assert!(params.len() >= first.dim() + n_geo);
         let reference = reference_model(spec, panel)?;
-        let mean_coordinate = reference
-            .channels
-            .iter()
-            .enumerate()
-            .filter(|(_, ch)| {
-                let spent = ch.padded[ch.l_max..ch.l_max + reference.n_train]
-                    .iter()
-                    .any(|v| *v > 0.0);
-                spent && matches!(params[ch.beta_at()].bijection, Bijection::Lower(a) if a == 0.0)
-            })
-            .map(|(c, ch)| (c, ch.at, ch.curve_params(), ch.beta_at()))
-            .collect::<Vec<_>>();
+        let mean_coordinate = mean_coordinate_channels(&reference, &params);
         let roas = roas_priors(spec, &reference, &panel.designs[0], &mean_coordinate)?;
         let shared_lifts = shared_lifts(spec, &panel.geos, &members)?;
         let mut deferred = vec![false; params.len()];

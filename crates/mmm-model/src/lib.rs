@@ -408,12 +408,11 @@ impl MmmModel {
         }
     }
 
-    /// True when every channel's curve is concave in its spend (every saturation curve but
-    /// Hill, which is S-shaped for a slope above 1), so a channel's expected lift is too.
+    /// True when every channel's curve is concave in its spend (each saturation family's
+    /// descriptor says so: [`Saturation::is_concave`]; all but Hill, which is S-shaped for a
+    /// slope above 1), so a channel's expected lift is too.
     pub fn concave_in_spend(&self) -> bool {
-        self.channels
-            .iter()
-            .all(|c| c.saturation != Saturation::Hill)
+        self.channels.iter().all(|c| c.saturation.is_concave())
             && self.mediators.iter().all(|m| m.model.concave_in_spend())
     }
 

@@ -40,7 +40,7 @@ pub struct TestRow {
 pub struct SeasonalRow {
     /// The channel.
     pub channel: String,
-    /// Pearson r, two decimals, or `n/a`.
+    /// Pearson r, two decimals, or why it is not defined.
     pub r: String,
     /// |r| at or above the note's threshold.
     pub follows: bool,
@@ -95,7 +95,7 @@ fn flag(v: &Value, key: &str) -> bool {
 /// A p-value for people: two decimals, or two significant digits below 0.01.
 pub fn fmt_p(p: f64) -> String {
     if !p.is_finite() {
-        "n/a".into()
+        "not computed".into()
     } else if p >= 0.01 {
         format!("{p:.2}")
     } else {
@@ -189,9 +189,10 @@ pub fn section(v: &Value) -> CausalSection {
         seasonal: items(v, "seasonal_spend")
             .map(|s| SeasonalRow {
                 channel: text(s, "channel"),
-                r: s.get("correlation")
-                    .and_then(Value::as_f64)
-                    .map_or_else(|| "n/a".into(), |r| format!("{r:.2}")),
+                r: s.get("correlation").and_then(Value::as_f64).map_or_else(
+                    || "not defined: the spend or the seasonal shape does not vary".into(),
+                    |r| format!("{r:.2}"),
+                ),
                 follows: flag(s, "follows_seasonality"),
             })
             .collect(),

@@ -13,7 +13,7 @@ use mmm_core::{BatchBuilder, CoreError, Manifest, RunStatus, StageWriter, schema
 use mmm_features::Design;
 use mmm_model::MmmModel;
 
-pub use nuts::{LogDensity, NutsOptions, SampleError, Trace, sample};
+pub use nuts::{LogDensity, NonFinite, NutsOptions, SampleError, StartError, Trace, sample};
 pub use precondition::Preconditioned;
 
 /// Name of the stage.
@@ -31,12 +31,21 @@ pub enum FitError {
     /// Sampling failed.
     #[error(transparent)]
     Sample(#[from] SampleError),
-    /// `sampler.init_point` cannot be used as a start.
+    /// `sampler.init_point` names unknown parameters or values outside their support.
     #[error("sampler.init_point: {0}")]
-    InitPoint(String),
+    InitPoint(#[source] mmm_model::ModelError),
+    /// At `sampler.init_point` the log density cannot be evaluated.
+    #[error("sampler.init_point: at the given start the log density or its gradient is not finite")]
+    InitPointNotFinite(#[source] NonFinite),
     /// Building an output table failed.
-    #[error("building {0}: {1}")]
-    Table(&'static str, String),
+    #[error("building {table}: {source}")]
+    Table {
+        /// The artifact.
+        table: &'static str,
+        /// Arrow's error.
+        #[source]
+        source: arrow::error::ArrowError,
+    },
 }
 
 /// The wide draws table: `chain`, `draw`, then one column per parameter.
@@ -60,8 +69,10 @@ pub fn draws_batch(trace: &Trace) -> Result<arrow::array::RecordBatch, FitError>
             .collect();
         b = b.f64(name, col);
     }
-    b.build()
-        .map_err(|e| FitError::Table("draws.parquet", e.to_string()))
+    b.build().map_err(|source| FitError::Table {
+        table: "draws.parquet",
+        source,
+    })
 }
 
 /// The sample-stats table, one row per iteration of each chain.
@@ -102,7 +113,10 @@ pub fn stats_batch(trace: &Trace) -> Result<arrow::array::RecordBatch, FitError>
         .f64("logp", cat(&|s| s.logp.clone()))
         .f64("mean_tree_accept", cat(&|s| s.mean_tree_accept.clone()))
         .build()
-        .map_err(|e| FitError::Table("sample_stats.parquet", e.to_string()))
+        .map_err(|source| FitError::Table {
+            table: "sample_stats.parquet",
+            source,
+        })
 }
 
 /// A model that can start from named parameter values: [`MmmModel`] and the geo hierarchy.
@@ -144,18 +158,11 @@ pub fn start_point<M: NamedStart>(
     let mut rng = mmm_model::rand::rngs::StdRng::seed_from_u64(sampler.seed);
     let u = model
         .unconstrained_from_named(&sampler.init_point, &mut rng)
-        .map_err(|e| match e {
-            mmm_model::ModelError::Parameters(m) => FitError::InitPoint(m),
-            other => FitError::InitPoint(other.to_string()),
-        })?;
+        .map_err(FitError::InitPoint)?;
     let mut grad = vec![0.0; u.len()];
     model
         .logp(&u, &mut grad, &mut model.scratch())
-        .ok_or_else(|| {
-            FitError::InitPoint(
-                "at the given start the log density or its gradient is not finite".into(),
-            )
-        })?;
+        .map_err(FitError::InitPointNotFinite)?;
     Ok(u)
 }
 

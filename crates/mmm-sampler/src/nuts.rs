@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mmm_core::spec::{InitStrategy, MassMatrix};
+pub use mmm_model::NonFinite;
 use nuts_rs::rand::rngs::ChaCha8Rng;
 use nuts_rs::rand::{Rng, RngExt, SeedableRng};
 use nuts_rs::{
@@ -25,8 +26,14 @@ pub trait LogDensity: Send + Sync + 'static {
     fn param_names(&self) -> Vec<String>;
     /// Fresh buffers.
     fn scratch(&self) -> Self::Scratch;
-    /// Log density at `u` with the gradient written to `grad`; `None` when not finite.
-    fn logp(&self, u: &[f64], grad: &mut [f64], scratch: &mut Self::Scratch) -> Option<f64>;
+    /// Log density at `u` with the gradient written to `grad`; an error (the sampler rejects
+    /// the point) when it is not finite.
+    fn logp(
+        &self,
+        u: &[f64],
+        grad: &mut [f64],
+        scratch: &mut Self::Scratch,
+    ) -> Result<f64, NonFinite>;
     /// Constrained values stored for a draw at `u`.
     fn constrain(&self, u: &[f64]) -> Vec<f64>;
     /// An unconstrained point drawn from the prior, when the density has one.
@@ -46,8 +53,13 @@ impl LogDensity for mmm_model::MmmModel {
     fn scratch(&self) -> Self::Scratch {
         mmm_model::MmmModel::scratch(self)
     }
-    fn logp(&self, u: &[f64], grad: &mut [f64], scratch: &mut Self::Scratch) -> Option<f64> {
-        mmm_model::MmmModel::logp(self, u, grad, scratch).ok()
+    fn logp(
+        &self,
+        u: &[f64],
+        grad: &mut [f64],
+        scratch: &mut Self::Scratch,
+    ) -> Result<f64, NonFinite> {
+        mmm_model::MmmModel::logp(self, u, grad, scratch)
     }
     fn constrain(&self, u: &[f64]) -> Vec<f64> {
         mmm_model::MmmModel::constrain(self, u)
@@ -68,8 +80,13 @@ impl LogDensity for mmm_model::geo::GeoModel {
     fn scratch(&self) -> Self::Scratch {
         mmm_model::geo::GeoModel::scratch(self)
     }
-    fn logp(&self, u: &[f64], grad: &mut [f64], scratch: &mut Self::Scratch) -> Option<f64> {
-        mmm_model::geo::GeoModel::logp(self, u, grad, scratch).ok()
+    fn logp(
+        &self,
+        u: &[f64],
+        grad: &mut [f64],
+        scratch: &mut Self::Scratch,
+    ) -> Result<f64, NonFinite> {
+        mmm_model::geo::GeoModel::logp(self, u, grad, scratch)
     }
     fn constrain(&self, u: &[f64]) -> Vec<f64> {
         mmm_model::geo::GeoModel::constrain(self, u)
@@ -145,9 +162,49 @@ pub enum SampleError {
     /// nuts-rs reported an error.
     #[error("sampler: {0:#}")]
     Nuts(anyhow::Error),
-    /// The trace did not have the expected layout.
-    #[error("sampler trace: {0}")]
-    Trace(String),
+    /// The given start has another number of coordinates than the density.
+    #[error("the start has {given} coordinates, the density {dim}")]
+    StartLength {
+        /// Coordinates of the start.
+        given: usize,
+        /// Coordinates of the density.
+        dim: usize,
+    },
+    /// A chain's thread ended without returning its draws (it panicked).
+    #[error("chain {chain} did not finish")]
+    ChainLost {
+        /// The chain.
+        chain: usize,
+    },
+    /// A chain found no start with a finite log density.
+    #[error("chain {chain}: no valid initial position: {reason}")]
+    NoStart {
+        /// The chain.
+        chain: u64,
+        /// Why.
+        #[source]
+        reason: StartError,
+    },
+}
+
+/// Why a chain has no start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// `init = "point"` without a start point.
+    #[error("init = point without a start")]
+    PointWithoutStart,
+    /// `init = "prior"` on a density without a prior.
+    #[error("this density cannot draw from its prior")]
+    NoPrior,
+    /// Every tried point failed; the source is the last failure.
+    #[error("all {tries} initialization points failed: {last}")]
+    AllFailed {
+        /// Points tried.
+        tries: usize,
+        /// The last point's failure.
+        #[source]
+        last: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 /// Draws and sampler statistics of all chains.
@@ -229,7 +286,7 @@ impl Trace {
 
 #[derive(Debug, thiserror::Error)]
 #[error("log density not finite")]
-struct NotFinite;
+struct NotFinite(#[source] NonFinite);
 
 impl LogpError for NotFinite {
     fn is_recoverable(&self) -> bool {
@@ -291,7 +348,7 @@ impl<D: LogDensity> CpuLogpFunc for Density<D> {
     fn logp(&mut self, position: &[f64], gradient: &mut [f64]) -> Result<f64, NotFinite> {
         self.inner
             .logp(position, gradient, &mut self.scratch)
-            .ok_or(NotFinite)
+            .map_err(NotFinite)
     }
 
     fn expand_vector<R: Rng + ?Sized>(
@@ -314,9 +371,9 @@ struct NutsModel<D: LogDensity> {
 /// Why no start could be used.
 enum InitError {
     /// Trying again with another random point cannot help.
-    Fatal(String),
+    Fatal(StartError),
     /// The point had a non-finite log density; another may not.
-    Retry,
+    Retry(NonFinite),
 }
 
 impl<D: LogDensity> NutsModel<D> {
@@ -337,7 +394,7 @@ impl<D: LogDensity> NutsModel<D> {
                 let start = self
                     .start
                     .as_ref()
-                    .ok_or_else(|| InitError::Fatal("init = point without a start".into()))?;
+                    .ok_or(InitError::Fatal(StartError::PointWithoutStart))?;
                 for (p, s) in position.iter_mut().zip(start) {
                     *p = if self.jitter > 0.0 {
                         s + rng.random_range(-self.jitter..self.jitter)
@@ -352,18 +409,17 @@ impl<D: LogDensity> NutsModel<D> {
                     .density
                     .inner
                     .prior_point(&mut rng_dyn)
-                    .ok_or_else(|| {
-                        InitError::Fatal("this density cannot draw from its prior".into())
-                    })?;
+                    .ok_or(InitError::Fatal(StartError::NoPrior))?;
                 position.copy_from_slice(&point);
             }
         }
         let mut grad = vec![0.0; position.len()];
         let mut scratch = self.density.scratch.clone();
-        match self.density.inner.logp(position, &mut grad, &mut scratch) {
-            Some(_) => Ok(()),
-            None => Err(InitError::Retry),
-        }
+        self.density
+            .inner
+            .logp(position, &mut grad, &mut scratch)
+            .map(|_| ())
+            .map_err(InitError::Retry)
     }
 }
 
@@ -376,11 +432,10 @@ pub fn sample<D: LogDensity>(density: Arc<D>, opts: &NutsOptions) -> Result<Trac
     if let Some(start) = &opts.start
         && start.len() != density.dim()
     {
-        return Err(SampleError::Trace(format!(
-            "start has {} coordinates, the density {}",
-            start.len(),
-            density.dim()
-        )));
+        return Err(SampleError::StartLength {
+            given: start.len(),
+            dim: density.dim(),
+        });
     }
     let model = NutsModel {
         init: opts.init,
@@ -556,7 +611,7 @@ where
             .into_inner()
             .ok()
             .flatten()
-            .ok_or_else(|| SampleError::Trace(format!("chain {chain} did not finish")))??;
+            .ok_or(SampleError::ChainLost { chain })??;
         complete &= output.complete;
         values.push(output.values);
         stats.push(output.stats);
@@ -595,17 +650,18 @@ where
         .new_chain(chain_id, math, &mut rng)
         .map_err(SampleError::Nuts)?;
     let mut position = vec![0.0; dim];
-    let mut last_error = String::from("no start was tried");
+    let mut last_error: Option<Box<dyn std::error::Error + Send + Sync>> = None;
     let mut started = false;
     for _ in 0..INIT_TRIES {
         match model.initial_position(&mut rng, &mut position) {
-            Err(InitError::Fatal(why)) => {
-                return Err(SampleError::Nuts(anyhow::anyhow!(
-                    "chain {chain_id}: no valid initial position: {why}"
-                )));
+            Err(InitError::Fatal(reason)) => {
+                return Err(SampleError::NoStart {
+                    chain: chain_id,
+                    reason,
+                });
             }
-            Err(InitError::Retry) => {
-                last_error = "non-finite log density at the initial point".into();
+            Err(InitError::Retry(e)) => {
+                last_error = Some(Box::new(e));
                 continue;
             }
             Ok(()) => {}
@@ -615,13 +671,17 @@ where
                 started = true;
                 break;
             }
-            Err(e) => last_error = format!("{e:#}"),
+            Err(e) => last_error = Some(e.into()),
         }
     }
     if !started {
-        return Err(SampleError::Nuts(anyhow::anyhow!(
-            "chain {chain_id}: all {INIT_TRIES} initialization points failed: {last_error}"
-        )));
+        return Err(SampleError::NoStart {
+            chain: chain_id,
+            reason: StartError::AllFailed {
+                tries: INIT_TRIES,
+                last: last_error.unwrap_or_else(|| "no start was tried".into()),
+            },
+        });
     }
 
     let tune = opts.tune as usize;

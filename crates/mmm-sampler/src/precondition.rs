@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use crate::nuts::LogDensity;
+use crate::nuts::{LogDensity, NonFinite};
 
 /// `inner` evaluated at u = center + scale * x; the map is linear, so the log density changes
 /// by a constant (sum ln scale) that the sampler never needs and is left out.
@@ -69,7 +69,12 @@ impl<D: LogDensity> LogDensity for Preconditioned<D> {
     }
 
     /// log p(x) = log p_u(center + scale x); d/dx = scale * d/du.
-    fn logp(&self, x: &[f64], grad: &mut [f64], scratch: &mut Self::Scratch) -> Option<f64> {
+    fn logp(
+        &self,
+        x: &[f64],
+        grad: &mut [f64],
+        scratch: &mut Self::Scratch,
+    ) -> Result<f64, NonFinite> {
         self.to_inner(x, &mut scratch.u);
         let lp = self
             .inner
@@ -77,7 +82,7 @@ impl<D: LogDensity> LogDensity for Preconditioned<D> {
         for ((g, gu), s) in grad.iter_mut().zip(&scratch.grad_u).zip(&self.scale) {
             *g = gu * s;
         }
-        Some(lp)
+        Ok(lp)
     }
 
     fn constrain(&self, x: &[f64]) -> Vec<f64> {
@@ -117,14 +122,14 @@ mod tests {
             (0..self.mu.len()).map(|i| format!("u{i}")).collect()
         }
         fn scratch(&self) {}
-        fn logp(&self, u: &[f64], grad: &mut [f64], _: &mut ()) -> Option<f64> {
+        fn logp(&self, u: &[f64], grad: &mut [f64], _: &mut ()) -> Result<f64, NonFinite> {
             let mut lp = 0.0;
             for i in 0..u.len() {
                 let z = (u[i] - self.mu[i]) / self.sigma[i];
                 lp -= z * z / 2.0;
                 grad[i] = -z / self.sigma[i];
             }
-            Some(lp)
+            Ok(lp)
         }
         fn constrain(&self, u: &[f64]) -> Vec<f64> {
             u.to_vec()

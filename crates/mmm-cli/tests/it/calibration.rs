@@ -1,7 +1,7 @@
 //! A ROAS prior and a lift test run through every stage: the decide stage reports each test
 //! beside the model's lift for its window, and the report shows them.
 
-use crate::{fixture, spec_with, stderr};
+use crate::{fixture, spec_with};
 
 #[test]
 fn roas_prior_and_lift_test_run_end_to_end_and_are_reported() {
@@ -17,11 +17,7 @@ fn roas_prior_and_lift_test_run_end_to_end_and_are_reported() {
     std::fs::write(&spec, text).expect("write spec");
     let run = dir.path().join("run");
     let out = crate::mmm_run(&spec, &fixture("pymc_example/data.csv"), &run);
-    assert!(
-        matches!(out.status.code(), Some(0) | Some(3)),
-        "{}",
-        stderr(&out)
-    );
+    crate::assert_exit(&out, 3);
     let summary: serde_json::Value =
         serde_json::from_slice(&std::fs::read(run.join("decide/summary.json")).expect("summary"))
             .expect("json");

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::{assert_fitted, copy_dir, fixture, mmm_os, mmm_run, spec_with, stderr};
+use crate::{assert_exit, copy_dir, fixture, mmm_os, mmm_run, spec_with, stderr};
 
 fn json(path: &Path) -> serde_json::Value {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -20,7 +20,7 @@ fn diagnostics_hold_coverage_loo_prior_posterior_sign_stability_and_cv() {
     );
     std::fs::write(&spec, text).expect("spec");
     let out = dir.path().join("run");
-    assert_fitted(&mmm_run(&spec, &fixture("pymc_example/data.csv"), &out));
+    assert_exit(&mmm_run(&spec, &fixture("pymc_example/data.csv"), &out), 0);
     let d = json(&out.join("diagnose/diagnostics.json"));
     let coverage = d["predictive"]["coverage"].as_array().expect("coverage");
     assert_eq!(coverage.len(), 3, "train only: the fixture has no holdout");
@@ -104,8 +104,8 @@ fn compare_passes_a_rerun_and_fails_a_flipped_coefficient_and_moved_roi() {
     let dir = tempfile::tempdir().expect("tmp");
     let spec = spec_with(dir.path(), 400, 400, 4);
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
-    assert_fitted(&mmm_run(&spec, &fixture("pymc_example/data.csv"), &a));
-    assert_fitted(&mmm_run(&spec, &flipped_data(dir.path()), &b));
+    assert_exit(&mmm_run(&spec, &fixture("pymc_example/data.csv"), &a), 0);
+    assert_exit(&mmm_run(&spec, &flipped_data(dir.path()), &b), 3);
 
     let same = mmm_os(["compare".as_ref(), a.as_os_str(), a.as_os_str()]);
     assert_eq!(same.status.code(), Some(0), "{}", stderr(&same));

@@ -540,11 +540,7 @@ fn run_prints_each_validation_warning_once() {
         "--out".as_ref(),
         dir.path().join("run").as_os_str(),
     ]);
-    assert!(
-        matches!(o.status.code(), Some(0) | Some(3)),
-        "{}",
-        stderr(&o)
-    );
+    crate::assert_exit(&o, 3);
     let err = stderr(&o);
     let line = format!("warning[spike] column 'x1' row 1 period {date}: ");
     assert_eq!(err.matches(&line).count(), 1, "{line} in:\n{err}");

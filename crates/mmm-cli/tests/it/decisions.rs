@@ -24,14 +24,11 @@ fn holdout_spec(dir: &Path) -> PathBuf {
     path
 }
 
-fn run_ok(args: &[&std::ffi::OsStr]) -> std::process::Output {
+/// Run `mmm` with `args`; it must exit with `expected`.
+#[track_caller]
+fn run_ok(args: &[&std::ffi::OsStr], expected: i32) -> std::process::Output {
     let out = mmm_os(args);
-    assert!(
-        matches!(out.status.code(), Some(0) | Some(3)),
-        "{:?}: {}",
-        args,
-        stderr(&out)
-    );
+    crate::assert_exit(&out, expected);
     out
 }
 
@@ -59,16 +56,19 @@ fn decision_log_round_trip_on_held_back_weeks_and_report_sections() {
     let spec = holdout_spec(dir.path());
     let run = dir.path().join("run");
     let os = |s: &str| std::ffi::OsString::from(s);
-    run_ok(&[
-        &os("run"),
-        &os("--quiet"),
-        &os("--spec"),
-        spec.as_os_str(),
-        &os("--data"),
-        fixture("pymc_example/data.csv").as_os_str(),
-        &os("--out"),
-        run.as_os_str(),
-    ]);
+    run_ok(
+        &[
+            &os("run"),
+            &os("--quiet"),
+            &os("--spec"),
+            spec.as_os_str(),
+            &os("--data"),
+            fixture("pymc_example/data.csv").as_os_str(),
+            &os("--out"),
+            run.as_os_str(),
+        ],
+        3,
+    );
     let frozen = run.join("spec.toml");
     let held = holdout_rows();
     let start = held[0].0.clone();
@@ -82,34 +82,40 @@ fn decision_log_round_trip_on_held_back_weeks_and_report_sections() {
     std::fs::write(&plans, csv).expect("plans");
     let scen = dir.path().join("scenario");
     let (features, fit) = (run.join("features"), run.join("fit"));
-    run_ok(&[
-        &os("scenario"),
-        &os("--spec"),
-        frozen.as_os_str(),
-        &os("--features"),
-        features.as_os_str(),
-        &os("--fit"),
-        fit.as_os_str(),
-        &os("--plans"),
-        plans.as_os_str(),
-        &os("--start"),
-        &os(&start),
-        &os("--record"),
-        &os("--out"),
-        scen.as_os_str(),
-    ]);
+    run_ok(
+        &[
+            &os("scenario"),
+            &os("--spec"),
+            frozen.as_os_str(),
+            &os("--features"),
+            features.as_os_str(),
+            &os("--fit"),
+            fit.as_os_str(),
+            &os("--plans"),
+            plans.as_os_str(),
+            &os("--start"),
+            &os(&start),
+            &os("--record"),
+            &os("--out"),
+            scen.as_os_str(),
+        ],
+        0,
+    );
     let comparison = json(&scen.join("comparison.json"));
     assert_eq!(comparison["scenarios"][0]["scenario"], "actual");
     let review_dir = dir.path().join("review");
-    run_ok(&[
-        &os("review"),
-        &os("--record"),
-        scen.join("decision_record.json").as_os_str(),
-        &os("--actuals"),
-        fixture("pymc_example/data.csv").as_os_str(),
-        &os("--out"),
-        review_dir.as_os_str(),
-    ]);
+    run_ok(
+        &[
+            &os("review"),
+            &os("--record"),
+            scen.join("decision_record.json").as_os_str(),
+            &os("--actuals"),
+            fixture("pymc_example/data.csv").as_os_str(),
+            &os("--out"),
+            review_dir.as_os_str(),
+        ],
+        0,
+    );
     let review = json(&review_dir.join("review.json"));
     // The actual outcome of the held-back weeks, from the data file.
     let ppc_bytes = std::fs::read(run.join("diagnose/ppc.parquet")).expect("ppc");
@@ -141,22 +147,25 @@ fn decision_log_round_trip_on_held_back_weeks_and_report_sections() {
 
     // The optimizer's plan for the same weeks is recorded and reviewable too.
     let opt = run.join("optimize");
-    run_ok(&[
-        &os("optimize"),
-        &os("--spec"),
-        frozen.as_os_str(),
-        &os("--features"),
-        features.as_os_str(),
-        &os("--fit"),
-        fit.as_os_str(),
-        &os("--start"),
-        &os(&start),
-        &os("--weeks"),
-        &os("12"),
-        &os("--record"),
-        &os("--out"),
-        opt.as_os_str(),
-    ]);
+    run_ok(
+        &[
+            &os("optimize"),
+            &os("--spec"),
+            frozen.as_os_str(),
+            &os("--features"),
+            features.as_os_str(),
+            &os("--fit"),
+            fit.as_os_str(),
+            &os("--start"),
+            &os(&start),
+            &os("--weeks"),
+            &os("12"),
+            &os("--record"),
+            &os("--out"),
+            opt.as_os_str(),
+        ],
+        0,
+    );
     let plan = json(&opt.join("plan.json"));
     assert!(plan["optimized_spend"][0].as_f64().expect("x1") >= 1.0 - 1e-9);
     // No max_change in the spec: the default ±30% around the reference spend holds, except
@@ -197,15 +206,18 @@ fn decision_log_round_trip_on_held_back_weeks_and_report_sections() {
         plan["objective_optimized"].as_f64().expect("o")
             >= plan["objective_current"].as_f64().expect("c")
     );
-    run_ok(&[
-        &os("review"),
-        &os("--record"),
-        opt.join("decision_record.json").as_os_str(),
-        &os("--actuals"),
-        fixture("pymc_example/data.csv").as_os_str(),
-        &os("--out"),
-        dir.path().join("review2").as_os_str(),
-    ]);
+    run_ok(
+        &[
+            &os("review"),
+            &os("--record"),
+            opt.join("decision_record.json").as_os_str(),
+            &os("--actuals"),
+            fixture("pymc_example/data.csv").as_os_str(),
+            &os("--out"),
+            dir.path().join("review2").as_os_str(),
+        ],
+        0,
+    );
 
     // An infeasible request names the violated constraint and writes nothing.
     let bad = mmm_os([
@@ -285,18 +297,21 @@ fn max_change_inf_lifts_the_default_guardrails() {
     std::fs::write(&spec, text).expect("write spec");
     let run = dir.path().join("run");
     let os = std::ffi::OsStr::new;
-    run_ok(&[
-        os("run"),
-        os("--spec"),
-        spec.as_os_str(),
-        os("--data"),
-        fixture("pymc_example/data.csv").as_os_str(),
-        os("--no-refits"),
-        os("--quiet"),
-        os("--out"),
-        run.as_os_str(),
-    ]);
-    crate::assert_optimize_runs_with(&run, &run.join("optimize"), &[]);
+    run_ok(
+        &[
+            os("run"),
+            os("--spec"),
+            spec.as_os_str(),
+            os("--data"),
+            fixture("pymc_example/data.csv").as_os_str(),
+            os("--no-refits"),
+            os("--quiet"),
+            os("--out"),
+            run.as_os_str(),
+        ],
+        3,
+    );
+    crate::assert_optimize_runs_with(&run, &run.join("optimize"), &[], 0);
     let plan = json(&run.join("optimize/plan.json"));
     let g = &plan["guardrails"];
     assert!(g["max_change"].is_null(), "{g}");
@@ -332,13 +347,16 @@ fn max_change_inf_lifts_the_default_guardrails() {
 /// Render RUN's report again and return its HTML.
 fn render_report(run: &Path) -> String {
     let os = std::ffi::OsStr::new;
-    run_ok(&[
-        os("report"),
-        os("--quiet"),
-        os("--run"),
-        run.as_os_str(),
-        os("--force"),
-    ]);
+    run_ok(
+        &[
+            os("report"),
+            os("--quiet"),
+            os("--run"),
+            run.as_os_str(),
+            os("--force"),
+        ],
+        0,
+    );
     std::fs::read_to_string(run.join("report/report.html")).expect("html")
 }
 

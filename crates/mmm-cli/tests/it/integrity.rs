@@ -16,7 +16,7 @@ fn base_run() -> &'static Path {
             let spec = spec_with(dir.path(), 150, 100, 11);
             let run = dir.path().join("run");
             let o = mmm_run(&spec, &fixture("pymc_example/data.csv"), &run);
-            assert!(matches!(o.status.code(), Some(0 | 3)), "{}", stderr(&o));
+            crate::assert_exit(&o, 3);
             (dir, run)
         })
         .1
@@ -204,7 +204,7 @@ fn a_fit_copied_from_a_run_on_other_data_is_refused() {
     let run = copy_of_base(dir.path(), "run");
     let other = dir.path().join("other");
     let o = mmm_run(&run.join("spec.toml"), &other_data(dir.path()), &other);
-    assert!(matches!(o.status.code(), Some(0 | 3)), "{}", stderr(&o));
+    crate::assert_exit(&o, 3);
     std::fs::remove_dir_all(run.join("fit")).expect("rm");
     copy_dir(&other.join("fit"), &run.join("fit"));
     // Diagnose, decide and report each refuse it, naming both runs' stages.

@@ -3,6 +3,7 @@
 mod bounds;
 mod calendar;
 mod engines;
+mod errors;
 mod mutation;
 mod spikes;
 mod units;

@@ -24,6 +24,14 @@ fn positive() -> Prior {
     }
 }
 
+/// Beta(2, 2), a prior on (0, 1) (the power curve's exponent).
+fn unit() -> Prior {
+    Prior::Beta {
+        alpha: 2.0,
+        beta: 2.0,
+    }
+}
+
 /// Every adstock family (with `normalize` where it has the choice).
 pub fn adstocks(normalize: bool) -> Vec<AdstockSpec> {
     let alpha_prior = Prior::Beta {
@@ -89,6 +97,10 @@ pub fn saturations(beta: Prior) -> Vec<SaturationSpec> {
             lam_prior: positive(),
             beta_prior: beta,
         },
+        SaturationSpec::Power {
+            p_prior: unit(),
+            beta_prior: beta,
+        },
     ]
 }
 
@@ -134,7 +146,7 @@ fn combinations(beta: Prior) -> Vec<(AdstockSpec, SaturationSpec, TransformOrder
 #[test]
 fn every_combination_has_an_exact_gradient() {
     let combos = combinations(beta_prior());
-    assert_eq!(combos.len(), 48);
+    assert_eq!(combos.len(), 2 * 7 * 4);
     for (i, (ad, sat, order)) in combos.into_iter().enumerate() {
         let label = format!("{} + {} ({order:?})", ad.kind(), sat.kind());
         let spec = spec_with(ad, sat, order);
@@ -147,6 +159,41 @@ fn every_combination_has_an_exact_gradient() {
             label == "geometric + logistic (AdstockFirst)"
         );
         check_gradient(&model, 1000 + i as u64);
+    }
+}
+
+/// The power curve x^p on spend with zero stretches: adstock first, the adstocked input is
+/// exactly 0 there, where ds/dx = p x^(p-1) is unbounded (the curve returns a finite slope,
+/// and the adstock derivative it multiplies is 0 there too). The log density and its gradient
+/// stay finite and the gradient exact, for every adstock family and both orders.
+#[test]
+fn power_channel_with_zero_spend_has_a_finite_exact_gradient() {
+    let power = SaturationSpec::Power {
+        p_prior: unit(),
+        beta_prior: beta_prior(),
+    };
+    let families = adstocks(true).into_iter().chain(adstocks(false));
+    for (i, ad) in families.enumerate() {
+        for order in [
+            TransformOrder::AdstockFirst,
+            TransformOrder::SaturationFirst,
+        ] {
+            let spec = spec_with(ad.clone(), power.clone(), order);
+            let mut design = synthetic_design(&spec, 40, 34);
+            for t in (0..8).chain(18..28) {
+                design.channels[0][t] = 0.0;
+            }
+            let model = MmmModel::new(&spec, &design).expect("model");
+            let (mut grad, mut scratch) = (vec![0.0; model.dim()], model.scratch());
+            for u0 in [-3.0, 0.0, 2.0] {
+                let u = vec![u0; model.dim()];
+                let lp = model.logp(&u, &mut grad, &mut scratch).expect("finite");
+                let label = format!("{} ({order:?}) at {u0}", ad.kind());
+                assert!(lp.is_finite(), "{label}");
+                assert!(grad.iter().all(|g| g.is_finite()), "{label}: {grad:?}");
+            }
+            check_gradient(&model, 900 + i as u64);
+        }
     }
 }
 

@@ -55,7 +55,7 @@ fn causal_section_formats_numbers_for_people() {
     assert_eq!(fmt_p(0.0049), "0.0049");
     assert_eq!(fmt_p(0.00056), "0.00056");
     assert_eq!(fmt_p(0.005), "0.005");
-    assert_eq!(fmt_p(f64::NAN), "n/a");
+    assert_eq!(fmt_p(f64::NAN), "not computed");
     let s = section(&checks());
     assert_eq!(s.roles.len(), 3);
     assert_eq!(s.role_meanings.len(), 3);
@@ -73,7 +73,11 @@ fn causal_section_formats_numbers_for_people() {
     assert_eq!(short.finding, "not tested: too few periods");
     assert_eq!(s.seasonal[1].r, "0.72");
     assert!(s.seasonal[1].follows);
-    assert_eq!(s.seasonal[2].r, "n/a");
+    assert!(
+        s.seasonal[2].r.starts_with("not defined"),
+        "{}",
+        s.seasonal[2].r
+    );
     assert_eq!(s.seasonal_threshold, "0.50");
 }
 
@@ -92,6 +96,7 @@ fn context(causal: Option<serde_json::Value>) -> serde_json::Value {
         "seed": 1,
         "stages": [],
         "summary_text": [],
+        "status": {"class": "ok", "text": "All diagnostic gates passed", "warnings": []},
         "decisions": null,
         "scales": {"target": 1.0},
         "causal": causal.map(|c| serde_json::to_value(section(&c)).expect("section")),

@@ -2,7 +2,7 @@
 //! determinism, input validation without panics, and layout that scales with the input.
 
 use mmm_report::charts::{
-    Band, ChartError, IntervalOptions, civil_from_days, components_chart, days_from_civil,
+    Band, ChartError, IntervalOptions, Layer, LayerKind, civil_from_days, days_from_civil,
     fit_chart, format_compact, interval_chart, interval_chart_with,
 };
 
@@ -45,6 +45,24 @@ impl Owned {
             upper: &self.upper,
         }
     }
+}
+
+/// The stacked decomposition of `bands`' means, every band a channel.
+fn components_chart(
+    title: &str,
+    days: &[i32],
+    bands: &[Band],
+    y_label: &str,
+) -> Result<String, ChartError> {
+    let layers: Vec<Layer> = bands
+        .iter()
+        .map(|b| Layer {
+            name: b.name,
+            values: b.mean,
+            kind: LayerKind::Media,
+        })
+        .collect();
+    mmm_report::charts::stacked_area_chart(title, days, &layers, None, y_label)
 }
 
 fn components(n: usize, k: usize) -> Vec<Owned> {
@@ -393,7 +411,7 @@ fn non_finite_values_are_errors() {
             Err(ChartError::NonFinite { index: 3, .. })
         ));
         let mut comp = Owned::new("c", vec![1.0; 5], 0.1);
-        comp.lower[2] = bad;
+        comp.mean[2] = bad;
         assert!(matches!(
             components_chart("t", &days, &[comp.band()], "y"),
             Err(ChartError::NonFinite { index: 2, .. })
@@ -622,6 +640,7 @@ fn interval_chart_reference_line_has_a_legend_and_widens_the_axis() {
         &IntervalOptions {
             reference: Some(("national ROAS, mean 9.00", 9.0)),
             compact: false,
+            zoom: false,
         },
     );
     assert_inline_svg(&svg);
@@ -641,6 +660,7 @@ fn interval_chart_reference_line_has_a_legend_and_widens_the_axis() {
             &IntervalOptions {
                 reference: Some(("national", f64::NAN)),
                 compact: false,
+                zoom: false,
             },
         ),
         Err(ChartError::NonFinite { .. })
@@ -654,6 +674,7 @@ fn compact_interval_chart_keeps_fifty_geos_readable() {
         &IntervalOptions {
             reference: Some(("national ROAS, mean 2.00", 2.0)),
             compact: true,
+            zoom: false,
         },
     );
     let roomy = geo_chart(50, &IntervalOptions::default());

@@ -2,4 +2,7 @@
 
 mod causal;
 mod charts;
+mod fixture;
+mod format;
+mod golden;
 mod markdown;

@@ -24,7 +24,7 @@ impl LogDensity for Normals {
         (0..4).map(|i| format!("x[{i}]")).collect()
     }
     fn scratch(&self) {}
-    fn logp(&self, u: &[f64], grad: &mut [f64], _: &mut ()) -> Option<f64> {
+    fn logp(&self, u: &[f64], grad: &mut [f64], _: &mut ()) -> Result<f64, mmm_sampler::NonFinite> {
         let mut lp = 0.0;
         for (i, (x, g)) in u.iter().zip(grad.iter_mut()).enumerate() {
             let s = 1.0 + i as f64 / 2.0;
@@ -32,7 +32,7 @@ impl LogDensity for Normals {
             lp -= 0.5 * z * z;
             *g = -z / s * if self.flip { -1.0 } else { 1.0 };
         }
-        Some(lp)
+        Ok(lp)
     }
     fn constrain(&self, u: &[f64]) -> Vec<f64> {
         u.to_vec()

@@ -26,7 +26,7 @@ impl LogDensity for Gaussian {
         (0..self.mu.len()).map(|i| format!("x[{i}]")).collect()
     }
     fn scratch(&self) {}
-    fn logp(&self, u: &[f64], grad: &mut [f64], _: &mut ()) -> Option<f64> {
+    fn logp(&self, u: &[f64], grad: &mut [f64], _: &mut ()) -> Result<f64, mmm_sampler::NonFinite> {
         let d: Vec<f64> = u.iter().zip(&self.mu).map(|(a, b)| a - b).collect();
         let mut lp = 0.0;
         for i in 0..d.len() {
@@ -34,7 +34,7 @@ impl LogDensity for Gaussian {
             grad[i] = -pd;
             lp -= 0.5 * d[i] * pd;
         }
-        Some(lp)
+        Ok(lp)
     }
     fn constrain(&self, u: &[f64]) -> Vec<f64> {
         u.to_vec()
@@ -143,7 +143,7 @@ impl LogDensity for ConjugateNormal {
         vec!["mu".into()]
     }
     fn scratch(&self) {}
-    fn logp(&self, u: &[f64], grad: &mut [f64], _: &mut ()) -> Option<f64> {
+    fn logp(&self, u: &[f64], grad: &mut [f64], _: &mut ()) -> Result<f64, mmm_sampler::NonFinite> {
         let mu = u[0];
         let prior = -0.5 * ((mu - self.m0) / self.s0).powi(2);
         let lik: f64 = self
@@ -157,7 +157,7 @@ impl LogDensity for ConjugateNormal {
                 .iter()
                 .map(|y| (y - mu) / self.sigma.powi(2))
                 .sum::<f64>();
-        Some(prior + lik)
+        Ok(prior + lik)
     }
     fn constrain(&self, u: &[f64]) -> Vec<f64> {
         u.to_vec()
@@ -202,7 +202,7 @@ impl LogDensity for EightSchools {
         n
     }
     fn scratch(&self) {}
-    fn logp(&self, u: &[f64], grad: &mut [f64], _: &mut ()) -> Option<f64> {
+    fn logp(&self, u: &[f64], grad: &mut [f64], _: &mut ()) -> Result<f64, mmm_sampler::NonFinite> {
         let (mu, log_tau) = (u[0], u[1]);
         let tau = log_tau.exp();
         // mu ~ N(0, 5); tau ~ HalfCauchy(5): -ln(1 + (tau/5)^2), plus Jacobian log tau.
@@ -231,7 +231,11 @@ impl LogDensity for EightSchools {
                 grad[2 + j] = -v + dtheta * tau;
             }
         }
-        lp.is_finite().then_some(lp)
+        if lp.is_finite() {
+            Ok(lp)
+        } else {
+            Err(mmm_sampler::NonFinite("eight schools"))
+        }
     }
     fn constrain(&self, u: &[f64]) -> Vec<f64> {
         u.to_vec()
@@ -322,13 +326,13 @@ impl LogDensity for FarAway {
         vec!["a".into(), "b".into()]
     }
     fn scratch(&self) {}
-    fn logp(&self, u: &[f64], grad: &mut [f64], _: &mut ()) -> Option<f64> {
+    fn logp(&self, u: &[f64], grad: &mut [f64], _: &mut ()) -> Result<f64, mmm_sampler::NonFinite> {
         if u[0] <= 10.0 {
-            return None;
+            return Err(mmm_sampler::NonFinite("u[0] <= 10"));
         }
         grad[0] = -(u[0] - 12.0);
         grad[1] = -u[1];
-        Some(-0.5 * (u[0] - 12.0).powi(2) - 0.5 * u[1] * u[1])
+        Ok(-0.5 * (u[0] - 12.0).powi(2) - 0.5 * u[1] * u[1])
     }
     fn constrain(&self, u: &[f64]) -> Vec<f64> {
         u.to_vec()

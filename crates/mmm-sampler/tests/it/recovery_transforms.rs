@@ -194,3 +194,16 @@ fn delayed_geometric_adstock_is_recovered() {
     ];
     recover(spec, &truths, 24);
 }
+
+#[test]
+fn power_saturation_is_recovered() {
+    // The power curve x^p with its default exponent prior Beta(2, 2), adstock first, on spend
+    // that is 0 in about a quarter of the weeks (the slope p x^(p-1) is unbounded near 0).
+    let spec = spec(
+        "{ kind = \"geometric\", l_max = 4, alpha_prior = { family = \"beta\", alpha = 1.0, beta = 3.0 } }",
+        "{ kind = \"power\", beta_prior = { family = \"half_normal\", sigma = 2.0 } }",
+        "adstock_first",
+    );
+    let truths = [("adstock_alpha[c0]", 0.4), ("saturation_p[c0]", 0.35)];
+    recover(spec, &truths, 25);
+}
