@@ -789,6 +789,11 @@ pub struct DecisionSpec {
     /// marginal-ROI level where response curves mark the end of profitable spend.
     #[serde(default)]
     pub hurdle: f64,
+    /// How the report writes money: a symbol (`$`, `€`, written before the number) or an ISO
+    /// code (`EUR`, written after it). Without it amounts are plain numbers in the data's
+    /// spend units.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
     /// Budget optimizer settings.
     #[serde(default)]
     pub optimizer: OptimizerSpec,
@@ -900,6 +905,7 @@ impl Default for DecisionSpec {
             interval: 0.94,
             margin: 1.0,
             hurdle: 0.0,
+            currency: None,
             optimizer: OptimizerSpec::default(),
         }
     }
@@ -2006,6 +2012,9 @@ impl DiagnoseSpec {
     }
 }
 
+/// Longest `decisions.currency` (a symbol or an ISO code; `CHF`, `US$`).
+const MAX_CURRENCY_CHARS: usize = 8;
+
 impl DecisionSpec {
     /// Problems of the decision settings, with their key paths.
     fn problems(&self, channels: &[ChannelSpec]) -> Vec<SpecProblem> {
@@ -2021,6 +2030,21 @@ impl DecisionSpec {
                 "decisions.hurdle".into(),
                 format!("must be > -1, got {}", self.hurdle),
             );
+        }
+        if let Some(c) = &self.currency {
+            let c = c.trim();
+            if c.is_empty()
+                || c.chars().count() > MAX_CURRENCY_CHARS
+                || c.chars().any(char::is_control)
+            {
+                p.push(
+                    "decisions.currency".into(),
+                    format!(
+                        "must be a symbol or code of 1 to {MAX_CURRENCY_CHARS} printable characters \
+                         (`$`, `EUR`), got {c:?}"
+                    ),
+                );
+            }
         }
         let o = &self.optimizer;
         if o.horizon_weeks == 0 || o.horizon_weeks > MAX_HORIZON_WEEKS {
@@ -2417,6 +2441,27 @@ mod tests {
                 .iter()
                 .all(|c| c.expected_sign == ExpectedSign::Unconstrained)
         );
+    }
+
+    #[test]
+    fn a_currency_is_a_short_printable_symbol_or_code() {
+        for good in ["$", "€", "EUR", "US$"] {
+            let spec = parse(&format!("{MINIMAL}[decisions]\ncurrency = \"{good}\"\n"));
+            assert_eq!(spec.decisions.currency.as_deref(), Some(good));
+        }
+        assert_eq!(parse(MINIMAL).decisions.currency, None);
+        for bad in ["", "   ", "Swiss francs", "E\\tUR"] {
+            let text = format!("{MINIMAL}[decisions]\ncurrency = \"{bad}\"\n");
+            let Err(CoreError::SpecInvalid { problems, .. }) =
+                Spec::from_file_text(Path::new("s.toml"), &text)
+            else {
+                panic!("currency {bad:?} accepted");
+            };
+            assert!(
+                problems.iter().any(|p| p.path == "decisions.currency"),
+                "{bad:?}: {problems:#?}"
+            );
+        }
     }
 
     #[test]

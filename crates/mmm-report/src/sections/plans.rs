@@ -396,7 +396,7 @@ fn scenario_figures(
             &lift,
             &format!("incremental {t} over {weeks} weeks and carry-out"),
         )?;
-        out.push(Figure::new("scenario-outcomes", svg, format!("Each scenario's incremental {t} over the posterior draws, next to the current plan (the actual spend of the {weeks} weeks before the start, week by week).")));
+        out.push(Figure::new("scenario-outcomes", svg, format!("Each scenario's incremental {t} over the posterior draws, next to the current plan (defined above).")));
     }
     if !gain.is_empty() && finite(&gain) {
         let svg = charts::interval_chart_with(
