@@ -1,8 +1,9 @@
-//! Causal-structure checks (issue 25): controls that earlier media spend predicts (likely
-//! post-treatment: controlling for a mediator blocks part of the channels' effect), controls
-//! that move with spend in the same periods (a mediator or a confounder: the user must say
-//! which), channels whose spend follows the target's seasonality while no control is declared a
-//! confounder, and what each control role means for interpretation.
+//! Causal-structure checks (issue 25): controls that follow the on/off schedules of flighted
+//! channels or that earlier media spend predicts (likely post-treatment: controlling for a
+//! mediator blocks part of the channels' effect), controls that move with spend in the same
+//! periods (a mediator or a confounder: the user must say which), channels whose spend follows
+//! the target's seasonality while no control is declared a confounder, and what each control
+//! role means for interpretation.
 //!
 //! Pure functions over the design (no IO); the diagnose stage writes [`CausalChecks`] to
 //! `causal_checks.json`. The reasoning and the simulations behind the thresholds are in
@@ -46,6 +47,28 @@ pub struct CausalSettings {
     pub seasonal_correlation: f64,
     /// Seed of the permutation streams (the spec's sampler seed in the stage).
     pub seed: u64,
+    /// Smallest share of a channel's log-spend variance between its off and on groups (Otsu
+    /// 1979) for the channel to count as flighted (an on/off schedule).
+    #[serde(default = "default_flight_separation")]
+    pub flight_separation: f64,
+    /// Smallest share of periods in each of the off and on groups of a flighted channel.
+    #[serde(default = "default_min_flight_share")]
+    pub min_flight_share: f64,
+    /// Lags of the control itself in the flight test's restricted regression.
+    #[serde(default = "default_flight_own_lags")]
+    pub flight_own_lags: usize,
+}
+
+fn default_flight_separation() -> f64 {
+    0.85
+}
+
+fn default_min_flight_share() -> f64 {
+    0.1
+}
+
+fn default_flight_own_lags() -> usize {
+    2
 }
 
 impl Default for CausalSettings {
@@ -61,6 +84,9 @@ impl Default for CausalSettings {
             stop_after_exceedances: 10,
             seasonal_correlation: 0.5,
             seed: 0,
+            flight_separation: default_flight_separation(),
+            min_flight_share: default_min_flight_share(),
+            flight_own_lags: default_flight_own_lags(),
         }
     }
 }
@@ -136,7 +162,14 @@ pub struct PostTreatment {
     /// The association test: each channel's adstock at t (this period's spend included) beyond
     /// the baseline.
     pub contemporaneous: Option<SpendTest>,
-    /// The lagged test is significant: likely post-treatment.
+    /// The flight test: the adstocked on/off schedules of the flighted channels at t beyond the
+    /// control's own lags and the baseline (None when no channel is flighted).
+    #[serde(default)]
+    pub flight: Option<SpendTest>,
+    /// What the flight test rests on: the flighted channels, and the channels it cannot see.
+    #[serde(default)]
+    pub flight_basis: String,
+    /// The lagged or the flight test is significant: likely post-treatment.
     pub flagged: bool,
     /// The warning, when flagged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -147,6 +180,24 @@ pub struct PostTreatment {
     /// declared confounder).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+}
+
+/// One channel's on/off schedule, the basis of the flight test.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ChannelSchedule {
+    /// The channel.
+    pub channel: String,
+    /// Off and on groups separate clearly: the channel has flights.
+    pub flighted: bool,
+    /// Training periods in the off group (spend at or below `threshold`).
+    pub off_periods: usize,
+    /// Training periods in the on group.
+    pub on_periods: usize,
+    /// Spend (as in the design, scaled) at or below which a period is off; None without a
+    /// split.
+    pub threshold: Option<f64>,
+    /// Share of the log-spend variance between the two groups (Otsu's criterion, 0 to 1).
+    pub separation: f64,
 }
 
 /// One channel's spend against the target's seasonal shape.
@@ -182,6 +233,9 @@ pub struct CausalChecks {
     pub post_treatment: Vec<PostTreatment>,
     /// Each channel's spend against the target's seasonality.
     pub seasonal_spend: Vec<SeasonalSpend>,
+    /// Each channel's on/off schedule (the flight test's basis).
+    #[serde(default)]
+    pub schedules: Vec<ChannelSchedule>,
     /// Whether any control is declared `role = "confounder"`.
     pub confounder_declared: bool,
     /// Messages of the flagged controls (warnings, not gate failures).
@@ -746,15 +800,15 @@ fn first_row(input: &ControlInput<'_>, settings: &CausalSettings) -> usize {
     settings.l_max.saturating_sub(carry)
 }
 
-/// The post-treatment (lagged, Granger 1969) test's regressions: control_t on [1, control_{t-1},
-/// ..., control_{t-L}, baseline_t] (restricted), plus each channel's adstock_{t-1} (full). A
-/// series that drives spend is not predicted by past spend beyond its own past; a mediator
-/// keeps responding to past spend through carry-over.
-pub fn lagged_problem(
+/// Regressions of control_t on [1, control_{t-1}, ..., control_{t-lags}, baseline_t]
+/// (restricted), plus each of `input.spend`'s adstock lagged `lag` periods (full).
+fn own_lag_problem(
     input: &ControlInput<'_>,
     settings: &CausalSettings,
+    lags: usize,
+    lag: usize,
 ) -> Result<Problem, String> {
-    let (n, lags) = (input.control.len(), settings.own_lags);
+    let n = input.control.len();
     let first = first_row(input, settings).max(lags);
     if n <= first {
         return Err("too few periods".into());
@@ -766,8 +820,126 @@ pub fn lagged_problem(
     Problem::new(
         &input.control[first..],
         &restricted,
-        candidates(input, settings, 1, first..n),
+        candidates(input, settings, lag, first..n),
     )
+}
+
+/// The post-treatment (lagged, Granger 1969) test's regressions: control_t on [1, control_{t-1},
+/// ..., control_{t-L}, baseline_t] (restricted), plus each channel's adstock_{t-1} (full). A
+/// series that drives spend is not predicted by past spend beyond its own past; a mediator
+/// keeps responding to past spend through carry-over.
+pub fn lagged_problem(
+    input: &ControlInput<'_>,
+    settings: &CausalSettings,
+) -> Result<Problem, String> {
+    own_lag_problem(input, settings, settings.own_lags, 1)
+}
+
+/// The flight test's regressions: control_t on [1, control_{t-1}, ..., control_{t-L},
+/// baseline_t] (restricted, L = `flight_own_lags`), plus the adstock at t of each flighted
+/// channel's on/off indicator (full); `input.spend` holds the indicators ([`on_off_split`]).
+/// When a flight starts a mediator jumps beyond what its own past predicts, and after it ends
+/// it decays with the channel's carry-over. A series that drives spend levels does not follow
+/// the flight calendar once seasonality is removed, unless flights are timed by it.
+pub fn flight_problem(
+    input: &ControlInput<'_>,
+    settings: &CausalSettings,
+) -> Result<Problem, String> {
+    own_lag_problem(input, settings, settings.flight_own_lags, 0)
+}
+
+/// A channel's split into off and on periods by Otsu's (1979) criterion on log spend: of the
+/// splits of the sorted values of log(x + 0.001 max x) that leave at least `min_share` of the
+/// periods on each side (ties never split), the one with the largest between-group variance
+/// w_off w_on (mean_on - mean_off)^2. Returns (threshold, separation): the largest off spend
+/// and the between-group share of the log-spend variance (about 2 / pi = 0.64 for log-normal
+/// spend without flights, near 1 for clear flights). None for spend that never varies.
+pub fn on_off_split(x: &[f64], min_share: f64) -> Option<(f64, f64)> {
+    let max = x.iter().fold(0.0_f64, |m, v| m.max(*v));
+    if !(max > 0.0 && max.is_finite()) {
+        return None;
+    }
+    let mut v: Vec<(f64, f64)> = x
+        .iter()
+        .map(|&xi| ((xi.max(0.0) + 1e-3 * max).ln(), xi))
+        .collect();
+    v.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let n = v.len();
+    let total: f64 = v.iter().map(|p| p.0).sum();
+    let mean = total / n as f64;
+    let tss = v.iter().map(|p| (p.0 - mean).powi(2)).sum::<f64>() / n as f64;
+    let min_k = ((min_share * n as f64).ceil() as usize).max(1);
+    let (mut best, mut cum) = (None::<(f64, f64)>, 0.0);
+    for k in 1..n {
+        cum += v[k - 1].0;
+        if k < min_k || n - k < min_k || v[k].0 <= v[k - 1].0 {
+            continue;
+        }
+        let (w0, w1) = (k as f64 / n as f64, (n - k) as f64 / n as f64);
+        let gap = (total - cum) / (n - k) as f64 - cum / k as f64;
+        let between = w0 * w1 * gap * gap;
+        if best.is_none_or(|(b, _)| between > b) {
+            best = Some((between, v[k - 1].1));
+        }
+    }
+    best.filter(|_| tss > 0.0).map(|(b, t)| (t, b / tss))
+}
+
+/// Each channel's [`ChannelSchedule`] over the training spend.
+pub fn schedules(
+    names: &[String],
+    spend: &[Vec<f64>],
+    settings: &CausalSettings,
+) -> Vec<ChannelSchedule> {
+    names
+        .iter()
+        .zip(spend)
+        .map(|(name, x)| {
+            let split = on_off_split(x, settings.min_flight_share);
+            let threshold = split.map(|s| s.0);
+            let off = threshold.map_or(0, |t| x.iter().filter(|v| **v <= t).count());
+            let separation = split.map_or(0.0, |s| s.1);
+            ChannelSchedule {
+                channel: name.clone(),
+                flighted: split.is_some() && separation >= settings.flight_separation,
+                off_periods: off,
+                on_periods: x.len() - off,
+                threshold,
+                separation,
+            }
+        })
+        .collect()
+}
+
+/// The on/off indicator (1 when spend is above the schedule's threshold) of a flighted channel.
+fn indicator(x: &[f64], s: &ChannelSchedule) -> Vec<f64> {
+    let t = s.threshold.unwrap_or(f64::INFINITY);
+    x.iter().map(|v| f64::from(u8::from(*v > t))).collect()
+}
+
+/// The `flight_basis` text.
+fn flight_basis(schedules: &[ChannelSchedule]) -> String {
+    let list = |on: bool| -> String {
+        let names: Vec<&str> = schedules
+            .iter()
+            .filter(|s| s.flighted == on)
+            .map(|s| s.channel.as_str())
+            .collect();
+        names.join(", ")
+    };
+    let (flighted, always) = (list(true), list(false));
+    if flighted.is_empty() {
+        "no channel has off periods (spend clearly below its flights in at least a tenth of \
+         the periods): the flight test did not run, and only the lagged test can flag a control"
+            .into()
+    } else if always.is_empty() {
+        format!("on/off schedules of {flighted}")
+    } else {
+        format!(
+            "on/off schedules of {flighted}; {always} have no off periods, carry no schedule \
+             information and are seen by the lagged and contemporaneous tests only"
+        )
+    }
 }
 
 /// The association test's regressions: control_t on [1, baseline_t] (restricted), plus each
@@ -857,6 +1029,35 @@ pub fn post_treatment_message(
             "control '{control}' is predicted by earlier spend on {list} ({stats}): it may be \
              a mediator; controlling for it blocks part of those channels' effect. Declare it \
              under {fix} or drop it."
+        ),
+    }
+}
+
+/// The warning of a control that follows the flight schedules ([`flight_problem`]), naming the
+/// channels the flight test names.
+pub fn flight_message(control: &str, role: ControlRole, test: &SpendTest) -> String {
+    let names = named_channels(test);
+    let channels: Vec<&str> = names.iter().map(String::as_str).collect();
+    let list = channels.join(", ");
+    let fix = mediator_fix(&channels);
+    let stats = format!(
+        "partial R^2 {:.2}, p = {}",
+        test.partial_r2,
+        fmt_p(test.p_value)
+    );
+    match role {
+        ControlRole::Confounder => format!(
+            "control '{control}' is declared role = \"confounder\" but follows the flight \
+             schedule of {list}: it rises when their flights start and falls back after they \
+             end ({stats}). If spend moves it, it is a mediator and controlling for it blocks \
+             part of those channels' effect: declare it under {fix}; keep it as a confounder \
+             only if the flights are timed by it."
+        ),
+        _ => format!(
+            "control '{control}' follows the flight schedule of {list}: it rises when their \
+             flights start and falls back after they end ({stats}), which a series that only \
+             drives spend does not do. It may be a mediator; controlling for it blocks part of \
+             those channels' effect. Declare it under {fix} or drop it."
         ),
     }
 }
@@ -964,15 +1165,89 @@ pub fn seasonal_shape(target: &[f64], trend: &[Vec<f64>], seasonal: &[Vec<f64>])
     without.iter().zip(&with).map(|(a, b)| a - b).collect()
 }
 
-/// Both spend tests of one control, with its messages.
+/// What the tests of every control share.
+struct Shared<'a> {
+    /// All channels, spec order.
+    channel_names: &'a [String],
+    /// The flighted channels, spec order.
+    flighted: Vec<String>,
+    /// Their on/off indicators over the training window, and over the carry-in.
+    indicators: Vec<Vec<f64>>,
+    indicator_carry: Vec<Vec<f64>>,
+    /// The `flight_basis` text.
+    basis: String,
+    /// Per-control p-value threshold.
+    threshold: f64,
+    settings: &'a CausalSettings,
+}
+
+impl<'a> Shared<'a> {
+    /// The flighted channels' indicators (training window and carry-in) from `schedules`.
+    fn new(
+        channel_names: &'a [String],
+        schedules: &[ChannelSchedule],
+        spend: &[Vec<f64>],
+        carry: &[Vec<f64>],
+        settings: &'a CausalSettings,
+    ) -> Self {
+        let on: Vec<usize> = (0..schedules.len())
+            .filter(|&c| schedules[c].flighted)
+            .collect();
+        let empty = Vec::new();
+        Self {
+            channel_names,
+            flighted: on.iter().map(|&c| channel_names[c].clone()).collect(),
+            indicators: on
+                .iter()
+                .map(|&c| indicator(&spend[c], &schedules[c]))
+                .collect(),
+            indicator_carry: on
+                .iter()
+                .map(|&c| indicator(carry.get(c).unwrap_or(&empty), &schedules[c]))
+                .collect(),
+            basis: flight_basis(schedules),
+            threshold: settings.family_alpha,
+            settings,
+        }
+    }
+
+    fn with_threshold(self, threshold: f64) -> Self {
+        Self { threshold, ..self }
+    }
+}
+
+/// The channels a significant test names.
+fn named_channels(t: &SpendTest) -> Vec<String> {
+    t.channels
+        .iter()
+        .filter(|c| c.named)
+        .map(|c| c.channel.clone())
+        .collect()
+}
+
+/// The flight test of one control (None without flighted channels or when it cannot run).
+fn run_flight(input: &ControlInput<'_>, sh: &Shared<'_>, stream: u64) -> Option<SpendTest> {
+    if sh.flighted.is_empty() {
+        return None;
+    }
+    let on_off = ControlInput {
+        spend: &sh.indicators,
+        carry_in: &sh.indicator_carry,
+        ..*input
+    };
+    let problem = flight_problem(&on_off, sh.settings).ok()?;
+    let r = permutation_test(&problem, sh.threshold, sh.settings, stream);
+    Some(spend_test(&r, &sh.flighted, sh.threshold, sh.settings))
+}
+
+/// The spend tests of one control (index `i` picks the permutation streams), with its
+/// messages.
 fn test_control(
     control: &str,
     role: ControlRole,
     input: Option<&ControlInput<'_>>,
-    channel_names: &[String],
-    threshold: f64,
-    settings: &CausalSettings,
-    stream: u64,
+    sh: &Shared<'_>,
+    i: u64,
 ) -> PostTreatment {
     let mut row = PostTreatment {
         control: control.into(),
@@ -981,6 +1256,8 @@ fn test_control(
         skipped: None,
         lagged: None,
         contemporaneous: None,
+        flight: None,
+        flight_basis: sh.basis.clone(),
         flagged: false,
         message: None,
         moves_with_spend: false,
@@ -990,8 +1267,8 @@ fn test_control(
         row.skipped = Some("not a column of the design".into());
         return row;
     };
-    let problems = lagged_problem(input, settings)
-        .and_then(|l| Ok((l, contemporaneous_problem(input, settings)?)));
+    let problems = lagged_problem(input, sh.settings)
+        .and_then(|l| Ok((l, contemporaneous_problem(input, sh.settings)?)));
     let (lagged, same) = match problems {
         Ok(p) => p,
         Err(why) => {
@@ -1000,42 +1277,35 @@ fn test_control(
         }
     };
     let run = |p: &Problem, s: u64| {
-        spend_test(
-            &permutation_test(p, threshold, settings, s),
-            channel_names,
-            threshold,
-            settings,
-        )
+        let r = permutation_test(p, sh.threshold, sh.settings, s);
+        spend_test(&r, sh.channel_names, sh.threshold, sh.settings)
     };
+    let stream = 5_000_000 + 2 * i;
     let (lagged, same) = (run(&lagged, stream), run(&same, stream + 1));
-    let names = |t: &SpendTest| -> Vec<String> {
-        t.channels
-            .iter()
-            .filter(|c| c.named)
-            .map(|c| c.channel.clone())
-            .collect()
-    };
+    let flight = run_flight(input, sh, 6_000_000 + i);
+    let by_flight = flight.as_ref().is_some_and(|f| f.significant);
     row.tested = true;
-    row.flagged = lagged.significant;
+    row.flagged = lagged.significant || by_flight;
     row.moves_with_spend = same.significant;
-    if row.flagged {
+    row.message = match (&flight, lagged.significant) {
+        (Some(f), _) if f.significant => Some(flight_message(control, role, f)),
         // The same-period test names the channels more sharply when it counts too.
-        let n = names(if same.significant { &same } else { &lagged });
-        let n: Vec<&str> = n.iter().map(String::as_str).collect();
-        row.message = Some(post_treatment_message(
-            control,
-            role,
-            &n,
-            lagged.partial_r2,
-            lagged.p_value,
-        ));
-    } else if row.moves_with_spend {
-        let n = names(&same);
+        (_, true) => {
+            let n = named_channels(if same.significant { &same } else { &lagged });
+            let n: Vec<&str> = n.iter().map(String::as_str).collect();
+            let (r2, p) = (lagged.partial_r2, lagged.p_value);
+            Some(post_treatment_message(control, role, &n, r2, p))
+        }
+        _ => None,
+    };
+    if !row.flagged && row.moves_with_spend {
+        let n = named_channels(&same);
         let n: Vec<&str> = n.iter().map(String::as_str).collect();
         row.note = role_note(control, role, &n, same.partial_r2, same.p_value);
     }
     row.lagged = Some(lagged);
     row.contemporaneous = Some(same);
+    row.flight = flight;
     row
 }
 
@@ -1066,7 +1336,9 @@ pub fn check(spec: &Spec, design: &Design, settings: &CausalSettings) -> CausalC
         })
         .collect();
     let tested = columns.iter().filter(|c| c.is_some()).count().max(1);
-    let threshold = settings.family_alpha / tested as f64;
+    let schedules = schedules(&design.channel_names, &spend, settings);
+    let shared = Shared::new(&design.channel_names, &schedules, &spend, &carry, settings)
+        .with_threshold(settings.family_alpha / tested as f64);
     let post_treatment: Vec<PostTreatment> =
         mmm_core::parallel::map_indexed(columns.len(), 1, |i| {
             let c = &spec.controls[i];
@@ -1076,40 +1348,20 @@ pub fn check(spec: &Spec, design: &Design, settings: &CausalSettings) -> CausalC
                 spend: &spend,
                 carry_in: &carry,
             });
-            test_control(
-                &c.name,
-                c.role,
-                input.as_ref(),
-                &design.channel_names,
-                threshold,
-                settings,
-                5_000_000 + 2 * i as u64,
-            )
+            test_control(&c.name, c.role, input.as_ref(), &shared, i as u64)
         });
     let confounder_declared = spec
         .controls
         .iter()
         .any(|c| c.role == ControlRole::Confounder);
     let shape = seasonal_shape(&train(&design.target_scaled), &trend, &seasonal);
-    let seasonal_spend: Vec<SeasonalSpend> = design
-        .channel_names
-        .iter()
-        .zip(&spend)
-        .map(|(name, x)| {
-            let r = (!seasonal.is_empty())
-                .then(|| correlation(x, &shape))
-                .flatten();
-            let follows = r.is_some_and(|r| r.abs() >= settings.seasonal_correlation);
-            SeasonalSpend {
-                channel: name.clone(),
-                correlation: r,
-                follows_seasonality: follows,
-                note: r
-                    .filter(|_| follows && !confounder_declared)
-                    .map(|r| confounder_note(name, r)),
-            }
-        })
-        .collect();
+    let seasonal_spend = seasonal_spend(
+        &design.channel_names,
+        &spend,
+        (!seasonal.is_empty()).then_some(shape.as_slice()),
+        confounder_declared,
+        settings,
+    );
     CausalChecks {
         method: method(settings, seasonal_basis),
         settings: settings.clone(),
@@ -1135,8 +1387,36 @@ pub fn check(spec: &Spec, design: &Design, settings: &CausalSettings) -> CausalC
             .collect(),
         post_treatment,
         seasonal_spend,
+        schedules,
         confounder_declared,
     }
+}
+
+/// Each channel's spend against the target's seasonal `shape` (None without seasonal terms),
+/// with the missing-confounder note.
+fn seasonal_spend(
+    names: &[String],
+    spend: &[Vec<f64>],
+    shape: Option<&[f64]>,
+    confounder_declared: bool,
+    settings: &CausalSettings,
+) -> Vec<SeasonalSpend> {
+    names
+        .iter()
+        .zip(spend)
+        .map(|(name, x)| {
+            let r = shape.and_then(|shape| correlation(x, shape));
+            let follows = r.is_some_and(|r| r.abs() >= settings.seasonal_correlation);
+            SeasonalSpend {
+                channel: name.clone(),
+                correlation: r,
+                follows_seasonality: follows,
+                note: r
+                    .filter(|_| follows && !confounder_declared)
+                    .map(|r| confounder_note(name, r)),
+            }
+        })
+        .collect()
 }
 
 /// The `method` text.
@@ -1148,30 +1428,40 @@ fn method(s: &CausalSettings, seasonal_basis: &str) -> String {
         .collect::<Vec<_>>()
         .join(", ");
     format!(
-        "Two least-squares tests per control over the training window. Lagged (post-treatment) \
-         test: control_t regressed on [1, its own lags 1..{lags}, seasonal terms \
-         ({seasonal_basis}), trend, event and level-shift columns] (restricted) and on the same \
-         plus each channel's geometric adstock at t-1 (full); a series that drives spend is not \
-         predicted by past spend beyond its own past, while a mediator keeps responding to past \
-         spend through carry-over. Contemporaneous (association) test: control_t on [1, the \
-         same baseline columns] and on the same plus each channel's adstock at t, this \
-         period's spend included; it fires on mediators and on series that drive spend alike. \
-         In both: adstock sum_(l<{l_max}) alpha^l x_(t-l) with alpha per channel the one of \
-         {{{alphas}}} with the largest single-channel partial R^2; statistic partial R^2 = \
-         (RSS_r - RSS_f) / RSS_r, adjusted = 1 - (1 - R^2) df_r / df_f; p-value from \
-         permutations that shift each channel's adstock series circularly by an independent \
-         uniform shift in [{shift}, n - {shift}] periods, the alpha choice redone (ChaCha8 of \
-         the seed, streams 5,000,000 + 2 x control index and + 1), at least {min_b} and up to \
-         2 / threshold permutations, stopped after {h} reach the observed statistic (Besag & \
-         Clifford 1991). A test counts when p < {fa} / controls tested (Bonferroni) and \
-         adjusted partial R^2 >= {r2}; a control is flagged on the lagged test, and asked for \
-         a role when only the contemporaneous test counts. Channels named: the p-value of \
-         a channel's unique contribution (only its series shifted, the others as observed, \
-         up to {min_b} shifts) < 0.05 after Holm's correction (the strongest when none). Seasonal \
-         spend: Pearson r over the training window between each channel's spend and the \
-         target's seasonal shape (the seasonal part of the scaled target regressed on [1, \
-         trend, seasonal terms]); a note when |r| >= {rs} and no control has role = \
-         \"confounder\".",
+        "Three least-squares tests per control over the training window. Flight \
+         (post-treatment) test: channels whose spend splits into off and on periods (Otsu's \
+         criterion on log(spend + 0.001 max): the between-group share of the log-spend variance \
+         >= {sep}, each group >= {share} of the periods) are flighted; control_t regressed on \
+         [1, its own lags 1..{flags}, the baseline columns below] (restricted) and on the same \
+         plus the adstock at t of each flighted channel's on/off indicator (full). A mediator \
+         jumps when a flight starts and decays after it ends; a series that drives spend levels \
+         does not follow the flight calendar once seasonality is removed, unless flights are \
+         timed by it. Channels without off periods carry no schedule information \
+         (flight_basis). Lagged (post-treatment) test: control_t regressed on [1, its own lags \
+         1..{lags}, seasonal terms ({seasonal_basis}), trend, event and level-shift columns] \
+         (restricted) and on the same plus each channel's geometric adstock at t-1 (full); a \
+         series that drives spend is not predicted by past spend beyond its own past, while a \
+         mediator keeps responding to past spend through carry-over. Contemporaneous \
+         (association) test: control_t on [1, the same baseline columns] and on the same plus \
+         each channel's adstock at t, this period's spend included; it fires on mediators and \
+         on series that drive spend alike. In all: adstock sum_(l<{l_max}) alpha^l x_(t-l) with \
+         alpha per channel the one of {{{alphas}}} with the largest single-channel partial R^2; \
+         statistic partial R^2 = (RSS_r - RSS_f) / RSS_r, adjusted = 1 - (1 - R^2) df_r / \
+         df_f; p-value from permutations that shift each channel's adstock (or indicator \
+         adstock) series circularly by an independent uniform shift in [{shift}, n - {shift}] \
+         periods, the alpha choice redone (ChaCha8 of the seed, streams 5,000,000 + 2 x \
+         control index and + 1, 6,000,000 + control index for the flight test), at least \
+         {min_b} and up to 2 / threshold permutations, stopped after {h} reach the observed \
+         statistic (Besag & Clifford 1991). A test counts when p < {fa} / controls tested \
+         (Bonferroni) and adjusted partial R^2 >= {r2}; a control is flagged on the flight or \
+         the lagged test, and asked for a role when only the contemporaneous test counts. \
+         Channels named: the p-value of a channel's unique contribution (only its series \
+         shifted, the others as observed, up to {min_b} shifts) < 0.05 after Holm's correction \
+         (the strongest when none), from the flight test when it flags, else the \
+         contemporaneous test when it counts, else the lagged one. Seasonal spend: Pearson r \
+         over the training window between each channel's spend and the target's seasonal shape \
+         (the seasonal part of the scaled target regressed on [1, trend, seasonal terms]); a \
+         note when |r| >= {rs} and no control has role = \"confounder\".",
         lags = s.own_lags,
         l_max = s.l_max,
         shift = s.min_shift,
@@ -1180,6 +1470,9 @@ fn method(s: &CausalSettings, seasonal_basis: &str) -> String {
         fa = s.family_alpha,
         r2 = s.min_partial_r2,
         rs = s.seasonal_correlation,
+        sep = s.flight_separation,
+        share = s.min_flight_share,
+        flags = s.flight_own_lags,
     )
 }
 
@@ -1238,5 +1531,42 @@ mod tests {
                 fast.joint
             );
         }
+    }
+
+    /// Flights (zeros or a low floor between bursts) split at the floor; log-normal spend
+    /// without flights and constant spend do not count as flighted.
+    #[test]
+    fn on_off_split_finds_flights_only() {
+        let mut rng = ChaCha8Rng::seed_from_u64(6);
+        let settings = CausalSettings::default();
+        let mut normal = || -> f64 { (0..12).map(|_| rng.random_range(-0.5..0.5)).sum() };
+        let bursts: Vec<f64> = (0..104)
+            .map(|t| match (t / 5) % 3 {
+                0 => 2.0,
+                _ => 40.0 * (0.3 * normal()).exp(),
+            })
+            .collect();
+        let (threshold, separation) = on_off_split(&bursts, 0.1).expect("split");
+        assert_eq!(threshold, 2.0);
+        assert!(separation >= settings.flight_separation, "{separation}");
+        let zeros: Vec<f64> = bursts
+            .iter()
+            .map(|v| if *v == 2.0 { 0.0 } else { *v })
+            .collect();
+        assert_eq!(on_off_split(&zeros, 0.1).expect("split").0, 0.0);
+        let always_on: Vec<f64> = (0..104).map(|_| 20.0 * (0.5 * normal()).exp()).collect();
+        let separation = on_off_split(&always_on, 0.1).expect("split").1;
+        assert!(separation < settings.flight_separation, "{separation}");
+        assert!(on_off_split(&[3.0; 20], 0.1).is_none());
+        let names: Vec<String> = ["bursts", "always"].map(String::from).to_vec();
+        let s = schedules(&names, &[bursts, always_on], &settings);
+        assert!(s[0].flighted && !s[1].flighted);
+        assert_eq!(s[0].off_periods + s[0].on_periods, 104);
+        assert_eq!(s[0].off_periods, 35);
+        let basis = flight_basis(&s);
+        assert!(
+            basis.starts_with("on/off schedules of bursts; always have no off"),
+            "{basis}"
+        );
     }
 }

@@ -27,6 +27,9 @@ pub struct TestRow {
     pub lagged: String,
     /// Contemporaneous test, as `lagged`.
     pub same_period: String,
+    /// Flight test (the control against the flighted channels' on/off schedule), as `lagged`;
+    /// empty when no channel is flighted.
+    pub flight: String,
     /// Channels named by the test that counts, comma-separated.
     pub channels: String,
     /// What the tests found, in words.
@@ -126,12 +129,14 @@ fn named(t: Option<&Value>) -> Vec<String> {
 
 /// One control's row.
 fn test_row(p: &Value) -> TestRow {
-    let (lagged, same) = (p.get("lagged"), p.get("contemporaneous"));
+    let (lagged, same, flight) = (p.get("lagged"), p.get("contemporaneous"), p.get("flight"));
     let significant = |t: Option<&Value>| t.is_some_and(|t| flag(t, "significant"));
     let role = text(p, "role");
     let (flagged, moves) = (flag(p, "flagged"), flag(p, "moves_with_spend"));
     let finding = if !flag(p, "tested") {
         format!("not tested: {}", text(p, "skipped"))
+    } else if flagged && significant(flight) {
+        "moves with the flight schedule: may be a mediator".into()
     } else if flagged {
         "earlier spend predicts it: may be a mediator".into()
     } else if moves && role == "confounder" {
@@ -141,7 +146,9 @@ fn test_row(p: &Value) -> TestRow {
     } else {
         "no sign that spend moves it".into()
     };
-    let channels = if significant(same) {
+    let channels = if flagged && significant(flight) {
+        named(flight)
+    } else if significant(same) {
         named(same)
     } else if significant(lagged) {
         named(lagged)
@@ -153,6 +160,11 @@ fn test_row(p: &Value) -> TestRow {
         role,
         lagged: test_text(lagged),
         same_period: test_text(same),
+        flight: match flight.filter(|t| t.is_object()) {
+            Some(_) => test_text(flight),
+            None if flag(p, "tested") => "not run: no channel is flighted".into(),
+            None => String::new(),
+        },
         channels: channels.join(", "),
         finding,
         flagged,

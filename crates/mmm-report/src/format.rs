@@ -107,7 +107,7 @@ pub fn num(v: f64) -> String {
 /// Like [`num`] with four significant digits below 1,000, for diagnostics whose third
 /// decimal matters (R-hat `1.003`, E-BFMI `0.9216`).
 pub fn num4(v: f64) -> String {
-    if v.is_finite() && v != 0.0 && v.abs() < 999.95 {
+    if v.is_finite() && v.fract() != 0.0 && v.abs() < 999.95 {
         signed(v, sig(v.abs(), 4))
     } else {
         num(v)
@@ -123,8 +123,9 @@ pub fn pct(v: f64) -> String {
     format!("{}%", num(100.0 * v))
 }
 
-/// How money is written: the spec's `decisions.currency` (a symbol such as `$` goes before the
-/// number, a code such as `EUR` after it), or plain numbers when the spec names none.
+/// How money is written: the spec's `decisions.currency` (a code of letters such as `EUR` goes
+/// after the number, anything else such as `$` or `US$` before it), or plain numbers when the
+/// spec names none.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Currency {
     /// The symbol or code, if the spec gives one.
@@ -156,8 +157,8 @@ impl Currency {
         let body = num(v.abs());
         let body = match self.code.as_deref() {
             None => body,
-            Some(c) if c.chars().all(|ch| !ch.is_alphanumeric()) => format!("{c}{body}"),
-            Some(c) => format!("{body} {c}"),
+            Some(c) if c.chars().all(char::is_alphabetic) => format!("{body} {c}"),
+            Some(c) => format!("{c}{body}"),
         };
         if v.is_finite() {
             signed(v, body)

@@ -133,7 +133,7 @@ fn causal_section_in_the_report() {
         "id=\"causal-status\"",
         "1 control(s) may be mediators",
         "<li>confounder: must stay.</li>",
-        "<td style=\"text-align: left\">unspecified</td><td>0.41 (p = 0.0049)</td><td>0.55 (p = 0.00056)</td><td style=\"text-align: left\">tv, video</td>",
+        "<td style=\"text-align: left\">unspecified</td><td>0.41 (p = 0.0049)</td><td>0.55 (p = 0.00056)</td><td>not run: no channel is flighted</td><td style=\"text-align: left\">tv, video</td>",
         "<b>awareness</b>",
         "earlier spend predicts it: may be a mediator",
         "not tested: too few periods",

@@ -263,3 +263,44 @@ fn roi_table_is_shown_without_a_decisions_table() {
     assert!(html.contains("Not applicable: no scenario run for this fit"));
     assert_cells_for_people(&html);
 }
+
+#[test]
+fn money_is_written_in_the_spec_currency() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let text = std::fs::read_to_string(fixture("spec.toml")).expect("spec");
+    let spec = dir.path().join("spec.toml");
+    std::fs::write(
+        &spec,
+        text.replace("[decisions]\n", "[decisions]\ncurrency = \"$\"\n"),
+    )
+    .expect("write spec");
+    let run = dir.path().join("run");
+    let os = std::ffi::OsStr::new;
+    let data = fixture("data.csv");
+    mmm_ok(&[
+        os("run"),
+        os("--quiet"),
+        os("--no-refits"),
+        os("--spec"),
+        spec.as_os_str(),
+        os("--data"),
+        data.as_os_str(),
+        os("--out"),
+        run.as_os_str(),
+    ]);
+    let html = std::fs::read_to_string(run.join("report/report.html")).expect("report");
+    assert!(
+        html.contains("<th>Spend ($)</th>"),
+        "spend header names the currency"
+    );
+    assert!(
+        html.contains("<tr><td>x1</td><td>$55.3</td>"),
+        "spend cells carry it"
+    );
+    assert!(!html.contains("the spec names no currency"));
+    assert!(
+        std::fs::read_to_string(run.join("report/model_card.md"))
+            .expect("card")
+            .contains("| x1 | $55.3 |")
+    );
+}

@@ -55,6 +55,10 @@ fn money_follows_the_spec_currency() {
         code: Some("EUR".into()),
     };
     assert_eq!(euro.money(55.3256), "55.3 EUR");
+    let us = Currency {
+        code: Some("US$".into()),
+    };
+    assert_eq!(us.money(1200.0), "US$1,200");
     let spec: toml::Table = "[decisions]\ncurrency = \" € \"\n".parse().expect("toml");
     assert_eq!(Currency::from_spec(&spec).money(2.0), "€2.00");
 }
