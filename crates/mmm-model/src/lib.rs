@@ -691,6 +691,7 @@ impl MmmModel {
     }
 
     /// The target equation's log density and gradient (its own coordinates only).
+    #[inline]
     fn logp_target(&self, u: &[f64], grad: &mut [f64], s: &mut Scratch) -> Result<f64, NonFinite> {
         // The parts run in this order and add to `logp` in this order, so the density is the
         // same number to the last bit whatever the split.
@@ -726,6 +727,7 @@ impl MmmModel {
     /// Priors and log-Jacobians of every parameter not deferred to the channel pass, with
     /// their gradients written to `grad`; `s.theta` gets the signed constrained values and
     /// `s.dtheta` d theta / d u.
+    #[inline]
     fn prior_terms(&self, u: &[f64], grad: &mut [f64], s: &mut Scratch) -> f64 {
         let mut logp = 0.0;
         for (i, p) in self.params.iter().enumerate() {
@@ -752,6 +754,7 @@ impl MmmModel {
 
     /// `s.mu` = the linear predictor's regressor and local-level parts over the training window
     /// (the intercept joins with the residuals once it is known).
+    #[inline]
     fn regressor_pass(&self, s: &mut Scratch) {
         let nt = self.n_train;
         s.mu.fill(0.0);
@@ -776,6 +779,7 @@ impl MmmModel {
 
     /// Channel c's curve and its derivative rows into `s.sat` and `s.rows`, its term added to
     /// `s.mu`; returns its prior terms when it is sampled in mean-contribution coordinates.
+    #[inline]
     fn channel_forward(&self, c: usize, u: &[f64], grad: &mut [f64], s: &mut Scratch) -> f64 {
         let sums = self.channel_curve(c, s);
         let ch = &self.channels[c];
@@ -808,6 +812,7 @@ impl MmmModel {
     /// Channel c's curve v_t (beta = 1) over the training window into `s.sat` and dv_t/dp for
     /// each curve parameter p into `s.rows`; returns the training sums [sum v, sum dv/dp...]
     /// (the derivative sums only where a mean coordinate or a level intercept needs them).
+    #[inline]
     fn channel_curve(&self, c: usize, s: &mut Scratch) -> [f64; CURVE_SUMS] {
         let nt = self.n_train;
         let ch = &self.channels[c];
@@ -846,6 +851,7 @@ impl MmmModel {
     /// along a curved ridge. (u_curve, ln cbar) -> (u_curve, ln|beta|) is triangular with a
     /// unit diagonal, so the density needs no extra Jacobian term, and
     /// d ln m / dp = (sum_t dv_t/dp) / (n m) for every curve family.
+    #[inline]
     fn mean_coordinate_beta(
         &self,
         c: usize,
@@ -889,6 +895,7 @@ impl MmmModel {
     /// regressors' training means plus the mean contributions of the channels sampled in
     /// those coordinates. Then icpt' = u0 - sum_c beta_c m_c and
     /// icpt = icpt' - sum_k gamma_k zbar_k, a shift with unit Jacobian.
+    #[inline]
     fn centered_intercept_prior(&self, grad: &mut [f64], s: &mut Scratch) -> f64 {
         let mut centered_icpt = s.theta[INTERCEPT];
         for (c, ch) in self.channels.iter().enumerate() {
@@ -913,6 +920,7 @@ impl MmmModel {
     /// The log likelihood of the training window. Each branch turns `s.mu` (the linear
     /// predictor less the intercept) into d loglik / d eta_t and adds the noise parameters'
     /// gradients.
+    #[inline]
     fn likelihood_terms(&self, grad: &mut [f64], s: &mut Scratch) -> f64 {
         let nt = self.n_train;
         let theta = &s.theta;
@@ -964,6 +972,7 @@ impl MmmModel {
 
     /// Chain d loglik / d eta_t (in `s.mu`) back to the intercept, the local level, the
     /// regressors and every channel's coefficient and curve parameters.
+    #[inline]
     fn back_propagate(&self, grad: &mut [f64], s: &Scratch) {
         let nt = self.n_train;
         let g = &s.mu;
@@ -989,6 +998,7 @@ impl MmmModel {
 
     /// Channel c's part of [`Self::back_propagate`]: its coefficient and curve parameters,
     /// through the mean-contribution coordinate or the geo level intercept where they apply.
+    #[inline]
     fn channel_backward(&self, c: usize, grad: &mut [f64], s: &Scratch) {
         let nt = self.n_train;
         let ch = &self.channels[c];
@@ -1025,6 +1035,7 @@ impl MmmModel {
     }
     /// [`Self::lift_window`], adding its gradient w.r.t. beta and the curve parameters to
     /// `grad` (before the mean-coordinate chain rule, like the likelihood's).
+    #[inline]
     fn lift_test_terms(&self, grad: &mut [f64], s: &mut Scratch) -> f64 {
         let mut logp = 0.0;
         for test in &self.lift_tests {
