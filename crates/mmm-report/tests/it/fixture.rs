@@ -234,14 +234,8 @@ fn fixture_report_has_every_section_chart_and_readable_cells() {
     }
 }
 
-#[test]
-fn roi_table_is_shown_without_a_decisions_table() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let text = std::fs::read_to_string(fixture("spec.toml")).expect("spec");
-    let cut = text.find("[decisions]").expect("fixture has [decisions]");
-    let spec = dir.path().join("spec.toml");
-    std::fs::write(&spec, &text[..cut]).expect("write spec");
-    let run = dir.path().join("run");
+/// `mmm run --no-refits` of `spec` on the fixture data into `run`; its report.html.
+fn report_of(spec: &std::path::Path, run: &std::path::Path) -> String {
     let os = std::ffi::OsStr::new;
     let data = fixture("data.csv");
     mmm_ok(&[
@@ -255,7 +249,17 @@ fn roi_table_is_shown_without_a_decisions_table() {
         os("--out"),
         run.as_os_str(),
     ]);
-    let html = std::fs::read_to_string(run.join("report/report.html")).expect("report");
+    std::fs::read_to_string(run.join("report/report.html")).expect("report")
+}
+
+#[test]
+fn roi_table_is_shown_without_a_decisions_table() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let text = std::fs::read_to_string(fixture("spec.toml")).expect("spec");
+    let cut = text.find("[decisions]").expect("fixture has [decisions]");
+    let spec = dir.path().join("spec.toml");
+    std::fs::write(&spec, &text[..cut]).expect("write spec");
+    let html = report_of(&spec, &dir.path().join("run"));
     assert!(html.contains("<table id=\"roi-table\">"));
     assert!(html.contains("not set: the default 1 treats one unit of y as one unit of money"));
     // Without optimizer and scenario runs, their sections say why they are empty.
@@ -275,20 +279,7 @@ fn money_is_written_in_the_spec_currency() {
     )
     .expect("write spec");
     let run = dir.path().join("run");
-    let os = std::ffi::OsStr::new;
-    let data = fixture("data.csv");
-    mmm_ok(&[
-        os("run"),
-        os("--quiet"),
-        os("--no-refits"),
-        os("--spec"),
-        spec.as_os_str(),
-        os("--data"),
-        data.as_os_str(),
-        os("--out"),
-        run.as_os_str(),
-    ]);
-    let html = std::fs::read_to_string(run.join("report/report.html")).expect("report");
+    let html = report_of(&spec, &run);
     assert!(
         html.contains("<th>Spend ($)</th>"),
         "spend header names the currency"
