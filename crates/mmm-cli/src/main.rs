@@ -113,11 +113,9 @@ struct SchemasArgs {
     check: bool,
 }
 
-/// Arguments of `mmm validate`.
+/// The data inputs of `mmm validate` and `mmm run`.
 #[derive(Args)]
-struct ValidateArgs {
-    #[command(flatten)]
-    common: StageArgs,
+struct DataArgs {
     /// Raw data file (.csv or .parquet): wide (one row per period, or period and geo) or
     /// long (spec `data.layout`).
     #[arg(long)]
@@ -133,6 +131,34 @@ struct ValidateArgs {
     /// The previous run's validate/table.parquet: report refresh drift against it.
     #[arg(long)]
     previous: Option<PathBuf>,
+}
+
+impl DataArgs {
+    /// The contract stage's inputs, fetched through `io`; without `--previous` the refresh
+    /// drift is measured against `previous_table` when there is one.
+    fn contract_inputs(
+        &self,
+        io: &remote::Io,
+        previous_table: Option<PathBuf>,
+        sql_engine: mmm_contracts::SqlEngine,
+    ) -> Result<mmm_contracts::Inputs> {
+        Ok(mmm_contracts::Inputs {
+            data: io.file(&self.data)?,
+            campaign_map: io.opt_file(self.campaign_map.as_ref())?,
+            calendar: io.opt_file(self.calendar.as_ref())?,
+            previous: io.opt_file(self.previous.as_ref())?.or(previous_table),
+            sql_engine,
+        })
+    }
+}
+
+/// Arguments of `mmm validate`.
+#[derive(Args)]
+struct ValidateArgs {
+    #[command(flatten)]
+    common: StageArgs,
+    #[command(flatten)]
+    inputs: DataArgs,
     /// Where the ingestion SQL (long-format pivots, daily-to-weekly aggregation) runs:
     /// `local` (this process), `ballista` (a Ballista scheduler and executor started in this
     /// process) or a Ballista scheduler URL `df://HOST:PORT`. Ballista needs a build with
@@ -262,20 +288,8 @@ struct RunArgs {
     /// Model spec (TOML). Frozen into RUN/spec.toml.
     #[arg(long)]
     spec: PathBuf,
-    /// Raw data file (.csv or .parquet): wide or long (spec `data.layout`).
-    #[arg(long)]
-    data: PathBuf,
-    /// Campaign-to-channel mapping (CSV or Parquet with `campaign` and `channel` columns)
-    /// for long inputs with campaign rows.
-    #[arg(long)]
-    campaign_map: Option<PathBuf>,
-    /// Holiday and event calendar (CSV or Parquet with columns `event` and `date`): each
-    /// event declared in the spec's [[events]] takes the dates of its rows.
-    #[arg(long)]
-    calendar: Option<PathBuf>,
-    /// The previous run's validate/table.parquet: report refresh drift against it.
-    #[arg(long)]
-    previous: Option<PathBuf>,
+    #[command(flatten)]
+    inputs: DataArgs,
     /// A previous run directory of this model (an earlier refresh): its table gives the
     /// refresh drift (unless --previous is given), and `mmm compare PREVIOUS OUT` is recorded
     /// in OUT/compare and shown in the report; a failed guardrail gives exit code 3.
@@ -596,21 +610,12 @@ fn cmd_schemas(args: SchemasArgs) -> Result<u8> {
 fn cmd_validate(args: ValidateArgs, quiet: bool) -> Result<u8> {
     let ValidateArgs {
         common,
-        data,
-        campaign_map,
-        calendar,
-        previous,
+        inputs,
         sql_engine,
     } = args;
     let io = remote::Io::default();
     let spec = load_spec(&io.file(&common.spec)?)?;
-    let inputs = mmm_contracts::Inputs {
-        data: io.file(&data)?,
-        campaign_map: io.opt_file(campaign_map.as_ref())?,
-        calendar: io.opt_file(calendar.as_ref())?,
-        previous: io.opt_file(previous.as_ref())?,
-        sql_engine,
-    };
+    let inputs = inputs.contract_inputs(&io, None, sql_engine)?;
     let out = io.stage(&common.out)?;
     let m = mmm_contracts::run_with(&spec, &inputs, &out, common.force)?;
     if let Some((_, report)) = &m {
@@ -829,10 +834,7 @@ fn cmd_review(args: ReviewArgs, quiet: bool) -> Result<u8> {
 fn cmd_run(args: RunArgs, quiet: bool) -> Result<u8> {
     let RunArgs {
         spec,
-        data,
-        campaign_map,
-        calendar,
-        previous,
+        inputs,
         previous_run,
         out,
         force,
@@ -841,18 +843,10 @@ fn cmd_run(args: RunArgs, quiet: bool) -> Result<u8> {
     } = args;
     let io = remote::Io::default();
     let previous_run = previous_run.map(|r| io.run_dir(&r)).transpose()?;
-    let previous = io.opt_file(previous.as_ref())?.or_else(|| {
-        previous_run
-            .as_ref()
-            .map(|r| r.join("validate").join("table.parquet"))
-    });
-    let inputs = mmm_contracts::Inputs {
-        data: io.file(&data)?,
-        campaign_map: io.opt_file(campaign_map.as_ref())?,
-        calendar: io.opt_file(calendar.as_ref())?,
-        previous,
-        ..mmm_contracts::Inputs::default()
-    };
+    let previous_table = previous_run
+        .as_ref()
+        .map(|r| r.join("validate").join("table.parquet"));
+    let inputs = inputs.contract_inputs(&io, previous_table, Default::default())?;
     let local_out = io.run_dir(&out)?;
     let publish = |stage: &str| io.publish(&remote::Io::join(&out, stage));
     let publish_spec = || io.publish_file(&out, "spec.toml");
