@@ -12,7 +12,8 @@ use crate::workspace::{FIXTURE_DATA, FIXTURE_SPEC, build_mmm, cargo, root, run, 
 /// recovery on the fixture, the report in headless Chromium and the Airflow DAG in Airflow.
 pub fn test() -> Result<()> {
     let nextest = has_nextest();
-    // The object-storage test needs a local S3-compatible server (moto, from PyPI).
+    // The object-storage test needs a local S3-compatible server (moto, from PyPI) and the
+    // export test ArviZ: both go into the project's .venv.
     let mut services = Command::new("bash");
     services
         .current_dir(root())
@@ -39,7 +40,12 @@ fn has_nextest() -> bool {
 /// `cargo test` (or nextest) over the workspace in release, with the S3 test required.
 fn workspace_tests(nextest: bool) -> Result<()> {
     let mut c = cargo();
-    c.env("MMM_REQUIRE_S3", "1");
+    // The services of scripts/install_test_services.sh, from the project's virtualenv.
+    let venv = root().join(".venv").join("bin");
+    c.env("MMM_REQUIRE_S3", "1")
+        .env("MMM_MOTO_SERVER", venv.join("moto_server"))
+        .env("MMM_REQUIRE_ARVIZ", "1")
+        .env("MMM_PYTHON", venv.join("python"));
     if nextest {
         c.args([
             "nextest",

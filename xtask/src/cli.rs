@@ -35,6 +35,10 @@ pub enum Task {
     /// equivalence test, the schema check, SBC and recovery on the fixture, the report check in
     /// headless Chromium, and the example Airflow DAG in Airflow.
     Test,
+    /// Check the prerequisites of `pipeline` and `test` (Rust version, target CPU, Python with
+    /// venv, free disk; optional: the test virtualenv, Chromium, cargo-nextest) and print each
+    /// one's fix; exit 1 when a required one is missing.
+    Doctor,
     /// Regenerate schemas/ from the artifact types.
     Schemas {
         /// Write nothing; fail when schemas/ differs from what would be generated.

@@ -5,6 +5,8 @@
 //! - `test`      run the whole test suite (release profile, nextest when installed), the Ballista
 //!   equivalence test, the schema check, SBC and recovery on the fixture, the report check in
 //!   headless Chromium, and the example Airflow DAG run in Airflow
+//! - `doctor`    check the prerequisites (Rust, target CPU, Python with venv, disk; optional:
+//!   the test virtualenv, Chromium, cargo-nextest), each with its fix; exit 1 when one is missing
 //! - `schemas`   regenerate schemas/ (`--check` fails when they drift)
 //! - `bench`     run a fixture's pipeline N times (`--runs N`, default 5; `--fixture NAME`, default
 //!   pymc_example, or bench_10ch; `--no-refits` skips the refit checks) and write
@@ -28,6 +30,7 @@ mod bench;
 mod calibration;
 mod checks;
 mod cli;
+mod doctor;
 mod pipeline;
 mod workspace;
 
@@ -40,6 +43,7 @@ fn main() -> Result<()> {
     match Cli::parse().task {
         Task::Pipeline { args } => pipeline::pipeline(&args),
         Task::Test => checks::test(),
+        Task::Doctor => doctor::doctor(),
         Task::Schemas { check } => checks::schemas(check),
         Task::Bench(args) => bench::bench(&args),
         Task::BenchBatch(args) => bench::bench_batch(&args),

@@ -85,6 +85,11 @@ enum Command {
     /// outputs with their sha256) and verify every hash; exit code 4 when an output changed or
     /// is missing, an input changed since its stage ran, or a stage came from another spec.
     Inspect(InspectArgs),
+    /// Export a finished run (after diagnose) for other tools. `--format zarr` writes ArviZ
+    /// InferenceData: posterior, sample_stats, log_likelihood, posterior_predictive,
+    /// observed_data, constant_data, prior and prior_predictive (open it with
+    /// `az.InferenceData.from_datatree(xarray.open_datatree(PATH, engine="zarr"))`).
+    Export(ExportArgs),
     /// What changed between two runs: spec keys, data (rows added or removed, changed history,
     /// drift of the modeling table) and results per channel (ROAS, shares, sign flips).
     Diff(DiffArgs),
@@ -327,6 +332,26 @@ struct InspectArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
+}
+
+/// Arguments of `mmm export`.
+#[derive(Args)]
+struct ExportArgs {
+    /// Run directory (its features, fit and diagnose stages are read, never written).
+    run: PathBuf,
+    /// Output format: `zarr` (a Zarr v2 store of ArviZ InferenceData groups).
+    #[arg(long, value_enum, default_value = "zarr")]
+    format: ExportFormat,
+    /// Where to write the export (must not exist). Default: beside the run, `RUN.zarr`.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+/// Formats of `mmm export`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ExportFormat {
+    /// ArviZ InferenceData as a Zarr v2 store (xarray's layout, uncompressed).
+    Zarr,
 }
 
 /// Arguments of `mmm diff`.
@@ -593,6 +618,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
         Command::Batch(args) => batch::run(&args, quiet),
         Command::Compare(args) => cmd_compare(args, quiet),
         Command::Inspect(args) => cmd_inspect(args),
+        Command::Export(args) => cmd_export(args, quiet),
         Command::Diff(args) => cmd_diff(args),
         Command::Sbc(args) => cmd_sbc(args, quiet),
         Command::Simulate(args) => cmd_simulate(args),
@@ -885,6 +911,31 @@ fn cmd_inspect(args: InspectArgs) -> Result<u8> {
         }
         Err(e) => Err(e),
     }
+}
+
+/// `mmm export`.
+fn cmd_export(args: ExportArgs, quiet: bool) -> Result<u8> {
+    let ExportArgs { run, format, out } = args;
+    let ExportFormat::Zarr = format;
+    let out = out.unwrap_or_else(|| {
+        let name = run
+            .file_name()
+            .map_or_else(|| "run".into(), |n| n.to_os_string());
+        let mut file = name;
+        file.push(".zarr");
+        run.with_file_name(file)
+    });
+    let summary = mmm_diagnostics::inference_data::export_zarr(&run, &out)?;
+    if !quiet {
+        println!(
+            "InferenceData ({} chains x {} draws; groups: {}) written to {}",
+            summary.chains,
+            summary.draws,
+            summary.groups.join(", "),
+            summary.path.display()
+        );
+    }
+    Ok(0)
 }
 
 /// `mmm diff`.

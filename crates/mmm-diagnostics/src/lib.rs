@@ -4,6 +4,7 @@ pub mod calibration;
 pub mod causal;
 pub mod compare;
 pub mod convergence;
+pub mod inference_data;
 pub mod loo;
 pub mod predictive;
 pub mod prior_posterior;
