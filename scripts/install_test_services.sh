@@ -1,20 +1,30 @@
 #!/usr/bin/env bash
-# Python tools the test suite needs, in a project-local virtualenv (.venv, never the system
-# Python): a local S3-compatible server (moto) with boto3 as an independent S3 client, and the
-# pinned ArviZ stack that opens `mmm export --format zarr` (scripts/requirements-arviz.txt).
-# Idempotent; `cargo xtask test` runs it and points the tests at .venv/bin.
+# Python tools the test suite needs, in project-local virtualenvs (never the system Python):
+# - .venv: the pinned ArviZ stack (scripts/requirements-arviz.txt) that opens
+#   `mmm export --format zarr` stores and regenerates the ArviZ golden values;
+# - .venv-s3: a local S3-compatible server (moto) with boto3 as an independent S3 client
+#   (apart from .venv because moto pins python-dateutil below the ArviZ stack's version).
+# Idempotent; `cargo xtask test` runs it and points the tests at both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-venv=.venv
-stamp="$venv/.mmm-test-services"
-want="$(cat scripts/requirements-arviz.txt; echo 'moto[server]>=5,<6'; echo boto3)"
-if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && "$venv/bin/python" -c "import moto.server, boto3, arviz, zarr" 2>/dev/null; then
-  exit 0
-fi
-if ! python3 -m venv "$venv" 2>/dev/null; then
-  echo "error: 'python3 -m venv' failed; install the venv module (Debian/Ubuntu: sudo apt install python3-venv)" >&2
-  exit 1
-fi
-"$venv/bin/python" -m pip install --quiet --upgrade pip
-"$venv/bin/python" -m pip install --quiet -r scripts/requirements-arviz.txt "moto[server]>=5,<6" boto3
-printf '%s' "$want" > "$stamp"
+
+# make_venv DIR CHECK_IMPORTS PIP_ARGS...: (re)create DIR unless its stamp matches the
+# requested packages and the imports work.
+make_venv() {
+  local dir=$1 imports=$2
+  shift 2
+  local stamp="$dir/.mmm-installed" want
+  want="$(printf '%s\n' "$@"; [ -f scripts/requirements-arviz.txt ] && cat scripts/requirements-arviz.txt)"
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && "$dir/bin/python" -c "import $imports" 2>/dev/null; then
+    return 0
+  fi
+  if ! python3 -m venv "$dir"; then
+    echo "error: 'python3 -m venv' failed; install the venv module (Debian/Ubuntu: apt install python3-venv)" >&2
+    exit 1
+  fi
+  "$dir/bin/python" -m pip install --quiet "$@"
+  printf '%s' "$want" > "$stamp"
+}
+
+make_venv .venv "arviz, zarr, xarray" -r scripts/requirements-arviz.txt
+make_venv .venv-s3 "moto.server, boto3, flask_cors" "moto[server]>=5,<6" boto3

@@ -13,7 +13,7 @@ use crate::workspace::{FIXTURE_DATA, FIXTURE_SPEC, build_mmm, cargo, root, run, 
 pub fn test() -> Result<()> {
     let nextest = has_nextest();
     // The object-storage test needs a local S3-compatible server (moto, from PyPI) and the
-    // export test ArviZ: both go into the project's .venv.
+    // export test ArviZ: both go into project-local virtualenvs.
     let mut services = Command::new("bash");
     services
         .current_dir(root())
@@ -41,11 +41,13 @@ fn has_nextest() -> bool {
 fn workspace_tests(nextest: bool) -> Result<()> {
     let mut c = cargo();
     // The services of scripts/install_test_services.sh, from the project's virtualenv.
-    let venv = root().join(".venv").join("bin");
+    let arviz = root().join(".venv").join("bin");
+    let s3 = root().join(".venv-s3").join("bin");
     c.env("MMM_REQUIRE_S3", "1")
-        .env("MMM_MOTO_SERVER", venv.join("moto_server"))
+        .env("MMM_MOTO_SERVER", s3.join("moto_server"))
+        .env("MMM_S3_PYTHON", s3.join("python"))
         .env("MMM_REQUIRE_ARVIZ", "1")
-        .env("MMM_PYTHON", venv.join("python"));
+        .env("MMM_PYTHON", arviz.join("python"));
     if nextest {
         c.args([
             "nextest",

@@ -129,18 +129,16 @@ fn python() -> Check {
 
 /// The project's test virtualenv (scripts/install_test_services.sh; `cargo xtask test` makes it).
 fn test_venv() -> Check {
-    let python = root().join(".venv/bin/python");
-    let ok = python.exists()
-        && output(
-            &python.to_string_lossy(),
-            &["-c", "import arviz, zarr, moto, boto3"],
-        )
-        .is_some();
+    let works = |venv: &str, imports: &str| {
+        let python = root().join(venv).join("bin/python");
+        python.exists() && output(&python.to_string_lossy(), &["-c", imports]).is_some()
+    };
+    let ok = works(".venv", "import arviz, zarr") && works(".venv-s3", "import moto, boto3");
     Check {
-        name: "test virtualenv (.venv)",
+        name: "test virtualenvs (.venv, .venv-s3)",
         required: false,
         result: if ok {
-            Ok("moto, boto3, arviz and zarr importable".into())
+            Ok("arviz and zarr in .venv, moto and boto3 in .venv-s3".into())
         } else {
             Err((
                 "not installed yet".into(),

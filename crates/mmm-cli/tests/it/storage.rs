@@ -82,8 +82,8 @@ fn mmm(server: &S3Server, cache: &Path, args: &[&str], log: &mut String) -> Outp
 }
 
 fn bucket(server: &S3Server, args: &[&str]) {
-    // The project's virtualenv when `cargo xtask test` names it (boto3 lives there).
-    let mut c = Command::new(std::env::var("MMM_PYTHON").unwrap_or_else(|_| "python3".into()));
+    // The project's .venv-s3 when `cargo xtask test` names it (boto3 lives there).
+    let mut c = Command::new(std::env::var("MMM_S3_PYTHON").unwrap_or_else(|_| "python3".into()));
     c.arg(repo().join("scripts/s3_objects.py")).args(args);
     with_env(&mut c, server, Path::new("/nonexistent"));
     let out = c.output().expect("python3 starts");
