@@ -501,11 +501,17 @@ fn summary(
     }
 }
 
+/// The runs read and checked, their weights, the mixture's draws per run and the files read.
+struct Prepared {
+    members: Vec<Member>,
+    weights: ModelWeights,
+    counts: Vec<usize>,
+    records: Vec<FileRecord>,
+}
+
 /// Read every run, check they share data and channels, and compute their weights and the
-/// mixture's draw counts; also returns the files read.
-fn prepare(
-    runs: &[PathBuf],
-) -> Result<(Vec<Member>, ModelWeights, Vec<usize>, Vec<FileRecord>), EnsembleError> {
+/// mixture's draw counts.
+fn prepare(runs: &[PathBuf]) -> Result<Prepared, EnsembleError> {
     if runs.len() < 2 {
         return Err(EnsembleError::TooFewRuns(runs.len()));
     }
@@ -524,7 +530,12 @@ fn prepare(
     let weights = model_weights(&pointwise)?;
     let total = members.iter().map(|m| m.posterior.len()).min().unwrap_or(0);
     let counts = draw_counts(&weights.stacking, total);
-    Ok((members, weights, counts, records))
+    Ok(Prepared {
+        members,
+        weights,
+        counts,
+        records,
+    })
 }
 
 /// The ensemble stage: reads the runs, weighs them by LOO stacking and writes ensemble.json,
@@ -536,7 +547,12 @@ pub fn run(
     out_dir: &Path,
     force: bool,
 ) -> Result<Option<(Manifest, EnsembleSummary)>, EnsembleError> {
-    let (members, weights, counts, records) = prepare(runs)?;
+    let Prepared {
+        members,
+        weights,
+        counts,
+        records,
+    } = prepare(runs)?;
     let reference = &members[0];
     // Fail on an infeasible plan before anything is written.
     let setup = PlanSetup::new(reference)?;

@@ -232,9 +232,11 @@ impl Problem {
                 }
             }
         }
-        for a in 0..k {
-            for b in 0..a {
-                h[b][a] = h[a][b];
+        // Mirror the lower triangle: h[b][a] = h[a][b] for b < a.
+        for a in 1..k {
+            let (upper, lower) = h.split_at_mut(a);
+            for (b, row_b) in upper.iter_mut().enumerate() {
+                row_b[a] = lower[0][b];
             }
         }
         (g, h)
@@ -344,10 +346,10 @@ fn newton_step(p: &Problem, w: &mut [f64], g: &[f64], h: &[Vec<f64>], n: usize) 
             return line_search(p, w, &d, g);
         }
     }
-    if let Some(d) = direction(&free, g, h) {
-        if line_search(p, w, &d, g) {
-            return true;
-        }
+    if let Some(d) = direction(&free, g, h)
+        && line_search(p, w, &d, g)
+    {
+        return true;
     }
     // Projected gradient on the free set: g_F minus its mean (sums to 0).
     let mean = free.iter().map(|&j| g[j]).sum::<f64>() / free.len().max(1) as f64;
@@ -398,12 +400,14 @@ fn solve(mut a: Vec<Vec<f64>>, mut b: Vec<f64>) -> Option<Vec<f64>> {
         }
         a.swap(col, pivot);
         b.swap(col, pivot);
-        for r in col + 1..n {
-            let f = a[r][col] / a[col][col];
-            for c in col..n {
-                a[r][c] -= f * a[col][c];
+        let (top, rest) = a.split_at_mut(col + 1);
+        let pivot_row = &top[col];
+        for (r, row) in rest.iter_mut().enumerate() {
+            let f = row[col] / pivot_row[col];
+            for (x, p) in row[col..].iter_mut().zip(&pivot_row[col..]) {
+                *x -= f * p;
             }
-            b[r] -= f * b[col];
+            b[col + 1 + r] -= f * b[col];
         }
     }
     let mut x = vec![0.0; n];
@@ -421,7 +425,8 @@ fn solve(mut a: Vec<Vec<f64>>, mut b: Vec<f64>) -> Option<Vec<f64>> {
 /// increase smaller than the objective's precision.
 fn line_search(p: &Problem, w: &mut [f64], d: &[f64], g: &[f64]) -> bool {
     let slope = dot(g, d);
-    if !(slope > 0.0) {
+    // Not an ascent direction (or NaN).
+    if slope.is_nan() || slope <= 0.0 {
         return false;
     }
     let to_boundary = w

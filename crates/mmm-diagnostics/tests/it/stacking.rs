@@ -211,9 +211,12 @@ fn single_models_and_bad_inputs() {
         (w.stacking, w.pseudo_bma, w.pseudo_bma_plus),
         (vec![1.0], vec![1.0], vec![1.0])
     );
-    assert_eq!(stacking_weights(&[]).unwrap_err(), WeightsError::NoModels);
     assert_eq!(
-        stacking_weights(&[vec![], vec![]]).unwrap_err(),
+        stacking_weights(&[]).expect_err("no models"),
+        WeightsError::NoModels
+    );
+    assert_eq!(
+        stacking_weights(&[vec![], vec![]]).expect_err("no observations"),
         WeightsError::NoObservations
     );
     assert!(matches!(
