@@ -163,6 +163,18 @@ pub fn print_comparison(c: &Comparison, w: &mut dyn Write, quiet: bool) -> std::
                     r.pareto_k_max
                 )?;
             }
+            writeln!(
+                w,
+                "model weights (stacking: for averaging predictions; pseudo-BMA+: \
+                 bootstrap-stabilized relative evidence):"
+            )?;
+            for r in rows {
+                writeln!(
+                    w,
+                    "  {}. {}: stacking {:.4}, pseudo-BMA+ {:.4}, pseudo-BMA {:.4}",
+                    r.rank, r.run, r.stacking_weight, r.pseudo_bma_plus_weight, r.pseudo_bma_weight
+                )?;
+            }
         }
         (None, Some(note)) if !quiet => writeln!(w, "no LOO ranking: {note}")?,
         _ => {}

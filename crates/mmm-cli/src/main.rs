@@ -61,7 +61,8 @@ enum Command {
     Fit(FitArgs),
     /// Stage 4: convergence, predictive checks and gates; write diagnostics.json and ppc.parquet.
     Diagnose(DiagnoseArgs),
-    /// Stage 5: counterfactual contributions, shares and ROAS; write contributions, decomposition, roi.
+    /// Stage 5: counterfactual contributions, shares and ROAS; write contributions, decomposition, roi
+    /// (with --ensemble RUN.., the same decisions and the optimizer from a stacked ensemble of runs).
     Decide(DecideArgs),
     /// Stage 6: render report.html and model_card.md from a run directory alone.
     Report(ReportArgs),
@@ -210,20 +211,52 @@ struct DiagnoseArgs {
     no_refits: bool,
 }
 
-/// Arguments of `mmm decide`.
+/// Arguments of `mmm decide`: one run's stages, or `--ensemble` runs.
 #[derive(Args)]
 struct DecideArgs {
-    #[command(flatten)]
-    common: StageArgs,
+    /// Model spec (TOML); its sha256 goes into the manifest. Not with --ensemble (the first
+    /// run's spec.toml is used).
+    #[arg(
+        long,
+        required_unless_present = "ensemble",
+        conflicts_with = "ensemble"
+    )]
+    spec: Option<PathBuf>,
+    /// Output directory of this stage (with --ensemble: of the ensemble; write it to
+    /// RUN_A/ensemble to show it in the first run's report).
+    #[arg(long)]
+    out: PathBuf,
+    /// Redo even when the outputs are fresh (same inputs and spec).
+    #[arg(long)]
+    force: bool,
     /// Directory of a finished features stage.
-    #[arg(long)]
-    features: PathBuf,
+    #[arg(
+        long,
+        required_unless_present = "ensemble",
+        conflicts_with = "ensemble"
+    )]
+    features: Option<PathBuf>,
     /// Directory of a finished fit stage.
-    #[arg(long)]
-    fit: PathBuf,
+    #[arg(
+        long,
+        required_unless_present = "ensemble",
+        conflicts_with = "ensemble"
+    )]
+    fit: Option<PathBuf>,
     /// Directory of a finished diagnose stage.
-    #[arg(long)]
-    diagnose: PathBuf,
+    #[arg(
+        long,
+        required_unless_present = "ensemble",
+        conflicts_with = "ensemble"
+    )]
+    diagnose: Option<PathBuf>,
+    /// Decide from the stacked ensemble of these run directories (at least two, fitted on the
+    /// same data and channels): contributions, ROAS, curves and the optimizer's plan from the
+    /// mixture of their posteriors with LOO stacking weights; settings from the first run's
+    /// spec. Writes ensemble.json, contributions, roi, curves and allocation (.parquet) and
+    /// plan.json.
+    #[arg(long, num_args = 2.., value_name = "RUN")]
+    ensemble: Vec<PathBuf>,
 }
 
 /// Arguments of `mmm report`.
@@ -720,23 +753,69 @@ fn cmd_diagnose(args: DiagnoseArgs, quiet: bool) -> Result<u8> {
 
 /// `mmm decide`.
 fn cmd_decide(args: DecideArgs, quiet: bool) -> Result<u8> {
+    if !args.ensemble.is_empty() {
+        return cmd_decide_ensemble(&args.ensemble, &args.out, args.force, quiet);
+    }
     let DecideArgs {
-        common,
+        spec,
+        out,
+        force,
         features,
         fit,
         diagnose,
+        ..
     } = args;
+    let missing = || anyhow::anyhow!("--spec, --features, --fit and --diagnose are required");
+    let (spec, features, fit, diagnose) = (
+        spec.ok_or_else(missing)?,
+        features.ok_or_else(missing)?,
+        fit.ok_or_else(missing)?,
+        diagnose.ok_or_else(missing)?,
+    );
     let io = remote::Io::default();
-    let spec = load_spec(&io.file(&common.spec)?)?;
-    let (features, fit, diagnose, out) = (
+    let spec = load_spec(&io.file(&spec)?)?;
+    let (features, fit, diagnose, local_out) = (
         io.stage(&features)?,
         io.stage(&fit)?,
         io.stage(&diagnose)?,
-        io.stage(&common.out)?,
+        io.stage(&out)?,
     );
-    let m = mmm_decisions::run(&spec, &features, &fit, &diagnose, &out, common.force)?;
-    io.publish(&common.out)?;
-    report_stage(quiet, "decide", &common.out, m.is_some());
+    let m = mmm_decisions::run(&spec, &features, &fit, &diagnose, &local_out, force)?;
+    io.publish(&out)?;
+    report_stage(quiet, "decide", &out, m.is_some());
+    Ok(0)
+}
+
+/// `mmm decide --ensemble`: the stacked ensemble's decisions; prints each run's weight.
+fn cmd_decide_ensemble(runs: &[PathBuf], out: &Path, force: bool, quiet: bool) -> Result<u8> {
+    let io = remote::Io::default();
+    let local_runs = runs
+        .iter()
+        .map(|r| io.run_dir(r))
+        .collect::<Result<Vec<_>>>()?;
+    let local_out = io.stage(out)?;
+    let result = mmm_decisions::ensemble::run(&local_runs, &local_out, force)?;
+    io.publish(out)?;
+    report_stage(quiet, "ensemble", out, result.is_some());
+    if let Some((_, summary)) = result {
+        for r in &summary.runs {
+            say(
+                quiet,
+                format!(
+                    "   {}: stacking weight {:.4} ({} of {} draws), pseudo-BMA+ {:.4}",
+                    r.run, r.stacking_weight, r.draws, summary.draws, r.pseudo_bma_plus_weight
+                ),
+            );
+        }
+        if summary.not_for_decisions {
+            say(
+                quiet,
+                "   warning: a run of the ensemble failed a diagnostic gate; the ensemble is \
+                 marked not for decisions"
+                    .into(),
+            );
+        }
+    }
     Ok(0)
 }
 

@@ -48,6 +48,12 @@ pub fn all_schemas() -> Result<Vec<(String, String)>> {
         serde_json::to_value(schemars::schema_for!(mmm_diagnostics::compare::Comparison))?,
     )?;
     push_json(
+        "ensemble.schema.json",
+        serde_json::to_value(schemars::schema_for!(
+            mmm_decisions::ensemble::EnsembleSummary
+        ))?,
+    )?;
+    push_json(
         "decision_record.schema.json",
         serde_json::to_value(schemars::schema_for!(mmm_decisions::review::DecisionRecord))?,
     )?;

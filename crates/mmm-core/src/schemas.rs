@@ -863,6 +863,73 @@ pub fn geo_allocation() -> ArtifactSchema {
 }
 
 /// Every tabular artifact schema, in pipeline order.
+/// `base`'s columns under another artifact name and row description, with a leading `lead`
+/// column when given (e.g. the run of an ensemble member's draw).
+fn renamed(
+    base: ArtifactSchema,
+    name: &'static str,
+    row: &'static str,
+    lead: Option<ColumnSchema>,
+) -> ArtifactSchema {
+    let mut columns: Vec<ColumnSchema> = lead.into_iter().collect();
+    columns.extend(base.columns);
+    ArtifactSchema {
+        name,
+        schema_version: 1,
+        row,
+        columns,
+        dynamic_columns: base.dynamic_columns,
+    }
+}
+
+/// `ensemble/contributions.parquet` (`mmm decide --ensemble`).
+pub fn ensemble_contributions() -> ArtifactSchema {
+    renamed(
+        contributions(),
+        "ensemble/contributions.parquet",
+        "one draw of the stacked mixture x one channel, totals over the training window: each \
+         run contributes a share of draws equal to its stacking weight, evaluated with its own \
+         model; chain and draw are the draw's in that run's draws.parquet",
+        Some(col(
+            "run",
+            "utf8",
+            "",
+            "the run directory whose posterior and model gave the draw",
+        )),
+    )
+}
+
+/// `ensemble/roi.parquet` (`mmm decide --ensemble`).
+pub fn ensemble_roi() -> ArtifactSchema {
+    renamed(
+        roi(),
+        "ensemble/roi.parquet",
+        "one channel x one metric, summarized over the stacked mixture's draws",
+        None,
+    )
+}
+
+/// `ensemble/curves.parquet` (`mmm decide --ensemble`).
+pub fn ensemble_curves() -> ArtifactSchema {
+    renamed(
+        curves(),
+        "ensemble/curves.parquet",
+        "one channel x one spend multiplier, summarized over the stacked mixture's draws",
+        None,
+    )
+}
+
+/// `ensemble/allocation.parquet` (`mmm decide --ensemble`).
+pub fn ensemble_allocation() -> ArtifactSchema {
+    renamed(
+        allocation(),
+        "ensemble/allocation.parquet",
+        "one plan (`current` or `optimized`) x one channel (or `total`): spend over the \
+         horizon and its incremental outcome over the stacked mixture's draws",
+        None,
+    )
+}
+
 pub fn all() -> Vec<ArtifactSchema> {
     vec![
         table(),
@@ -887,5 +954,9 @@ pub fn all() -> Vec<ArtifactSchema> {
         geo_decomposition(),
         allocation(),
         geo_allocation(),
+        ensemble_contributions(),
+        ensemble_roi(),
+        ensemble_curves(),
+        ensemble_allocation(),
     ]
 }

@@ -20,13 +20,15 @@ pub enum Stage {
     Scenario,
     /// Comparison with earlier runs: `compare/`.
     Compare,
+    /// Decisions from a stacked ensemble of runs on the same data: `ensemble/`.
+    Ensemble,
     /// HTML report and model card: `report/`.
     Report,
 }
 
 impl Stage {
     /// Every stage, in pipeline order.
-    pub const ALL: [Stage; 9] = [
+    pub const ALL: [Stage; 10] = [
         Stage::Validate,
         Stage::Features,
         Stage::Fit,
@@ -35,6 +37,7 @@ impl Stage {
         Stage::Optimize,
         Stage::Scenario,
         Stage::Compare,
+        Stage::Ensemble,
         Stage::Report,
     ];
 
@@ -49,6 +52,7 @@ impl Stage {
             Stage::Optimize => "optimize",
             Stage::Scenario => "scenario",
             Stage::Compare => "compare",
+            Stage::Ensemble => "ensemble",
             Stage::Report => "report",
         }
     }
@@ -77,9 +81,9 @@ impl Stage {
     }
 
     /// True for the stages that read an upstream stage of their run (all but `validate`,
-    /// which reads the data, and `compare`, which reads other runs).
+    /// which reads the data, and `compare` and `ensemble`, which read other runs).
     pub const fn reads_upstream(self) -> bool {
-        !matches!(self, Stage::Validate | Stage::Compare)
+        !matches!(self, Stage::Validate | Stage::Compare | Stage::Ensemble)
     }
 
     /// The required stages, in pipeline order.
@@ -114,5 +118,6 @@ mod tests {
         );
         assert!(Stage::Compare.made_by_run() && !Stage::Optimize.made_by_run());
         assert!(!Stage::Validate.reads_upstream() && Stage::Report.reads_upstream());
+        assert!(!Stage::Ensemble.made_by_run() && !Stage::Ensemble.reads_upstream());
     }
 }

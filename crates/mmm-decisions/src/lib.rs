@@ -10,6 +10,7 @@ use std::path::Path;
 
 pub mod curves;
 pub mod decompose;
+pub mod ensemble;
 mod geo_optimize;
 mod mediation;
 pub mod optimize;

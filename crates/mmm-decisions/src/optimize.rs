@@ -431,6 +431,27 @@ pub trait Response {
     fn flat_lift(&self, totals: &[f64]) -> Vec<f64>;
 }
 
+impl Response for crate::plan::MixturePlan<'_> {
+    fn cells(&self) -> usize {
+        self.channels()
+    }
+    fn draws(&self) -> usize {
+        crate::plan::PlanResponse::draws(self)
+    }
+    fn is_additive(&self) -> bool {
+        crate::plan::PlanResponse::is_additive(self)
+    }
+    fn flat_cell_lift(&self, i: usize, total: f64) -> Vec<f64> {
+        let weeks = self.horizon();
+        let weekly = vec![total / weeks as f64; weeks];
+        crate::plan::PlanResponse::channel_lift(self, i, &weekly)
+    }
+    fn flat_lift(&self, totals: &[f64]) -> Vec<f64> {
+        let plan = crate::stages::flat_plan(totals, self.horizon());
+        crate::plan::PlanResponse::lift(self, &plan)
+    }
+}
+
 impl Response for PlanModel<'_> {
     fn cells(&self) -> usize {
         self.channels()

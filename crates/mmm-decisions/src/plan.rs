@@ -371,3 +371,88 @@ impl<'a> PlanModel<'a> {
         out
     }
 }
+
+/// A plan's lift per draw, whatever computes it: one model's [`PlanModel`], or the pooled
+/// draws of several models ([`MixturePlan`]). The allocation rows and plan summaries of the
+/// optimizer and scenarios read a plan's outcome through it.
+pub trait PlanResponse {
+    /// True when channel lifts add up to the plan's lift.
+    fn is_additive(&self) -> bool;
+    /// Number of draws.
+    fn draws(&self) -> usize;
+    /// Total lift per draw of `plan[c][week]` (currency).
+    fn lift(&self, plan: &[Vec<f64>]) -> Vec<f64>;
+    /// Channel c's lift per draw for weekly spend `weekly`, the other channels at zero.
+    fn channel_lift(&self, c: usize, weekly: &[f64]) -> Vec<f64>;
+    /// Channel c's lift per draw within `plan`.
+    fn channel_lift_in(&self, plan: &[Vec<f64>], c: usize) -> Vec<f64>;
+}
+
+impl PlanResponse for PlanModel<'_> {
+    fn is_additive(&self) -> bool {
+        PlanModel::is_additive(self)
+    }
+    fn draws(&self) -> usize {
+        PlanModel::draws(self)
+    }
+    fn lift(&self, plan: &[Vec<f64>]) -> Vec<f64> {
+        PlanModel::lift(self, plan)
+    }
+    fn channel_lift(&self, c: usize, weekly: &[f64]) -> Vec<f64> {
+        PlanModel::channel_lift(self, c, weekly)
+    }
+    fn channel_lift_in(&self, plan: &[Vec<f64>], c: usize) -> Vec<f64> {
+        PlanModel::channel_lift_in(self, plan, c)
+    }
+}
+
+/// Several models' responses to the same plan, their draws pooled member after member: a
+/// mixture of their posteriors when each member holds a share of the draws equal to its
+/// weight, so that means, quantiles and intervals over the pooled draws are the mixture's.
+/// Every member has the same channels, in the same order, and the same plan window.
+#[derive(Debug, Clone)]
+pub struct MixturePlan<'a> {
+    members: Vec<PlanModel<'a>>,
+}
+
+impl<'a> MixturePlan<'a> {
+    /// The mixture of `members` (at least one).
+    pub fn new(members: Vec<PlanModel<'a>>) -> Self {
+        Self { members }
+    }
+
+    /// Number of channels (the first member's).
+    pub fn channels(&self) -> usize {
+        self.members.first().map_or(0, PlanModel::channels)
+    }
+
+    /// Weeks in the horizon (the first member's).
+    pub fn horizon(&self) -> usize {
+        self.members.first().map_or(0, PlanModel::horizon)
+    }
+
+    /// Each member's values per draw, one member after the other.
+    fn pooled(&self, f: impl Fn(&PlanModel<'a>) -> Vec<f64>) -> Vec<f64> {
+        self.members.iter().flat_map(f).collect()
+    }
+}
+
+impl PlanResponse for MixturePlan<'_> {
+    /// Additive when every member is; otherwise plans are evaluated jointly in every member
+    /// (an additive member's joint lift is the sum of its channel lifts).
+    fn is_additive(&self) -> bool {
+        self.members.iter().all(PlanModel::is_additive)
+    }
+    fn draws(&self) -> usize {
+        self.members.iter().map(PlanModel::draws).sum()
+    }
+    fn lift(&self, plan: &[Vec<f64>]) -> Vec<f64> {
+        self.pooled(|m| m.lift(plan))
+    }
+    fn channel_lift(&self, c: usize, weekly: &[f64]) -> Vec<f64> {
+        self.pooled(|m| m.channel_lift(c, weekly))
+    }
+    fn channel_lift_in(&self, plan: &[Vec<f64>], c: usize) -> Vec<f64> {
+        self.pooled(|m| m.channel_lift_in(plan, c))
+    }
+}

@@ -11,7 +11,7 @@ use mmm_model::{MmmModel, Posterior};
 
 use crate::DecideError;
 use crate::optimize::{self, ChannelRange, Problem, Response, Solution};
-use crate::plan::PlanModel;
+use crate::plan::{PlanModel, PlanResponse};
 use crate::review::DecisionRecord;
 
 /// Name of the optimize stage.
@@ -281,7 +281,7 @@ impl AllocationRows {
     pub(crate) fn push_plan(
         &mut self,
         name: &str,
-        pm: &PlanModel,
+        pm: &dyn PlanResponse,
         plan: &[Vec<f64>],
         names: &[String],
         ranges: Option<&[ChannelRange]>,
@@ -391,7 +391,7 @@ pub(crate) fn flat_plan(totals: &[f64], horizon: usize) -> Vec<Vec<f64>> {
 }
 
 /// A national model has no geos: a bound that names one is refused.
-fn refuse_geo_bounds(spec: &LoadedSpec) -> Result<(), DecideError> {
+pub(crate) fn refuse_geo_bounds(spec: &LoadedSpec) -> Result<(), DecideError> {
     let bounds = &spec.spec.decisions.optimizer.bounds;
     if let Some(b) = bounds.iter().find(|b| b.geo.is_some()) {
         return Err(DecideError::Input(format!(
@@ -637,7 +637,7 @@ impl Optimized {
 
 /// The national optimizer's problem, and the current plan it starts from (each channel's
 /// reference spend scaled to the horizon).
-fn national_problem(
+pub(crate) fn national_problem(
     spec: &LoadedSpec,
     design: &Design,
     window: &PlanWindow,
@@ -654,7 +654,7 @@ fn national_problem(
 }
 
 /// The national current and optimized plans, flat over the horizon, evaluated over all draws.
-struct NationalPlans {
+pub(crate) struct NationalPlans {
     current_lift: Vec<f64>,
     new_lift: Vec<f64>,
     new_plan: Vec<Vec<f64>>,
@@ -663,8 +663,8 @@ struct NationalPlans {
 impl NationalPlans {
     /// Evaluate the current and the optimized plan: their allocation rows, and total lift per
     /// draw.
-    fn evaluate(
-        pm: &PlanModel,
+    pub(crate) fn evaluate(
+        pm: &dyn PlanResponse,
         names: &[String],
         opt: &Optimized,
         spec: &LoadedSpec,
@@ -705,7 +705,7 @@ impl NationalPlans {
 
     /// plan.json: the keys common to both optimizers and each channel's current and optimized
     /// spend.
-    fn plan_json(
+    pub(crate) fn plan_json(
         &self,
         opt: &Optimized,
         spec: &LoadedSpec,

@@ -1,5 +1,6 @@
 //! The decide stage's per-channel tables (contributions per draw, response curves, ROI
-//! summaries) for the national unit, or for every geo with a leading `geo` column.
+//! summaries) for the national unit, or for every geo with a leading `geo` column (for an
+//! ensemble's members, a leading `run` column).
 
 use arrow::array::RecordBatch;
 use mmm_core::BatchBuilder;
@@ -11,8 +12,9 @@ use crate::{DecideError, UnitResult, curves, summarize};
 /// Rows of contributions.parquet, curves.parquet and roi.parquet, unit after unit.
 #[derive(Default)]
 pub(crate) struct Tables {
-    /// Geo-level tables carry a `geo` column.
-    with_geo: bool,
+    /// The leading column naming each row's unit: `geo` for geo-level tables, `run` for an
+    /// ensemble's members; none for national tables.
+    lead: Option<&'static str>,
     contributions: Columns,
     curves: Columns,
     roi: Columns,
@@ -39,12 +41,11 @@ impl Columns {
         }
     }
 
-    fn builder(&self, with_geo: bool) -> BatchBuilder {
+    fn builder(&self, lead: Option<&'static str>) -> BatchBuilder {
         let b = BatchBuilder::new();
-        if with_geo {
-            b.string("geo", self.geo.clone())
-        } else {
-            b
+        match lead {
+            Some(name) => b.string(name, self.geo.clone()),
+            None => b,
         }
     }
 
@@ -57,7 +58,15 @@ impl Tables {
     /// Tables of national rows (`with_geo` false) or of geo rows.
     pub(crate) fn new(with_geo: bool) -> Self {
         Self {
-            with_geo,
+            lead: with_geo.then_some("geo"),
+            ..Self::default()
+        }
+    }
+
+    /// Tables whose rows lead with the unit's name in a column `lead` (e.g. `run`).
+    pub(crate) fn with_lead(lead: &'static str) -> Self {
+        Self {
+            lead: Some(lead),
             ..Self::default()
         }
     }
@@ -166,7 +175,7 @@ impl Tables {
     pub(crate) fn contributions(&self) -> Result<RecordBatch, DecideError> {
         let t = &self.contributions;
         let mut b = t
-            .builder(self.with_geo)
+            .builder(self.lead)
             .i64("chain", t.chain.clone())
             .i64("draw", t.draw.clone())
             .string("channel", t.channel.clone());
@@ -189,9 +198,7 @@ impl Tables {
     /// curves.parquet (or geo_curves.parquet).
     pub(crate) fn curves(&self) -> Result<RecordBatch, DecideError> {
         let t = &self.curves;
-        let mut b = t
-            .builder(self.with_geo)
-            .string("channel", t.channel.clone());
+        let mut b = t.builder(self.lead).string("channel", t.channel.clone());
         for (j, name) in [
             "multiplier",
             "spend",
@@ -215,7 +222,7 @@ impl Tables {
     pub(crate) fn roi(&self) -> Result<RecordBatch, DecideError> {
         let t = &self.roi;
         let mut b = t
-            .builder(self.with_geo)
+            .builder(self.lead)
             .string("channel", t.channel.clone())
             .string("metric", t.metric.clone());
         for (j, name) in ["mean", "median", "lower", "upper", "interval"]

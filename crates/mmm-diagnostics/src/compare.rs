@@ -1,5 +1,6 @@
 //! `mmm compare`: refresh stability between runs (ROI, shares, parameters, sign flips,
-//! prediction drift, with a guardrail) and a ranking of runs on the same data by PSIS-LOO.
+//! prediction drift, with a guardrail) and a ranking of runs on the same data by PSIS-LOO, with
+//! their LOO stacking, pseudo-BMA and pseudo-BMA+ weights (`crate::stacking`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -10,6 +11,7 @@ use mmm_core::{CoreError, Spec, Upstream};
 use serde::{Deserialize, Serialize};
 
 use crate::loo::{LooSummary, elpd_difference};
+use crate::stacking::{ModelWeights, model_weights};
 
 /// Posterior mean and central interval of one quantity.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, schemars::JsonSchema)]
@@ -146,6 +148,17 @@ pub struct RankRow {
     pub pareto_k_max: f64,
     /// Observations with k above the threshold.
     pub n_bad_k: usize,
+    /// LOO stacking weight of the run among the compared runs (Yao et al. 2018; as
+    /// az.compare(method="stacking")).
+    #[serde(default)]
+    pub stacking_weight: f64,
+    /// Pseudo-BMA weight: proportional to exp(elpd_loo) (az.compare method="pseudo-BMA").
+    #[serde(default)]
+    pub pseudo_bma_weight: f64,
+    /// Pseudo-BMA+ weight: pseudo-BMA stabilized by the Bayesian bootstrap (1000 replicates,
+    /// fixed seed; az.compare method="BB-pseudo-BMA").
+    #[serde(default)]
+    pub pseudo_bma_plus_weight: f64,
 }
 
 /// compare.json.
@@ -157,6 +170,9 @@ pub struct Comparison {
     pub ranking: Option<Vec<RankRow>>,
     /// Why there is no ranking, when there is none.
     pub ranking_note: Option<String>,
+    /// How the ranking's model weights were computed (with the ranking).
+    #[serde(default)]
+    pub weights_method: Option<String>,
     /// True when every guardrail passed.
     pub passed: bool,
     /// How the numbers were computed.
@@ -405,7 +421,9 @@ fn training_data(r: &RunData) -> Vec<(i32, u64)> {
         .collect()
 }
 
-fn ranking(runs: &[RunData]) -> Result<Vec<RankRow>, String> {
+/// The runs ranked by elpd_loo, with their model weights; an error note when the runs do not
+/// share their training data, one lacks LOO or the weights cannot be computed.
+fn ranking(runs: &[RunData]) -> Result<(Vec<RankRow>, String), String> {
     let first = training_data(&runs[0]);
     if let Some(r) = runs[1..].iter().find(|r| training_data(r) != first) {
         return Err(format!(
@@ -426,10 +444,13 @@ fn ranking(runs: &[RunData]) -> Result<Vec<RankRow>, String> {
             })
         })
         .collect::<Result<_, _>>()?;
+    let pointwise: Vec<Vec<f64>> = loos.iter().map(|l| l.pointwise_elpd_loo.clone()).collect();
+    let weights: ModelWeights =
+        model_weights(&pointwise).map_err(|e| format!("model weights: {e}"))?;
     let mut order: Vec<usize> = (0..runs.len()).collect();
     order.sort_by(|&i, &j| loos[j].elpd_loo.total_cmp(&loos[i].elpd_loo));
     let best = loos[order[0]];
-    Ok(order
+    let rows = order
         .iter()
         .enumerate()
         .map(|(rank, &i)| {
@@ -446,9 +467,13 @@ fn ranking(runs: &[RunData]) -> Result<Vec<RankRow>, String> {
                 p_loo: loos[i].p_loo,
                 pareto_k_max: loos[i].pareto_k_max,
                 n_bad_k: loos[i].n_bad_k,
+                stacking_weight: weights.stacking[i],
+                pseudo_bma_weight: weights.pseudo_bma[i],
+                pseudo_bma_plus_weight: weights.pseudo_bma_plus[i],
             }
         })
-        .collect())
+        .collect();
+    Ok((rows, weights.method))
 }
 
 /// Compare runs: each later run against the first (refresh guardrail), and all runs ranked by
@@ -465,15 +490,16 @@ pub fn compare_runs(runs: &[PathBuf]) -> Result<Comparison, CompareError> {
         .map(|r| load_run(r))
         .collect::<Result<Vec<_>, _>>()?;
     let refreshes: Vec<Refresh> = data[1..].iter().map(|b| refresh(&data[0], b)).collect();
-    let (ranking, ranking_note) = match ranking(&data) {
-        Ok(r) => (Some(r), None),
-        Err(note) => (None, Some(note)),
+    let (ranking, ranking_note, weights_method) = match ranking(&data) {
+        Ok((rows, method)) => (Some(rows), None, Some(method)),
+        Err(note) => (None, Some(note), None),
     };
     Ok(Comparison {
         passed: refreshes.iter().all(|r| r.guardrail.passed),
         refreshes,
         ranking,
         ranking_note,
+        weights_method,
         method: "ROAS and media shares with their intervals from each run's decide/roi.parquet; \
                  parameters as posterior mean and central interval (later run's \
                  decisions.interval) over draws.parquet; drift from the pred_mean column of \

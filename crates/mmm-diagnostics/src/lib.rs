@@ -10,6 +10,7 @@ pub mod predictive;
 pub mod prior_posterior;
 pub mod prior_predictive;
 pub mod refits;
+pub mod stacking;
 pub mod stage;
 
 pub use stage::{Diagnostics, STAGE, run, run_with_refits};

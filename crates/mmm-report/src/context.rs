@@ -7,7 +7,8 @@ use serde_json::{Value, json};
 use crate::format::{Currency, plain, tidy_text};
 use crate::inputs::{Inputs, SpecFile};
 use crate::sections::{
-    self, Ctx, channels, curves, decomposition, diagnostics, fit, geo, plans, refresh, summary,
+    self, Ctx, channels, curves, decomposition, diagnostics, ensemble, fit, geo, plans, refresh,
+    summary,
 };
 use crate::stage::ReportError;
 
@@ -124,6 +125,7 @@ fn body(ctx: &Ctx) -> Result<Value, ReportError> {
         "plan": ctx.inputs.plan,
         "refresh_figs": refresh::figures(ctx)?,
         "comparison": ctx.inputs.comparison,
+        "ensemble": ensemble::note(ctx)?,
         "geo": geo::section(ctx, &rows)?,
         "geo_parameters": geo::parameter_groups(diag),
         "geo_priors": geo::prior_groups(diag),

@@ -69,6 +69,8 @@ pub(crate) struct Inputs {
     pub(crate) scenario: Option<Upstream>,
     /// `mmm run --previous-run` or `mmm compare … --out RUN/compare`.
     pub(crate) compare: Option<Upstream>,
+    /// `mmm decide --ensemble RUN … --out RUN/ensemble`, made from this run's spec.
+    pub(crate) ensemble: Option<Upstream>,
     pub(crate) contract: serde_json::Value,
     pub(crate) scales: serde_json::Value,
     pub(crate) diag: serde_json::Value,
@@ -86,6 +88,9 @@ pub(crate) struct Inputs {
     pub(crate) geo_roi: Option<RecordBatch>,
     pub(crate) geo_allocation: Option<RecordBatch>,
     pub(crate) comparison: Option<serde_json::Value>,
+    pub(crate) ensemble_summary: Option<serde_json::Value>,
+    pub(crate) ensemble_roi: Option<RecordBatch>,
+    pub(crate) ensemble_plan: Option<serde_json::Value>,
     /// Every file read, for the manifest.
     pub(crate) records: Vec<FileRecord>,
 }
@@ -171,6 +176,7 @@ impl Inputs {
         let optimize = optional_stage(run, "optimize", spec, &[&features, &fit]);
         let scenario = optional_stage(run, "scenario", spec, &[&features, &fit]);
         let compare = optional_stage(run, "compare", spec, &[]);
+        let ensemble = optional_stage(run, "ensemble", spec, &[]);
         let mut r = Vec::new();
         let geo_roi = optional_parquet(Some(&decide), "geo_roi.parquet", &mut r)?;
         let with_geo = optimize.as_ref().filter(|_| geo_roi.is_some());
@@ -195,6 +201,9 @@ impl Inputs {
             scenario_comparison: optional_json(scenario.as_ref(), "comparison.json", &mut r)?,
             geo_allocation: optional_parquet(with_geo, "geo_allocation.parquet", &mut r)?,
             comparison: optional_json(compare.as_ref(), "compare.json", &mut r)?,
+            ensemble_summary: optional_json(ensemble.as_ref(), "ensemble.json", &mut r)?,
+            ensemble_roi: optional_parquet(ensemble.as_ref(), "roi.parquet", &mut r)?,
+            ensemble_plan: optional_json(ensemble.as_ref(), "plan.json", &mut r)?,
             geo_roi,
             records: r,
             run: run.to_path_buf(),
@@ -206,6 +215,7 @@ impl Inputs {
             optimize,
             scenario,
             compare,
+            ensemble,
         })
     }
 
@@ -221,6 +231,7 @@ impl Inputs {
         all.extend(self.optimize.as_ref());
         all.extend(self.scenario.as_ref());
         all.extend(self.compare.as_ref());
+        all.extend(self.ensemble.as_ref());
         all
     }
 

@@ -8,6 +8,7 @@ mod checks;
 mod contracts;
 mod decisions;
 mod defaults;
+mod ensemble;
 mod export;
 mod geo;
 mod geo_report;

@@ -4,3 +4,4 @@ mod causal;
 mod checks;
 mod convergence;
 mod loo;
+mod stacking;

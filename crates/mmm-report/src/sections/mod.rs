@@ -5,6 +5,7 @@ pub(crate) mod channels;
 pub(crate) mod curves;
 pub(crate) mod decomposition;
 pub(crate) mod diagnostics;
+pub(crate) mod ensemble;
 pub(crate) mod fit;
 pub(crate) mod geo;
 pub(crate) mod plans;
