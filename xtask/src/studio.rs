@@ -82,19 +82,31 @@ pub fn bench_studio(repeats: usize) -> Result<()> {
     let runs = target_dir().join("bench/studio-runs");
     std::fs::create_dir_all(&runs)?;
     let cases = [
-        ("fixture", "fixtures/pymc_example/spec.toml", "fixtures/pymc_example/data.csv"),
+        (
+            "fixture",
+            "fixtures/pymc_example/spec.toml",
+            "fixtures/pymc_example/data.csv",
+        ),
         ("geo8", "fixtures/geo/spec.toml", "fixtures/geo/panel.csv"),
     ];
     let mut results = Vec::new();
     for (name, spec, data) in cases {
-        fit(&mmm, &root().join(spec), &root().join(data), &runs.join(name))?;
+        fit(
+            &mmm,
+            &root().join(spec),
+            &root().join(data),
+            &runs.join(name),
+        )?;
         let out = Command::new(&bench)
             .arg(&runs)
             .arg(name)
             .arg(repeats.to_string())
             .output()?;
         if !out.status.success() {
-            bail!("scenario_latency {name}: {}", String::from_utf8_lossy(&out.stderr));
+            bail!(
+                "scenario_latency {name}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         let value: serde_json::Value =
             serde_json::from_slice(&out.stdout).context("scenario_latency output")?;

@@ -65,7 +65,6 @@ fn print_lineage(l: &Lineage) {
     }
 }
 
-
 fn spec_keys(run: &Path) -> Result<BTreeMap<String, String>> {
     let path = run.join("spec.toml");
     let text =

@@ -376,7 +376,6 @@ pub fn verify_run(run: &Path) -> Lineage {
     }
 }
 
-
 /// The first 12 hex digits of a sha256.
 pub fn short(sha: &str) -> &str {
     sha.get(..12).unwrap_or(sha)

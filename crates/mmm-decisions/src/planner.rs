@@ -67,8 +67,8 @@ enum Plans {
 pub struct PlanTables(Tables);
 
 enum Tables {
-    National(AllocationRows),
-    Geo(PlanRows),
+    National(Box<AllocationRows>),
+    Geo(Box<PlanRows>),
 }
 
 impl PlanTables {
@@ -298,7 +298,7 @@ impl Planner {
                 ScenarioOutcome {
                     comparison,
                     record,
-                    tables: PlanTables(Tables::National(rows)),
+                    tables: PlanTables(Tables::National(Box::new(rows))),
                     dates: w.dates.clone(),
                     settings: serde_json::json!({}),
                 }
@@ -323,7 +323,7 @@ impl Planner {
                 ScenarioOutcome {
                     comparison,
                     record,
-                    tables: PlanTables(Tables::Geo(rows)),
+                    tables: PlanTables(Tables::Geo(Box::new(rows))),
                     dates: w.dates.clone(),
                     settings: serde_json::json!({
                         "geos": geos.len(),
@@ -445,7 +445,7 @@ impl Planner {
                 Ok(OptimizeOutcome {
                     plan_json,
                     record,
-                    tables: PlanTables(Tables::National(rows)),
+                    tables: PlanTables(Tables::National(Box::new(rows))),
                     settings: opt.settings(opts),
                 })
             }
@@ -484,7 +484,7 @@ impl Planner {
                 Ok(OptimizeOutcome {
                     plan_json,
                     record,
-                    tables: PlanTables(Tables::Geo(rows)),
+                    tables: PlanTables(Tables::Geo(Box::new(rows))),
                     settings,
                 })
             }

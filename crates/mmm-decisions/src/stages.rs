@@ -772,20 +772,31 @@ pub fn run_optimize(
     // Fail on an infeasible request before anything is written.
     let prepared = planner.prepare_optimize(spec, opts)?;
     let records = planner.records().to_vec();
-    let Some(mut writer) =
-        begin_stage(spec, planner.upstream(), records, opts, OPTIMIZE_STAGE, out_dir)?
+    let Some(mut writer) = begin_stage(
+        spec,
+        planner.upstream(),
+        records,
+        opts,
+        OPTIMIZE_STAGE,
+        out_dir,
+    )?
     else {
         return Ok(None);
     };
     let outcome = planner.solve(spec, prepared, opts)?;
-    outcome
-        .tables
-        .write(&mut writer, ["allocation.parquet", "geo_allocation.parquet"])?;
+    outcome.tables.write(
+        &mut writer,
+        ["allocation.parquet", "geo_allocation.parquet"],
+    )?;
     writer.write_json("plan.json", &outcome.plan_json, None)?;
     if let Some(record) = &outcome.record {
         writer.write_json(RECORD_FILE, record, None)?;
     }
-    Ok(Some(writer.finish(None, outcome.settings, RunStatus::Complete)?))
+    Ok(Some(writer.finish(
+        None,
+        outcome.settings,
+        RunStatus::Complete,
+    )?))
 }
 
 /// A named spend plan: `plan[channel][week]` in currency.
@@ -807,7 +818,10 @@ pub fn read_scenarios(path: &Path, channels: &[String]) -> Result<Vec<Scenario>,
 }
 
 /// A scenario file's plans for a national model (a `geo` column is refused, naming `path`).
-pub(crate) fn national_plans(file: ScenarioFile, path: &Path) -> Result<Vec<Scenario>, DecideError> {
+pub(crate) fn national_plans(
+    file: ScenarioFile,
+    path: &Path,
+) -> Result<Vec<Scenario>, DecideError> {
     if file.has_geo {
         return Err(DecideError::Input(format!(
             "{}: column 'geo' names geos, but the model is national (a geo hierarchy reads \
@@ -1141,8 +1155,14 @@ pub fn run_scenario(
     let file = read_scenario_file(plans_file, planner.channels())?;
     let prepared = planner.prepare_scenarios(spec, file, opts, plans_file)?;
     let records = with_plans_record(planner.records(), plans_file)?;
-    let Some(mut writer) =
-        begin_stage(spec, planner.upstream(), records, opts, SCENARIO_STAGE, out_dir)?
+    let Some(mut writer) = begin_stage(
+        spec,
+        planner.upstream(),
+        records,
+        opts,
+        SCENARIO_STAGE,
+        out_dir,
+    )?
     else {
         return Ok(None);
     };

@@ -215,7 +215,7 @@ async function viewRun(name) {
     el("div", { class: "card" }, el("h3", { text: "ROAS per channel (mean and interval)" }), intervalChart(row("roas"))),
     el("div", { class: "card" }, el("h3", { text: "Share of the channels' contribution" }), intervalChart(row("share")))));
   const table = el("table", { id: "channels" }, el("thead", {}, el("tr", {}, ["channel", "spend", "contribution", "ROAS", "marginal ROAS", "ROI"].map((h, i) => el("th", { class: i ? "num" : "", text: h })))),
-    el("tbody", {}, ch.order.map((c) => { const g = (k) => ((ch.metrics[c] || {})[k] || [])[0]; return el("tr", {}, el("td", { text: c }), el("td", { class: "num", text: fmt(g("spend"), 0) }), el("td", { class: "num", text: fmt(g("contribution"), 0) }), el("td", { class: "num", text: fmtSig(g("roas")) }), el("td", { class: "num", text: fmtSig(g("marginal_roas")) }), el("td", { class: "num", text: pct(g("roi")) })); })));
+    el("tbody", {}, ch.order.map((c) => { const g = (k) => ((ch.metrics[c] || {})[k] || [])[0]; return el("tr", {}, el("td", { text: c }), el("td", { class: "num", text: fmtSig(g("spend")) }), el("td", { class: "num", text: fmtSig(g("contribution")) }), el("td", { class: "num", text: fmtSig(g("roas")) }), el("td", { class: "num", text: fmtSig(g("marginal_roas")) }), el("td", { class: "num", text: pct(g("roi")) })); })));
   m.append(el("div", { class: "card" }, el("h3", { text: "Channels" }), table));
   const d = p.decomposition;
   const isChannel = (n) => ch.order.includes(n);
@@ -260,13 +260,13 @@ async function viewPlan(name) {
         state.spend[c] = v; state.byGeo = null;
         if (from !== slider) slider.value = v;
         if (from !== num) num.value = round2(v);
-        change.textContent = cur > 0 ? `${v >= cur ? "+" : ""}${(100 * (v / cur - 1)).toFixed(1)}% vs current ${fmt(cur, 0)}` : `current ${fmt(cur, 0)}`;
+        change.textContent = cur > 0 ? `${v >= cur ? "+" : ""}${(100 * (v / cur - 1)).toFixed(1)}% vs current ${fmtSig(cur)}` : `current ${fmtSig(cur)}`;
         if (geos) geoRows();
         schedule();
       };
       slider.addEventListener("input", () => sync(+slider.value, slider));
       num.addEventListener("input", () => { const v = +num.value; if (isFinite(v) && v >= 0) sync(v, num); });
-      change.textContent = `current ${fmt(cur, 0)}`;
+      change.textContent = `current ${fmtSig(cur)}`;
       spendBox.append(el("div", { class: "row" }, el("span", { class: "swatch", "data-c": i }), el("strong", { text: c }), slider, num, change));
     });
     spendBox.querySelectorAll(".swatch").forEach((sw) => (sw.style.background = COLORS[+sw.dataset.c % COLORS.length]));
@@ -312,13 +312,13 @@ async function viewPlan(name) {
     const kpi = (label, value, id, sub) => el("div", { class: "kpi" }, el("div", { class: "l", text: label }), el("div", { class: "v", id, text: value }), sub ? el("div", { class: "muted small", text: sub }) : null);
     const iv = Math.round(100 * c.interval);
     const mr = el("table", { id: "marginal" }, el("thead", {}, el("tr", {}, el("th", { text: "channel" }), el("th", { class: "num", text: "spend" }), el("th", { class: "num", text: "marginal ROAS" }))),
-      el("tbody", {}, channels.map((ch) => el("tr", {}, el("td", { text: ch }), el("td", { class: "num", text: fmt(state.spend[ch], 0) }), el("td", { class: "num", id: `mroas-${ch}`, text: fmtSig(r.marginal_roas[ch]) })))));
+      el("tbody", {}, channels.map((ch) => el("tr", {}, el("td", { text: ch }), el("td", { class: "num", text: fmtSig(state.spend[ch]) }), el("td", { class: "num", id: `mroas-${ch}`, text: fmtSig(r.marginal_roas[ch]) })))));
     results.replaceChildren(
       el("div", { class: "kpis" },
         kpi("Lift of this plan (mean)", fmt(s.lift.mean), "lift-mean", `${iv}% interval ${fmt(s.lift.lower)} – ${fmt(s.lift.upper)}`),
         kpi("Lift vs current (mean)", fmt(s.lift_minus_current.mean), "gain-mean", `${iv}% interval ${fmt(s.lift_minus_current.lower)} – ${fmt(s.lift_minus_current.upper)}`),
         kpi("P(beats current)", pct(s.prob_beats_current), "p-beats"),
-        kpi("Spend", fmt(s.spend, 0), "plan-spend", `current ${fmt(c.current.spend, 0)}; current lift ${fmt(c.current.lift.mean)}`)),
+        kpi("Spend", fmtSig(s.spend), "plan-spend", `current ${fmtSig(c.current.spend)}; current lift ${fmt(c.current.lift.mean)}`)),
       el("div", { class: "grid2" },
         el("div", { class: "card" }, el("h3", { text: "Outcome distribution: lift of this plan over the draws" }),
           histogram(r.histogram, [{ value: c.current.lift.mean, label: "current", color: "#5d6b7a" }, { value: s.lift.mean, label: "plan", color: "#1f6feb" }])),
@@ -375,14 +375,14 @@ async function viewPlan(name) {
       state.current = s.current; state.start = s.current.start; startIn.value = s.current.start;
       channels.forEach((c, i) => (state.spend[c] = s.current.spend[i]));
       state.byGeo = null;
-      budgetIn.placeholder = fmt(currentTotal(), 0);
+      budgetIn.placeholder = fmtSig(currentTotal());
       channelRows(); geoRows(); schedule();
     } catch (e) { results.replaceChildren(el("p", { class: "err", id: "error", text: e.message })); }
   }
   startIn.addEventListener("change", loadWindow);
   horizonIn.addEventListener("change", loadWindow);
   channels.forEach((c, i) => (state.spend[c] = state.current.spend[i]));
-  budgetIn.placeholder = fmt(currentTotal(), 0);
+  budgetIn.placeholder = fmtSig(currentTotal());
   channelRows(); geoRows(); schedule();
 }
 function round2(v) { return Math.round(v * 100) / 100; }
@@ -427,7 +427,7 @@ async function viewCompare(a, b) {
   if (d) {
     m.append(el("div", { class: "card" }, el("h3", { text: "Data" }),
       el("p", {}, `${d.rows_added} row(s) added${d.added_span ? ` (${d.added_span[0]} – ${d.added_span[1]})` : ""}, ${d.rows_removed} removed.`),
-      el("table", {}, el("thead", {}, el("tr", {}, ["column", "changed past periods", "PSI"].map((h) => el("th", { text: h })))),
+      el("table", {}, el("thead", {}, el("tr", {}, ["column", "changed past periods", "PSI"].map((h, i) => el("th", { class: i ? "num" : "", text: h })))),
         el("tbody", {}, (d.columns || []).map((col) => el("tr", {}, el("td", { text: col.column }), el("td", { class: "num", text: col.changed_periods }), el("td", { class: "num", text: fmt(col.psi, 3) })))))));
   } else m.append(el("p", { class: "muted", text: "Data not compared: " + (c.data_note || "") }));
 }

@@ -78,9 +78,9 @@ pub fn redact(text: &str) -> String {
         let token_end = tail
             .find(|c: char| c.is_whitespace() || matches!(c, ')' | '"' | '\'' | ',' | '`'))
             .unwrap_or(tail.len());
-        let looks_like_path = tail[1..].starts_with(|c: char| {
-            c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '~' | '-')
-        }) && tail[..token_end].matches('/').count() >= 2;
+        let looks_like_path = tail[1..]
+            .starts_with(|c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '~' | '-'))
+            && tail[..token_end].matches('/').count() >= 2;
         if !starts_path || !looks_like_path {
             out.push_str(&rest[..=i]);
             rest = &rest[i + 1..];
@@ -118,7 +118,10 @@ mod tests {
             redact("/tmp/x/runs/a/fit: output draws.parquet is Changed"),
             "…/fit: output draws.parquet is Changed"
         );
-        assert_eq!(redact("ROAS 3/4 (at /a/b/c.json)"), "ROAS 3/4 (at …/c.json)");
+        assert_eq!(
+            redact("ROAS 3/4 (at /a/b/c.json)"),
+            "ROAS 3/4 (at …/c.json)"
+        );
         assert_eq!(redact("no path here"), "no path here");
         assert_eq!(redact("units / currency"), "units / currency");
     }

@@ -23,7 +23,9 @@ pub fn save(state: &State, run_name: &str, req: &Request) -> Result<Response, Ap
     check_run_name(&plan_name)
         .map_err(|_| ApiError::bad_request("a plan name is letters, digits, '.', '_' and '-'"))?;
     if plan_name == "current" {
-        return Err(ApiError::bad_request("a plan needs a name other than 'current'"));
+        return Err(ApiError::bad_request(
+            "a plan needs a name other than 'current'",
+        ));
     }
     let run = state.loaded(run_name)?;
     let run_dir = state.verified_dir(run_name)?;
@@ -35,10 +37,12 @@ pub fn save(state: &State, run_name: &str, req: &Request) -> Result<Response, Ap
             format!("a plan '{folder}' is already saved; choose another name"),
         ));
     }
-    std::fs::create_dir_all(&out).map_err(|e| ApiError::internal(format!("creating the plan: {e}")))?;
+    std::fs::create_dir_all(&out)
+        .map_err(|e| ApiError::internal(format!("creating the plan: {e}")))?;
     let csv = plan.to_csv(run.planner.channels())?;
     let plans_file = out.join("plan.csv");
-    mmm_core::write_atomic(&plans_file, csv.as_bytes()).map_err(|e| ApiError::internal(chain(&e)))?;
+    mmm_core::write_atomic(&plans_file, csv.as_bytes())
+        .map_err(|e| ApiError::internal(chain(&e)))?;
     let written = run_scenario(
         &run.spec,
         &run_dir.join("features"),

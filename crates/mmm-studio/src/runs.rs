@@ -72,7 +72,9 @@ fn facts(dir: &Path) -> Value {
         .unwrap_or(Value::Null);
     let gate = match (
         diagnostics.get("passed").and_then(Value::as_bool),
-        diagnostics.get("not_for_decisions").and_then(Value::as_bool),
+        diagnostics
+            .get("not_for_decisions")
+            .and_then(Value::as_bool),
     ) {
         (Some(true), _) => "passed",
         (_, Some(true)) => "failed: not for decisions",
@@ -110,8 +112,8 @@ pub fn page(state: &State, name: &str) -> Result<Response, ApiError> {
     for (k, v) in facts(&dir).as_object().into_iter().flatten() {
         page[k] = v.clone();
     }
-    let decide = Upstream::open(&dir.join("decide"), "decide")
-        .map_err(|e| ApiError::internal(chain(&e)))?;
+    let decide =
+        Upstream::open(&dir.join("decide"), "decide").map_err(|e| ApiError::internal(chain(&e)))?;
     page["channels"] = roi_table(&decide)?;
     page["decomposition"] = decomposition(&decide)?;
     Ok(Response::json(&page))
@@ -136,9 +138,7 @@ fn roi_table(decide: &Upstream) -> Result<Value, ApiError> {
         if !order.contains(&channel[i]) {
             order.push(channel[i].clone());
         }
-        let row = table
-            .entry(channel[i].clone())
-            .or_insert_with(|| json!({}));
+        let row = table.entry(channel[i].clone()).or_insert_with(|| json!({}));
         row[&metric[i]] = json!([mean[i], lower[i], upper[i]]);
     }
     Ok(json!({ "order": order, "metrics": table }))

@@ -176,7 +176,11 @@ pub fn current(state: &State, name: &str, req: &Request) -> Result<Response, Api
 
 /// Evaluate `plan` on a loaded run: comparison.json of `mmm scenario`, each channel's
 /// marginal ROAS, a histogram of the plan's lift draws and the time taken.
-pub fn evaluate(spec: &LoadedSpec, planner: &Planner, plan: &PlanRequest) -> Result<Value, ApiError> {
+pub fn evaluate(
+    spec: &LoadedSpec,
+    planner: &Planner,
+    plan: &PlanRequest,
+) -> Result<Value, ApiError> {
     let timer = Instant::now();
     let channels = planner.channels();
     let file = plan.to_file(channels)?;
@@ -217,11 +221,17 @@ fn histogram(values: &[f64], bins: usize) -> Value {
     let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
     let (lo, hi) = finite
         .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(*v), b.max(*v)));
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+            (a.min(*v), b.max(*v))
+        });
     if finite.is_empty() {
         return json!({ "edges": [], "counts": [] });
     }
-    let width = if hi > lo { (hi - lo) / bins as f64 } else { 1.0 };
+    let width = if hi > lo {
+        (hi - lo) / bins as f64
+    } else {
+        1.0
+    };
     let mut counts = vec![0u64; bins];
     for v in &finite {
         let b = (((v - lo) / width) as usize).min(bins - 1);
@@ -269,7 +279,8 @@ pub fn optimize(state: &State, name: &str, req: &Request) -> Result<Response, Ap
         o.max_change = Some(m);
     }
     for b in r.bounds {
-        o.bounds.retain(|x| !(x.channel == b.channel && x.geo == b.geo));
+        o.bounds
+            .retain(|x| !(x.channel == b.channel && x.geo == b.geo));
         o.bounds.push(b);
     }
     let opts = OptimizeOptions {

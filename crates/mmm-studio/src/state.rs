@@ -117,8 +117,8 @@ impl State {
             return Ok(Arc::clone(run));
         }
         let dir = self.verified_dir(name)?;
-        let spec = LoadedSpec::load(&dir.join("spec.toml"))
-            .map_err(|e| ApiError::internal(chain(&e)))?;
+        let spec =
+            LoadedSpec::load(&dir.join("spec.toml")).map_err(|e| ApiError::internal(chain(&e)))?;
         let planner = Planner::load(&spec, &dir.join("features"), &dir.join("fit"))?;
         let run = Arc::new(LoadedRun {
             spec,

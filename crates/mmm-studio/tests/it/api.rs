@@ -64,7 +64,10 @@ fn plan_of(run: &str, horizon: usize, factors: &[f64]) -> serde_json::Value {
         .enumerate()
         .map(|(i, c)| {
             let now = setup["current"]["spend"][i].as_f64().expect("spend");
-            (c.as_str().expect("name").to_string(), json!(now * factors[i]))
+            (
+                c.as_str().expect("name").to_string(),
+                json!(now * factors[i]),
+            )
         })
         .collect();
     json!({ "horizon": horizon, "spend": spend })
@@ -107,7 +110,11 @@ fn run_page_has_the_tables_of_a_verified_run() {
     assert!(roas[0].as_f64().is_some_and(f64::is_finite));
     let d = &p["decomposition"];
     assert_eq!(d["dates"].as_array().map(Vec::len), Some(179));
-    assert!(d["order"].as_array().is_some_and(|o| o.contains(&json!("x1"))));
+    assert!(
+        d["order"]
+            .as_array()
+            .is_some_and(|o| o.contains(&json!("x1")))
+    );
 }
 
 #[test]
@@ -151,9 +158,17 @@ fn scenario_endpoint_equals_mmm_scenario_on_the_same_plan() {
     let plans = dir.path().join("plan.csv");
     std::fs::write(&plans, csv).expect("write");
     let out = dir.path().join("scenario");
-    decision("scenario", &w.run("fixture"), &["--plans", plans.to_str().expect("utf8")], &out);
+    decision(
+        "scenario",
+        &w.run("fixture"),
+        &["--plans", plans.to_str().expect("utf8")],
+        &out,
+    );
     let cli = read_json(&out.join("comparison.json"));
-    assert_eq!(studio["comparison"], cli, "studio and `mmm scenario` differ");
+    assert_eq!(
+        studio["comparison"], cli,
+        "studio and `mmm scenario` differ"
+    );
     // Marginal ROAS: finite and positive for both channels of the fixture.
     for c in ["x1", "x2"] {
         assert!(studio["marginal_roas"][c].as_f64().is_some_and(|m| m > 0.0));
@@ -161,10 +176,16 @@ fn scenario_endpoint_equals_mmm_scenario_on_the_same_plan() {
     let counts = studio["histogram"]["counts"].as_array().expect("counts");
     assert_eq!(counts.iter().filter_map(|c| c.as_u64()).sum::<u64>(), 400);
     // A bad request names the problem.
-    let bad = post("/api/runs/fixture/scenario", &json!({ "horizon": 8, "spend": { "x1": 1.0 } }));
+    let bad = post(
+        "/api/runs/fixture/scenario",
+        &json!({ "horizon": 8, "spend": { "x1": 1.0 } }),
+    );
     assert_eq!(bad.status, 400);
     assert!(bad.text().contains("x2"));
-    let bad = post("/api/runs/fixture/scenario", &json!({ "horizon": 8, "spend": { "x1": -1.0, "x2": 1.0 } }));
+    let bad = post(
+        "/api/runs/fixture/scenario",
+        &json!({ "horizon": 8, "spend": { "x1": -1.0, "x2": 1.0 } }),
+    );
     assert_eq!(bad.status, 400);
     let late = post(
         "/api/runs/fixture/scenario",
@@ -184,7 +205,12 @@ fn optimize_endpoint_equals_mmm_optimize() {
     let studio = r.json()["plan"].clone();
     let dir = tempfile::tempdir().expect("tmp");
     let out = dir.path().join("optimize");
-    decision("optimize", &w.run("fixture"), &["--weeks", "8", "--budget", "5000"], &out);
+    decision(
+        "optimize",
+        &w.run("fixture"),
+        &["--weeks", "8", "--budget", "5000"],
+        &out,
+    );
     let cli = read_json(&out.join("plan.json"));
     for key in [
         "optimized_spend",
@@ -257,10 +283,9 @@ fn compare_shows_what_mmm_compare_and_diff_say() {
     assert_eq!(refresh["run_a"], "fixture");
     assert_eq!(refresh["run_b"], "fixture-b");
     assert_eq!(refresh["channels"].as_array().map(Vec::len), Some(2));
-    assert!(
-        c["spec_changes"]
-            .as_array()
-            .is_some_and(|s| s.iter().any(|x| x["key"].as_str().is_some_and(|k| k.contains("seed"))))
-    );
+    assert!(c["spec_changes"].as_array().is_some_and(|s| {
+        s.iter()
+            .any(|x| x["key"].as_str().is_some_and(|k| k.contains("seed")))
+    }));
     assert_eq!(c["data"]["rows_added"], 0);
 }

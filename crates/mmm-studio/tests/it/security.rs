@@ -48,7 +48,10 @@ fn traversal_is_refused_with_exact_status_codes() {
     let r = get("/runs/fixture/files/report/report.html");
     assert_eq!(r.status, 200);
     assert!(r.headers.contains("content-type: text/html"));
-    assert!(r.headers.contains("content-security-policy: default-src 'none'"));
+    assert!(
+        r.headers
+            .contains("content-security-policy: default-src 'none'")
+    );
     assert!(r.text().contains("<html"));
     assert!(!r.text().contains(&w.dir.path().display().to_string()));
 }
@@ -101,9 +104,14 @@ fn binds_localhost_by_default_and_keeps_plans_out_of_runs() {
 fn the_app_is_served_with_its_assets_and_a_strict_policy() {
     let r = get("/");
     assert_eq!(r.status, 200);
-    assert!(r.headers.contains("content-security-policy: default-src 'none'; script-src 'self'"));
+    assert!(
+        r.headers
+            .contains("content-security-policy: default-src 'none'; script-src 'self'")
+    );
     let page = r.text();
-    assert!(page.contains("/assets/app.js") && !page.contains("http://") && !page.contains("https://"));
+    assert!(
+        page.contains("/assets/app.js") && !page.contains("http://") && !page.contains("https://")
+    );
     assert_eq!(get("/assets/app.js").status, 200);
     assert_eq!(get("/assets/app.css").status, 200);
     assert_eq!(get("/assets/other.js").status, 404);
