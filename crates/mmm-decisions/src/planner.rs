@@ -350,30 +350,27 @@ impl Planner {
     /// Marginal ROAS of each channel in the first prepared scenario: the posterior mean of the
     /// plan's lift with the channel's spend scaled by 1.01 minus with it scaled by 0.99, over
     /// 2% of the channel's spend (the decide stage's central difference, carry-out counted;
-    /// summed over geos for a hierarchy). A channel without spend in the plan gets the forward
-    /// difference of adding 1% of its current spend (NaN when it has none either).
+    /// summed over geos for a hierarchy, the channel scaled in every geo). A channel without
+    /// spend in the plan gets the forward difference of adding 1% of its current spend (NaN
+    /// when it has none either). For an additive model only the channel's own lift is
+    /// evaluated (the others cancel); channels run in parallel.
     pub fn marginal_roas(&self, prepared: &PreparedScenarios) -> Vec<f64> {
         let w = &prepared.window;
+        let nc = self.channels().len();
         match (&self.kind, &prepared.plans) {
             (Kind::National(i), Plans::National { current, scenarios }) => {
                 let pm = i.plan_model(w.start, w.horizon);
-                let lift = |p: &[Vec<f64>]| pm.lift(p);
-                marginal(&scenarios[0].1, current, |p| lift(p))
+                let cells = [(&pm, scenarios[0].1.as_slice(), current.as_slice())];
+                mmm_core::parallel::map_indexed(nc, 1, |c| channel_marginal(&cells, c))
             }
             (Kind::Geo(i), Plans::Geo { current, scenarios }) => {
                 let plan = i.plan(w.start, w.horizon);
-                let nc = self.channels().len();
-                // Flatten geos into channel rows (g-major) and sum the lift over geos.
-                let flat = |p: &[Vec<Vec<f64>>]| p.iter().flatten().cloned().collect::<Vec<_>>();
-                let lift = |cells: &[Vec<f64>]| geo_lift(&plan.geos, cells, nc);
-                let (plan_cells, current_cells) = (flat(&scenarios[0].1), flat(current));
-                // Scale channel c in every geo at once.
-                (0..nc)
-                    .map(|c| {
-                        let rows: Vec<usize> = (0..plan.geos.len()).map(|g| g * nc + c).collect();
-                        marginal_of(&plan_cells, &current_cells, &rows, &lift)
-                    })
-                    .collect()
+                let cells: Vec<Cell> = (plan.geos.iter())
+                    .zip(&scenarios[0].1)
+                    .zip(current)
+                    .map(|((pm, p), k)| (pm, p.as_slice(), k.as_slice()))
+                    .collect();
+                mmm_core::parallel::map_indexed(nc, 1, |c| channel_marginal(&cells, c))
             }
             _ => unreachable!("a prepared request comes from the same planner"),
         }
@@ -502,59 +499,50 @@ impl Planner {
     }
 }
 
-/// The national lift per draw of a plan given as cells (`cells[g * nc + c][week]`), summed
-/// over the geos' plan models.
-fn geo_lift(geos: &[PlanModel], cells: &[Vec<f64>], nc: usize) -> Vec<f64> {
-    let mut total = vec![0.0; geos.first().map_or(0, PlanModel::draws)];
-    for (g, pm) in geos.iter().enumerate() {
-        for (t, v) in total.iter_mut().zip(pm.lift(&cells[g * nc..(g + 1) * nc])) {
-            *t += v;
-        }
-    }
-    total
-}
+/// One geo's (or the nation's) plan model, its plan and its current plan (`[c][week]`).
+type Cell<'a, 'b> = (&'b PlanModel<'a>, &'b [Vec<f64>], &'b [Vec<f64>]);
 
-/// Marginal ROAS of every row of `plan` (one row per channel) with `lift` the plan's lift.
-fn marginal(
-    plan: &[Vec<f64>],
-    current: &[Vec<f64>],
-    lift: impl Fn(&[Vec<f64>]) -> Vec<f64>,
-) -> Vec<f64> {
-    (0..plan.len())
-        .map(|c| marginal_of(plan, current, &[c], &lift))
-        .collect()
-}
-
-/// Marginal ROAS of the spend in `rows` of `plan` together (see [`Planner::marginal_roas`]).
-fn marginal_of(
-    plan: &[Vec<f64>],
-    current: &[Vec<f64>],
-    rows: &[usize],
-    lift: &impl Fn(&[Vec<f64>]) -> Vec<f64>,
-) -> f64 {
-    let spend: f64 = rows.iter().map(|&r| plan[r].iter().sum::<f64>()).sum();
-    let now: f64 = rows.iter().map(|&r| current[r].iter().sum::<f64>()).sum();
-    let scaled = |f: f64| {
-        let mut p = plan.to_vec();
-        for &r in rows {
-            p[r].iter_mut().for_each(|v| *v *= f);
-        }
-        p
-    };
-    let (up, down, step) = if spend > 0.0 {
+/// Marginal ROAS of channel `c` over `cells` (see [`Planner::marginal_roas`]).
+fn channel_marginal(cells: &[Cell], c: usize) -> f64 {
+    let total = |rows: &[Vec<f64>]| rows[c].iter().sum::<f64>();
+    let spend: f64 = cells.iter().map(|(_, p, _)| total(p)).sum();
+    let now: f64 = cells.iter().map(|(_, _, k)| total(k)).sum();
+    // Channel c's weekly spend moved up and down, and the spend step between them.
+    let (up, down, step): (Vec<Vec<f64>>, Vec<Vec<f64>>, f64) = if spend > 0.0 {
+        let scaled = |f: f64| {
+            cells
+                .iter()
+                .map(|(_, p, _)| p[c].iter().map(|v| v * f).collect())
+                .collect()
+        };
         (scaled(1.01), scaled(0.99), 0.02 * spend)
     } else if now > 0.0 {
-        let mut p = plan.to_vec();
-        for &r in rows {
-            let weeks = p[r].len() as f64;
-            let row_now: f64 = current[r].iter().sum();
-            p[r].iter_mut().for_each(|v| *v += 0.01 * row_now / weeks);
-        }
-        (p, plan.to_vec(), 0.01 * now)
+        let up = cells
+            .iter()
+            .map(|(_, p, k)| {
+                let add = 0.01 * total(k) / p[c].len() as f64;
+                p[c].iter().map(|v| v + add).collect()
+            })
+            .collect();
+        let down = cells.iter().map(|(_, p, _)| p[c].clone()).collect();
+        (up, down, 0.01 * now)
     } else {
         return f64::NAN;
     };
-    let (a, b) = (lift(&up), lift(&down));
-    let n = a.len().max(1) as f64;
-    a.iter().zip(&b).map(|(x, y)| x - y).sum::<f64>() / n / step
+    let mut gain = 0.0;
+    for (g, (pm, plan, _)) in cells.iter().enumerate() {
+        let (a, b) = if pm.is_additive() {
+            (pm.channel_lift(c, &up[g]), pm.channel_lift(c, &down[g]))
+        } else {
+            let with = |weekly: &[f64]| {
+                let mut p = plan.to_vec();
+                p[c] = weekly.to_vec();
+                pm.lift(&p)
+            };
+            (with(&up[g]), with(&down[g]))
+        };
+        let n = a.len().max(1) as f64;
+        gain += a.iter().zip(&b).map(|(x, y)| x - y).sum::<f64>() / n;
+    }
+    gain / step
 }
