@@ -26,6 +26,7 @@ pub fn test() -> Result<()> {
     calibration::sbc(&["--quiet".to_string()])?;
     calibration::recovery(&["--quiet".to_string()])?;
     report_in_browser()?;
+    crate::studio::studio_in_browser()?;
     airflow_dag()
 }
 

@@ -47,6 +47,16 @@ pub enum Task {
     },
     /// Time a fixture's whole pipeline N times and write target/bench/NAME[_no_refits].json.
     Bench(BenchArgs),
+    /// The studio end to end in headless Chromium on two fixture runs (part of `test`):
+    /// screenshots in target/studio-screenshots.
+    Studio,
+    /// Latency of a studio planner evaluation (4,000 draws) on the fixture and the 8-geo
+    /// panel, in-process and over HTTP: target/bench/studio.json.
+    BenchStudio {
+        /// Timed evaluations per run; the summary reports median and 95th percentile.
+        #[arg(long, default_value_t = 50)]
+        repeats: usize,
+    },
     /// Time `mmm batch` on N fixture-sized entities (one deliberately broken, which must be
     /// rejected while the others finish) and write target/bench/batch[_no_refits].json.
     BenchBatch(BenchBatchArgs),

@@ -11,6 +11,10 @@
 //! - `bench`     run a fixture's pipeline N times (`--runs N`, default 5; `--fixture NAME`, default
 //!   pymc_example, or bench_10ch; `--no-refits` skips the refit checks) and write
 //!   target/bench/NAME[_no_refits].json
+//! - `studio`    the studio end to end in headless Chromium (scripts/studio_browser_test.sh) on
+//!   two fixture runs; screenshots in target/studio-screenshots
+//! - `bench-studio` latency of a planner evaluation on the fixture and the 8-geo panel
+//!   (`--repeats N`, default 50): target/bench/studio.json
 //! - `bench-batch` run `mmm batch` on N fixture-sized entities (`--entities N`, default 100;
 //!   one of them deliberately broken; `--no-refits` as above) and write target/bench/batch*.json
 //! - `sbc`       simulation-based calibration on the fixture spec (`mmm sbc`; default N = 200,
@@ -32,6 +36,7 @@ mod checks;
 mod cli;
 mod doctor;
 mod pipeline;
+mod studio;
 mod workspace;
 
 use anyhow::Result;
@@ -46,6 +51,8 @@ fn main() -> Result<()> {
         Task::Doctor => doctor::doctor(),
         Task::Schemas { check } => checks::schemas(check),
         Task::Bench(args) => bench::bench(&args),
+        Task::Studio => studio::studio_in_browser(),
+        Task::BenchStudio { repeats } => studio::bench_studio(repeats),
         Task::BenchBatch(args) => bench::bench_batch(&args),
         Task::Sbc { args } => calibration::sbc(&args),
         Task::Recovery { args } => calibration::recovery(&args),

@@ -106,6 +106,32 @@ enum Command {
     /// the target replaced by one draw) and OUT/truth.json (the parameters and each channel's
     /// true contribution, share, ROAS and ROI over the training window), for recovery checks.
     Simulate(SimulateArgs),
+    /// A local web app over the finished runs under a directory: the runs list (lineage
+    /// verified as `mmm inspect` does), each run's report with interactive charts, a scenario
+    /// planner (the code of `mmm scenario` and `mmm optimize` over all posterior draws), two
+    /// runs side by side, and saved plans as decision records (docs/studio.md).
+    Studio(StudioArgs),
+}
+
+/// Arguments of `mmm studio`.
+#[derive(Args)]
+struct StudioArgs {
+    /// Directory whose subdirectories are run directories (`mmm run --out DIR/NAME`). The studio
+    /// only reads them; a run that fails verification is shown with its problems and no numbers.
+    #[arg(long)]
+    runs: PathBuf,
+    /// Port to listen on (0: any free port; the address is printed).
+    #[arg(long, default_value_t = mmm_studio::DEFAULT_PORT)]
+    port: u16,
+    /// Address to bind. The default, 127.0.0.1, accepts connections from this machine only;
+    /// the studio has no login, so bind another address only on a network you trust.
+    #[arg(long, default_value = "127.0.0.1")]
+    bind: std::net::IpAddr,
+    /// Directory that saved plans are written into, one folder per plan (`RUN--NAME/`, what
+    /// `mmm scenario --record` writes). Default: `plans` beside the runs directory
+    /// (`RUNS/../plans`); never inside the runs directory.
+    #[arg(long)]
+    plans: Option<PathBuf>,
 }
 
 /// Arguments of `mmm schemas`.
@@ -656,6 +682,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
         Command::Sbc(args) => cmd_sbc(args, quiet),
         Command::Simulate(args) => cmd_simulate(args),
         Command::Recovery(args) => cmd_recovery(args, quiet),
+        Command::Studio(args) => cmd_studio(args),
     }
 }
 
@@ -1021,6 +1048,29 @@ fn cmd_export(args: ExportArgs, quiet: bool) -> Result<u8> {
 fn cmd_diff(args: DiffArgs) -> Result<u8> {
     let DiffArgs { run_a, run_b, json } = args;
     audit::diff(&run_a, &run_b, json)
+}
+
+/// `mmm studio`.
+fn cmd_studio(args: StudioArgs) -> Result<u8> {
+    let StudioArgs {
+        runs,
+        port,
+        bind,
+        plans,
+    } = args;
+    let plans = plans.unwrap_or_else(|| mmm_studio::default_plans_dir(&runs));
+    let config = mmm_studio::StudioConfig {
+        runs,
+        plans,
+        bind,
+        port,
+    };
+    let studio = mmm_studio::Studio::bind(&config)?;
+    let addr = studio.local_addr()?;
+    // Printed on stdout, even with --quiet: scripts read the address from it.
+    println!("studio: http://{addr}/");
+    studio.run()?;
+    Ok(0)
 }
 
 /// `mmm sbc`.

@@ -18,6 +18,7 @@ pub mod schemas;
 pub mod spec;
 pub mod stage;
 pub mod summary;
+pub mod verify;
 pub mod zarr;
 
 pub use artifact::{

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use mmm_core::spec::{ChannelBounds, LoadedSpec, OptimizerSpec};
-use mmm_core::{Manifest, RunStatus, StageWriter, Upstream, schemas};
+use mmm_core::{StageWriter, Upstream, schemas};
 use mmm_features::Design;
 use mmm_features::panel::GeoDesign;
 use mmm_model::Posterior;
@@ -16,15 +16,13 @@ use crate::optimize::{self, ChannelRange, GeoPlan, Problem};
 use crate::plan::PlanModel;
 use crate::review::{DecisionRecord, GeoPrediction};
 use crate::stages::{
-    AllocationRows, CURRENT_PLAN, OPTIMIZE_STAGE, OptimizeOptions, Optimized, PlanLifts,
-    PlanWindow, RECORD_FILE, SCENARIO_STAGE, ScenarioFile, begin_stage, checked_budget,
-    current_plan, flat_plan, lift_summary, one_scenario_to_record, plan_window, plans_error,
-    prob_greater, problem, read_scenario_file, reference_spend, require_draws, scenario_settings,
-    scenario_window, search, spend_scales, with_plans_record,
+    AllocationRows, CURRENT_PLAN, OptimizeOptions, Optimized, PlanLifts, PlanWindow, ScenarioFile,
+    checked_budget, current_plan, flat_plan, lift_summary, plans_error, prob_greater, problem,
+    reference_spend, require_draws, spend_scales,
 };
 
 /// Every geo a bound names must be a geo of the data.
-fn check_bound_geos(o: &OptimizerSpec, geos: &[String]) -> Result<(), DecideError> {
+pub(crate) fn check_bound_geos(o: &OptimizerSpec, geos: &[String]) -> Result<(), DecideError> {
     for b in &o.bounds {
         if let Some(g) = &b.geo
             && !geos.contains(g)
@@ -81,7 +79,7 @@ fn geo_cells<'a>(
 
 /// The geo optimizer's problem over cells g x nc + c (channel c in geo g), and the current
 /// plan it starts from (every cell's reference spend scaled to the horizon).
-fn geo_problem(
+pub(crate) fn geo_problem(
     spec: &LoadedSpec,
     panel: &GeoDesign,
     names: &[String],
@@ -103,17 +101,17 @@ fn geo_problem(
 
 /// The current and the optimized plan over geos, flat over the horizon, evaluated over all
 /// draws.
-struct GeoPlans {
+pub(crate) struct GeoPlans {
     /// The current plan's lift, then the optimized one's.
-    lifts: Vec<PlanLift>,
+    pub(crate) lifts: Vec<PlanLift>,
     /// The optimized plan, `weekly[g][c][week]`.
-    optimized: Vec<Vec<Vec<f64>>>,
+    pub(crate) optimized: Vec<Vec<Vec<f64>>>,
 }
 
 impl GeoPlans {
     /// Evaluate the current and the optimized plan of `opt` in every geo of `geos`: their
     /// rows, national and per geo, and their lifts.
-    fn evaluate(
+    pub(crate) fn evaluate(
         plan: &GeoPlan,
         geos: &[String],
         names: &[String],
@@ -143,7 +141,7 @@ impl GeoPlans {
 
     /// plan.json: the keys common to both optimizers, the geos and every cell's current and
     /// optimized spend by geo.
-    fn plan_json(
+    pub(crate) fn plan_json(
         &self,
         opt: &Optimized,
         spec: &LoadedSpec,
@@ -180,73 +178,8 @@ fn cells_by_geo(geos: &[String], nc: usize, spend: &[f64]) -> serde_json::Value 
 /// plan.json's `method` of the geo optimizer.
 const GEO_METHOD: &str = "projected gradient ascent on {per geo and channel bounds, sum = budget} over all posterior draws, every geo's response from its own parameters per draw; weekly spend flat over the horizon; lift = response over the horizon and carry-out weeks minus the response to carry-in alone, summed over geos per draw";
 
-/// Run `mmm optimize` on a geo hierarchy: writes allocation.parquet (national: geos summed
-/// per draw), geo_allocation.parquet and plan.json.
-pub(crate) fn run(
-    spec: &LoadedSpec,
-    features_dir: &Path,
-    fit_dir: &Path,
-    out_dir: &Path,
-    opts: &OptimizeOptions,
-) -> Result<Option<Manifest>, DecideError> {
-    let inputs = GeoInputs::load(spec, features_dir, fit_dir)?;
-    let (design, panel) = (&inputs.design, &inputs.panel);
-    let window = plan_window(spec, design, opts)?;
-    check_bound_geos(&spec.spec.decisions.optimizer, &panel.geos)?;
-    let names = &design.channel_names;
-    let (current, problem) = geo_problem(spec, panel, names, &window, opts)?;
-    optimize::check_feasible(&problem)?;
-    let records = inputs.records.clone();
-    let Some(mut writer) = begin_stage(
-        spec,
-        &inputs.upstream,
-        records,
-        opts,
-        OPTIMIZE_STAGE,
-        out_dir,
-    )?
-    else {
-        return Ok(None);
-    };
-    let plan = inputs.plan(window.start, window.horizon);
-    let (solution, seconds) = search(&plan, &problem, &current, false)?;
-    let opt = Optimized {
-        window,
-        problem,
-        current,
-        solution,
-        seconds,
-    };
-    let (rows, plans) = GeoPlans::evaluate(&plan, &panel.geos, names, &opt, spec);
-    let draws = optimize::Response::draws(&plan);
-    let plan_json = plans.plan_json(&opt, spec, design, &panel.geos, draws);
-    rows.write(
-        &mut writer,
-        ["allocation.parquet", "geo_allocation.parquet"],
-    )?;
-    writer.write_json("plan.json", &plan_json, None)?;
-    if opts.record {
-        let (dates, weekly, lift) = (&opt.window.dates, &plans.optimized, &plans.lifts[1]);
-        let record = geo_record(
-            spec,
-            "optimized",
-            &plan,
-            &panel.geos,
-            names,
-            dates,
-            weekly,
-            lift,
-        );
-        writer.write_json(RECORD_FILE, &record, None)?;
-    }
-    let mut settings = opt.settings(opts);
-    settings["geos"] = serde_json::json!(panel.len());
-    settings["cells"] = serde_json::json!(opt.current.len());
-    Ok(Some(writer.finish(None, settings, RunStatus::Complete)?))
-}
-
 /// A scenario's plan per geo: `plans[g][c][week]`, currency.
-type GeoScenario = (String, Vec<Vec<Vec<f64>>>);
+pub(crate) type GeoScenario = (String, Vec<Vec<Vec<f64>>>);
 
 /// Each geo's spend per channel over a plan (`plans[g][c][week]`).
 fn spend_by_geo(geos: &[String], plans: &[Vec<Vec<f64>>]) -> serde_json::Value {
@@ -290,16 +223,16 @@ fn geo_scenario_row(
 }
 
 /// Every scenario and the current plan evaluated in every geo over all draws.
-struct GeoComparison {
-    rows: PlanRows,
+pub(crate) struct GeoComparison {
+    pub(crate) rows: PlanRows,
     /// The first scenario's lift (the recorded one).
-    first_lift: Option<PlanLift>,
-    comparison: serde_json::Value,
+    pub(crate) first_lift: Option<PlanLift>,
+    pub(crate) comparison: serde_json::Value,
 }
 
 impl GeoComparison {
     /// Evaluate the current plan (`current[g][c][week]`) and every scenario.
-    fn evaluate(
+    pub(crate) fn evaluate(
         plan: &GeoPlan,
         geos: &[String],
         names: &[String],
@@ -347,7 +280,7 @@ impl GeoComparison {
 }
 
 /// Every geo's current plan ([`crate::stages::current_plan`]): `current[g][c][week]`.
-fn geo_current(panel: &GeoDesign, window: &PlanWindow) -> Vec<Vec<Vec<f64>>> {
+pub(crate) fn geo_current(panel: &GeoDesign, window: &PlanWindow) -> Vec<Vec<Vec<f64>>> {
     panel
         .designs
         .iter()
@@ -355,71 +288,10 @@ fn geo_current(panel: &GeoDesign, window: &PlanWindow) -> Vec<Vec<Vec<f64>>> {
         .collect()
 }
 
-/// Run `mmm scenario` on a geo hierarchy: each plan of `plans_file` against the current one
-/// (every geo's current plan, [`crate::stages::current_plan`]). Writes
-/// scenarios.parquet (national: geos summed per draw), geo_scenarios.parquet and
-/// comparison.json.
-pub(crate) fn run_scenario(
-    spec: &LoadedSpec,
-    features_dir: &Path,
-    fit_dir: &Path,
-    plans_file: &Path,
-    out_dir: &Path,
-    opts: &OptimizeOptions,
-) -> Result<Option<Manifest>, DecideError> {
-    let inputs = GeoInputs::load(spec, features_dir, fit_dir)?;
-    let (design, panel) = (&inputs.design, &inputs.panel);
-    let names = design.channel_names.clone();
-    let file = read_scenario_file(plans_file, &names)?;
-    let horizon = file.plans[0].2[0].len();
-    let window = scenario_window(spec, design, opts, horizon)?;
-    let (start, dates) = (window.start, window.dates.clone());
-    let current = geo_current(panel, &window);
-    let scenarios = geo_scenarios(file, &panel.geos, &names, &current, plans_file)?;
-    one_scenario_to_record(opts, scenarios.len(), plans_file)?;
-    let records = with_plans_record(&inputs.records, plans_file)?;
-    let Some(mut writer) = begin_stage(
-        spec,
-        &inputs.upstream,
-        records,
-        opts,
-        SCENARIO_STAGE,
-        out_dir,
-    )?
-    else {
-        return Ok(None);
-    };
-    let plan = inputs.plan(start, horizon);
-    let GeoComparison {
-        rows,
-        first_lift,
-        comparison,
-    } = GeoComparison::evaluate(
-        &plan,
-        &panel.geos,
-        &names,
-        &current,
-        &scenarios,
-        &dates,
-        spec,
-    );
-    rows.write(&mut writer, ["scenarios.parquet", "geo_scenarios.parquet"])?;
-    writer.write_json("comparison.json", &comparison, None)?;
-    if let (true, Some(lift)) = (opts.record, &first_lift) {
-        let (name, weekly) = &scenarios[0];
-        let record = geo_record(spec, name, &plan, &panel.geos, &names, &dates, weekly, lift);
-        writer.write_json(RECORD_FILE, &record, None)?;
-    }
-    let mut settings = scenario_settings(plans_file, &dates, opts);
-    settings["geos"] = serde_json::json!(panel.len());
-    settings["per_geo_plans"] = serde_json::json!(scenarios.len());
-    Ok(Some(writer.finish(None, settings, RunStatus::Complete)?))
-}
-
 /// Each scenario of `file` as one plan per geo of `geos`. With a `geo` column every geo needs
 /// its rows; without one, a national plan is split over geos by each geo's share of the
 /// channel's spend in `current` (`current[g][c][week]`).
-fn geo_scenarios(
+pub(crate) fn geo_scenarios(
     file: ScenarioFile,
     geos: &[String],
     names: &[String],
@@ -520,20 +392,24 @@ fn geo_plan(
 
 /// What the geo decision stages read: the national and per-geo designs, the hierarchy and
 /// every geo's own parameters per posterior draw, with the input records for the manifest.
-struct GeoInputs {
-    design: Design,
-    panel: GeoDesign,
+pub(crate) struct GeoInputs {
+    pub(crate) design: Design,
+    pub(crate) panel: GeoDesign,
     hierarchy: GeoModel,
     /// `thetas[g][draw]`: geo g's parameters in each draw.
     thetas: Vec<Vec<Vec<f64>>>,
-    records: Vec<mmm_core::FileRecord>,
+    pub(crate) records: Vec<mmm_core::FileRecord>,
     /// The features and fit stages read.
-    upstream: [Upstream; 2],
+    pub(crate) upstream: [Upstream; 2],
 }
 
 impl GeoInputs {
     /// Read the inputs of a geo decision stage.
-    fn load(spec: &LoadedSpec, features_dir: &Path, fit_dir: &Path) -> Result<Self, DecideError> {
+    pub(crate) fn load(
+        spec: &LoadedSpec,
+        features_dir: &Path,
+        fit_dir: &Path,
+    ) -> Result<Self, DecideError> {
         let [features, fit] = mmm_core::open_chain(
             spec.into(),
             [(features_dir, mmm_features::STAGE), (fit_dir, "fit")],
@@ -569,7 +445,7 @@ impl GeoInputs {
     }
 
     /// The response of every geo to a plan of `horizon` weeks from period `start`.
-    fn plan(&self, start: usize, horizon: usize) -> GeoPlan<'_> {
+    pub(crate) fn plan(&self, start: usize, horizon: usize) -> GeoPlan<'_> {
         GeoPlan {
             geos: self
                 .panel
@@ -592,15 +468,15 @@ impl GeoInputs {
 }
 
 /// A plan's lift per draw: summed over geos, and per geo.
-struct PlanLift {
-    national: Vec<f64>,
-    by_geo: Vec<Vec<f64>>,
+pub(crate) struct PlanLift {
+    pub(crate) national: Vec<f64>,
+    pub(crate) by_geo: Vec<Vec<f64>>,
 }
 
 /// The decision record of plan `name` (`weekly[g][c][week]`, currency) with its lift: every
 /// geo's prediction from its own parameters, and their sums.
 #[allow(clippy::too_many_arguments)]
-fn geo_record(
+pub(crate) fn geo_record(
     spec: &LoadedSpec,
     name: &str,
     plan: &GeoPlan,
@@ -627,14 +503,14 @@ fn geo_record(
 /// Rows of plans evaluated over geos: per geo and channel (geo_allocation.parquet and its
 /// scenario twin), and nationally with each channel's lift summed over geos per draw.
 #[derive(Default)]
-struct PlanRows {
+pub(crate) struct PlanRows {
     national: AllocationRows,
     geos: AllocationRows,
 }
 
 impl PlanRows {
     /// Write the national rows and the per-geo rows as `files` (allocation tables).
-    fn write(
+    pub(crate) fn write(
         self,
         writer: &mut StageWriter,
         [national, geos]: [&str; 2],

@@ -15,6 +15,7 @@ mod geo_optimize;
 mod mediation;
 pub mod optimize;
 pub mod plan;
+pub mod planner;
 pub mod review;
 pub mod stages;
 mod tables;

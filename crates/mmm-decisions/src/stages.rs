@@ -5,13 +5,14 @@ use std::path::Path;
 
 use mmm_core::spec::{LoadedSpec, Objective, OptimizerSpec};
 use mmm_core::summary::{hdi, mean, quantile_sorted, sorted};
-use mmm_core::{BatchBuilder, FileRecord, Manifest, RunStatus, StageWriter, Upstream, schemas};
+use mmm_core::{BatchBuilder, FileRecord, Manifest, RunStatus, StageWriter, Upstream};
 use mmm_features::Design;
 use mmm_model::{MmmModel, Posterior};
 
 use crate::DecideError;
 use crate::optimize::{self, ChannelRange, Problem, Response, Solution};
 use crate::plan::{PlanModel, PlanResponse};
+use crate::planner::Planner;
 use crate::review::DecisionRecord;
 
 /// Name of the optimize stage.
@@ -54,18 +55,23 @@ impl OptimizeOptions {
 
 /// What the national decision stages read: the design, the model and its draws, with the
 /// input records for the manifest.
-struct Inputs {
-    design: Design,
+pub(crate) struct Inputs {
+    pub(crate) design: Design,
     model: MmmModel,
     posterior: Posterior,
-    records: Vec<FileRecord>,
+    pub(crate) records: Vec<FileRecord>,
     /// The features and fit stages read.
-    upstream: [Upstream; 2],
+    pub(crate) upstream: [Upstream; 2],
 }
 
 impl Inputs {
+    /// Whether the model's mean response is concave in spend.
+    pub(crate) fn model_concave(&self) -> bool {
+        self.model.concave_in_spend()
+    }
+
     /// The response to a plan of `horizon` weeks from period `start`, over all draws.
-    fn plan_model(&self, start: usize, horizon: usize) -> PlanModel<'_> {
+    pub(crate) fn plan_model(&self, start: usize, horizon: usize) -> PlanModel<'_> {
         PlanModel::new(
             &self.model,
             &self.posterior.theta,
@@ -78,7 +84,11 @@ impl Inputs {
 }
 
 /// Read the inputs of a national decision stage; a geo hierarchy's fit is refused.
-fn load(spec: &LoadedSpec, features_dir: &Path, fit_dir: &Path) -> Result<Inputs, DecideError> {
+pub(crate) fn load(
+    spec: &LoadedSpec,
+    features_dir: &Path,
+    fit_dir: &Path,
+) -> Result<Inputs, DecideError> {
     if spec.spec.geo.is_hierarchical() {
         return Err(DecideError::Input(
             "the national decision stages cannot read a geo hierarchy's fit (geo.model = \
@@ -726,7 +736,7 @@ impl NationalPlans {
     }
 
     /// The decision record of the optimized plan.
-    fn record(
+    pub(crate) fn record(
         &self,
         spec: &LoadedSpec,
         names: &[String],
@@ -750,6 +760,7 @@ impl NationalPlans {
 const NATIONAL_METHOD: &str = "projected gradient ascent on {bounds, sum = budget} over all posterior draws; weekly spend flat over the horizon; lift = response over the horizon and carry-out weeks minus the response to carry-in alone";
 
 /// The optimize stage: writes allocation.parquet, plan.json and, with `record`, a decision record.
+/// The search and the evaluation are [`Planner::optimize`]'s (the studio calls the same).
 pub fn run_optimize(
     spec: &LoadedSpec,
     features_dir: &Path,
@@ -757,44 +768,35 @@ pub fn run_optimize(
     out_dir: &Path,
     opts: &OptimizeOptions,
 ) -> Result<Option<Manifest>, DecideError> {
-    if spec.spec.geo.is_hierarchical() {
-        return crate::geo_optimize::run(spec, features_dir, fit_dir, out_dir, opts);
-    }
-    refuse_geo_bounds(spec)?;
-    let inp = load(spec, features_dir, fit_dir)?;
-    let window = plan_window(spec, &inp.design, opts)?;
-    let (current, problem) = national_problem(spec, &inp.design, &window, opts)?;
+    let planner = Planner::load(spec, features_dir, fit_dir)?;
     // Fail on an infeasible request before anything is written.
-    optimize::check_feasible(&problem)?;
-    let records = inp.records.clone();
-    let Some(mut writer) =
-        begin_stage(spec, &inp.upstream, records, opts, OPTIMIZE_STAGE, out_dir)?
+    let prepared = planner.prepare_optimize(spec, opts)?;
+    let records = planner.records().to_vec();
+    let Some(mut writer) = begin_stage(
+        spec,
+        planner.upstream(),
+        records,
+        opts,
+        OPTIMIZE_STAGE,
+        out_dir,
+    )?
     else {
         return Ok(None);
     };
-    let pm = inp.plan_model(window.start, window.horizon);
-    // A Hill curve with slope > 1 is S-shaped, so the mean lift may have several local optima:
-    // start from every corner too.
-    let corners = current.len() <= 3 || !inp.model.concave_in_spend();
-    let (solution, seconds) = search(&pm, &problem, &current, corners)?;
-    let opt = Optimized {
-        window,
-        problem,
-        current,
-        solution,
-        seconds,
-    };
-    let names = &inp.design.channel_names;
-    let (rows, plans) = NationalPlans::evaluate(&pm, names, &opt, spec);
-    let plan_json = plans.plan_json(&opt, spec, &inp.design, pm.draws());
-    writer.write_parquet("allocation.parquet", &rows.build()?, &schemas::allocation())?;
-    writer.write_json("plan.json", &plan_json, None)?;
-    if opts.record {
-        let record = plans.record(spec, names, &opt.window.dates, &pm);
-        writer.write_json(RECORD_FILE, &record, None)?;
+    let outcome = planner.solve(spec, prepared, opts)?;
+    outcome.tables.write(
+        &mut writer,
+        ["allocation.parquet", "geo_allocation.parquet"],
+    )?;
+    writer.write_json("plan.json", &outcome.plan_json, None)?;
+    if let Some(record) = &outcome.record {
+        writer.write_json(RECORD_FILE, record, None)?;
     }
-    let settings = opt.settings(opts);
-    Ok(Some(writer.finish(None, settings, RunStatus::Complete)?))
+    Ok(Some(writer.finish(
+        None,
+        outcome.settings,
+        RunStatus::Complete,
+    )?))
 }
 
 /// A named spend plan: `plan[channel][week]` in currency.
@@ -802,17 +804,24 @@ pub type Scenario = (String, Vec<Vec<f64>>);
 
 /// A scenario file's plans, one per scenario and geo (`geo` is empty when the file has no
 /// `geo` column).
-pub(crate) struct ScenarioFile {
+pub struct ScenarioFile {
     /// Whether the file has a `geo` column.
-    pub(crate) has_geo: bool,
+    pub has_geo: bool,
     /// (scenario, geo, plan[c][week]) in file order.
-    pub(crate) plans: Vec<(String, String, Vec<Vec<f64>>)>,
+    pub plans: Vec<(String, String, Vec<Vec<f64>>)>,
 }
 
 /// Parse a scenario file: CSV with an optional `scenario` column, a `week` column (1..H) and
 /// one spend column per channel (currency). Returns (name, plan[c][week]) per scenario.
 pub fn read_scenarios(path: &Path, channels: &[String]) -> Result<Vec<Scenario>, DecideError> {
-    let file = read_scenario_file(path, channels)?;
+    national_plans(read_scenario_file(path, channels)?, path)
+}
+
+/// A scenario file's plans for a national model (a `geo` column is refused, naming `path`).
+pub(crate) fn national_plans(
+    file: ScenarioFile,
+    path: &Path,
+) -> Result<Vec<Scenario>, DecideError> {
     if file.has_geo {
         return Err(DecideError::Input(format!(
             "{}: column 'geo' names geos, but the model is national (a geo hierarchy reads \
@@ -1098,7 +1107,7 @@ fn scenario_row(
 
 /// Every scenario and the current plan evaluated over all draws: the rows of
 /// scenarios.parquet and comparison.json.
-fn compare_scenarios(
+pub(crate) fn compare_scenarios(
     pm: &PlanModel,
     names: &[String],
     current: &[Vec<f64>],
@@ -1133,6 +1142,7 @@ fn compare_scenarios(
 
 /// The scenario stage: outcome distributions of plans from a file vs the current plan;
 /// writes scenarios.parquet, comparison.json and, with `record` (one scenario), a decision record.
+/// The evaluation is [`Planner::scenarios`]'s (the studio calls the same).
 pub fn run_scenario(
     spec: &LoadedSpec,
     features_dir: &Path,
@@ -1141,49 +1151,34 @@ pub fn run_scenario(
     out_dir: &Path,
     opts: &OptimizeOptions,
 ) -> Result<Option<Manifest>, DecideError> {
-    if spec.spec.geo.is_hierarchical() {
-        return crate::geo_optimize::run_scenario(
-            spec,
-            features_dir,
-            fit_dir,
-            plans_file,
-            out_dir,
-            opts,
-        );
-    }
-    let inp = load(spec, features_dir, fit_dir)?;
-    let names = inp.design.channel_names.clone();
-    let scenarios = read_scenarios(plans_file, &names)?;
-    one_scenario_to_record(opts, scenarios.len(), plans_file)?;
-    let horizon = scenarios[0].1[0].len();
-    let window = scenario_window(spec, &inp.design, opts, horizon)?;
-    let (start, dates) = (window.start, window.dates.clone());
-    let records = with_plans_record(&inp.records, plans_file)?;
-    let Some(mut writer) =
-        begin_stage(spec, &inp.upstream, records, opts, SCENARIO_STAGE, out_dir)?
+    let planner = Planner::load(spec, features_dir, fit_dir)?;
+    let file = read_scenario_file(plans_file, planner.channels())?;
+    let prepared = planner.prepare_scenarios(spec, file, opts, plans_file)?;
+    let records = with_plans_record(planner.records(), plans_file)?;
+    let Some(mut writer) = begin_stage(
+        spec,
+        planner.upstream(),
+        records,
+        opts,
+        SCENARIO_STAGE,
+        out_dir,
+    )?
     else {
         return Ok(None);
     };
-    let pm = inp.plan_model(start, horizon);
-    let current = current_plan(&inp.design, &window);
-    let (rows, comparison) = compare_scenarios(&pm, &names, &current, &scenarios, &dates, spec);
-    writer.write_parquet("scenarios.parquet", &rows.build()?, &schemas::allocation())?;
-    writer.write_json("comparison.json", &comparison, None)?;
-    if opts.record {
-        let (name, plan) = &scenarios[0];
-        let lift = pm.lift(plan);
-        let record = DecisionRecord::new(
-            spec,
-            name,
-            &names,
-            &dates,
-            plan.clone(),
-            &lift,
-            pm.total_prediction(plan),
-            spec.spec.decisions.interval,
-        );
-        writer.write_json(RECORD_FILE, &record, None)?;
+    let outcome = planner.evaluate(spec, &prepared, opts.record);
+    outcome
+        .tables
+        .write(&mut writer, ["scenarios.parquet", "geo_scenarios.parquet"])?;
+    writer.write_json("comparison.json", &outcome.comparison, None)?;
+    if let Some(record) = &outcome.record {
+        writer.write_json(RECORD_FILE, record, None)?;
     }
-    let settings = scenario_settings(plans_file, &dates, opts);
+    let mut settings = scenario_settings(plans_file, &outcome.dates, opts);
+    if let Some(extra) = outcome.settings.as_object() {
+        for (k, v) in extra {
+            settings[k] = v.clone();
+        }
+    }
     Ok(Some(writer.finish(None, settings, RunStatus::Complete)?))
 }

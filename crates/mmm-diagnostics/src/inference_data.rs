@@ -293,13 +293,16 @@ fn parse_name(name: &str, channels: &[String]) -> (String, Vec<(String, String)>
     (stem.to_string(), args)
 }
 
+/// One parameter of a stem: its index and its (dimension, label) pairs.
+type Member = (usize, Vec<(String, String)>);
+
 /// The posterior's variables (one per name stem whose names fill a grid of labels; any other
 /// name its own scalar) and each dimension's labels.
 fn variables(
     names: &[String],
     channels: &[String],
 ) -> (Vec<Variable>, BTreeMap<String, Vec<String>>) {
-    let mut stems: Vec<(String, Vec<(usize, Vec<(String, String)>)>)> = Vec::new();
+    let mut stems: Vec<(String, Vec<Member>)> = Vec::new();
     for (j, name) in names.iter().enumerate() {
         let (stem, args) = parse_name(name, channels);
         match stems.iter_mut().find(|(s, _)| *s == stem) {
@@ -328,7 +331,7 @@ fn variables(
 /// `stem_dim`.
 fn grid_variable(
     stem: &str,
-    members: &[(usize, Vec<(String, String)>)],
+    members: &[Member],
     coords: &mut BTreeMap<String, Vec<String>>,
 ) -> Option<Variable> {
     let rank = members[0].1.len();
@@ -670,4 +673,4 @@ fn write_prior(
 }
 
 /// Separates the export's prior draws from its predictive draws.
-const PRIOR_STREAM: u64 = 0x5052_494f_52;
+const PRIOR_STREAM: u64 = 0x0050_5249_4f52;
