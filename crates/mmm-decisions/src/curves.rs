@@ -60,8 +60,13 @@ pub fn marginal_roas(
     spend: f64,
 ) -> Vec<f64> {
     let h = 0.01;
-    let up = response(model, thetas, c, m + h, target_scale);
-    let down = response(model, thetas, c, (m - h).max(0.0), target_scale);
+    // Both responses from one pass over the draws; each multiplier's arithmetic is the same
+    // as a response of its own.
+    let mut both = response_grid(model, thetas, c, &[(m - h).max(0.0), m + h], target_scale);
+    let (up, down) = (
+        both.pop().unwrap_or_default(),
+        both.pop().unwrap_or_default(),
+    );
     let width = (m + h - (m - h).max(0.0)) * spend;
     up.iter().zip(&down).map(|(u, d)| (u - d) / width).collect()
 }

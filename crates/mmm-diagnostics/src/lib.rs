@@ -9,6 +9,7 @@ pub mod predictive;
 pub mod prior_posterior;
 pub mod prior_predictive;
 pub mod refits;
+pub mod sensitivity;
 pub mod stage;
 
 pub use stage::{Diagnostics, STAGE, run, run_with_refits};

@@ -23,6 +23,7 @@ mod build;
 pub mod geo;
 pub mod joint;
 mod kernels;
+pub mod lprior;
 mod mediated;
 pub mod prior;
 pub mod simulate;

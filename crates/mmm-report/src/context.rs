@@ -7,7 +7,8 @@ use serde_json::{Value, json};
 use crate::format::{Currency, plain, tidy_text};
 use crate::inputs::{Inputs, SpecFile};
 use crate::sections::{
-    self, Ctx, channels, curves, decomposition, diagnostics, fit, geo, plans, refresh, summary,
+    self, Ctx, channels, curves, decomposition, diagnostics, fit, geo, plans, refresh, sensitivity,
+    summary,
 };
 use crate::stage::ReportError;
 
@@ -128,6 +129,7 @@ fn body(ctx: &Ctx) -> Result<Value, ReportError> {
         "geo_parameters": geo::parameter_groups(diag),
         "geo_priors": geo::prior_groups(diag),
         "prior_figs": diagnostics::prior_figures(ctx)?,
+        "sensitivity": sensitivity::section(ctx),
         "diagnostic_figs": diag_figs,
         "pareto_note": k_note,
         "sign_rows": diagnostics::sign_rows(ctx),

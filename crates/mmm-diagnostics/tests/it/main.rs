@@ -4,3 +4,5 @@ mod causal;
 mod checks;
 mod convergence;
 mod loo;
+mod sensitivity;
+mod sensitivity_simulation;
