@@ -68,6 +68,14 @@ pub fn tail_length(draws: usize, r_eff: f64) -> Option<usize> {
 /// draws taken as one chain (priorsense passes a draws array, which `as.matrix` flattens
 /// chain after chain), the tail length of [`tail_length`], then [`smooth_right_tail`].
 pub fn pareto_smooth_log_weights(log_ratios: &[f64]) -> Smoothed {
+    let r_eff = ess_tail(&[log_ratios]) / log_ratios.len() as f64;
+    pareto_smooth_with_r_eff(log_ratios, r_eff)
+}
+
+/// [`pareto_smooth_log_weights`] with r_eff given. Power-scaling's ratios are (alpha - 1)
+/// times one log density, and the tail ESS of c x is that of x for c > 0 (the quantiles scale
+/// with x), so [`perturb`] computes it from the log density ([`tail_r_eff`]).
+pub fn pareto_smooth_with_r_eff(log_ratios: &[f64], r_eff: f64) -> Smoothed {
     let s = log_ratios.len();
     let unsmoothed = Smoothed {
         log_weights: log_ratios.to_vec(),
@@ -76,7 +84,6 @@ pub fn pareto_smooth_log_weights(log_ratios: &[f64]) -> Smoothed {
     if log_ratios.iter().any(|v| !v.is_finite()) || is_constant(log_ratios) {
         return unsmoothed;
     }
-    let r_eff = ess_tail(&[log_ratios]) / s as f64;
     match tail_length(s, r_eff) {
         Some(tail) if tail < s => {
             let max = log_ratios.iter().copied().fold(f64::NEG_INFINITY, f64::max);
@@ -99,15 +106,20 @@ pub fn pareto_smooth_log_weights(log_ratios: &[f64]) -> Smoothed {
 /// minimum (posterior's `gpdfit` returns NA there), when nothing is smoothed.
 fn smooth_right_tail(x: &mut [f64], tail: usize) -> Option<f64> {
     let s = x.len();
-    let mut order: Vec<usize> = (0..s).collect();
-    // Stable, as R's sort.int(index.return = TRUE): ties keep their draw order.
-    order.sort_by(|&a, &b| x[a].total_cmp(&x[b]));
+    // The tail and the value below it in the order of a stable sort (R's sort.int with
+    // index.return = TRUE: ties keep their draw order), by selection and a sort of the top.
+    let mut pairs: Vec<(f64, usize)> = x.iter().copied().zip(0..s).collect();
+    let by_value = |a: &(f64, usize), b: &(f64, usize)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
     let first = s - tail;
-    let values: Vec<f64> = order[first..].iter().map(|&i| x[i]).collect();
+    pairs.select_nth_unstable_by(first - 1, by_value);
+    pairs[first - 1..].sort_unstable_by(by_value);
+    let order: Vec<usize> = pairs[first - 1..].iter().map(|p| p.1).collect();
+    let (below, order) = (order[0], &order[1..]);
+    let values: Vec<f64> = order.iter().map(|&i| x[i]).collect();
     if is_constant(&values) {
         return None;
     }
-    let mut cutoff = x[order[first - 1]];
+    let mut cutoff = x[below];
     if cutoff == values[0] {
         cutoff -= f64::EPSILON;
     }
@@ -120,7 +132,7 @@ fn smooth_right_tail(x: &mut [f64], tail: usize) -> Option<f64> {
     let (k, sigma) = gpd_fit(&exceed);
     let k = if k.is_nan() { f64::INFINITY } else { k };
     if k.is_finite() {
-        for (r, &i) in order[first..].iter().enumerate() {
+        for (r, &i) in order.iter().enumerate() {
             let p = (r as f64 + 0.5) / tail as f64;
             let smoothed = (exp_cut + gp_inv(p, k, sigma)).ln();
             x[i] = if smoothed > max_tail {
@@ -273,6 +285,40 @@ pub struct Perturbation {
     pub khat: [Option<f64>; 2],
 }
 
+/// r_eff = tail ESS / S of the log ratios c x at c < 0 and c > 0 (x the log density): ESS_tail(x)
+/// for c > 0; for c < 0 the same number when [`quantiles_between_draws`] holds (the indicators
+/// of -x's 5% and 95% quantiles are then the complements of x's 95% and 5% ones, and a
+/// complement has the same autocorrelation), else ESS_tail(-x).
+fn tail_r_eff(x: &[f64]) -> [f64; 2] {
+    let s = x.len() as f64;
+    let upper = ess_tail(&[x]) / s;
+    if quantiles_between_draws(x) {
+        return [upper, upper];
+    }
+    let negated: Vec<f64> = x.iter().map(|v| -v).collect();
+    [ess_tail(&[&negated]) / s, upper]
+}
+
+/// True when the type-7 5% and 95% quantiles of `x` each fall strictly inside the gap between
+/// the two distinct draws they interpolate (interpolation weight in (1e-9, 1 - 1e-9), gap above
+/// 1e-9 of their magnitude), so that no draw sits on a quantile.
+fn quantiles_between_draws(x: &[f64]) -> bool {
+    let n = x.len();
+    if n < 2 {
+        return false;
+    }
+    let mut sorted = x.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    [0.05, 0.95].iter().all(|&p| {
+        let h = (n - 1) as f64 * p;
+        let k = (h.floor() as usize).min(n - 2);
+        let frac = h - k as f64;
+        let (a, b) = (sorted[k], sorted[k + 1]);
+        let scale = a.abs().max(b.abs()).max(f64::MIN_POSITIVE);
+        frac > 1e-9 && frac < 1.0 - 1e-9 && b - a > 1e-9 * scale
+    })
+}
+
 /// Power-scale the component with per-draw log density `log_density` (draws in chain-major
 /// order): log ratios (alpha - 1) log p_c(theta_s) (priorsense's `scaled_log_ratio`),
 /// Pareto-smoothed and normalized, at both alphas.
@@ -283,9 +329,11 @@ pub fn perturb(log_density: &[f64]) -> Perturbation {
             khat: [None, None],
         };
     }
+    let [r_lower, r_upper] = tail_r_eff(log_density);
     let at = |alpha: f64| {
         let ratios: Vec<f64> = log_density.iter().map(|v| v * (alpha - 1.0)).collect();
-        let smoothed = pareto_smooth_log_weights(&ratios);
+        let r_eff = if alpha < 1.0 { r_lower } else { r_upper };
+        let smoothed = pareto_smooth_with_r_eff(&ratios, r_eff);
         (normalized_weights(&smoothed.log_weights), smoothed.khat)
     };
     let (lower, k_lower) = at(LOWER_ALPHA);
@@ -426,6 +474,10 @@ pub struct Quantity {
     pub channel: Option<String>,
     /// One value per draw.
     pub draws: Vec<f64>,
+    /// Index (in the same list) of a quantity of which this one is a positive multiple per
+    /// draw (a channel's contribution is its ROAS times its spend): the CJS distance does not
+    /// change under positive scaling, so the sensitivities are copied from it.
+    pub multiple_of: Option<usize>,
 }
 
 /// Everything the analysis reads, every vector with one value per draw in chain-major order.
@@ -506,10 +558,21 @@ fn quantity_row(
 pub fn power_scaling(inputs: &SensitivityInputs) -> PriorSensitivity {
     let s = inputs.log_likelihood.len();
     let khat_threshold = (1.0 - 1.0 / (s as f64).log10()).min(0.7);
-    let prior = perturb(&joint_prior(&inputs.prior_groups, s));
-    let likelihood = perturb(&inputs.log_likelihood);
+    let joint = joint_prior(&inputs.prior_groups, s);
+    // The joint prior, the likelihood, then each group, in parallel.
+    let mut all = mmm_core::parallel::map_indexed(inputs.prior_groups.len() + 2, 1, |i| match i {
+        0 => perturb(&joint),
+        1 => perturb(&inputs.log_likelihood),
+        g => perturb(&inputs.prior_groups[g - 2].values),
+    });
+    let rest = all.split_off(2);
+    let (likelihood, prior) = (all.pop(), all.pop());
+    let (Some(prior), Some(likelihood)) = (prior, likelihood) else {
+        unreachable!("two perturbations were computed first");
+    };
     let groups: Vec<(String, Perturbation)> = (inputs.prior_groups.iter())
-        .map(|g| (g.group.clone(), perturb(&g.values)))
+        .map(|g| g.group.clone())
+        .zip(rest)
         .collect();
     let mut perturbations = vec![
         check(Component::Prior, None, &prior, khat_threshold),
@@ -518,10 +581,28 @@ pub fn power_scaling(inputs: &SensitivityInputs) -> PriorSensitivity {
     for (g, (_, p)) in inputs.prior_groups.iter().zip(&groups) {
         perturbations.push(check(Component::Prior, Some(g), p, khat_threshold));
     }
-    let quantities: Vec<QuantitySensitivity> =
+    let own = |q: &Quantity| q.multiple_of.is_none();
+    let computed: Vec<Option<QuantitySensitivity>> =
         mmm_core::parallel::map_indexed(inputs.quantities.len(), 1, |i| {
-            quantity_row(&inputs.quantities[i], [&prior, &likelihood], &groups)
+            let q = &inputs.quantities[i];
+            own(q).then(|| quantity_row(q, [&prior, &likelihood], &groups))
         });
+    let quantities = (inputs.quantities.iter().zip(&computed))
+        .filter_map(|(q, row)| match (row, q.multiple_of) {
+            (Some(row), _) => Some(row.clone()),
+            (None, Some(j)) => computed
+                .get(j)
+                .cloned()
+                .flatten()
+                .map(|base| QuantitySensitivity {
+                    quantity: q.name.clone(),
+                    kind: q.kind,
+                    channel: q.channel.clone(),
+                    ..base
+                }),
+            (None, None) => None,
+        })
+        .collect::<Vec<_>>();
     let flagged = (quantities.iter())
         .filter(|q| q.diagnosis != Diagnosis::None)
         .map(|q| q.quantity.clone())

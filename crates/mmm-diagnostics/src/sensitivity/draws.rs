@@ -146,23 +146,32 @@ fn reordered(values: &[f64], order: &[usize]) -> Vec<f64> {
 /// Each channel's contribution, ROAS and marginal ROAS per draw, in `order`; a quantity with a
 /// non-finite draw (a channel without training spend) is left out.
 fn channel_quantities(totals: &ChannelTotals, names: &[String], order: &[usize]) -> Vec<Quantity> {
-    let mut out = Vec::new();
+    let mut out: Vec<Quantity> = Vec::new();
     for (c, name) in names.iter().enumerate() {
         let spend = totals.spend[c];
         let contribution = &totals.contribution[c];
         let roas: Vec<f64> = contribution.iter().map(|x| x / spend).collect();
         let marginal: Vec<f64> = totals.marginal_spend[c].iter().map(|m| m / spend).collect();
+        let roas_at = out.len();
         for (kind, stem, values) in [
             (QuantityKind::Roas, "roas", &roas),
             (QuantityKind::Contribution, "contribution", contribution),
             (QuantityKind::MarginalRoas, "marginal_roas", &marginal),
         ] {
             if values.iter().all(|v| v.is_finite()) {
+                // Contribution = ROAS x spend, a positive multiple when spend > 0.
+                let multiple_of = (kind == QuantityKind::Contribution
+                    && spend > 0.0
+                    && out
+                        .get(roas_at)
+                        .is_some_and(|q| q.kind == QuantityKind::Roas))
+                .then_some(roas_at);
                 out.push(Quantity {
                     name: format!("{stem}[{name}]"),
                     kind,
                     channel: Some(name.clone()),
                     draws: reordered(values, order),
+                    multiple_of,
                 });
             }
         }
@@ -211,6 +220,7 @@ fn parameter_quantities(
             kind: QuantityKind::Parameter,
             channel: None,
             draws: order.iter().map(|&k| posterior.theta[k][j]).collect(),
+            multiple_of: None,
         })
         .collect()
 }

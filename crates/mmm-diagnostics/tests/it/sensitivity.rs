@@ -135,6 +135,7 @@ fn check_analysis(case: &Case, worst: &mut f64) {
                 kind: QuantityKind::Roas,
                 channel: None,
                 draws: v.clone(),
+                multiple_of: None,
             })
             .collect(),
     };
