@@ -77,6 +77,15 @@ fn reading(diagnosis: &str, prior: f64, likelihood: f64, driver: Option<&str>) -
     }
 }
 
+/// A sensitivity for the table; absent when the perturbation's weights could not be computed.
+fn cell(v: f64) -> String {
+    if v.is_finite() {
+        num(v)
+    } else {
+        "not computed".into()
+    }
+}
+
 /// One channel quantity's row, or `None` for a parameter.
 fn row(q: &Value, threshold: f64) -> Option<Row> {
     let quantity = quantity_label(value(q, "kind").as_str()?)?;
@@ -86,14 +95,9 @@ fn row(q: &Value, threshold: f64) -> Option<Row> {
     Some(Row {
         channel: value(q, "channel").as_str().unwrap_or("").to_owned(),
         quantity,
-        prior: num(prior),
-        likelihood: num(likelihood),
-        diagnosis: if diagnosis == "none" {
-            "—"
-        } else {
-            diagnosis
-        }
-        .to_owned(),
+        prior: cell(prior),
+        likelihood: cell(likelihood),
+        diagnosis: diagnosis.to_owned(),
         flagged: diagnosis != "none",
         reading: reading(diagnosis, prior, likelihood, driver.as_deref()),
     })
