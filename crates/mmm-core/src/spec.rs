@@ -1880,6 +1880,11 @@ pub struct DiagnoseSpec {
     /// (0.25 = 25%); any sign flip fails too.
     #[serde(default = "default_max_roi_change")]
     pub max_roi_change: f64,
+    /// Power-scaling prior and likelihood sensitivity of every parameter and of each channel's
+    /// ROAS, contribution and marginal ROAS (Kallioinen et al. 2023, as the R package
+    /// priorsense computes it; docs/diagnostics.md), from the existing draws without refits.
+    #[serde(default = "default_true")]
+    pub prior_sensitivity: bool,
 }
 
 fn default_pareto_k() -> f64 {
@@ -1927,6 +1932,7 @@ impl Default for DiagnoseSpec {
             refit_warm_start: true,
             bootstrap_stop_early: true,
             max_roi_change: default_max_roi_change(),
+            prior_sensitivity: true,
         }
     }
 }

@@ -8,7 +8,7 @@
 
 use std::path::Path;
 
-pub mod curves;
+pub use mmm_model::curves;
 pub mod decompose;
 pub mod ensemble;
 mod geo_optimize;

@@ -10,6 +10,7 @@ pub mod predictive;
 pub mod prior_posterior;
 pub mod prior_predictive;
 pub mod refits;
+pub mod sensitivity;
 pub mod stacking;
 pub mod stage;
 

@@ -96,7 +96,7 @@ pub fn gpd_fit(sorted: &[f64]) -> (f64, f64) {
 }
 
 /// Quantile function of the generalized Pareto distribution, sigma ((1 - p)^(-k) - 1) / k.
-fn gp_inv(p: f64, k: f64, sigma: f64) -> f64 {
+pub(crate) fn gp_inv(p: f64, k: f64, sigma: f64) -> f64 {
     if sigma <= 0.0 {
         return f64::NAN;
     }

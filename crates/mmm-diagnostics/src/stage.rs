@@ -22,6 +22,7 @@ use crate::prior_predictive::{PriorPredictiveCheck, prior_predictive};
 use crate::refits::{
     CrossValidation, Refit, RefitSubject, SignStability, WarmStart, rolling_origin, sign_stability,
 };
+use crate::sensitivity::{PriorSensitivity, power_scaling, sensitivity_inputs};
 use mmm_core::summary::{quantile_sorted, sorted};
 
 /// Name of the stage.
@@ -125,6 +126,10 @@ pub struct Diagnostics {
     pub sign_stability: Option<SignStability>,
     /// Rolling-origin cross-validation (absent when not run).
     pub cross_validation: Option<CrossValidation>,
+    /// Power-scaling prior and likelihood sensitivity (absent when
+    /// `diagnose.prior_sensitivity = false`, and in older runs).
+    #[serde(default)]
+    pub sensitivity: Option<PriorSensitivity>,
 }
 
 /// One geo's predictive fit.
@@ -399,6 +404,7 @@ pub fn run_with_refits(
         design: &design,
         panel: panel.as_ref(),
         model,
+        subject,
         posterior: &posterior,
     };
     let stats_path = fit_dir.join("sample_stats.parquet");
@@ -422,6 +428,7 @@ struct Context<'a> {
     design: &'a Design,
     panel: Option<&'a mmm_features::panel::GeoDesign>,
     model: &'a dyn Fitted,
+    subject: RefitSubject<'a>,
     posterior: &'a Posterior,
 }
 
@@ -473,7 +480,13 @@ fn diagnose(
             scale_deviation: training_scale_deviation(cx.design),
         },
     );
-    let loo = loo(cx);
+    let (loo, draw_log_lik) = loo(cx);
+    let sensitivity = cx
+        .spec
+        .spec
+        .diagnose
+        .prior_sensitivity
+        .then(|| prior_sensitivity(cx, draw_log_lik));
     let (prior_check, prior_predictive_table, prior_posterior, prior_dominated_channels) =
         prior_checks(cx, &observed)?;
     let passed = gates.iter().all(|g| g.passed);
@@ -496,6 +509,7 @@ fn diagnose(
         geos,
         sign_stability: None,
         cross_validation: None,
+        sensitivity,
     };
     let outputs = Outputs {
         ppc,
@@ -736,8 +750,9 @@ fn geo_fits(
 }
 
 /// PSIS-LOO and WAIC over the training window, densities of the original-unit target: one row
-/// per training observation (per period, or per geo and period).
-fn loo(cx: &Context<'_>) -> LooSummary {
+/// per training observation (per period, or per geo and period); with each draw's total log
+/// likelihood over those rows, in chain-major order.
+fn loo(cx: &Context<'_>) -> (LooSummary, Vec<f64>) {
     let (model, posterior) = (cx.model, cx.posterior);
     let n_chains = cx.spec.spec.sampler.chains;
     let r_eff = if n_chains <= 1 {
@@ -774,7 +789,29 @@ fn loo(cx: &Context<'_>) -> LooSummary {
             }
         }
     }
-    loo_waic(&log_lik, r_eff, cx.spec.spec.diagnose.pareto_k_threshold)
+    let mut totals = vec![0.0; order.len()];
+    for row in &log_lik {
+        for (t, v) in totals.iter_mut().zip(row) {
+            *t += v;
+        }
+    }
+    let summary = loo_waic(&log_lik, r_eff, cx.spec.spec.diagnose.pareto_k_threshold);
+    (summary, totals)
+}
+
+/// Power-scaling sensitivity of the parameters and the channel quantities, from the draws in
+/// chain-major order and their total log likelihood `log_lik` (see [`crate::sensitivity`]).
+fn prior_sensitivity(cx: &Context<'_>, log_lik: Vec<f64>) -> PriorSensitivity {
+    let started = std::time::Instant::now();
+    let order = chain_major_order(cx.posterior);
+    let inputs = sensitivity_inputs(cx.subject, cx.posterior, &order, log_lik);
+    let result = power_scaling(&inputs);
+    tracing::info!(
+        seconds = started.elapsed().as_secs_f64(),
+        flagged = result.flagged.len(),
+        "prior sensitivity (diagnose.prior_sensitivity = false skips it)"
+    );
+    result
 }
 
 /// The prior predictive check and its table, prior-vs-posterior contraction, and the channels

@@ -47,6 +47,7 @@ use mmm_core::spec::{GeoParameterization, GeoPooling, GeoSpec, LikelihoodSpec, P
 use mmm_core::summary;
 use mmm_features::panel::GeoDesign;
 
+use crate::lprior::{GroupBuilder, PriorGroup, PriorGroupKind};
 use crate::prior::{Bijection, log_prior};
 use crate::{INTERCEPT, MAX_CURVE_PARAMS, MmmModel, ModelError, NonFinite, ParamInfo, Scratch};
 
@@ -92,6 +93,8 @@ pub struct GeoModel {
 /// A lift test over several geos: their summed lift, measured (target units).
 #[derive(Debug, Clone)]
 struct SharedLift {
+    /// Index in the spec's `lift_tests`.
+    spec_index: usize,
     lift: f64,
     standard_error: f64,
     /// (geo, index into the scratch's part buffers) of each part.
@@ -275,6 +278,7 @@ fn shared_lifts(
                 )));
             }
             Ok(SharedLift {
+                spec_index: i,
                 lift: t.lift,
                 standard_error: t.standard_error,
                 parts: ours().map(|(p, &(_, g, _))| (g, p)).collect(),
@@ -733,6 +737,19 @@ impl GeoModel {
         self.members[g].constrain(&ug)
     }
 
+    /// Every geo's constrained national parameters for a draw of global constrained values:
+    /// [`Self::geo_theta`] for each geo, with the natural coordinates computed once.
+    pub fn geo_thetas(&self, theta: &[f64]) -> Vec<Vec<f64>> {
+        let u = self.natural(theta);
+        let mut ug = vec![0.0; self.member_dim()];
+        (self.members.iter().enumerate())
+            .map(|(g, member)| {
+                self.geo_unconstrained(&u, theta, g, &mut ug);
+                member.constrain(&ug)
+            })
+            .collect()
+    }
+
     /// A draw from the priors, as an unconstrained vector.
     pub fn sample_prior_unconstrained<R: crate::rand::Rng + ?Sized>(
         &self,
@@ -885,5 +902,87 @@ impl GeoModel {
             return Err(NonFinite("gradient"));
         }
         Ok(logp)
+    }
+}
+
+impl GeoModel {
+    /// Prior groups of the global parameters (see [`crate::lprior`]): the national ones
+    /// (pooled means and shared values) grouped as [`MmmModel::prior_groups`] groups them,
+    /// `geo_spread` for the pooling spreads and `geo_deviations` (latent) for every geo's
+    /// deviation or centered value.
+    pub fn prior_groups(&self) -> Vec<PriorGroup> {
+        let mut b = GroupBuilder::default();
+        let d = self.member_dim();
+        self.members[0].add_target_groups(&mut b, 0..d);
+        let spreads: Vec<usize> = (self.slots.iter())
+            .filter_map(|slot| match *slot {
+                Slot::Shared => None,
+                Slot::Pooled { sd, .. } | Slot::Centered { sd, .. } => Some(sd),
+            })
+            .collect();
+        for j in d..self.dim() {
+            if spreads.contains(&j) {
+                b.add("geo_spread".into(), PriorGroupKind::GeoSpread, None, j);
+            } else {
+                b.add("geo_deviations".into(), PriorGroupKind::Latent, None, j);
+            }
+        }
+        b.finish()
+    }
+
+    /// Log prior density of each global parameter at constrained `theta`, without Jacobian,
+    /// as [`Self::logp`] applies the priors: the spec prior of a shared value, pooled mean or
+    /// spread; Normal(0, 1) of a geo deviation; Normal(mean, spread) of a centered geo value on
+    /// its natural scale (ln(spread) + (u_g - mean)^2 / (2 spread^2) subtracted); the ROAS
+    /// prior at the typical geo's ROAS r = K beta m(curve) in place of its beta's.
+    fn parameter_log_priors(&self, theta: &[f64]) -> Vec<f64> {
+        let mut lp: Vec<f64> = (self.params.iter().zip(theta))
+            .map(|(p, &t)| log_prior(&p.prior, p.sign * t).0)
+            .collect();
+        for (j, slot) in self.slots.iter().enumerate() {
+            if let Slot::Centered { sd, first } = *slot {
+                let p = &self.params[j];
+                let (mean, tau) = (p.bijection.inverse(p.sign * theta[j]), theta[sd]);
+                for g in 0..self.members.len() {
+                    let r = (theta[first + g] - mean) / tau;
+                    lp[first + g] = -tau.ln() - 0.5 * r * r;
+                }
+            }
+        }
+        let mut s = self.reference.scratch();
+        for (k, &(c, _, _, b)) in self.mean_coordinate.iter().enumerate() {
+            if let Some((prior, ln_k)) = self.roas[k] {
+                let ln_m = self.reference.ln_mean_curve(theta, c, &mut s).0;
+                lp[b] = log_prior(&prior, (ln_k + theta[b].ln() + ln_m).exp()).0;
+            }
+        }
+        lp
+    }
+
+    /// The log prior density of each of `groups` (this model's [`Self::prior_groups`]) at
+    /// constrained global `theta`, written to `out`: the sum of its parameters' log priors.
+    pub fn log_prior_groups(&self, groups: &[PriorGroup], theta: &[f64], out: &mut [f64]) {
+        let lp = self.parameter_log_priors(theta);
+        for (o, g) in out.iter_mut().zip(groups) {
+            *o = g.parameters.iter().map(|&j| lp[j]).sum();
+        }
+    }
+
+    /// The lift tests' log likelihood at constrained global `theta`: each geo's own tests
+    /// ([`MmmModel::lift_test_log_likelihood`] at its parameters) plus, for each test over
+    /// several geos, -((sum_g L_g - lift) / se)^2 / 2 in target units.
+    pub fn lift_test_log_likelihood(&self, theta: &[f64]) -> f64 {
+        let mut ll: f64 = (self.members.iter().enumerate())
+            .filter(|(_, m)| !m.lift_tests.is_empty())
+            .map(|(g, m)| m.lift_test_log_likelihood(&self.geo_theta(theta, g)))
+            .sum();
+        if !self.shared_lifts.is_empty() {
+            let predicted = self.lift_test_predictions(theta);
+            for shared in &self.shared_lifts {
+                let z = (predicted[shared.spec_index] - shared.lift) / shared.standard_error;
+                ll -= 0.5 * z * z;
+            }
+        }
+        ll
     }
 }

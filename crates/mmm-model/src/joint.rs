@@ -3,6 +3,7 @@
 //! (the national model is one unit, a hierarchy one per geo), in original target units.
 
 use crate::geo::GeoModel;
+use crate::lprior::PriorGroup;
 use crate::{Likelihood, MmmModel};
 
 /// What the diagnostics need of a fitted model.
@@ -48,6 +49,13 @@ pub trait Fitted: Sync {
     /// Pointwise log likelihood of every unit's training observations (unit-major, units x
     /// train periods), as densities of the original-unit target.
     fn pointwise_log_likelihood_units(&self, theta: &[f64], out: &mut [f64]);
+    /// The prior groups of the parameters ([`crate::lprior`]).
+    fn prior_groups(&self) -> Vec<PriorGroup>;
+    /// The log prior density of each of `groups` (from [`Self::prior_groups`]) at constrained
+    /// `theta`, without Jacobians (priorsense's `lprior` per partition).
+    fn log_prior_groups(&self, groups: &[PriorGroup], theta: &[f64], out: &mut [f64]);
+    /// The lift tests' log likelihood at constrained `theta` (0 without lift tests).
+    fn lift_test_log_likelihood(&self, theta: &[f64]) -> f64;
 }
 
 /// Unit u's predictive draw from its linear predictor (in `mean`) on the unit's model scale,
@@ -117,6 +125,15 @@ impl Fitted for MmmModel {
     fn pointwise_log_likelihood_units(&self, theta: &[f64], out: &mut [f64]) {
         original_log_likelihood(self, theta, out);
     }
+    fn prior_groups(&self) -> Vec<PriorGroup> {
+        MmmModel::prior_groups(self)
+    }
+    fn log_prior_groups(&self, groups: &[PriorGroup], theta: &[f64], out: &mut [f64]) {
+        MmmModel::log_prior_groups(self, groups, theta, out);
+    }
+    fn lift_test_log_likelihood(&self, theta: &[f64]) -> f64 {
+        MmmModel::lift_test_log_likelihood(self, theta)
+    }
 }
 
 impl Fitted for GeoModel {
@@ -176,5 +193,14 @@ impl Fitted for GeoModel {
             let theta_g = self.geo_theta(theta, g);
             original_log_likelihood(self.member(g), &theta_g, &mut out[g * nt..(g + 1) * nt]);
         }
+    }
+    fn prior_groups(&self) -> Vec<PriorGroup> {
+        GeoModel::prior_groups(self)
+    }
+    fn log_prior_groups(&self, groups: &[PriorGroup], theta: &[f64], out: &mut [f64]) {
+        GeoModel::log_prior_groups(self, groups, theta, out);
+    }
+    fn lift_test_log_likelihood(&self, theta: &[f64]) -> f64 {
+        GeoModel::lift_test_log_likelihood(self, theta)
     }
 }

@@ -20,9 +20,11 @@
 //! [`prior::Bijection`] whose log-Jacobian is added to the density.
 
 mod build;
+pub mod curves;
 pub mod geo;
 pub mod joint;
 mod kernels;
+pub mod lprior;
 mod mediated;
 pub mod prior;
 pub mod simulate;

@@ -8,7 +8,7 @@ use crate::format::{Currency, plain, tidy_text};
 use crate::inputs::{Inputs, SpecFile};
 use crate::sections::{
     self, Ctx, channels, curves, decomposition, diagnostics, ensemble, fit, geo, plans, refresh,
-    summary,
+    sensitivity, summary,
 };
 use crate::stage::ReportError;
 
@@ -130,6 +130,7 @@ fn body(ctx: &Ctx) -> Result<Value, ReportError> {
         "geo_parameters": geo::parameter_groups(diag),
         "geo_priors": geo::prior_groups(diag),
         "prior_figs": diagnostics::prior_figures(ctx)?,
+        "sensitivity": sensitivity::section(ctx),
         "diagnostic_figs": diag_figs,
         "pareto_note": k_note,
         "sign_rows": diagnostics::sign_rows(ctx),

@@ -4,4 +4,6 @@ mod causal;
 mod checks;
 mod convergence;
 mod loo;
+mod sensitivity;
+mod sensitivity_simulation;
 mod stacking;

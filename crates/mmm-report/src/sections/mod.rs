@@ -10,6 +10,7 @@ pub(crate) mod fit;
 pub(crate) mod geo;
 pub(crate) mod plans;
 pub(crate) mod refresh;
+pub(crate) mod sensitivity;
 pub(crate) mod summary;
 
 use serde::Serialize;

@@ -2,9 +2,10 @@
 //! multiplied by m (the week-by-week pattern kept), counting the carry-out past the window.
 //! For a model that is not additive on the response scale the response is the counterfactual
 //! difference of expected responses, every other input as observed
-//! ([`MmmModel::response_totals_for_multipliers`]).
+//! ([`MmmModel::response_totals_for_multipliers`]). Here, below the decide and diagnose
+//! stages, so both compute them one way.
 
-use mmm_model::MmmModel;
+use crate::MmmModel;
 
 /// Spend multipliers of the curves: 0, 0.05, ..., 2.
 pub fn multipliers() -> Vec<f64> {
@@ -60,8 +61,13 @@ pub fn marginal_roas(
     spend: f64,
 ) -> Vec<f64> {
     let h = 0.01;
-    let up = response(model, thetas, c, m + h, target_scale);
-    let down = response(model, thetas, c, (m - h).max(0.0), target_scale);
+    // Both responses from one pass over the draws; each multiplier's arithmetic is the same
+    // as a response of its own.
+    let mut both = response_grid(model, thetas, c, &[(m - h).max(0.0), m + h], target_scale);
+    let (up, down) = (
+        both.pop().unwrap_or_default(),
+        both.pop().unwrap_or_default(),
+    );
     let width = (m + h - (m - h).max(0.0)) * spend;
     up.iter().zip(&down).map(|(u, d)| (u - d) / width).collect()
 }
