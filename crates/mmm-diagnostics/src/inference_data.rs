@@ -174,51 +174,32 @@ fn write_store(
     let target = loaded.spec.spec.data.target.clone();
     let dates = date_labels(&loaded.design.dates);
     let n_train = model.train_periods();
-    let unit_dims = |time: &str| -> Vec<String> {
-        let mut d = vec!["chain".to_string(), "draw".to_string()];
-        if geo {
-            d.push("geo".into());
-        }
-        d.push(time.into());
-        d
-    };
+    let geos = geo.then_some(units.as_slice());
+    let draws = [("chain", n_chain), ("draw", n_draw)];
     // Log likelihood over the training window.
     let rows = units.len() * n_train;
     let mut log_lik = vec![0.0; thetas.len() * rows];
     for (i, theta) in thetas.iter().enumerate() {
         model.pointwise_log_likelihood_units(theta, &mut log_lik[i * rows..(i + 1) * rows]);
     }
-    let time_coords = |n: usize| -> Vec<(String, Vec<String>)> {
-        let mut c = vec![("date".to_string(), dates[..n].to_vec())];
-        if geo {
-            c.push(("geo".into(), units.clone()));
-        }
-        c
-    };
-    let shape = |n: usize| -> Vec<usize> {
-        let mut s = vec![n_chain, n_draw];
-        if geo {
-            s.push(units.len());
-        }
-        s.push(n);
-        s
-    };
+    let (dims, shape, axes) = series_axes(&draws, geos, &dates[..n_train]);
     write_group(
         &mut z,
         "log_likelihood",
-        &[(&target, &unit_dims("date"), &shape(n_train), &log_lik)],
-        &time_coords(n_train),
+        &[(&target, &dims, &shape, &log_lik)],
+        &axes,
         (n_chain, n_draw),
     )?;
     // Posterior predictive over every period, seeded like the diagnose stage's.
     let periods = model.periods();
     let seed = loaded.spec.spec.sampler.seed;
     let predictive = predictive(model, &thetas, units.len() * periods, seed);
+    let (dims, shape, axes) = series_axes(&draws, geos, &dates);
     write_group(
         &mut z,
         "posterior_predictive",
-        &[(&target, &unit_dims("date"), &shape(periods), &predictive)],
-        &time_coords(periods),
+        &[(&target, &dims, &shape, &predictive)],
+        &axes,
         (n_chain, n_draw),
     )?;
     write_observed_and_spend(&mut z, loaded, &target, &dates, &units)?;
@@ -447,7 +428,7 @@ fn write_group(
     z: &mut ZarrWriter,
     group: &str,
     arrays: &[Array<'_>],
-    coords: &[(String, Vec<String>)],
+    coords: &[Coordinate],
     (n_chain, n_draw): (usize, usize),
 ) -> Result<(), CoreError> {
     z.group(group, group_attrs())?;
@@ -591,15 +572,7 @@ fn write_observed_and_spend(
             }
         }
     }
-    let mut coords = vec![("date".to_string(), dates.to_vec())];
-    let (mut obs_dims, mut obs_shape) = (Vec::new(), Vec::new());
-    if geo {
-        obs_dims.push("geo".to_string());
-        obs_shape.push(units.len());
-        coords.push(("geo".into(), units.to_vec()));
-    }
-    obs_dims.push("date".into());
-    obs_shape.push(n);
+    let (obs_dims, obs_shape, mut coords) = series_axes(&[], geo.then_some(units), dates);
     write_group(
         z,
         "observed_data",
@@ -652,17 +625,9 @@ fn write_prior(
         units.len() * periods,
         loaded.spec.spec.sampler.seed,
     );
-    let geo = loaded.panel.is_some();
-    let mut dims = vec!["chain".to_string(), "draw".to_string()];
-    let mut shape = vec![1, refs.len()];
-    let mut time = vec![("date".to_string(), date_labels(&loaded.design.dates))];
-    if geo {
-        dims.push("geo".into());
-        shape.push(units.len());
-        time.push(("geo".into(), units.clone()));
-    }
-    dims.push("date".into());
-    shape.push(periods);
+    let geos = loaded.panel.is_some().then_some(units.as_slice());
+    let dates = date_labels(&loaded.design.dates);
+    let (dims, shape, time) = series_axes(&[("chain", 1), ("draw", refs.len())], geos, &dates);
     write_group(
         z,
         "prior_predictive",
@@ -670,6 +635,29 @@ fn write_prior(
         &time,
         (1, refs.len()),
     )
+}
+
+/// A dimension's name and labels.
+type Coordinate = (String, Vec<String>);
+
+/// Dimensions, sizes and coordinates of a series over (geo,) date after the leading `lead`
+/// dimensions (chain and draw, or none).
+fn series_axes(
+    lead: &[(&str, usize)],
+    geos: Option<&[String]>,
+    dates: &[String],
+) -> (Vec<String>, Vec<usize>, Vec<Coordinate>) {
+    let mut dims: Vec<String> = lead.iter().map(|(d, _)| d.to_string()).collect();
+    let mut shape: Vec<usize> = lead.iter().map(|(_, n)| *n).collect();
+    let mut coords = vec![("date".to_string(), dates.to_vec())];
+    if let Some(geos) = geos {
+        dims.push("geo".into());
+        shape.push(geos.len());
+        coords.push(("geo".into(), geos.to_vec()));
+    }
+    dims.push("date".into());
+    shape.push(dates.len());
+    (dims, shape, coords)
 }
 
 /// Separates the export's prior draws from its predictive draws.
