@@ -387,7 +387,16 @@ fn write_parameters(
         )?;
     }
     let used: Vec<&String> = variables.iter().flat_map(|v| &v.dims).collect();
-    for (dim, labels) in coords.iter().filter(|(d, _)| used.contains(d)) {
+    write_coordinates(z, group, coords.iter().filter(|(d, _)| used.contains(d)))
+}
+
+/// Each dimension's labels as a coordinate array of `group`.
+fn write_coordinates<'a>(
+    z: &mut ZarrWriter,
+    group: &str,
+    coords: impl IntoIterator<Item = (&'a String, &'a Vec<String>)>,
+) -> Result<(), CoreError> {
+    for (dim, labels) in coords {
         z.array(
             &format!("{group}/{dim}"),
             &[dim],
@@ -447,15 +456,7 @@ fn write_group(
             ZarrValues::F64(values),
         )?;
     }
-    for (dim, labels) in coords {
-        z.array(
-            &format!("{group}/{dim}"),
-            &[dim],
-            &[labels.len()],
-            ZarrValues::Str(labels),
-        )?;
-    }
-    Ok(())
+    write_coordinates(z, group, coords.iter().map(|(d, l)| (d, l)))
 }
 
 fn group_attrs() -> serde_json::Value {
