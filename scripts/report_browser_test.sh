@@ -21,7 +21,9 @@ if ! command -v chromium >/dev/null; then
 fi
 mkdir -p "$shots"
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+# Chromium's helper processes can outlive it by a moment and still write to the profile;
+# a failed clean-up of a temporary directory must not fail the test.
+trap 'rm -rf "$work" 2>/dev/null || { sleep 2; rm -rf "$work" || true; }' EXIT
 flags=(--headless --no-sandbox --disable-gpu --disable-quic --no-first-run
   --disable-background-networking --disable-component-update --disable-sync
   --user-data-dir="$work/profile" --hide-scrollbars --enable-logging=stderr --v=0

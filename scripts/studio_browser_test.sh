@@ -28,7 +28,10 @@ work=$(mktemp -d)
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  rm -rf "$work"
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  # Chromium's helper processes can outlive the browser by a moment and still write to
+  # the profile; a failed clean-up of a temporary directory must not fail the test.
+  rm -rf "$work" 2>/dev/null || { sleep 2; rm -rf "$work" || true; }
 }
 trap cleanup EXIT
 
