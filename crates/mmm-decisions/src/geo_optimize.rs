@@ -16,9 +16,9 @@ use crate::optimize::{self, ChannelRange, GeoPlan, Problem};
 use crate::plan::PlanModel;
 use crate::review::{DecisionRecord, GeoPrediction};
 use crate::stages::{
-    AllocationRows, CURRENT_PLAN, OptimizeOptions, Optimized, PlanLifts, PlanWindow, ScenarioFile,
-    checked_budget, current_plan, flat_plan, lift_summary, plans_error, prob_greater, problem,
-    reference_spend, require_draws, spend_scales,
+    AllocationRows, CURRENT_PLAN, ChannelLifts, OptimizeOptions, Optimized, PlanLifts, PlanWindow,
+    ScenarioFile, checked_budget, current_plan, flat_plan, lift_summary, plans_error, prob_greater,
+    problem, reference_spend, require_draws, spend_scales,
 };
 
 /// Every geo a bound names must be a geo of the data.
@@ -446,23 +446,19 @@ impl GeoInputs {
 
     /// The response of every geo to a plan of `horizon` weeks from period `start`.
     pub(crate) fn plan(&self, start: usize, horizon: usize) -> GeoPlan<'_> {
+        // Each geo's carry-in is evaluated over every draw: geos are built in parallel.
+        let designs = &self.panel.designs;
         GeoPlan {
-            geos: self
-                .panel
-                .designs
-                .iter()
-                .enumerate()
-                .map(|(g, gd)| {
-                    PlanModel::new(
-                        self.hierarchy.member(g),
-                        &self.thetas[g],
-                        spend_scales(gd),
-                        gd.scales.target,
-                        start,
-                        horizon,
-                    )
-                })
-                .collect(),
+            geos: mmm_core::parallel::map_indexed(designs.len(), 1, |g| {
+                PlanModel::new(
+                    self.hierarchy.member(g),
+                    &self.thetas[g],
+                    spend_scales(&designs[g]),
+                    designs[g].scales.target,
+                    start,
+                    horizon,
+                )
+            }),
         }
     }
 }
@@ -536,32 +532,34 @@ impl PlanRows {
     ) -> PlanLift {
         let nc = names.len();
         let draws = plan.geos.first().map_or(0, |p| p.draws());
+        // Geos are independent: their lifts are computed in parallel, their rows pushed in order.
+        let lifts = mmm_core::parallel::map_indexed(geos.len(), 1, |g| {
+            ChannelLifts::of(&plan.geos[g], &weekly[g])
+        });
         let mut channel_lift = vec![vec![0.0; draws]; nc];
         let mut channel_spend = vec![0.0; nc];
         let mut total = vec![0.0; draws];
         let mut by_geo = Vec::with_capacity(geos.len());
-        for (g, geo) in geos.iter().enumerate() {
+        for (g, (geo, geo_lifts)) in geos.iter().zip(lifts).enumerate() {
             self.geos.at_geo = Some(geo.clone());
-            let geo_total = self.geos.push_plan(
+            self.geos.push_lifts(
                 label,
-                &plan.geos[g],
                 &weekly[g],
+                &geo_lifts,
                 names,
                 ranges.map(|r| &r[g * nc..(g + 1) * nc]),
-                interval,
-                risk,
-                margin,
+                (interval, risk, margin),
             );
-            for (t, v) in total.iter_mut().zip(&geo_total) {
+            for (t, v) in total.iter_mut().zip(&geo_lifts.total) {
                 *t += v;
             }
-            by_geo.push(geo_total);
-            add_channels(
-                &plan.geos[g],
-                &weekly[g],
-                &mut channel_lift,
-                &mut channel_spend,
-            );
+            for (c, lift) in geo_lifts.channels.iter().enumerate() {
+                for (a, v) in channel_lift[c].iter_mut().zip(lift) {
+                    *a += v;
+                }
+                channel_spend[c] += weekly[g][c].iter().sum::<f64>();
+            }
+            by_geo.push(geo_lifts.total);
         }
         let national = NationalSums {
             spend: channel_spend,
@@ -615,20 +613,4 @@ struct NationalSums {
     spend: Vec<f64>,
     lift: Vec<Vec<f64>>,
     total: Vec<f64>,
-}
-
-/// Add one geo's channels (`weekly[c][week]` under `pm`) to the national sums: each channel's
-/// lift per draw (its counterfactual share where channels interact) and its spend.
-fn add_channels(pm: &PlanModel, weekly: &[Vec<f64>], lift: &mut [Vec<f64>], spend: &mut [f64]) {
-    for c in 0..lift.len() {
-        let channel = if pm.is_additive() {
-            pm.channel_lift(c, &weekly[c])
-        } else {
-            pm.channel_lift_in(weekly, c)
-        };
-        for (a, v) in lift[c].iter_mut().zip(&channel) {
-            *a += v;
-        }
-        spend[c] += weekly[c].iter().sum::<f64>();
-    }
 }

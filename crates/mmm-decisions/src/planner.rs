@@ -353,7 +353,7 @@ impl Planner {
     /// summed over geos for a hierarchy, the channel scaled in every geo). A channel without
     /// spend in the plan gets the forward difference of adding 1% of its current spend (NaN
     /// when it has none either). For an additive model only the channel's own lift is
-    /// evaluated (the others cancel); channels run in parallel.
+    /// evaluated (the others cancel); (channel, geo) pairs run in parallel.
     pub fn marginal_roas(&self, prepared: &PreparedScenarios) -> Vec<f64> {
         let w = &prepared.window;
         let nc = self.channels().len();
@@ -361,7 +361,7 @@ impl Planner {
             (Kind::National(i), Plans::National { current, scenarios }) => {
                 let pm = i.plan_model(w.start, w.horizon);
                 let cells = [(&pm, scenarios[0].1.as_slice(), current.as_slice())];
-                mmm_core::parallel::map_indexed(nc, 1, |c| channel_marginal(&cells, c))
+                marginal_over_cells(&cells, nc)
             }
             (Kind::Geo(i), Plans::Geo { current, scenarios }) => {
                 let plan = i.plan(w.start, w.horizon);
@@ -370,7 +370,7 @@ impl Planner {
                     .zip(current)
                     .map(|((pm, p), k)| (pm, p.as_slice(), k.as_slice()))
                     .collect();
-                mmm_core::parallel::map_indexed(nc, 1, |c| channel_marginal(&cells, c))
+                marginal_over_cells(&cells, nc)
             }
             _ => unreachable!("a prepared request comes from the same planner"),
         }
@@ -502,47 +502,72 @@ impl Planner {
 /// One geo's (or the nation's) plan model, its plan and its current plan (`[c][week]`).
 type Cell<'a, 'b> = (&'b PlanModel<'a>, &'b [Vec<f64>], &'b [Vec<f64>]);
 
-/// Marginal ROAS of channel `c` over `cells` (see [`Planner::marginal_roas`]).
-fn channel_marginal(cells: &[Cell], c: usize) -> f64 {
+/// How channel c's spend moves in the central difference of [`Planner::marginal_roas`].
+#[derive(Clone, Copy)]
+enum Move {
+    /// Every week's planned spend times 1.01 and 0.99.
+    Scale,
+    /// 1% of the channel's current spend added, spread evenly over the horizon (the plan has
+    /// none of its own).
+    Add,
+}
+
+/// Channel c's move over `cells` and the spend step between its two sides (`None` when the
+/// channel has spend neither in the plan nor now).
+fn channel_move(cells: &[Cell], c: usize) -> Option<(Move, f64)> {
     let total = |rows: &[Vec<f64>]| rows[c].iter().sum::<f64>();
     let spend: f64 = cells.iter().map(|(_, p, _)| total(p)).sum();
     let now: f64 = cells.iter().map(|(_, _, k)| total(k)).sum();
-    // Channel c's weekly spend moved up and down, and the spend step between them.
-    let (up, down, step): (Vec<Vec<f64>>, Vec<Vec<f64>>, f64) = if spend > 0.0 {
-        let scaled = |f: f64| {
-            cells
-                .iter()
-                .map(|(_, p, _)| p[c].iter().map(|v| v * f).collect())
-                .collect()
-        };
-        (scaled(1.01), scaled(0.99), 0.02 * spend)
+    if spend > 0.0 {
+        Some((Move::Scale, 0.02 * spend))
     } else if now > 0.0 {
-        let up = cells
-            .iter()
-            .map(|(_, p, k)| {
-                let add = 0.01 * total(k) / p[c].len() as f64;
-                p[c].iter().map(|v| v + add).collect()
-            })
-            .collect();
-        let down = cells.iter().map(|(_, p, _)| p[c].clone()).collect();
-        (up, down, 0.01 * now)
+        Some((Move::Add, 0.01 * now))
     } else {
-        return f64::NAN;
-    };
-    let mut gain = 0.0;
-    for (g, (pm, plan, _)) in cells.iter().enumerate() {
-        let (a, b) = if pm.is_additive() {
-            (pm.channel_lift(c, &up[g]), pm.channel_lift(c, &down[g]))
-        } else {
-            let with = |weekly: &[f64]| {
-                let mut p = plan.to_vec();
-                p[c] = weekly.to_vec();
-                pm.lift(&p)
-            };
-            (with(&up[g]), with(&down[g]))
-        };
-        let n = a.len().max(1) as f64;
-        gain += a.iter().zip(&b).map(|(x, y)| x - y).sum::<f64>() / n;
+        None
     }
-    gain / step
+}
+
+/// Posterior mean of one cell's lift with channel c moved up minus moved down.
+fn cell_gain((pm, plan, now): &Cell, c: usize, how: Move) -> f64 {
+    let (up, down): (Vec<f64>, Vec<f64>) = match how {
+        Move::Scale => (
+            plan[c].iter().map(|v| v * 1.01).collect(),
+            plan[c].iter().map(|v| v * 0.99).collect(),
+        ),
+        Move::Add => {
+            let add = 0.01 * now[c].iter().sum::<f64>() / plan[c].len().max(1) as f64;
+            (plan[c].iter().map(|v| v + add).collect(), plan[c].clone())
+        }
+    };
+    let (a, b) = if pm.is_additive() {
+        (pm.channel_lift(c, &up), pm.channel_lift(c, &down))
+    } else {
+        let with = |weekly: Vec<f64>| {
+            let mut p = plan.to_vec();
+            p[c] = weekly;
+            pm.lift(&p)
+        };
+        (with(up), with(down))
+    };
+    let n = a.len().max(1) as f64;
+    a.iter().zip(&b).map(|(x, y)| x - y).sum::<f64>() / n
+}
+
+/// Marginal ROAS of every one of `channels` over `cells` (see [`Planner::marginal_roas`]):
+/// each (channel, cell) difference runs in parallel, then each channel's gains are summed over
+/// its cells and divided by its spend step.
+fn marginal_over_cells(cells: &[Cell], channels: usize) -> Vec<f64> {
+    let moves: Vec<Option<(Move, f64)>> = (0..channels).map(|c| channel_move(cells, c)).collect();
+    let ng = cells.len().max(1);
+    let gains = mmm_core::parallel::map_indexed(channels * cells.len(), 1, |i| {
+        let (c, g) = (i / ng, i % ng);
+        moves[c].map_or(0.0, |(how, _)| cell_gain(&cells[g], c, how))
+    });
+    (moves.iter().enumerate())
+        .map(|(c, m)| {
+            m.map_or(f64::NAN, |(_, step)| {
+                gains[c * ng..(c + 1) * ng].iter().sum::<f64>() / step
+            })
+        })
+        .collect()
 }

@@ -286,7 +286,41 @@ pub(crate) struct AllocationRows {
     profit: Vec<f64>,
 }
 
+/// A plan's lift per draw: each channel's, and the plan's total.
+pub(crate) struct ChannelLifts {
+    pub(crate) channels: Vec<Vec<f64>>,
+    pub(crate) total: Vec<f64>,
+}
+
+impl ChannelLifts {
+    /// The lifts of `plan` (`plan[c][week]`, currency) under `pm`. For an additive model the
+    /// total is the sum of the channels' lifts; otherwise channels interact through the link:
+    /// the total is the plan's joint lift and each channel's lift its counterfactual share (the
+    /// channels need not add up).
+    pub(crate) fn of(pm: &dyn PlanResponse, plan: &[Vec<f64>]) -> Self {
+        if !pm.is_additive() {
+            return Self {
+                channels: (0..plan.len())
+                    .map(|c| pm.channel_lift_in(plan, c))
+                    .collect(),
+                total: pm.lift(plan),
+            };
+        }
+        let channels: Vec<Vec<f64>> = (plan.iter().enumerate())
+            .map(|(c, weekly)| pm.channel_lift(c, weekly))
+            .collect();
+        let mut total = vec![0.0; pm.draws()];
+        for lift in &channels {
+            for (t, v) in total.iter_mut().zip(lift) {
+                *t += v;
+            }
+        }
+        Self { channels, total }
+    }
+}
+
 impl AllocationRows {
+    /// Rows of plan `name` (each channel's and the total) under `pm`; returns the total lift.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn push_plan(
         &mut self,
@@ -299,25 +333,23 @@ impl AllocationRows {
         risk: f64,
         margin: f64,
     ) -> Vec<f64> {
-        let additive = pm.is_additive();
-        let mut total = if additive {
-            vec![0.0; pm.draws()]
-        } else {
-            // Channels interact through the link: the total is the plan's joint lift and each
-            // channel's row its counterfactual share (the rows need not add up).
-            pm.lift(plan)
-        };
+        let lifts = ChannelLifts::of(pm, plan);
+        self.push_lifts(name, plan, &lifts, names, ranges, (interval, risk, margin));
+        lifts.total
+    }
+
+    /// Rows of plan `name` whose lifts are already computed.
+    pub(crate) fn push_lifts(
+        &mut self,
+        name: &str,
+        plan: &[Vec<f64>],
+        lifts: &ChannelLifts,
+        names: &[String],
+        ranges: Option<&[ChannelRange]>,
+        (interval, risk, margin): (f64, f64, f64),
+    ) {
         let mut total_spend = 0.0;
-        for (c, weekly) in plan.iter().enumerate() {
-            let lift = if additive {
-                let lift = pm.channel_lift(c, weekly);
-                for (t, v) in total.iter_mut().zip(&lift) {
-                    *t += v;
-                }
-                lift
-            } else {
-                pm.channel_lift_in(plan, c)
-            };
+        for (c, (weekly, lift)) in plan.iter().zip(&lifts.channels).enumerate() {
             let spend: f64 = weekly.iter().sum();
             total_spend += spend;
             self.row(
@@ -325,7 +357,7 @@ impl AllocationRows {
                 &names[c],
                 spend,
                 ranges.map_or((f64::NAN, f64::NAN), |r| (r[c].lower, r[c].upper)),
-                &lift,
+                lift,
                 interval,
                 risk,
                 margin,
@@ -336,12 +368,11 @@ impl AllocationRows {
             "total",
             total_spend,
             (f64::NAN, f64::NAN),
-            &total,
+            &lifts.total,
             interval,
             risk,
             margin,
         );
-        total
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -110,6 +110,19 @@ pub fn convolve(padded: &[f64], w: &[f64], a: &mut [f64]) {
     }
 }
 
+/// Causal convolution a_t = sum_(l <= t) w_l x_(t-l) of `x` with zero spend before x_0: the
+/// first w.len() weeks summed directly, the rest by [`convolve`] reading `x` as its own padding.
+pub fn convolve_from_zero(x: &[f64], w: &[f64], a: &mut [f64]) {
+    let n = a.len().min(x.len());
+    let head = w.len().min(n);
+    for t in 0..head {
+        a[t] = (0..=t).map(|l| w[l] * x[t - l]).sum();
+    }
+    if n > w.len() {
+        convolve(&x[..n], w, &mut a[w.len()..n]);
+    }
+}
+
 /// In place over weeks: the logistic saturation v = (1 - e^(-lam a)) / (1 + e^(-lam a)) of the
 /// adstock a in `sat`, dv/dlam = a (1 - v^2) / 2 into `dlam`, and dv/dalpha = lam (1 - v^2) / 2
 /// times the adstock's alpha-derivative held in `dalpha`. Returns the sums of v, dv/dlam and
@@ -309,6 +322,26 @@ pub fn exp_nonpositive(x: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn convolution_from_zero_equals_the_zero_padded_convolution() {
+        let w = [0.5, 0.25, 0.125, 0.0625, 0.03125, 0.015625];
+        for n in [0, 1, 3, 6, 7, 22, 40] {
+            let x: Vec<f64> = (0..n).map(|t| ((t * 7919) % 13) as f64 + 0.5).collect();
+            let mut padded = vec![0.0; w.len()];
+            padded.extend_from_slice(&x);
+            let (mut expected, mut got) = (vec![0.0; n], vec![f64::NAN; n]);
+            convolve(&padded, &w, &mut expected);
+            convolve_from_zero(&x, &w, &mut got);
+            for (t, (e, g)) in expected.iter().zip(&got).enumerate() {
+                // The direct sums of the first weeks add in another order than the blocks.
+                assert!(
+                    (e - g).abs() <= 1e-14 * e.abs().max(1.0),
+                    "n={n} t={t}: {g} vs {e}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn exp_matches_the_library_to_a_few_ulps() {

@@ -1312,13 +1312,20 @@ impl MmmModel {
         }
         let base = ch.at;
         let (alpha, lam, beta) = (theta[base], theta[base + 1], theta[base + 2]);
-        let mut w = vec![0.0; ch.l_max];
-        let mut dw = vec![0.0; ch.l_max];
-        geometric_weights(alpha, ch.normalize, &mut w, &mut dw);
         let n = spend.len().min(out.len());
-        let mut padded = vec![0.0; ch.l_max + n];
-        padded[ch.l_max..].copy_from_slice(&spend[..n]);
-        kernels::convolve(&padded, &w, &mut out[..n]);
+        // Plans and curves call this once per draw on short series: the weights live on the
+        // stack for the usual lag windows, so a call allocates nothing.
+        const ON_STACK: usize = 64;
+        if ch.l_max <= ON_STACK {
+            let (mut w, mut dw) = ([0.0; ON_STACK], [0.0; ON_STACK]);
+            let (w, dw) = (&mut w[..ch.l_max], &mut dw[..ch.l_max]);
+            geometric_weights(alpha, ch.normalize, w, dw);
+            kernels::convolve_from_zero(&spend[..n], w, &mut out[..n]);
+        } else {
+            let (mut w, mut dw) = (vec![0.0; ch.l_max], vec![0.0; ch.l_max]);
+            geometric_weights(alpha, ch.normalize, &mut w, &mut dw);
+            kernels::convolve_from_zero(&spend[..n], &w, &mut out[..n]);
+        }
         kernels::scaled_logistic_in_place(lam, beta, &mut out[..n]);
     }
 

@@ -194,6 +194,85 @@ fn scenario_endpoint_equals_mmm_scenario_on_the_same_plan() {
     assert_eq!(late.status, 422, "{}", late.text());
 }
 
+/// A geo hierarchy's plan given per geo (each geo's current spend scaled per channel) and the
+/// same plan given nationally (split over geos by current shares): both equal `mmm scenario` on
+/// the plans file the studio writes, and the per-geo split is what was asked.
+#[test]
+fn geo_scenario_endpoint_equals_mmm_scenario_per_geo_and_split() {
+    let run = world().geo_run();
+    let r = post("/api/runs/geo/current", &json!({ "horizon": 6 }));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let setup = r.json();
+    let channels: Vec<String> =
+        serde_json::from_value(setup["channels"].clone()).expect("channels");
+    let geos: Vec<String> = serde_json::from_value(setup["geos"].clone()).expect("geos");
+    assert_eq!((channels.len(), geos.len()), (3, 8));
+    let by_geo = &setup["current"]["spend_by_geo"];
+    let factors = [1.3, 0.7, 1.0];
+    let spend_by_geo: serde_json::Map<String, serde_json::Value> = (geos.iter().enumerate())
+        .map(|(g, geo)| {
+            let row: serde_json::Map<String, serde_json::Value> = (channels.iter().enumerate())
+                .map(|(c, ch)| {
+                    let now = by_geo[g][c].as_f64().expect("geo spend");
+                    // Geo 0 moves its whole budget; the others scale per channel.
+                    let f = if g == 0 { 2.0 } else { factors[c] };
+                    (ch.clone(), json!(now * f))
+                })
+                .collect();
+            (geo.clone(), json!(row))
+        })
+        .collect();
+    let national: serde_json::Map<String, serde_json::Value> = (channels.iter().enumerate())
+        .map(|(c, ch)| {
+            let now = setup["current"]["spend"][c].as_f64().expect("spend");
+            (ch.clone(), json!(now * factors[c]))
+        })
+        .collect();
+    let plans = [
+        json!({ "horizon": 6, "spend_by_geo": spend_by_geo }),
+        json!({ "horizon": 6, "spend": national }),
+    ];
+    for plan in plans {
+        let r = post("/api/runs/geo/scenario", &plan);
+        assert_eq!(r.status, 200, "{}", r.text());
+        let studio = r.json();
+        assert_eq!(studio["draws"], 400);
+        let dir = tempfile::tempdir().expect("tmp");
+        let file = dir.path().join("plan.csv");
+        std::fs::write(&file, studio["plan_csv"].as_str().expect("plan csv")).expect("write");
+        let out = dir.path().join("scenario");
+        let extra = ["--plans", file.to_str().expect("utf8")];
+        decision("scenario", &run, &extra, &out);
+        let cli = read_json(&out.join("comparison.json"));
+        assert_eq!(
+            studio["comparison"], cli,
+            "studio and `mmm scenario` differ"
+        );
+        let scenario = &cli["scenarios"][0];
+        for (c, ch) in channels.iter().enumerate() {
+            let m = studio["marginal_roas"][ch].as_f64();
+            assert!(m.is_some_and(f64::is_finite), "{ch}: marginal ROAS {m:?}");
+            let cell = |g: &String| scenario["spend_by_geo"][g][c].as_f64().expect("cell");
+            let close = |a: f64, b: f64| (a - b).abs() <= 1e-6 * b.abs().max(1.0);
+            if let Some(sbg) = plan.get("spend_by_geo") {
+                for g in &geos {
+                    let asked = sbg[g][ch].as_f64().expect("asked");
+                    assert!(close(cell(g), asked), "{g} {ch}: {} vs {asked}", cell(g));
+                }
+            }
+            let asked: f64 = match plan.get("spend_by_geo") {
+                Some(sbg) => geos
+                    .iter()
+                    .map(|g| sbg[g][ch].as_f64().expect("asked"))
+                    .sum(),
+                None => plan["spend"][ch].as_f64().expect("asked"),
+            };
+            let got: f64 = geos.iter().map(cell).sum();
+            assert!(close(got, asked), "{ch}: {got} vs {asked}");
+        }
+    }
+}
+
 #[test]
 fn optimize_endpoint_equals_mmm_optimize() {
     let w = world();

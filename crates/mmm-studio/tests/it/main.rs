@@ -28,7 +28,7 @@ pub fn mmm() -> PathBuf {
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fixtures/pymc_example")
+        .join("../../fixtures")
         .join(name)
 }
 
@@ -43,18 +43,28 @@ pub fn mmm_ok(args: &[&std::ffi::OsStr]) {
     );
 }
 
-/// A small fit of the fixture (seed `seed`) into `run`.
-fn small_run(dir: &Path, run: &Path, seed: u64) {
-    let text = std::fs::read_to_string(fixture("spec.toml")).expect("spec");
+/// A small fit (seed `seed`) of the fixture `name` (`pymc_example` or `geo`) into `run`.
+fn small_run(dir: &Path, name: &str, run: &Path, seed: u64) {
+    let text = std::fs::read_to_string(fixture(name).join("spec.toml")).expect("spec");
     let text = text
         .replace("tune = 1000", "tune = 150")
         .replace("draws = 1000", "draws = 100")
         .replace("seed = 42", &format!("seed = {seed}"))
-        + "\n[diagnose]\nbootstrap_replicates = 0\ncv_folds = 0\n";
-    let spec = dir.join(format!("spec-{seed}.toml"));
+        .replace("seed = 11", &format!("seed = {seed}"));
+    // No refit checks: the geo fixture has its own [diagnose] table, the other none.
+    let text = match text.contains("[diagnose]") {
+        true => text
+            .replace("bootstrap_replicates = 20", "bootstrap_replicates = 0")
+            .replace("cv_folds = 3", "cv_folds = 0"),
+        false => text + "\n[diagnose]\nbootstrap_replicates = 0\ncv_folds = 0\n",
+    };
+    let spec = dir.join(format!("spec-{name}-{seed}.toml"));
     std::fs::write(&spec, text).expect("write spec");
     let os = std::ffi::OsStr::new;
-    let data = fixture("data.csv");
+    let data = match name {
+        "geo" => fixture(name).join("panel.csv"),
+        _ => fixture(name).join("data.csv"),
+    };
     mmm_ok(&[
         os("run"),
         os("--quiet"),
@@ -100,6 +110,16 @@ impl World {
     pub fn run(&self, name: &str) -> PathBuf {
         self.runs().join(name)
     }
+    /// The 8-geo hierarchy's run `geo` (fitted on first use: only its tests pay for it).
+    pub fn geo_run(&self) -> PathBuf {
+        static GEO: OnceLock<PathBuf> = OnceLock::new();
+        GEO.get_or_init(|| {
+            let run = self.run("geo");
+            small_run(self.dir.path(), "geo", &run, 13);
+            run
+        })
+        .clone()
+    }
 }
 
 pub fn world() -> &'static World {
@@ -107,8 +127,8 @@ pub fn world() -> &'static World {
     WORLD.get_or_init(|| {
         let dir = tempfile::tempdir().expect("tmp");
         let runs = dir.path().join("runs");
-        small_run(dir.path(), &runs.join("fixture"), 11);
-        small_run(dir.path(), &runs.join("fixture-b"), 12);
+        small_run(dir.path(), "pymc_example", &runs.join("fixture"), 11);
+        small_run(dir.path(), "pymc_example", &runs.join("fixture-b"), 12);
         copy_dir(&runs.join("fixture"), &runs.join("broken"));
         let roi = runs.join("broken/decide/roi.parquet");
         let mut bytes = std::fs::read(&roi).expect("roi");
