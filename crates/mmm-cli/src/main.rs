@@ -91,6 +91,12 @@ enum Command {
     /// observed_data, constant_data, prior and prior_predictive (open it with
     /// `az.InferenceData.from_datatree(xarray.open_datatree(PATH, engine="zarr"))`).
     Export(ExportArgs),
+    /// Which lift test to run next: for each channel and candidate test (its length, spend
+    /// change and standard error), the expected shrinkage of the channel's ROAS interval once
+    /// the result is added to the model, from the run's posterior draws (preposterior analysis
+    /// with the model's own lift term; no refits). Best first. A geo hierarchy gets a test per
+    /// geo and channel, ranked by the shrinkage of the channel's national ROAS interval.
+    DesignExperiment(DesignExperimentArgs),
     /// What changed between two runs: spec keys, data (rows added or removed, changed history,
     /// drift of the modeling table) and results per channel (ROAS, shares, sign flips).
     Diff(DiffArgs),
@@ -406,6 +412,43 @@ struct ExportArgs {
     out: Option<PathBuf>,
 }
 
+/// Arguments of `mmm design-experiment`.
+#[derive(Args)]
+struct DesignExperimentArgs {
+    /// Run directory (its spec.toml, features and fit stages are read and verified, never
+    /// written).
+    run: PathBuf,
+    /// Test lengths in weeks, comma-separated; each test covers the last weeks of the training
+    /// window (the spend pattern the next weeks are expected to have).
+    #[arg(long, value_delimiter = ',', default_value = "4,8")]
+    weeks: Vec<usize>,
+    /// Spend changes over the test window as fractions of the observed spend, comma-separated:
+    /// -1 switches the channel off (a go-dark test), -0.5 halves it, 0.5 raises it by half.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "-1",
+        allow_hyphen_values = true
+    )]
+    spend_change: Vec<f64>,
+    /// The test's standard error in target units (from its power analysis). Default: sigma x
+    /// sqrt(2 x weeks), sigma the posterior mean of the model's weekly noise.
+    #[arg(long, allow_hyphen_values = true)]
+    standard_error: Option<f64>,
+    /// Simulated test outcomes per candidate (more: smaller Monte Carlo error).
+    #[arg(long, default_value_t = 400)]
+    outcomes: usize,
+    /// Seed of the simulated outcomes.
+    #[arg(long, default_value_t = 20_230_601)]
+    seed: u64,
+    /// Also write the result as JSON to this file.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Print JSON instead of the table.
+    #[arg(long)]
+    json: bool,
+}
+
 /// Formats of `mmm export`.
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum ExportFormat {
@@ -678,6 +721,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
         Command::Compare(args) => cmd_compare(args, quiet),
         Command::Inspect(args) => cmd_inspect(args),
         Command::Export(args) => cmd_export(args, quiet),
+        Command::DesignExperiment(args) => cmd_design_experiment(args, quiet),
         Command::Diff(args) => cmd_diff(args),
         Command::Sbc(args) => cmd_sbc(args, quiet),
         Command::Simulate(args) => cmd_simulate(args),
@@ -1040,6 +1084,34 @@ fn cmd_export(args: ExportArgs, quiet: bool) -> Result<u8> {
             summary.groups.join(", "),
             summary.path.display()
         );
+    }
+    Ok(0)
+}
+
+/// `mmm design-experiment`.
+fn cmd_design_experiment(args: DesignExperimentArgs, quiet: bool) -> Result<u8> {
+    let spec = LoadedSpec::load(&args.run.join("spec.toml"))?;
+    let opts = mmm_decisions::experiment::ExperimentOptions {
+        weeks: args.weeks,
+        spend_changes: args.spend_change,
+        standard_error: args.standard_error,
+        outcomes: args.outcomes,
+        seed: args.seed,
+    };
+    let found = mmm_decisions::experiment::design_run(
+        &spec,
+        &args.run.join("features"),
+        &args.run.join("fit"),
+        &opts,
+    )?;
+    let json = serde_json::to_string_pretty(&found)?;
+    if let Some(out) = &args.out {
+        mmm_core::write_atomic(out, json.as_bytes())?;
+    }
+    if args.json {
+        println!("{json}");
+    } else if !quiet {
+        print!("{}", plan_summary::experiments_table(&found));
     }
     Ok(0)
 }

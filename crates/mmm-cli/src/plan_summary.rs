@@ -110,6 +110,70 @@ pub fn scenario(comparison: &Value) -> String {
     lines.join("\n")
 }
 
+/// `mmm design-experiment`'s table: every candidate test, best first, with today's ROAS
+/// interval and the width expected after the test.
+pub fn experiments_table(found: &mmm_decisions::experiment::ExperimentDesign) -> String {
+    let level = pct(found.interval);
+    let mut out = format!(
+        "Lift tests ranked by the expected shrinkage of the channel's {level} ROAS interval \
+         (national ROAS for a test in one geo; {} simulated outcomes each over {} posterior \
+         draws; no refits):\n",
+        found.outcomes, found.draws
+    );
+    out += &format!(
+        "{:<14} {:>5} {:>8} {:>10} {:>26} {:>22} {:>10}\n",
+        "channel",
+        "weeks",
+        "change",
+        "std error",
+        "ROAS today",
+        "width today -> after",
+        "shrinkage"
+    );
+    for c in &found.candidates {
+        let today = format!(
+            "{} [{}, {}]",
+            num(c.roas.mean),
+            num(c.roas.lower),
+            num(c.roas.upper)
+        );
+        let widths = format!("{} -> {}", num(c.roas.width()), num(c.expected_width));
+        let channel = match &c.geo {
+            Some(geo) => format!("{} in {geo}", c.channel),
+            None => c.channel.clone(),
+        };
+        out += &format!(
+            "{:<14} {:>5} {:>8} {:>10} {:>26} {:>22} {:>10}\n",
+            channel,
+            c.weeks,
+            pct(c.spend_change),
+            num(c.standard_error),
+            today,
+            widths,
+            pct(c.expected_shrinkage)
+        );
+        if let (Some(roas), Some(shrinkage)) = (c.geo_roas, c.geo_expected_shrinkage) {
+            out += &format!(
+                "  the geo's own ROAS {} [{}, {}]: expected shrinkage {}\n",
+                num(roas.mean),
+                num(roas.lower),
+                num(roas.upper),
+                pct(shrinkage)
+            );
+        }
+        if c.share_k_over_07 > 0.0 {
+            out += &format!(
+                "  note: in {} of the outcomes the draws cannot show all the test would teach (Pareto k > 0.7): the shrinkage is a lower bound\n",
+                pct(c.share_k_over_07)
+            );
+        }
+    }
+    for (channel, why) in &found.skipped {
+        out += &format!("{channel}: not designed ({why})\n");
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

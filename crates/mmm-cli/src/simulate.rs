@@ -60,7 +60,22 @@ struct Truth<'a> {
     parameters: BTreeMap<String, f64>,
     drawn_from_prior: Vec<String>,
     channels: BTreeMap<String, ChannelTruth>,
+    /// The true lift of each of the spec's lift tests (the model's lift term at the truth, in
+    /// target units, without measurement noise): what a simulated experiment would measure on
+    /// average.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    lift_tests: Vec<LiftTestTruth>,
     method: &'static str,
+}
+
+/// A lift test of the spec and its true lift.
+#[derive(Debug, Serialize)]
+struct LiftTestTruth {
+    channel: String,
+    start: String,
+    end: String,
+    spend_change: f64,
+    lift: f64,
 }
 
 /// Run `mmm simulate`: the spec's validate and features stages on `data` (under OUT/inputs),
@@ -153,6 +168,16 @@ pub fn run(
             .collect(),
         drawn_from_prior: point.from_prior,
         channels,
+        lift_tests: (spec.spec.lift_tests.iter())
+            .zip(model.lift_test_predictions(&point.theta))
+            .map(|(t, lift)| LiftTestTruth {
+                channel: t.channel.clone(),
+                start: t.start.clone(),
+                end: t.end.clone(),
+                spend_change: t.spend_change,
+                lift: lift * scale,
+            })
+            .collect(),
         method: "parameters: the truth file's values, the rest drawn from their priors \
                  (ChaCha8 seeded by `seed`); target: one draw from the likelihood at those \
                  parameters on the data's spend, controls and dates, in original units \

@@ -575,12 +575,13 @@ pub fn is_event_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
-/// A lift test: the channel's spend was switched off (or its increment measured) over the
-/// periods from `start` to `end`, and the experiment measured the incremental target over those
-/// periods. The model's counterpart is the expected target with the channel's spend as
-/// observed minus the expected target with the channel's spend set to zero in those periods
-/// only (spend before the window still carries in), summed over the window, in target units.
-/// It enters the likelihood as lift ~ Normal(model lift, standard_error).
+/// A lift test: over the periods from `start` to `end` the channel's spend was changed by
+/// `spend_change` (a fraction of the observed spend; -1, the default, switches it off), and the
+/// experiment measured the incremental target over those periods of the arm with more spend
+/// over the arm with less. The model's counterpart is the expected target with the larger spend
+/// minus the expected target with the smaller, the window's spend changed in those periods only
+/// (spend before the window still carries in), summed over the window, in target units. It
+/// enters the likelihood as lift ~ Normal(model lift, standard_error).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LiftTestSpec {
@@ -594,6 +595,14 @@ pub struct LiftTestSpec {
     pub lift: f64,
     /// Standard error of the measured lift (target units, > 0).
     pub standard_error: f64,
+    /// The test's change of the channel's spend over the window, as a fraction of the observed
+    /// spend: -1 (the default) switched it off, -0.5 halved it, 0.5 raised it by half. Not 0,
+    /// at least -1.
+    #[serde(
+        default = "default_spend_change",
+        skip_serializing_if = "is_default_spend_change"
+    )]
+    pub spend_change: f64,
     /// Geo hierarchy only: the geo where the experiment ran (its lift is that geo's target).
     /// Every lift test of a hierarchy names its geo here or its geos in `geos`; a national
     /// model takes neither.
@@ -604,6 +613,15 @@ pub struct LiftTestSpec {
     /// counterfactual lift over the window, from its own parameters.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub geos: Vec<String>,
+}
+
+/// A lift test switches the channel off unless it says otherwise.
+fn default_spend_change() -> f64 {
+    -1.0
+}
+
+fn is_default_spend_change(v: &f64) -> bool {
+    *v == -1.0
 }
 
 impl Default for SeasonalitySpec {
@@ -1502,6 +1520,15 @@ impl Spec {
                 problems.push(
                     key("standard_error"),
                     format!("must be a finite number > 0, got {}", t.standard_error),
+                );
+            }
+            if !(t.spend_change.is_finite() && t.spend_change >= -1.0 && t.spend_change != 0.0) {
+                problems.push(
+                    key("spend_change"),
+                    format!(
+                        "must be a fraction >= -1 other than 0 (-1 switches the channel off), got {}",
+                        t.spend_change
+                    ),
                 );
             }
             if !self.likelihood.is_additive() {

@@ -395,9 +395,11 @@ fn geo_plan(
 pub(crate) struct GeoInputs {
     pub(crate) design: Design,
     pub(crate) panel: GeoDesign,
-    hierarchy: GeoModel,
+    pub(crate) hierarchy: GeoModel,
     /// `thetas[g][draw]`: geo g's parameters in each draw.
-    thetas: Vec<Vec<Vec<f64>>>,
+    pub(crate) thetas: Vec<Vec<Vec<f64>>>,
+    /// The global constrained parameters of each draw (draws.parquet's columns).
+    pub(crate) global: Vec<Vec<f64>>,
     pub(crate) records: Vec<mmm_core::FileRecord>,
     /// The features and fit stages read.
     pub(crate) upstream: [Upstream; 2],
@@ -439,6 +441,7 @@ impl GeoInputs {
             panel,
             hierarchy,
             thetas,
+            global: posterior.theta,
             records,
             upstream: [features, fit],
         })

@@ -11,6 +11,7 @@ use std::path::Path;
 pub use mmm_model::curves;
 pub mod decompose;
 pub mod ensemble;
+pub mod experiment;
 mod geo_optimize;
 mod mediation;
 pub mod optimize;
@@ -679,11 +680,12 @@ fn decide_settings(
         "window": "training window",
         "contribution": "prediction minus prediction with the channel's spend set to zero, adstock recomputed, times scales.target",
         "roi": "(margin x contribution - spend) / spend",
-        "lift_tests": "model lift = expected target minus expected target with the channel's spend at zero inside the test window only, summed over the window; under a geo hierarchy, the named geo's lift from its own parameters, or for a test over several geos the sum of theirs; calibrated fits include each test as lift ~ Normal(model lift, standard_error)",
+        "lift_tests": "model lift = expected target with more spend minus expected target with less: the channel's spend as observed and changed by the test's spend_change (-1: switched off) inside the test window only, summed over the window; under a geo hierarchy, the named geo's lift from its own parameters, or for a test over several geos the sum of theirs; calibrated fits include each test as lift ~ Normal(model lift, standard_error)",
         "marginal_roas": "central difference of the channel's response (training window plus carry-out) at 0.99x and 1.01x its spend",
         "curves": "response to m x the training spend (weekly pattern kept), m = 0..2 step 0.05, training window plus carry-out",
         "margin": margin,
         "hurdle": hurdle,
+        "experiments": experiment::METHOD,
         "not_for_decisions": not_for_decisions,
     });
     if hierarchical {
@@ -707,8 +709,29 @@ fn decide_settings(
     settings
 }
 
+/// experiments.json: the lift tests that would most shrink each channel's ROAS interval
+/// ([`experiment::design`] with its default candidates), or why there are none.
+fn experiments_json(
+    spec: &LoadedSpec,
+    model: &MmmModel,
+    design: &Design,
+    thetas: &[Vec<f64>],
+) -> Result<serde_json::Value, DecideError> {
+    if !model.is_additive() {
+        return Ok(serde_json::json!({
+            "available": false,
+            "reason": "experiment design uses the model's lift term, which needs an additive likelihood (normal or student_t)",
+        }));
+    }
+    let found = experiment::design(spec, design, model, thetas, &Default::default())?;
+    let mut json = serde_json::to_value(found).map_err(|e| DecideError::Input(e.to_string()))?;
+    json["available"] = true.into();
+    Ok(json)
+}
+
 /// The decide stage: writes contributions.parquet, decomposition.parquet, roi.parquet,
-/// curves.parquet and summary.json, and under a geo hierarchy every geo's tables too.
+/// curves.parquet, summary.json and experiments.json, and under a geo hierarchy every geo's
+/// tables too.
 pub fn run(
     spec: &LoadedSpec,
     features_dir: &Path,
@@ -742,9 +765,17 @@ pub fn run(
         None => evaluate_national(spec, &model, &design, &draws, &draws_path, &s)?,
         Some(panel) => evaluate_geos(spec, panel, &draws, &draws_path, &s)?,
     };
+    let experiments = match &panel {
+        None => experiments_json(spec, &model, &design, &evaluation.posterior.theta)?,
+        Some(_) => serde_json::json!({
+            "available": false,
+            "reason": "a geo hierarchy has a candidate test per geo and channel: run `mmm design-experiment RUN` (seconds to minutes with many geos) rather than on every decide",
+        }),
+    };
     let (national, geo) =
         NationalOutputs::build(spec, &model, &design, evaluation, not_for_decisions, &s)?;
     national.write(&mut writer)?;
+    writer.write_json("experiments.json", &experiments, None)?;
     if let Some(geo) = geo {
         geo.write(&mut writer)?;
     }

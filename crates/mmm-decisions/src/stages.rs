@@ -57,8 +57,8 @@ impl OptimizeOptions {
 /// input records for the manifest.
 pub(crate) struct Inputs {
     pub(crate) design: Design,
-    model: MmmModel,
-    posterior: Posterior,
+    pub(crate) model: MmmModel,
+    pub(crate) posterior: Posterior,
     pub(crate) records: Vec<FileRecord>,
     /// The features and fit stages read.
     pub(crate) upstream: [Upstream; 2],

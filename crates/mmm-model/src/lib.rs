@@ -108,8 +108,11 @@ struct LiftTest {
     last: usize,
     lift: f64,
     standard_error: f64,
-    /// The channel with its spend set to zero over the window (the experiment's
-    /// counterfactual), evaluated by the general path.
+    /// +1 when the test lowered the spend (the lift is observed minus changed), -1 when it
+    /// raised it (changed minus observed): the measured lift is always more spend over less.
+    sign: f64,
+    /// The channel with its spend changed over the window (the experiment's other arm),
+    /// evaluated by the general path.
     counterfactual: ChannelInput,
 }
 
@@ -1056,9 +1059,9 @@ impl MmmModel {
         logp
     }
 
-    /// D = sum over the test's window of v_t - v'_t, with v the channel's curve and v' the
-    /// same with the window's spend at zero, and dD/dp for each curve parameter p; from the
-    /// curves of the last [`Self::logp`] call.
+    /// D = sign * sum over the test's window of v_t - v'_t, with v the channel's curve and v'
+    /// the same with the window's spend changed (more spend over less), and dD/dp for each
+    /// curve parameter p; from the curves of the last [`Self::logp`] call.
     fn lift_window(&self, test: &LiftTest, s: &mut Scratch) -> (f64, [f64; MAX_CURVE_PARAMS]) {
         let nt = self.n_train;
         let ch = &self.channels[test.channel];
@@ -1075,13 +1078,14 @@ impl MmmModel {
         let sat = &s.sat[test.channel * nt..(test.channel + 1) * nt];
         let rows = &s.rows[ch.row_at * nt..(ch.row_at + np) * nt];
         let window = test.first..=test.last;
-        let d = window.clone().map(|t| sat[t] - cf_sat[t]).sum();
+        let d = test.sign * window.clone().map(|t| sat[t] - cf_sat[t]).sum::<f64>();
         let mut dd = [0.0; MAX_CURVE_PARAMS];
         for (j, dj) in dd.iter_mut().enumerate().take(np) {
-            *dj = window
-                .clone()
-                .map(|t| rows[j * nt + t] - cf_rows[j * len + t])
-                .sum();
+            *dj = test.sign
+                * window
+                    .clone()
+                    .map(|t| rows[j * nt + t] - cf_rows[j * len + t])
+                    .sum::<f64>();
         }
         (d, dd)
     }
@@ -1104,7 +1108,7 @@ impl MmmModel {
     }
 
     /// Model lift of each lift test at constrained `theta` (model scale), in spec order: the
-    /// channel's term summed over the window minus the same with the window's spend at zero.
+    /// channel's term summed over the window with more spend minus with less.
     pub fn lift_test_predictions(&self, theta: &[f64]) -> Vec<f64> {
         self.lift_tests
             .iter()
@@ -1122,7 +1126,7 @@ impl MmmModel {
     }
 
     /// The channel's term summed over the test's window minus the same with the window's spend
-    /// at zero, at constrained `theta` (model scale).
+    /// changed (more spend over less), at constrained `theta` (model scale).
     fn window_lift(&self, test: &LiftTest, theta: &[f64]) -> f64 {
         let c = test.channel;
         let ch = &self.channels[c];
@@ -1135,9 +1139,10 @@ impl MmmModel {
         self.direct_term_for_spend(theta, c, factual, &mut with);
         self.direct_term_for_spend(theta, c, counterfactual, &mut without);
         let at = ch.l_max - 1;
-        (test.first..=test.last)
-            .map(|t| with[at + t] - without[at + t])
-            .sum()
+        test.sign
+            * (test.first..=test.last)
+                .map(|t| with[at + t] - without[at + t])
+                .sum::<f64>()
     }
 
     /// Expected target (model scale: target / scales.target) for every period at constrained
@@ -1984,7 +1989,9 @@ fn bind_lift_tests<'a>(
                     test.channel, test.start, test.end
                 )));
             }
-            spend[first..=last].fill(0.0);
+            for x in &mut spend[first..=last] {
+                *x *= 1.0 + test.spend_change;
+            }
             Ok(LiftTest {
                 spec_index: i,
                 spent,
@@ -1993,6 +2000,7 @@ fn bind_lift_tests<'a>(
                 last,
                 lift: test.lift / scale,
                 standard_error: test.standard_error / scale,
+                sign: if test.spend_change < 0.0 { 1.0 } else { -1.0 },
                 counterfactual,
             })
         })

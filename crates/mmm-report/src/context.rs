@@ -7,8 +7,8 @@ use serde_json::{Value, json};
 use crate::format::{Currency, plain, tidy_text};
 use crate::inputs::{Inputs, SpecFile};
 use crate::sections::{
-    self, Ctx, channels, curves, decomposition, diagnostics, ensemble, fit, geo, plans, refresh,
-    sensitivity, summary,
+    self, Ctx, channels, curves, decomposition, diagnostics, ensemble, experiments, fit, geo,
+    plans, refresh, sensitivity, summary,
 };
 use crate::stage::ReportError;
 
@@ -131,6 +131,7 @@ fn body(ctx: &Ctx) -> Result<Value, ReportError> {
         "geo_priors": geo::prior_groups(diag),
         "prior_figs": diagnostics::prior_figures(ctx)?,
         "sensitivity": sensitivity::section(ctx),
+        "experiments": ctx.inputs.experiments.as_ref().and_then(experiments::section),
         "diagnostic_figs": diag_figs,
         "pareto_note": k_note,
         "sign_rows": diagnostics::sign_rows(ctx),

@@ -81,6 +81,8 @@ pub(crate) struct Inputs {
     pub(crate) prior_predictive: Option<RecordBatch>,
     pub(crate) curves: Option<RecordBatch>,
     pub(crate) decide_summary: Option<serde_json::Value>,
+    /// decide/experiments.json: the lift tests ranked by expected ROAS interval shrinkage.
+    pub(crate) experiments: Option<serde_json::Value>,
     pub(crate) causal: Option<serde_json::Value>,
     pub(crate) allocation: Option<RecordBatch>,
     pub(crate) plan: Option<serde_json::Value>,
@@ -195,6 +197,7 @@ impl Inputs {
             )?,
             curves: optional_parquet(Some(&decide), "curves.parquet", &mut r)?,
             decide_summary: optional_json(Some(&decide), "summary.json", &mut r)?,
+            experiments: optional_json(Some(&decide), "experiments.json", &mut r)?,
             causal: optional_json(Some(&diagnose), "causal_checks.json", &mut r)?,
             allocation: optional_parquet(optimize.as_ref(), "allocation.parquet", &mut r)?,
             plan: optional_json(optimize.as_ref(), "plan.json", &mut r)?,

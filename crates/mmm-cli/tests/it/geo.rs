@@ -192,6 +192,7 @@ fn geo_outputs_exist_per_geo_and_national_values_are_their_per_draw_sums() {
 
     geo_scenarios_compare_plans_per_geo(dir.path(), &run, geos);
     geo_decision_log_round_trip_on_held_back_weeks(dir.path(), &run, geos);
+    crate::experiments::geo_tests_are_designed_per_geo_and_channel(&run, geos);
 }
 
 /// `mmm scenario` on the hierarchy: a per-geo plan equal to every geo's current plan (its spend

@@ -9,6 +9,7 @@ mod contracts;
 mod decisions;
 mod defaults;
 mod ensemble;
+mod experiments;
 mod export;
 mod geo;
 mod geo_report;

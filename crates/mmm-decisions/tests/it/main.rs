@@ -1,3 +1,4 @@
+mod experiments;
 mod guardrails;
 mod likelihoods;
 mod mediators;

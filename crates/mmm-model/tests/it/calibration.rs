@@ -50,6 +50,7 @@ fn calibrated(n_train: usize) -> (Spec, Design) {
             end: week(15),
             lift: 120.0,
             standard_error: 30.0,
+            spend_change: -1.0,
             geo: None,
             geos: Vec::new(),
         },
@@ -59,6 +60,7 @@ fn calibrated(n_train: usize) -> (Spec, Design) {
             end: week(33),
             lift: 40.0,
             standard_error: 25.0,
+            spend_change: 0.5,
             geo: None,
             geos: Vec::new(),
         },
@@ -130,11 +132,20 @@ fn calibrated_log_density_equals_its_definition() {
         let first = mmm_core::dates::parse_day(&test.start).expect("date") - 17000;
         let last = mmm_core::dates::parse_day(&test.end).expect("date") - 17000;
         let window = (first / 7) as usize..=(last / 7) as usize;
-        let with = term_with_spend(&spec, &design, &theta, c, &design.channels[c]);
-        let mut dark = design.channels[c].clone();
-        dark[window.clone()].fill(0.0);
-        let without = term_with_spend(&spec, &design, &theta, c, &dark);
-        let lift: f64 = window.map(|t| with[t] - without[t]).sum::<f64>() * design.scales.target;
+        // The other arm: the window's spend changed by the test's fraction (x1 switched off,
+        // x2 raised by half); the lift is the arm with more spend over the one with less.
+        let observed = term_with_spend(&spec, &design, &theta, c, &design.channels[c]);
+        let mut changed = design.channels[c].clone();
+        for x in &mut changed[window.clone()] {
+            *x *= 1.0 + test.spend_change;
+        }
+        let other = term_with_spend(&spec, &design, &theta, c, &changed);
+        let (more, less) = match test.spend_change < 0.0 {
+            true => (&observed, &other),
+            false => (&other, &observed),
+        };
+        let lift: f64 = window.map(|t| more[t] - less[t]).sum::<f64>() * design.scales.target;
+        assert!(lift > 0.0, "lift test {i}: more spend lifts the target");
         assert!(
             (predictions[i] * design.scales.target - lift).abs() < 1e-9 * (1.0 + lift.abs()),
             "lift test {i}: {} vs {lift}",
@@ -195,4 +206,16 @@ fn lift_tests_outside_the_training_window_or_without_spend_are_refused() {
             && problems.iter().any(|p| p.path == "lift_tests[0].channel"),
         "{problems:?}"
     );
+    // A spend change is a fraction >= -1 other than 0.
+    for bad in [0.0, -1.5, f64::NAN, f64::INFINITY] {
+        let mut s = spec.clone();
+        s.lift_tests[1].spend_change = bad;
+        let problems = s.problems();
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.path == "lift_tests[1].spend_change"),
+            "{bad}: {problems:?}"
+        );
+    }
 }

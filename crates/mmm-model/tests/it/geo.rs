@@ -281,6 +281,7 @@ fn a_geo_lift_test_is_a_term_of_its_geos_likelihood() {
         end: mmm_core::dates::iso(dates[11]),
         lift: 0.4 * scale,
         standard_error: 0.05 * scale,
+        spend_change: -1.0,
         geo: Some("north".into()),
         geos: Vec::new(),
     }];
@@ -330,6 +331,7 @@ fn a_lift_test_over_several_geos_is_one_term_on_their_summed_lift() {
         end: mmm_core::dates::iso(dates[11]),
         lift: 150.0,
         standard_error: 20.0,
+        spend_change: -1.0,
         geo: None,
         geos: vec!["east".into(), "west".into()],
     };
@@ -408,6 +410,7 @@ fn lift_tests_name_a_geo_exactly_under_a_hierarchy() {
         end: "2019-03-25".into(),
         lift: 100.0,
         standard_error: 10.0,
+        spend_change: -1.0,
         geo: None,
         geos: Vec::new(),
     };

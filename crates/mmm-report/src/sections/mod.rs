@@ -6,6 +6,7 @@ pub(crate) mod curves;
 pub(crate) mod decomposition;
 pub(crate) mod diagnostics;
 pub(crate) mod ensemble;
+pub(crate) mod experiments;
 pub(crate) mod fit;
 pub(crate) mod geo;
 pub(crate) mod plans;

@@ -114,6 +114,7 @@ fn a_lift_test_narrows_its_channels_roas_and_pulls_it_toward_the_experiment() {
         end: "2018-01-22".into(),
         lift: 0.0,
         standard_error: 1.0,
+        spend_change: -1.0,
         geo: None,
         geos: Vec::new(),
     }];
