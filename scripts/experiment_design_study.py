@@ -112,7 +112,7 @@ def one_seed(seed: int, out: Path, weeks: int, rel: float) -> dict:
         "predicted_shrinkage": predicted["expected_shrinkage"],
         "actual_shrinkage": 1.0 - actual / before,
         "inside_10_90": predicted["width_10"] <= actual <= predicted["width_90"],
-        "share_k_over_07": predicted["share_k_over_07"],
+        "share_low_ess": predicted["share_low_ess"],
     }
     print(
         f"seed {seed:3d} {channel}: shrinkage predicted {row['predicted_shrinkage']:.3f}, "

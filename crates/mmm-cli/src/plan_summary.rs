@@ -161,10 +161,10 @@ pub fn experiments_table(found: &mmm_decisions::experiment::ExperimentDesign) ->
                 pct(shrinkage)
             );
         }
-        if c.share_k_over_07 > 0.0 {
+        if c.share_low_ess > 0.0 {
             out += &format!(
-                "  note: in {} of the outcomes the draws cannot show all the test would teach (Pareto k > 0.7): the shrinkage is a lower bound\n",
-                pct(c.share_k_over_07)
+                "  note: in {} of the outcomes fewer than 100 draws carry the reweighted posterior: the shrinkage is rough, likely a lower bound\n",
+                pct(c.share_low_ess)
             );
         }
     }

@@ -6,7 +6,8 @@
 //! For a candidate test T with model lift L_i = L(theta_i) at each posterior draw, an outcome
 //! is simulated from the posterior predictive (a draw j, y = L_j + se z), the posterior given y
 //! is the current one reweighted by the test's likelihood, w_i ∝ exp(-(y - L_i)^2 / (2 se^2))
-//! (Pareto-smoothed, Vehtari et al. 2024), and the weighted interval of the channel's ROAS is
+//! (self-normalized; the ratios are likelihoods, bounded by 1, so their variance is finite
+//! and no tail smoothing is needed), and the weighted interval of the channel's ROAS is
 //! read off. The expected width over outcomes against today's width is the expected shrinkage.
 
 use mmm_core::spec::{LiftTestSpec, LoadedSpec};
@@ -95,9 +96,10 @@ pub struct Candidate {
     pub geo_roas: Option<Interval>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub geo_expected_shrinkage: Option<f64>,
-    /// Share of outcomes whose Pareto k exceeds 0.7 (the reweighting is then unreliable:
+    /// Share of outcomes whose reweighted draws have an effective sample size under
+    /// [`MIN_ESS`] (the reweighting is then unreliable:
     /// the test would teach more than the draws can show; refit with it to know).
-    pub share_k_over_07: f64,
+    pub share_low_ess: f64,
 }
 
 /// The ranked candidates and how they were computed.
@@ -113,11 +115,14 @@ pub struct ExperimentDesign {
     pub method: &'static str,
 }
 
+/// Effective sample size below which a reweighted interval is flagged as unreliable.
+pub const MIN_ESS: f64 = 100.0;
+
 pub const METHOD: &str = "preposterior analysis on the posterior draws: for each candidate lift \
     test (the channel's spend changed by the given fraction over the last weeks of the \
     training window) the model's own lift term L_i per draw; 'outcomes' results y = L_j + se z \
     from the posterior predictive (j a uniform draw, z standard normal); for each, the draws \
-    reweighted by Normal(y; L_i, se) (Pareto-smoothed importance weights) and the weighted \
+    reweighted by Normal(y; L_i, se) (self-normalized importance weights) and the weighted \
     central interval of the channel's training-window ROAS; expected_shrinkage = 1 - \
     mean width / today's width. No refits.";
 
@@ -348,7 +353,7 @@ fn summarize(
         geo_roas: geo.as_ref().map(|g| g.0),
         geo_expected_shrinkage: geo.as_ref().map(|g| g.3),
         min_ess: outcomes.iter().map(|o| o.ess).fold(f64::INFINITY, f64::min),
-        share_k_over_07: outcomes.iter().filter(|o| o.khat > 0.7).count() as f64 / n,
+        share_low_ess: outcomes.iter().filter(|o| o.ess < MIN_ESS).count() as f64 / n,
     }
 }
 
@@ -357,16 +362,14 @@ fn summarize(
 pub struct Outcome {
     pub width: f64,
     pub ess: f64,
-    pub khat: f64,
 }
 
 /// One simulated outcome: the reweighted interval width of each quantity, and the weights'
-/// effective sample size and Pareto k.
+/// effective sample size.
 #[derive(Debug, Clone)]
 struct Outcomes {
     widths: Vec<f64>,
     ess: f64,
-    khat: f64,
 }
 
 /// For `outcomes` results y = lifts[j] + se z (j uniform, z standard normal, seeded), the
@@ -384,7 +387,6 @@ pub fn preposterior_widths(
         .map(|o| Outcome {
             width: o.widths[0],
             ess: o.ess,
-            khat: o.khat,
         })
         .collect()
 }
@@ -413,15 +415,12 @@ fn preposterior(
                 .iter()
                 .map(|l| -0.5 * ((y - l) / se).powi(2))
                 .collect();
-            // Draws are treated as independent (r_eff = 1) for the tail length.
-            let smoothed = mmm_diagnostics::sensitivity::pareto_smooth_with_r_eff(&log_ratios, 1.0);
-            let weights = mmm_diagnostics::sensitivity::normalized_weights(&smoothed.log_weights);
+            let weights = mmm_diagnostics::sensitivity::normalized_weights(&log_ratios);
             Outcomes {
                 widths: (quantities.iter().zip(&orders))
                     .map(|(q, order)| weighted_interval(q, &weights, order, level).width())
                     .collect(),
                 ess: 1.0 / weights.iter().map(|w| w * w).sum::<f64>(),
-                khat: smoothed.khat.unwrap_or(f64::NAN),
             }
         })
         .collect()

@@ -103,13 +103,13 @@ pub(crate) fn section(json: &Value) -> Option<Section> {
     ));
     let mut notes: Vec<String> = candidates
         .iter()
-        .filter(|c| number(c, "share_k_over_07") > 0.0)
+        .filter(|c| number(c, "share_low_ess") > 0.0)
         .map(|c| {
             format!(
-                "{}, {} weeks: in {} of the simulated results the posterior draws cannot show all the test would teach (Pareto k above 0.7), so its expected shrinkage is a lower bound.",
+                "{}, {} weeks: in {} of the simulated results fewer than 100 posterior draws carry the reweighted posterior: the draws cannot show all the test would teach, so its expected shrinkage is rough and likely a lower bound.",
                 value(c, "channel").as_str().unwrap_or(""),
                 num(number(c, "weeks")),
-                pct(number(c, "share_k_over_07"))
+                pct(number(c, "share_low_ess"))
             )
         })
         .collect();
