@@ -115,6 +115,27 @@ pub struct ExperimentDesign {
     pub method: &'static str,
 }
 
+impl ExperimentDesign {
+    /// The candidates best first (largest expected shrinkage), with how they were computed.
+    fn ranked(
+        mut candidates: Vec<Candidate>,
+        skipped: Vec<(String, String)>,
+        level: f64,
+        opts: &ExperimentOptions,
+        draws: usize,
+    ) -> Self {
+        candidates.sort_by(|a, b| b.expected_shrinkage.total_cmp(&a.expected_shrinkage));
+        Self {
+            interval: level,
+            outcomes: opts.outcomes,
+            draws,
+            candidates,
+            skipped,
+            method: METHOD,
+        }
+    }
+}
+
 /// Effective sample size below which a reweighted interval is flagged as unreliable.
 pub const MIN_ESS: f64 = 100.0;
 
@@ -176,16 +197,14 @@ pub fn design(
             level,
         )
     });
-    let mut candidates = candidates.into_iter().collect::<Result<Vec<_>, _>>()?;
-    candidates.sort_by(|a, b| b.expected_shrinkage.total_cmp(&a.expected_shrinkage));
-    Ok(ExperimentDesign {
-        interval: level,
-        outcomes: opts.outcomes,
-        draws: thetas.len(),
+    let candidates = candidates.into_iter().collect::<Result<Vec<_>, _>>()?;
+    Ok(ExperimentDesign::ranked(
         candidates,
         skipped,
-        method: METHOD,
-    })
+        level,
+        opts,
+        thetas.len(),
+    ))
 }
 
 /// Options a user can get wrong, checked before any work.
@@ -632,16 +651,13 @@ pub fn design_geo(
             level,
         )
     });
-    let mut candidates = candidates;
-    candidates.sort_by(|a, b| b.expected_shrinkage.total_cmp(&a.expected_shrinkage));
-    Ok(ExperimentDesign {
-        interval: level,
-        outcomes: opts.outcomes,
-        draws: thetas.len(),
+    Ok(ExperimentDesign::ranked(
         candidates,
         skipped,
-        method: METHOD,
-    })
+        level,
+        opts,
+        thetas.len(),
+    ))
 }
 
 /// Geo g's weekly noise in target units: the posterior mean of its noise scale.
