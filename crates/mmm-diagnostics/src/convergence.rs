@@ -109,8 +109,10 @@ pub fn ess_tail(chains: &[&[f64]]) -> f64 {
     let Some(draws) = Draws::validated(chains, 1) else {
         return f64::NAN;
     };
-    let low = ess_quantile(&draws, 0.05);
-    let high = ess_quantile(&draws, 0.95);
+    // One sort for both quantiles (ArviZ sorts for each).
+    let sorted = sorted_values(&draws.data);
+    let low = ess_below(&draws, quantile_type7(&sorted, 0.05));
+    let high = ess_below(&draws, quantile_type7(&sorted, 0.95));
     // Python's `min(low, high)`: `high` only when it compares smaller.
     if high < low { high } else { low }
 }
@@ -319,9 +321,19 @@ fn ess_core(m: &Draws) -> f64 {
 
 /// ESS of the indicator `I(θ ≤ q_prob)` on split chains, with `q_prob` the type-7 sample quantile (ArviZ `_ess_quantile`).
 fn ess_quantile(draws: &Draws, prob: f64) -> f64 {
-    let mut sorted = draws.data.clone();
-    sorted.sort_by(f64::total_cmp);
-    let q = quantile_type7(&sorted, prob);
+    ess_below(draws, quantile_type7(&sorted_values(&draws.data), prob))
+}
+
+/// `values` in ascending total order. Values that `total_cmp` calls equal have the same bits,
+/// so the unstable sort gives the same vector as a stable one.
+fn sorted_values(values: &[f64]) -> Vec<f64> {
+    let mut sorted = values.to_vec();
+    sorted.sort_unstable_by(f64::total_cmp);
+    sorted
+}
+
+/// ESS of the indicator `I(θ ≤ q)` on split chains.
+fn ess_below(draws: &Draws, q: f64) -> f64 {
     let indicator: Vec<f64> = draws
         .data
         .iter()
@@ -405,7 +417,7 @@ fn autocov(x: &[f64]) -> Vec<f64> {
     for (r, &v) in re.iter_mut().zip(x) {
         *r = v - mu;
     }
-    let twiddles = Twiddles::new(m);
+    let twiddles = Twiddles::cached(m);
     fft(&mut re, &mut im, &twiddles, false);
     for (r, i) in re.iter_mut().zip(im.iter_mut()) {
         *r = *r * *r + *i * *i;
@@ -426,7 +438,33 @@ struct Twiddles {
     sin: Vec<f64>,
 }
 
+thread_local! {
+    /// Twiddle tables by transform length: ESS runs thousands of transforms of a few lengths
+    /// (one per chain length), and a table costs m trigonometric calls, about as much as the
+    /// transform itself.
+    static TWIDDLES: std::cell::RefCell<Vec<std::rc::Rc<Twiddles>>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
 impl Twiddles {
+    /// The table for length `m`, built once per thread ([`Self::new`]; the same values).
+    fn cached(m: usize) -> std::rc::Rc<Self> {
+        TWIDDLES.with(|cache| {
+            let mut cache = cache.borrow_mut();
+            if let Some(t) = cache.iter().find(|t| t.len() == m) {
+                return t.clone();
+            }
+            let table = std::rc::Rc::new(Self::new(m));
+            cache.push(table.clone());
+            table
+        })
+    }
+
+    /// The transform length the table is for.
+    fn len(&self) -> usize {
+        2 * self.cos.len()
+    }
+
     /// Table for a transform of length `m` (a power of two).
     fn new(m: usize) -> Self {
         let half = m / 2;

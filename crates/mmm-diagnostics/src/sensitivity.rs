@@ -521,35 +521,78 @@ fn joint_prior(groups: &[LogComponent], draws: usize) -> Vec<f64> {
     total
 }
 
-/// One quantity's row: joint prior and likelihood sensitivity, its diagnosis and, for a
-/// channel quantity, each group's.
+/// One quantity's row from its sensitivities: to the joint prior, the likelihood and, for a
+/// channel quantity, each group (`groups` in group order), with its diagnosis.
 fn quantity_row(
     q: &Quantity,
-    [prior, likelihood]: [&Perturbation; 2],
-    groups: &[(String, Perturbation)],
+    [prior, likelihood]: [Option<f64>; 2],
+    groups: Vec<GroupSensitivity>,
 ) -> QuantitySensitivity {
-    let sorted = SortedDraws::new(&q.draws);
-    let prior_s = quantity_sensitivity(&sorted, prior);
-    let lik_s = quantity_sensitivity(&sorted, likelihood);
-    let groups = if q.kind == QuantityKind::Parameter {
-        Vec::new()
-    } else {
-        (groups.iter())
-            .map(|(name, p)| GroupSensitivity {
-                group: name.clone(),
-                prior: quantity_sensitivity(&sorted, p),
-            })
-            .collect()
-    };
     QuantitySensitivity {
         quantity: q.name.clone(),
         kind: q.kind,
         channel: q.channel.clone(),
-        prior: prior_s,
-        likelihood: lik_s,
-        diagnosis: Diagnosis::of(prior_s.unwrap_or(0.0), lik_s.unwrap_or(0.0), THRESHOLD),
+        prior,
+        likelihood,
+        diagnosis: Diagnosis::of(prior.unwrap_or(0.0), likelihood.unwrap_or(0.0), THRESHOLD),
         groups,
     }
+}
+
+/// Every quantity's row: each quantity's draws sorted once, then every (quantity,
+/// perturbation) sensitivity as a task of its own, the tasks in parallel. A channel quantity
+/// has a task per group besides the joint prior's and the likelihood's, so one task per
+/// quantity would leave one core with the channel quantities. `None` for a quantity whose
+/// sensitivities are copied from another (`multiple_of`).
+fn quantity_rows(
+    quantities: &[Quantity],
+    [prior, likelihood]: [&Perturbation; 2],
+    groups: &[(String, Perturbation)],
+) -> Vec<Option<QuantitySensitivity>> {
+    let own = |q: &Quantity| q.multiple_of.is_none();
+    let sorted: Vec<Option<SortedDraws>> =
+        mmm_core::parallel::map_indexed(quantities.len(), 1, |i| {
+            own(&quantities[i]).then(|| SortedDraws::new(&quantities[i].draws))
+        });
+    // Per task: the quantity and the perturbation (0 joint prior, 1 likelihood, 2 + group).
+    let tasks: Vec<(usize, usize)> = (quantities.iter().enumerate())
+        .filter(|(_, q)| own(q))
+        .flat_map(|(i, q)| {
+            let n = if q.kind == QuantityKind::Parameter {
+                2
+            } else {
+                2 + groups.len()
+            };
+            (0..n).map(move |p| (i, p))
+        })
+        .collect();
+    let perturbation = |p: usize| match p {
+        0 => prior,
+        1 => likelihood,
+        g => &groups[g - 2].1,
+    };
+    let values = mmm_core::parallel::map_indexed(tasks.len(), 1, |t| {
+        let (i, p) = tasks[t];
+        sorted[i]
+            .as_ref()
+            .and_then(|s| quantity_sensitivity(s, perturbation(p)))
+    });
+    let mut rows: Vec<Option<QuantitySensitivity>> = vec![None; quantities.len()];
+    let mut at = 0;
+    for (i, q) in quantities.iter().enumerate().filter(|(_, q)| own(q)) {
+        let n = tasks[at..].iter().take_while(|t| t.0 == i).count();
+        let v = &values[at..at + n];
+        let group_rows = (groups.iter().zip(v.iter().skip(2)))
+            .map(|((name, _), prior)| GroupSensitivity {
+                group: name.clone(),
+                prior: *prior,
+            })
+            .collect();
+        let at_most = |k: usize| v.get(k).copied().flatten();
+        rows[i] = Some(quantity_row(q, [at_most(0), at_most(1)], group_rows));
+        at += n;
+    }
+    rows
 }
 
 /// Power-scaling sensitivity of every quantity to the joint prior and the likelihood, and of
@@ -581,12 +624,7 @@ pub fn power_scaling(inputs: &SensitivityInputs) -> PriorSensitivity {
     for (g, (_, p)) in inputs.prior_groups.iter().zip(&groups) {
         perturbations.push(check(Component::Prior, Some(g), p, khat_threshold));
     }
-    let own = |q: &Quantity| q.multiple_of.is_none();
-    let computed: Vec<Option<QuantitySensitivity>> =
-        mmm_core::parallel::map_indexed(inputs.quantities.len(), 1, |i| {
-            let q = &inputs.quantities[i];
-            own(q).then(|| quantity_row(q, [&prior, &likelihood], &groups))
-        });
+    let computed = quantity_rows(&inputs.quantities, [&prior, &likelihood], &groups);
     let quantities = (inputs.quantities.iter().zip(&computed))
         .filter_map(|(q, row)| match (row, q.multiple_of) {
             (Some(row), _) => Some(row.clone()),

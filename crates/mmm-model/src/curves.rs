@@ -60,16 +60,32 @@ pub fn marginal_roas(
     target_scale: f64,
     spend: f64,
 ) -> Vec<f64> {
-    let h = 0.01;
     // Both responses from one pass over the draws; each multiplier's arithmetic is the same
     // as a response of its own.
-    let mut both = response_grid(model, thetas, c, &[(m - h).max(0.0), m + h], target_scale);
+    let mut both = response_grid(model, thetas, c, &marginal_multipliers(m), target_scale);
     let (up, down) = (
         both.pop().unwrap_or_default(),
         both.pop().unwrap_or_default(),
     );
-    let width = (m + h - (m - h).max(0.0)) * spend;
-    up.iter().zip(&down).map(|(u, d)| (u - d) / width).collect()
+    (up.iter().zip(&down))
+        .map(|(u, d)| marginal_from_responses(*d, *u, m, spend))
+        .collect()
+}
+
+/// Relative step of [`marginal_roas`]' central differences.
+const MARGINAL_STEP: f64 = 0.01;
+
+/// The two multipliers of [`marginal_roas`] at m: max(m - h, 0) and m + h, h = 1%.
+pub fn marginal_multipliers(m: f64) -> [f64; 2] {
+    let h = MARGINAL_STEP;
+    [(m - h).max(0.0), m + h]
+}
+
+/// [`marginal_roas`] from one draw's responses (target units) at the two
+/// [`marginal_multipliers`]: (up - down) / ((m + h - max(m - h, 0)) x spend).
+pub fn marginal_from_responses(down: f64, up: f64, m: f64, spend: f64) -> f64 {
+    let [low, high] = marginal_multipliers(m);
+    (up - down) / ((high - low) * spend)
 }
 
 /// Per draw, the spend (currency) where marginal ROI = margin x marginal ROAS - 1 first falls

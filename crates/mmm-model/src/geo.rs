@@ -740,12 +740,28 @@ impl GeoModel {
     /// Every geo's constrained national parameters for a draw of global constrained values:
     /// [`Self::geo_theta`] for each geo, with the natural coordinates computed once.
     pub fn geo_thetas(&self, theta: &[f64]) -> Vec<Vec<f64>> {
+        self.geo_thetas_with(theta, MmmModel::constrain)
+    }
+
+    /// [`Self::geo_thetas`] without the intercepts' adjustment
+    /// ([`MmmModel::constrain_except_intercept`]): every other value the same, for channel
+    /// figures of an additive model, which do not read the intercept.
+    pub fn geo_thetas_except_intercept(&self, theta: &[f64]) -> Vec<Vec<f64>> {
+        self.geo_thetas_with(theta, MmmModel::constrain_except_intercept)
+    }
+
+    /// Every geo's unconstrained national vector, mapped by `constrain`.
+    fn geo_thetas_with(
+        &self,
+        theta: &[f64],
+        constrain: impl Fn(&MmmModel, &[f64]) -> Vec<f64>,
+    ) -> Vec<Vec<f64>> {
         let u = self.natural(theta);
         let mut ug = vec![0.0; self.member_dim()];
         (self.members.iter().enumerate())
             .map(|(g, member)| {
                 self.geo_unconstrained(&u, theta, g, &mut ug);
-                member.constrain(&ug)
+                constrain(member, &ug)
             })
             .collect()
     }

@@ -475,6 +475,20 @@ impl MmmModel {
 
     /// Constrained parameter values for an unconstrained vector.
     pub fn constrain(&self, u: &[f64]) -> Vec<f64> {
+        self.constrain_with(u, true)
+    }
+
+    /// [`Self::constrain`] with the intercept left as sampled: the level parametrization's
+    /// offsets (each channel's mean curve over the training window, one saturation pass per
+    /// channel) and the regressors' centering offset are not subtracted. Every other value is
+    /// the same; for figures that do not read the intercept (an additive model's channel
+    /// terms and response curves).
+    pub fn constrain_except_intercept(&self, u: &[f64]) -> Vec<f64> {
+        self.constrain_with(u, false)
+    }
+
+    /// [`Self::constrain`], the intercept's offsets only when `intercept`.
+    fn constrain_with(&self, u: &[f64], intercept: bool) -> Vec<f64> {
         let mut theta: Vec<f64> = self
             .params
             .iter()
@@ -489,12 +503,14 @@ impl MmmModel {
                     theta[INTERCEPT] -= theta[b];
                 }
                 theta[b] /= self.mean_saturation(&theta, c);
-            } else if self.level_intercept {
+            } else if self.level_intercept && intercept {
                 let b = self.channels[c].beta_at();
                 theta[INTERCEPT] -= theta[b] * self.mean_saturation(&theta, c);
             }
         }
-        theta[INTERCEPT] -= self.regressor_offset(&theta);
+        if intercept {
+            theta[INTERCEPT] -= self.regressor_offset(&theta);
+        }
         for m in &self.mediators {
             theta.extend(m.model.constrain(m.part(u)));
         }
@@ -1392,6 +1408,50 @@ impl MmmModel {
         for (o, m) in out.iter_mut().zip(multipliers) {
             *o = beta * kernels::logistic_sum(lam * m, &adstock);
         }
+    }
+
+    /// For a channel whose totals need no counterfactual (an additive model, no carry-in
+    /// spend, no mediators) with the vectorized kernels (geometric adstock, logistic
+    /// saturation): its term summed over the first `window` periods of `spend` at multiplier 1,
+    /// returned, and for each m in `multipliers` its term summed over all of `spend` at m,
+    /// written to `out`. These are [`Self::channel_totals_for_multipliers`] of
+    /// `spend[..window]` at `[1.0]` and of `spend` at `multipliers` (the response curve with
+    /// its carry-out), by the same arithmetic, so the same numbers, but from one adstock pass:
+    /// adstock is causal, so the window's adstock is the start of the whole series'. `buf` is
+    /// reused between calls. `None` (and `out` untouched) for any other channel.
+    #[allow(clippy::too_many_arguments)]
+    pub fn window_and_curve_totals(
+        &self,
+        theta: &[f64],
+        c: usize,
+        spend: &[f64],
+        window: usize,
+        multipliers: &[f64],
+        buf: &mut Vec<f64>,
+        out: &mut [f64],
+    ) -> Option<f64> {
+        let ch = &self.channels[c];
+        if !ch.fast || ch.carry_in || !self.is_additive() || self.is_mediated(c) {
+            return None;
+        }
+        if evenly_spaced_from_zero(multipliers).is_some() || window > spend.len() {
+            return None;
+        }
+        let (l_max, n) = (ch.l_max, spend.len());
+        buf.clear();
+        buf.resize(2 * l_max + l_max + n + n, 0.0);
+        let (w, rest) = buf.split_at_mut(l_max);
+        let (dw, rest) = rest.split_at_mut(l_max);
+        let (padded, adstock) = rest.split_at_mut(l_max + n);
+        let base = ch.at;
+        let (alpha, lam, beta) = (theta[base], theta[base + 1], theta[base + 2]);
+        geometric_weights(alpha, ch.normalize, w, dw);
+        padded[l_max..].copy_from_slice(spend);
+        kernels::convolve(padded, w, adstock);
+        for (o, m) in out.iter_mut().zip(multipliers) {
+            *o = beta * kernels::logistic_sum(lam * m, adstock);
+        }
+        Some(beta * kernels::logistic_sum(lam * 1.0, &adstock[..window]))
     }
 
     /// Expected response (model scale) at one linear-predictor value `eta`; see

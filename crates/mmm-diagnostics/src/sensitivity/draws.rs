@@ -12,9 +12,6 @@ use crate::refits::RefitSubject;
 /// Draws per parallel block of the per-draw loops.
 const BLOCK: usize = 64;
 
-/// Draws whose geo parameters are held at once (bounds memory at 50 geos).
-const CHUNK: usize = 512;
-
 /// One unit's (or the summed geos') channel totals per draw, in posterior order.
 struct ChannelTotals {
     /// Per channel and draw: contribution over the training window (target units).
@@ -25,117 +22,193 @@ struct ChannelTotals {
     spend: Vec<f64>,
 }
 
-/// Each channel's contribution over the first `nt` periods at `theta` (model scale). For an
-/// additive likelihood it is the sum of the channel's term, which equals the counterfactual
-/// difference there and is what the decide stage's decomposition adds up: for a channel
-/// without carry-in spend, [`MmmModel::channel_totals_for_multipliers`] at multiplier 1 (the
-/// model's vectorized kernels), else the sum of [`MmmModel::channel_term`]. Otherwise
-/// [`MmmModel::channel_contributions`]' counterfactual differences of expected responses.
-fn contributions(model: &MmmModel, theta: &[f64], nt: usize) -> Vec<f64> {
-    if !model.is_additive() {
-        return model.channel_contributions(theta, 0..nt);
-    }
-    let mut term = Vec::new();
-    (0..model.channel_names().len())
-        .map(|c| {
-            if model.channel_history(c).iter().all(|v| *v == 0.0) {
-                let mut total = [0.0];
-                let spend = &model.channel_spend(c)[..nt];
-                model.channel_totals_for_multipliers(theta, c, spend, &[1.0], &mut total);
-                return total[0];
-            }
-            term.resize(model.periods(), 0.0);
-            model.channel_term(theta, c, &mut term);
-            term[..nt].iter().sum()
-        })
-        .collect()
+/// What every draw's channel figures of one unit (the national model, or one geo) read.
+struct Unit<'a> {
+    model: &'a MmmModel,
+    /// Training periods of the contributions (the design's).
+    nt: usize,
+    /// The target's scale (model scale to target units).
+    scale: f64,
+    /// Per channel: training spend (currency).
+    spend: Vec<f64>,
+    /// Per channel: the scaled training spend followed by the carry-out periods at zero, the
+    /// series of [`mmm_model::curves::response_grid`].
+    series: Vec<Vec<f64>>,
 }
 
-/// One unit's channel totals per draw: contributions times the target's scale, and the decide
-/// stage's marginal ROAS ([`mmm_model::curves::marginal_roas`] at the current spend) times
-/// the training spend.
-fn unit_totals(model: &MmmModel, design: &Design, thetas: &[Vec<f64>]) -> ChannelTotals {
-    let (nt, scale) = (design.n_train, design.scales.target);
-    let per_draw = mmm_core::parallel::map_indexed(thetas.len(), BLOCK, |k| {
-        contributions(model, &thetas[k], nt)
-    });
-    let channels = model.channel_names().len();
-    let spend: Vec<f64> = (0..channels)
-        .map(|c| design.spend(c)[..nt].iter().sum())
-        .collect();
-    let contribution = (0..channels)
-        .map(|c| per_draw.iter().map(|v| v[c] * scale).collect())
-        .collect();
-    let marginal_spend = (0..channels)
-        .map(|c| {
-            if spend[c] <= 0.0 {
-                return vec![0.0; thetas.len()];
+impl<'a> Unit<'a> {
+    fn new(model: &'a MmmModel, design: &Design) -> Self {
+        let nt = design.n_train;
+        let channels = model.channel_names().len();
+        let series = (0..channels)
+            .map(|c| {
+                let tail = model.carryover_periods(c).saturating_sub(1);
+                let mut series = model.channel_spend(c)[..model.train_periods()].to_vec();
+                series.extend(std::iter::repeat_n(0.0, tail));
+                series
+            })
+            .collect();
+        Self {
+            model,
+            nt,
+            scale: design.scales.target,
+            spend: (0..channels)
+                .map(|c| design.spend(c)[..nt].iter().sum())
+                .collect(),
+            series,
+        }
+    }
+
+    /// Channel c's contribution over the training window and, when it has training spend,
+    /// its responses at the two [`mmm_model::curves::marginal_multipliers`] (model scale)
+    /// at `theta`; `contributions` are the counterfactual ones of a model that is not
+    /// additive. The decide stage's definitions: an additive model's contribution is the sum
+    /// of the channel's term, by [`MmmModel::channel_totals_for_multipliers`] at multiplier 1
+    /// without carry-in spend (else the sum of [`MmmModel::channel_term`]); the responses are
+    /// [`MmmModel::response_totals_for_multipliers`] of the training spend with its
+    /// carry-out. [`MmmModel::window_and_curve_totals`] gives both from one adstock pass
+    /// where it can, with the same numbers.
+    fn channel(
+        &self,
+        theta: &[f64],
+        c: usize,
+        contributions: &[f64],
+        buf: &mut Vec<f64>,
+    ) -> (f64, Option<[f64; 2]>) {
+        let model = self.model;
+        let grid = mmm_model::curves::marginal_multipliers(1.0);
+        let no_history = model.channel_history(c).iter().all(|v| *v == 0.0);
+        let mut responses = [0.0; 2];
+        let with_spend = self.spend[c] > 0.0;
+        if no_history && with_spend && self.nt <= model.train_periods() {
+            let series = &self.series[c];
+            let window = model.window_and_curve_totals(
+                theta,
+                c,
+                series,
+                self.nt,
+                &grid,
+                buf,
+                &mut responses,
+            );
+            if let Some(total) = window {
+                return (total, Some(responses));
             }
-            let m = mmm_model::curves::marginal_roas(model, thetas, c, 1.0, scale, spend[c]);
-            m.iter().map(|v| v * spend[c]).collect()
-        })
-        .collect();
+        }
+        let contribution = if !model.is_additive() {
+            contributions[c]
+        } else if no_history {
+            let mut total = [0.0];
+            let spend = &model.channel_spend(c)[..self.nt];
+            model.channel_totals_for_multipliers(theta, c, spend, &[1.0], &mut total);
+            total[0]
+        } else {
+            buf.clear();
+            buf.resize(model.periods(), 0.0);
+            model.channel_term(theta, c, buf);
+            buf[..self.nt].iter().sum()
+        };
+        if !with_spend {
+            return (contribution, None);
+        }
+        model.response_totals_for_multipliers(theta, c, &self.series[c], &grid, &mut responses);
+        (contribution, Some(responses))
+    }
+
+    /// Per channel at `theta`: [contribution (target units), marginal ROAS x training spend
+    /// (0 without training spend)], each as the decide stage computes it
+    /// ([`mmm_model::curves::marginal_roas`] at the current spend).
+    fn figures(&self, theta: &[f64], buf: &mut Vec<f64>) -> Vec<[f64; 2]> {
+        let model = self.model;
+        let contributions = if model.is_additive() {
+            Vec::new()
+        } else {
+            model.channel_contributions(theta, 0..self.nt)
+        };
+        (0..model.channel_names().len())
+            .map(|c| {
+                let (contribution, responses) = self.channel(theta, c, &contributions, buf);
+                let spend = self.spend[c];
+                let marginal = responses.map_or(0.0, |[down, up]| {
+                    let (down, up) = (down * self.scale, up * self.scale);
+                    mmm_model::curves::marginal_from_responses(down, up, 1.0, spend) * spend
+                });
+                [contribution * self.scale, marginal]
+            })
+            .collect()
+    }
+}
+
+/// Per draw (`thetas_of(k)` the units' parameters at draw k, in unit order), the units'
+/// figures summed in unit order, as the decide stage rolls geos up; the draws in parallel.
+fn summed_totals(
+    units: &[Unit<'_>],
+    draws: usize,
+    thetas_of: impl Fn(usize) -> Vec<Vec<f64>> + Sync,
+) -> ChannelTotals {
+    let channels = units.first().map_or(0, |u| u.spend.len());
+    let per_draw: Vec<Vec<[f64; 2]>> = mmm_core::parallel::map_blocks(draws, BLOCK, |range| {
+        let mut buf = Vec::new();
+        range
+            .map(|k| {
+                let mut total = vec![[0.0; 2]; channels];
+                for (g, (unit, theta)) in units.iter().zip(thetas_of(k)).enumerate() {
+                    for (t, v) in total.iter_mut().zip(unit.figures(&theta, &mut buf)) {
+                        // The first unit's figures as they are (no 0 + x), then the sum.
+                        *t = if g == 0 {
+                            v
+                        } else {
+                            [t[0] + v[0], t[1] + v[1]]
+                        };
+                    }
+                }
+                total
+            })
+            .collect()
+    });
+    let column = |c: usize, i: usize| per_draw.iter().map(|d| d[c][i]).collect();
+    let mut spend = vec![0.0; channels];
+    for (g, unit) in units.iter().enumerate() {
+        for (s, v) in spend.iter_mut().zip(&unit.spend) {
+            *s = if g == 0 { *v } else { *s + v };
+        }
+    }
     ChannelTotals {
-        contribution,
-        marginal_spend,
+        contribution: (0..channels).map(|c| column(c, 0)).collect(),
+        marginal_spend: (0..channels).map(|c| column(c, 1)).collect(),
         spend,
     }
 }
 
+/// The national model's channel totals per draw.
+fn unit_totals(model: &MmmModel, design: &Design, posterior: &Posterior) -> ChannelTotals {
+    let unit = Unit::new(model, design);
+    summed_totals(std::slice::from_ref(&unit), posterior.len(), |k| {
+        vec![posterior.theta[k].clone()]
+    })
+}
+
 /// A hierarchy's national channel totals: every geo's, from its own parameters per draw,
-/// summed per draw (as the decide stage rolls geos up); the geos' parameters are computed a
-/// bounded chunk of draws at a time.
+/// summed per draw (as the decide stage rolls geos up). An additive model's channel figures
+/// do not read the intercept, so its geos' parameters skip the intercepts' offsets (one
+/// saturation pass per channel and geo, as costly as a channel's contribution).
 fn geo_totals(
     model: &mmm_model::geo::GeoModel,
     panel: &mmm_features::panel::GeoDesign,
     posterior: &Posterior,
 ) -> ChannelTotals {
-    let channels = model.member(0).channel_names().len();
-    let mut total = ChannelTotals {
-        contribution: vec![Vec::with_capacity(posterior.len()); channels],
-        marginal_spend: vec![Vec::with_capacity(posterior.len()); channels],
-        spend: vec![0.0; channels],
-    };
-    for start in (0..posterior.len()).step_by(CHUNK) {
-        let end = (start + CHUNK).min(posterior.len());
-        let mut per_draw: Vec<Vec<Vec<f64>>> =
-            mmm_core::parallel::map_indexed(end - start, 16, |i| {
-                model.geo_thetas(&posterior.theta[start + i])
-            });
-        let mut chunk: Option<ChannelTotals> = None;
-        for (g, design) in panel.designs.iter().enumerate() {
-            let thetas: Vec<Vec<f64>> = per_draw
-                .iter_mut()
-                .map(|d| std::mem::take(&mut d[g]))
-                .collect();
-            let unit = unit_totals(model.member(g), design, &thetas);
-            match &mut chunk {
-                None => chunk = Some(unit),
-                Some(acc) => {
-                    for c in 0..channels {
-                        add_into(&mut acc.contribution[c], &unit.contribution[c]);
-                        add_into(&mut acc.marginal_spend[c], &unit.marginal_spend[c]);
-                        acc.spend[c] += unit.spend[c];
-                    }
-                }
-            }
+    let units: Vec<Unit<'_>> = (panel.designs.iter().enumerate())
+        .map(|(g, design)| Unit::new(model.member(g), design))
+        .collect();
+    let additive = units.iter().all(|u| u.model.is_additive());
+    summed_totals(&units, posterior.len(), |k| {
+        let theta = &posterior.theta[k];
+        if additive {
+            model.geo_thetas_except_intercept(theta)
+        } else {
+            model.geo_thetas(theta)
         }
-        if let Some(chunk) = chunk {
-            for c in 0..channels {
-                total.contribution[c].extend(&chunk.contribution[c]);
-                total.marginal_spend[c].extend(&chunk.marginal_spend[c]);
-                total.spend[c] = chunk.spend[c];
-            }
-        }
-    }
-    total
-}
-
-/// `acc += values`, element by element.
-fn add_into(acc: &mut [f64], values: &[f64]) {
-    for (a, v) in acc.iter_mut().zip(values) {
-        *a += v;
-    }
+    })
 }
 
 /// `values` (posterior order) in the draw order `order`.
@@ -237,7 +310,7 @@ pub fn sensitivity_inputs(
     let (fitted, totals, names): (&dyn Fitted, ChannelTotals, Vec<String>) = match subject {
         RefitSubject::National { design, model } => (
             model,
-            unit_totals(model, design, &posterior.theta),
+            unit_totals(model, design, posterior),
             design.channel_names.clone(),
         ),
         RefitSubject::Geo { panel, model } => (
