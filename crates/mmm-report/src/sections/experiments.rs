@@ -61,7 +61,7 @@ fn row(c: &Value) -> Row {
             Some(geo) => format!("{channel} in {geo}"),
             None => channel.to_owned(),
         },
-        weeks: num(number(c, "weeks")),
+        weeks: format!("{}", number(c, "weeks") as u64),
         change: change(number(c, "spend_change")),
         se: num(number(c, "standard_error")),
         lift: interval(value(c, "lift")),
@@ -108,7 +108,7 @@ pub(crate) fn section(json: &Value) -> Option<Section> {
             format!(
                 "{}, {} weeks: in {} of the simulated results fewer than 100 posterior draws carry the reweighted posterior: the draws cannot show all the test would teach, so its expected shrinkage is rough and likely a lower bound.",
                 value(c, "channel").as_str().unwrap_or(""),
-                num(number(c, "weeks")),
+                number(c, "weeks") as u64,
                 pct(number(c, "share_low_ess"))
             )
         })
