@@ -234,6 +234,45 @@ pub fn logistic_sum(lam: f64, a: &[f64]) -> f64 {
     pairwise(sums) + tail
 }
 
+/// (sum_(t < window) v_t, sum_t x_t (1 - v_t^2) / 2) with x_t = lam a_t and v_t = (1 - e^(-x_t))
+/// / (1 + e^(-x_t)), a_t >= 0, lam > 0: a logistic channel's total over the first `window`
+/// weeks, and d/dm of its total over all weeks at m times the adstock, at m = 1 (dv/dx =
+/// (1 - v^2) / 2). One exponential per week.
+pub fn logistic_sum_and_slope(lam: f64, a: &[f64], window: usize) -> (f64, f64) {
+    let window = window.min(a.len());
+    let (total, head) = logistic_value_and_slope_sums(lam, &a[..window]);
+    let (_, tail) = logistic_value_and_slope_sums(lam, &a[window..]);
+    (total, head + tail)
+}
+
+/// (sum_t v_t, sum_t x_t (1 - v_t^2) / 2) of [`logistic_sum_and_slope`] over all of `a`,
+/// blocked like [`logistic_sum`] so the exponential vectorizes.
+fn logistic_value_and_slope_sums(lam: f64, a: &[f64]) -> (f64, f64) {
+    const B: usize = 16;
+    let both = |a: f64| {
+        let x = lam * a;
+        let e = exp_nonpositive(-x);
+        let v = (1.0 - e) / (1.0 + e);
+        (v, 0.5 * x * (1.0 - v * v))
+    };
+    let (mut values, mut slopes) = ([0.0f64; B], [0.0f64; B]);
+    let chunks = a.chunks_exact(B);
+    let (mut tail_v, mut tail_s) = (0.0, 0.0);
+    for &x in chunks.remainder() {
+        let (v, s) = both(x);
+        tail_v += v;
+        tail_s += s;
+    }
+    for x in chunks {
+        for k in 0..B {
+            let (v, s) = both(x[k]);
+            values[k] += v;
+            slopes[k] += s;
+        }
+    }
+    (pairwise(values) + tail_v, pairwise(slopes) + tail_s)
+}
+
 /// In place, a_t -> beta (1 - e^(-lam a_t)) / (1 + e^(-lam a_t)) for a_t >= 0, lam > 0: a
 /// channel's term from its adstock, blocked like the other kernels so the exponential vectorizes.
 pub fn scaled_logistic_in_place(lam: f64, beta: f64, a: &mut [f64]) {
@@ -322,6 +361,18 @@ pub fn exp_nonpositive(x: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn logistic_slope_is_the_derivative_of_the_total_in_the_multiplier() {
+        let a: Vec<f64> = (0..40).map(|t| 0.05 * ((t * 37) % 23) as f64).collect();
+        let lam = 2.5;
+        let (total, slope) = logistic_sum_and_slope(lam, &a, 25);
+        assert!((total - logistic_sum(lam, &a[..25])).abs() < 1e-12);
+        let h = 1e-5;
+        let fd =
+            (logistic_sum(lam * (1.0 + h), &a) - logistic_sum(lam * (1.0 - h), &a)) / (2.0 * h);
+        assert!((slope - fd).abs() < 1e-6 * fd.abs(), "{slope} vs {fd}");
+    }
 
     #[test]
     fn convolution_from_zero_equals_the_zero_padded_convolution() {

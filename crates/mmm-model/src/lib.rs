@@ -1412,46 +1412,38 @@ impl MmmModel {
 
     /// For a channel whose totals need no counterfactual (an additive model, no carry-in
     /// spend, no mediators) with the vectorized kernels (geometric adstock, logistic
-    /// saturation): its term summed over the first `window` periods of `spend` at multiplier 1,
-    /// returned, and for each m in `multipliers` its term summed over all of `spend` at m,
-    /// written to `out`. These are [`Self::channel_totals_for_multipliers`] of
-    /// `spend[..window]` at `[1.0]` and of `spend` at `multipliers` (the response curve with
-    /// its carry-out), by the same arithmetic, so the same numbers, but from one adstock pass:
-    /// adstock is causal, so the window's adstock is the start of the whole series'. `buf` is
-    /// reused between calls. `None` (and `out` untouched) for any other channel.
-    #[allow(clippy::too_many_arguments)]
-    pub fn window_and_curve_totals(
+    /// saturation): its term summed over the first `window` periods of `spend` (the
+    /// contribution, [`Self::channel_totals_for_multipliers`] of `spend[..window]` at 1), and
+    /// d/dm of its term summed over all of `spend` at m times the spend, at m = 1 (the slope of
+    /// the response curve with its carry-out: beta sum_t lam a_t (1 - v_t^2) / 2). One adstock
+    /// pass and one exponential per week; `buf` is reused between calls. `None` for any other
+    /// channel.
+    pub fn window_total_and_slope(
         &self,
         theta: &[f64],
         c: usize,
         spend: &[f64],
         window: usize,
-        multipliers: &[f64],
         buf: &mut Vec<f64>,
-        out: &mut [f64],
-    ) -> Option<f64> {
+    ) -> Option<(f64, f64)> {
         let ch = &self.channels[c];
         if !ch.fast || ch.carry_in || !self.is_additive() || self.is_mediated(c) {
             return None;
         }
-        if evenly_spaced_from_zero(multipliers).is_some() || window > spend.len() {
+        if window > spend.len() {
             return None;
         }
         let (l_max, n) = (ch.l_max, spend.len());
         buf.clear();
-        buf.resize(2 * l_max + l_max + n + n, 0.0);
+        buf.resize(2 * l_max + n, 0.0);
         let (w, rest) = buf.split_at_mut(l_max);
-        let (dw, rest) = rest.split_at_mut(l_max);
-        let (padded, adstock) = rest.split_at_mut(l_max + n);
+        let (dw, adstock) = rest.split_at_mut(l_max);
         let base = ch.at;
         let (alpha, lam, beta) = (theta[base], theta[base + 1], theta[base + 2]);
         geometric_weights(alpha, ch.normalize, w, dw);
-        padded[l_max..].copy_from_slice(spend);
-        kernels::convolve(padded, w, adstock);
-        for (o, m) in out.iter_mut().zip(multipliers) {
-            *o = beta * kernels::logistic_sum(lam * m, adstock);
-        }
-        Some(beta * kernels::logistic_sum(lam * 1.0, &adstock[..window]))
+        kernels::convolve_from_zero(spend, w, adstock);
+        let (total, slope) = kernels::logistic_sum_and_slope(lam, adstock, window);
+        Some((beta * total, beta * slope))
     }
 
     /// Expected response (model scale) at one linear-predictor value `eta`; see

@@ -59,40 +59,33 @@ impl<'a> Unit<'a> {
         }
     }
 
-    /// Channel c's contribution over the training window and, when it has training spend,
-    /// its responses at the two [`mmm_model::curves::marginal_multipliers`] (model scale)
-    /// at `theta`; `contributions` are the counterfactual ones of a model that is not
-    /// additive. The decide stage's definitions: an additive model's contribution is the sum
-    /// of the channel's term, by [`MmmModel::channel_totals_for_multipliers`] at multiplier 1
-    /// without carry-in spend (else the sum of [`MmmModel::channel_term`]); the responses are
-    /// [`MmmModel::response_totals_for_multipliers`] of the training spend with its
-    /// carry-out. [`MmmModel::window_and_curve_totals`] gives both from one adstock pass
-    /// where it can, with the same numbers.
+    /// Channel c's contribution over the training window and, when it has training spend, the
+    /// slope of its response curve at the current spend (d/dm of the response to m times the
+    /// training spend with its carry-out, at m = 1; model scale) at `theta`; `contributions`
+    /// are the counterfactual ones of a model that is not additive. The contribution is the
+    /// decide stage's: an additive model's is the sum of the channel's term, by
+    /// [`MmmModel::channel_totals_for_multipliers`] at multiplier 1 without carry-in spend
+    /// (else the sum of [`MmmModel::channel_term`]). The slope is exact where
+    /// [`MmmModel::window_total_and_slope`] applies (both from one adstock pass, one
+    /// exponential per week), else the decide stage's central difference of
+    /// [`MmmModel::response_totals_for_multipliers`] at the two
+    /// [`mmm_model::curves::marginal_multipliers`]; the two agree to O(h^2), h = 0.01.
     fn channel(
         &self,
         theta: &[f64],
         c: usize,
         contributions: &[f64],
         buf: &mut Vec<f64>,
-    ) -> (f64, Option<[f64; 2]>) {
+    ) -> (f64, Option<f64>) {
         let model = self.model;
-        let grid = mmm_model::curves::marginal_multipliers(1.0);
         let no_history = model.channel_history(c).iter().all(|v| *v == 0.0);
-        let mut responses = [0.0; 2];
         let with_spend = self.spend[c] > 0.0;
         if no_history && with_spend && self.nt <= model.train_periods() {
             let series = &self.series[c];
-            let window = model.window_and_curve_totals(
-                theta,
-                c,
-                series,
-                self.nt,
-                &grid,
-                buf,
-                &mut responses,
-            );
-            if let Some(total) = window {
-                return (total, Some(responses));
+            if let Some((total, slope)) =
+                model.window_total_and_slope(theta, c, series, self.nt, buf)
+            {
+                return (total, Some(slope));
             }
         }
         let contribution = if !model.is_additive() {
@@ -111,13 +104,17 @@ impl<'a> Unit<'a> {
         if !with_spend {
             return (contribution, None);
         }
+        let grid = mmm_model::curves::marginal_multipliers(1.0);
+        let mut responses = [0.0; 2];
         model.response_totals_for_multipliers(theta, c, &self.series[c], &grid, &mut responses);
-        (contribution, Some(responses))
+        let slope = (responses[1] - responses[0]) / (grid[1] - grid[0]);
+        (contribution, Some(slope))
     }
 
     /// Per channel at `theta`: [contribution (target units), marginal ROAS x training spend
-    /// (0 without training spend)], each as the decide stage computes it
-    /// ([`mmm_model::curves::marginal_roas`] at the current spend).
+    /// (0 without training spend)]: the contribution as the decide stage computes it, the
+    /// marginal ROAS as the slope of the response curve at the current spend (the decide
+    /// stage's [`mmm_model::curves::marginal_roas`] is its ±1% central difference).
     fn figures(&self, theta: &[f64], buf: &mut Vec<f64>) -> Vec<[f64; 2]> {
         let model = self.model;
         let contributions = if model.is_additive() {
@@ -127,12 +124,9 @@ impl<'a> Unit<'a> {
         };
         (0..model.channel_names().len())
             .map(|c| {
-                let (contribution, responses) = self.channel(theta, c, &contributions, buf);
-                let spend = self.spend[c];
-                let marginal = responses.map_or(0.0, |[down, up]| {
-                    let (down, up) = (down * self.scale, up * self.scale);
-                    mmm_model::curves::marginal_from_responses(down, up, 1.0, spend) * spend
-                });
+                let (contribution, slope) = self.channel(theta, c, &contributions, buf);
+                // Marginal ROAS x training spend = the slope in target units.
+                let marginal = slope.map_or(0.0, |s| s * self.scale);
                 [contribution * self.scale, marginal]
             })
             .collect()
