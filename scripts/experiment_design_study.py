@@ -31,31 +31,15 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import random
-import subprocess
-import sys
 from pathlib import Path
+
+from mmm_cli import mmm
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "fixtures/ensemble/right.toml"
 DATA = ROOT / "fixtures/pymc_example/data.csv"
 TRUTH = ROOT / "fixtures/recovery/truth_normal.toml"
-
-
-def binary() -> str:
-    if os.environ.get("MMM"):
-        return os.environ["MMM"]
-    target = os.environ.get("CARGO_TARGET_DIR", str(ROOT / "target"))
-    return str(Path(target) / "release" / "mmm")
-
-
-def mmm(*args: str) -> str:
-    done = subprocess.run([binary(), "-q", *args], capture_output=True, text=True)
-    # 3: a diagnostic gate failed (results still written and marked); anything else is an error.
-    if done.returncode not in (0, 3):
-        sys.exit(f"mmm {' '.join(args)} exited {done.returncode}: {done.stderr}")
-    return done.stdout
 
 
 def lift_test(channel: str, start: str, end: str, lift: float, se: float) -> str:
