@@ -562,52 +562,35 @@ fn geo_channels(panel: &GeoDesign, hierarchy: &GeoModel, draws: GeoDraws) -> Geo
     }
 }
 
-/// Every (channel, geo) test on a geo hierarchy's posterior (global constrained `thetas`):
-/// each test runs in one geo, and its worth is the shrinkage of the channel's national ROAS
-/// interval (the geos' contributions summed per draw over their summed spend); the geo's own
-/// ROAS shrinkage is reported beside it. All candidates' lifts come from one hierarchy that
-/// holds every candidate as a lift test.
-pub fn design_geo(
+/// A geo candidate before it is evaluated: the test, its length, its channel and geo.
+struct GeoCandidate {
+    test: LiftTestSpec,
+    weeks: usize,
+    channel: usize,
+    geo: usize,
+}
+
+/// Every (channel, geo, length, spend change) test the options ask for, and what was skipped
+/// and why. `noise[g]` is geo g's weekly noise (target units) for the default standard error.
+fn geo_candidates(
     spec: &LoadedSpec,
     panel: &GeoDesign,
-    hierarchy: &GeoModel,
-    draws: GeoDraws,
+    totals: &GeoChannels,
+    noise: &[Option<f64>],
     opts: &ExperimentOptions,
-) -> Result<ExperimentDesign, DecideError> {
-    check_options(spec, opts)?;
-    let level = spec.spec.decisions.interval;
-    let thetas = draws.global;
-    let totals = geo_channels(panel, hierarchy, draws);
-    let mut skipped = Vec::new();
-    let (mut tests, mut weeks_of) = (Vec::new(), Vec::new());
-    let mut quantities: Vec<(Vec<f64>, Vec<f64>)> = Vec::new();
-    let noise: Vec<Option<f64>> = match opts.standard_error {
-        Some(_) => vec![None; panel.geos.len()],
-        None => (0..panel.geos.len())
-            .map(|g| geo_noise(hierarchy.member(g), &draws.by_geo[g], &panel.designs[g]))
-            .collect::<Result<_, _>>()?,
-    };
+) -> (Vec<GeoCandidate>, Vec<(String, String)>) {
+    let (mut candidates, mut skipped) = (Vec::new(), Vec::new());
     for (c, name) in spec.spec.channels.iter().map(|c| &c.name).enumerate() {
-        let spend: f64 = totals.spend.iter().map(|s| s[c]).sum();
-        if spend <= 0.0 {
+        if totals.spend.iter().map(|s| s[c]).sum::<f64>() <= 0.0 {
             skipped.push((name.clone(), "no spend in the training window".into()));
             continue;
         }
-        let national: Vec<f64> = (0..thetas.len())
-            .map(|k| totals.contribution.iter().map(|g| g[c][k]).sum::<f64>() / spend)
-            .collect();
         for (g, geo) in panel.geos.iter().enumerate() {
             let d = &panel.designs[g];
-            let own: Vec<f64> = totals.contribution[g][c]
-                .iter()
-                .map(|v| v / totals.spend[g][c].max(f64::MIN_POSITIVE))
-                .collect();
             for &weeks in &opts.weeks {
                 if !has_spend(d, c, weeks) {
-                    skipped.push((
-                        format!("{name} in {geo}"),
-                        format!("no spend in the last {weeks} weeks"),
-                    ));
+                    let why = format!("no spend in the last {weeks} weeks");
+                    skipped.push((format!("{name} in {geo}"), why));
                     continue;
                 }
                 for &change in &opts.spend_changes {
@@ -616,43 +599,79 @@ pub fn design_geo(
                     });
                     let mut test = test_spec(spec, d, c, weeks, change, se);
                     test.geo = Some(geo.clone());
-                    tests.push(test);
-                    weeks_of.push(weeks);
-                    quantities.push((national.clone(), own.clone()));
+                    candidates.push(GeoCandidate {
+                        test,
+                        weeks,
+                        channel: c,
+                        geo: g,
+                    });
                 }
             }
         }
     }
+    (candidates, skipped)
+}
+
+impl GeoChannels {
+    /// Channel c's national ROAS per draw: the geos' contributions summed over their spend.
+    fn national_roas(&self, c: usize, draws: usize) -> Vec<f64> {
+        let spend: f64 = self.spend.iter().map(|s| s[c]).sum();
+        (0..draws)
+            .map(|k| self.contribution.iter().map(|g| g[c][k]).sum::<f64>() / spend)
+            .collect()
+    }
+
+    /// Geo g's own ROAS of channel c per draw.
+    fn geo_roas(&self, g: usize, c: usize) -> Vec<f64> {
+        let spend = self.spend[g][c].max(f64::MIN_POSITIVE);
+        self.contribution[g][c].iter().map(|v| v / spend).collect()
+    }
+}
+
+/// Every (channel, geo) test on a geo hierarchy's posterior: each test runs in one geo, and
+/// its worth is the shrinkage of the channel's national ROAS interval (the geos'
+/// contributions summed per draw over their summed spend); the geo's own ROAS shrinkage is
+/// reported beside it. All candidates' lifts come from one hierarchy that holds every
+/// candidate as a lift test, evaluated at the global draws.
+pub fn design_geo(
+    spec: &LoadedSpec,
+    panel: &GeoDesign,
+    hierarchy: &GeoModel,
+    draws: GeoDraws,
+    opts: &ExperimentOptions,
+) -> Result<ExperimentDesign, DecideError> {
+    check_options(spec, opts)?;
+    let (level, thetas) = (spec.spec.decisions.interval, draws.global);
+    let totals = geo_channels(panel, hierarchy, draws);
+    let noise: Vec<Option<f64>> = match opts.standard_error {
+        Some(_) => vec![None; panel.geos.len()],
+        None => (0..panel.geos.len())
+            .map(|g| geo_noise(hierarchy.member(g), &draws.by_geo[g], &panel.designs[g]))
+            .collect::<Result<_, _>>()?,
+    };
+    let (candidates, skipped) = geo_candidates(spec, panel, &totals, &noise, opts);
     let mut with_tests = spec.spec.clone();
-    with_tests.lift_tests = tests.clone();
+    with_tests.lift_tests = candidates.iter().map(|c| c.test.clone()).collect();
     let model = GeoModel::new(&with_tests, panel)?;
     let predictions: Vec<Vec<f64>> = mmm_core::parallel::map_indexed(thetas.len(), 16, |k| {
         model.lift_test_predictions(&thetas[k])
     });
-    let candidates = mmm_core::parallel::map_indexed(tests.len(), 1, |i| {
+    let national: Vec<Vec<f64>> = (0..spec.spec.channels.len())
+        .map(|c| totals.national_roas(c, thetas.len()))
+        .collect();
+    let evaluated = mmm_core::parallel::map_indexed(candidates.len(), 1, |i| {
+        let cand = &candidates[i];
         let lifts: Vec<f64> = predictions.iter().map(|p| p[i]).collect();
-        let (national, own) = &quantities[i];
-        let se = tests[i].standard_error;
-        let outcomes = preposterior(
-            &lifts,
-            &[national, own],
-            se,
-            level,
-            opts.outcomes,
-            opts.seed + i as u64,
-        );
-        summarize(
-            tests[i].clone(),
-            weeks_of[i],
-            se,
-            &lifts,
-            &[national, own],
-            &outcomes,
-            level,
-        )
+        let own = totals.geo_roas(cand.geo, cand.channel);
+        let quantities = [national[cand.channel].as_slice(), own.as_slice()];
+        let se = cand.test.standard_error;
+        let seed = opts.seed + i as u64;
+        let outcomes = preposterior(&lifts, &quantities, se, level, opts.outcomes, seed);
+        let test = cand.test.clone();
+        summarize(test, cand.weeks, se, &lifts, &quantities, &outcomes, level)
     });
     Ok(ExperimentDesign::ranked(
-        candidates,
+        evaluated,
         skipped,
         level,
         opts,
