@@ -802,15 +802,12 @@ pub fn geo_ppc() -> ArtifactSchema {
 
 /// A national artifact's schema with a leading `geo` column, for its geo-level twin.
 fn with_geo_column(base: ArtifactSchema, name: &'static str, row: &'static str) -> ArtifactSchema {
-    let mut columns = vec![col("geo", "utf8", "", "the geo of the row")];
-    columns.extend(base.columns);
-    ArtifactSchema {
+    renamed(
+        base,
         name,
-        schema_version: 1,
         row,
-        columns,
-        dynamic_columns: base.dynamic_columns,
-    }
+        Some(col("geo", "utf8", "", "the geo of the row")),
+    )
 }
 
 /// `decide/geo_contributions.parquet` (geo hierarchy only).

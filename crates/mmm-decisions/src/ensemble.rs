@@ -33,7 +33,7 @@ use crate::optimize;
 use crate::plan::{MixturePlan, PlanModel, PlanResponse};
 use crate::stages::{
     NationalPlans, OptimizeOptions, Optimized, PlanWindow, national_problem, plan_window,
-    refuse_geo_bounds, require_draws, search, spend_scales,
+    refuse_geo_bounds, require_draws, spend_scales,
 };
 use crate::tables::Tables;
 use crate::{DecideError, DecideInputs, DecideSettings, UnitResult, unit_result};
@@ -443,14 +443,7 @@ fn optimize_mixture(
     let mixture = MixturePlan::new(members);
     let concave = shares.iter().all(|sh| sh.member.model.concave_in_spend());
     let corners = current.len() <= 3 || !concave;
-    let (solution, seconds) = search(&mixture, &problem, &current, corners)?;
-    let opt = Optimized {
-        window,
-        problem,
-        current,
-        solution,
-        seconds,
-    };
+    let opt = Optimized::search(&mixture, window, problem, current, corners)?;
     let names = &design.channel_names;
     let (rows, plans) = NationalPlans::evaluate(&mixture, names, &opt, spec);
     let mut plan_json = plans.plan_json(&opt, spec, design, PlanResponse::draws(&mixture));

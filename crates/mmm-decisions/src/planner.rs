@@ -21,7 +21,7 @@ use crate::review::DecisionRecord;
 use crate::stages::{
     AllocationRows, Inputs, NationalPlans, OptimizeOptions, Optimized, PlanWindow, Scenario,
     ScenarioFile, compare_scenarios, current_plan, national_plans, national_problem,
-    one_scenario_to_record, plan_window, refuse_geo_bounds, scenario_window, search,
+    one_scenario_to_record, plan_window, refuse_geo_bounds, scenario_window,
 };
 
 /// The inputs of the decision stages of one run (national or a geo hierarchy), read and
@@ -425,14 +425,7 @@ impl Planner {
                 // A Hill curve with slope > 1 is S-shaped, so the mean lift may have several
                 // local optima: start from every corner too.
                 let corners = current.len() <= 3 || !i.model_concave();
-                let (solution, seconds) = search(&pm, &problem, &current, corners)?;
-                let opt = Optimized {
-                    window,
-                    problem,
-                    current,
-                    solution,
-                    seconds,
-                };
+                let opt = Optimized::search(&pm, window, problem, current, corners)?;
                 let names = &i.design.channel_names;
                 let (rows, plans) = NationalPlans::evaluate(&pm, names, &opt, spec);
                 let plan_json = plans.plan_json(&opt, spec, &i.design, pm.draws());
@@ -450,14 +443,7 @@ impl Planner {
                 let (design, panel) = (&i.design, &i.panel);
                 let names = &design.channel_names;
                 let plan = i.plan(window.start, window.horizon);
-                let (solution, seconds) = search(&plan, &problem, &current, false)?;
-                let opt = Optimized {
-                    window,
-                    problem,
-                    current,
-                    solution,
-                    seconds,
-                };
+                let opt = Optimized::search(&plan, window, problem, current, false)?;
                 let (rows, plans) = GeoPlans::evaluate(&plan, &panel.geos, names, &opt, spec);
                 let draws = Response::draws(&plan);
                 let plan_json = plans.plan_json(&opt, spec, design, &panel.geos, draws);

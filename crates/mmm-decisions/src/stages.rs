@@ -569,7 +569,7 @@ pub(crate) fn begin_stage(
 /// Search the allocation from the current plan, an even split and, for a risk objective,
 /// the expected-lift optimum (and with `corners` from every cell's corner); returns the
 /// solution and the search's wall time in seconds.
-pub(crate) fn search(
+fn search(
     response: &dyn Response,
     problem: &Problem,
     current: &[f64],
@@ -624,6 +624,24 @@ pub(crate) struct PlanLifts<'a> {
 }
 
 impl Optimized {
+    /// The optimizer run of `problem` over `window` from the `current` plan (see [`search`]).
+    pub(crate) fn search(
+        response: &dyn Response,
+        window: PlanWindow,
+        problem: Problem,
+        current: Vec<f64>,
+        corners: bool,
+    ) -> Result<Self, DecideError> {
+        let (solution, seconds) = search(response, &problem, &current, corners)?;
+        Ok(Self {
+            window,
+            problem,
+            current,
+            solution,
+            seconds,
+        })
+    }
+
     /// plan.json's keys common to the national and the geo optimizer (`method`: how the plan
     /// was searched and its lift computed); each adds its spend per cell.
     pub(crate) fn plan_json(
