@@ -136,6 +136,10 @@ impl ExperimentDesign {
     }
 }
 
+/// Bounds on the simulated outcomes per candidate.
+const MIN_OUTCOMES: usize = 20;
+const MAX_OUTCOMES: usize = 100_000;
+
 /// Effective sample size below which a reweighted interval is flagged as unreliable.
 pub const MIN_ESS: f64 = 100.0;
 
@@ -234,9 +238,9 @@ fn check_options(spec: &LoadedSpec, opts: &ExperimentOptions) -> Result<(), Deci
             "the standard error must be a finite number > 0, got {se}"
         ));
     }
-    if opts.outcomes < 20 {
+    if !(MIN_OUTCOMES..=MAX_OUTCOMES).contains(&opts.outcomes) {
         return bad(format!(
-            "simulate at least 20 outcomes per test, got {}",
+            "simulate between {MIN_OUTCOMES} and {MAX_OUTCOMES} outcomes per test (at least {MIN_OUTCOMES}; beyond {MAX_OUTCOMES} the Monte Carlo error is negligible and the time and memory are not), got {}",
             opts.outcomes
         ));
     }

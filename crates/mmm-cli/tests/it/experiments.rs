@@ -82,7 +82,8 @@ fn decide_ranks_lift_tests_and_the_command_takes_other_designs() {
         ("--spend-change", "0", "spend change"),
         ("--spend-change", "-1.5", "spend change"),
         ("--standard-error", "-3", "standard error"),
-        ("--outcomes", "3", "at least 20 outcomes"),
+        ("--outcomes", "3", "between 20 and 100000 outcomes"),
+        ("--outcomes", "100000000", "between 20 and 100000 outcomes"),
         ("--weeks", "500", "no spend in the last 500 weeks"),
     ] {
         let out = dir.path().join("bad.json");
