@@ -424,19 +424,21 @@ fn preposterior(
     seed: u64,
 ) -> Vec<Outcomes> {
     let mut rng = mmm_model::rand::rngs::ChaCha8Rng::seed_from_u64(seed);
-    let ys: Vec<f64> = (0..outcomes)
+    // Each outcome y = lifts[j] + se z as its (j, z): the standardized residual
+    // (y - l) / se = z + (lifts[j] - l) / se cannot overflow for any finite se.
+    let draws: Vec<(usize, f64)> = (0..outcomes)
         .map(|_| {
             let j = rng.random_range(0..lifts.len());
-            let z: f64 = StandardNormal.sample(&mut rng);
-            lifts[j] + se * z
+            (j, StandardNormal.sample(&mut rng))
         })
         .collect();
     let orders: Vec<Vec<usize>> = quantities.iter().map(|q| sorted_order(q)).collect();
-    ys.iter()
-        .map(|y| {
+    draws
+        .iter()
+        .map(|&(j, z)| {
             let log_ratios: Vec<f64> = lifts
                 .iter()
-                .map(|l| -0.5 * ((y - l) / se).powi(2))
+                .map(|l| -0.5 * (z + (lifts[j] - l) / se).powi(2))
                 .collect();
             let weights = mmm_diagnostics::sensitivity::normalized_weights(&log_ratios);
             Outcomes {

@@ -73,6 +73,10 @@ fn grouped(a: f64) -> String {
 /// Magnitude of `a` (positive) for people: see [`num`].
 fn magnitude(a: f64) -> String {
     const BIG: [(f64, &str); 3] = [(1e12, "T"), (1e9, "B"), (1e6, "M")];
+    // Past a thousand trillion a suffix stops helping: a power of ten, like the tiny values.
+    if a >= 999.5e12 {
+        return scientific(a, 3);
+    }
     for (unit, suffix) in BIG {
         if a >= unit * 0.9995 {
             return format!("{}{suffix}", sig(a / unit, 3));
@@ -92,7 +96,7 @@ fn signed(v: f64, body: String) -> String {
 /// A number for a table or a sentence: `0` for zero; three significant digits below 1,000
 /// (`0.000199`, `5.03`, `55.3`, `238`); a whole number with thousands separators below a
 /// million (`278,027`); three significant digits and `M`, `B` or `T` above (`1.24M`). Values
-/// below 0.0001 use `× 10⁻ⁿ`. A value that is not a number gives `—`: callers say why in words
+/// below 0.0001 use `× 10⁻ⁿ`, values from 10¹⁵ `× 10ⁿ`. A value that is not a number gives `—`: callers say why in words
 /// wherever one can occur.
 pub fn num(v: f64) -> String {
     if !v.is_finite() {

@@ -20,6 +20,9 @@ fn numbers_have_three_significant_digits_below_a_thousand() {
         (999_999.9, "1.00M"),
         (3.2e9, "3.20B"),
         (0.0000123, "1.23 × 10⁻⁵"),
+        (2.5e14, "250T"),
+        (1e15, "1.00 × 10¹⁵"),
+        (-1e308, "−1.00 × 10³⁰⁸"),
     ] {
         assert_eq!(num(v), want, "{v}");
     }
