@@ -63,9 +63,10 @@ fn workspace_tests(nextest: bool) -> Result<()> {
     run(c)
 }
 
-/// Ballista equivalence: the contracts crate with its `ballista` feature starts a scheduler and
-/// an executor in-process and must give the single-node tables byte for byte. A build of its
-/// own (DataFusion's default features, tonic, Ballista), so it runs as a separate step.
+/// Engine equivalence: the contracts crate with its `ballista` feature (DataFusion included)
+/// must give the built-in engine's tables byte for byte, on DataFusion in this process and on a
+/// Ballista scheduler and executor started in-process. A build of its own (DataFusion, tonic,
+/// Ballista: none of them in the default build), so it runs as a separate step.
 fn ballista_tests(nextest: bool) -> Result<()> {
     let mut b = cargo();
     if nextest {
@@ -80,6 +81,7 @@ fn ballista_tests(nextest: bool) -> Result<()> {
         "ballista",
         "--",
         "ballista",
+        "builtin_equals_datafusion",
     ]);
     run(b)
 }

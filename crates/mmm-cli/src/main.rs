@@ -197,10 +197,11 @@ struct ValidateArgs {
     common: StageArgs,
     #[command(flatten)]
     inputs: DataArgs,
-    /// Where the ingestion SQL (long-format pivots, daily-to-weekly aggregation) runs:
-    /// `local` (this process), `ballista` (a Ballista scheduler and executor started in this
-    /// process) or a Ballista scheduler URL `df://HOST:PORT`. Ballista needs a build with
-    /// `--features ballista`; the validated table is identical on every engine.
+    /// Where the ingestion queries (long-format pivots, daily-to-weekly aggregation) run:
+    /// `local` (the built-in engine), `datafusion` (Apache DataFusion in this process),
+    /// `ballista` (a Ballista scheduler and executor started in this process) or a Ballista
+    /// scheduler URL `df://HOST:PORT`. DataFusion and Ballista need a build with `--features
+    /// datafusion` or `--features ballista`; the validated table is identical on every engine.
     #[arg(long, default_value = "local")]
     sql_engine: mmm_contracts::SqlEngine,
 }

@@ -1,4 +1,4 @@
-//! Finer-than-period rows (daily) aggregated to periods (weeks) with DataFusion SQL.
+//! Finer-than-period rows (daily) aggregated to periods (weeks) by the query engine.
 
 use std::sync::Arc;
 
@@ -9,7 +9,6 @@ use mmm_core::spec::Aggregation;
 
 use crate::TableError;
 use crate::panel::{At, Findings, Panel, Role};
-use crate::sql::ident;
 
 /// First day of the period holding `day`: periods of `period_days` aligned so that one starts
 /// on 1970-01-05 (a Monday) plus `offset` days.
@@ -31,12 +30,8 @@ pub fn to_periods(
     engine: &crate::sql::SqlEngine,
 ) -> Result<Panel, TableError> {
     let period_days = spec.data.period_days as i32;
-    let (batch, selects) = period_batch(p, spec)?;
-    let query = format!(
-        "SELECT period AS day, geo, COUNT(DISTINCT day) AS n_inputs, {} FROM t \
-         GROUP BY period, geo ORDER BY period, geo",
-        selects.join(", ")
-    );
+    let (batch, columns) = period_batch(p, spec)?;
+    let query = crate::sql::Query::Periods { columns };
     let out = crate::sql::query(batch, &query, engine)?;
     let required: Vec<(String, Role)> = p.columns.iter().map(|(n, r, _)| (n.clone(), *r)).collect();
     let mut weekly = crate::long::from_batch(&out, &required)?;
@@ -54,12 +49,12 @@ pub fn to_periods(
     Ok(weekly)
 }
 
-/// The dated rows of `p` as a `period, day, geo, c0, c1...` batch, with the SQL select of each
-/// column's aggregate (named after the column).
+/// The dated rows of `p` as a `period, day, geo, c0, c1...` batch, with each column's name and
+/// aggregation.
 fn period_batch(
     p: &Panel,
     spec: &mmm_core::Spec,
-) -> Result<(RecordBatch, Vec<String>), ArrowError> {
+) -> Result<(RecordBatch, Vec<(String, Aggregation)>), ArrowError> {
     let period_days = spec.data.period_days as i32;
     let offset = spec.data.week_start.days_from_monday() as i32;
     let keep: Vec<usize> = (0..p.len()).filter(|&i| p.dates[i].is_some()).collect();
@@ -97,11 +92,7 @@ fn period_batch(
         } else {
             Aggregation::Sum
         };
-        selects.push(match how {
-            Aggregation::Sum => format!("SUM({c}) AS {}", ident(name)),
-            Aggregation::Mean => format!("AVG({c}) AS {}", ident(name)),
-            Aggregation::Last => format!("last_value({c} ORDER BY day) AS {}", ident(name)),
-        });
+        selects.push((name.clone(), how));
     }
     let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)?;
     Ok((batch, selects))

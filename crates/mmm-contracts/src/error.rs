@@ -76,7 +76,7 @@ fn at_line(line: Option<u64>) -> String {
 /// to periods, the output batches): the cause of [`crate::ContractError::Internal`].
 #[derive(Debug, thiserror::Error)]
 pub enum TableError {
-    /// The ingestion SQL failed.
+    /// An ingestion query failed.
     #[error("{0}")]
     Sql(#[from] SqlError),
     /// Arrow could not assemble or cast a batch.

@@ -345,7 +345,7 @@ pub enum ContractError {
         /// What is wrong.
         message: String,
     },
-    /// Building the table or running the ingestion SQL failed.
+    /// Building the table or running the ingestion queries failed.
     #[error("{}: {source}", path.display())]
     Internal {
         /// The data file being processed.
@@ -638,7 +638,7 @@ pub struct Inputs {
     pub calendar: Option<PathBuf>,
     /// The previous run's table.parquet, for refresh drift.
     pub previous: Option<PathBuf>,
-    /// Where the ingestion SQL runs (this process, or Ballista). Results are identical.
+    /// Where the ingestion queries run (built in, DataFusion, or Ballista). Results are identical.
     pub sql_engine: SqlEngine,
 }
 

@@ -14,7 +14,7 @@ use mmm_core::spec::LongLayout;
 
 use crate::panel::{At, Findings, NATIONAL, Panel, Role};
 use crate::read::unreadable;
-use crate::sql::{SqlError, ident};
+use crate::sql::SqlError;
 use crate::wide::{parse_date_cell, parse_number, require_columns};
 use crate::{ContractError, RawTable, ReadError, TableError};
 
@@ -393,21 +393,15 @@ fn every_variable_present(
 }
 
 /// One row per day and geo, one column per required variable (null where no row carries it),
-/// through the SQL engine.
+/// by the query engine.
 fn pivot(
     long: RecordBatch,
     required: &[(String, Role)],
     engine: &crate::sql::SqlEngine,
 ) -> Result<RecordBatch, SqlError> {
-    let pivots: Vec<String> = required
-        .iter()
-        .enumerate()
-        .map(|(k, (n, _))| format!("SUM(CASE WHEN col = {k} THEN value END) AS {}", ident(n)))
-        .collect();
-    let query = format!(
-        "SELECT day, geo, {} FROM t GROUP BY day, geo ORDER BY day, geo",
-        pivots.join(", ")
-    );
+    let query = crate::sql::Query::Pivot {
+        names: required.iter().map(|(n, _)| n.clone()).collect(),
+    };
     crate::sql::query(long, &query, engine)
 }
 

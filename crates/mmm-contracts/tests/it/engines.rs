@@ -1,4 +1,4 @@
-//! The ingestion SQL gives the same validated table on every engine: single-node DataFusion and
+//! The ingestion queries give the same validated table on every engine: the built-in one and
 //! Ballista (a scheduler and an executor started in this process). Without the `ballista`
 //! feature, asking for Ballista is a clear error.
 
