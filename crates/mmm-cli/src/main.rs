@@ -201,7 +201,8 @@ struct ValidateArgs {
     /// `local` (the built-in engine), `datafusion` (Apache DataFusion in this process),
     /// `ballista` (a Ballista scheduler and executor started in this process) or a Ballista
     /// scheduler URL `df://HOST:PORT`. DataFusion and Ballista need a build with `--features
-    /// datafusion` or `--features ballista`; the validated table is identical on every engine.
+    /// datafusion` or `--features ballista`; every engine gives the same table (to the last bit of
+    /// a sum over millions of rows, which DataFusion adds in partitions).
     #[arg(long, default_value = "local")]
     sql_engine: mmm_contracts::SqlEngine,
 }

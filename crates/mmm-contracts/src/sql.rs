@@ -1,10 +1,14 @@
 //! The ingestion queries (long-format pivots, daily-to-period aggregation) over Arrow batches.
 //!
 //! Each query is a typed [`Query`], not SQL text: the queries are ours, so a parser would only
-//! add code that no user input reaches. Three engines run them and give byte-identical tables:
-//! a built-in one (the default: hash grouping in this process, the same arithmetic in the same
-//! row order as DataFusion's group accumulators), Apache DataFusion in this process (feature
-//! `datafusion`) and a DataFusion Ballista cluster (feature `ballista`). DataFusion is half of
+//! add code that no user input reaches. Three engines run them: a built-in one (the default:
+//! hash grouping in this process, every sum from zero in row order, mean = sum / count, as
+//! DataFusion's group accumulators form them), Apache DataFusion in this process (feature
+//! `datafusion`) and a DataFusion Ballista cluster (feature `ballista`). They give the same
+//! tables byte for byte while DataFusion reads its input in one piece (the ingest fixtures);
+//! on inputs it splits over partitions (millions of rows), its partial sums are added in
+//! another order, so a sum can differ in its last bit (1-2 ulp; docs/benchmarks.md). The
+//! built-in engine's sums do not depend on partitioning. DataFusion is half of
 //! a cold build's CPU time (docs/benchmarks.md, "Build time and binary size"), so only builds
 //! that ask for it carry it.
 
