@@ -127,7 +127,8 @@ pub enum SqlError {
 }
 
 /// Run `query` over `batch` on `engine`; returns the result as one batch. Every query orders its
-/// own output, so the engines give identical results.
+/// own output, so the engines give the same rows in the same order (values as the module doc
+/// says: equal but for the last bit of sums DataFusion adds in partitions).
 pub fn query(
     batch: RecordBatch,
     query: &Query,
