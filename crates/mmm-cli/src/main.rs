@@ -1053,6 +1053,7 @@ fn cmd_inspect(args: InspectArgs) -> Result<u8> {
         Ok(local) => audit::inspect(&local, json),
         // A remote artifact whose bytes do not match its manifest: the same verdict as
         // a changed local output.
+        #[cfg(feature = "s3")]
         Err(e)
             if matches!(
                 e.downcast_ref::<mmm_store::StoreError>(),

@@ -1,11 +1,15 @@
 //! `s3://` arguments: stages run on a local mirror of the bucket (mmm-store), and each finished
-//! stage is published with its manifest last.
+//! stage is published with its manifest last. Object storage is the `s3` feature: a build
+//! without it refuses `s3://` arguments with the command that adds it.
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use anyhow::{Context, Result, anyhow};
+#[cfg(feature = "s3")]
 use mmm_store::{Mirror, RemoteUrl};
+#[cfg(not(feature = "s3"))]
+use without_object_storage::{Mirror, RemoteUrl};
 
 /// Resolves path arguments that may be `s3://` locations.
 #[derive(Default)]
@@ -20,6 +24,8 @@ fn remote(p: &Path) -> Result<Option<RemoteUrl>> {
     }
 }
 
+// Without the `s3` feature `RemoteUrl` is uninhabited, so the remote arms are unreachable.
+#[cfg_attr(not(feature = "s3"), allow(unreachable_code))]
 impl Io {
     fn mirror(&self) -> Result<&Mirror> {
         if self.mirror.get().is_none() {
@@ -100,6 +106,75 @@ impl Io {
                 PathBuf::from(format!("{}/{name}", s.trim_end_matches('/')))
             }
             _ => p.join(name),
+        }
+    }
+}
+
+/// The build without the `s3` feature: an `s3://` argument is an error, so no `Mirror` or
+/// `RemoteUrl` value can exist (both are uninhabited) and `Io` keeps one code path.
+#[cfg(not(feature = "s3"))]
+mod without_object_storage {
+    use std::path::PathBuf;
+
+    /// Why an `s3://` argument was refused.
+    #[derive(Debug, thiserror::Error)]
+    #[error(
+        "{url}: this mmm was built without object storage; build it with \
+         `cargo install --path crates/mmm-cli --locked --features s3` (or \
+         `cargo build --release -p mmm-cli --features s3`) to read and write s3:// locations"
+    )]
+    pub struct NoObjectStorage {
+        url: String,
+    }
+
+    #[derive(Debug)]
+    pub enum RemoteUrl {}
+
+    impl RemoteUrl {
+        pub fn parse(text: &str) -> Option<Result<Self, NoObjectStorage>> {
+            text.starts_with("s3://").then(|| {
+                Err(NoObjectStorage {
+                    url: text.to_string(),
+                })
+            })
+        }
+        pub fn url(&self) -> String {
+            match *self {}
+        }
+        pub fn join(&self, _: &str) -> Self {
+            match *self {}
+        }
+    }
+
+    #[derive(Debug)]
+    pub enum Mirror {}
+
+    impl Mirror {
+        pub fn new(_: &std::path::Path) -> Result<Self, NoObjectStorage> {
+            Err(NoObjectStorage {
+                url: "s3://".into(),
+            })
+        }
+        pub fn default_root() -> PathBuf {
+            PathBuf::new()
+        }
+        pub fn local(&self, _: &RemoteUrl) -> PathBuf {
+            match *self {}
+        }
+        pub fn get(&self, _: &RemoteUrl) -> Result<Option<Vec<u8>>, NoObjectStorage> {
+            match *self {}
+        }
+        pub fn pull_file(&self, _: &RemoteUrl) -> Result<PathBuf, NoObjectStorage> {
+            match *self {}
+        }
+        pub fn push_file(&self, _: &RemoteUrl) -> Result<(), NoObjectStorage> {
+            match *self {}
+        }
+        pub fn pull_stage(&self, _: &RemoteUrl) -> Result<bool, NoObjectStorage> {
+            match *self {}
+        }
+        pub fn push_stage(&self, _: &RemoteUrl) -> Result<(), NoObjectStorage> {
+            match *self {}
         }
     }
 }

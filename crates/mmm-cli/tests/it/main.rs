@@ -21,8 +21,11 @@ mod mediators;
 mod pipeline;
 mod simulate;
 mod spec;
+#[cfg(feature = "s3")]
 mod storage;
 mod transforms;
+#[cfg(not(feature = "s3"))]
+mod without_s3;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
