@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
-"""Open an `mmm export --format zarr` store with ArviZ and check it against the run.
+"""Open an `mmm export` store (Zarr directory or NetCDF-4 file) with ArviZ and check it
+against the run.
 
     .venv/bin/python scripts/check_export_arviz.py STORE RUN_DIR
+
+A STORE ending in `.nc` is opened with `az.from_netcdf` (h5netcdf), any other as Zarr through
+xarray's datatree.
 
 Checks (exit 1 with the differences on failure, 0 when all hold):
 - every group of the export loads into az.InferenceData;
@@ -10,10 +14,12 @@ Checks (exit 1 with the differences on failure, 0 when all hold):
   and ESS; the element `beta[channel=tv]` is matched to the parameter `beta[tv]`);
 - az.loo(pointwise=True) equals diagnostics.json's elpd_loo, p_loo and se to 1e-6 relative;
 - sample_stats holds post-warm-up draws only (as many as the posterior);
-- the coordinates carry the channel names (and geo names under a hierarchy).
+- the coordinates carry the channel names (and geo names under a hierarchy);
+- `diverging` reads back as booleans.
 
-The test `export::zarr_export_opens_in_arviz_and_matches_the_run` in crates/mmm-cli runs it
-with the project's test virtualenv (scripts/install_test_services.sh).
+The tests `export::zarr_export_opens_in_arviz_and_matches_the_run` and
+`export::netcdf_export_opens_in_arviz_and_matches_the_run` in crates/mmm-cli run it with the
+project's test virtualenv (scripts/install_test_services.sh).
 """
 
 from __future__ import annotations
@@ -43,7 +49,10 @@ def element_name(var: str, labels: dict[str, str], dims: list[str]) -> str:
 def main() -> int:
     store, run = sys.argv[1], sys.argv[2]
     warnings.simplefilter("ignore")
-    idata = az.InferenceData.from_datatree(xr.open_datatree(store, engine="zarr"))
+    if store.endswith(".nc"):
+        idata = az.from_netcdf(store)
+    else:
+        idata = az.InferenceData.from_datatree(xr.open_datatree(store, engine="zarr"))
     diag = json.load(open(f"{run}/diagnose/diagnostics.json"))
     problems: list[str] = []
     expected_groups = {
@@ -85,6 +94,8 @@ def main() -> int:
     ss = idata.sample_stats
     if ss.sizes["chain"] * ss.sizes["draw"] != n_post:
         problems.append("sample_stats is not the post-warm-up grid of the posterior")
+    if ss["diverging"].dtype != bool:
+        problems.append(f"diverging reads back as {ss['diverging'].dtype}, not bool")
     if "channel" not in post.coords or len(post.coords["channel"]) == 0:
         problems.append("no channel coordinate in the posterior")
     if "geo" in idata.observed_data.dims and "geo" not in post.coords:

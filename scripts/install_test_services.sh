@@ -26,5 +26,5 @@ make_venv() {
   printf '%s' "$want" > "$stamp"
 }
 
-make_venv .venv "arviz, zarr, xarray" -r scripts/requirements-arviz.txt
+make_venv .venv "arviz, zarr, xarray, h5netcdf" -r scripts/requirements-arviz.txt
 make_venv .venv-s3 "moto.server, boto3, flask_cors" "moto[server]>=5,<6" boto3

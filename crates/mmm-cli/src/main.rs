@@ -406,10 +406,12 @@ struct InspectArgs {
 struct ExportArgs {
     /// Run directory (its features, fit and diagnose stages are read, never written).
     run: PathBuf,
-    /// Output format: `zarr` (a Zarr v2 store of ArviZ InferenceData groups).
+    /// Output format: `zarr` (a Zarr v2 directory store) or `netcdf` (one NetCDF-4 file), each
+    /// with the same ArviZ InferenceData groups.
     #[arg(long, value_enum, default_value = "zarr")]
     format: ExportFormat,
-    /// Where to write the export (must not exist). Default: beside the run, `RUN.zarr`.
+    /// Where to write the export (must not exist). Default: beside the run, `RUN.zarr` or
+    /// `RUN.nc`.
     #[arg(long)]
     out: Option<PathBuf>,
 }
@@ -456,6 +458,8 @@ struct DesignExperimentArgs {
 enum ExportFormat {
     /// ArviZ InferenceData as a Zarr v2 store (xarray's layout, uncompressed).
     Zarr,
+    /// ArviZ InferenceData as one NetCDF-4 file (`az.from_netcdf`).
+    Netcdf,
 }
 
 /// Arguments of `mmm diff`.
@@ -1068,17 +1072,22 @@ fn cmd_inspect(args: InspectArgs) -> Result<u8> {
 
 /// `mmm export`.
 fn cmd_export(args: ExportArgs, quiet: bool) -> Result<u8> {
+    use mmm_diagnostics::inference_data::{ExportFormat as Format, export};
     let ExportArgs { run, format, out } = args;
-    let ExportFormat::Zarr = format;
+    let format = match format {
+        ExportFormat::Zarr => Format::Zarr,
+        ExportFormat::Netcdf => Format::Netcdf,
+    };
     let out = out.unwrap_or_else(|| {
         let name = run
             .file_name()
             .map_or_else(|| "run".into(), |n| n.to_os_string());
         let mut file = name;
-        file.push(".zarr");
+        file.push(".");
+        file.push(format.extension());
         run.with_file_name(file)
     });
-    let summary = mmm_diagnostics::inference_data::export_zarr(&run, &out)?;
+    let summary = export(&run, &out, format)?;
     if !quiet {
         println!(
             "InferenceData ({} chains x {} draws; groups: {}) written to {}",

@@ -1,4 +1,4 @@
-//! A minimal Zarr v2 writer (uncompressed, one chunk per array, consolidated metadata), enough
+//! A minimal Zarr v2 writer of `LabelledStore`s (uncompressed, one chunk per array, consolidated metadata), enough
 //! for xarray and ArviZ to open a hierarchy of groups of labelled arrays.
 //!
 //! Format: <https://zarr-specs.readthedocs.io/en/latest/v2/v2.0.html>. Each array is a
@@ -13,63 +13,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 
 use crate::CoreError;
-
-/// Values of one array.
-#[derive(Debug, Clone)]
-pub enum ZarrValues<'a> {
-    /// 64-bit floats (`<f8`).
-    F64(&'a [f64]),
-    /// 64-bit integers (`<i8`).
-    I64(&'a [i64]),
-    /// Booleans (`|b1`).
-    Bool(&'a [bool]),
-    /// Strings, stored fixed-width as numpy's `<U` (UTF-32LE, NUL-padded).
-    Str(&'a [String]),
-}
-
-impl ZarrValues<'_> {
-    fn len(&self) -> usize {
-        match self {
-            Self::F64(v) => v.len(),
-            Self::I64(v) => v.len(),
-            Self::Bool(v) => v.len(),
-            Self::Str(v) => v.len(),
-        }
-    }
-
-    /// numpy dtype string and the chunk's bytes.
-    fn encode(&self) -> (String, Vec<u8>) {
-        match self {
-            Self::F64(v) => (
-                "<f8".into(),
-                v.iter().flat_map(|x| x.to_le_bytes()).collect(),
-            ),
-            Self::I64(v) => (
-                "<i8".into(),
-                v.iter().flat_map(|x| x.to_le_bytes()).collect(),
-            ),
-            Self::Bool(v) => ("|b1".into(), v.iter().map(|&b| u8::from(b)).collect()),
-            Self::Str(v) => {
-                let width = v
-                    .iter()
-                    .map(|s| s.chars().count())
-                    .max()
-                    .unwrap_or(0)
-                    .max(1);
-                let mut bytes = Vec::with_capacity(v.len() * width * 4);
-                for s in v.iter() {
-                    let mut n = 0;
-                    for c in s.chars() {
-                        bytes.extend_from_slice(&(c as u32).to_le_bytes());
-                        n += 1;
-                    }
-                    bytes.resize(bytes.len() + (width - n) * 4, 0);
-                }
-                (format!("<U{width}"), bytes)
-            }
-        }
-    }
-}
+use crate::labelled::{ArrayValues, LabelledStore, shape_error};
 
 /// A Zarr v2 hierarchy being written under one root directory.
 #[derive(Debug)]
@@ -87,61 +31,16 @@ impl ZarrWriter {
             root: root.to_path_buf(),
             metadata: BTreeMap::new(),
         };
-        writer.group("", attrs)?;
+        writer.group_documents("", attrs)?;
         Ok(writer)
     }
 
     /// A group at `path` (`""` for the root; parents first) with attributes `attrs`.
-    pub fn group(&mut self, path: &str, attrs: Value) -> Result<(), CoreError> {
+    fn group_documents(&mut self, path: &str, attrs: Value) -> Result<(), CoreError> {
         let dir = self.root.join(path);
         std::fs::create_dir_all(&dir).map_err(|source| io(&dir, source))?;
         self.document(path, ".zgroup", json!({ "zarr_format": 2 }))?;
         self.document(path, ".zattrs", attrs)
-    }
-
-    /// An array at `path` (inside an existing group) with named dimensions `dims` of sizes
-    /// `shape`, holding `values` in C order.
-    pub fn array(
-        &mut self,
-        path: &str,
-        dims: &[&str],
-        shape: &[usize],
-        values: ZarrValues<'_>,
-    ) -> Result<(), CoreError> {
-        let dir = self.root.join(path);
-        let expected: usize = shape.iter().product();
-        if dims.len() != shape.len() || values.len() != expected {
-            return Err(CoreError::Schema {
-                path: dir,
-                schema: "zarr array".into(),
-                message: format!(
-                    "array of {} values cannot have shape {shape:?} over dimensions {dims:?}",
-                    values.len()
-                ),
-            });
-        }
-        std::fs::create_dir_all(&dir).map_err(|source| io(&dir, source))?;
-        let (dtype, bytes) = values.encode();
-        let fill = if dtype == "<f8" {
-            json!("NaN")
-        } else {
-            Value::Null
-        };
-        let chunks: Vec<usize> = shape.iter().map(|&n| n.max(1)).collect();
-        let zarray = json!({
-            "zarr_format": 2, "shape": shape, "chunks": chunks, "dtype": dtype,
-            "compressor": null, "fill_value": fill, "filters": null, "order": "C",
-            "dimension_separator": ".",
-        });
-        self.document(path, ".zarray", zarray)?;
-        self.document(path, ".zattrs", json!({ "_ARRAY_DIMENSIONS": dims }))?;
-        let key = if shape.is_empty() {
-            "0".to_string()
-        } else {
-            vec!["0"; shape.len()].join(".")
-        };
-        let chunk = dir.join(key);
-        std::fs::write(&chunk, bytes).map_err(|source| io(&chunk, source))
     }
 
     /// Write `.zmetadata` (consolidated metadata) and return the root.
@@ -172,6 +71,83 @@ impl ZarrWriter {
         };
         self.metadata.insert(key, doc);
         Ok(())
+    }
+}
+
+impl LabelledStore for ZarrWriter {
+    fn group(&mut self, path: &str, attrs: Value) -> Result<(), CoreError> {
+        self.group_documents(path, attrs)
+    }
+
+    /// An array directory: `.zarray`, `.zattrs` with xarray's `_ARRAY_DIMENSIONS`, one chunk.
+    fn array(
+        &mut self,
+        path: &str,
+        dims: &[&str],
+        shape: &[usize],
+        values: ArrayValues<'_>,
+    ) -> Result<(), CoreError> {
+        let dir = self.root.join(path);
+        let expected: usize = shape.iter().product();
+        if dims.len() != shape.len() || values.len() != expected {
+            return Err(shape_error(dir, dims, shape, &values));
+        }
+        std::fs::create_dir_all(&dir).map_err(|source| io(&dir, source))?;
+        let (dtype, bytes) = encode(&values);
+        let fill = if dtype == "<f8" {
+            json!("NaN")
+        } else {
+            Value::Null
+        };
+        let chunks: Vec<usize> = shape.iter().map(|&n| n.max(1)).collect();
+        let zarray = json!({
+            "zarr_format": 2, "shape": shape, "chunks": chunks, "dtype": dtype,
+            "compressor": null, "fill_value": fill, "filters": null, "order": "C",
+            "dimension_separator": ".",
+        });
+        self.document(path, ".zarray", zarray)?;
+        self.document(path, ".zattrs", json!({ "_ARRAY_DIMENSIONS": dims }))?;
+        let key = if shape.is_empty() {
+            "0".to_string()
+        } else {
+            vec!["0"; shape.len()].join(".")
+        };
+        let chunk = dir.join(key);
+        std::fs::write(&chunk, bytes).map_err(|source| io(&chunk, source))
+    }
+}
+
+/// numpy's dtype string of `values` and their bytes in one chunk (little-endian; strings
+/// fixed-width as numpy's `<U`: UTF-32LE, NUL-padded).
+fn encode(values: &ArrayValues<'_>) -> (String, Vec<u8>) {
+    match values {
+        ArrayValues::F64(v) => (
+            "<f8".into(),
+            v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+        ),
+        ArrayValues::I64(v) => (
+            "<i8".into(),
+            v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+        ),
+        ArrayValues::Bool(v) => ("|b1".into(), v.iter().map(|&b| u8::from(b)).collect()),
+        ArrayValues::Str(v) => {
+            let width = v
+                .iter()
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+                .max(1);
+            let mut bytes = Vec::with_capacity(v.len() * width * 4);
+            for s in v.iter() {
+                let mut n = 0;
+                for c in s.chars() {
+                    bytes.extend_from_slice(&(c as u32).to_le_bytes());
+                    n += 1;
+                }
+                bytes.resize(bytes.len() + (width - n) * 4, 0);
+            }
+            (format!("<U{width}"), bytes)
+        }
     }
 }
 

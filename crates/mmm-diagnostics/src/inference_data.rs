@@ -1,5 +1,7 @@
-//! `mmm export --format zarr`: a finished run as ArviZ InferenceData in a Zarr v2 store, so
-//! `az.summary`, `az.loo` and ArviZ's plots work on it directly.
+//! `mmm export`: a finished run as ArviZ InferenceData, in a Zarr v2 store (`--format zarr`) or
+//! one NetCDF-4 file (`--format netcdf`, ArviZ's own `to_netcdf` format), so `az.summary`,
+//! `az.loo` and ArviZ's plots work on it directly. Both formats get the same groups, arrays and
+//! coordinates from one code path (`mmm_core::labelled::LabelledStore`).
 //!
 //! Groups (ArviZ's schema, <https://python.arviz.org/en/stable/schema/schema.html>):
 //! - `posterior`: every sampled parameter, one variable per name stem (`beta[tv]` and
@@ -19,7 +21,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use mmm_core::columns::{bool_column, f64_column, i64_column};
-use mmm_core::zarr::{ZarrValues, ZarrWriter};
+use mmm_core::labelled::{ArrayValues, LabelledStore};
+use mmm_core::netcdf::NetcdfWriter;
+use mmm_core::zarr::ZarrWriter;
 use mmm_core::{CoreError, LoadedSpec};
 use mmm_features::Design;
 use mmm_model::geo::GeoModel;
@@ -63,10 +67,30 @@ struct Loaded {
     run: PathBuf,
 }
 
+/// The file formats of an export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    /// A Zarr v2 directory store (xarray's layout, uncompressed, consolidated metadata).
+    Zarr,
+    /// One NetCDF-4 (HDF5) file with a group per InferenceData group.
+    Netcdf,
+}
+
+impl ExportFormat {
+    /// The file extension of the format's default output name.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Self::Zarr => "zarr",
+            Self::Netcdf => "nc",
+        }
+    }
+}
+
 /// Write run `run` (a run directory after diagnose) as InferenceData at `out`, which must not
-/// exist: the store is built in a sibling temporary directory and renamed into place, so a
-/// failed export leaves nothing behind.
-pub fn export_zarr(run: &Path, out: &Path) -> Result<ExportSummary, DiagnoseError> {
+/// exist. A Zarr store is built in a sibling temporary directory and renamed into place; a
+/// NetCDF file is assembled in memory and written through a temporary file: a failed export
+/// leaves nothing behind either way.
+pub fn export(run: &Path, out: &Path, format: ExportFormat) -> Result<ExportSummary, DiagnoseError> {
     if out.exists() {
         return Err(CoreError::Io {
             path: out.to_path_buf(),
@@ -89,24 +113,45 @@ pub fn export_zarr(run: &Path, out: &Path) -> Result<ExportSummary, DiagnoseErro
     };
     let draws_path = loaded.run.join("fit").join("draws.parquet");
     let posterior = Posterior::from_columns(&loaded.draws, &model.param_names(), &draws_path)?;
-    let tmp = out.with_extension("zarr.tmp");
-    if tmp.exists() {
-        std::fs::remove_dir_all(&tmp).map_err(|source| CoreError::Io {
-            path: tmp.clone(),
-            source,
-        })?;
+    let attrs = serde_json::json!({
+        "created_by": format!("mmm export {}", env!("CARGO_PKG_VERSION")),
+        "inference_library": "nuts-rs",
+        "model": loaded.spec.spec.model.name,
+    });
+    match format {
+        ExportFormat::Netcdf => {
+            let mut store = NetcdfWriter::create(out, attrs)?;
+            let mut summary = write_groups(&mut store, &loaded, model, &posterior)?;
+            summary.path = store.finish()?;
+            Ok(summary)
+        }
+        ExportFormat::Zarr => {
+            let tmp = out.with_extension("zarr.tmp");
+            if tmp.exists() {
+                std::fs::remove_dir_all(&tmp).map_err(|source| CoreError::Io {
+                    path: tmp.clone(),
+                    source,
+                })?;
+            }
+            let result = ZarrWriter::create(&tmp, attrs)
+                .map_err(DiagnoseError::from)
+                .and_then(|mut store| {
+                    let summary = write_groups(&mut store, &loaded, model, &posterior)?;
+                    store.finish()?;
+                    Ok(summary)
+                });
+            if result.is_err() {
+                let _ = std::fs::remove_dir_all(&tmp);
+            }
+            let mut summary = result?;
+            std::fs::rename(&tmp, out).map_err(|source| CoreError::Io {
+                path: out.to_path_buf(),
+                source,
+            })?;
+            summary.path = out.to_path_buf();
+            Ok(summary)
+        }
     }
-    let result = write_store(&tmp, &loaded, model, &posterior);
-    if result.is_err() {
-        let _ = std::fs::remove_dir_all(&tmp);
-    }
-    let mut summary = result?;
-    std::fs::rename(&tmp, out).map_err(|source| CoreError::Io {
-        path: out.to_path_buf(),
-        source,
-    })?;
-    summary.path = out.to_path_buf();
-    Ok(summary)
 }
 
 /// The run's spec and the features, fit and diagnose stages, checked to chain.
@@ -138,21 +183,15 @@ fn load(run: &Path) -> Result<Loaded, DiagnoseError> {
     })
 }
 
-/// Every group into a new store at `root`.
-fn write_store(
-    root: &Path,
+/// Every group into `z`.
+fn write_groups(
+    z: &mut impl LabelledStore,
     loaded: &Loaded,
     model: &dyn Fitted,
     posterior: &Posterior,
 ) -> Result<ExportSummary, DiagnoseError> {
     let order = chain_draw_grid(posterior, &loaded.run.join("fit").join("draws.parquet"))?;
     let (n_chain, n_draw) = (order.len(), order.first().map_or(0, Vec::len));
-    let attrs = serde_json::json!({
-        "created_by": format!("mmm export {}", env!("CARGO_PKG_VERSION")),
-        "inference_library": "nuts-rs",
-        "model": loaded.spec.spec.model.name,
-    });
-    let mut z = ZarrWriter::create(root, attrs)?;
     let flat: Vec<usize> = order.iter().flatten().copied().collect();
     let channels = &loaded.design.channel_names;
     let units = model.unit_names();
@@ -163,14 +202,14 @@ fn write_store(
         .map(|&k| posterior.theta[k].as_slice())
         .collect();
     write_parameters(
-        &mut z,
+        z,
         "posterior",
         &variables,
         &coords,
         &thetas,
         (n_chain, n_draw),
     )?;
-    write_sample_stats(&mut z, loaded, (n_chain, n_draw))?;
+    write_sample_stats(z, loaded, (n_chain, n_draw))?;
     let target = loaded.spec.spec.data.target.clone();
     let dates = date_labels(&loaded.design.dates);
     let n_train = model.train_periods();
@@ -184,7 +223,7 @@ fn write_store(
     }
     let (dims, shape, axes) = series_axes(&draws, geos, &dates[..n_train]);
     write_group(
-        &mut z,
+        z,
         "log_likelihood",
         &[(&target, &dims, &shape, &log_lik)],
         &axes,
@@ -196,14 +235,14 @@ fn write_store(
     let predictive = predictive(model, &thetas, units.len() * periods, seed);
     let (dims, shape, axes) = series_axes(&draws, geos, &dates);
     write_group(
-        &mut z,
+        z,
         "posterior_predictive",
         &[(&target, &dims, &shape, &predictive)],
         &axes,
         (n_chain, n_draw),
     )?;
-    write_observed_and_spend(&mut z, loaded, &target, &dates, &units)?;
-    write_prior(&mut z, loaded, model, &variables, &coords, &target)?;
+    write_observed_and_spend(z, loaded, &target, &dates, &units)?;
+    write_prior(z, loaded, model, &variables, &coords, &target)?;
     let groups = [
         "posterior",
         "sample_stats",
@@ -214,9 +253,8 @@ fn write_store(
         "prior",
         "prior_predictive",
     ];
-    let path = z.finish()?;
     Ok(ExportSummary {
-        path,
+        path: PathBuf::new(),
         groups: groups.iter().map(|g| g.to_string()).collect(),
         chains: n_chain,
         draws: n_draw,
@@ -361,7 +399,7 @@ fn grid_variable(
 
 /// A group of parameter arrays (posterior or prior) over `thetas` (chain-major draws).
 fn write_parameters(
-    z: &mut ZarrWriter,
+    z: &mut impl LabelledStore,
     group: &str,
     variables: &[Variable],
     coords: &BTreeMap<String, Vec<String>>,
@@ -383,7 +421,7 @@ fn write_parameters(
             &format!("{group}/{}", v.name),
             &dims,
             &shape,
-            ZarrValues::F64(&values),
+            ArrayValues::F64(&values),
         )?;
     }
     let used: Vec<&String> = variables.iter().flat_map(|v| &v.dims).collect();
@@ -392,7 +430,7 @@ fn write_parameters(
 
 /// Each dimension's labels as a coordinate array of `group`.
 fn write_coordinates<'a>(
-    z: &mut ZarrWriter,
+    z: &mut impl LabelledStore,
     group: &str,
     coords: impl IntoIterator<Item = (&'a String, &'a Vec<String>)>,
 ) -> Result<(), CoreError> {
@@ -401,7 +439,7 @@ fn write_coordinates<'a>(
             &format!("{group}/{dim}"),
             &[dim],
             &[labels.len()],
-            ZarrValues::Str(labels),
+            ArrayValues::Str(labels),
         )?;
     }
     Ok(())
@@ -409,7 +447,7 @@ fn write_coordinates<'a>(
 
 /// The `chain` and `draw` coordinates of a group.
 fn write_chain_draw(
-    z: &mut ZarrWriter,
+    z: &mut impl LabelledStore,
     group: &str,
     n_chain: usize,
     n_draw: usize,
@@ -420,13 +458,13 @@ fn write_chain_draw(
         &format!("{group}/chain"),
         &["chain"],
         &[n_chain],
-        ZarrValues::I64(&chain),
+        ArrayValues::I64(&chain),
     )?;
     z.array(
         &format!("{group}/draw"),
         &["draw"],
         &[n_draw],
-        ZarrValues::I64(&draw),
+        ArrayValues::I64(&draw),
     )
 }
 
@@ -434,7 +472,7 @@ fn write_chain_draw(
 type Array<'a> = (&'a str, &'a [String], &'a [usize], &'a [f64]);
 
 fn write_group(
-    z: &mut ZarrWriter,
+    z: &mut impl LabelledStore,
     group: &str,
     arrays: &[Array<'_>],
     coords: &[Coordinate],
@@ -453,7 +491,7 @@ fn write_group(
             &format!("{group}/{name}"),
             &dims,
             shape,
-            ZarrValues::F64(values),
+            ArrayValues::F64(values),
         )?;
     }
     write_coordinates(z, group, coords.iter().map(|(d, l)| (d, l)))
@@ -465,7 +503,7 @@ fn group_attrs() -> serde_json::Value {
 
 /// Post-warm-up sampler statistics under ArviZ's names, as a chain x draw grid.
 fn write_sample_stats(
-    z: &mut ZarrWriter,
+    z: &mut impl LabelledStore,
     loaded: &Loaded,
     (n_chain, n_draw): (usize, usize),
 ) -> Result<(), CoreError> {
@@ -504,7 +542,7 @@ fn write_sample_stats(
             &format!("sample_stats/{arviz}"),
             &dims,
             &shape,
-            ZarrValues::F64(&v),
+            ArrayValues::F64(&v),
         )?;
     }
     for name in ["tree_depth", "n_steps"] {
@@ -514,7 +552,7 @@ fn write_sample_stats(
             &format!("sample_stats/{name}"),
             &dims,
             &shape,
-            ZarrValues::I64(&v),
+            ArrayValues::I64(&v),
         )?;
     }
     let all = bool_column(b, "diverging", &path)?;
@@ -523,7 +561,7 @@ fn write_sample_stats(
         "sample_stats/diverging",
         &dims,
         &shape,
-        ZarrValues::Bool(&v),
+        ArrayValues::Bool(&v),
     )
 }
 
@@ -549,7 +587,7 @@ const EXPORT_STREAM: u64 = 0x4558_504f_5254;
 /// `observed_data` (the target) and `constant_data` (spend in currency), per geo under a
 /// hierarchy.
 fn write_observed_and_spend(
-    z: &mut ZarrWriter,
+    z: &mut impl LabelledStore,
     loaded: &Loaded,
     target: &str,
     dates: &[String],
@@ -597,7 +635,7 @@ fn write_observed_and_spend(
 
 /// `prior` and `prior_predictive`: `diagnose.prior_draws` draws from the priors (one chain).
 fn write_prior(
-    z: &mut ZarrWriter,
+    z: &mut impl LabelledStore,
     loaded: &Loaded,
     model: &dyn Fitted,
     variables: &[Variable],

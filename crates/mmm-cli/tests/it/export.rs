@@ -1,5 +1,5 @@
-//! `mmm export --format zarr`: the store's layout, and ArviZ opening it with the run's own
-//! R-hat, ESS and PSIS-LOO (scripts/check_export_arviz.py, in the project's virtualenv).
+//! `mmm export --format zarr|netcdf`: the store's layout, and ArviZ opening it with the run's
+//! own R-hat, ESS and PSIS-LOO (scripts/check_export_arviz.py, in the project's virtualenv).
 
 use std::path::Path;
 use std::process::Command;
@@ -13,7 +13,7 @@ fn arviz_python() -> Option<std::path::PathBuf> {
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| crate::repo().join(".venv/bin/python"));
     let ok = Command::new(&candidate)
-        .args(["-c", "import arviz, zarr, xarray"])
+        .args(["-c", "import arviz, zarr, xarray, h5netcdf"])
         .output()
         .is_ok_and(|o| o.status.success());
     ok.then_some(candidate)
@@ -82,12 +82,18 @@ fn zarr_export_opens_in_arviz_and_matches_the_run() {
     assert!(stderr(&o).contains("idata.zarr"), "{}", stderr(&o));
     assert!(store.join(".zmetadata").exists());
 
+    arviz_check(&store, &run);
+}
+
+/// scripts/check_export_arviz.py on `store` against `run`: required under `cargo xtask test`
+/// (MMM_REQUIRE_ARVIZ), skipped with a note elsewhere when no such Python exists.
+fn arviz_check(store: &Path, run: &Path) {
     match arviz_python() {
         Some(python) => {
             let check = Command::new(python)
                 .arg(crate::repo().join("scripts/check_export_arviz.py"))
-                .arg(&store)
-                .arg(&run)
+                .arg(store)
+                .arg(run)
                 .output()
                 .expect("python starts");
             assert!(
@@ -99,8 +105,47 @@ fn zarr_export_opens_in_arviz_and_matches_the_run() {
         }
         None => assert!(
             std::env::var_os("MMM_REQUIRE_ARVIZ").is_none(),
-            "MMM_REQUIRE_ARVIZ is set but no Python with arviz and zarr was found \
+            "MMM_REQUIRE_ARVIZ is set but no Python with arviz, zarr and h5netcdf was found \
              (run scripts/install_test_services.sh)"
         ),
     }
+}
+
+#[test]
+fn netcdf_export_opens_in_arviz_and_matches_the_run() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run = dir.path().join("run");
+    let o = mmm_run_with(
+        &fixture("pymc_example/spec.toml"),
+        &fixture("pymc_example/data.csv"),
+        &run,
+        &["--no-refits"],
+    );
+    assert_exit(&o, 0);
+    // The default output is RUN.nc beside the run: one HDF5 file (its 8-byte signature).
+    let o = mmm_os([
+        "export".as_ref(),
+        run.as_os_str(),
+        "--format".as_ref(),
+        "netcdf".as_ref(),
+    ]);
+    assert_exit(&o, 0);
+    let file = dir.path().join("run.nc");
+    let bytes = std::fs::read(&file).expect("run.nc written");
+    assert_eq!(&bytes[..8], b"\x89HDF\r\n\x1a\n");
+    // The posterior's 4 x 1000 x 2 betas are in it, uncompressed, at least.
+    assert!(bytes.len() > 4 * 1000 * 2 * 8, "{} bytes", bytes.len());
+
+    // An existing output is refused and left as it was.
+    let o = mmm_os([
+        "export".as_ref(),
+        run.as_os_str(),
+        "--format".as_ref(),
+        "netcdf".as_ref(),
+    ]);
+    assert_exit(&o, 1);
+    assert!(stderr(&o).contains("run.nc"), "{}", stderr(&o));
+    assert_eq!(std::fs::read(&file).expect("kept"), bytes);
+
+    arviz_check(&file, &run);
 }
