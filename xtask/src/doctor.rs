@@ -130,12 +130,13 @@ fn test_venv() -> Check {
         let python = root().join(venv).join("bin/python");
         python.exists() && output(&python.to_string_lossy(), &["-c", imports]).is_some()
     };
-    let ok = works(".venv", "import arviz, zarr") && works(".venv-s3", "import moto, boto3");
+    let ok =
+        works(".venv", "import arviz, zarr, h5netcdf") && works(".venv-s3", "import moto, boto3");
     Check {
         name: "test virtualenvs (.venv, .venv-s3)",
         required: false,
         result: if ok {
-            Ok("arviz and zarr in .venv, moto and boto3 in .venv-s3".into())
+            Ok("arviz, zarr and h5netcdf in .venv, moto and boto3 in .venv-s3".into())
         } else {
             Err((
                 "not installed yet".into(),

@@ -63,7 +63,12 @@ impl NetcdfWriter {
     }
 
     /// The dimension `group/name` of size `size`, declared on first use.
-    fn dimension(&mut self, group: &str, name: &str, size: usize) -> Result<DimensionId, CoreError> {
+    fn dimension(
+        &mut self,
+        group: &str,
+        name: &str,
+        size: usize,
+    ) -> Result<DimensionId, CoreError> {
         let key = format!("{group}/{name}");
         match self.dims.get(&key) {
             Some(&(id, n)) if n == size => Ok(id),

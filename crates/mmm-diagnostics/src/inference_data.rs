@@ -90,7 +90,11 @@ impl ExportFormat {
 /// exist. A Zarr store is built in a sibling temporary directory and renamed into place; a
 /// NetCDF file is assembled in memory and written through a temporary file: a failed export
 /// leaves nothing behind either way.
-pub fn export(run: &Path, out: &Path, format: ExportFormat) -> Result<ExportSummary, DiagnoseError> {
+pub fn export(
+    run: &Path,
+    out: &Path,
+    format: ExportFormat,
+) -> Result<ExportSummary, DiagnoseError> {
     if out.exists() {
         return Err(CoreError::Io {
             path: out.to_path_buf(),
