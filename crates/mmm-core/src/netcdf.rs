@@ -142,13 +142,14 @@ impl LabelledStore for NetcdfWriter {
     }
 }
 
-/// A JSON object's entries as NetCDF attributes: strings as text, numbers as doubles (or
-/// 64-bit integers), anything else as its JSON text.
+/// A JSON object's entries as NetCDF attributes: strings as text, numbers as 64-bit integers
+/// or doubles, nulls left out (NetCDF has no null), anything else as its JSON text.
 fn attributes(attrs: &Value) -> Vec<(String, NcAttrValue)> {
     let Some(map) = attrs.as_object() else {
         return Vec::new();
     };
     map.iter()
+        .filter(|(_, v)| !v.is_null())
         .map(|(k, v)| {
             let value = match v {
                 Value::String(s) => NcAttrValue::Chars(s.clone()),
@@ -168,5 +169,45 @@ fn netcdf(path: &Path, e: &netcdf_writer::Error) -> CoreError {
         path: path.to_path_buf(),
         schema: "netcdf".into(),
         message: e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dimension_keeps_one_size_per_group_and_values_must_fill_the_shape() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("x.nc");
+        let mut w =
+            NetcdfWriter::create(&path, serde_json::json!({"a": 1, "b": null})).expect("create");
+        w.group("g", serde_json::json!({"name": "g"}))
+            .expect("group");
+        w.array("g/u", &["x"], &[2], ArrayValues::F64(&[1.0, 2.0]))
+            .expect("first array declares x");
+        let err = w
+            .array("g/v", &["x"], &[3], ArrayValues::F64(&[1.0, 2.0, 3.0]))
+            .expect_err("x is 2 in g");
+        assert!(err.to_string().contains("g/x has size 2"), "{err}");
+        // Another group declares its own x.
+        w.array("h/v", &["x"], &[3], ArrayValues::I64(&[1, 2, 3]))
+            .expect("h/x is separate");
+        let err = w
+            .array("g/w", &["x"], &[2], ArrayValues::Bool(&[true]))
+            .expect_err("one value for two");
+        assert!(err.to_string().contains("cannot have shape"), "{err}");
+        w.array(
+            "g/x",
+            &["x"],
+            &[2],
+            ArrayValues::Str(&["p".into(), "q".into()]),
+        )
+        .expect("coordinate");
+        let written = w.finish().expect("finish");
+        let bytes = std::fs::read(written).expect("file");
+        assert_eq!(&bytes[..8], b"\x89HDF\r\n\x1a\n");
+        // An existing file is refused.
+        assert!(NetcdfWriter::create(&path, Value::Null).is_err());
     }
 }

@@ -46,24 +46,12 @@ impl ZarrWriter {
     /// Write `.zmetadata` (consolidated metadata) and return the root.
     pub fn finish(self) -> Result<PathBuf, CoreError> {
         let doc = json!({ "zarr_consolidated_format": 1, "metadata": self.metadata });
-        let path = self.root.join(".zmetadata");
-        let text = serde_json::to_string_pretty(&doc).map_err(|e| CoreError::Schema {
-            path: path.clone(),
-            schema: "zarr metadata".into(),
-            message: e.to_string(),
-        })?;
-        std::fs::write(&path, text).map_err(|source| io(&path, source))?;
+        write_json(&self.root.join(".zmetadata"), &doc)?;
         Ok(self.root)
     }
 
     fn document(&mut self, path: &str, name: &str, doc: Value) -> Result<(), CoreError> {
-        let file = self.root.join(path).join(name);
-        let text = serde_json::to_string_pretty(&doc).map_err(|e| CoreError::Schema {
-            path: file.clone(),
-            schema: "zarr metadata".into(),
-            message: e.to_string(),
-        })?;
-        std::fs::write(&file, text).map_err(|source| io(&file, source))?;
+        write_json(&self.root.join(path).join(name), &doc)?;
         let key = if path.is_empty() {
             name.to_string()
         } else {
@@ -149,6 +137,16 @@ fn encode(values: &ArrayValues<'_>) -> (String, Vec<u8>) {
             (format!("<U{width}"), bytes)
         }
     }
+}
+
+/// One metadata document as pretty JSON.
+fn write_json(file: &Path, doc: &Value) -> Result<(), CoreError> {
+    let text = serde_json::to_string_pretty(doc).map_err(|e| CoreError::Schema {
+        path: file.to_path_buf(),
+        schema: "zarr metadata".into(),
+        message: e.to_string(),
+    })?;
+    std::fs::write(file, text).map_err(|source| io(file, source))
 }
 
 fn io(path: &Path, source: std::io::Error) -> CoreError {

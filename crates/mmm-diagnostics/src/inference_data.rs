@@ -129,33 +129,43 @@ pub fn export(
             summary.path = store.finish()?;
             Ok(summary)
         }
-        ExportFormat::Zarr => {
-            let tmp = out.with_extension("zarr.tmp");
-            if tmp.exists() {
-                std::fs::remove_dir_all(&tmp).map_err(|source| CoreError::Io {
-                    path: tmp.clone(),
-                    source,
-                })?;
-            }
-            let result = ZarrWriter::create(&tmp, attrs)
-                .map_err(DiagnoseError::from)
-                .and_then(|mut store| {
-                    let summary = write_groups(&mut store, &loaded, model, &posterior)?;
-                    store.finish()?;
-                    Ok(summary)
-                });
-            if result.is_err() {
-                let _ = std::fs::remove_dir_all(&tmp);
-            }
-            let mut summary = result?;
-            std::fs::rename(&tmp, out).map_err(|source| CoreError::Io {
-                path: out.to_path_buf(),
-                source,
-            })?;
-            summary.path = out.to_path_buf();
-            Ok(summary)
-        }
+        ExportFormat::Zarr => write_zarr(out, attrs, &loaded, model, &posterior),
     }
+}
+
+/// The Zarr store built in `out`'s sibling `*.zarr.tmp` and renamed into place, so a failed
+/// export leaves nothing behind.
+fn write_zarr(
+    out: &Path,
+    attrs: serde_json::Value,
+    loaded: &Loaded,
+    model: &dyn Fitted,
+    posterior: &Posterior,
+) -> Result<ExportSummary, DiagnoseError> {
+    let tmp = out.with_extension("zarr.tmp");
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp).map_err(|source| CoreError::Io {
+            path: tmp.clone(),
+            source,
+        })?;
+    }
+    let result = ZarrWriter::create(&tmp, attrs)
+        .map_err(DiagnoseError::from)
+        .and_then(|mut store| {
+            let summary = write_groups(&mut store, loaded, model, posterior)?;
+            store.finish()?;
+            Ok(summary)
+        });
+    if result.is_err() {
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    let mut summary = result?;
+    std::fs::rename(&tmp, out).map_err(|source| CoreError::Io {
+        path: out.to_path_buf(),
+        source,
+    })?;
+    summary.path = out.to_path_buf();
+    Ok(summary)
 }
 
 /// The run's spec and the features, fit and diagnose stages, checked to chain.
