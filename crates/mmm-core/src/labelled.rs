@@ -53,19 +53,23 @@ pub trait LabelledStore {
     ) -> Result<(), CoreError>;
 }
 
-/// The error of an array whose values do not fill its shape.
-pub(crate) fn shape_error(
-    path: std::path::PathBuf,
+/// Refuses an array whose dimensions and sizes differ in number or whose values do not fill
+/// its shape (the one check every `LabelledStore` makes before writing).
+pub(crate) fn check_shape(
+    path: impl FnOnce() -> std::path::PathBuf,
     dims: &[&str],
     shape: &[usize],
     values: &ArrayValues<'_>,
-) -> CoreError {
-    CoreError::Schema {
-        path,
+) -> Result<(), CoreError> {
+    if dims.len() == shape.len() && values.len() == shape.iter().product::<usize>() {
+        return Ok(());
+    }
+    Err(CoreError::Schema {
+        path: path(),
         schema: "labelled array".into(),
         message: format!(
             "array of {} values cannot have shape {shape:?} over dimensions {dims:?}",
             values.len()
         ),
-    }
+    })
 }

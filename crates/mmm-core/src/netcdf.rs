@@ -16,7 +16,7 @@ use netcdf_writer::{DimensionId, NcAttrValue, NcFileBuilder, NcWriteFormat, NcWr
 use serde_json::Value;
 
 use crate::CoreError;
-use crate::labelled::{ArrayValues, LabelledStore, shape_error};
+use crate::labelled::{ArrayValues, LabelledStore, check_shape};
 
 /// A NetCDF-4 file being assembled.
 #[derive(Debug)]
@@ -106,9 +106,7 @@ impl LabelledStore for NetcdfWriter {
         shape: &[usize],
         values: ArrayValues<'_>,
     ) -> Result<(), CoreError> {
-        if dims.len() != shape.len() || values.len() != shape.iter().product::<usize>() {
-            return Err(shape_error(self.path.join(path), dims, shape, &values));
-        }
+        check_shape(|| self.path.join(path), dims, shape, &values)?;
         let group = path.rsplit_once('/').map_or("", |(g, _)| g);
         let ids = dims
             .iter()

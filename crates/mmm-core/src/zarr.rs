@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 
 use crate::CoreError;
-use crate::labelled::{ArrayValues, LabelledStore, shape_error};
+use crate::labelled::{ArrayValues, LabelledStore, check_shape};
 
 /// A Zarr v2 hierarchy being written under one root directory.
 #[derive(Debug)]
@@ -76,10 +76,7 @@ impl LabelledStore for ZarrWriter {
         values: ArrayValues<'_>,
     ) -> Result<(), CoreError> {
         let dir = self.root.join(path);
-        let expected: usize = shape.iter().product();
-        if dims.len() != shape.len() || values.len() != expected {
-            return Err(shape_error(dir, dims, shape, &values));
-        }
+        check_shape(|| dir.clone(), dims, shape, &values)?;
         std::fs::create_dir_all(&dir).map_err(|source| io(&dir, source))?;
         let (dtype, bytes) = encode(&values);
         let fill = if dtype == "<f8" {
