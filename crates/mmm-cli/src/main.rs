@@ -86,10 +86,11 @@ enum Command {
     /// outputs with their sha256) and verify every hash; exit code 4 when an output changed or
     /// is missing, an input changed since its stage ran, or a stage came from another spec.
     Inspect(InspectArgs),
-    /// Export a finished run (after diagnose) for other tools. `--format zarr` writes ArviZ
-    /// InferenceData: posterior, sample_stats, log_likelihood, posterior_predictive,
-    /// observed_data, constant_data, prior and prior_predictive (open it with
-    /// `az.InferenceData.from_datatree(xarray.open_datatree(PATH, engine="zarr"))`).
+    /// Export a finished run (after diagnose) for other tools as ArviZ InferenceData:
+    /// posterior, sample_stats, log_likelihood, posterior_predictive, observed_data,
+    /// constant_data, prior and prior_predictive. `--format zarr` (open it with
+    /// `az.InferenceData.from_datatree(xarray.open_datatree(PATH, engine="zarr"))`) or
+    /// `--format netcdf` (one NetCDF-4 file: `az.from_netcdf(PATH)`).
     Export(ExportArgs),
     /// Which lift test to run next: for each channel and candidate test (its length, spend
     /// change and standard error), the expected shrinkage of the channel's ROAS interval once
